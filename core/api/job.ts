@@ -1,0 +1,82 @@
+import type { Emit, Key, TaskContext } from "./types.js";
+import { lines, tsv, type InputFormat, type OutputFormat } from "./formats.js";
+
+/** A job as the user writes it. */
+export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
+  /** Shown in progress, status and errors. Letters, digits, `.`, `_` and `-`. */
+  name: string;
+  /** @defaultValue lines() */
+  input?: InputFormat;
+  /** Called once per record; `emit(key, value)` any number of times. */
+  map?: (record: R, emit: Emit<K, V>, ctx: TaskContext) => void;
+  /** Instead of `map`: called once per batch of records (an array of lines or parsed JSON values). */
+  mapBatch?: (records: R[], emit: Emit<K, V>, ctx: TaskContext) => void;
+  /** Map-side pre-aggregation: may run zero or more times on any subset of a key's values. */
+  combine?: (key: K, values: Iterable<V>, ctx: TaskContext) => V;
+  /** Called once per key, in key order within a partition. Omit for a map-only job. `undefined` writes nothing. */
+  reduce?: (key: K, values: Iterable<V>, ctx: TaskContext) => O | undefined;
+  /** @defaultValue tsv() */
+  output?: OutputFormat;
+  /** Number of reduce tasks. @defaultValue the number of threads running the job */
+  partitions?: number;
+  /** Chooses a key's partition, an integer in [0, n). @defaultValue a stable hash of the key's encoding */
+  partitioner?: (key: K, n: number) => number;
+  /** Called once per task before its first record. */
+  setup?: (ctx: TaskContext) => void;
+  /** Called once per task after its last record. */
+  cleanup?: (ctx: TaskContext) => void;
+}
+
+/** A validated job, as the default export of a job module. */
+export interface Job<R = any, K extends Key = any, V = any, O = any> extends Readonly<JobSpec<R, K, V, O>> {
+  readonly name: string;
+  readonly input: InputFormat;
+  readonly output: OutputFormat;
+  readonly sheafJob: 1;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const FUNCTIONS = ["map", "mapBatch", "combine", "reduce", "partitioner", "setup", "cleanup"] as const;
+const KNOWN = new Set<string>(["name", "input", "output", "partitions", ...FUNCTIONS]);
+const INPUTS = new Set(["lines", "jsonl"]);
+const OUTPUTS = new Set(["tsv", "jsonl"]);
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Validates a job once, at the edge, with errors that name the field and what was expected. */
+export function defineJob<R = any, K extends Key = any, V = any, O = any>(spec: JobSpec<R, K, V, O>): Job<R, K, V, O> {
+  if (spec === null || typeof spec !== "object") throw new TypeError(`defineJob expects an object, got ${describe(spec)}`);
+  const fail = (field: string, expected: string, got: unknown): never => {
+    throw new TypeError(`job.${field} must be ${expected}, got ${describe(got)}`);
+  };
+  for (const field of Object.keys(spec)) {
+    if (!KNOWN.has(field)) throw new TypeError(`job.${field} is not a job field (known: ${[...KNOWN].join(", ")})`);
+  }
+  if (typeof spec.name !== "string" || !NAME.test(spec.name)) fail("name", "a name of letters, digits, '.', '_' or '-'", spec.name);
+  for (const f of FUNCTIONS) if (spec[f] !== undefined && typeof spec[f] !== "function") fail(f, "a function", spec[f]);
+  if (!spec.map && !spec.mapBatch) throw new TypeError(`job "${spec.name}" needs a map or mapBatch function`);
+  if (spec.map && spec.mapBatch) throw new TypeError(`job "${spec.name}" has both map and mapBatch: give one`);
+  if (spec.combine && !spec.reduce) throw new TypeError(`job "${spec.name}" has combine but no reduce: a map-only job has nothing to combine`);
+  if (spec.partitions !== undefined && !(Number.isInteger(spec.partitions) && spec.partitions >= 1 && spec.partitions <= 100_000)) {
+    fail("partitions", "an integer from 1 to 100000", spec.partitions);
+  }
+  const input = spec.input ?? lines();
+  if (typeof input !== "object" || input === null || !INPUTS.has((input as InputFormat).format)) {
+    fail("input", `an input format (${[...INPUTS].map((f) => f + "()").join(", ")})`, input);
+  }
+  const output = spec.output ?? tsv();
+  if (typeof output !== "object" || output === null || !OUTPUTS.has((output as OutputFormat).format)) {
+    fail("output", `an output format (${[...OUTPUTS].map((f) => f + "()").join(", ")})`, output);
+  }
+  return Object.freeze({ ...spec, input, output, sheafJob: 1 as const });
+}
+
+/** True for the value `defineJob` returns (also across bundles, where classes differ). */
+export function isJob(value: unknown): value is Job {
+  return typeof value === "object" && value !== null && (value as { sheafJob?: unknown }).sheafJob === 1;
+}

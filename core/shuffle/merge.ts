@@ -1,0 +1,114 @@
+/**
+ * K-way merge of sorted runs. Equal keys come out in run order (then record order within a run),
+ * so the values of a key reach reduce by map task, then in the order they were emitted.
+ */
+import type { RunReader } from "./run-reader.js";
+
+export class Merger {
+  private heap: number[] = [];
+  private current = -1;
+
+  constructor(private readonly readers: RunReader[]) {
+    for (let i = 0; i < readers.length; i++) if (readers[i]!.next()) this.push(i);
+  }
+
+  /** Moves to the next record of the merged stream; false when every run is exhausted. */
+  next(): boolean {
+    if (this.current >= 0 && this.readers[this.current]!.next()) this.push(this.current);
+    this.current = this.pop();
+    return this.current >= 0;
+  }
+
+  /** The reader holding the current record. */
+  get reader(): RunReader {
+    return this.readers[this.current]!;
+  }
+
+  /** The key of the record next() would move to, without moving; undefined at the end. */
+  peekKey(): string | undefined {
+    const top = this.heap[0];
+    return top === undefined ? undefined : this.readers[top]!.key;
+  }
+
+  close(): void {
+    for (const r of this.readers) r.close();
+  }
+
+  private less(a: number, b: number): boolean {
+    const ka = this.readers[a]!.key, kb = this.readers[b]!.key;
+    return ka < kb || (ka === kb && a < b);
+  }
+
+  private push(i: number): void {
+    const h = this.heap;
+    let n = h.push(i) - 1;
+    while (n > 0) {
+      const parent = (n - 1) >> 1;
+      if (!this.less(h[n]!, h[parent]!)) break;
+      [h[n], h[parent]] = [h[parent]!, h[n]!];
+      n = parent;
+    }
+  }
+
+  private pop(): number {
+    const h = this.heap;
+    if (h.length === 0) return -1;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let n = 0;
+      for (;;) {
+        const l = 2 * n + 1, r = l + 1;
+        let m = n;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === n) break;
+        [h[n], h[m]] = [h[m]!, h[n]!];
+        n = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Walks a merged stream key by key. For each key, `values()` streams that key's values; whatever
+ * the caller leaves unread is skipped when it moves to the next key.
+ */
+export class Grouper {
+  private pending: boolean;
+  private groupKey = "";
+  private inGroup = false;
+
+  constructor(private readonly merger: Merger) {
+    this.pending = merger.next();
+  }
+
+  /** Moves to the next key; returns its encoding, or undefined at the end. */
+  nextKey(): string | undefined {
+    if (this.inGroup) while (this.pending && this.merger.reader.key === this.groupKey) this.pending = this.merger.next();
+    if (!this.pending) return undefined;
+    this.groupKey = this.merger.reader.key;
+    this.inGroup = true;
+    return this.groupKey;
+  }
+
+  /** The current key's values, decoded, as a one-pass iterable. */
+  values(): Iterable<unknown> {
+    return this.iterate((r) => r.value());
+  }
+
+  /** The current key's values as raw bytes (valid only until the iterator moves on). */
+  rawValues(): Iterable<Buffer> {
+    return this.iterate((r) => r.rawValue());
+  }
+
+  private *iterate<T>(read: (r: RunReader) => T): Generator<T> {
+    const key = this.groupKey;
+    while (this.pending && this.merger.reader.key === key) {
+      yield read(this.merger.reader);
+      this.pending = this.merger.next();
+    }
+  }
+}

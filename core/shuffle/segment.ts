@@ -1,0 +1,20 @@
+/** Where one partition's sorted run sits in a map output file, and how to check it. */
+export interface Segment {
+  /** Path of the file holding the run. */
+  path: string;
+  offset: number;
+  length: number;
+  records: number;
+  /** CRC-32 of the segment's bytes. */
+  crc: number;
+}
+
+/** The error code for a checksum mismatch, a truncated file or an undecodable record. */
+export const CORRUPT = "CORRUPT_INTERMEDIATE";
+
+export class CorruptSegmentError extends Error {
+  readonly code = CORRUPT;
+  constructor(readonly segment: Segment, detail: string) {
+    super(`corrupt intermediate file ${segment.path} (bytes ${segment.offset}+${segment.length}): ${detail}`);
+  }
+}
