@@ -47,7 +47,11 @@ export class RunReader {
 
   /** Decodes the current record's value. */
   value(): unknown {
-    return decodeValue(this.buf, this.valStart);
+    try {
+      return decodeValue(this.buf, this.valStart);
+    } catch (err) {
+      throw this.corrupt(`undecodable value: ${(err as Error).message}`);
+    }
   }
 
   /** The current record's value bytes; valid until the next call to next(). */
@@ -62,12 +66,12 @@ export class RunReader {
 
   private parse(): boolean {
     const { buf, start, end } = this;
-    const lenEnd = varintEnd(buf, start, end);
-    if (lenEnd < 0) return false;
-    const keyEnd = lenEnd + readVarint(buf, start);
-    if (keyEnd > end) return false;
-    let vEnd: number;
+    let keyEnd: number, lenEnd: number, vEnd: number;
     try {
+      lenEnd = varintEnd(buf, start, end);
+      if (lenEnd < 0) return false;
+      keyEnd = lenEnd + readVarint(buf, start);
+      if (keyEnd > end) return false;
       vEnd = valueEnd(buf, keyEnd, end);
     } catch (err) {
       throw this.corrupt((err as Error).message);

@@ -1,0 +1,65 @@
+/**
+ * Bundles a job module (TypeScript, its local imports and npm packages) into one content-addressed
+ * JS artifact, `<workdir>/artifacts/<sha256>.mjs`. `import … from "sheaf"` resolves to the engine
+ * running the CLI, so a job file works from any folder.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { build, type Message } from "esbuild";
+import { SheafError } from "../core/errors.js";
+import { artifactPath, artifactsDir } from "../core/storage.js";
+
+const PUBLIC_API = fileURLToPath(new URL("../core/api/index.js", import.meta.url));
+
+/** Lets CommonJS packages inside the bundle `require` Node's built-ins. */
+const BANNER = 'import { createRequire as __sheafCreateRequire } from "node:module"; const require = __sheafCreateRequire(import.meta.url);';
+
+export interface Artifact {
+  sha256: string;
+  path: string;
+}
+
+function formatMessage(m: Message): string {
+  const loc = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : "";
+  return `${loc}${m.text}`;
+}
+
+export async function bundleJob(jobFile: string, workdir: string): Promise<Artifact> {
+  if (!existsSync(jobFile)) throw new SheafError("JOB_NOT_FOUND", `job file not found: ${jobFile}`);
+  let code: string;
+  try {
+    const result = await build({
+      entryPoints: [jobFile],
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      logLevel: "silent",
+      banner: { js: BANNER },
+      plugins: [
+        {
+          name: "sheaf-public-api",
+          setup(b) {
+            b.onResolve({ filter: /^sheaf$/ }, () => ({ path: PUBLIC_API }));
+          },
+        },
+      ],
+    });
+    code = result.outputFiles[0]!.text;
+  } catch (err) {
+    const errors = (err as { errors?: Message[] }).errors;
+    const detail = errors?.length ? errors.map(formatMessage).slice(0, 3).join("; ") : (err as Error).message;
+    throw new SheafError("BAD_JOB_MODULE", `job file ${jobFile} does not build: ${detail}`);
+  }
+  const sha256 = createHash("sha256").update(code).digest("hex");
+  const path = artifactPath(workdir, sha256);
+  if (!existsSync(path)) {
+    mkdirSync(artifactsDir(workdir), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, code);
+    renameSync(tmp, path);
+  }
+  return { sha256, path };
+}

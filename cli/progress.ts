@@ -1,0 +1,71 @@
+/** Live progress: one redrawn line on a terminal, plain lines otherwise (at stage changes and every 10%). */
+import type { JobProgress, JobReport } from "../coordinator/driver.js";
+import type { TaskFailure } from "../core/tasks.js";
+import { bytes, count, duration, rate } from "./format.js";
+
+export class ProgressReporter {
+  private latest: JobProgress | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastStage = "";
+  private lastDecile = -1;
+  private drawn = false;
+
+  constructor(private readonly jobName: string, private readonly out: NodeJS.WriteStream = process.stderr) {
+    if (out.isTTY) this.timer = setInterval(() => this.draw(), 200).unref();
+  }
+
+  update(p: JobProgress): void {
+    this.latest = p;
+    if (this.out.isTTY) return;
+    const done = p.stage === "map" ? p.mapsDone / Math.max(1, p.mapsTotal) : p.reducesDone / Math.max(1, p.reducesTotal);
+    const decile = Math.floor(done * 10);
+    if (p.stage !== this.lastStage || decile > this.lastDecile) {
+      this.lastStage = p.stage;
+      this.lastDecile = decile;
+      this.out.write(this.line(p) + "\n");
+    }
+  }
+
+  attemptFailed(f: TaskFailure, willRetry: boolean): void {
+    this.clear();
+    this.out.write(`${this.jobName}: task ${f.taskId} attempt ${f.attempt} failed${willRetry ? " (will retry)" : ""}: ${f.message}\n`);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.clear();
+  }
+
+  summary(r: JobReport, output: string): string {
+    const lines = [
+      `${this.jobName} succeeded in ${duration(r.millis)}: ${r.mapsTotal} map tasks, ${r.reducesTotal} reduce tasks`,
+      `  input   ${count(r.recordsIn)} records, ${bytes(r.bytesIn)} (${bytes(rate(r.bytesIn, r.millis))}/s)`,
+      `  output  ${count(r.recordsOut)} records, ${bytes(r.bytesOut)} in ${r.parts} part files: ${output}`,
+    ];
+    const counters = Object.entries(r.counters).sort(([a], [b]) => (a < b ? -1 : 1));
+    if (counters.length) lines.push(`  counters ${counters.map(([k, v]) => `${k}=${count(v)}`).join("  ")}`);
+    return lines.join("\n");
+  }
+
+  private line(p: JobProgress): string {
+    const elapsed = Date.now() - p.startedAt;
+    const speed = rate(p.bytesIn, elapsed);
+    const parts = [`${this.jobName}`, `map ${p.mapsDone}/${p.mapsTotal}`];
+    if (p.reducesTotal > 0) parts.push(`reduce ${p.reducesDone}/${p.reducesTotal}`);
+    parts.push(`${count(Math.round(rate(p.recordsIn, elapsed)))} rec/s`, `${bytes(speed)}/s`);
+    if (p.stage === "map" && speed > 0 && p.bytesIn < p.bytesTotal) parts.push(`ETA ${duration(Math.round(((p.bytesTotal - p.bytesIn) / speed) * 1000))}`);
+    parts.push(duration(elapsed));
+    return parts.join("  ");
+  }
+
+  private draw(): void {
+    if (!this.latest) return;
+    this.out.write(`\r\x1b[K${this.line(this.latest)}`);
+    this.drawn = true;
+  }
+
+  private clear(): void {
+    if (this.drawn) this.out.write("\r\x1b[K");
+    this.drawn = false;
+  }
+}

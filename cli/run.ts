@@ -1,0 +1,71 @@
+/**
+ * `sheaf run`: the embedded runner. The same planner, tasks, shuffle and commit as a cluster,
+ * with a thread pool in this process as the executor.
+ */
+import { availableParallelism } from "node:os";
+import { resolve, sep } from "node:path";
+import { JobDriver, type JobReport } from "../coordinator/driver.js";
+import { OutputCommitter } from "../coordinator/committer.js";
+import { planJob } from "../coordinator/plan.js";
+import { loadJob } from "../core/artifact.js";
+import { SheafError } from "../core/errors.js";
+import { newJobId } from "../core/ids.js";
+import { jobScratchDir } from "../core/storage.js";
+import { ThreadPool } from "../worker/pool.js";
+import { bundleJob } from "./bundle.js";
+import { ProgressReporter } from "./progress.js";
+
+export interface RunOptions {
+  inputs: string[];
+  output: string;
+  workdir: string;
+  threads: number;
+  splitSize: number;
+  partitions?: number;
+  params: Record<string, string>;
+  sortBufferBytes: number;
+  overwrite: boolean;
+  maxAttempts: number;
+  quiet?: boolean;
+}
+
+export const RUN_DEFAULTS = {
+  threads: availableParallelism(),
+  splitSize: 64 << 20,
+  sortBufferBytes: 128 << 20,
+  maxAttempts: 4,
+};
+
+export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport> {
+  const workdir = resolve(options.workdir);
+  const output = resolve(options.output);
+  const artifact = await bundleJob(jobFile, workdir);
+  const job = await loadJob(artifact.path, jobFile);
+  const jobId = newJobId(job.name);
+  const plan = planJob(
+    job,
+    { jobId, name: job.name, artifact: artifact.path, params: options.params, output, scratch: jobScratchDir(workdir, jobId), sortBufferBytes: options.sortBufferBytes },
+    { inputs: options.inputs, splitSize: options.splitSize, partitions: options.partitions, defaultPartitions: options.threads },
+  );
+  const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
+  if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
+  new OutputCommitter(output).prepare(options.overwrite);
+
+  const progress = options.quiet ? undefined : new ProgressReporter(job.name);
+  const pool = new ThreadPool({ threads: options.threads });
+  try {
+    const driver = new JobDriver(plan, pool, {
+      retry: { maxAttempts: options.maxAttempts, backoffMs: 250 },
+      onProgress: (p) => progress?.update(p),
+      onAttemptFailed: (f, retry) => progress?.attemptFailed(f, retry),
+      signal,
+    });
+    const report = await driver.run();
+    progress?.stop();
+    if (progress) process.stderr.write(progress.summary(report, options.output) + "\n");
+    return report;
+  } finally {
+    progress?.stop();
+    await pool.close();
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Runs a planned job to its end over any TaskExecutor: the map stage, then (when every map task
+ * has committed) the reduce stage, then the job commit. Retries failed attempts with backoff;
+ * the first successful attempt of a task is the one committed.
+ */
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { SheafError, describeLocation } from "../core/errors.js";
+import type { TaskExecutor } from "../core/executor.js";
+import { taskId, type TaskId } from "../core/ids.js";
+import type { Segment } from "../core/shuffle/segment.js";
+import type { ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
+import { OutputCommitter } from "./committer.js";
+import type { JobPlan } from "./plan.js";
+import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+
+export type Stage = "map" | "reduce" | "commit";
+
+export interface JobProgress {
+  stage: Stage;
+  mapsDone: number;
+  mapsTotal: number;
+  reducesDone: number;
+  reducesTotal: number;
+  /** Input records and bytes read by committed map tasks. */
+  recordsIn: number;
+  bytesIn: number;
+  bytesTotal: number;
+  startedAt: number;
+}
+
+export interface JobReport extends JobProgress {
+  recordsOut: number;
+  bytesOut: number;
+  millis: number;
+  counters: Record<string, number>;
+  parts: number;
+}
+
+export interface DriverOptions {
+  retry?: RetryPolicy;
+  onProgress?: (p: JobProgress) => void;
+  onAttemptFailed?: (f: TaskFailure, willRetry: boolean) => void;
+  signal?: AbortSignal;
+}
+
+export class JobFailedError extends SheafError {
+  constructor(readonly jobName: string, readonly failure: TaskFailure, attempts: number) {
+    const where = failure.input && !failure.message.includes(" threw") ? describeLocation(failure.input) : "";
+    super("JOB_FAILED", `job ${jobName} failed: task ${failure.taskId} (attempt ${failure.attempt} of ${attempts})${where}: ${failure.message}`);
+  }
+}
+
+export class JobDriver {
+  private readonly committed = new Map<TaskId, TaskResult>();
+  private readonly committer: OutputCommitter;
+  private readonly retry: RetryPolicy;
+  private readonly progress: JobProgress;
+  private readonly abort = new AbortController();
+  private failure: JobFailedError | undefined;
+
+  constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
+    this.committer = new OutputCommitter(plan.config.output);
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.progress = {
+      stage: "map",
+      mapsDone: 0,
+      mapsTotal: plan.maps.length,
+      reducesDone: 0,
+      reducesTotal: plan.reduces,
+      recordsIn: 0,
+      bytesIn: 0,
+      bytesTotal: plan.inputs.reduce((n, f) => n + f.size, 0),
+      startedAt: Date.now(),
+    };
+    options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
+  }
+
+  async run(): Promise<JobReport> {
+    try {
+      this.emitProgress();
+      await this.runStage(this.plan.maps);
+      if (this.plan.reduces > 0) {
+        this.progress.stage = "reduce";
+        this.emitProgress();
+        await this.runStage(this.reduceTasks());
+      }
+      this.progress.stage = "commit";
+      this.emitProgress();
+      this.committer.commitJob();
+      return this.report();
+    } catch (err) {
+      this.committer.abort();
+      throw err;
+    } finally {
+      rmSync(this.plan.config.scratch, { recursive: true, force: true });
+    }
+  }
+
+  private reduceTasks(): ReduceTask[] {
+    const config = this.plan.config;
+    return Array.from({ length: this.plan.reduces }, (_, p): ReduceTask => {
+      const segments: Segment[] = this.plan.maps.map((m) => {
+        const out = this.committed.get(m.taskId)!.mapOutput!;
+        return { path: out.path, ...out.segments[p]! };
+      });
+      return { kind: "reduce", job: config, taskId: taskId("reduce", p), index: p, attempt: 0, segments };
+    });
+  }
+
+  /** Runs every task of a stage; the first task out of attempts fails the job and cancels the rest. */
+  private async runStage(tasks: readonly Task[]): Promise<void> {
+    await Promise.allSettled(tasks.map((t) => this.runTask(t)));
+    if (this.failure) throw this.failure;
+    if (this.abort.signal.aborted) throw new SheafError("JOB_CANCELLED", `job ${this.plan.config.name} was cancelled`);
+  }
+
+  private async runTask(template: Task): Promise<void> {
+    const signal = this.abort.signal;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return;
+      const outcome = await this.executor.run({ ...template, attempt }, signal).catch(() => undefined);
+      if (!outcome || signal.aborted) return;
+      if (outcome.ok) {
+        this.commit(outcome.result);
+        return;
+      }
+      const willRetry = outcome.failure.retryable && attempt < this.retry.maxAttempts;
+      this.options.onAttemptFailed?.(outcome.failure, willRetry);
+      if (!willRetry) {
+        this.failure ??= new JobFailedError(this.plan.config.name, outcome.failure, outcome.failure.retryable ? this.retry.maxAttempts : attempt);
+        this.abort.abort();
+        return;
+      }
+      await sleep(backoffDelay(this.retry, attempt), signal);
+    }
+  }
+
+  /** First success wins; a later attempt's files are discarded. */
+  private commit(result: TaskResult): void {
+    if (this.committed.has(result.taskId)) {
+      if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
+      if (result.part) rmSync(dirname(result.part.path), { recursive: true, force: true });
+      return;
+    }
+    if (result.part && !this.committer.commitTask(result.part, dirname(result.part.path))) return;
+    this.committed.set(result.taskId, result);
+    const p = this.progress;
+    if (result.kind === "map") {
+      p.mapsDone++;
+      p.recordsIn += result.stats.recordsIn;
+      p.bytesIn += result.stats.bytesIn;
+    } else p.reducesDone++;
+    this.emitProgress();
+  }
+
+  private emitProgress(): void {
+    this.options.onProgress?.({ ...this.progress });
+  }
+
+  private report(): JobReport {
+    const counters: Record<string, number> = {};
+    let recordsOut = 0, bytesOut = 0, parts = 0;
+    for (const r of this.committed.values()) {
+      for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
+      if (r.part) {
+        recordsOut += r.part.records;
+        bytesOut += r.part.bytes;
+        parts++;
+      }
+    }
+    return { ...this.progress, recordsOut, bytesOut, parts, counters, millis: Date.now() - this.progress.startedAt };
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}

@@ -1,0 +1,46 @@
+/** Engine errors carry a code; callers tell them apart by code, never by message text. */
+import type { RecordLocation } from "./api/types.js";
+import type { TaskFailure, Task } from "./tasks.js";
+
+export class SheafError extends Error {
+  constructor(readonly code: string, message: string, readonly retryable = false) {
+    super(message);
+    this.name = "SheafError";
+  }
+}
+
+/** User code (map, combine, reduce, setup, cleanup, partitioner) threw. */
+export class UserCodeError extends SheafError {
+  constructor(readonly where: string, readonly input: (RecordLocation & { key?: string }) | undefined, override readonly cause: unknown) {
+    const fatal = (cause as { sheafFatal?: unknown } | null)?.sheafFatal === true;
+    super(fatal ? "FATAL_USER_ERROR" : "USER_CODE_ERROR", `${where} threw${describeLocation(input)}: ${messageOf(cause)}`, !fatal);
+  }
+}
+
+export function describeLocation(input: (RecordLocation & { key?: string }) | undefined): string {
+  if (!input) return "";
+  if (input.key !== undefined) return ` on key ${input.key}`;
+  const line = input.line !== undefined ? `, line ${input.line}` : "";
+  return ` on the record at ${input.file} byte ${input.offset}${line}`;
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** Turns anything a task threw into data that survives structured clone. */
+export function toFailure(err: unknown, task: Pick<Task, "taskId" | "attempt">): TaskFailure {
+  const e = err as Partial<UserCodeError> & { code?: unknown; stack?: string };
+  const base = {
+    taskId: task.taskId,
+    attempt: task.attempt,
+    message: messageOf(err),
+    stack: err instanceof UserCodeError && err.cause instanceof Error ? err.cause.stack : e?.stack,
+  };
+  if (err instanceof SheafError) {
+    return { ...base, code: err.code, retryable: err.retryable, ...(err instanceof UserCodeError && err.input ? { input: err.input } : {}) };
+  }
+  if (typeof e?.code === "string" && e.code === "CORRUPT_INTERMEDIATE") return { ...base, code: e.code, retryable: true };
+  return { ...base, code: typeof e?.code === "string" ? e.code : "TASK_ERROR", retryable: true };
+}

@@ -1,0 +1,145 @@
+/**
+ * Streams the lines a split owns, in batches (see core/splits.ts for which lines those are).
+ * `\n` and `\r\n` end a line; a last line without a newline is still a record; invalid UTF-8
+ * becomes U+FFFD. A newline byte never occurs inside a multi-byte UTF-8 sequence, so decoding a
+ * run of whole lines at once gives the same text as decoding each line alone.
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import type { Split } from "../splits.js";
+
+const NL = 10;
+const CR = 13;
+
+/** A run of whole lines; valid only during the callback that receives it. */
+export class LineBatch {
+  private scanIndex = 0;
+  private scanOffset: number;
+
+  constructor(
+    readonly lines: string[],
+    private readonly bytes: Buffer,
+    /** File offset of lines[0]. */
+    readonly offset: number,
+    /** Line number of lines[0], when counted. */
+    readonly firstLine: number | undefined,
+  ) {
+    this.scanOffset = offset;
+  }
+
+  /** File offset of lines[i]; cheap when asked in increasing order. */
+  offsetOf(i: number): number {
+    if (i < this.scanIndex) { this.scanIndex = 0; this.scanOffset = this.offset; }
+    while (this.scanIndex < i) {
+      this.scanOffset = this.offset + this.bytes.indexOf(NL, this.scanOffset - this.offset) + 1;
+      this.scanIndex++;
+    }
+    return this.scanOffset;
+  }
+}
+
+export interface LineReadStats {
+  bytes: number;
+  lines: number;
+}
+
+/** Calls `onBatch` with the split's lines, in order, a buffer's worth at a time. */
+export function readLines(split: Split, onBatch: (batch: LineBatch) => void, bufferSize = 1 << 20): LineReadStats {
+  const fd = openSync(split.file, "r");
+  try {
+    return new LineScanner(fd, split, onBatch, bufferSize).run();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+class LineScanner {
+  private buf: Buffer;
+  private len = 0; // valid bytes in buf
+  private bufStart = 0; // file offset of buf[0]
+  private eof = false;
+  private lineNo: number | undefined;
+  private stats: LineReadStats = { bytes: 0, lines: 0 };
+
+  constructor(private fd: number, private split: Split, private onBatch: (b: LineBatch) => void, bufferSize: number) {
+    this.buf = Buffer.allocUnsafe(bufferSize);
+    this.lineNo = split.firstLine;
+  }
+
+  run(): LineReadStats {
+    const { start, end } = this.split;
+    if (start > 0) {
+      // Skip to just after the first newline at or past start-1.
+      this.bufStart = start - 1;
+      let nl: number;
+      while ((nl = this.buf.indexOf(NL, 0)) < 0 || nl >= this.len) {
+        if (this.eof) return this.stats;
+        this.bufStart += this.len;
+        this.len = 0;
+        this.read();
+      }
+      this.consume(nl + 1);
+    }
+    // Lines starting before `end` are ours: stop at the first newline at or past end-1.
+    for (;;) {
+      // bufStart is always the start of the next line: past the end, the rest is the next split's.
+      if (this.bufStart >= end) return this.stats;
+      const from = Math.max(0, end - 1 - this.bufStart);
+      const stop = from < this.len ? this.indexOfNl(from) : -1;
+      if (stop >= 0) {
+        this.emit(stop + 1, true);
+        return this.stats;
+      }
+      if (this.eof) {
+        this.emit(this.len, false);
+        return this.stats;
+      }
+      const lastNl = this.buf.lastIndexOf(NL, this.len - 1);
+      if (lastNl >= 0 && this.len > 0) this.emit(lastNl + 1, true);
+      if (this.len === this.buf.length) this.grow();
+      this.read();
+    }
+  }
+
+  private indexOfNl(from: number): number {
+    const i = this.buf.indexOf(NL, from);
+    return i >= 0 && i < this.len ? i : -1;
+  }
+
+  /** Emits buf[0, upto) as whole lines (the last ending in a newline when `terminated`), then drops it. */
+  private emit(upto: number, terminated: boolean): void {
+    if (upto === 0) return;
+    const region = this.buf.subarray(0, upto);
+    const text = this.buf.toString("utf8", 0, terminated ? upto - 1 : upto);
+    const lines = text.split("\n");
+    if (region.indexOf(CR) >= 0) {
+      const last = terminated ? lines.length : lines.length - 1; // an unterminated last line keeps its \r
+      for (let i = 0; i < last; i++) {
+        const l = lines[i]!;
+        if (l.charCodeAt(l.length - 1) === CR) lines[i] = l.slice(0, -1);
+      }
+    }
+    this.onBatch(new LineBatch(lines, region, this.bufStart, this.lineNo));
+    if (this.lineNo !== undefined) this.lineNo += lines.length;
+    this.stats.lines += lines.length;
+    this.stats.bytes += upto;
+    this.consume(upto);
+  }
+
+  private consume(n: number): void {
+    this.buf.copy(this.buf, 0, n, this.len);
+    this.len -= n;
+    this.bufStart += n;
+  }
+
+  private grow(): void {
+    const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+
+  private read(): void {
+    const n = readSync(this.fd, this.buf, this.len, this.buf.length - this.len, this.bufStart + this.len);
+    if (n <= 0) this.eof = true;
+    this.len += n;
+  }
+}

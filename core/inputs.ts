@@ -1,0 +1,119 @@
+/**
+ * Resolves `--input` arguments (files, folders, globs) into a sorted list of files.
+ * Folders are read recursively; names starting with `_` or `.` are skipped, as Hadoop does,
+ * so a Sheaf output folder can be the input of the next job.
+ */
+import { readdirSync, statSync, type Stats } from "node:fs";
+import { join, resolve } from "node:path";
+
+export interface InputFile {
+  /** The path as listed (relative paths stay relative to the working directory). */
+  path: string;
+  size: number;
+}
+
+export class MissingInputError extends Error {
+  readonly code = "MISSING_INPUT";
+  constructor(readonly missing: string[]) {
+    super(`input not found: ${missing.join(", ")}`);
+  }
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+function hidden(name: string): boolean {
+  return name.startsWith("_") || name.startsWith(".");
+}
+
+function walk(dir: string, out: InputFile[]): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (hidden(entry.name)) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) walk(path, out);
+    else if (entry.isFile() || entry.isSymbolicLink()) {
+      const st = statOrNull(path);
+      if (st?.isFile()) out.push({ path, size: st.size });
+    }
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Translates one path segment of a glob (`*`, `?`, `[...]`) into a regular expression. */
+function segmentRegex(segment: string): RegExp {
+  let re = "";
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i]!;
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const close = segment.indexOf("]", i + 1);
+      if (close < 0) re += "\\[";
+      else {
+        re += "[" + segment.slice(i + 1, close).replace(/^!/, "^").replace(/\\/g, "\\\\") + "]";
+        i = close;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp("^" + re + "$");
+}
+
+function expandGlob(pattern: string): string[] {
+  const parts = pattern.split(/[\\/]/);
+  const out: string[] = [];
+  const step = (base: string, rest: string[]): void => {
+    if (rest.length === 0) { out.push(base); return; }
+    const [seg, ...tail] = rest as [string, ...string[]];
+    if (seg === "**") {
+      step(base, tail);
+      for (const e of readdirSafe(base)) if (e.isDirectory() && !hidden(e.name)) step(join(base, e.name), rest);
+      return;
+    }
+    if (!GLOB_CHARS.test(seg)) { if (statOrNull(join(base, seg))) step(join(base, seg), tail); return; }
+    const re = segmentRegex(seg);
+    for (const e of readdirSafe(base)) if (!e.name.startsWith(".") && re.test(e.name)) step(join(base, e.name), tail);
+  };
+  step(pattern.startsWith("/") ? "/" : ".", parts.filter((p) => p !== ""));
+  return out;
+}
+
+function readdirSafe(dir: string) {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  } catch {
+    return [];
+  }
+}
+
+/** Lists every input file once, sorted by path; throws MissingInputError naming every argument that matched nothing. */
+export function listInputs(args: readonly string[]): InputFile[] {
+  const files: InputFile[] = [];
+  const missing: string[] = [];
+  for (const arg of args) {
+    const before = files.length;
+    const paths = GLOB_CHARS.test(arg) && !statOrNull(arg) ? expandGlob(arg) : [arg];
+    for (const path of paths) {
+      const st = statOrNull(path);
+      if (!st) continue;
+      if (st.isDirectory()) walk(path, files);
+      else files.push({ path, size: st.size });
+    }
+    if (files.length === before && !paths.some((p) => statOrNull(p)?.isDirectory())) missing.push(arg);
+  }
+  if (missing.length) throw new MissingInputError(missing);
+  const seen = new Set<string>();
+  return files
+    .filter((f) => {
+      const key = resolve(f.path);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,91 @@
+/** The messages between whoever schedules tasks and whoever runs them: plain data, structured-clone safe. */
+import type { RecordLocation } from "./api/types.js";
+import type { JobId, TaskId } from "./ids.js";
+import type { Segment } from "./shuffle/segment.js";
+import type { Split } from "./splits.js";
+
+/** What every task of a job needs to know about the job. */
+export interface JobConfig {
+  jobId: JobId;
+  name: string;
+  /** Absolute path of the bundled job module (`<workdir>/artifacts/<sha256>.mjs`). */
+  artifact: string;
+  params: Record<string, string>;
+  /** Number of reduce partitions (0 for a map-only job). */
+  partitions: number;
+  /** Absolute path of the job's output folder. */
+  output: string;
+  /** Absolute path of the job's folder for intermediate files. */
+  scratch: string;
+  /** Map-side sort buffer, in bytes: past it, sorted runs spill to disk. */
+  sortBufferBytes: number;
+}
+
+export interface MapTask {
+  kind: "map";
+  job: JobConfig;
+  taskId: TaskId;
+  index: number;
+  attempt: number;
+  split: Split;
+}
+
+export interface ReduceTask {
+  kind: "reduce";
+  job: JobConfig;
+  taskId: TaskId;
+  index: number;
+  attempt: number;
+  /** This partition's run from every map task, in map-task order. */
+  segments: Segment[];
+}
+
+export type Task = MapTask | ReduceTask;
+
+export interface TaskStats {
+  recordsIn: number;
+  bytesIn: number;
+  recordsOut: number;
+  bytesOut: number;
+  spills: number;
+  millis: number;
+}
+
+/** A file written by an attempt, to be committed into the output. */
+export interface PartFile {
+  /** Where the attempt wrote it (under `<output>/_temporary/`). */
+  path: string;
+  /** Its final name in the output folder. */
+  name: string;
+  bytes: number;
+  records: number;
+}
+
+export interface TaskResult {
+  kind: Task["kind"];
+  taskId: TaskId;
+  attempt: number;
+  /** Map tasks of a job with reduce: the map output, one segment per partition. */
+  mapOutput?: { path: string; segments: Omit<Segment, "path">[] };
+  /** Reduce tasks, and map tasks of a map-only job. */
+  part?: PartFile;
+  counters: Record<string, number>;
+  stats: TaskStats;
+}
+
+/** An error that crossed a thread or process boundary, as data. */
+export interface TaskFailure {
+  code: string;
+  message: string;
+  /** False when retrying cannot help (FatalError, a job module that does not load). */
+  retryable: boolean;
+  taskId: TaskId;
+  attempt: number;
+  /** The record being processed, when the error came from user code. */
+  input?: RecordLocation & { key?: string };
+  /** For map outputs found corrupt or missing: the map task to re-run. */
+  producer?: TaskId;
+  stack?: string;
+}
+
+export type TaskOutcome = { ok: true; result: TaskResult } | { ok: false; failure: TaskFailure };

@@ -1,0 +1,158 @@
+/**
+ * The map side of the shuffle: partitions emitted pairs, pre-aggregates them with the combiner,
+ * and when the memory budget is reached sorts them and spills a run to disk. At the end the runs
+ * merge into the task's one output file, one sorted segment per partition.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Key } from "../core/api/types.js";
+import { encodeKey, hashEncodedKey } from "../core/keys.js";
+import { RunWriter } from "../core/shuffle/run-writer.js";
+import { mergeRuns, type Combiner, type RunFile } from "./run-merge.js";
+
+export interface MapOutputOptions {
+  partitions: number;
+  /** Memory budget for buffered pairs, in (estimated) bytes. */
+  budget: number;
+  /** Folder for spill files (the attempt's private scratch folder). */
+  dir: string;
+  partitioner?: (key: Key) => number;
+  combine?: Combiner;
+}
+
+/** How many values a key collects before the combiner folds them into one. */
+const COMBINE_EVERY = 64;
+/** At most this many runs are merged at once (Hadoop's io.sort.factor). */
+const MERGE_FACTOR = 64;
+const ENTRY_OVERHEAD = 96;
+
+interface Entry {
+  key: Key;
+  partition: number;
+  values: unknown[];
+  bytes: number;
+}
+
+export function estimateSize(v: unknown): number {
+  switch (typeof v) {
+    case "number": case "boolean": case "undefined": return 8;
+    case "string": return 16 + v.length * 2;
+    case "bigint": return 32;
+    case "object": {
+      if (v === null) return 8;
+      let n = 32;
+      if (Array.isArray(v)) for (const x of v) n += 8 + estimateSize(x);
+      else for (const k in v) n += 16 + k.length * 2 + estimateSize((v as Record<string, unknown>)[k]);
+      return n;
+    }
+    default: return 64;
+  }
+}
+
+export class MapOutputBuffer {
+  /** Pairs by encoded key (with a combiner), or in emit order (without). */
+  private table = new Map<string, Entry>();
+  private plain: { ek: string; partition: number; value: unknown }[] = [];
+  private used = 0;
+  private spills: RunFile[] = [];
+  records = 0;
+
+  constructor(private readonly opts: MapOutputOptions) {}
+
+  add(key: Key, value: unknown): void {
+    const ek = encodeKey(key);
+    this.records++;
+    const { combine } = this.opts;
+    if (combine) {
+      let e = this.table.get(ek);
+      if (!e) {
+        e = { key, partition: this.partition(key, ek), values: [], bytes: ENTRY_OVERHEAD + ek.length };
+        this.table.set(ek, e);
+        this.used += e.bytes;
+      }
+      e.values.push(value);
+      const size = estimateSize(value);
+      e.bytes += size;
+      this.used += size;
+      if (e.values.length >= COMBINE_EVERY) {
+        const folded = combine(e.key, e.values, ek);
+        e.values = [folded];
+        const bytes = ENTRY_OVERHEAD + ek.length + estimateSize(folded);
+        this.used += bytes - e.bytes;
+        e.bytes = bytes;
+      }
+    } else {
+      this.plain.push({ ek, partition: this.partition(key, ek), value });
+      this.used += ENTRY_OVERHEAD + ek.length + estimateSize(value);
+    }
+    if (this.used >= this.opts.budget) this.spill();
+  }
+
+  /** Runs spilled to disk so far (0 when everything fit in the budget). */
+  spillCount = 0;
+
+  /** Writes the task's output file and removes the spills; returns its segments. */
+  finish(path: string): RunFile {
+    if (this.spills.length === 0) return this.writeRun(path);
+    if (this.used > 0) this.spill();
+    let runs = this.spills;
+    let pass = 0;
+    while (runs.length > MERGE_FACTOR) {
+      const merged = mergeRuns(runs.slice(0, MERGE_FACTOR), this.opts.partitions, join(this.opts.dir, `merge-${pass++}`), this.opts.combine);
+      for (const r of runs.slice(0, MERGE_FACTOR)) rmSync(r.path, { force: true });
+      runs = [merged, ...runs.slice(MERGE_FACTOR)];
+    }
+    const out = mergeRuns(runs, this.opts.partitions, path, this.opts.combine);
+    for (const r of runs) rmSync(r.path, { force: true });
+    this.spills = [];
+    return out;
+  }
+
+  private partition(key: Key, ek: string): number {
+    return this.opts.partitioner ? this.opts.partitioner(key) : hashEncodedKey(ek) % this.opts.partitions;
+  }
+
+  private spill(): void {
+    this.spillCount++;
+    this.spills.push(this.writeRun(join(this.opts.dir, `spill-${String(this.spills.length).padStart(5, "0")}`)));
+  }
+
+  /** Sorts what is buffered by (partition, key), keeping emit order among equal keys, and writes it as one run. */
+  private writeRun(path: string): RunFile {
+    const { partitions, combine } = this.opts;
+    const writer = new RunWriter(path);
+    const segments: RunFile["segments"] = [];
+    try {
+      if (combine) {
+        const byPartition: string[][] = Array.from({ length: partitions }, () => []);
+        for (const [ek, e] of this.table) byPartition[e.partition]!.push(ek);
+        for (const keys of byPartition) {
+          keys.sort(); // binary strings: code-unit order is byte order
+          writer.beginSegment();
+          for (const ek of keys) {
+            const e = this.table.get(ek)!;
+            writer.write(ek, e.values.length === 1 ? e.values[0] : combine(e.key, e.values, ek));
+          }
+          segments.push(writer.endSegment());
+        }
+      } else {
+        const byPartition: (typeof this.plain)[] = Array.from({ length: partitions }, () => []);
+        for (const r of this.plain) byPartition[r.partition]!.push(r);
+        for (const recs of byPartition) {
+          recs.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // stable: emit order among equals
+          writer.beginSegment();
+          for (const r of recs) writer.write(r.ek, r.value);
+          segments.push(writer.endSegment());
+        }
+      }
+      writer.close();
+    } catch (err) {
+      writer.abandon();
+      throw err;
+    }
+    this.table = new Map();
+    this.plain = [];
+    this.used = 0;
+    return { path, segments };
+  }
+}

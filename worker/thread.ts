@@ -1,0 +1,16 @@
+/** The piscina thread entry: load the job artifact, run one task, return a plain result (errors as data). */
+import { loadJob } from "../core/artifact.js";
+import { toFailure } from "../core/errors.js";
+import type { Task, TaskOutcome } from "../core/tasks.js";
+import { runMapTask } from "./map-task.js";
+import { runReduceTask } from "./reduce-task.js";
+
+export default async function runTask(task: Task): Promise<TaskOutcome> {
+  try {
+    const job = await loadJob(task.job.artifact, task.job.name);
+    const result = task.kind === "map" ? runMapTask(task, job) : runReduceTask(task, job);
+    return { ok: true, result };
+  } catch (err) {
+    return { ok: false, failure: toFailure(err, task) };
+  }
+}
