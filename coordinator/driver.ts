@@ -3,6 +3,7 @@
  * has committed) the reduce stage, then the job commit. Retries failed attempts with backoff;
  * the first successful attempt of a task is the one committed.
  */
+import { setMaxListeners } from "node:events";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { SheafError, describeLocation } from "../core/errors.js";
@@ -73,6 +74,7 @@ export class JobDriver {
       bytesTotal: plan.inputs.reduce((n, f) => n + f.size, 0),
       startedAt: Date.now(),
     };
+    setMaxListeners(0, this.abort.signal); // one listener per running attempt
     options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
   }
 

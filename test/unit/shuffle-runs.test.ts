@@ -275,6 +275,27 @@ describe("corruption", () => {
     }
   });
 
+  it("regression: an overlong key-length varint is CORRUPT_INTERMEDIATE, not a bare RangeError", () => {
+    const path = join(dir, "overlong.run");
+    const bytes = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+    writeFileSync(path, bytes);
+    const seg: Segment = { path, offset: 0, length: bytes.length, records: 1, crc: crc32Oracle(bytes) };
+    expectCorrupt(() => { const r = new RunReader(seg); while (r.next()); }, path, "overlong varint");
+  });
+
+  it("regression: a well-framed but undecodable value makes value() throw CORRUPT_INTERMEDIATE", () => {
+    const path = join(dir, "undecodable.run");
+    // key length 1, key "k", tag Other (7), payload length 3, payload that is not structured-clone data
+    const bytes = Buffer.from([1, 0x6b, 7, 3, 0xff, 0xff, 0xff]);
+    writeFileSync(path, bytes);
+    const seg: Segment = { path, offset: 0, length: bytes.length, records: 1, crc: crc32Oracle(bytes) };
+    const r = new RunReader(seg);
+    expect(r.next()).toBe(true);
+    expect(r.key).toBe("k");
+    expect([...r.rawValue()]).toEqual([7, 3, 0xff, 0xff, 0xff]);
+    expectCorrupt(() => r.value(), path, "undecodable value");
+  });
+
   it("a missing file, a wrong CRC or a wrong record count is CORRUPT_INTERMEDIATE", () => {
     const { path, segments } = corruptionFixture("meta.run");
     const seg = segments[1]!;

@@ -1,0 +1,23 @@
+import { defineJob, lines } from "sheaf";
+
+// One per thread: setup compiles it before the task's first record.
+let pattern: RegExp;
+
+/**
+ * Map-only: writes every line that matches `--param pattern=<regex>` (with `--param flags=i` for
+ * case-insensitive), one part file per map task, in input order.
+ */
+export default defineJob({
+  name: "grep",
+  input: lines(),
+  setup(ctx) {
+    if (ctx.params.pattern === undefined) throw new Error("grep needs --param pattern=<regex>");
+    pattern = new RegExp(ctx.params.pattern, (ctx.params.flags ?? "").replace(/[gy]/g, ""));
+  },
+  map(line: string, emit, ctx) {
+    if (pattern.test(line)) {
+      ctx.counter("matched-lines").inc();
+      emit(line);
+    }
+  },
+});
