@@ -28,6 +28,8 @@ const ENTRY_OVERHEAD = 96;
 
 interface Entry {
   key: Key;
+  /** The key's encoding. */
+  ek: string;
   partition: number;
   values: unknown[];
   bytes: number;
@@ -50,8 +52,10 @@ export function estimateSize(v: unknown): number {
 }
 
 export class MapOutputBuffer {
-  /** Pairs by encoded key (with a combiner), or in emit order (without). */
+  /** With a combiner: pairs by string key, and by encoding for the other key types. */
+  private strings = new Map<string, Entry>();
   private table = new Map<string, Entry>();
+  /** Without a combiner: pairs in emit order. */
   private plain: { ek: string; partition: number; value: unknown }[] = [];
   private used = 0;
   private spills: RunFile[] = [];
@@ -60,14 +64,16 @@ export class MapOutputBuffer {
   constructor(private readonly opts: MapOutputOptions) {}
 
   add(key: Key, value: unknown): void {
-    const ek = encodeKey(key);
     this.records++;
     const { combine } = this.opts;
     if (combine) {
-      let e = this.table.get(ek);
+      // String keys (the common case) are looked up as they are: encoding happens once per distinct key.
+      const table = typeof key === "string" ? this.strings : this.table;
+      let e = table.get(key as string);
       if (!e) {
-        e = { key, partition: this.partition(key, ek), values: [], bytes: ENTRY_OVERHEAD + ek.length };
-        this.table.set(ek, e);
+        const ek = encodeKey(key);
+        e = { key, ek, partition: this.partition(key, ek), values: [], bytes: ENTRY_OVERHEAD + ek.length };
+        table.set(typeof key === "string" ? key : ek, e);
         this.used += e.bytes;
       }
       e.values.push(value);
@@ -75,13 +81,15 @@ export class MapOutputBuffer {
       e.bytes += size;
       this.used += size;
       if (e.values.length >= COMBINE_EVERY) {
-        const folded = combine(e.key, e.values, ek);
-        e.values = [folded];
-        const bytes = ENTRY_OVERHEAD + ek.length + estimateSize(folded);
+        const folded = combine(e.key, e.values, e.ek);
+        e.values.length = 1; // keeps the array's storage for the next values
+        e.values[0] = folded;
+        const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
         this.used += bytes - e.bytes;
         e.bytes = bytes;
       }
     } else {
+      const ek = encodeKey(key);
       this.plain.push({ ek, partition: this.partition(key, ek), value });
       this.used += ENTRY_OVERHEAD + ek.length + estimateSize(value);
     }
@@ -124,15 +132,13 @@ export class MapOutputBuffer {
     const segments: RunFile["segments"] = [];
     try {
       if (combine) {
-        const byPartition: string[][] = Array.from({ length: partitions }, () => []);
-        for (const [ek, e] of this.table) byPartition[e.partition]!.push(ek);
-        for (const keys of byPartition) {
-          keys.sort(); // binary strings: code-unit order is byte order
+        const byPartition: Entry[][] = Array.from({ length: partitions }, () => []);
+        for (const e of this.strings.values()) byPartition[e.partition]!.push(e);
+        for (const e of this.table.values()) byPartition[e.partition]!.push(e);
+        for (const entries of byPartition) {
+          entries.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // binary strings: code-unit order is byte order
           writer.beginSegment();
-          for (const ek of keys) {
-            const e = this.table.get(ek)!;
-            writer.write(ek, e.values.length === 1 ? e.values[0] : combine(e.key, e.values, ek));
-          }
+          for (const e of entries) writer.write(e.ek, e.values.length === 1 ? e.values[0] : combine(e.key, e.values, e.ek));
           segments.push(writer.endSegment());
         }
       } else {
@@ -150,6 +156,7 @@ export class MapOutputBuffer {
       writer.abandon();
       throw err;
     }
+    this.strings = new Map();
     this.table = new Map();
     this.plain = [];
     this.used = 0;
