@@ -5,7 +5,6 @@
 import { availableParallelism } from "node:os";
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../coordinator/driver.js";
-import { OutputCommitter } from "../coordinator/committer.js";
 import { planJob } from "../coordinator/plan.js";
 import { loadJob } from "../core/artifact.js";
 import { SheafError } from "../core/errors.js";
@@ -44,18 +43,18 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
   const jobId = newJobId(job.name);
   const plan = planJob(
     job,
-    { jobId, name: job.name, artifact: artifact.path, params: options.params, output, scratch: jobScratchDir(workdir, jobId), sortBufferBytes: options.sortBufferBytes },
+    { jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch: jobScratchDir(workdir, jobId), sortBufferBytes: options.sortBufferBytes },
     { inputs: options.inputs, splitSize: options.splitSize, partitions: options.partitions, defaultPartitions: options.threads },
   );
   const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
-  new OutputCommitter(output).prepare(options.overwrite);
 
   const progress = options.quiet ? undefined : new ProgressReporter(job.name);
   const pool = new ThreadPool({ threads: options.threads });
   try {
     const driver = new JobDriver(plan, pool, {
       retry: { maxAttempts: options.maxAttempts, backoffMs: 250 },
+      overwrite: options.overwrite,
       onProgress: (p) => progress?.update(p),
       onAttemptFailed: (f, retry) => progress?.attemptFailed(f, retry),
       signal,

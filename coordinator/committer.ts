@@ -1,13 +1,13 @@
 /**
- * The output commit protocol, as Hadoop's FileOutputCommitter (v1): attempts write under
- * `<output>/_temporary/<task>-attempt-<n>/`; a task commit links the part file into
- * `_temporary/committed/` (first attempt wins: link fails if the name exists); the job commit
- * renames every committed part into place, then writes `_SUCCESS`. Abort leaves no part files.
+ * The output side of the commit protocol, as Hadoop's FileOutputCommitter: attempts write under
+ * `<output>/_temporary/<task>-attempt-<n>/`; the job store records which attempt of each task
+ * committed (first wins); the job commit renames the committed parts into place, then writes
+ * `_SUCCESS`. Abort leaves no part files.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SheafError } from "../core/errors.js";
-import { committedDir, outputTemporaryDir, successMarker } from "../core/storage.js";
+import { outputTemporaryDir, successMarker } from "../core/storage.js";
 import type { PartFile } from "../core/tasks.js";
 
 /** Files and folders the engine writes in an output folder. */
@@ -30,26 +30,12 @@ export class OutputCommitter {
       // What is left of an earlier, unfinished job (or the one being overwritten) goes.
       for (const e of entries) rmSync(join(this.output, e), { recursive: true, force: true });
     }
-    mkdirSync(committedDir(this.output), { recursive: true });
+    mkdirSync(outputTemporaryDir(this.output), { recursive: true });
   }
 
-  /** Commits an attempt's part file; false if another attempt of the task already committed (this one's file is removed). */
-  commitTask(part: PartFile, attemptDir: string): boolean {
-    let won = true;
-    try {
-      linkSync(part.path, join(committedDir(this.output), part.name));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      won = false;
-    }
-    rmSync(attemptDir, { recursive: true, force: true });
-    return won;
-  }
-
-  /** Moves the committed parts into place, then writes `_SUCCESS`, last. */
-  commitJob(): void {
-    const dir = committedDir(this.output);
-    for (const name of readdirSync(dir).sort()) renameSync(join(dir, name), join(this.output, name));
+  /** Moves each task's committed part file into place, then writes `_SUCCESS`, last. */
+  commitJob(parts: readonly PartFile[]): void {
+    for (const part of [...parts].sort((a, b) => (a.name < b.name ? -1 : 1))) renameSync(part.path, join(this.output, part.name));
     rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
     const fd = openSync(successMarker(this.output), "w");
     fsyncSync(fd);

@@ -12,33 +12,22 @@ import { taskId, type TaskId } from "../core/ids.js";
 import type { Segment } from "../core/shuffle/segment.js";
 import type { ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { OutputCommitter } from "./committer.js";
+import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
+import type { JobProgress, JobReport } from "./progress.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 
-export type Stage = "map" | "reduce" | "commit";
-
-export interface JobProgress {
-  stage: Stage;
-  mapsDone: number;
-  mapsTotal: number;
-  reducesDone: number;
-  reducesTotal: number;
-  /** Input records and bytes read by committed map tasks. */
-  recordsIn: number;
-  bytesIn: number;
-  bytesTotal: number;
-  startedAt: number;
-}
-
-export interface JobReport extends JobProgress {
-  recordsOut: number;
-  bytesOut: number;
-  millis: number;
-  counters: Record<string, number>;
-  parts: number;
-}
+export type { JobProgress, JobReport, Stage } from "./progress.js";
 
 export interface DriverOptions {
+  /** Committed results and progress. @defaultValue in memory */
+  store?: JobStore;
+  /** False when resuming a job whose output folder was already prepared. @defaultValue true */
+  prepareOutput?: boolean;
+  /** With prepareOutput: replace a finished job's output. */
+  overwrite?: boolean;
+  /** When the job started (a resumed job keeps its first start). */
+  startedAt?: number;
   retry?: RetryPolicy;
   onProgress?: (p: JobProgress) => void;
   onAttemptFailed?: (f: TaskFailure, willRetry: boolean) => void;
@@ -53,7 +42,8 @@ export class JobFailedError extends SheafError {
 }
 
 export class JobDriver {
-  private readonly committed = new Map<TaskId, TaskResult>();
+  private committed = new Map<TaskId, TaskResult>();
+  private readonly store: JobStore;
   private readonly committer: OutputCommitter;
   private readonly retry: RetryPolicy;
   private readonly progress: JobProgress;
@@ -63,6 +53,7 @@ export class JobDriver {
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
     this.committer = new OutputCommitter(plan.config.output);
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.store = options.store ?? new MemoryJobStore();
     this.progress = {
       stage: "map",
       mapsDone: 0,
@@ -72,14 +63,18 @@ export class JobDriver {
       recordsIn: 0,
       bytesIn: 0,
       bytesTotal: plan.inputs.reduce((n, f) => n + f.size, 0),
-      startedAt: Date.now(),
+      startedAt: options.startedAt ?? Date.now(),
     };
     setMaxListeners(0, this.abort.signal); // one listener per running attempt
     options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
   }
 
   async run(): Promise<JobReport> {
+    // Outside the try: a refused output folder (another job's output) must not be aborted.
+    if (this.options.prepareOutput ?? true) this.committer.prepare(this.options.overwrite ?? false);
     try {
+      this.committed = await this.store.load();
+      for (const r of this.committed.values()) this.count(r);
       this.emitProgress();
       await this.runStage(this.plan.maps);
       if (this.plan.reduces > 0) {
@@ -89,7 +84,7 @@ export class JobDriver {
       }
       this.progress.stage = "commit";
       this.emitProgress();
-      this.committer.commitJob();
+      this.committer.commitJob([...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])));
       return this.report();
     } catch (err) {
       this.committer.abort();
@@ -110,9 +105,9 @@ export class JobDriver {
     });
   }
 
-  /** Runs every task of a stage; the first task out of attempts fails the job and cancels the rest. */
+  /** Runs every uncommitted task of a stage; the first task out of attempts fails the job and cancels the rest. */
   private async runStage(tasks: readonly Task[]): Promise<void> {
-    await Promise.allSettled(tasks.map((t) => this.runTask(t)));
+    await Promise.allSettled(tasks.filter((t) => !this.committed.has(t.taskId)).map((t) => this.runTask(t)));
     if (this.failure) throw this.failure;
     if (this.abort.signal.aborted) throw new SheafError("JOB_CANCELLED", `job ${this.plan.config.name} was cancelled`);
   }
@@ -124,7 +119,7 @@ export class JobDriver {
       const outcome = await this.executor.run({ ...template, attempt }, signal).catch(() => undefined);
       if (!outcome || signal.aborted) return;
       if (outcome.ok) {
-        this.commit(outcome.result);
+        await this.commit(outcome.result);
         return;
       }
       const willRetry = outcome.failure.retryable && attempt < this.retry.maxAttempts;
@@ -139,25 +134,30 @@ export class JobDriver {
   }
 
   /** First success wins; a later attempt's files are discarded. */
-  private commit(result: TaskResult): void {
-    if (this.committed.has(result.taskId)) {
+  private async commit(result: TaskResult): Promise<void> {
+    if (this.committed.has(result.taskId) || !(await this.store.commit(result))) {
       if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
       if (result.part) rmSync(dirname(result.part.path), { recursive: true, force: true });
       return;
     }
-    if (result.part && !this.committer.commitTask(result.part, dirname(result.part.path))) return;
     this.committed.set(result.taskId, result);
+    this.count(result);
+    this.emitProgress();
+  }
+
+  private count(result: TaskResult): void {
     const p = this.progress;
     if (result.kind === "map") {
       p.mapsDone++;
       p.recordsIn += result.stats.recordsIn;
       p.bytesIn += result.stats.bytesIn;
     } else p.reducesDone++;
-    this.emitProgress();
   }
 
   private emitProgress(): void {
-    this.options.onProgress?.({ ...this.progress });
+    const snapshot = { ...this.progress };
+    this.options.onProgress?.(snapshot);
+    this.store.progress(snapshot).catch(() => {}); // status is best-effort; commits are not
   }
 
   private report(): JobReport {

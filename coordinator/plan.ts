@@ -25,9 +25,9 @@ export interface PlanOptions {
 }
 
 export function planJob(job: Job, base: Omit<JobConfig, "partitions">, options: PlanOptions): JobPlan {
-  const inputs = listInputs(options.inputs);
+  const inputs = listInputs(options.inputs, base.cwd);
   const countLines = job.input.format === "lines" && job.input.lineNumbers;
-  const splits = planSplits(inputs, options.splitSize, countLines);
+  const splits = planSplits(inputs, options.splitSize, countLines, base.cwd);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;
   const config: JobConfig = { ...base, partitions: reduces };
   const maps = splits.map((split, index): MapTask => ({ kind: "map", job: config, taskId: taskId("map", index), index, attempt: 0, split }));

@@ -25,21 +25,21 @@ function hidden(name: string): boolean {
   return name.startsWith("_") || name.startsWith(".");
 }
 
-function walk(dir: string, out: InputFile[]): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+function walk(cwd: string, dir: string, out: InputFile[]): void {
+  for (const entry of readdirSafe(cwd, dir)) {
     if (hidden(entry.name)) continue;
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) walk(path, out);
+    if (entry.isDirectory()) walk(cwd, path, out);
     else if (entry.isFile() || entry.isSymbolicLink()) {
-      const st = statOrNull(path);
+      const st = statOrNull(cwd, path);
       if (st?.isFile()) out.push({ path, size: st.size });
     }
   }
 }
 
-function statOrNull(path: string): Stats | null {
+function statOrNull(cwd: string, path: string): Stats | null {
   try {
-    return statSync(path);
+    return statSync(resolve(cwd, path));
   } catch {
     return null;
   }
@@ -64,7 +64,7 @@ function segmentRegex(segment: string): RegExp {
   return new RegExp("^" + re + "$");
 }
 
-function expandGlob(pattern: string): string[] {
+function expandGlob(cwd: string, pattern: string): string[] {
   const parts = pattern.split(/[\\/]/);
   const out: string[] = [];
   const step = (base: string, rest: string[]): void => {
@@ -72,45 +72,49 @@ function expandGlob(pattern: string): string[] {
     const [seg, ...tail] = rest as [string, ...string[]];
     if (seg === "**") {
       step(base, tail);
-      for (const e of readdirSafe(base)) if (e.isDirectory() && !hidden(e.name)) step(join(base, e.name), rest);
+      for (const e of readdirSafe(cwd, base)) if (e.isDirectory() && !hidden(e.name)) step(join(base, e.name), rest);
       return;
     }
-    if (!GLOB_CHARS.test(seg)) { if (statOrNull(join(base, seg))) step(join(base, seg), tail); return; }
+    if (!GLOB_CHARS.test(seg)) { if (statOrNull(cwd, join(base, seg))) step(join(base, seg), tail); return; }
     const re = segmentRegex(seg);
-    for (const e of readdirSafe(base)) if (!e.name.startsWith(".") && re.test(e.name)) step(join(base, e.name), tail);
+    for (const e of readdirSafe(cwd, base)) if (!e.name.startsWith(".") && re.test(e.name)) step(join(base, e.name), tail);
   };
   step(pattern.startsWith("/") ? "/" : ".", parts.filter((p) => p !== ""));
   return out;
 }
 
-function readdirSafe(dir: string) {
+function readdirSafe(cwd: string, dir: string) {
   try {
-    return readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return readdirSync(resolve(cwd, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
   } catch {
     return [];
   }
 }
 
-/** Lists every input file once, sorted by path; throws MissingInputError naming every argument that matched nothing. */
-export function listInputs(args: readonly string[]): InputFile[] {
+/**
+ * Lists every input file once, sorted by path; throws MissingInputError naming every argument that
+ * matched nothing. Relative arguments are resolved against `cwd` (the submitter's working
+ * directory) but listed as given, so records name their files the same way on every machine.
+ */
+export function listInputs(args: readonly string[], cwd = process.cwd()): InputFile[] {
   const files: InputFile[] = [];
   const missing: string[] = [];
   for (const arg of args) {
     const before = files.length;
-    const paths = GLOB_CHARS.test(arg) && !statOrNull(arg) ? expandGlob(arg) : [arg];
+    const paths = GLOB_CHARS.test(arg) && !statOrNull(cwd, arg) ? expandGlob(cwd, arg) : [arg];
     for (const path of paths) {
-      const st = statOrNull(path);
+      const st = statOrNull(cwd, path);
       if (!st) continue;
-      if (st.isDirectory()) walk(path, files);
+      if (st.isDirectory()) walk(cwd, path, files);
       else files.push({ path, size: st.size });
     }
-    if (files.length === before && !paths.some((p) => statOrNull(p)?.isDirectory())) missing.push(arg);
+    if (files.length === before && !paths.some((p) => statOrNull(cwd, p)?.isDirectory())) missing.push(arg);
   }
   if (missing.length) throw new MissingInputError(missing);
   const seen = new Set<string>();
   return files
     .filter((f) => {
-      const key = resolve(f.path);
+      const key = resolve(cwd, f.path);
       if (seen.has(key)) return false;
       seen.add(key);
       return true;

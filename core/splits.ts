@@ -4,6 +4,7 @@
  * reads past its end to finish its last line, so every line is read exactly once.
  */
 import { closeSync, openSync, readSync } from "node:fs";
+import { resolve } from "node:path";
 import type { InputFile } from "./inputs.js";
 
 export interface Split {
@@ -17,7 +18,8 @@ export interface Split {
 /** Like Hadoop's SPLIT_SLOP: a tail up to 10% over the split size stays with the last split. */
 const SLOP = 1.1;
 
-export function planSplits(files: readonly InputFile[], splitSize: number, countLines = false): Split[] {
+/** `file` in each split is the path as listed; `cwd` resolves it for reading. */
+export function planSplits(files: readonly InputFile[], splitSize: number, countLines = false, cwd = process.cwd()): Split[] {
   if (!(splitSize >= 1)) throw new RangeError(`split size must be at least 1 byte, got ${splitSize}`);
   const splits: Split[] = [];
   for (const f of files) {
@@ -29,7 +31,7 @@ export function planSplits(files: readonly InputFile[], splitSize: number, count
       start += splitSize;
     }
     fileSplits.push({ file: f.path, start, end: f.size });
-    if (countLines) numberLines(f.path, fileSplits);
+    if (countLines) numberLines(resolve(cwd, f.path), fileSplits);
     splits.push(...fileSplits);
   }
   return splits;

@@ -16,6 +16,4 @@ export const attemptScratchDir = (scratch: string, task: TaskId, attempt: number
 export const outputTemporaryDir = (output: string) => join(output, "_temporary");
 /** An attempt's private folder for its part file. */
 export const attemptOutputDir = (output: string, task: TaskId, attempt: number) => join(outputTemporaryDir(output), `${task}-attempt-${attempt}`);
-/** Committed part files wait here until the job commits. */
-export const committedDir = (output: string) => join(outputTemporaryDir(output), "committed");
 export const successMarker = (output: string) => join(output, "_SUCCESS");

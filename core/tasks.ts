@@ -11,6 +11,8 @@ export interface JobConfig {
   /** Absolute path of the bundled job module (`<workdir>/artifacts/<sha256>.mjs`). */
   artifact: string;
   params: Record<string, string>;
+  /** The submitter's working directory: relative input paths are resolved against it. */
+  cwd: string;
   /** Number of reduce partitions (0 for a map-only job). */
   partitions: number;
   /** Absolute path of the job's output folder. */

@@ -68,7 +68,7 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
         }
       }
       recordsIn += records.length;
-    });
+    }, task.job.cwd);
     ctx.batch = undefined;
     runHook(job, "cleanup", ctx);
 

@@ -21,9 +21,10 @@ class LinesRecordBatch implements RecordBatch {
   }
 }
 
-export function readRecords(split: Split, format: InputFormat, onBatch: (batch: RecordBatch) => void, bufferSize?: number): LineReadStats {
+/** `split.file` is opened relative to `cwd` and reported as it is. */
+export function readRecords(split: Split, format: InputFormat, onBatch: (batch: RecordBatch) => void, cwd?: string, bufferSize?: number): LineReadStats {
   if (format.format === "lines") {
-    return readLines(split, (batch) => onBatch(new LinesRecordBatch(batch, split.file, batch.lines)), bufferSize);
+    return readLines(split, (batch) => onBatch(new LinesRecordBatch(batch, split.file, batch.lines)), bufferSize, cwd);
   }
   return readLines(split, (batch) => {
     const records: unknown[] = [];
@@ -39,5 +40,5 @@ export function readRecords(split: Split, format: InputFormat, onBatch: (batch: 
       lineIndex.push(i);
     });
     onBatch(new LinesRecordBatch(batch, split.file, records, lineIndex));
-  }, bufferSize);
+  }, bufferSize, cwd);
 }

@@ -5,6 +5,7 @@
  * run of whole lines at once gives the same text as decoding each line alone.
  */
 import { closeSync, openSync, readSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Split } from "../splits.js";
 
 const NL = 10;
@@ -43,8 +44,8 @@ export interface LineReadStats {
 }
 
 /** Calls `onBatch` with the split's lines, in order, a buffer's worth at a time. */
-export function readLines(split: Split, onBatch: (batch: LineBatch) => void, bufferSize = 1 << 20): LineReadStats {
-  const fd = openSync(split.file, "r");
+export function readLines(split: Split, onBatch: (batch: LineBatch) => void, bufferSize = 1 << 20, cwd = process.cwd()): LineReadStats {
+  const fd = openSync(resolve(cwd, split.file), "r");
   try {
     return new LineScanner(fd, split, onBatch, bufferSize).run();
   } finally {

@@ -82,17 +82,17 @@ function allCharsAreBytes(s: string): boolean {
 function checkPair(a: Key, b: Key): void {
   const ea = encodeKey(a), eb = encodeKey(b);
   const expected = oracleCompare(a, b);
-  const got = stringLess(ea, eb);
-  if (got !== expected) {
-    throw new Error(`order of ${describeKey(a)} vs ${describeKey(b)}: expected ${expected}, encodings compare ${got}`);
-  }
+  const fail = (what: string): never => {
+    throw new Error(`${what} for ${describeKey(a)} vs ${describeKey(b)} (oracle says ${expected})`);
+  };
+  if (stringLess(ea, eb) !== expected) fail(`encodings compare ${stringLess(ea, eb)}`);
   // `<` on binary strings must agree with a byte comparison of the same bytes.
-  expect(Math.sign(bytesCompare(ea, eb))).toBe(expected);
-  expect(compareKeys(a, b)).toBe(expected);
-  expect(compareKeys(b, a)).toBe(expected === 0 ? 0 : -expected);
+  if (Math.sign(bytesCompare(ea, eb)) !== expected) fail("byte comparison disagrees");
+  if (compareKeys(a, b) !== expected) fail(`compareKeys(a, b) = ${compareKeys(a, b)}`);
+  if (compareKeys(b, a) !== (expected === 0 ? 0 : -expected)) fail(`compareKeys(b, a) = ${compareKeys(b, a)}`);
   // Equal keys (and only those) share an encoding, hence a hash.
-  expect(ea === eb).toBe(expected === 0);
-  if (expected === 0) expect(hashEncodedKey(ea)).toBe(hashEncodedKey(eb));
+  if ((ea === eb) !== (expected === 0)) fail("encodings equal iff keys equal");
+  if (expected === 0 && hashEncodedKey(ea) !== hashEncodedKey(eb)) fail("equal keys hash differently");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,32 @@
+/**
+ * Where a running job's committed task results and progress live: in memory for `sheaf run`, in
+ * Redis for a cluster (so that a restarted coordinator resumes the job where it stood).
+ */
+import type { TaskId } from "../core/ids.js";
+import type { TaskResult } from "../core/tasks.js";
+import type { JobProgress } from "./progress.js";
+
+export interface JobStore {
+  /** Results committed so far (empty for a new job). */
+  load(): Promise<Map<TaskId, TaskResult>>;
+  /** Commits a task's result if none is committed yet: true when this one won. */
+  commit(result: TaskResult): Promise<boolean>;
+  /** Records progress, for `status` (best-effort). */
+  progress(p: JobProgress): Promise<void>;
+}
+
+export class MemoryJobStore implements JobStore {
+  private readonly results = new Map<TaskId, TaskResult>();
+
+  async load(): Promise<Map<TaskId, TaskResult>> {
+    return new Map(this.results);
+  }
+
+  async commit(result: TaskResult): Promise<boolean> {
+    if (this.results.has(result.taskId)) return false;
+    this.results.set(result.taskId, result);
+    return true;
+  }
+
+  async progress(): Promise<void> {}
+}
