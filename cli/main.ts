@@ -1,8 +1,17 @@
 /** The `sheaf` command line. */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError } from "commander";
+import type { Redis } from "ioredis";
+import { Coordinator } from "../coordinator/coordinator.js";
+import { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";
+import { Keys } from "../core/cluster/keys.js";
+import { connectRedis, redisUrlFrom } from "../core/cluster/redis.js";
 import { SheafError } from "../core/errors.js";
+import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
+import { QueueWorker } from "../worker/queue-worker.js";
 import { RUN_DEFAULTS, runJob } from "./run.js";
+import { renderJob, renderJobTable } from "./status.js";
+import { submit, waitForJob } from "./submit.js";
 
 function positiveInt(name: string) {
   return (text: string): number => {
@@ -30,6 +39,62 @@ function collect(text: string, previous: string[] = []): string[] {
   return [...previous, text];
 }
 
+/** The options `run` and `submit` share: what to run on, where to write, how to cut it. */
+function jobOptions(cmd: Command): Command {
+  return cmd
+    .argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)")
+    .requiredOption("-i, --input <path...>", "input files, folders or globs (repeatable)", collect as never)
+    .requiredOption("-o, --output <dir>", "output folder")
+    .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
+    .option("--split-size <size>", "target split size, bytes or with k/m/g", size, RUN_DEFAULTS.splitSize)
+    .option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk", size, RUN_DEFAULTS.sortBufferBytes)
+    .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), RUN_DEFAULTS.maxAttempts)
+    .option("--param <k=v>", "a job parameter, in ctx.params (repeatable)", param, {})
+    .option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)", process.env.SHEAF_WORKDIR ?? ".sheaf")
+    .option("--overwrite", "replace the output of an earlier finished job", false);
+}
+
+/** The options of every command that talks to a cluster. */
+function clusterOptions(cmd: Command): Command {
+  return cmd
+    .option("--redis <url>", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// for TLS (default: $SHEAF_REDIS_URL)")
+    .option("--prefix <name>", "namespace of Sheaf's keys, so clusters can share a Redis", process.env.SHEAF_PREFIX ?? "sheaf");
+}
+
+/** Runs `fn` with a Redis connection for a one-shot command, closing it after. */
+async function withRedis<T>(o: { redis?: string; prefix: string }, fn: (redis: Redis, keys: Keys) => Promise<T>): Promise<T> {
+  const redis = connectRedis(redisUrlFrom(o.redis), "cli", undefined, { retryStrategy: (n) => (n > 5 ? null : 200 * n) });
+  try {
+    return await fn(redis, new Keys(o.prefix));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Runs a long-lived process (coordinator, worker) until SIGINT or SIGTERM, then stops it cleanly. */
+async function serve(service: { start(): Promise<void>; stop(): Promise<void> }): Promise<void> {
+  await service.start();
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await service.stop();
+}
+
+function jobSettings(o: Record<string, any>) {
+  return {
+    inputs: (o.input as string[]).flat(),
+    output: o.output as string,
+    workdir: o.workdir as string,
+    splitSize: o.splitSize as number,
+    partitions: o.partitions as number | undefined,
+    params: o.param as Record<string, string>,
+    sortBufferBytes: o.sortBuffer as number,
+    overwrite: o.overwrite as boolean,
+    maxAttempts: o.maxAttempts as number,
+  };
+}
+
 export function buildProgram(): Command {
   const program = new Command("sheaf")
     .description("Sheaf: MapReduce jobs in TypeScript, on this machine's threads or on a Redis cluster")
@@ -37,21 +102,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride(); // inherited by the subcommands: errors come back to main() instead of exiting
 
-
-  program
-    .command("run")
-    .description("run a job in this process, on a thread pool (no Redis needed)")
-    .argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)")
-    .requiredOption("-i, --input <path...>", "input files, folders or globs (repeatable)", collect as never)
-    .requiredOption("-o, --output <dir>", "output folder")
-    .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
+  jobOptions(program.command("run").description("run a job in this process, on a thread pool (no Redis needed)"))
     .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), RUN_DEFAULTS.threads)
-    .option("--split-size <size>", "target split size, bytes or with k/m/g", size, RUN_DEFAULTS.splitSize)
-    .option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk", size, RUN_DEFAULTS.sortBufferBytes)
-    .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), RUN_DEFAULTS.maxAttempts)
-    .option("--param <k=v>", "a job parameter, in ctx.params (repeatable)", param, {})
-    .option("--workdir <dir>", "folder for job artifacts and intermediate files", process.env.SHEAF_WORKDIR ?? ".sheaf")
-    .option("--overwrite", "replace the output of an earlier finished job", false)
     .option("-q, --quiet", "no progress or summary", false)
     .action(async (jobFile: string, o) => {
       const controller = new AbortController();
@@ -59,24 +111,71 @@ export function buildProgram(): Command {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        await runJob(jobFile, {
-          inputs: (o.input as string[]).flat(),
-          output: o.output,
-          workdir: o.workdir,
-          threads: o.threads,
-          splitSize: o.splitSize,
-          partitions: o.partitions,
-          params: o.param,
-          sortBufferBytes: o.sortBuffer,
-          overwrite: o.overwrite,
-          maxAttempts: o.maxAttempts,
-          quiet: o.quiet,
-        }, controller.signal);
+        await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet }, controller.signal);
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }
     });
+
+  clusterOptions(jobOptions(program.command("submit").description("queue a job on a cluster; prints its id")))
+    .option("--wait", "follow the job to its end; exit non-zero unless it succeeds", false)
+    .option("-q, --quiet", "with --wait: no progress or summary", false)
+    .action(async (jobFile: string, o) => {
+      await withRedis(o, async (redis, keys) => {
+        const id = await submit(redis, keys, jobFile, jobSettings(o));
+        process.stdout.write(id + "\n");
+        if (!o.wait) return;
+        const record = await waitForJob(redis, keys, id, o.quiet);
+        if (record.state !== "succeeded") throw new SheafError("JOB_" + record.state.toUpperCase(), `job ${id} ${record.state}: ${record.error ?? ""}`);
+      });
+    });
+
+  clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
+    .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
+    .action(async (o) => {
+      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease }));
+    });
+
+  clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
+    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), RUN_DEFAULTS.threads)
+    .option("--lock <ms>", "task lock; a dead worker's tasks are retried after about this long", positiveInt("--lock"), 10_000)
+    .action(async (o) => {
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));
+    });
+
+  clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))
+    .option("--watch", "refresh every second", false)
+    .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
+    .action(async (jobId: string | undefined, o) => {
+      await withRedis(o, async (redis, keys) => {
+        for (;;) {
+          let text: string;
+          let finished = false;
+          if (jobId) {
+            const record = await readJob(redis, keys, jobId as JobId);
+            if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
+            text = renderJob(record);
+            finished = FINISHED.has(record.state);
+          } else text = renderJobTable(await listJobs(redis, keys, o.limit));
+          if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
+          process.stdout.write(text + "\n");
+          if (!o.watch || finished) return;
+          if (!process.stdout.isTTY) process.stdout.write("\n");
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+    });
+
+  clusterOptions(program.command("cancel").description("cancel a queued or running job").argument("<jobId>")).action(async (jobId: string, o) => {
+    await withRedis(o, async (redis, keys) => {
+      const state = await cancelJob(redis, keys, jobId as JobId);
+      if (!state) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
+      if (FINISHED.has(state)) throw new SheafError("JOB_FINISHED", `job ${jobId} already ${state}`);
+      const record = await waitForJob(redis, keys, jobId as JobId, true);
+      process.stdout.write(`${jobId} ${record.state}\n`);
+    });
+  });
 
   return program;
 }

@@ -1,5 +1,5 @@
 /** Live progress: one redrawn line on a terminal, plain lines otherwise (at stage changes and every 10%). */
-import type { JobProgress, JobReport } from "../coordinator/driver.js";
+import type { JobProgress, JobReport } from "../core/progress.js";
 import type { TaskFailure } from "../core/tasks.js";
 import { bytes, count, duration, rate } from "./format.js";
 

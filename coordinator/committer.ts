@@ -16,26 +16,34 @@ const OURS = /^(part-\d+(\.\w+)?|_SUCCESS|_temporary|_bad_records)$/;
 export class OutputCommitter {
   constructor(readonly output: string) {}
 
-  /** Checks the output folder can be written; with `overwrite`, clears a previous job's output. */
-  prepare(overwrite: boolean): void {
-    if (existsSync(this.output)) {
-      const entries = readdirSync(this.output);
-      const foreign = entries.filter((e) => !OURS.test(e));
-      if (foreign.length) {
-        throw new SheafError("OUTPUT_NOT_EMPTY", `output folder ${this.output} holds files that are not a job's output (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", …" : ""}): choose an empty or new folder`);
-      }
-      if (entries.includes("_SUCCESS") && !overwrite) {
-        throw new SheafError("OUTPUT_EXISTS", `output folder ${this.output} already holds a finished job's output (_SUCCESS): pass --overwrite to replace it`);
-      }
-      // What is left of an earlier, unfinished job (or the one being overwritten) goes.
-      for (const e of entries) rmSync(join(this.output, e), { recursive: true, force: true });
+  /** Refuses an output folder that holds other files, or a finished job's output without `overwrite`. */
+  check(overwrite: boolean): string[] {
+    if (!existsSync(this.output)) return [];
+    const entries = readdirSync(this.output);
+    const foreign = entries.filter((e) => !OURS.test(e));
+    if (foreign.length) {
+      throw new SheafError("OUTPUT_NOT_EMPTY", `output folder ${this.output} holds files that are not a job's output (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", …" : ""}): choose an empty or new folder`);
     }
+    if (entries.includes("_SUCCESS") && !overwrite) {
+      throw new SheafError("OUTPUT_EXISTS", `output folder ${this.output} already holds a finished job's output (_SUCCESS): pass --overwrite to replace it`);
+    }
+    return entries;
+  }
+
+  /** Checks the output folder, then clears what an earlier unfinished job (or the one being overwritten) left. */
+  prepare(overwrite: boolean): void {
+    for (const e of this.check(overwrite)) rmSync(join(this.output, e), { recursive: true, force: true });
     mkdirSync(outputTemporaryDir(this.output), { recursive: true });
   }
 
   /** Moves each task's committed part file into place, then writes `_SUCCESS`, last. */
   commitJob(parts: readonly PartFile[]): void {
-    for (const part of [...parts].sort((a, b) => (a.name < b.name ? -1 : 1))) renameSync(part.path, join(this.output, part.name));
+    for (const part of [...parts].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const target = join(this.output, part.name);
+      // Idempotent, for a coordinator that died halfway through the job commit and resumed it.
+      if (!existsSync(part.path) && existsSync(target)) continue;
+      renameSync(part.path, target);
+    }
     rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
     const fd = openSync(successMarker(this.output), "w");
     fsyncSync(fd);

@@ -14,10 +14,10 @@ import type { ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
-import type { JobProgress, JobReport } from "./progress.js";
+import type { JobProgress, JobReport } from "../core/progress.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 
-export type { JobProgress, JobReport, Stage } from "./progress.js";
+export type { JobProgress, JobReport, Stage } from "../core/progress.js";
 
 export interface DriverOptions {
   /** Committed results and progress. @defaultValue in memory */
@@ -38,6 +38,16 @@ export class JobFailedError extends SheafError {
   constructor(readonly jobName: string, readonly failure: TaskFailure, attempts: number) {
     const where = failure.input && !failure.message.includes(" threw") ? describeLocation(failure.input) : "";
     super("JOB_FAILED", `job ${jobName} failed: task ${failure.taskId} (attempt ${failure.attempt} of ${attempts})${where}: ${failure.message}`);
+  }
+}
+
+/**
+ * The abort reason of a coordinator that stops or loses its leadership: the job is not cancelled,
+ * its files stay, and another coordinator resumes it from the job store.
+ */
+export class Interrupted extends SheafError {
+  constructor(why: string) {
+    super("INTERRUPTED", why);
   }
 }
 
@@ -63,6 +73,8 @@ export class JobDriver {
       recordsIn: 0,
       bytesIn: 0,
       bytesTotal: plan.inputs.reduce((n, f) => n + f.size, 0),
+      running: 0,
+      failedAttempts: 0,
       startedAt: options.startedAt ?? Date.now(),
     };
     setMaxListeners(0, this.abort.signal); // one listener per running attempt
@@ -87,11 +99,15 @@ export class JobDriver {
       this.committer.commitJob([...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])));
       return this.report();
     } catch (err) {
+      if (this.interrupted) throw this.abort.signal.reason;
       this.committer.abort();
       throw err;
     } finally {
-      rmSync(this.plan.config.scratch, { recursive: true, force: true });
-    }
+      if (!this.interrupted) rmSync(this.plan.config.scratch, { recursive: true, force: true });
+    }}
+
+  private get interrupted(): boolean {
+    return this.abort.signal.reason instanceof Interrupted;
   }
 
   private reduceTasks(): ReduceTask[] {
@@ -109,6 +125,7 @@ export class JobDriver {
   private async runStage(tasks: readonly Task[]): Promise<void> {
     await Promise.allSettled(tasks.filter((t) => !this.committed.has(t.taskId)).map((t) => this.runTask(t)));
     if (this.failure) throw this.failure;
+    if (this.interrupted) throw this.abort.signal.reason;
     if (this.abort.signal.aborted) throw new SheafError("JOB_CANCELLED", `job ${this.plan.config.name} was cancelled`);
   }
 
@@ -116,13 +133,18 @@ export class JobDriver {
     const signal = this.abort.signal;
     for (let attempt = 1; ; attempt++) {
       if (signal.aborted) return;
+      this.progress.running++;
       const outcome = await this.executor.run({ ...template, attempt }, signal).catch(() => undefined);
+      this.progress.running--;
       if (!outcome || signal.aborted) return;
       if (outcome.ok) {
         await this.commit(outcome.result);
         return;
       }
       const willRetry = outcome.failure.retryable && attempt < this.retry.maxAttempts;
+      this.progress.failedAttempts++;
+      this.progress.lastFailure = `${outcome.failure.taskId} attempt ${outcome.failure.attempt}: ${outcome.failure.message}`;
+      this.emitProgress();
       this.options.onAttemptFailed?.(outcome.failure, willRetry);
       if (!willRetry) {
         this.failure ??= new JobFailedError(this.plan.config.name, outcome.failure, outcome.failure.retryable ? this.retry.maxAttempts : attempt);

@@ -4,7 +4,7 @@
  */
 import type { TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
-import type { JobProgress } from "./progress.js";
+import type { JobProgress } from "../core/progress.js";
 
 export interface JobStore {
   /** Results committed so far (empty for a new job). */

@@ -13,6 +13,11 @@ export interface JobProgress {
   bytesIn: number;
   bytesTotal: number;
   startedAt: number;
+  /** Attempts dispatched and not yet finished (on a cluster: queued or running on a worker). */
+  running: number;
+  /** Attempts that failed (retried or not), and the latest failure's message. */
+  failedAttempts: number;
+  lastFailure?: string;
 }
 
 export interface JobReport extends JobProgress {
@@ -21,4 +26,8 @@ export interface JobReport extends JobProgress {
   millis: number;
   counters: Record<string, number>;
   parts: number;
+}
+
+export function isReport(p: JobProgress | JobReport): p is JobReport {
+  return "millis" in p;
 }

@@ -1,0 +1,217 @@
+/**
+ * `sheaf coordinator`: holds the leader lease and drives every queued or running job in Redis,
+ * each with the same JobDriver `sheaf run` uses, over the BullMQ task queue. A job's committed
+ * results live in Redis, so a restarted (or standby) coordinator resumes it where it stood.
+ */
+import { Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import { loadJob } from "../core/artifact.js";
+import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
+import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
+import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
+import { messageOf } from "../core/errors.js";
+import type { JobId } from "../core/ids.js";
+import { jobScratchDir } from "../core/storage.js";
+import { Interrupted, JobDriver } from "./driver.js";
+import { LeaderLease } from "./leader.js";
+import { planJob, type JobPlan } from "./plan.js";
+import { QueueExecutor } from "./queue-executor.js";
+import { RedisJobStore } from "./redis-job-store.js";
+
+export interface CoordinatorOptions {
+  redisUrl: string;
+  /** Namespace of every key. @defaultValue "sheaf" */
+  prefix?: string;
+  /** How often to look for new jobs besides the submit notifications. @defaultValue 1000 */
+  pollMs?: number;
+  /** Leader lease length. @defaultValue 5000 */
+  leaseMs?: number;
+  /** Default reduce partitions for jobs that name none. @defaultValue 4 */
+  defaultPartitions?: number;
+  log?: RedisLog;
+}
+
+/** Starts a job only if it is still queued, atomically. */
+const START = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running', 'startedAt', ARGV[1]) return 1 end
+if state == 'running' then return 2 end
+return 0`;
+
+export class Coordinator {
+  private readonly keys: Keys;
+  private readonly log: RedisLog;
+  private readonly stopping = new AbortController();
+  private redis!: Redis;
+  private sub!: Redis;
+  private queue!: Queue;
+  private events!: QueueEvents;
+  private lease!: LeaderLease;
+  private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
+  private poller: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: CoordinatorOptions) {
+    this.keys = new Keys(options.prefix ?? "sheaf");
+    this.log = options.log ?? ((m) => process.stderr.write(`coordinator: ${m}\n`));
+  }
+
+  async start(): Promise<void> {
+    const { redisUrl } = this.options;
+    this.redis = connectRedis(redisUrl, "coordinator", this.log);
+    await checkEvictionPolicy(this.redis);
+    this.sub = connectRedis(redisUrl, "coordinator-events");
+    this.queue = new Queue(TASK_QUEUE, { connection: this.redis, prefix: this.keys.prefix });
+    this.events = new QueueEvents(TASK_QUEUE, { connection: connectRedis(redisUrl, "coordinator-queue-events"), prefix: this.keys.prefix });
+    this.events.setMaxListeners(0);
+    await this.events.waitUntilReady();
+    this.lease = new LeaderLease(this.redis, this.keys, { leaseMs: this.options.leaseMs });
+    void this.lead();
+  }
+
+  /** Waits for the lease, then drives jobs until the lease is lost (then waits again) or the coordinator stops. */
+  private async lead(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      this.log(`waiting for the leader lease (${this.keys.leader})`);
+      const lost = new AbortController();
+      if (!(await this.lease.acquire(this.stopping.signal, () => lost.abort()))) return;
+      this.log(`leader (epoch ${this.lease.epoch}); resuming unfinished jobs`);
+      await this.sub.subscribe(this.keys.events);
+      const onMessage = (_channel: string, message: string) => {
+        const [kind, id] = message.split(" ") as [string, JobId];
+        if (kind === "submitted") void this.scan();
+        if (kind === "cancel") this.drivers.get(id)?.abort.abort();
+      };
+      this.sub.on("message", onMessage);
+      this.poller = setInterval(() => void this.scan(), this.options.pollMs ?? 1000);
+      await this.scan();
+      await new Promise<void>((resolve) => {
+        lost.signal.addEventListener("abort", () => resolve(), { once: true });
+        this.stopping.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      clearInterval(this.poller);
+      this.sub.off("message", onMessage);
+      await this.sub.unsubscribe().catch(() => {});
+      if (lost.signal.aborted) this.log("lost the leader lease; stopping every job driver");
+      await this.interruptAll(lost.signal.aborted ? "lost the leader lease" : "coordinator stopping");
+      await this.lease.release();
+    }
+  }
+
+  private async scan(): Promise<void> {
+    if (!this.lease.isHeld || this.stopping.signal.aborted) return;
+    let ids: JobId[];
+    try {
+      ids = await unfinishedJobs(this.redis, this.keys);
+    } catch (err) {
+      this.log(`cannot list jobs: ${messageOf(err)}`);
+      return;
+    }
+    for (const id of ids) if (!this.drivers.has(id)) this.drive(id);
+  }
+
+  private drive(id: JobId): void {
+    const abort = new AbortController();
+    const done = this.runJob(id, abort.signal).finally(() => this.drivers.delete(id));
+    this.drivers.set(id, { abort, done });
+  }
+
+  private async runJob(id: JobId, signal: AbortSignal): Promise<void> {
+    const jobKey = this.keys.job(id);
+    const started = (await this.redis.eval(START, 1, jobKey, String(Date.now()))) as number;
+    if (started === 0) return;
+    const record = await readJob(this.redis, this.keys, id);
+    if (!record || FINISHED.has(record.state)) return;
+    const spec = record.spec;
+    const resumed = started === 2;
+    const store = new RedisJobStore(this.redis, this.keys, id);
+    this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
+    try {
+      if (record.cancelRequested) throw new Error("cancelled");
+      const plan = await this.planOf(spec, resumed);
+      const driver = new JobDriver(plan, new QueueExecutor(this.queue, this.events, { maxAttempts: spec.maxAttempts, backoffMs: 1000 }), {
+        store,
+        prepareOutput: !resumed,
+        overwrite: spec.overwrite,
+        startedAt: record.startedAt,
+        retry: { maxAttempts: spec.maxAttempts, backoffMs: 1000 },
+        signal,
+      });
+      const report = await driver.run();
+      await store.flush(report);
+      await this.finish(id, "succeeded");
+      this.log(`job ${id} succeeded in ${report.millis} ms`);
+    } catch (err) {
+      if (err instanceof Interrupted) {
+        this.log(`job ${id} left to resume: ${err.message}`);
+        return;
+      }
+      const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
+      await store.flush().catch(() => {});
+      await this.finish(id, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
+      this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${messageOf(err)}`}`);
+    }
+  }
+
+  /** The plan is computed once and stored with the job, so a resumed job runs exactly the same tasks. */
+  private async planOf(spec: JobSubmission, resumed: boolean): Promise<JobPlan> {
+    if (resumed) {
+      const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
+      if (stored) return JSON.parse(stored) as JobPlan;
+    }
+    const job = await loadJob(spec.artifact, spec.name);
+    const plan = planJob(
+      job,
+      {
+        jobId: spec.id,
+        name: spec.name,
+        artifact: spec.artifact,
+        params: spec.params,
+        cwd: spec.cwd,
+        output: spec.output,
+        scratch: jobScratchDir(spec.workdir, spec.id),
+        sortBufferBytes: spec.sortBufferBytes,
+      },
+      { inputs: spec.inputs, splitSize: spec.splitSize, partitions: spec.partitions, defaultPartitions: this.options.defaultPartitions ?? 4 },
+    );
+    await this.redis.hset(this.keys.job(spec.id), "plan", JSON.stringify(plan));
+    return plan;
+  }
+
+  /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
+  private async finish(id: JobId, state: "succeeded" | "failed" | "cancelled", error?: string): Promise<void> {
+    const fields: Record<string, string> = { state, finishedAt: String(Date.now()) };
+    if (error) fields.error = error;
+    await this.redis.multi().hset(this.keys.job(id), fields).hdel(this.keys.job(id), "plan").del(this.keys.committed(id)).publish(this.keys.events, `finished ${id}`).exec();
+    if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);
+    await this.removeTasks(id);
+  }
+
+  private async removeTasks(id: JobId): Promise<void> {
+    const prefix = `${this.keys.prefix}:${TASK_QUEUE}:${id}.`;
+    let cursor = "0";
+    do {
+      const [next, found] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      const ids = new Set(found.map((k) => k.slice(`${this.keys.prefix}:${TASK_QUEUE}:`.length).split(":")[0]!));
+      await Promise.all([...ids].map((jid) => this.queue.remove(jid).catch(() => 0)));
+    } while (cursor !== "0");
+  }
+
+  private async interruptAll(why: string): Promise<void> {
+    const running = [...this.drivers.values()];
+    for (const d of running) d.abort.abort(new Interrupted(why));
+    await Promise.allSettled(running.map((d) => d.done));
+  }
+
+  /** Stops driving jobs (they stay running in Redis for the next coordinator) and disconnects. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    if (this.poller) clearInterval(this.poller);
+    await this.interruptAll("coordinator stopping");
+    await this.lease?.release();
+    await this.events?.close();
+    await this.queue?.close();
+    this.sub?.disconnect();
+    this.redis?.disconnect();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The cluster's TaskExecutor: each task becomes a BullMQ job (id `<jobId>.<taskId>`, so adding it
+ * again when a coordinator resumes is a no-op) and is awaited through QueueEvents. BullMQ owns
+ * retries here: attempts, exponential backoff with jitter, and stalled-job recovery.
+ */
+import { Job as BullJob, type Queue, type QueueEvents } from "bullmq";
+import { Keys } from "../core/cluster/keys.js";
+import type { TaskExecutor } from "../core/executor.js";
+import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
+import type { RetryPolicy } from "./retry.js";
+
+export class QueueExecutor implements TaskExecutor {
+  readonly concurrency = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly queue: Queue, private readonly events: QueueEvents, private readonly retry: RetryPolicy) {}
+
+  async run(task: Task, signal?: AbortSignal): Promise<TaskOutcome> {
+    const id = Keys.taskJobId(task.job.jobId, task.taskId);
+    const job = await this.queue.add(task.kind, task, {
+      jobId: id,
+      attempts: this.retry.maxAttempts,
+      backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
+    });
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => {
+        job.remove().catch(() => {}); // a waiting task goes; a running one is stopped by its worker
+        reject(signal!.reason ?? new Error("aborted"));
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      const result = (await Promise.race([job.waitUntilFinished(this.events), aborted])) as TaskResult;
+      return { ok: true, result };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const latest = await BullJob.fromId(this.queue, id);
+      return { ok: false, failure: failureOf(task, (err as Error).message, latest?.attemptsMade ?? this.retry.maxAttempts) };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit) is wrapped. */
+function failureOf(task: Task, reason: string, attempts: number): TaskFailure {
+  try {
+    const f = JSON.parse(reason) as TaskFailure;
+    if (typeof f.code === "string" && typeof f.message === "string") return { ...f, attempt: Math.max(f.attempt, attempts) };
+  } catch {}
+  return { code: "TASK_LOST", message: reason, retryable: false, taskId: task.taskId, attempt: attempts };
+}

@@ -1,0 +1,112 @@
+/** A job's record in Redis: what was submitted, its state, progress and outcome. Read by every side. */
+import type { Redis } from "ioredis";
+import type { JobId } from "../ids.js";
+import type { JobProgress, JobReport } from "../progress.js";
+import { Keys } from "./keys.js";
+
+export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export const FINISHED: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
+
+/** What `sheaf submit` sends: everything the coordinator needs to plan the job. */
+export interface JobSubmission {
+  id: JobId;
+  name: string;
+  /** Absolute path of the bundled job in the shared workdir. */
+  artifact: string;
+  workdir: string;
+  inputs: string[];
+  /** Absolute output folder. */
+  output: string;
+  cwd: string;
+  params: Record<string, string>;
+  partitions?: number;
+  splitSize: number;
+  sortBufferBytes: number;
+  maxAttempts: number;
+  overwrite: boolean;
+  submittedAt: number;
+}
+
+export interface JobRecord {
+  spec: JobSubmission;
+  state: JobState;
+  /** The latest progress; the final report once the job succeeded. */
+  progress?: JobProgress | JobReport;
+  error?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  cancelRequested: boolean;
+  /** Attempts that failed on workers (each retried by the queue, or final), and the latest one's error. */
+  failedAttempts: number;
+  lastFailure?: string;
+}
+
+export async function submitJob(redis: Redis, keys: Keys, spec: JobSubmission): Promise<void> {
+  await redis
+    .multi()
+    .hset(keys.job(spec.id), { spec: JSON.stringify(spec), state: "queued" satisfies JobState })
+    .zadd(keys.jobs, spec.submittedAt, spec.id)
+    .publish(keys.events, `submitted ${spec.id}`)
+    .exec();
+}
+
+export async function readJob(redis: Redis, keys: Keys, id: JobId): Promise<JobRecord | undefined> {
+  const h = await redis.hgetall(keys.job(id));
+  if (!h.spec) return undefined;
+  return {
+    spec: JSON.parse(h.spec) as JobSubmission,
+    state: h.state as JobState,
+    progress: h.progress ? (JSON.parse(h.progress) as JobProgress | JobReport) : undefined,
+    error: h.error || undefined,
+    startedAt: h.startedAt ? Number(h.startedAt) : undefined,
+    finishedAt: h.finishedAt ? Number(h.finishedAt) : undefined,
+    cancelRequested: h.cancel === "1",
+    failedAttempts: Number(h.failedAttempts ?? 0),
+    lastFailure: h.lastFailure || undefined,
+  };
+}
+
+/** The most recent jobs, newest first. */
+export async function listJobs(redis: Redis, keys: Keys, limit = 20): Promise<JobRecord[]> {
+  const ids = (await redis.zrevrange(keys.jobs, 0, limit - 1)) as JobId[];
+  const records = await Promise.all(ids.map((id) => readJob(redis, keys, id)));
+  return records.filter((r): r is JobRecord => r !== undefined);
+}
+
+/** Ids of jobs a coordinator should drive: queued or running, oldest first. */
+export async function unfinishedJobs(redis: Redis, keys: Keys): Promise<JobId[]> {
+  const ids = (await redis.zrange(keys.jobs, "0", "-1")) as JobId[];
+  if (ids.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hget(keys.job(id), "state");
+  const states = (await pipe.exec()) ?? [];
+  return ids.filter((_, i) => {
+    const s = states[i]?.[1];
+    return s === "queued" || s === "running";
+  });
+}
+
+/**
+ * Cancels a job: a queued one at once; a running one by flagging it and telling its coordinator and
+ * workers. Atomic, so a job cannot start between the check and the change. Returns the state found.
+ */
+const CANCEL = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return false end
+if state == 'queued' then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2], 'error', 'cancelled before it started')
+elseif state == 'running' then
+  redis.call('HSET', KEYS[1], 'cancel', '1')
+  redis.call('PUBLISH', KEYS[2], 'cancel ' .. ARGV[1])
+end
+return state`;
+
+export async function cancelJob(redis: Redis, keys: Keys, id: JobId): Promise<JobState | undefined> {
+  const state = (await redis.eval(CANCEL, 2, keys.job(id), keys.events, id, String(Date.now()))) as JobState | null;
+  return state ?? undefined;
+}
+
+/** Counts a failed attempt on a worker, for `status`. */
+export async function recordFailedAttempt(redis: Redis, keys: Keys, id: JobId, description: string): Promise<void> {
+  await redis.multi().hincrby(keys.job(id), "failedAttempts", 1).hset(keys.job(id), "lastFailure", description).exec();
+}

@@ -1,0 +1,24 @@
+/** Names of everything Sheaf keeps in Redis, under one prefix so that several clusters can share a Redis. */
+import type { JobId } from "../ids.js";
+
+/** BullMQ queue of tasks (keys `<prefix>:tasks:*`). */
+export const TASK_QUEUE = "tasks";
+
+export class Keys {
+  constructor(readonly prefix: string) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new TypeError(`prefix must be letters, digits, '_', '.' or '-', got ${JSON.stringify(prefix)}`);
+  }
+  /** Sorted set of job ids by submit time. */
+  get jobs() { return `${this.prefix}:jobs`; }
+  /** Hash: a job's spec, state and progress. */
+  job(id: JobId) { return `${this.prefix}:job:${id}`; }
+  /** Hash: task id → committed result (first wins). */
+  committed(id: JobId) { return `${this.prefix}:job:${id}:committed`; }
+  /** Pub/sub channel for job events (submitted, cancel). */
+  get events() { return `${this.prefix}:events`; }
+  /** The coordinator leader lease, and its fencing epoch. */
+  get leader() { return `${this.prefix}:leader`; }
+  get epoch() { return `${this.prefix}:leader:epoch`; }
+  /** The BullMQ id of one task of a job: adding it twice is a no-op, so resuming re-adds safely. */
+  static taskJobId(id: JobId, taskId: string) { return `${id}.${taskId}`; }
+}

@@ -1,0 +1,96 @@
+/**
+ * `sheaf worker`: a BullMQ consumer feeding this machine's thread pool. Compute happens on the
+ * pool's threads, so this process's main thread stays free to renew task locks; a worker that
+ * dies stops renewing, and its tasks are handed to others once their locks expire.
+ */
+import { UnrecoverableError, Worker, type Job as BullJob } from "bullmq";
+import type { Redis } from "ioredis";
+import { recordFailedAttempt } from "../core/cluster/jobs.js";
+import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
+import { connectRedis, type RedisLog } from "../core/cluster/redis.js";
+import type { Task, TaskResult } from "../core/tasks.js";
+import { ThreadPool } from "./pool.js";
+
+export interface QueueWorkerOptions {
+  redisUrl: string;
+  /** @defaultValue "sheaf" */
+  prefix?: string;
+  /** Tasks run at once, one per thread. */
+  threads: number;
+  /** Task lock length: a dead worker's tasks are retried within about this long. @defaultValue 10000 */
+  lockMs?: number;
+  log?: RedisLog;
+}
+
+export class QueueWorker {
+  private readonly keys: Keys;
+  private readonly log: RedisLog;
+  private redis!: Redis;
+  private sub!: Redis;
+  private pool!: ThreadPool;
+  private worker!: Worker<Task, TaskResult>;
+  /** Running attempts by job id, so a cancelled job's attempts can be stopped. */
+  private readonly running = new Map<string, Set<AbortController>>();
+
+  constructor(private readonly options: QueueWorkerOptions) {
+    this.keys = new Keys(options.prefix ?? "sheaf");
+    this.log = options.log ?? ((m) => process.stderr.write(`worker: ${m}\n`));
+  }
+
+  async start(): Promise<void> {
+    const { redisUrl, threads } = this.options;
+    this.redis = connectRedis(redisUrl, "worker", this.log);
+    this.sub = connectRedis(redisUrl, "worker-events");
+    await this.sub.subscribe(this.keys.events);
+    this.sub.on("message", (_channel: string, message: string) => {
+      const [kind, id] = message.split(" ");
+      if (kind === "cancel" && id) for (const c of this.running.get(id) ?? []) c.abort();
+    });
+    this.pool = new ThreadPool({ threads });
+    const lockMs = this.options.lockMs ?? 10_000;
+    this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job) => this.process(job), {
+      connection: this.redis,
+      prefix: this.keys.prefix,
+      concurrency: threads,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
+      maxStalledCount: 2,
+    });
+    this.worker.on("error", (err) => this.log(`queue error: ${err.message}`));
+    await this.worker.waitUntilReady();
+    this.log(`ready: ${threads} threads, queue ${this.keys.prefix}:${TASK_QUEUE}`);
+  }
+
+  private async process(job: BullJob<Task, TaskResult>): Promise<TaskResult> {
+    // Each start gets its own number, so the attempt's private folders never collide.
+    const task: Task = { ...job.data, attempt: job.attemptsStarted };
+    const jobId = task.job.jobId;
+    if ((await this.redis.hget(this.keys.job(jobId), "cancel")) === "1") throw new UnrecoverableError(JSON.stringify({ code: "JOB_CANCELLED", message: "job cancelled", retryable: false, taskId: task.taskId, attempt: task.attempt }));
+    const abort = new AbortController();
+    let set = this.running.get(jobId);
+    if (!set) this.running.set(jobId, (set = new Set()));
+    set.add(abort);
+    try {
+      const outcome = await this.pool.run(task, abort.signal);
+      if (outcome.ok) return outcome.result;
+      const f = outcome.failure;
+      await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
+      const reason = JSON.stringify(f);
+      throw outcome.failure.retryable ? new Error(reason) : new UnrecoverableError(reason);
+    } catch (err) {
+      if (abort.signal.aborted) throw new UnrecoverableError(JSON.stringify({ code: "JOB_CANCELLED", message: "job cancelled", retryable: false, taskId: task.taskId, attempt: task.attempt }));
+      throw err;
+    } finally {
+      set.delete(abort);
+      if (set.size === 0) this.running.delete(jobId);
+    }
+  }
+
+  /** Stops taking tasks, lets running ones finish, then closes the pool and connections. */
+  async stop(): Promise<void> {
+    await this.worker?.close();
+    await this.pool?.close();
+    this.sub?.disconnect();
+    this.redis?.disconnect();
+  }
+}
