@@ -24,12 +24,6 @@ export class Merger {
     return this.readers[this.current]!;
   }
 
-  /** The key of the record next() would move to, without moving; undefined at the end. */
-  peekKey(): string | undefined {
-    const top = this.heap[0];
-    return top === undefined ? undefined : this.readers[top]!.key;
-  }
-
   close(): void {
     for (const r of this.readers) r.close();
   }
@@ -96,16 +90,16 @@ export class Grouper {
 
   /** The current key's values, decoded, as a one-pass iterable. */
   values(): Iterable<unknown> {
-    return this.iterate((r) => r.value());
+    return this.iterate(this.groupKey, (r) => r.value());
   }
 
   /** The current key's values as raw bytes (valid only until the iterator moves on). */
   rawValues(): Iterable<Buffer> {
-    return this.iterate((r) => r.rawValue());
+    return this.iterate(this.groupKey, (r) => r.rawValue());
   }
 
-  private *iterate<T>(read: (r: RunReader) => T): Generator<T> {
-    const key = this.groupKey;
+  /** Bound to the key at call time: an iterable kept past nextKey() yields nothing, never another key's values. */
+  private *iterate<T>(key: string, read: (r: RunReader) => T): Generator<T> {
     while (this.pending && this.merger.reader.key === key) {
       yield read(this.merger.reader);
       this.pending = this.merger.next();

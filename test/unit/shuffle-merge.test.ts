@@ -124,35 +124,7 @@ describe("Merger", () => {
     const m = openMerger(empties);
     expect(m.next()).toBe(false);
     expect(m.next()).toBe(false);
-    expect(m.peekKey()).toBeUndefined();
     m.close();
-  });
-
-  it("peekKey() before the first next() is the first key", () => {
-    const rng = makeRng(61);
-    const { segs, expected } = makeRuns(rng, "peek-first", 5, 1, keyPool(rng, 10), 10);
-    const m = openMerger(segs[0]!);
-    expect(m.peekKey()).toBe(expected[0]![0]?.key);
-    m.close();
-  });
-
-  // KNOWN BUG (not fixed, see the report): next() advances the current run lazily, so peekKey() only
-  // sees the other runs' heads and misses the current run's next record (e.g. a second record with the
-  // same key in the same run). `it.fails` keeps the suite green; drop `.fails` once peekKey is fixed.
-  it.fails("peekKey() is the key the next call to next() moves to (KNOWN BUG)", () => {
-    const rng = makeRng(62);
-    for (let round = 0; round < 10; round++) {
-      const { segs, expected } = makeRuns(rng, `peek-${round}`, int(rng, 1, 6), 1, keyPool(rng, 8), 15);
-      const m = openMerger(segs[0]!);
-      const want = expected[0]!;
-      for (let i = 0; i < want.length; i++) {
-        expect(m.next()).toBe(true);
-        expect(m.reader.key).toBe(want[i]!.key);
-        expect(m.peekKey(), `round ${round}, after record ${i}`).toBe(want[i + 1]?.key);
-      }
-      expect(m.next()).toBe(false);
-      m.close();
-    }
   });
 });
 

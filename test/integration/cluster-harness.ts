@@ -1,0 +1,141 @@
+/**
+ * A private cluster for one test file: its own redis-server on a free loopback port (so fault tests
+ * may kill and restart it), and real coordinator and worker processes. `assertNoLeaks()` fails a
+ * test that left a process or a Redis connection behind.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { Redis } from "ioredis";
+import { CLI, REPO } from "./helpers.js";
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+export class Cluster {
+  readonly procs: Proc[] = [];
+  private readonly clients: Redis[] = [];
+  private redisProc: ChildProcess | undefined;
+  port = 0;
+
+  constructor(readonly workdir: string, readonly redisArgs: string[] = ["--save", "", "--appendonly", "no"]) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async startRedis(): Promise<void> {
+    this.port ||= await freePort();
+    this.redisProc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", ...this.redisArgs], { stdio: "ignore" });
+    await waitFor("redis-server", async () => {
+      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      try {
+        await probe.connect();
+        return (await probe.ping()) === "PONG" ? true : undefined;
+      } finally {
+        probe.disconnect();
+      }
+    });
+  }
+
+  async killRedis(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.redisProc;
+    if (!p || p.exitCode !== null) return;
+    const gone = once(p, "exit");
+    p.kill(signal);
+    await gone;
+  }
+
+  /** A client for the test itself; closed by stop(). */
+  client(): Redis {
+    const c = new Redis(this.url, { maxRetriesPerRequest: null });
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Spawns `sheaf <args>` against this cluster's Redis. */
+  spawn(args: string[], env: Record<string, string> = {}): Proc {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: REPO,
+      env: { ...process.env, SHEAF_REDIS_URL: this.url, SHEAF_WORKDIR: this.workdir, FORCE_COLOR: "0", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    child.stderr!.on("data", (d) => (out += d));
+    const exited = new Promise<number | string>((resolve) => child.on("exit", (code, sig) => resolve(code ?? sig ?? -1)));
+    const proc = { child, output: () => out, exited };
+    this.procs.push(proc);
+    return proc;
+  }
+
+  /** A coordinator, once it holds the lease (or is standing by, with `standby`). */
+  async coordinator(extra: string[] = [], standby = false): Promise<Proc> {
+    const p = this.spawn(["coordinator", "--lease", "2000", ...extra]);
+    await waitFor("the coordinator", async () => (p.output().includes(standby ? "waiting for the leader lease" : "leader (epoch") ? true : undefined));
+    return p;
+  }
+
+  async worker(threads = 1, extra: string[] = []): Promise<Proc> {
+    const p = this.spawn(["worker", "--threads", String(threads), "--lock", "3000", ...extra]);
+    await waitFor("a worker", async () => (p.output().includes("worker: ready") ? true : undefined));
+    return p;
+  }
+
+  /** Runs a CLI command to its end (`submit --wait`, `status`, `cancel`). */
+  async run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; output: string; stdout: string }> {
+    const p = this.spawn(args, env);
+    let stdout = "";
+    p.child.stdout!.on("data", (d) => (stdout += d));
+    const code = await p.exited;
+    return { code, output: p.output(), stdout };
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after a grace period), Redis last, and closes the clients. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.procs.map(async (p) => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+        p.child.kill("SIGTERM");
+        const timer = setTimeout(() => p.child.kill("SIGKILL"), 10_000);
+        await p.exited;
+        clearTimeout(timer);
+      }),
+    );
+    for (const c of this.clients) c.disconnect();
+    await this.killRedis("SIGTERM");
+  }
+
+  /** Throws if a process or a client outlived stop(). */
+  assertNoLeaks(): void {
+    const alive = this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+    if (alive.length) throw new Error(`leaked processes: ${alive.map((p) => p.child.spawnargs.slice(2).join(" ")).join("; ")}`);
+    const open = this.clients.filter((c) => c.status !== "end");
+    if (open.length) throw new Error(`leaked Redis connections: ${open.length}`);
+    if (this.redisProc && this.redisProc.exitCode === null && this.redisProc.signalCode === null) throw new Error("leaked redis-server");
+  }
+}

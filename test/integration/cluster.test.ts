@@ -1,0 +1,124 @@
+/**
+ * The cluster transport: real redis-server, coordinator and worker processes. Every job's output is
+ * checked against a plain-loop oracle and, where it applies, byte for byte against `sheaf run`.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Cluster } from "./cluster-harness.js";
+import { EXAMPLE_JOBS, FIXTURE_JOBS, leftovers, makeRng, outputText, parseTsv, runOk, sameOutput, Scratch, textLines } from "./helpers.js";
+
+const WORDCOUNT = join(EXAMPLE_JOBS, "wordcount.ts");
+const SLOW = join(FIXTURE_JOBS, "slow.ts");
+
+const scratch = new Scratch("cluster");
+const cluster = new Cluster(scratch.path("workdir"));
+let corpus: string[] = [];
+let corpusText = "";
+/** Every line of the corpus, in file order: the oracle of a map-only job that copies its input. */
+const corpusLines: string[] = [];
+
+function wordcountOracle(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of text.split(/\r?\n/)) {
+    for (const w of line.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function countsOf(dir: string): Map<string, number> {
+  return new Map(parseTsv(outputText(dir)).map(([w, n]) => [w!, Number(n)]));
+}
+
+function jobId(stdout: string): string {
+  return stdout.trim().split("\n")[0]!;
+}
+
+async function jobState(id: string): Promise<string | null> {
+  return cluster.client().hget(`sheaf:job:${id}`, "state");
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  const rng = makeRng(7);
+  const words = ["alpha", "beta", "gamma", "delta", "Epsilon", "zeta", "eta", "theta", "iota", "kappa"];
+  for (let f = 0; f < 3; f++) {
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) lines.push(Array.from({ length: 1 + Math.floor(rng() * 9) }, () => words[Math.floor(rng() * words.length)]).join(" "));
+    const text = lines.join(f === 1 ? "\r\n" : "\n") + (f === 2 ? "" : "\n");
+    corpus.push(scratch.write(`corpus/part${f}.txt`, text));
+    corpusLines.push(...lines);
+    corpusText += text + "\n";
+  }
+  await cluster.startRedis();
+});
+
+afterAll(async () => {
+  await cluster.stop();
+  cluster.assertNoLeaks();
+  scratch.cleanup();
+});
+
+describe("a job submitted with no coordinator running", () => {
+  it("is queued, and runs when a coordinator starts", async () => {
+    const out = scratch.fresh("queued");
+    const submitted = await cluster.run(["submit", WORDCOUNT, "--input", ...corpus, "--output", out, "--split-size", "2k"]);
+    expect(submitted.code, submitted.output).toBe(0);
+    const id = jobId(submitted.stdout);
+    expect(await jobState(id)).toBe("queued");
+    const status = await cluster.run(["status"]);
+    expect(status.stdout).toMatch(new RegExp(`${id}\\s+wordcount\\s+queued`));
+
+    await cluster.coordinator();
+    await cluster.worker(1);
+    await cluster.worker(1);
+    await until("the queued job finishes", async () => (await jobState(id)) === "succeeded");
+    expect(countsOf(out)).toEqual(wordcountOracle(corpusText));
+    expect(existsSync(join(out, "_SUCCESS"))).toBe(true);
+  });
+});
+
+describe("with a coordinator and two workers", () => {
+  it("word count matches the oracle and is byte-identical to sheaf run", async () => {
+    const out = scratch.fresh("wc");
+    const r = await cluster.run(["submit", WORDCOUNT, "--input", ...corpus, "--output", out, "--split-size", "1k", "--partitions", "3", "--wait"]);
+    expect(r.code, r.output).toBe(0);
+    expect(countsOf(out)).toEqual(wordcountOracle(corpusText));
+    const local = scratch.fresh("wc-local");
+    runOk({ job: WORDCOUNT, inputs: corpus, output: local, workdir: scratch.path("local-workdir"), splitSize: "1k", partitions: 3, threads: 2 });
+    sameOutput(out, local);
+  });
+
+  it("runs two jobs submitted at once", async () => {
+    const [a, b] = [scratch.fresh("twin"), scratch.fresh("twin")];
+    const [ra, rb] = await Promise.all([
+      cluster.run(["submit", WORDCOUNT, "--input", ...corpus, "--output", a, "--split-size", "3k", "--wait", "-q"]),
+      cluster.run(["submit", SLOW, "--input", ...corpus, "--output", b, "--split-size", "3k", "--wait", "-q"]),
+    ]);
+    expect(ra.code, ra.output).toBe(0);
+    expect(rb.code, rb.output).toBe(0);
+    expect(countsOf(a)).toEqual(wordcountOracle(corpusText));
+    expect(textLines(outputText(b))).toEqual(corpusLines);
+  });
+
+  it("shows a finished job in status, in the table and in detail", async () => {
+    const out = scratch.fresh("status");
+    const r = await cluster.run(["submit", WORDCOUNT, "--input", ...corpus, "--output", out, "--wait", "-q"]);
+    const id = jobId(r.stdout);
+    const table = await cluster.run(["status"]);
+    const maps = corpus.length; // one split per file at the default split size
+    expect(table.stdout).toMatch(new RegExp(`${id}\\s+wordcount\\s+succeeded\\s+map ${maps}/${maps}\\s+reduce \\d+/\\d+`));
+    const detail = await cluster.run(["status", id]);
+    expect(detail.stdout).toContain(`state     succeeded`);
+    expect(detail.stdout).toMatch(new RegExp(`map\\s+${maps}/${maps} done`));
+    expect(detail.stdout).toMatch(new RegExp(`read\\s+${corpusLines.length.toLocaleString("en-US")} records`));
+    expect(detail.stdout).toContain(out);
+  });
+});
