@@ -73,7 +73,12 @@ async function withRedis<T>(o: { redis?: string; prefix: string }, fn: (redis: R
 
 /** Runs a long-lived process (coordinator, worker) until SIGINT or SIGTERM, then stops it cleanly. */
 async function serve(service: { start(): Promise<void>; stop(): Promise<void> }): Promise<void> {
-  await service.start();
+  try {
+    await service.start();
+  } catch (err) {
+    await service.stop().catch(() => {});
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

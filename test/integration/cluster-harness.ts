@@ -53,6 +53,7 @@ export class Cluster {
     this.redisProc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", ...this.redisArgs], { stdio: "ignore" });
     await waitFor("redis-server", async () => {
       const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on("error", () => {}); // refused until the server listens: that is what we wait for
       try {
         await probe.connect();
         return (await probe.ping()) === "PONG" ? true : undefined;

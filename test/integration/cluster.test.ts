@@ -122,3 +122,76 @@ describe("with a coordinator and two workers", () => {
     expect(detail.stdout).toContain(out);
   });
 });
+
+describe("cancel", () => {
+  it("stops a running job: queued tasks go, running ones stop, no _SUCCESS and no part files", async () => {
+    const out = scratch.fresh("cancel");
+    const waiting = cluster.spawn(["submit", SLOW, "--input", ...corpus, "--output", out, "--split-size", "1k", "--param", "taskMs=500", "--wait"]);
+    let id = "";
+    waiting.child.stdout!.on("data", (d) => (id ||= String(d).trim().split("\n")[0]!));
+    await until("some tasks done", async () => {
+      if (!id) return false;
+      const p = await cluster.client().hget(`sheaf:job:${id}`, "progress");
+      return p !== null && JSON.parse(p).mapsDone >= 1;
+    });
+    const cancelled = await cluster.run(["cancel", id]);
+    expect(cancelled.code, cancelled.output).toBe(0);
+    expect(cancelled.stdout.trim()).toBe(`${id} cancelled`);
+    expect(await waiting.exited).not.toBe(0);
+    expect(waiting.output()).toContain("cancelled");
+    expect(leftovers(out)).toEqual([]);
+    expect(await jobState(id)).toBe("cancelled");
+    const queued = await cluster.client().keys(`sheaf:tasks:${id}.*`);
+    expect(queued).toEqual([]);
+  });
+
+  it("of a queued job, with no coordinator for its prefix, takes effect at once", async () => {
+    const submitted = await cluster.run(["submit", WORDCOUNT, "--prefix", "idle", "--input", ...corpus, "--output", scratch.fresh("idle")]);
+    const id = jobId(submitted.stdout);
+    const r = await cluster.run(["cancel", id, "--prefix", "idle"]);
+    expect(r.code, r.output).toBe(0);
+    expect(await cluster.client().hget(`idle:job:${id}`, "state")).toBe("cancelled");
+  });
+});
+
+describe("prefixes", () => {
+  it("keep two clusters in one Redis apart, and a worker that joins mid-job takes tasks", async () => {
+    const out = scratch.fresh("joined");
+    const submitted = await cluster.run(["submit", SLOW, "--prefix", "other", "--input", ...corpus, "--output", out, "--split-size", "1k", "--param", "taskMs=300"]);
+    const id = jobId(submitted.stdout);
+    // The default prefix's coordinator and workers do not see it.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await cluster.client().hget(`other:job:${id}`, "state")).toBe("queued");
+    expect((await cluster.run(["status"])).stdout).not.toContain(id);
+    expect((await cluster.run(["status", "--prefix", "other"])).stdout).toContain(id);
+
+    await cluster.coordinator(["--prefix", "other"]);
+    await cluster.worker(1, ["--prefix", "other"]);
+    await until("the first tasks done", async () => {
+      const p = await cluster.client().hget(`other:job:${id}`, "progress");
+      return p !== null && JSON.parse(p).mapsDone >= 2;
+    });
+    const late = await cluster.worker(1, ["--prefix", "other"]);
+    await until("the job finishes", async () => (await cluster.client().hget(`other:job:${id}`, "state")) === "succeeded");
+    const report = JSON.parse((await cluster.client().hget(`other:job:${id}`, "progress"))!);
+    const pids = Object.keys(report.counters).filter((k) => k.startsWith("pid-"));
+    expect(pids).toContain(`pid-${late.child.pid}`);
+    expect(pids.length).toBe(2);
+    expect(textLines(outputText(out))).toEqual(corpusLines);
+  });
+});
+
+describe("a Redis that may evict keys", () => {
+  const evicting = new Cluster(scratch.path("evicting-workdir"), ["--save", "", "--appendonly", "no", "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
+  afterEach(async () => {
+    await evicting.stop();
+    evicting.assertNoLeaks();
+  });
+
+  it("is refused by the coordinator, which says why", async () => {
+    await evicting.startRedis();
+    const p = evicting.spawn(["coordinator"]);
+    expect(await p.exited).toBe(1);
+    expect(p.output()).toMatch(/maxmemory-policy is allkeys-lru.*noeviction/);
+  });
+});
