@@ -68,12 +68,14 @@ export class MapOutputBuffer {
     const { combine } = this.opts;
     if (combine) {
       // String keys (the common case) are looked up as they are: encoding happens once per distinct key.
-      const table = typeof key === "string" ? this.strings : this.table;
-      let e = table.get(key as string);
+      const isString = typeof key === "string";
+      const table = isString ? this.strings : this.table;
+      const lookup = isString ? key : encodeKey(key);
+      let e = table.get(lookup);
       if (!e) {
-        const ek = encodeKey(key);
+        const ek = isString ? encodeKey(key) : lookup;
         e = { key, ek, partition: this.partition(key, ek), values: [], bytes: ENTRY_OVERHEAD + ek.length };
-        table.set(typeof key === "string" ? key : ek, e);
+        table.set(lookup, e);
         this.used += e.bytes;
       }
       e.values.push(value);

@@ -2,7 +2,7 @@
  * Writes sorted runs: one file, one segment per partition in partition order, each a sequence of
  * records `varint keyLength, key bytes, value`. Synchronous I/O: it runs on a dedicated thread.
  */
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import type { Segment } from "./segment.js";
 import { encodedValueSize, encodeValueInto, writeVarint } from "./values.js";
@@ -62,10 +62,9 @@ export class RunWriter {
     return { offset: this.segStart, length: end - this.segStart, records: this.segRecords, crc: this.segCrc };
   }
 
-  /** Flushes, syncs and closes; returns the file's size. */
+  /** Flushes and closes; returns the file's size. No fsync: a run lost to a crash fails its CRC and the map task re-runs. */
   close(): number {
     this.flush();
-    fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
     return this.fileOffset;
