@@ -63,7 +63,8 @@ function clusterOptions(cmd: Command): Command {
 
 /** Runs `fn` with a Redis connection for a one-shot command, closing it after. */
 async function withRedis<T>(o: { redis?: string; prefix: string }, fn: (redis: Redis, keys: Keys) => Promise<T>): Promise<T> {
-  const redis = connectRedis(redisUrlFrom(o.redis), "cli", undefined, { retryStrategy: (n) => (n > 5 ? null : 200 * n) });
+  // Give up after about 20 s without Redis: long enough to ride out a restart while following a job.
+  const redis = connectRedis(redisUrlFrom(o.redis), "cli", undefined, { retryStrategy: (n) => (n > 25 ? null : Math.min(200 * n, 1000)) });
   try {
     return await fn(redis, new Keys(o.prefix));
   } finally {
@@ -104,7 +105,7 @@ export function buildProgram(): Command {
   const program = new Command("sheaf")
     .description("Sheaf: MapReduce jobs in TypeScript, on this machine's threads or on a Redis cluster")
     .option("--verbose", "print full stack traces of errors")
-    .showHelpAfterError()
+    .showHelpAfterError("(sheaf --help, or sheaf <command> --help, for usage)")
     .exitOverride(); // inherited by the subcommands: errors come back to main() instead of exiting
 
   jobOptions(program.command("run").description("run a job in this process, on a thread pool (no Redis needed)"))

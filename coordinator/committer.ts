@@ -4,7 +4,7 @@
  * committed (first wins); the job commit renames the committed parts into place, then writes
  * `_SUCCESS`. Abort leaves no part files.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SheafError } from "../core/errors.js";
 import { outputTemporaryDir, successMarker } from "../core/storage.js";
@@ -19,6 +19,7 @@ export class OutputCommitter {
   /** Refuses an output folder that holds other files, or a finished job's output without `overwrite`. */
   check(overwrite: boolean): string[] {
     if (!existsSync(this.output)) return [];
+    if (!statSync(this.output).isDirectory()) throw new SheafError("OUTPUT_NOT_A_FOLDER", `output ${this.output} exists and is not a folder`);
     const entries = readdirSync(this.output);
     const foreign = entries.filter((e) => !OURS.test(e));
     if (foreign.length) {

@@ -5,6 +5,7 @@
  */
 import { readdirSync, statSync, type Stats } from "node:fs";
 import { join, resolve } from "node:path";
+import { SheafError } from "./errors.js";
 
 export interface InputFile {
   /** The path as listed (relative paths stay relative to the working directory). */
@@ -12,10 +13,9 @@ export interface InputFile {
   size: number;
 }
 
-export class MissingInputError extends Error {
-  readonly code = "MISSING_INPUT";
+export class MissingInputError extends SheafError {
   constructor(readonly missing: string[]) {
-    super(`input not found: ${missing.join(", ")}`);
+    super("MISSING_INPUT", `input not found: ${missing.join(", ")}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { defineJob, lines } from "sheaf";
+import { defineJob, FatalError, lines } from "sheaf";
 
 // One per thread: setup compiles it before the task's first record.
 let pattern: RegExp;
@@ -11,8 +11,13 @@ export default defineJob({
   name: "grep",
   input: lines(),
   setup(ctx) {
-    if (ctx.params.pattern === undefined) throw new Error("grep needs --param pattern=<regex>");
-    pattern = new RegExp(ctx.params.pattern, (ctx.params.flags ?? "").replace(/[gy]/g, ""));
+    // A missing or bad pattern is the same on every attempt: FatalError, so it is not retried.
+    if (ctx.params.pattern === undefined) throw new FatalError("grep needs --param pattern=<regex>");
+    try {
+      pattern = new RegExp(ctx.params.pattern, (ctx.params.flags ?? "").replace(/[gy]/g, ""));
+    } catch (err) {
+      throw new FatalError(`grep: bad pattern: ${(err as Error).message}`);
+    }
   },
   map(line: string, emit, ctx) {
     if (pattern.test(line)) {

@@ -25,6 +25,9 @@ export class ThreadPool implements TaskExecutor {
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryPerThreadMb ?? 1024 },
     });
+    // piscina reports the result of a task aborted while it was finishing as an 'error' event; the
+    // attempt was already settled as aborted, so there is nothing left to do with it.
+    this.pool.on("error", () => {});
   }
 
   get concurrency(): number {

@@ -22,7 +22,9 @@ export async function freePort(): Promise<number> {
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    let failure: unknown;
+    const value = await probe().catch((err) => void (failure = err));
+    if (failure instanceof Error && failure.message.startsWith("redis-server exited")) throw failure;
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -50,8 +52,13 @@ export class Cluster {
 
   async startRedis(): Promise<void> {
     this.port ||= await freePort();
-    this.redisProc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", ...this.redisArgs], { stdio: "ignore" });
-    await waitFor("redis-server", async () => {
+    const proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", ...this.redisArgs], { stdio: ["ignore", "pipe", "pipe"] });
+    let log = "";
+    proc.stdout!.on("data", (d) => (log = (log + d).slice(-4000)));
+    proc.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
+    this.redisProc = proc;
+    await waitFor(`redis-server on port ${this.port}`, async () => {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited ${proc.exitCode}: ${log}`);
       const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       probe.on("error", () => {}); // refused until the server listens: that is what we wait for
       try {
@@ -74,6 +81,7 @@ export class Cluster {
   /** A client for the test itself; closed by stop(). */
   client(): Redis {
     const c = new Redis(this.url, { maxRetriesPerRequest: null });
+    c.on("error", () => {}); // refused while a fault test has Redis down; commands wait for the reconnect
     this.clients.push(c);
     return c;
   }
