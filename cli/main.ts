@@ -51,6 +51,9 @@ function jobOptions(cmd: Command): Command {
     .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), RUN_DEFAULTS.maxAttempts)
     .option("--param <k=v>", "a job parameter, in ctx.params (repeatable)", param, {})
     .option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)", process.env.SHEAF_WORKDIR ?? ".sheaf")
+    .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
+    .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data (or 10 s)", size)
+    .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
     .option("--overwrite", "replace the output of an earlier finished job", false);
 }
 
@@ -98,6 +101,10 @@ function jobSettings(o: Record<string, any>) {
     sortBufferBytes: o.sortBuffer as number,
     overwrite: o.overwrite as boolean,
     maxAttempts: o.maxAttempts as number,
+    taskTimeoutMs: o.taskTimeout as number | undefined,
+    checkpointBytes: o.checkpointEvery as number | undefined,
+    // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
+    speculative: o.speculative === false ? false : undefined,
   };
 }
 
@@ -145,7 +152,7 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
     .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), RUN_DEFAULTS.threads)
-    .option("--lock <ms>", "task lock; a dead worker's tasks are retried after about this long", positiveInt("--lock"), 10_000)
+    .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long", positiveInt("--lock"), 5_000)
     .action(async (o) => {
       await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));
     });

@@ -42,6 +42,7 @@ export class ProgressReporter {
       `  input   ${count(r.recordsIn)} records, ${bytes(r.bytesIn)} (${bytes(rate(r.bytesIn, r.millis))}/s)`,
       `  output  ${count(r.recordsOut)} records, ${bytes(r.bytesOut)} in ${r.parts} part files: ${output}`,
     ];
+    if (r.resumedBytes || r.resumedKeys) lines.push(`  resumed from checkpoints: ${bytes(r.resumedBytes)} of map input and ${count(r.resumedKeys)} reduce keys not redone`);
     const counters = Object.entries(r.counters).sort(([a], [b]) => (a < b ? -1 : 1));
     if (counters.length) lines.push(`  counters ${counters.map(([k, v]) => `${k}=${count(v)}`).join("  ")}`);
     return lines.join("\n");

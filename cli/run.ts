@@ -25,6 +25,9 @@ export interface RunOptions {
   sortBufferBytes: number;
   overwrite: boolean;
   maxAttempts: number;
+  taskTimeoutMs?: number;
+  checkpointBytes?: number;
+  speculative?: boolean;
   quiet?: boolean;
 }
 
@@ -44,7 +47,15 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
   const plan = planJob(
     job,
     { jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch: jobScratchDir(workdir, jobId), sortBufferBytes: options.sortBufferBytes },
-    { inputs: options.inputs, splitSize: options.splitSize, partitions: options.partitions, defaultPartitions: options.threads },
+    {
+      inputs: options.inputs,
+      splitSize: options.splitSize,
+      partitions: options.partitions,
+      defaultPartitions: options.threads,
+      taskTimeoutMs: options.taskTimeoutMs,
+      speculative: options.speculative,
+      checkpointBytes: options.checkpointBytes,
+    },
   );
   const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);

@@ -22,6 +22,9 @@ export interface SubmitOptions {
   sortBufferBytes: number;
   overwrite: boolean;
   maxAttempts: number;
+  taskTimeoutMs?: number;
+  checkpointBytes?: number;
+  speculative?: boolean;
 }
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
@@ -47,6 +50,9 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: Submi
     splitSize: o.splitSize,
     sortBufferBytes: o.sortBufferBytes,
     maxAttempts: o.maxAttempts,
+    taskTimeoutMs: o.taskTimeoutMs,
+    checkpointBytes: o.checkpointBytes,
+    speculative: o.speculative,
     overwrite: o.overwrite,
     submittedAt: Date.now(),
   });

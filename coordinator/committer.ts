@@ -4,11 +4,11 @@
  * committed (first wins); the job commit renames the committed parts into place, then writes
  * `_SUCCESS`. Abort leaves no part files.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SheafError } from "../core/errors.js";
 import { outputTemporaryDir, successMarker } from "../core/storage.js";
-import type { PartFile } from "../core/tasks.js";
+import type { BadRecord, PartFile } from "../core/tasks.js";
 
 /** Files and folders the engine writes in an output folder. */
 const OURS = /^(part-\d+(\.\w+)?|_SUCCESS|_temporary|_bad_records)$/;
@@ -37,13 +37,18 @@ export class OutputCommitter {
     mkdirSync(outputTemporaryDir(this.output), { recursive: true });
   }
 
-  /** Moves each task's committed part file into place, then writes `_SUCCESS`, last. */
-  commitJob(parts: readonly PartFile[]): void {
+  /** Moves each task's committed part file into place, lists skipped records in `_bad_records`, then writes `_SUCCESS`, last. */
+  commitJob(parts: readonly PartFile[], badRecords: readonly BadRecord[] = []): void {
     for (const part of [...parts].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const target = join(this.output, part.name);
       // Idempotent, for a coordinator that died halfway through the job commit and resumed it.
       if (!existsSync(part.path) && existsSync(target)) continue;
       renameSync(part.path, target);
+    }
+    if (badRecords.length) {
+      const clean = (s: string) => s.replace(/[\t\n\\]/g, (c) => (c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\\\"));
+      const lines = badRecords.map((b) => `${clean(b.file)}\t${b.offset}\t${b.line ?? ""}\t${clean(b.error)}\n`);
+      writeFileSync(join(this.output, "_bad_records"), "file\toffset\tline\terror\n" + lines.join(""));
     }
     rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
     const fd = openSync(successMarker(this.output), "w");

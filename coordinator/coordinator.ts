@@ -31,12 +31,25 @@ export interface CoordinatorOptions {
   log?: RedisLog;
 }
 
+/** Refuses writes from a coordinator that no longer holds the lease at its epoch (see redis-job-store.ts). */
+const FENCE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+`;
+
 /** Starts a job only if it is still queued, atomically. */
-const START = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running', 'startedAt', ARGV[1]) return 1 end
+const START = FENCE + `
+local state = redis.call('HGET', KEYS[3], 'state')
+if state == 'queued' then redis.call('HSET', KEYS[3], 'state', 'running', 'startedAt', ARGV[3]) return 1 end
 if state == 'running' then return 2 end
 return 0`;
+
+/** Records a job's outcome and drops its commit records and stored plan. */
+const FINISH = FENCE + `
+redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
+redis.call('HDEL', KEYS[3], 'plan')
+redis.call('DEL', KEYS[4])
+return 1`;
 
 export class Coordinator {
   private readonly keys: Keys;
@@ -117,23 +130,25 @@ export class Coordinator {
 
   private async runJob(id: JobId, signal: AbortSignal): Promise<void> {
     const jobKey = this.keys.job(id);
-    const started = (await this.redis.eval(START, 1, jobKey, String(Date.now()))) as number;
-    if (started === 0) return;
+    const started = (await this.redis.eval(START, 3, this.keys.leader, this.keys.epoch, jobKey, ...this.fence(), String(Date.now()))) as number;
+    if (started <= 0) return;
     const record = await readJob(this.redis, this.keys, id);
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
     const resumed = started === 2;
-    const store = new RedisJobStore(this.redis, this.keys, id);
+    const store = new RedisJobStore(this.redis, this.keys, id, { holder: this.lease.holder, epoch: this.lease.epoch });
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       const plan = await this.planOf(spec, resumed);
-      const driver = new JobDriver(plan, new QueueExecutor(this.queue, this.events, { maxAttempts: spec.maxAttempts, backoffMs: 1000 }), {
+      const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
+      const executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
+      const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: !resumed,
         overwrite: spec.overwrite,
         startedAt: record.startedAt,
-        retry: { maxAttempts: spec.maxAttempts, backoffMs: 1000 },
+        retry,
         signal,
       });
       const report = await driver.run();
@@ -141,14 +156,16 @@ export class Coordinator {
       await this.finish(id, "succeeded");
       this.log(`job ${id} succeeded in ${report.millis} ms`);
     } catch (err) {
-      if (err instanceof Interrupted) {
-        this.log(`job ${id} left to resume: ${err.message}`);
-        return;
+      try {
+        if (err instanceof Interrupted) throw err;
+        const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
+        await store.flush().catch(() => {});
+        await this.finish(id, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
+        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${messageOf(err)}`}`);
+      } catch (interrupted) {
+        if (!(interrupted instanceof Interrupted)) throw interrupted;
+        this.log(`job ${id} left to resume: ${interrupted.message}`);
       }
-      const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
-      await store.flush().catch(() => {});
-      await this.finish(id, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
-      this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${messageOf(err)}`}`);
     }
   }
 
@@ -171,19 +188,32 @@ export class Coordinator {
         scratch: jobScratchDir(spec.workdir, spec.id),
         sortBufferBytes: spec.sortBufferBytes,
       },
-      { inputs: spec.inputs, splitSize: spec.splitSize, partitions: spec.partitions, defaultPartitions: this.options.defaultPartitions ?? 4 },
+      {
+        inputs: spec.inputs,
+        splitSize: spec.splitSize,
+        partitions: spec.partitions,
+        defaultPartitions: this.options.defaultPartitions ?? 4,
+        taskTimeoutMs: spec.taskTimeoutMs,
+        speculative: spec.speculative,
+        checkpointBytes: spec.checkpointBytes,
+      },
     );
     await this.redis.hset(this.keys.job(spec.id), "plan", JSON.stringify(plan));
     return plan;
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
-  private async finish(id: JobId, state: "succeeded" | "failed" | "cancelled", error?: string): Promise<void> {
-    const fields: Record<string, string> = { state, finishedAt: String(Date.now()) };
-    if (error) fields.error = error;
-    await this.redis.multi().hset(this.keys.job(id), fields).hdel(this.keys.job(id), "plan").del(this.keys.committed(id)).publish(this.keys.events, `finished ${id}`).exec();
+  private async finish(id: JobId, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
+    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id)];
+    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error)) as number;
+    if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);
+    await this.redis.publish(this.keys.events, `finished ${id}`);
     if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);
     await this.removeTasks(id);
+  }
+
+  private fence(): [string, string] {
+    return [this.lease.holder, String(this.lease.epoch)];
   }
 
   private async removeTasks(id: JobId): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * Runs a planned job to its end over any TaskExecutor: the map stage, then (when every map task
- * has committed) the reduce stage, then the job commit. Retries failed attempts with backoff;
- * the first successful attempt of a task is the one committed.
+ * has committed) the reduce stage, then the job commit. Retries failed attempts with backoff,
+ * launches backup attempts for stragglers, re-runs a map task whose output turns out corrupt or
+ * missing, and commits the first successful attempt of each task.
  */
 import { setMaxListeners } from "node:events";
 import { rmSync } from "node:fs";
@@ -9,13 +10,13 @@ import { dirname } from "node:path";
 import { SheafError, describeLocation } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
 import { taskId, type TaskId } from "../core/ids.js";
-import type { Segment } from "../core/shuffle/segment.js";
-import type { ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
+import type { JobProgress, JobReport } from "../core/progress.js";
+import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
-import type { JobProgress, JobReport } from "../core/progress.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+import { stragglers } from "./speculation.js";
 
 export type { JobProgress, JobReport, Stage } from "../core/progress.js";
 
@@ -51,6 +52,17 @@ export class Interrupted extends SheafError {
   }
 }
 
+/** How often a stage looks for stragglers. */
+const SPECULATION_EVERY_MS = 500;
+/** How often one map task's output may be lost and regenerated before the job gives up. */
+const MAX_REGENERATIONS = 3;
+
+interface LiveAttempt {
+  abort: AbortController;
+  startedAt: number;
+  backup: boolean;
+}
+
 export class JobDriver {
   private committed = new Map<TaskId, TaskResult>();
   private readonly store: JobStore;
@@ -59,6 +71,12 @@ export class JobDriver {
   private readonly progress: JobProgress;
   private readonly abort = new AbortController();
   private failure: JobFailedError | undefined;
+  /** Running attempts per task: a commit stops the task's other attempts. */
+  private readonly live = new Map<TaskId, Set<LiveAttempt>>();
+  /** Runs of each task so far (a queue keys each run by it). */
+  private readonly copies = new Map<TaskId, number>();
+  private readonly regenerating = new Map<TaskId, Promise<void>>();
+  private readonly regenerations = new Map<TaskId, number>();
 
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
     this.committer = new OutputCommitter(plan.config.output);
@@ -86,17 +104,18 @@ export class JobDriver {
     if (this.options.prepareOutput ?? true) this.committer.prepare(this.options.overwrite ?? false);
     try {
       this.committed = await this.store.load();
-      for (const r of this.committed.values()) this.count(r);
+      for (const r of this.committed.values()) this.count(r, 1);
       this.emitProgress();
       await this.runStage(this.plan.maps);
+      const badRecords = this.badRecords();
       if (this.plan.reduces > 0) {
         this.progress.stage = "reduce";
         this.emitProgress();
-        await this.runStage(this.reduceTasks());
+        await this.runStage(Array.from({ length: this.plan.reduces }, (_, p) => this.reduceTask(p)));
       }
       this.progress.stage = "commit";
       this.emitProgress();
-      this.committer.commitJob([...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])));
+      this.committer.commitJob([...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])), badRecords);
       return this.report();
     } catch (err) {
       if (this.interrupted) throw this.abort.signal.reason;
@@ -104,76 +123,183 @@ export class JobDriver {
       throw err;
     } finally {
       if (!this.interrupted) rmSync(this.plan.config.scratch, { recursive: true, force: true });
-    }}
+    }
+  }
 
   private get interrupted(): boolean {
     return this.abort.signal.reason instanceof Interrupted;
   }
 
-  private reduceTasks(): ReduceTask[] {
-    const config = this.plan.config;
-    return Array.from({ length: this.plan.reduces }, (_, p): ReduceTask => {
-      const segments: Segment[] = this.plan.maps.map((m) => {
-        const out = this.committed.get(m.taskId)!.mapOutput!;
-        return { path: out.path, ...out.segments[p]! };
-      });
-      return { kind: "reduce", job: config, taskId: taskId("reduce", p), index: p, attempt: 0, segments };
+  /** The reduce task of partition p, reading the currently committed output of every map task. */
+  private reduceTask(p: number): ReduceTask {
+    const segments = this.plan.maps.map((m) => {
+      const out = this.committed.get(m.taskId)!.mapOutput!;
+      return { path: out.path, ...out.segments[p]!, producer: m.taskId };
     });
+    return { kind: "reduce", job: this.plan.config, taskId: taskId("reduce", p), index: p, attempt: 0, segments };
   }
 
-  /** Runs every uncommitted task of a stage; the first task out of attempts fails the job and cancels the rest. */
+  /** Records skipped by map tasks, in map order; more than the job allows fails it. */
+  private badRecords(): BadRecord[] {
+    const all = this.plan.maps.flatMap((m) => this.committed.get(m.taskId)?.badRecords ?? []);
+    const limit = this.plan.config.skipBadRecords;
+    if (all.length > limit) {
+      const first = all[0]!;
+      throw new SheafError(
+        "TOO_MANY_BAD_RECORDS",
+        `job ${this.plan.config.name} failed: ${all.length} bad records, more than skipBadRecords (${limit}); the first at ${first.file} byte ${first.offset}: ${first.error}`,
+      );
+    }
+    return all;
+  }
+
+  /** Runs every uncommitted task of a stage, with backups for stragglers; the first task out of attempts fails the job. */
   private async runStage(tasks: readonly Task[]): Promise<void> {
-    await Promise.allSettled(tasks.filter((t) => !this.committed.has(t.taskId)).map((t) => this.runTask(t)));
+    const pending = tasks.filter((t) => !this.committed.has(t.taskId));
+    const durations: number[] = [];
+    const speculate = this.plan.config.speculative
+      ? setInterval(() => this.speculate(pending, durations), SPECULATION_EVERY_MS)
+      : undefined;
+    try {
+      await Promise.allSettled(pending.map((t) => this.runTask(t, durations)));
+    } finally {
+      clearInterval(speculate);
+    }
     if (this.failure) throw this.failure;
     if (this.interrupted) throw this.abort.signal.reason;
     if (this.abort.signal.aborted) throw new SheafError("JOB_CANCELLED", `job ${this.plan.config.name} was cancelled`);
   }
 
-  private async runTask(template: Task): Promise<void> {
+  private speculate(stage: readonly Task[], durations: number[]): void {
+    const running = [...this.live].flatMap(([id, attempts]) => {
+      const live = [...attempts];
+      if (live.length === 0 || this.committed.has(id)) return [];
+      return [{ taskId: id, startedAt: Math.min(...live.map((a) => a.startedAt)), hasBackup: live.some((a) => a.backup) }];
+    });
+    const byId = new Map(stage.map((t) => [t.taskId, t]));
+    for (const id of stragglers(running, durations, stage.length, Date.now())) {
+      const task = byId.get(id);
+      if (task) void this.attempt(task.kind === "reduce" ? this.reduceTask(task.index) : task, true).catch(() => {});
+    }
+  }
+
+  /** Attempts a task until one attempt commits (this one's or a backup's), or it runs out of attempts. */
+  private async runTask(template: Task, durations: number[]): Promise<void> {
     const signal = this.abort.signal;
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) return;
-      this.progress.running++;
-      const outcome = await this.executor.run({ ...template, attempt }, signal).catch(() => undefined);
-      this.progress.running--;
+    const started = Date.now();
+    for (let attempt = 1; ; ) {
+      if (signal.aborted || this.committed.has(template.taskId)) return;
+      const task = template.kind === "reduce" ? this.reduceTask(template.index) : template;
+      const outcome = await this.attempt(task, false).catch(() => undefined);
       if (!outcome || signal.aborted) return;
-      if (outcome.ok) {
-        await this.commit(outcome.result);
+      if (outcome.ok || this.committed.has(template.taskId)) {
+        durations.push(Date.now() - started);
         return;
       }
-      const willRetry = outcome.failure.retryable && attempt < this.retry.maxAttempts;
-      this.progress.failedAttempts++;
-      this.progress.lastFailure = `${outcome.failure.taskId} attempt ${outcome.failure.attempt}: ${outcome.failure.message}`;
-      this.emitProgress();
-      this.options.onAttemptFailed?.(outcome.failure, willRetry);
+      const f = outcome.failure;
+      if (f.producer) {
+        // The input was lost, not this task's fault: re-run the map task that wrote it, then retry.
+        const regenerated = await this.regenerate(f.producer, f).then(() => true, () => false);
+        if (regenerated) continue;
+      }
+      const willRetry = f.retryable && attempt < this.retry.maxAttempts;
+      this.options.onAttemptFailed?.(f, willRetry);
       if (!willRetry) {
-        this.failure ??= new JobFailedError(this.plan.config.name, outcome.failure, outcome.failure.retryable ? this.retry.maxAttempts : attempt);
+        this.failure ??= new JobFailedError(this.plan.config.name, f, f.retryable ? this.retry.maxAttempts : f.attempt);
         this.abort.abort();
         return;
       }
       await sleep(backoffDelay(this.retry, attempt), signal);
+      attempt++;
     }
   }
 
-  /** First success wins; a later attempt's files are discarded. */
+  /**
+   * Runs one attempt and commits it if it succeeds first. Resolves with its outcome; a failure is
+   * counted. A backup attempt's failure does not fail the task: its original attempt goes on.
+   */
+  private async attempt(task: Task, backup: boolean): Promise<{ ok: true } | { ok: false; failure: TaskFailure }> {
+    const copy = this.copies.get(task.taskId) ?? 0;
+    this.copies.set(task.taskId, copy + 1);
+    const live: LiveAttempt = { abort: new AbortController(), startedAt: Date.now(), backup };
+    setMaxListeners(0, live.abort.signal);
+    const stop = () => live.abort.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener("abort", stop, { once: true });
+    let set = this.live.get(task.taskId);
+    if (!set) this.live.set(task.taskId, (set = new Set()));
+    set.add(live);
+    this.progress.running++;
+    try {
+      const outcome = await this.executor.run({ ...task, attempt: copy + 1, copy }, live.abort.signal, () => (live.startedAt = Date.now()));
+      if (outcome.ok) {
+        await this.commit(outcome.result);
+        return { ok: true };
+      }
+      this.progress.failedAttempts++;
+      this.progress.lastFailure = `${outcome.failure.taskId} attempt ${outcome.failure.attempt}: ${outcome.failure.message}`;
+      this.emitProgress();
+      return outcome;
+    } finally {
+      this.progress.running--;
+      set.delete(live);
+      this.abort.signal.removeEventListener("abort", stop);
+    }
+  }
+
+  /** First success wins: a later attempt's files are discarded, and the task's other attempts stopped. */
   private async commit(result: TaskResult): Promise<void> {
-    if (this.committed.has(result.taskId) || !(await this.store.commit(result))) {
-      if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
-      if (result.part) rmSync(dirname(result.part.path), { recursive: true, force: true });
+    let won = false;
+    try {
+      won = !this.committed.has(result.taskId) && (await this.store.commit(result));
+    } catch (err) {
+      // The store refused (a stale coordinator) or is unreachable: leave the job to be resumed.
+      this.abort.abort(err instanceof Interrupted ? err : new Interrupted(`cannot commit ${result.taskId}: ${(err as Error).message}`));
+      throw err;
+    }
+    if (!won) {
+      discardFiles(result);
       return;
     }
     this.committed.set(result.taskId, result);
-    this.count(result);
+    this.count(result, 1);
+    for (const other of this.live.get(result.taskId) ?? []) other.abort.abort(new SheafError("SUPERSEDED", "another attempt committed"));
     this.emitProgress();
   }
 
-  private count(result: TaskResult): void {
+  /**
+   * Re-runs a committed map task whose output a reducer found corrupt or missing: once, however many
+   * reducers noticed. The lost files stay until the job ends, as other reducers may be reading them.
+   */
+  private regenerate(mapTask: TaskId, cause: TaskFailure): Promise<void> {
+    let pending = this.regenerating.get(mapTask);
+    if (pending) return pending;
+    const current = this.committed.get(mapTask)?.mapOutput?.path;
+    if (current && current !== cause.lost) return Promise.resolve(); // already re-run since that reducer started
+    const count = (this.regenerations.get(mapTask) ?? 0) + 1;
+    this.regenerations.set(mapTask, count);
+    if (count > MAX_REGENERATIONS) return Promise.reject(new Error(`output of ${mapTask} lost ${count} times`));
+    this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${mapTask}` }, true);
+    pending = (async () => {
+      const lost = this.committed.get(mapTask);
+      const template = this.plan.maps.find((m) => m.taskId === mapTask) as MapTask;
+      if (lost) {
+        await this.store.uncommit(mapTask);
+        this.committed.delete(mapTask);
+        this.count(lost, -1);
+      }
+      await this.runTask(template, []);
+      if (!this.committed.has(mapTask)) throw new Error(`${mapTask} could not be re-run`);
+    })().finally(() => this.regenerating.delete(mapTask));
+    return pending;
+  }
+
+  private count(result: TaskResult, sign: 1 | -1): void {
     const p = this.progress;
     if (result.kind === "map") {
-      p.mapsDone++;
-      p.recordsIn += result.stats.recordsIn;
-      p.bytesIn += result.stats.bytesIn;
-    } else p.reducesDone++;
+      p.mapsDone += sign;
+      p.recordsIn += sign * result.stats.recordsIn;
+      p.bytesIn += sign * result.stats.bytesIn;
+    } else p.reducesDone += sign;
   }
 
   private emitProgress(): void {
@@ -184,17 +310,26 @@ export class JobDriver {
 
   private report(): JobReport {
     const counters: Record<string, number> = {};
-    let recordsOut = 0, bytesOut = 0, parts = 0;
+    let recordsOut = 0, bytesOut = 0, parts = 0, bad = 0, resumedBytes = 0, resumedKeys = 0;
     for (const r of this.committed.values()) {
+      if (r.kind === "map") resumedBytes += r.stats.resumed ?? 0;
+      else resumedKeys += r.stats.resumed ?? 0;
       for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
+      bad += r.badRecords?.length ?? 0;
       if (r.part) {
         recordsOut += r.part.records;
         bytesOut += r.part.bytes;
         parts++;
       }
     }
-    return { ...this.progress, recordsOut, bytesOut, parts, counters, millis: Date.now() - this.progress.startedAt };
+    if (bad) counters["skipped-bad-records"] = bad;
+    return { ...this.progress, recordsOut, bytesOut, parts, counters, resumedBytes, resumedKeys, millis: Date.now() - this.progress.startedAt };
   }
+}
+
+function discardFiles(result: TaskResult): void {
+  if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
+  if (result.part) rmSync(dirname(result.part.path), { recursive: true, force: true });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -11,6 +11,8 @@ export interface JobStore {
   load(): Promise<Map<TaskId, TaskResult>>;
   /** Commits a task's result if none is committed yet: true when this one won. */
   commit(result: TaskResult): Promise<boolean>;
+  /** Forgets a task's committed result (its output was lost), so that the task can run again. */
+  uncommit(taskId: TaskId): Promise<void>;
   /** Records progress, for `status` (best-effort). */
   progress(p: JobProgress): Promise<void>;
 }
@@ -26,6 +28,10 @@ export class MemoryJobStore implements JobStore {
     if (this.results.has(result.taskId)) return false;
     this.results.set(result.taskId, result);
     return true;
+  }
+
+  async uncommit(taskId: TaskId): Promise<void> {
+    this.results.delete(taskId);
   }
 
   async progress(): Promise<void> {}

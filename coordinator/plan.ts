@@ -22,14 +22,32 @@ export interface PlanOptions {
   partitions?: number;
   /** Used when neither the command line nor the job names a partition count. */
   defaultPartitions: number;
+  /** From the command line; override the job's own. */
+  taskTimeoutMs?: number;
+  speculative?: boolean;
+  checkpointBytes?: number;
 }
 
-export function planJob(job: Job, base: Omit<JobConfig, "partitions">, options: PlanOptions): JobPlan {
+/** What the job itself decides, unless the command line overrides it. */
+type JobDefaults = "partitions" | "taskTimeoutMs" | "skipBadRecords" | "speculative" | "checkpointBytes" | "checkpointMs";
+
+export const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
+export const DEFAULT_CHECKPOINT = { bytes: 16 << 20, ms: 10_000 };
+
+export function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): JobPlan {
   const inputs = listInputs(options.inputs, base.cwd);
   const countLines = job.input.format === "lines" && job.input.lineNumbers;
   const splits = planSplits(inputs, options.splitSize, countLines, base.cwd);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;
-  const config: JobConfig = { ...base, partitions: reduces };
+  const config: JobConfig = {
+    ...base,
+    partitions: reduces,
+    taskTimeoutMs: options.taskTimeoutMs ?? job.taskTimeout ?? DEFAULT_TASK_TIMEOUT_MS,
+    skipBadRecords: job.skipBadRecords ?? 0,
+    speculative: options.speculative ?? job.speculative ?? true,
+    checkpointBytes: options.checkpointBytes ?? DEFAULT_CHECKPOINT.bytes,
+    checkpointMs: DEFAULT_CHECKPOINT.ms,
+  };
   const maps = splits.map((split, index): MapTask => ({ kind: "map", job: config, taskId: taskId("map", index), index, attempt: 0, split }));
   return { config, inputs, maps, reduces };
 }

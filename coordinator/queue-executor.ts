@@ -11,11 +11,21 @@ import type { RetryPolicy } from "./retry.js";
 
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
+  private readonly starts = new Map<string, () => void>();
 
-  constructor(private readonly queue: Queue, private readonly events: QueueEvents, private readonly retry: RetryPolicy) {}
+  /** `stop(bullJobId)` asks the workers to stop a running attempt (published on the events channel). */
+  constructor(
+    private readonly queue: Queue,
+    private readonly events: QueueEvents,
+    private readonly retry: RetryPolicy,
+    private readonly stop: (bullJobId: string) => Promise<unknown>,
+  ) {
+    events.on("active", ({ jobId }: { jobId: string }) => this.starts.get(jobId)?.());
+  }
 
-  async run(task: Task, signal?: AbortSignal): Promise<TaskOutcome> {
-    const id = Keys.taskJobId(task.job.jobId, task.taskId);
+  async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
+    const id = Keys.taskJobId(task.job.jobId, task.taskId, task.copy);
+    if (onStart) this.starts.set(id, onStart);
     const job = await this.queue.add(task.kind, task, {
       jobId: id,
       attempts: this.retry.maxAttempts,
@@ -23,7 +33,8 @@ export class QueueExecutor implements TaskExecutor {
     });
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = () => {
-        job.remove().catch(() => {}); // a waiting task goes; a running one is stopped by its worker
+        // A waiting task goes; a running one (locked, so remove fails) is stopped by its worker.
+        job.remove().catch(() => this.stop(id).catch(() => {}));
         reject(signal!.reason ?? new Error("aborted"));
       };
       if (signal?.aborted) onAbort();
@@ -37,6 +48,8 @@ export class QueueExecutor implements TaskExecutor {
       if (signal?.aborted) throw err;
       const latest = await BullJob.fromId(this.queue, id);
       return { ok: false, failure: failureOf(task, (err as Error).message, latest?.attemptsMade ?? this.retry.maxAttempts) };
+    } finally {
+      this.starts.delete(id);
     }
   }
 
@@ -49,5 +62,6 @@ function failureOf(task: Task, reason: string, attempts: number): TaskFailure {
     const f = JSON.parse(reason) as TaskFailure;
     if (typeof f.code === "string" && typeof f.message === "string") return { ...f, attempt: Math.max(f.attempt, attempts) };
   } catch {}
-  return { code: "TASK_LOST", message: reason, retryable: false, taskId: task.taskId, attempt: attempts };
+  // A task whose workers kept dying (stalled past BullMQ's limit): the scheduler may run it again.
+  return { code: "TASK_LOST", message: reason, retryable: true, taskId: task.taskId, attempt: attempts };
 }

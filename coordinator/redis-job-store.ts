@@ -1,10 +1,29 @@
-/** The JobStore of a cluster: committed results and progress in Redis, so any coordinator can resume the job. */
+/**
+ * The JobStore of a cluster: committed results and progress in Redis, so any coordinator can resume
+ * the job. Writes are fenced: each carries the writer's leader epoch and is refused unless that
+ * coordinator still holds the lease at that epoch, so a leader paused past its lease cannot write.
+ */
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import type { JobId, TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
+import { Interrupted } from "./driver.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
+
+/** Runs the write only for the current leader at the current epoch; -1 otherwise. */
+const FENCE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+`;
+const COMMIT = FENCE + "return redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])";
+const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
+const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";
+
+/** Who may write: the lease holder and the epoch it was granted. */
+export interface Fence {
+  holder: string;
+  epoch: number;
+}
 
 /** Progress writes are throttled; commits never are. */
 const PROGRESS_EVERY_MS = 250;
@@ -14,7 +33,14 @@ export class RedisJobStore implements JobStore {
   private pending: JobProgress | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly jobId: JobId) {}
+  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly jobId: JobId, private readonly fence: Fence) {}
+
+  /** Runs a fenced script; a refusal means this coordinator is no longer the leader. */
+  private async fenced(script: string, key: string, ...args: string[]): Promise<number> {
+    const r = (await this.redis.eval(script, 3, this.keys.leader, this.keys.epoch, key, this.fence.holder, String(this.fence.epoch), ...args)) as number;
+    if (r === -1) throw new Interrupted(`stale leader (epoch ${this.fence.epoch}): write to ${this.jobId} refused`);
+    return r;
+  }
 
   async load(): Promise<Map<TaskId, TaskResult>> {
     const all = await this.redis.hgetall(this.keys.committed(this.jobId));
@@ -22,7 +48,11 @@ export class RedisJobStore implements JobStore {
   }
 
   async commit(result: TaskResult): Promise<boolean> {
-    return (await this.redis.hsetnx(this.keys.committed(this.jobId), result.taskId, JSON.stringify(result))) === 1;
+    return (await this.fenced(COMMIT, this.keys.committed(this.jobId), result.taskId, JSON.stringify(result))) === 1;
+  }
+
+  async uncommit(taskId: TaskId): Promise<void> {
+    await this.fenced(UNCOMMIT, this.keys.committed(this.jobId), taskId);
   }
 
   async progress(p: JobProgress): Promise<void> {
@@ -41,6 +71,6 @@ export class RedisJobStore implements JobStore {
     this.timer = undefined;
     this.lastProgress = Date.now();
     if (!this.pending && Object.keys(extra).length === 0) return;
-    await this.redis.hset(this.keys.job(this.jobId), "progress", JSON.stringify({ ...this.pending, ...extra }));
+    await this.fenced(PROGRESS, this.keys.job(this.jobId), JSON.stringify({ ...this.pending, ...extra }));
   }
 }

@@ -41,6 +41,11 @@ export function toFailure(err: unknown, task: Pick<Task, "taskId" | "attempt">):
   if (err instanceof SheafError) {
     return { ...base, code: err.code, retryable: err.retryable, ...(err instanceof UserCodeError && err.input ? { input: err.input } : {}) };
   }
-  if (typeof e?.code === "string" && e.code === "CORRUPT_INTERMEDIATE") return { ...base, code: e.code, retryable: true };
+  if (e?.code === "CORRUPT_INTERMEDIATE") {
+    // Retrying the reader cannot help: the task that wrote the file must run again.
+    const segment = (err as { segment?: { producer?: string; path: string } }).segment;
+    const producer = segment?.producer as TaskFailure["producer"];
+    return { ...base, code: e.code, retryable: true, ...(producer ? { producer, lost: segment!.path } : {}) };
+  }
   return { ...base, code: typeof e?.code === "string" ? e.code : "TASK_ERROR", retryable: true };
 }

@@ -26,6 +26,9 @@ export interface JobReport extends JobProgress {
   millis: number;
   counters: Record<string, number>;
   parts: number;
+  /** Work that retried attempts did not redo, thanks to checkpoints: map input bytes, reduce keys. */
+  resumedBytes: number;
+  resumedKeys: number;
 }
 
 export function isReport(p: JobProgress | JobReport): p is JobReport {

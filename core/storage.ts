@@ -3,6 +3,7 @@
  * intermediate files; attempts write output under `<output>/_temporary` (same filesystem as the
  * output, so commits are renames).
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { JobId, TaskId } from "./ids.js";
 
@@ -10,10 +11,25 @@ export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
 export const artifactPath = (workdir: string, sha256: string) => join(artifactsDir(workdir), `${sha256}.mjs`);
 export const jobScratchDir = (workdir: string, jobId: JobId) => join(workdir, "jobs", jobId);
 
+/**
+ * An attempt's name in folder names: its number and a random suffix, since two attempts can share
+ * a number (a backup attempt, a re-run map task, a queue that restarts counting).
+ */
+export const attemptName = (attempt: number) => `attempt-${attempt}-${randomBytes(4).toString("hex")}`;
+
+/** A task's folder in the job's scratch space: its attempts' folders and its checkpoint. */
+export const taskScratchDir = (scratch: string, task: TaskId) => join(scratch, task);
 /** An attempt's private folder for spills and its map output. */
-export const attemptScratchDir = (scratch: string, task: TaskId, attempt: number) => join(scratch, task, `attempt-${attempt}`);
+export const attemptScratchDir = (scratch: string, task: TaskId, attempt: string) => join(scratch, task, attempt);
 
 export const outputTemporaryDir = (output: string) => join(output, "_temporary");
 /** An attempt's private folder for its part file. */
-export const attemptOutputDir = (output: string, task: TaskId, attempt: number) => join(outputTemporaryDir(output), `${task}-attempt-${attempt}`);
+export const attemptOutputDir = (output: string, task: TaskId, attempt: string) => join(outputTemporaryDir(output), `${task}-${attempt}`);
 export const successMarker = (output: string) => join(output, "_SUCCESS");
+
+/**
+ * Where a task keeps its checkpoint: beside the files it protects, so they can be hard-linked —
+ * in the scratch space for a map task's runs, under `_temporary` for a part file.
+ */
+export const checkpointDir = (base: { scratch: string; output: string }, task: TaskId, writesPart: boolean) =>
+  writesPart ? join(outputTemporaryDir(base.output), `${task}-checkpoint`) : join(base.scratch, task, "checkpoint");

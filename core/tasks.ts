@@ -21,23 +21,38 @@ export interface JobConfig {
   scratch: string;
   /** Map-side sort buffer, in bytes: past it, sorted runs spill to disk. */
   sortBufferBytes: number;
+  /** An attempt's deadline, in ms. */
+  taskTimeoutMs: number;
+  /** Bad records a task may skip (the job-wide limit; the driver enforces the total). */
+  skipBadRecords: number;
+  /** Backup attempts for stragglers near the end of a stage. */
+  speculative: boolean;
+  /** Tasks checkpoint after this many bytes (input for map, output for reduce)… */
+  checkpointBytes: number;
+  /** …or this many ms, whichever comes first. */
+  checkpointMs: number;
 }
 
-export interface MapTask {
-  kind: "map";
+/** What every task message carries. */
+interface TaskBase {
   job: JobConfig;
   taskId: TaskId;
   index: number;
   attempt: number;
+  /**
+   * Which run of the task this is, from 0: a backup attempt, a retry the scheduler decided on, or a
+   * map task re-run because its output was lost. A queue keys the task by it.
+   */
+  copy?: number;
+}
+
+export interface MapTask extends TaskBase {
+  kind: "map";
   split: Split;
 }
 
-export interface ReduceTask {
+export interface ReduceTask extends TaskBase {
   kind: "reduce";
-  job: JobConfig;
-  taskId: TaskId;
-  index: number;
-  attempt: number;
   /** This partition's run from every map task, in map-task order. */
   segments: Segment[];
 }
@@ -51,6 +66,8 @@ export interface TaskStats {
   bytesOut: number;
   spills: number;
   millis: number;
+  /** What a resumed attempt did not redo: input bytes (map) or keys (reduce) covered by its checkpoint. */
+  resumed?: number;
 }
 
 /** A file written by an attempt, to be committed into the output. */
@@ -73,6 +90,15 @@ export interface TaskResult {
   part?: PartFile;
   counters: Record<string, number>;
   stats: TaskStats;
+  /** Records skipped because map threw on them (with `skipBadRecords`). */
+  badRecords?: BadRecord[];
+}
+
+export interface BadRecord {
+  file: string;
+  offset: number;
+  line?: number;
+  error: string;
 }
 
 /** An error that crossed a thread or process boundary, as data. */
@@ -85,8 +111,9 @@ export interface TaskFailure {
   attempt: number;
   /** The record being processed, when the error came from user code. */
   input?: RecordLocation & { key?: string };
-  /** For map outputs found corrupt or missing: the map task to re-run. */
+  /** For map outputs found corrupt or missing: the map task to re-run, and the file that was lost. */
   producer?: TaskId;
+  lost?: string;
   stack?: string;
 }
 

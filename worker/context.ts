@@ -35,6 +35,11 @@ export class Context implements TaskContext {
     return { inc: (by = 1) => void (cell.value += by) };
   }
 
+  /** Counters as a checkpoint saved them. */
+  restoreCounters(values: Record<string, number>): void {
+    for (const [name, value] of Object.entries(values)) this.counters.set(name, { value });
+  }
+
   counterValues(): Record<string, number> {
     return Object.fromEntries([...this.counters].map(([k, v]) => [k, v.value]));
   }

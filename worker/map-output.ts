@@ -18,6 +18,8 @@ export interface MapOutputOptions {
   dir: string;
   partitioner?: (key: Key) => number;
   combine?: Combiner;
+  /** Runs already on disk, from the checkpoint this attempt resumes. */
+  spills?: RunFile[];
 }
 
 /** How many values a key collects before the combiner folds them into one. */
@@ -61,7 +63,15 @@ export class MapOutputBuffer {
   private spills: RunFile[] = [];
   records = 0;
 
-  constructor(private readonly opts: MapOutputOptions) {}
+  constructor(private readonly opts: MapOutputOptions) {
+    this.spills = [...(opts.spills ?? [])];
+  }
+
+  /** Spills what is buffered, so that every pair added so far is on disk; returns the runs. */
+  flushToDisk(): RunFile[] {
+    if (this.used > 0) this.spill();
+    return [...this.spills];
+  }
 
   add(key: Key, value: unknown): void {
     this.records++;

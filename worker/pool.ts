@@ -15,9 +15,11 @@ const THREAD_FILE = fileURLToPath(new URL("./thread.js", import.meta.url));
 
 export class ThreadPool implements TaskExecutor {
   private readonly pool: Piscina<Task, TaskOutcome>;
+  private readonly slots: Semaphore;
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new TypeError(`threads must be a positive integer, got ${options.threads}`);
+    this.slots = new Semaphore(options.threads);
     this.pool = new Piscina({
       filename: THREAD_FILE,
       minThreads: options.threads,
@@ -34,18 +36,62 @@ export class ThreadPool implements TaskExecutor {
     return this.pool.maxThreads;
   }
 
-  async run(task: Task, signal?: AbortSignal): Promise<TaskOutcome> {
+  /**
+   * Runs one attempt on a thread. Attempts wait here for a free thread, not in piscina's queue, so
+   * that the task's deadline counts from when it starts; past the deadline its thread is terminated
+   * (a synchronous infinite loop included) and the attempt fails as retryable.
+   */
+  async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
+    await this.slots.acquire(signal);
+    onStart?.();
+    const deadline = AbortSignal.timeout(task.job.taskTimeoutMs);
     try {
-      return await this.pool.run(task, { signal: signal ?? null });
+      return await this.pool.run(task, { signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
     } catch (err) {
       if (signal?.aborted) throw err;
+      const fail = (code: string, message: string): TaskOutcome => ({ ok: false, failure: { code, message, retryable: true, taskId: task.taskId, attempt: task.attempt } });
+      if (deadline.aborted) return fail("TASK_TIMEOUT", `task ran past its deadline of ${task.job.taskTimeoutMs} ms (taskTimeout); its thread was stopped`);
       // The thread itself died (out of memory, process.exit in user code): this attempt failed, the pool lives on.
-      const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, failure: { code: "THREAD_DIED", message: `worker thread died: ${message}`, retryable: true, taskId: task.taskId, attempt: task.attempt } };
+      return fail("THREAD_DIED", `worker thread died: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.slots.release();
     }
   }
 
   async close(): Promise<void> {
     await this.pool.destroy();
+  }
+}
+
+/** Counts free threads; waiters are served in arrival order. */
+class Semaphore {
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private free: number) {}
+
+  async acquire(signal?: AbortSignal): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(wake);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal!.reason);
+      };
+      this.waiters.push(wake);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
   }
 }

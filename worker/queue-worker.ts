@@ -17,7 +17,7 @@ export interface QueueWorkerOptions {
   prefix?: string;
   /** Tasks run at once, one per thread. */
   threads: number;
-  /** Task lock length: a dead worker's tasks are retried within about this long. @defaultValue 10000 */
+  /** Task lock length: a dead worker's tasks are retried within about 1.5× this long. @defaultValue 5000 */
   lockMs?: number;
   log?: RedisLog;
 }
@@ -29,8 +29,9 @@ export class QueueWorker {
   private sub!: Redis;
   private pool!: ThreadPool;
   private worker!: Worker<Task, TaskResult>;
-  /** Running attempts by job id, so a cancelled job's attempts can be stopped. */
+  /** Running attempts by job id, so a cancelled job's attempts can be stopped, and by BullMQ id, to stop one. */
   private readonly running = new Map<string, Set<AbortController>>();
+  private readonly byQueueId = new Map<string, AbortController>();
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
@@ -45,9 +46,10 @@ export class QueueWorker {
     this.sub.on("message", (_channel: string, message: string) => {
       const [kind, id] = message.split(" ");
       if (kind === "cancel" && id) for (const c of this.running.get(id) ?? []) c.abort();
+      if (kind === "stop" && id) this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
     this.pool = new ThreadPool({ threads });
-    const lockMs = this.options.lockMs ?? 10_000;
+    const lockMs = this.options.lockMs ?? 5_000;
     this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job) => this.process(job), {
       connection: this.redis,
       prefix: this.keys.prefix,
@@ -70,17 +72,20 @@ export class QueueWorker {
     let set = this.running.get(jobId);
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
+    this.byQueueId.set(job.id!, abort);
     try {
       const outcome = await this.pool.run(task, abort.signal);
       if (outcome.ok) return outcome.result;
       const f = outcome.failure;
       await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
       const reason = JSON.stringify(f);
-      throw outcome.failure.retryable ? new Error(reason) : new UnrecoverableError(reason);
+      // A lost input (f.producer) is for the coordinator to repair; retrying here cannot help.
+      throw f.retryable && !f.producer ? new Error(reason) : new UnrecoverableError(reason);
     } catch (err) {
-      if (abort.signal.aborted) throw new UnrecoverableError(JSON.stringify({ code: "JOB_CANCELLED", message: "job cancelled", retryable: false, taskId: task.taskId, attempt: task.attempt }));
+      if (abort.signal.aborted) throw new UnrecoverableError(JSON.stringify({ code: "STOPPED", message: "attempt stopped: job cancelled or task committed by another attempt", retryable: false, taskId: task.taskId, attempt: task.attempt }));
       throw err;
     } finally {
+      this.byQueueId.delete(job.id!);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
     }

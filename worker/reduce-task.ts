@@ -1,4 +1,8 @@
-/** One reduce task: k-way merge this partition's run from every map task, reduce key by key, write the part file. */
+/**
+ * One reduce task: k-way merge this partition's run from every map task, reduce key by key, write
+ * the part file. It checkpoints the part file and the last key written; an attempt that finds a
+ * checkpoint continues the part file and skips the keys already reduced.
+ */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
@@ -7,28 +11,44 @@ import { partName } from "../core/ids.js";
 import { decodeKey } from "../core/keys.js";
 import { Grouper, Merger } from "../core/shuffle/merge.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
-import { attemptOutputDir } from "../core/storage.js";
+import { attemptName, attemptOutputDir, checkpointDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
+import { Checkpointer, continuePart, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { displayKey, runHook, wrapUserError } from "./user-code.js";
 
 export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
   const started = Date.now();
   const ctx = new Context(task);
-  const outDir = attemptOutputDir(task.job.output, task.taskId, task.attempt);
+  const attempt = attemptName(task.attempt);
+  const outDir = attemptOutputDir(task.job.output, task.taskId, attempt);
+  const ckptDir = checkpointDir(task.job, task.taskId, true);
   const name = partName(task.index, extensionOf(job.output));
   const path = join(outDir, name);
   let writer: RecordWriter | undefined;
   let merger: Merger | undefined;
   try {
     mkdirSync(outDir, { recursive: true });
-    writer = createRecordWriter(job.output, path);
+    mkdirSync(ckptDir, { recursive: true });
+    const resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
+    if (resumed) {
+      ctx.restoreCounters(resumed.counters);
+      continuePart(resumed.part, path);
+    }
+    /** Keys up to this one (an encoding) are already in the part file. */
+    const done = resumed ? Buffer.from(resumed.lastKey, "base64").toString("latin1") : undefined;
+    writer = createRecordWriter(job.output, path, resumed?.part);
     merger = new Merger(task.segments.map((s) => new RunReader(s)));
     const groups = new Grouper(merger);
     const reduce = job.reduce!;
+    const checkpointer = new Checkpointer(ckptDir, attempt, { everyBytes: task.job.checkpointBytes, everyMs: task.job.checkpointMs });
     runHook(job, "setup", ctx);
-    let keys = 0;
+    let skipped = 0;
     for (let ek = groups.nextKey(); ek !== undefined; ek = groups.nextKey()) {
+      if (done !== undefined && ek <= done) {
+        skipped++;
+        continue;
+      }
       const key = decodeKey(ek);
       let out: unknown;
       try {
@@ -37,10 +57,14 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
         throw wrapUserError("reduce", { file: "", offset: 0, key: displayKey(key) }, err);
       }
       if (out !== undefined) writer.write(key, out);
-      keys++;
+      if (checkpointer.due(writer.size)) {
+        const part = { path, ...writer.sync() };
+        checkpointer.save({ kind: "reduce", lastKey: Buffer.from(ek, "latin1").toString("base64"), counters: ctx.counterValues(), part }, part.bytes);
+      }
     }
     runHook(job, "cleanup", ctx);
     const { bytes, records } = writer.close();
+    rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
     return {
       kind: "reduce",
       taskId: task.taskId,
@@ -54,6 +78,7 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
         bytesOut: bytes,
         spills: 0,
         millis: Date.now() - started,
+        ...(resumed ? { resumed: skipped } : {}),
       },
     };
   } catch (err) {

@@ -21,6 +21,21 @@ export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
   partitions?: number;
   /** Chooses a key's partition, an integer in [0, n). @defaultValue a stable hash of the key's encoding */
   partitioner?: (key: K, n: number) => number;
+  /**
+   * An attempt running longer than this (ms) is stopped, its thread terminated, and retried.
+   * @defaultValue 1800000 (30 minutes)
+   */
+  taskTimeout?: number;
+  /**
+   * Records whose map throws that may be skipped, over the whole job; each is counted and listed in
+   * `<output>/_bad_records`. One more fails the job. @defaultValue 0
+   */
+  skipBadRecords?: number;
+  /**
+   * Near the end of a stage, give a task running much longer than the others a backup attempt;
+   * the first to commit wins. @defaultValue true
+   */
+  speculative?: boolean;
   /** Called once per task before its first record. */
   setup?: (ctx: TaskContext) => void;
   /** Called once per task after its last record. */
@@ -37,7 +52,7 @@ export interface Job<R = any, K extends Key = any, V = any, O = any> extends Rea
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const FUNCTIONS = ["map", "mapBatch", "combine", "reduce", "partitioner", "setup", "cleanup"] as const;
-const KNOWN = new Set<string>(["name", "input", "output", "partitions", ...FUNCTIONS]);
+const KNOWN = new Set<string>(["name", "input", "output", "partitions", "taskTimeout", "skipBadRecords", "speculative", ...FUNCTIONS]);
 const INPUTS = new Set(["lines", "jsonl"]);
 const OUTPUTS = new Set(["tsv", "jsonl"]);
 
@@ -65,6 +80,9 @@ export function defineJob<R = any, K extends Key = any, V = any, O = any>(spec: 
   if (spec.partitions !== undefined && !(Number.isInteger(spec.partitions) && spec.partitions >= 1 && spec.partitions <= 100_000)) {
     fail("partitions", "an integer from 1 to 100000", spec.partitions);
   }
+  if (spec.taskTimeout !== undefined && !(Number.isInteger(spec.taskTimeout) && spec.taskTimeout >= 1)) fail("taskTimeout", "a positive integer of milliseconds", spec.taskTimeout);
+  if (spec.skipBadRecords !== undefined && !(Number.isInteger(spec.skipBadRecords) && spec.skipBadRecords >= 0)) fail("skipBadRecords", "a non-negative integer", spec.skipBadRecords);
+  if (spec.speculative !== undefined && typeof spec.speculative !== "boolean") fail("speculative", "true or false", spec.speculative);
   const input = spec.input ?? lines();
   if (typeof input !== "object" || input === null || !INPUTS.has((input as InputFormat).format)) {
     fail("input", `an input format (${[...INPUTS].map((f) => f + "()").join(", ")})`, input);

@@ -23,6 +23,9 @@ export interface JobSubmission {
   splitSize: number;
   sortBufferBytes: number;
   maxAttempts: number;
+  taskTimeoutMs?: number;
+  checkpointBytes?: number;
+  speculative?: boolean;
   overwrite: boolean;
   submittedAt: number;
 }

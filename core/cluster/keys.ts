@@ -19,6 +19,9 @@ export class Keys {
   /** The coordinator leader lease, and its fencing epoch. */
   get leader() { return `${this.prefix}:leader`; }
   get epoch() { return `${this.prefix}:leader:epoch`; }
-  /** The BullMQ id of one task of a job: adding it twice is a no-op, so resuming re-adds safely. */
-  static taskJobId(id: JobId, taskId: string) { return `${id}.${taskId}`; }
+  /**
+   * The BullMQ id of one run of a task: adding it twice is a no-op, so a resuming coordinator re-adds
+   * safely; a backup or re-run (copy > 0) is a job of its own.
+   */
+  static taskJobId(id: JobId, taskId: string, copy = 0) { return copy ? `${id}.${taskId}.${copy}` : `${id}.${taskId}`; }
 }

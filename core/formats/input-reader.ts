@@ -7,12 +7,22 @@ import { readLines, type LineBatch, type LineReadStats } from "./line-reader.js"
 
 export interface RecordBatch {
   readonly records: unknown[];
+  /** File offset just past the batch's last line: where the next batch starts. */
+  readonly end: number;
+  /** Line number of the next batch's first line, when lines are counted. */
+  readonly nextLine: number | undefined;
   /** Where records[i] came from. */
   location(i: number): RecordLocation;
 }
 
 class LinesRecordBatch implements RecordBatch {
   constructor(private readonly batch: LineBatch, private readonly file: string, readonly records: unknown[], private readonly lineIndex?: number[]) {}
+  get end(): number {
+    return this.batch.end;
+  }
+  get nextLine(): number | undefined {
+    return this.batch.firstLine === undefined ? undefined : this.batch.firstLine + this.batch.lines.length;
+  }
   location(i: number): RecordLocation {
     const li = this.lineIndex ? this.lineIndex[i]! : i;
     const loc: RecordLocation = { file: this.file, offset: this.batch.offsetOf(li) };

@@ -27,6 +27,11 @@ export class LineBatch {
     this.scanOffset = offset;
   }
 
+  /** File offset just past the last line (and its newline). */
+  get end(): number {
+    return this.offset + this.bytes.length;
+  }
+
   /** File offset of lines[i]; cheap when asked in increasing order. */
   offsetOf(i: number): number {
     if (i < this.scanIndex) { this.scanIndex = 0; this.scanOffset = this.offset; }

@@ -5,6 +5,10 @@ import type { Key } from "../api/types.js";
 
 export interface RecordWriter {
   write(key: Key, value: unknown): void;
+  /** Bytes written so far, about (pending ones counted as characters). */
+  readonly size: number;
+  /** Flushes and syncs what was written, for a checkpoint; returns bytes and records so far. */
+  sync(): { bytes: number; records: number };
   /** Flushes and syncs; returns bytes and records written. */
   close(): { bytes: number; records: number };
   abandon(): void;
@@ -14,9 +18,10 @@ export function extensionOf(format: OutputFormat): string {
   return format.format === "jsonl" ? ".jsonl" : "";
 }
 
-export function createRecordWriter(format: OutputFormat, path: string): RecordWriter {
+/** With `from`, appends to a part file that already holds that many bytes and records (a resumed attempt). */
+export function createRecordWriter(format: OutputFormat, path: string, from?: { bytes: number; records: number }): RecordWriter {
   const line = format.format === "jsonl" ? jsonlLine : tsvLine;
-  return new LineWriter(path, line);
+  return new LineWriter(path, line, from);
 }
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n" };
@@ -55,8 +60,20 @@ class LineWriter implements RecordWriter {
   private bytes = 0;
   private records = 0;
 
-  constructor(path: string, private readonly line: (key: Key, value: unknown) => string) {
-    this.fd = openSync(path, "w");
+  constructor(path: string, private readonly line: (key: Key, value: unknown) => string, from?: { bytes: number; records: number }) {
+    this.fd = openSync(path, from ? "a" : "w");
+    this.bytes = from?.bytes ?? 0;
+    this.records = from?.records ?? 0;
+  }
+
+  get size(): number {
+    return this.bytes + this.pendingChars;
+  }
+
+  sync(): { bytes: number; records: number } {
+    this.flush();
+    fsyncSync(this.fd);
+    return { bytes: this.bytes, records: this.records };
   }
 
   write(key: Key, value: unknown): void {

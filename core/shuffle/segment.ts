@@ -7,6 +7,8 @@ export interface Segment {
   records: number;
   /** CRC-32 of the segment's bytes. */
   crc: number;
+  /** The task that wrote it, to re-run when the segment is found corrupt or missing. */
+  producer?: string;
 }
 
 /** The error code for a checksum mismatch, a truncated file or an undecodable record. */
