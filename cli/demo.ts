@@ -7,7 +7,8 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { RUN_DEFAULTS, runJob } from "./run.js";
+import { JOB_DEFAULTS } from "./job-settings.js";
+import { runJob } from "./run.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DATA = join(ROOT, "demo-data");
@@ -86,9 +87,9 @@ async function demo(): Promise<void> {
     threads: availableParallelism(),
     splitSize: 16 << 20,
     params: {},
-    sortBufferBytes: RUN_DEFAULTS.sortBufferBytes,
+    sortBufferBytes: JOB_DEFAULTS.sortBufferBytes,
     overwrite: true,
-    maxAttempts: RUN_DEFAULTS.maxAttempts,
+    maxAttempts: JOB_DEFAULTS.maxAttempts,
   });
   console.log(`\ntop 20 words (${OUTPUT}):`);
   for (const [word, count] of await topWords(OUTPUT, 20)) console.log(`${String(count).padStart(10)}  ${word}`);

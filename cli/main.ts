@@ -9,7 +9,8 @@ import { SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
 import { QueueWorker } from "../worker/queue-worker.js";
-import { RUN_DEFAULTS, runJob } from "./run.js";
+import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
+import { runJob } from "./run.js";
 import { renderJob, renderJobTable } from "./status.js";
 import { submit, waitForJob } from "./submit.js";
 
@@ -46,9 +47,9 @@ function jobOptions(cmd: Command): Command {
     .requiredOption("-i, --input <path...>", "input files, folders or globs (repeatable)", collect as never)
     .requiredOption("-o, --output <dir>", "output folder")
     .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
-    .option("--split-size <size>", "target split size, bytes or with k/m/g", size, RUN_DEFAULTS.splitSize)
-    .option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk", size, RUN_DEFAULTS.sortBufferBytes)
-    .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), RUN_DEFAULTS.maxAttempts)
+    .option("--split-size <size>", "target split size, bytes or with k/m/g", size, JOB_DEFAULTS.splitSize)
+    .option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk", size, JOB_DEFAULTS.sortBufferBytes)
+    .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts)
     .option("--param <k=v>", "a job parameter, in ctx.params (repeatable)", param, {})
     .option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)", process.env.SHEAF_WORKDIR ?? ".sheaf")
     .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
@@ -90,19 +91,19 @@ async function serve(service: { start(): Promise<void>; stop(): Promise<void> })
   await service.stop();
 }
 
-function jobSettings(o: Record<string, any>) {
+function jobSettings(o: Record<string, any>): JobSettings {
   return {
     inputs: (o.input as string[]).flat(),
-    output: o.output as string,
-    workdir: o.workdir as string,
-    splitSize: o.splitSize as number,
-    partitions: o.partitions as number | undefined,
-    params: o.param as Record<string, string>,
-    sortBufferBytes: o.sortBuffer as number,
-    overwrite: o.overwrite as boolean,
-    maxAttempts: o.maxAttempts as number,
-    taskTimeoutMs: o.taskTimeout as number | undefined,
-    checkpointBytes: o.checkpointEvery as number | undefined,
+    output: o.output,
+    workdir: o.workdir,
+    splitSize: o.splitSize,
+    partitions: o.partitions,
+    params: o.param,
+    sortBufferBytes: o.sortBuffer,
+    overwrite: o.overwrite,
+    maxAttempts: o.maxAttempts,
+    taskTimeoutMs: o.taskTimeout,
+    checkpointBytes: o.checkpointEvery,
     // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
     speculative: o.speculative === false ? false : undefined,
   };
@@ -116,7 +117,7 @@ export function buildProgram(): Command {
     .exitOverride(); // inherited by the subcommands: errors come back to main() instead of exiting
 
   jobOptions(program.command("run").description("run a job in this process, on a thread pool (no Redis needed)"))
-    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), RUN_DEFAULTS.threads)
+    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
     .option("-q, --quiet", "no progress or summary", false)
     .action(async (jobFile: string, o) => {
       const controller = new AbortController();
@@ -151,7 +152,7 @@ export function buildProgram(): Command {
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
-    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), RUN_DEFAULTS.threads)
+    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
     .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long", positiveInt("--lock"), 5_000)
     .action(async (o) => {
       await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));

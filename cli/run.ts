@@ -2,7 +2,6 @@
  * `sheaf run`: the embedded runner. The same planner, tasks, shuffle and commit as a cluster,
  * with a thread pool in this process as the executor.
  */
-import { availableParallelism } from "node:os";
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../coordinator/driver.js";
 import { planJob } from "../coordinator/plan.js";
@@ -12,31 +11,13 @@ import { newJobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ThreadPool } from "../worker/pool.js";
 import { bundleJob } from "./bundle.js";
+import type { JobSettings } from "./job-settings.js";
 import { ProgressReporter } from "./progress.js";
 
-export interface RunOptions {
-  inputs: string[];
-  output: string;
-  workdir: string;
+export interface RunOptions extends JobSettings {
   threads: number;
-  splitSize: number;
-  partitions?: number;
-  params: Record<string, string>;
-  sortBufferBytes: number;
-  overwrite: boolean;
-  maxAttempts: number;
-  taskTimeoutMs?: number;
-  checkpointBytes?: number;
-  speculative?: boolean;
   quiet?: boolean;
 }
-
-export const RUN_DEFAULTS = {
-  threads: availableParallelism(),
-  splitSize: 64 << 20,
-  sortBufferBytes: 128 << 20,
-  maxAttempts: 4,
-};
 
 export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport> {
   const workdir = resolve(options.workdir);

@@ -10,25 +10,11 @@ import { newJobId, type JobId } from "../core/ids.js";
 import { isReport } from "../core/progress.js";
 import { listInputs } from "../core/inputs.js";
 import { bundleJob } from "./bundle.js";
+import type { JobSettings } from "./job-settings.js";
 import { ProgressReporter } from "./progress.js";
 
-export interface SubmitOptions {
-  inputs: string[];
-  output: string;
-  workdir: string;
-  splitSize: number;
-  partitions?: number;
-  params: Record<string, string>;
-  sortBufferBytes: number;
-  overwrite: boolean;
-  maxAttempts: number;
-  taskTimeoutMs?: number;
-  checkpointBytes?: number;
-  speculative?: boolean;
-}
-
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
-export async function submit(redis: Redis, keys: Keys, jobFile: string, o: SubmitOptions): Promise<JobId> {
+export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings): Promise<JobId> {
   const cwd = process.cwd();
   listInputs(o.inputs, cwd);
   const output = resolve(o.output);
