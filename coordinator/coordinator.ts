@@ -124,7 +124,9 @@ export class Coordinator {
 
   private drive(id: JobId): void {
     const abort = new AbortController();
-    const done = this.runJob(id, abort.signal).finally(() => this.drivers.delete(id));
+    const done = this.runJob(id, abort.signal)
+      .catch((err) => this.log(`job ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
+      .finally(() => this.drivers.delete(id));
     this.drivers.set(id, { abort, done });
   }
 
@@ -138,11 +140,12 @@ export class Coordinator {
     const resumed = started === 2;
     const store = new RedisJobStore(this.redis, this.keys, id, { holder: this.lease.holder, epoch: this.lease.epoch });
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
+    let executor: QueueExecutor | undefined;
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       const plan = await this.planOf(spec, resumed);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
-      const executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
+      executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: !resumed,
@@ -166,6 +169,8 @@ export class Coordinator {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
         this.log(`job ${id} left to resume: ${interrupted.message}`);
       }
+    } finally {
+      await executor?.close();
     }
   }
 

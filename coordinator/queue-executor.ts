@@ -12,6 +12,7 @@ import type { RetryPolicy } from "./retry.js";
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
   private readonly starts = new Map<string, () => void>();
+  private readonly onActive = ({ jobId }: { jobId: string }) => this.starts.get(jobId)?.();
 
   /** `stop(bullJobId)` asks the workers to stop a running attempt (published on the events channel). */
   constructor(
@@ -20,7 +21,7 @@ export class QueueExecutor implements TaskExecutor {
     private readonly retry: RetryPolicy,
     private readonly stop: (bullJobId: string) => Promise<unknown>,
   ) {
-    events.on("active", ({ jobId }: { jobId: string }) => this.starts.get(jobId)?.());
+    events.on("active", this.onActive);
   }
 
   async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
@@ -53,7 +54,10 @@ export class QueueExecutor implements TaskExecutor {
     }
   }
 
-  async close(): Promise<void> {}
+  /** Detaches from the shared QueueEvents (the queue and its connections belong to the coordinator). */
+  async close(): Promise<void> {
+    this.events.off("active", this.onActive);
+  }
 }
 
 /** Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit) is wrapped. */
