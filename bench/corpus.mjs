@@ -71,7 +71,8 @@ function zipfTables(n) {
   return [table(11, 21), table(11, 10), table(10, 0)];
 }
 
-/** Appends whole lines to `buf` until `want` bytes or its end; returns the byte count. */
+/** Appends whole lines to `buf` until `want` bytes or its end; returns the byte count. Reads the
+ * random block directly (no call per number) and hands its position back to `random`. */
 function fillLines(buf, want, text, start, [hi, mid, lo], random) {
   const limit = Math.min(want, buf.length - MAX_LINE);
   const rnd = random.block, safe = rnd.length - 3 * 16;

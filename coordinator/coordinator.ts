@@ -59,6 +59,7 @@ export class Coordinator {
   private sub!: Redis;
   private queue!: Queue;
   private events!: QueueEvents;
+  private eventsConnection: Redis | undefined;
   private lease!: LeaderLease;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
@@ -74,7 +75,10 @@ export class Coordinator {
     await checkEvictionPolicy(this.redis);
     this.sub = connectRedis(redisUrl, "coordinator-events");
     this.queue = new Queue(TASK_QUEUE, { connection: this.redis, prefix: this.keys.prefix });
-    this.events = new QueueEvents(TASK_QUEUE, { connection: connectRedis(redisUrl, "coordinator-queue-events"), prefix: this.keys.prefix });
+    this.queue.setMaxListeners(0); // each awaited task listens for the queue closing
+    // QueueEvents blocks on its connection; BullMQ does not close a connection it was given.
+    this.eventsConnection = connectRedis(redisUrl, "coordinator-queue-events");
+    this.events = new QueueEvents(TASK_QUEUE, { connection: this.eventsConnection, prefix: this.keys.prefix });
     this.events.setMaxListeners(0);
     await this.events.waitUntilReady();
     this.lease = new LeaderLease(this.redis, this.keys, { leaseMs: this.options.leaseMs });
@@ -246,6 +250,7 @@ export class Coordinator {
     await this.lease?.release();
     await this.events?.close();
     await this.queue?.close();
+    this.eventsConnection?.disconnect();
     this.sub?.disconnect();
     this.redis?.disconnect();
   }

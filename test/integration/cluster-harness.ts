@@ -40,6 +40,8 @@ export interface Proc {
 
 export class Cluster {
   readonly procs: Proc[] = [];
+  /** Processes that ignored SIGTERM for 10 s and had to be killed: a shutdown bug. */
+  private readonly stuck: string[] = [];
   private readonly clients: Redis[] = [];
   private redisProc: ChildProcess | undefined;
   port = 0;
@@ -130,7 +132,10 @@ export class Cluster {
       this.procs.map(async (p) => {
         if (p.child.exitCode !== null || p.child.signalCode !== null) return;
         p.child.kill("SIGTERM");
-        const timer = setTimeout(() => p.child.kill("SIGKILL"), 10_000);
+        const timer = setTimeout(() => {
+          this.stuck.push(p.child.spawnargs.slice(2).join(" "));
+          p.child.kill("SIGKILL");
+        }, 10_000);
         await p.exited;
         clearTimeout(timer);
       }),
@@ -141,6 +146,7 @@ export class Cluster {
 
   /** Throws if a process or a client outlived stop(). */
   assertNoLeaks(): void {
+    if (this.stuck.length) throw new Error(`processes that did not exit on SIGTERM: ${this.stuck.join("; ")}`);
     const alive = this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     if (alive.length) throw new Error(`leaked processes: ${alive.map((p) => p.child.spawnargs.slice(2).join(" ")).join("; ")}`);
     const open = this.clients.filter((c) => c.status !== "end");
