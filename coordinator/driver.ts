@@ -232,7 +232,7 @@ export class JobDriver {
     try {
       const outcome = await this.executor.run({ ...task, attempt: copy + 1, copy }, live.abort.signal, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
-        await this.commit(outcome.result);
+        await this.commit(outcome.result, live);
         return { ok: true };
       }
       this.progress.failedAttempts++;
@@ -247,7 +247,7 @@ export class JobDriver {
   }
 
   /** First success wins: a later attempt's files are discarded, and the task's other attempts stopped. */
-  private async commit(result: TaskResult): Promise<void> {
+  private async commit(result: TaskResult, self: LiveAttempt): Promise<void> {
     let won = false;
     try {
       won = !this.committed.has(result.taskId) && (await this.store.commit(result));
@@ -262,7 +262,7 @@ export class JobDriver {
     }
     this.committed.set(result.taskId, result);
     this.count(result, 1);
-    for (const other of this.live.get(result.taskId) ?? []) other.abort.abort(new SheafError("SUPERSEDED", "another attempt committed"));
+    for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.abort.abort(new SheafError("SUPERSEDED", "another attempt committed"));
     this.emitProgress();
   }
 

@@ -3,7 +3,7 @@
  * again when a coordinator resumes is a no-op) and is awaited through QueueEvents. BullMQ owns
  * retries here: attempts, exponential backoff with jitter, and stalled-job recovery.
  */
-import { Job as BullJob, type Queue, type QueueEvents } from "bullmq";
+import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
 import type { TaskExecutor } from "../core/executor.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
@@ -12,6 +12,7 @@ import type { RetryPolicy } from "./retry.js";
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
   private readonly starts = new Map<string, () => void>();
+  private readonly adds: { name: string; data: Task; opts: JobsOptions; resolve: (j: BullJob) => void; reject: (e: unknown) => void }[] = [];
   private readonly onActive = ({ jobId }: { jobId: string }) => this.starts.get(jobId)?.();
 
   /** `stop(bullJobId)` asks the workers to stop a running attempt (published on the events channel). */
@@ -27,7 +28,7 @@ export class QueueExecutor implements TaskExecutor {
   async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
     const id = Keys.taskJobId(task.job.jobId, task.taskId, task.copy);
     if (onStart) this.starts.set(id, onStart);
-    const job = await this.queue.add(task.kind, task, {
+    const job = await this.add(task.kind, task, {
       jobId: id,
       attempts: this.retry.maxAttempts,
       backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
@@ -51,6 +52,24 @@ export class QueueExecutor implements TaskExecutor {
       return { ok: false, failure: failureOf(task, (err as Error).message, latest?.attemptsMade ?? this.retry.maxAttempts) };
     } finally {
       this.starts.delete(id);
+    }
+  }
+
+  /** Adds made in the same turn of the event loop go to Redis as one bulk add (a stage queues all its tasks at once). */
+  private add(name: string, data: Task, opts: JobsOptions): Promise<BullJob> {
+    return new Promise((resolve, reject) => {
+      this.adds.push({ name, data, opts, resolve, reject });
+      if (this.adds.length === 1) setImmediate(() => void this.flushAdds());
+    });
+  }
+
+  private async flushAdds(): Promise<void> {
+    const batch = this.adds.splice(0);
+    try {
+      const jobs = await this.queue.addBulk(batch.map(({ name, data, opts }) => ({ name, data, opts })));
+      batch.forEach((b, i) => b.resolve(jobs[i]!));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
     }
   }
 

@@ -52,6 +52,8 @@ export interface ReduceCheckpoint {
 export type Checkpoint = MapCheckpoint | ReduceCheckpoint;
 
 export class Checkpointer {
+  /** Whether this attempt saved a checkpoint (then its folder needs removing when the task is done). */
+  saved = false;
   private lastAt = Date.now();
   private lastBytes = 0;
   private readonly links: string;
@@ -68,7 +70,7 @@ export class Checkpointer {
 
   /** Links the files the checkpoint relies on, then replaces `checkpoint.json`, atomically. */
   save(checkpoint: Checkpoint, bytes: number): void {
-    mkdirSync(this.links, { recursive: true });
+    mkdirSync(this.links, { recursive: true }); // the checkpoint folder with it
     const link = (path: string) => {
       const target = join(this.links, basename(path));
       if (!this.linked.has(target)) {
@@ -84,6 +86,7 @@ export class Checkpointer {
     const tmp = join(this.dir, `checkpoint.json.${basename(this.links)}.tmp`);
     writeFileSync(tmp, JSON.stringify(stored));
     renameSync(tmp, join(this.dir, "checkpoint.json"));
+    this.saved = true;
     this.lastAt = Date.now();
     this.lastBytes = bytes;
   }

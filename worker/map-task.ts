@@ -31,7 +31,6 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
   let writer: RecordWriter | undefined;
   try {
     mkdirSync(mapOnly ? outDir : scratch, { recursive: true });
-    mkdirSync(ckptDir, { recursive: true });
     const resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
     if (resumed) ctx.restoreCounters(resumed.counters);
 
@@ -142,7 +141,7 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
       stats.bytesOut = out.segments.reduce((n, s) => n + s.length, 0);
     }
     stats.millis = Date.now() - started;
-    rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
+    if (resumed || checkpointer.saved) rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
     return result;
   } catch (err) {
     // A failed attempt leaves nothing behind that anyone could read (its checkpoint keeps links of its own).

@@ -11,6 +11,10 @@ import { connectRedis, type RedisLog } from "../core/cluster/redis.js";
 import type { Task, TaskResult } from "../core/tasks.js";
 import { ThreadPool } from "./pool.js";
 
+/** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
+const SHORT_TASK_MS = 100;
+const PREFETCH_PER_THREAD = 8;
+
 export interface QueueWorkerOptions {
   redisUrl: string;
   /** @defaultValue "sheaf" */
@@ -32,6 +36,11 @@ export class QueueWorker {
   /** Running attempts by job id, so a cancelled job's attempts can be stopped, and by BullMQ id, to stop one. */
   private readonly running = new Map<string, Set<AbortController>>();
   private readonly byQueueId = new Map<string, AbortController>();
+  private threads = 1;
+  /** Jobs cancelled (or failed) since this worker started. */
+  private readonly ended = new Set<string>();
+  /** Moving average of how long tasks run on a thread, to size the prefetch. */
+  private taskMs = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
@@ -45,7 +54,10 @@ export class QueueWorker {
     await this.sub.subscribe(this.keys.events);
     this.sub.on("message", (_channel: string, message: string) => {
       const [kind, id] = message.split(" ");
-      if (kind === "cancel" && id) for (const c of this.running.get(id) ?? []) c.abort();
+      if (kind === "cancel" && id) {
+        this.ended.add(id);
+        for (const c of this.running.get(id) ?? []) c.abort();
+      }
       if (kind === "stop" && id) this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
     this.pool = new ThreadPool({ threads });
@@ -59,6 +71,7 @@ export class QueueWorker {
       maxStalledCount: 2,
     });
     this.worker.on("error", (err) => this.log(`queue error: ${err.message}`));
+    this.threads = threads;
     await this.worker.waitUntilReady();
     this.log(`ready: ${threads} threads, queue ${this.keys.prefix}:${TASK_QUEUE}`);
   }
@@ -67,14 +80,18 @@ export class QueueWorker {
     // Each start gets its own number, so the attempt's private folders never collide.
     const task: Task = { ...job.data, attempt: job.attemptsStarted };
     const jobId = task.job.jobId;
-    if ((await this.redis.hget(this.keys.job(jobId), "cancel")) === "1") throw new UnrecoverableError(JSON.stringify({ code: "JOB_CANCELLED", message: "job cancelled", retryable: false, taskId: task.taskId, attempt: task.attempt }));
+    // Cancelled and finished jobs are announced on the events channel; their queued tasks are removed
+    // by the coordinator, and one taken in between stops here.
+    if (this.ended.has(jobId)) throw new UnrecoverableError(JSON.stringify({ code: "JOB_CANCELLED", message: "job cancelled", retryable: false, taskId: task.taskId, attempt: task.attempt }));
     const abort = new AbortController();
     let set = this.running.get(jobId);
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
     this.byQueueId.set(job.id!, abort);
+    const started = Date.now();
     try {
       const outcome = await this.pool.run(task, abort.signal);
+      this.adaptPrefetch(Date.now() - started);
       if (outcome.ok) return outcome.result;
       const f = outcome.failure;
       await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
@@ -89,6 +106,17 @@ export class QueueWorker {
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
     }
+  }
+
+  /**
+   * Short tasks are dominated by queue round trips, so the worker then takes several per thread and
+   * overlaps the trips with the work; long tasks are taken one per thread, so that a task never
+   * waits here behind another while a different worker sits idle.
+   */
+  private adaptPrefetch(ms: number): void {
+    this.taskMs = Number.isFinite(this.taskMs) ? 0.8 * this.taskMs + 0.2 * ms : ms;
+    const want = this.taskMs < SHORT_TASK_MS ? this.threads * PREFETCH_PER_THREAD : this.threads;
+    if (this.worker.concurrency !== want) this.worker.concurrency = want;
   }
 
   /** Stops taking tasks, lets running ones finish, then closes the pool and connections. */

@@ -29,7 +29,6 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
   let merger: Merger | undefined;
   try {
     mkdirSync(outDir, { recursive: true });
-    mkdirSync(ckptDir, { recursive: true });
     const resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
     if (resumed) {
       ctx.restoreCounters(resumed.counters);
@@ -64,7 +63,7 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
     }
     runHook(job, "cleanup", ctx);
     const { bytes, records } = writer.close();
-    rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
+    if (resumed || checkpointer.saved) rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
     return {
       kind: "reduce",
       taskId: task.taskId,
