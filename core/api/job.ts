@@ -36,6 +36,11 @@ export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
    * the first to commit wins. @defaultValue true
    */
   speculative?: boolean;
+  /**
+   * `"none"` tells the engine the job does not need its keys sorted. Accepted as a hint: Sheaf
+   * still sorts (grouping by key relies on it), so output is the same either way. @defaultValue "key"
+   */
+  sort?: "key" | "none";
   /** Called once per task before its first record. */
   setup?: (ctx: TaskContext) => void;
   /** Called once per task after its last record. */
@@ -52,7 +57,7 @@ export interface Job<R = any, K extends Key = any, V = any, O = any> extends Rea
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const FUNCTIONS = ["map", "mapBatch", "combine", "reduce", "partitioner", "setup", "cleanup"] as const;
-const KNOWN = new Set<string>(["name", "input", "output", "partitions", "taskTimeout", "skipBadRecords", "speculative", ...FUNCTIONS]);
+const KNOWN = new Set<string>(["name", "input", "output", "partitions", "taskTimeout", "skipBadRecords", "speculative", "sort", ...FUNCTIONS]);
 const INPUTS = new Set(["lines", "jsonl"]);
 const OUTPUTS = new Set(["tsv", "jsonl"]);
 
@@ -83,6 +88,7 @@ export function defineJob<R = any, K extends Key = any, V = any, O = any>(spec: 
   if (spec.taskTimeout !== undefined && !(Number.isInteger(spec.taskTimeout) && spec.taskTimeout >= 1)) fail("taskTimeout", "a positive integer of milliseconds", spec.taskTimeout);
   if (spec.skipBadRecords !== undefined && !(Number.isInteger(spec.skipBadRecords) && spec.skipBadRecords >= 0)) fail("skipBadRecords", "a non-negative integer", spec.skipBadRecords);
   if (spec.speculative !== undefined && typeof spec.speculative !== "boolean") fail("speculative", "true or false", spec.speculative);
+  if (spec.sort !== undefined && spec.sort !== "key" && spec.sort !== "none") fail("sort", `"key" or "none"`, spec.sort);
   const input = spec.input ?? lines();
   if (typeof input !== "object" || input === null || !INPUTS.has((input as InputFormat).format)) {
     fail("input", `an input format (${[...INPUTS].map((f) => f + "()").join(", ")})`, input);
