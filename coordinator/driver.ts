@@ -16,7 +16,10 @@ import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+import { Interrupted } from "./interrupted.js";
 import { stragglers } from "./speculation.js";
+
+export { Interrupted } from "./interrupted.js";
 
 export type { JobProgress, JobReport, Stage } from "../core/progress.js";
 
@@ -39,16 +42,6 @@ export class JobFailedError extends SheafError {
   constructor(readonly jobName: string, readonly failure: TaskFailure, attempts: number) {
     const where = failure.input && !failure.message.includes(" threw") ? describeLocation(failure.input) : "";
     super("JOB_FAILED", `job ${jobName} failed: task ${failure.taskId} (attempt ${failure.attempt} of ${attempts})${where}: ${failure.message}`);
-  }
-}
-
-/**
- * The abort reason of a coordinator that stops or loses its leadership: the job is not cancelled,
- * its files stay, and another coordinator resumes it from the job store.
- */
-export class Interrupted extends SheafError {
-  constructor(why: string) {
-    super("INTERRUPTED", why);
   }
 }
 
@@ -122,7 +115,12 @@ export class JobDriver {
       this.committer.abort();
       throw err;
     } finally {
-      if (!this.interrupted) rmSync(this.plan.config.scratch, { recursive: true, force: true });
+      // Stopped attempts may still be writing: retry, and never let cleanup replace the outcome.
+      if (!this.interrupted) {
+        try {
+          rmSync(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+        } catch {}
+      }
     }
   }
 
@@ -202,7 +200,9 @@ export class JobDriver {
         const regenerated = await this.regenerate(f.producer, f).then(() => true, () => false);
         if (regenerated) continue;
       }
-      const willRetry = f.retryable && attempt < this.retry.maxAttempts;
+      // A queue may have retried already (f.attempt counts its runs): the limit is per task, not per layer.
+      const used = Math.max(attempt, f.attempt);
+      const willRetry = f.retryable && used < this.retry.maxAttempts;
       this.options.onAttemptFailed?.(f, willRetry);
       if (!willRetry) {
         this.failure ??= new JobFailedError(this.plan.config.name, f, f.retryable ? this.retry.maxAttempts : f.attempt);
@@ -279,7 +279,7 @@ export class JobDriver {
     this.regenerations.set(mapTask, count);
     if (count > MAX_REGENERATIONS) return Promise.reject(new Error(`output of ${mapTask} lost ${count} times`));
     this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${mapTask}` }, true);
-    pending = (async () => {
+    pending = (async (): Promise<void> => {
       const lost = this.committed.get(mapTask);
       const template = this.plan.maps.find((m) => m.taskId === mapTask) as MapTask;
       if (lost) {
@@ -290,6 +290,7 @@ export class JobDriver {
       await this.runTask(template, []);
       if (!this.committed.has(mapTask)) throw new Error(`${mapTask} could not be re-run`);
     })().finally(() => this.regenerating.delete(mapTask));
+    this.regenerating.set(mapTask, pending);
     return pending;
   }
 

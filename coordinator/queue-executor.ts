@@ -7,6 +7,7 @@ import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "
 import { Keys } from "../core/cluster/keys.js";
 import type { TaskExecutor } from "../core/executor.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
+import { Interrupted } from "./interrupted.js";
 import type { RetryPolicy } from "./retry.js";
 
 export class QueueExecutor implements TaskExecutor {
@@ -35,8 +36,10 @@ export class QueueExecutor implements TaskExecutor {
     });
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = () => {
-        // A waiting task goes; a running one (locked, so remove fails) is stopped by its worker.
-        job.remove().catch(() => this.stop(id).catch(() => {}));
+        // A coordinator that stops or loses its lease leaves the task to the next leader, who
+        // awaits the same queue job. Otherwise a waiting task goes, and a running one (locked,
+        // so remove fails) is stopped by its worker.
+        if (!(signal!.reason instanceof Interrupted)) job.remove().catch(() => this.stop(id).catch(() => {}));
         reject(signal!.reason ?? new Error("aborted"));
       };
       if (signal?.aborted) onAbort();

@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import type { JobId, TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
-import { Interrupted } from "./driver.js";
+import { Interrupted } from "./interrupted.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
 

@@ -10,6 +10,7 @@ import { SheafError, UserCodeError, messageOf } from "../core/errors.js";
 import { readRecords, type RecordBatch } from "../core/formats/input-reader.js";
 import { createRecordWriter, extensionOf, type RecordWriter } from "../core/formats/output-writer.js";
 import { partName } from "../core/ids.js";
+import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continuePart, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
@@ -148,6 +149,8 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
     writer?.abandon();
     rmSync(scratch, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
+    // A corrupt spilled run: the checkpoint that kept it would fail the same way again.
+    if (err instanceof CorruptSegmentError) rmSync(ckptDir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -41,8 +41,8 @@ export class ThreadPool implements TaskExecutor {
    * that the task's deadline counts from when it starts; past the deadline its thread is terminated
    * (a synchronous infinite loop included) and the attempt fails as retryable.
    */
-  async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
-    await this.slots.acquire(signal);
+  async run(task: Task, signal?: AbortSignal, onStart?: () => void, waitLimitMs?: number): Promise<TaskOutcome> {
+    await this.slots.acquire(signal, waitLimitMs);
     onStart?.();
     const deadline = AbortSignal.timeout(task.job.taskTimeoutMs);
     try {
@@ -63,27 +63,41 @@ export class ThreadPool implements TaskExecutor {
   }
 }
 
+/** What ThreadPool.run throws when no thread came free within the caller's wait limit. */
+export class NoFreeThread extends Error {
+  readonly code = "NO_FREE_THREAD";
+}
+
 /** Counts free threads; waiters are served in arrival order. */
 class Semaphore {
   private readonly waiters: (() => void)[] = [];
 
   constructor(private free: number) {}
 
-  async acquire(signal?: AbortSignal): Promise<void> {
+  async acquire(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
     if (this.free > 0) {
       this.free--;
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      const wake = () => {
+      const done = () => {
         signal?.removeEventListener("abort", onAbort);
+        clearTimeout(timer);
+        const i = this.waiters.indexOf(wake);
+        if (i >= 0) this.waiters.splice(i, 1);
+      };
+      const wake = () => {
+        done();
         resolve();
       };
       const onAbort = () => {
-        const i = this.waiters.indexOf(wake);
-        if (i >= 0) this.waiters.splice(i, 1);
+        done();
         reject(signal!.reason);
       };
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+        done();
+        reject(new NoFreeThread(`no thread came free within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.waiters.push(wake);
       signal?.addEventListener("abort", onAbort, { once: true });
     });

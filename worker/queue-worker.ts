@@ -3,17 +3,19 @@
  * pool's threads, so this process's main thread stays free to renew task locks; a worker that
  * dies stops renewing, and its tasks are handed to others once their locks expire.
  */
-import { UnrecoverableError, Worker, type Job as BullJob } from "bullmq";
+import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { connectRedis, type RedisLog } from "../core/cluster/redis.js";
 import type { Task, TaskResult } from "../core/tasks.js";
-import { ThreadPool } from "./pool.js";
+import { NoFreeThread, ThreadPool } from "./pool.js";
 
 /** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
 const SHORT_TASK_MS = 100;
 const PREFETCH_PER_THREAD = 8;
+/** How long a prefetched task may wait for a thread before it is handed back to the queue. */
+const PARK_LIMIT_MS = 250;
 
 export interface QueueWorkerOptions {
   redisUrl: string;
@@ -39,6 +41,9 @@ export class QueueWorker {
   private threads = 1;
   /** Jobs cancelled (or failed) since this worker started. */
   private readonly ended = new Set<string>();
+  /** When each running attempt got its thread. */
+  private readonly startedAt = new Map<AbortController, number>();
+  private prefetchTimer: NodeJS.Timeout | undefined;
   /** Moving average of how long tasks run on a thread, to size the prefetch. */
   private taskMs = Number.POSITIVE_INFINITY;
 
@@ -62,7 +67,7 @@ export class QueueWorker {
     });
     this.pool = new ThreadPool({ threads });
     const lockMs = this.options.lockMs ?? 5_000;
-    this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
       prefix: this.keys.prefix,
       concurrency: threads,
@@ -73,10 +78,11 @@ export class QueueWorker {
     this.worker.on("error", (err) => this.log(`queue error: ${err.message}`));
     this.threads = threads;
     await this.worker.waitUntilReady();
+    this.prefetchTimer = setInterval(() => this.adaptPrefetch(), SHORT_TASK_MS).unref();
     this.log(`ready: ${threads} threads, queue ${this.keys.prefix}:${TASK_QUEUE}`);
   }
 
-  private async process(job: BullJob<Task, TaskResult>): Promise<TaskResult> {
+  private async process(job: BullJob<Task, TaskResult>, token?: string): Promise<TaskResult> {
     // Each start gets its own number, so the attempt's private folders never collide.
     const task: Task = { ...job.data, attempt: job.attemptsStarted };
     const jobId = task.job.jobId;
@@ -88,9 +94,11 @@ export class QueueWorker {
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
     this.byQueueId.set(job.id!, abort);
-    const started = Date.now();
+    let started = 0;
     try {
-      const outcome = await this.pool.run(task, abort.signal);
+      // A prefetched task waits here only briefly: if the threads stay busy (a straggler), it goes
+      // back to the queue for an idle worker, rather than sit parked behind them.
+      const outcome = await this.pool.run(task, abort.signal, () => this.startedAt.set(abort, (started = Date.now())), PARK_LIMIT_MS);
       this.adaptPrefetch(Date.now() - started);
       if (outcome.ok) return outcome.result;
       const f = outcome.failure;
@@ -99,9 +107,14 @@ export class QueueWorker {
       // A lost input (f.producer) is for the coordinator to repair; retrying here cannot help.
       throw f.retryable && !f.producer ? new Error(reason) : new UnrecoverableError(reason);
     } catch (err) {
+      if (err instanceof NoFreeThread) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
       if (abort.signal.aborted) throw new UnrecoverableError(JSON.stringify({ code: "STOPPED", message: "attempt stopped: job cancelled or task committed by another attempt", retryable: false, taskId: task.taskId, attempt: task.attempt }));
       throw err;
     } finally {
+      this.startedAt.delete(abort);
       this.byQueueId.delete(job.id!);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
@@ -113,14 +126,18 @@ export class QueueWorker {
    * overlaps the trips with the work; long tasks are taken one per thread, so that a task never
    * waits here behind another while a different worker sits idle.
    */
-  private adaptPrefetch(ms: number): void {
-    this.taskMs = Number.isFinite(this.taskMs) ? 0.8 * this.taskMs + 0.2 * ms : ms;
-    const want = this.taskMs < SHORT_TASK_MS ? this.threads * PREFETCH_PER_THREAD : this.threads;
+  private adaptPrefetch(ms?: number): void {
+    if (ms !== undefined) this.taskMs = Number.isFinite(this.taskMs) ? 0.8 * this.taskMs + 0.2 * ms : ms;
+    // A task running long now (a straggler) counts before it finishes.
+    const now = Date.now();
+    const longRunning = [...this.startedAt.values()].some((t) => now - t > SHORT_TASK_MS);
+    const want = this.taskMs < SHORT_TASK_MS && !longRunning ? this.threads * PREFETCH_PER_THREAD : this.threads;
     if (this.worker.concurrency !== want) this.worker.concurrency = want;
   }
 
   /** Stops taking tasks, lets running ones finish, then closes the pool and connections. */
   async stop(): Promise<void> {
+    clearInterval(this.prefetchTimer);
     await this.worker?.close();
     await this.pool?.close();
     this.sub?.disconnect();

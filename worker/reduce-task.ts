@@ -8,8 +8,8 @@ import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
 import { createRecordWriter, extensionOf, type RecordWriter } from "../core/formats/output-writer.js";
 import { partName } from "../core/ids.js";
-import { decodeKey } from "../core/keys.js";
-import { Grouper, Merger } from "../core/shuffle/merge.js";
+import { decodeFrom, Grouper, Merger } from "../core/shuffle/merge.js";
+import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
 import { attemptName, attemptOutputDir, checkpointDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
@@ -48,7 +48,7 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
         skipped++;
         continue;
       }
-      const key = decodeKey(ek);
+      const key = decodeFrom(merger, ek);
       let out: unknown;
       try {
         out = reduce(key, groups.values(), ctx);
@@ -84,6 +84,8 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
     merger?.close();
     writer?.abandon();
     rmSync(outDir, { recursive: true, force: true });
+    // Its checkpoints may hold output made from the corrupt run (a run's CRC is checked at its end).
+    if (err instanceof CorruptSegmentError) rmSync(ckptDir, { recursive: true, force: true });
     throw err;
   }
 }

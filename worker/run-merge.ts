@@ -1,6 +1,5 @@
 /** Merges sorted runs (spills of one map task) partition by partition into one run file. */
-import { decodeKey } from "../core/keys.js";
-import { Grouper, Merger } from "../core/shuffle/merge.js";
+import { decodeFrom, Grouper, Merger } from "../core/shuffle/merge.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
 import type { Segment } from "../core/shuffle/segment.js";
@@ -25,7 +24,7 @@ export function mergeRuns(runs: readonly RunFile[], partitions: number, outPath:
       try {
         const groups = new Grouper(merger);
         for (let ek = groups.nextKey(); ek !== undefined; ek = groups.nextKey()) {
-          if (combine) writer.write(ek, combine(decodeKey(ek), groups.values(), ek));
+          if (combine) writer.write(ek, combine(decodeFrom(merger, ek), groups.values(), ek));
           else for (const raw of groups.rawValues()) writer.writeRaw(ek, raw);
         }
       } finally {

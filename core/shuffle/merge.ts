@@ -2,7 +2,19 @@
  * K-way merge of sorted runs. Equal keys come out in run order (then record order within a run),
  * so the values of a key reach reduce by map task, then in the order they were emitted.
  */
+import { decodeKey } from "../keys.js";
+import type { Key } from "../api/types.js";
 import type { RunReader } from "./run-reader.js";
+import { CorruptSegmentError } from "./segment.js";
+
+/** Decodes the merge's current key; an undecodable one is a corrupt run, blamed on the run it came from. */
+export function decodeFrom(merger: Merger, encoded: string): Key {
+  try {
+    return decodeKey(encoded);
+  } catch (err) {
+    throw new CorruptSegmentError(merger.reader.segment, `undecodable key: ${(err as Error).message}`);
+  }
+}
 
 export class Merger {
   private heap: number[] = [];
