@@ -1,5 +1,5 @@
 /** The `sheaf` command line. */
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
 import { Coordinator } from "../coordinator/coordinator.js";
 import { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";
@@ -47,10 +47,10 @@ function jobOptions(cmd: Command): Command {
     .requiredOption("-i, --input <path...>", "input files, folders or globs (repeatable)", collect as never)
     .requiredOption("-o, --output <dir>", "output folder")
     .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
-    .option("--split-size <size>", "target split size, bytes or with k/m/g", size, JOB_DEFAULTS.splitSize)
-    .option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk", size, JOB_DEFAULTS.sortBufferBytes)
+    .addOption(new Option("--split-size <size>", "target split size, bytes or with k/m/g").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
+    .addOption(new Option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk").argParser(size).default(JOB_DEFAULTS.sortBufferBytes, "128m"))
     .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts)
-    .option("--param <k=v>", "a job parameter, in ctx.params (repeatable)", param, {})
+    .addOption(new Option("--param <k=v>", "a job parameter, in ctx.params (repeatable)").argParser(param).default({}, "none"))
     .option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)", process.env.SHEAF_WORKDIR ?? ".sheaf")
     .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
     .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data (or 10 s)", size)
