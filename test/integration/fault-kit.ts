@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { Cluster, type Proc } from "./cluster-harness.js";
-import { CLI, FIXTURE_JOBS, REPO, allLines, makeRng, parseTsv, partFiles, type Scratch } from "./helpers.js";
+import { CLI, FIXTURE_JOBS, REPO, allLines, makeRng, parseTsv, partFiles, sameOutput, type Scratch } from "./helpers.js";
 
 export const FAULTY = join(FIXTURE_JOBS, "faulty.ts");
 export const SKIP_BAD = join(FIXTURE_JOBS, "skip-bad.ts");
@@ -193,6 +193,28 @@ export async function jobRecord(cluster: Cluster, id: string, prefix = "sheaf"):
 }
 
 /** Polls the job's record until it is finished (or the timeout), and returns it. */
+/** What a job that recovered from a fault must match: the undisturbed run, the oracle, and its counts. */
+export interface Recovery {
+  /** The undisturbed run's output folder ("" while measuring that run itself). */
+  baseline: string;
+  oracle: Map<string, number>;
+  lineCount: number;
+  maps: number;
+  reduces: number;
+}
+
+/** Waits for the job, then checks it against `want`, and that it left no temp files. */
+export async function expectRecovered(c: Cluster, id: string, out: string, workdir: string, want: Recovery, timeoutMs = 60_000): Promise<JobRecord> {
+  const record = await waitJob(c, id, timeoutMs);
+  expect(record.state, record.error).toBe("succeeded");
+  if (want.baseline) sameOutput(out, want.baseline);
+  expectOracle(out, want.oracle);
+  expect(record.progress!.counters).toMatchObject({ records: want.lineCount, keys: want.oracle.size });
+  expect(record.progress).toMatchObject({ mapsDone: want.maps, reducesDone: want.reduces, recordsIn: want.lineCount });
+  expectNoTempFiles(out, workdir, id);
+  return record;
+}
+
 export async function waitJob(cluster: Cluster, id: string, timeoutMs = 90_000): Promise<JobRecord> {
   let record: JobRecord = { state: "missing" };
   await until(`job ${id} to finish`, async () => {

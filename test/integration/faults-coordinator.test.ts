@@ -11,6 +11,7 @@ import {
   FAULTY, expectNoTempFiles, expectOracle, freshDir, jobRecord, params, reportFault, startCluster, stopCluster, submitJob, until, waitJob, wordcountOracle,
   writeCorpus, type JobRecord,
 } from "./fault-kit.js";
+import { expectRecovered as recovered } from "./fault-kit.js";
 import { Scratch, allLines, sameOutput } from "./helpers.js";
 
 const s = new Scratch("faults-coordinator");
@@ -34,16 +35,9 @@ async function cluster(name: string, standbys = 0) {
   return c;
 }
 
-async function expectRecovered(c: Cluster, id: string, out: string, workdir: string, timeoutMs = 60_000): Promise<JobRecord> {
-  const record = await waitJob(c, id, timeoutMs);
-  expect(record.state, record.error).toBe("succeeded");
-  if (baseline.out) sameOutput(out, baseline.out);
-  expectOracle(out, oracle);
-  expect(record.progress!.counters).toMatchObject({ records: lineCount, keys: oracle.size });
-  expect(record.progress).toMatchObject({ mapsDone: 8, reducesDone: 3, recordsIn: lineCount });
-  expectNoTempFiles(out, workdir, id);
-  return record;
-}
+/** This file's job recovered: identical to the undisturbed run and to the oracle, nothing left behind. */
+const expectRecovered = (c: Cluster, id: string, out: string, workdir: string, timeoutMs = 60_000): Promise<JobRecord> =>
+  recovered(c, id, out, workdir, { baseline: baseline.out, oracle, lineCount, maps: 8, reduces: 3 }, timeoutMs);
 
 async function mapsDone(c: Cluster, id: string, n: number): Promise<void> {
   await until(`${n} map tasks done`, async () => ((await jobRecord(c, id)).progress?.mapsDone ?? 0) >= n, 30_000);

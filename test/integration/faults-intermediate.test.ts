@@ -14,6 +14,7 @@ import {
   FAULTY, delay, expectNoTempFiles, expectOracle, freshDir, jobRecord, markers, params, redisOf, reportFault, runAsync, startCluster, stopCluster, submitJob, until,
   waitJob, wordcountOracle, writeCorpus, type JobRecord,
 } from "./fault-kit.js";
+import { expectRecovered as recovered } from "./fault-kit.js";
 import { Scratch, allLines, runArgs, runOk, sameOutput } from "./helpers.js";
 
 const s = new Scratch("faults-intermediate");
@@ -37,16 +38,9 @@ async function cluster(name: string) {
   return c;
 }
 
-async function expectRecovered(c: Cluster, id: string, out: string, workdir: string): Promise<JobRecord> {
-  const record = await waitJob(c, id, 60_000);
-  expect(record.state, record.error).toBe("succeeded");
-  if (baseline.out) sameOutput(out, baseline.out);
-  expectOracle(out, oracle);
-  expect(record.progress!.counters).toMatchObject({ records: lineCount, keys: oracle.size });
-  expect(record.progress).toMatchObject({ mapsDone: 4, reducesDone: 3, recordsIn: lineCount });
-  expectNoTempFiles(out, workdir, id);
-  return record;
-}
+/** This file's job recovered: identical to the undisturbed run and to the oracle, nothing left behind. */
+const expectRecovered = (c: Cluster, id: string, out: string, workdir: string): Promise<JobRecord> =>
+  recovered(c, id, out, workdir, { baseline: baseline.out, oracle, lineCount, maps: 4, reduces: 3 });
 
 /** The map output file of a map task (its only attempt so far), under a job's scratch folder. */
 function mapOutput(scratch: string, task: string): string {
