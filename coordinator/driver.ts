@@ -6,6 +6,7 @@
  */
 import { setMaxListeners } from "node:events";
 import { rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { SheafError, describeLocation } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
@@ -115,12 +116,9 @@ export class JobDriver {
       this.committer.abort();
       throw err;
     } finally {
-      // Stopped attempts may still be writing: retry, and never let cleanup replace the outcome.
-      if (!this.interrupted) {
-        try {
-          rmSync(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-        } catch {}
-      }
+      // Asynchronous, so a large job's cleanup does not stall the other jobs a coordinator drives;
+      // retried, as stopped attempts may still be writing; and never replacing the outcome.
+      if (!this.interrupted) await rm(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).catch(() => {});
     }
   }
 
