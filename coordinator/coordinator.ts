@@ -12,6 +12,7 @@ import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluste
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
+import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import { planJob, type JobPlan } from "./plan.js";
@@ -42,6 +43,9 @@ local state = redis.call('HGET', KEYS[3], 'state')
 if state == 'queued' then redis.call('HSET', KEYS[3], 'state', 'running', 'startedAt', ARGV[3]) return 1 end
 if state == 'running' then return 2 end
 return 0`;
+
+/** Records that a job's output folder was prepared. */
+const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1";
 
 /** Records a job's outcome and drops its commit records and stored plan. */
 const FINISH = FENCE + `
@@ -148,12 +152,13 @@ export class Coordinator {
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       const plan = await this.planOf(spec, resumed);
+      if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
+      await this.prepareOutput(id, spec);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
       const driver = new JobDriver(plan, executor, {
         store,
-        prepareOutput: !resumed,
-        overwrite: spec.overwrite,
+        prepareOutput: false,
         startedAt: record.startedAt,
         retry,
         signal,
@@ -175,6 +180,19 @@ export class Coordinator {
       }
     } finally {
       await executor?.close();
+    }
+  }
+
+  /**
+   * Clears the output folder once per job, and records that it did: a resumed job must not clear
+   * the parts it already committed, but one whose coordinator died before this point still must.
+   */
+  private async prepareOutput(id: JobId, spec: JobSubmission): Promise<void> {
+    if ((await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
+    new OutputCommitter(spec.output).prepare(spec.overwrite);
+    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
+    if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
+      throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
     }
   }
 

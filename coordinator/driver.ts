@@ -4,6 +4,7 @@
  * launches backup attempts for stragglers, re-runs a map task whose output turns out corrupt or
  * missing, and commits the first successful attempt of each task.
  */
+import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -90,7 +91,8 @@ export class JobDriver {
       startedAt: options.startedAt ?? Date.now(),
     };
     setMaxListeners(0, this.abort.signal); // one listener per running attempt
-    options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
+    if (options.signal?.aborted) this.abort.abort(options.signal.reason);
+    else options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
   }
 
   async run(): Promise<JobReport> {
@@ -156,17 +158,26 @@ export class JobDriver {
     const speculate = this.plan.config.speculative
       ? setInterval(() => this.speculate(pending, durations), SPECULATION_EVERY_MS)
       : undefined;
+    let results: PromiseSettledResult<void>[];
     try {
-      await Promise.allSettled(pending.map((t) => this.runTask(t, durations)));
+      results = await Promise.allSettled(pending.map((t) => this.runTask(t, durations)));
     } finally {
       clearInterval(speculate);
     }
     if (this.failure) throw this.failure;
     if (this.interrupted) throw this.abort.signal.reason;
     if (this.abort.signal.aborted) throw new SheafError("JOB_CANCELLED", `job ${this.plan.config.name} was cancelled`);
+    // Never let a stage pass with a task uncommitted, whatever went wrong in the scheduler itself.
+    const missing = pending.find((t) => !this.committed.has(t.taskId));
+    if (missing) {
+      const why = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason;
+      throw new SheafError("SCHEDULER_ERROR", `job ${this.plan.config.name}: task ${missing.taskId} ended uncommitted${why ? `: ${(why as Error).message}` : ""}`);
+    }
   }
 
   private speculate(stage: readonly Task[], durations: number[]): void {
+    // Not while the job is ending, nor while a lost map output is being re-run (reduces need it).
+    if (this.abort.signal.aborted || this.regenerating.size > 0) return;
     const running = [...this.live].flatMap(([id, attempts]) => {
       const live = [...attempts];
       if (live.length === 0 || this.committed.has(id)) return [];
@@ -184,6 +195,9 @@ export class JobDriver {
     const signal = this.abort.signal;
     const started = Date.now();
     for (let attempt = 1; ; ) {
+      if (signal.aborted || this.committed.has(template.taskId)) return;
+      // A reduce task reads every map output: wait while one is being re-run.
+      while (template.kind === "reduce" && this.regenerating.size > 0) await Promise.allSettled(this.regenerating.values());
       if (signal.aborted || this.committed.has(template.taskId)) return;
       const task = template.kind === "reduce" ? this.reduceTask(template.index) : template;
       const outcome = await this.attempt(task, false).catch(() => undefined);
@@ -228,7 +242,8 @@ export class JobDriver {
     set.add(live);
     this.progress.running++;
     try {
-      const outcome = await this.executor.run({ ...task, attempt: copy + 1, copy }, live.abort.signal, () => (live.startedAt = Date.now()));
+      const runId = copy === 0 ? undefined : `${copy}-${randomBytes(3).toString("hex")}`;
+      const outcome = await this.executor.run({ ...task, attempt: copy + 1, copy, runId }, live.abort.signal, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
         await this.commit(outcome.result, live);
         return { ok: true };

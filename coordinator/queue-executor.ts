@@ -27,7 +27,7 @@ export class QueueExecutor implements TaskExecutor {
   }
 
   async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
-    const id = Keys.taskJobId(task.job.jobId, task.taskId, task.copy);
+    const id = Keys.taskJobId(task.job.jobId, task.taskId, task.runId);
     if (onStart) this.starts.set(id, onStart);
     const job = await this.add(task.kind, task, {
       jobId: id,

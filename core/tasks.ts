@@ -41,9 +41,15 @@ interface TaskBase {
   attempt: number;
   /**
    * Which run of the task this is, from 0: a backup attempt, a retry the scheduler decided on, or a
-   * map task re-run because its output was lost. A queue keys the task by it.
+   * map task re-run because its output was lost.
    */
   copy?: number;
+  /**
+   * Unique name of a run after the first (copy > 0), so that a queue keys it apart from every
+   * earlier run, those of a previous coordinator included. The first run has none: a resuming
+   * coordinator must find the same queue job again.
+   */
+  runId?: string;
 }
 
 export interface MapTask extends TaskBase {

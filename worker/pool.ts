@@ -75,6 +75,7 @@ class Semaphore {
   constructor(private free: number) {}
 
   async acquire(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
     if (this.free > 0) {
       this.free--;
       return;

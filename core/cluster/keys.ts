@@ -21,7 +21,7 @@ export class Keys {
   get epoch() { return `${this.prefix}:leader:epoch`; }
   /**
    * The BullMQ id of one run of a task: adding it twice is a no-op, so a resuming coordinator re-adds
-   * safely; a backup or re-run (copy > 0) is a job of its own.
+   * the first run safely; a later run (with a runId) is a job of its own.
    */
-  static taskJobId(id: JobId, taskId: string, copy = 0) { return copy ? `${id}.${taskId}.${copy}` : `${id}.${taskId}`; }
+  static taskJobId(id: JobId, taskId: string, runId?: string) { return runId ? `${id}.${taskId}.${runId}` : `${id}.${taskId}`; }
 }

@@ -210,7 +210,8 @@ describe("two attempts of one task that both finish", () => {
     const id = await submitJob(c, jobArgs(out, marks, { holdTask: "map-00002", holdFile: release }));
     try {
       // The backup is dispatched while the only worker's thread holds map-00002.
-      await until("the backup of map-00002 queued", async () => (await redisOf(c).exists(`sheaf:tasks:${id}.map-00002.1`)) === 1, 20_000, 20);
+      // A later run of a task is queued as <job>.<task>.<copy>-<nonce>.
+      await until("the backup of map-00002 queued", async () => (await redisOf(c).keys(`sheaf:tasks:${id}.map-00002.1-*`)).length > 0, 20_000, 20);
       await c.worker(1); // an idle worker joins
       await until("the backup running", () => markers(marks, "map-00002", "held").length >= 2, 5_000, 20);
     } finally {
