@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { expect } from "vitest";
+import { afterAll, afterEach, expect } from "vitest";
 import { Cluster, type Proc } from "./cluster-harness.js";
 import { CLI, FIXTURE_JOBS, REPO, allLines, makeRng, parseTsv, partFiles, sameOutput, type Scratch } from "./helpers.js";
 
@@ -283,4 +283,15 @@ export async function stopCluster(c: Cluster): Promise<void> {
   }
   await c.stop();
   c.assertNoLeaks();
+}
+
+/** Registers the hooks every fault file needs: stop its clusters after each test, then remove its scratch folder. */
+export function stopClustersAfterEach(clusters: Cluster[], s: Scratch): void {
+  afterEach(async () => {
+    for (const c of clusters.splice(0)) await stopCluster(c);
+  });
+  afterAll(async () => {
+    for (const c of clusters.splice(0)) await stopCluster(c);
+    s.cleanup();
+  });
 }

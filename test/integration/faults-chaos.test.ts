@@ -11,7 +11,7 @@ import {
   FAULTY, delay, expectNoTempFiles, expectOracle, freshDir, jobRecord, params, reportFault, startCluster, stopCluster, submitJob, until, waitJob,
   wordcountOracle, writeCorpus, type JobRecord,
 } from "./fault-kit.js";
-import { expectRecovered as recovered } from "./fault-kit.js";
+import { expectRecovered as recovered, stopClustersAfterEach } from "./fault-kit.js";
 import { Scratch, allLines, sameOutput } from "./helpers.js";
 
 const s = new Scratch("faults-chaos");
@@ -57,14 +57,7 @@ beforeAll(async () => {
   baseline = { out, ms: record.progress!.millis! };
 }, 60_000);
 
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-});
-
-afterAll(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-  s.cleanup();
-});
+stopClustersAfterEach(clusters, s);
 
 it("a worker, the coordinator and Redis each SIGKILLed mid-job and restarted: the job completes with identical output", async () => {
   const name = "chaos";

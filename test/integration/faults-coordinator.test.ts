@@ -11,7 +11,7 @@ import {
   FAULTY, expectNoTempFiles, expectOracle, freshDir, jobRecord, params, reportFault, startCluster, stopCluster, submitJob, until, waitJob, wordcountOracle,
   writeCorpus, type JobRecord,
 } from "./fault-kit.js";
-import { expectRecovered as recovered } from "./fault-kit.js";
+import { expectRecovered as recovered, stopClustersAfterEach } from "./fault-kit.js";
 import { Scratch, allLines, sameOutput } from "./helpers.js";
 
 const s = new Scratch("faults-coordinator");
@@ -57,14 +57,7 @@ beforeAll(async () => {
   baseline = { out, ms: record.progress!.millis! };
 }, 60_000);
 
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-});
-
-afterAll(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-  s.cleanup();
-});
+stopClustersAfterEach(clusters, s);
 
 describe("the leader coordinator SIGKILLed mid-job", () => {
   it("with a standby running: the standby takes the lease within a few seconds and resumes the job", async () => {

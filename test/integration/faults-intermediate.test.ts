@@ -14,7 +14,7 @@ import {
   FAULTY, delay, expectNoTempFiles, expectOracle, freshDir, jobRecord, markers, params, redisOf, reportFault, runAsync, startCluster, stopCluster, submitJob, until,
   waitJob, wordcountOracle, writeCorpus, type JobRecord,
 } from "./fault-kit.js";
-import { expectRecovered as recovered } from "./fault-kit.js";
+import { expectRecovered as recovered, stopClustersAfterEach } from "./fault-kit.js";
 import { Scratch, allLines, runArgs, runOk, sameOutput } from "./helpers.js";
 
 const s = new Scratch("faults-intermediate");
@@ -107,14 +107,7 @@ beforeAll(async () => {
   for (const done of clusters.splice(0)) await stopCluster(done);
 }, 60_000);
 
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-});
-
-afterAll(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-  s.cleanup();
-});
+stopClustersAfterEach(clusters, s);
 
 describe("map output corrupted between the map and the reduce stage", () => {
   it("a flipped value byte and a truncated file are caught by the CRC; the map tasks that wrote them are re-run; the job succeeds", async () => {

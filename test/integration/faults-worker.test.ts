@@ -12,7 +12,7 @@ import {
   FAULTY, checkpointed, expectNoTempFiles, expectOracle, freshDir, markers, params, reportFault, startCluster, stopCluster, submitJob, until, waitJob, wordcountOracle,
   workerRunning, writeCorpus, type JobRecord,
 } from "./fault-kit.js";
-import { expectRecovered as recovered } from "./fault-kit.js";
+import { expectRecovered as recovered, stopClustersAfterEach } from "./fault-kit.js";
 import { Scratch, allLines, leftovers, sameOutput } from "./helpers.js";
 
 const s = new Scratch("faults-worker");
@@ -60,14 +60,7 @@ beforeAll(async () => {
   expect(record.progress!.resumedKeys).toBe(0);
 }, 90_000);
 
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-});
-
-afterAll(async () => {
-  for (const c of clusters.splice(0)) await stopCluster(c);
-  s.cleanup();
-});
+stopClustersAfterEach(clusters, s);
 
 describe("a worker SIGKILLed mid-task", () => {
   it("mid-map: its task comes back after the lock expires and resumes from its checkpoint", async () => {
