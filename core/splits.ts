@@ -7,12 +7,28 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
 import type { InputFile } from "./inputs.js";
 
+/**
+ * A map task's share of the input. For text it is a byte range of a file; other formats count
+ * `start` and `end` in their own `unit`. Plain data: plans are stored as JSON.
+ */
 export interface Split {
+  /** The input file, as listed; for a table source, a label naming the table or query. */
   file: string;
   start: number;
   end: number;
+  /**
+   * What start and end count: bytes (the default), Parquet row groups, Arrow record batches, or
+   * `whole` for a file read in one piece (gzip, multiline CSV); `range` for a key range of a table.
+   */
+  unit?: "bytes" | "rowGroups" | "batches" | "whole" | "range";
   /** 1-based number of the first line the split owns, when the format counts lines. */
   firstLine?: number;
+  /** Records of the split already mapped by an earlier attempt (a resumed split skips them). */
+  skip?: number;
+  /** A key range of a table source: `splitBy` values in [lo, hi), decimal strings; null is open. */
+  range?: { lo: string | null; hi: string | null; nulls?: boolean };
+  /** Bytes the split covers, for progress (the file size share, or an estimate). */
+  bytes?: number;
 }
 
 /** Like Hadoop's SPLIT_SLOP: a tail up to 10% over the split size stays with the last split. */

@@ -1,4 +1,5 @@
 /** The messages between whoever schedules tasks and whoever runs them: plain data, structured-clone safe. */
+import type { InputFormat, OutputFormat } from "./api/formats.js";
 import type { RecordLocation } from "./api/types.js";
 import type { JobId, TaskId } from "./ids.js";
 import type { Segment } from "./shuffle/segment.js";
@@ -15,8 +16,10 @@ export interface JobConfig {
   cwd: string;
   /** Number of reduce partitions (0 for a map-only job). */
   partitions: number;
-  /** Absolute path of the job's output folder. */
+  /** Absolute path of the job's output folder (for a sink such as PostgreSQL: where attempts keep their scratch). */
   output: string;
+  /** The job's input and output formats, as its module declares them. */
+  formats: { input: InputFormat; output: OutputFormat };
   /** Absolute path of the job's folder for intermediate files. */
   scratch: string;
   /** Map-side sort buffer, in bytes: past it, sorted runs spill to disk. */
@@ -76,9 +79,9 @@ export interface TaskStats {
   resumed?: number;
 }
 
-/** A file written by an attempt, to be committed into the output. */
+/** A file written by an attempt, to be committed into the output (or a sink's staged part). */
 export interface PartFile {
-  /** Where the attempt wrote it (under `<output>/_temporary/`). */
+  /** Where the attempt wrote it (under `<output>/_temporary/`); for a sink, where it staged it (a table). */
   path: string;
   /** Its final name in the output folder. */
   name: string;

@@ -1,7 +1,15 @@
 /**
  * Input and output formats are plain descriptors: the job artifact carries them as data,
  * and the engine that runs the job supplies the readers and writers (core/formats/).
+ * Every descriptor is JSON-safe, so a plan stored in Redis carries it unchanged.
  */
+
+/** The one column type vocabulary: CSV typing, output schemas, PostgreSQL tables. */
+export type ColumnType = "string" | "int32" | "int64" | "float64" | "bool" | "date" | "timestamp";
+export const COLUMN_TYPES: readonly ColumnType[] = ["string", "int32", "int64", "float64", "bool", "date", "timestamp"];
+
+/** Column name → type, in column order. */
+export type Schema = Readonly<Record<string, ColumnType>>;
 
 export interface LinesOptions {
   /**
@@ -16,30 +24,191 @@ export interface LinesInput {
   readonly format: "lines";
   readonly lineNumbers: boolean;
 }
-export interface JsonlInput {
+export interface JsonlFormat {
   readonly format: "jsonl";
 }
-export type InputFormat = LinesInput | JsonlInput;
+
+export interface CsvOptions {
+  /** Input: the first line of each file names the columns. Output: write a header line. @defaultValue true */
+  header?: boolean;
+  /** One character. @defaultValue "," */
+  delimiter?: string;
+  /** Input: types of the named columns (the others stay strings). Without a header, names every column in order. */
+  columns?: Schema;
+  /** Input: quoted fields may hold newlines; each file is read as one split. @defaultValue false */
+  multiline?: boolean;
+  /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
+  schema?: Schema;
+}
+export interface CsvFormat {
+  readonly format: "csv";
+  readonly header: boolean;
+  readonly delimiter: string;
+  readonly columns: Schema;
+  readonly multiline: boolean;
+  readonly schema?: Schema;
+}
+
+export interface ArrowOptions {
+  /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
+  schema?: Schema;
+}
+export interface ArrowFormat {
+  readonly format: "arrow";
+  readonly schema?: Schema;
+}
+
+export type ParquetCompression = "zstd" | "snappy" | "gzip" | "lz4" | "none";
+export interface ParquetOptions {
+  /** Output codec. @defaultValue "zstd" */
+  compression?: ParquetCompression;
+  /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
+  schema?: Schema;
+}
+export interface ParquetFormat {
+  readonly format: "parquet";
+  readonly compression: ParquetCompression;
+  readonly schema?: Schema;
+}
+
+export interface PostgresOptions {
+  /** Connection URL. @defaultValue `DATABASE_URL`, else the standard `PG*` variables */
+  url?: string;
+  /** Source: the table to read. Sink: the table to load (created from the schema when absent). */
+  table?: string;
+  /** Source: a query to read instead of a table. */
+  query?: string;
+  /** Source: an integer column whose value ranges cut the input into tasks. */
+  splitBy?: string;
+  /** Source, with splitBy: how many tasks. @defaultValue 4 */
+  splits?: number;
+  /** Sink: replace the table's rows, append to them, or merge on `key`. @defaultValue "replace" */
+  mode?: "replace" | "append" | "upsert";
+  /** Sink, upsert: the column (or columns) rows are matched on. */
+  key?: string | readonly string[];
+  /** Sink: the columns and their types, in order. @defaultValue the table's, else inferred from the first row */
+  schema?: Schema;
+}
+export interface PostgresFormat {
+  readonly format: "postgres";
+  readonly url?: string;
+  readonly table?: string;
+  readonly query?: string;
+  readonly splitBy?: string;
+  readonly splits: number;
+  readonly mode: "replace" | "append" | "upsert";
+  readonly key?: readonly string[];
+  readonly schema?: Schema;
+}
 
 export interface TsvOutput {
   readonly format: "tsv";
 }
-export interface JsonlOutput {
-  readonly format: "jsonl";
+
+export type InputFormat = LinesInput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
+export type OutputFormat = TsvOutput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
+/** @deprecated the name of JsonlFormat used as an input */
+export type JsonlInput = JsonlFormat;
+/** @deprecated the name of JsonlFormat used as an output */
+export type JsonlOutput = JsonlFormat;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+
+function fail(fn: string, field: string, expected: string, got: unknown): never {
+  throw new TypeError(`${fn}: ${field} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`);
 }
-export type OutputFormat = TsvOutput | JsonlOutput;
+
+function checkKeys(fn: string, options: object, known: readonly string[]): void {
+  for (const k of Object.keys(options)) if (!known.includes(k)) throw new TypeError(`${fn}: unknown option ${k} (known: ${known.join(", ")})`);
+}
+
+/** Checks a schema's shape: every column a name with a type of the vocabulary. */
+export function checkSchema(fn: string, field: string, schema: unknown): Schema | undefined {
+  if (schema === undefined) return undefined;
+  if (schema === null || typeof schema !== "object" || Array.isArray(schema)) fail(fn, field, "an object of column: type", schema);
+  const entries = Object.entries(schema as object);
+  if (field === "schema" && entries.length === 0) fail(fn, field, "at least one column", schema);
+  for (const [name, type] of entries) {
+    if (!COLUMN_TYPES.includes(type as ColumnType)) fail(fn, `${field}.${name}`, `one of ${COLUMN_TYPES.join(", ")}`, type);
+  }
+  return Object.freeze({ ...(schema as Schema) });
+}
 
 /** One record per text line (without its terminator), splittable by byte range. */
 export function lines(options: LinesOptions = {}): LinesInput {
+  checkKeys("lines()", options, ["lineNumbers"]);
   return { format: "lines", lineNumbers: options.lineNumbers === true };
 }
 
 /** One JSON value per line: as an input, each parsed line is a record; as an output, `{"key":…,"value":…}` per line. */
-export function jsonl(): JsonlInput & JsonlOutput {
+export function jsonl(): JsonlFormat {
   return { format: "jsonl" };
 }
 
 /** key<TAB>value per line; a composite key takes one column per element. */
 export function tsv(): TsvOutput {
   return { format: "tsv" };
+}
+
+/** RFC 4180 CSV: as an input, one row object per line (typed by `columns`); as an output, one line per row. */
+export function csv(options: CsvOptions = {}): CsvFormat {
+  checkKeys("csv()", options, ["header", "delimiter", "columns", "multiline", "schema"]);
+  const { header = true, delimiter = ",", multiline = false } = options;
+  if (typeof header !== "boolean") fail("csv()", "header", "true or false", header);
+  if (typeof multiline !== "boolean") fail("csv()", "multiline", "true or false", multiline);
+  if (typeof delimiter !== "string" || delimiter.length !== 1 || delimiter === '"' || delimiter === "\n" || delimiter === "\r") {
+    fail("csv()", "delimiter", "one character other than a quote or a newline", delimiter);
+  }
+  const columns = checkSchema("csv()", "columns", options.columns) ?? {};
+  const schema = checkSchema("csv()", "schema", options.schema);
+  return { format: "csv", header, delimiter, columns, multiline, ...(schema ? { schema } : {}) };
+}
+
+/** Arrow IPC: as an input, files in the file or stream format, split by record batch; as an output, IPC files. */
+export function arrow(options: ArrowOptions = {}): ArrowFormat {
+  checkKeys("arrow()", options, ["schema"]);
+  const schema = checkSchema("arrow()", "schema", options.schema);
+  return { format: "arrow", ...(schema ? { schema } : {}) };
+}
+
+/** Parquet: as an input, any codec, split by row group; as an output, `compression` (zstd) files. */
+export function parquet(options: ParquetOptions = {}): ParquetFormat {
+  checkKeys("parquet()", options, ["compression", "schema"]);
+  const compression = options.compression ?? "zstd";
+  if (!["zstd", "snappy", "gzip", "lz4", "none"].includes(compression)) fail("parquet()", "compression", `"zstd", "snappy", "gzip", "lz4" or "none"`, compression);
+  const schema = checkSchema("parquet()", "schema", options.schema);
+  return { format: "parquet", compression, ...(schema ? { schema } : {}) };
+}
+
+/**
+ * PostgreSQL: as an input, a table or query read as rows, cut into `splits` tasks by ranges of
+ * `splitBy`; as an output, a table loaded all or nothing when the job commits.
+ */
+export function postgres(options: PostgresOptions): PostgresFormat {
+  if (options === null || typeof options !== "object") fail("postgres()", "options", "an object", options);
+  checkKeys("postgres()", options, ["url", "table", "query", "splitBy", "splits", "mode", "key", "schema"]);
+  const { url, table, query, splitBy, splits = 4, mode = "replace" } = options;
+  if (url !== undefined && typeof url !== "string") fail("postgres()", "url", "a connection URL", url);
+  if (table !== undefined && (typeof table !== "string" || !IDENT.test(table))) fail("postgres()", "table", "a table name (schema.table allowed)", table);
+  if (query !== undefined && (typeof query !== "string" || query.trim() === "")) fail("postgres()", "query", "an SQL query", query);
+  if (table === undefined && query === undefined) throw new TypeError("postgres(): give a table (or, for a source, a query)");
+  if (table !== undefined && query !== undefined) throw new TypeError("postgres(): give a table or a query, not both");
+  if (splitBy !== undefined && (typeof splitBy !== "string" || !IDENT.test(splitBy))) fail("postgres()", "splitBy", "a column name", splitBy);
+  if (!Number.isInteger(splits) || splits < 1 || splits > 10_000) fail("postgres()", "splits", "an integer from 1 to 10000", splits);
+  if (!["replace", "append", "upsert"].includes(mode)) fail("postgres()", "mode", `"replace", "append" or "upsert"`, mode);
+  const key = options.key === undefined ? undefined : typeof options.key === "string" ? [options.key] : [...options.key];
+  if (key && (key.length === 0 || key.some((k) => typeof k !== "string" || !IDENT.test(k)))) fail("postgres()", "key", "a column name or a list of them", options.key);
+  if (mode === "upsert" && !key) throw new TypeError(`postgres(): mode "upsert" needs a key`);
+  const schema = checkSchema("postgres()", "schema", options.schema);
+  return {
+    format: "postgres",
+    ...(url !== undefined ? { url } : {}),
+    ...(table !== undefined ? { table } : {}),
+    ...(query !== undefined ? { query } : {}),
+    ...(splitBy !== undefined ? { splitBy } : {}),
+    splits,
+    mode,
+    ...(key ? { key } : {}),
+    ...(schema ? { schema } : {}),
+  };
 }

@@ -1,8 +1,19 @@
 /** The public API: what a job module imports `from "sheaf"`. Keep this free of engine internals. */
 export { defineJob, isJob } from "./job.js";
 export type { Job, JobSpec } from "./job.js";
-export { lines, jsonl, tsv } from "./formats.js";
-export type { InputFormat, OutputFormat, LinesOptions } from "./formats.js";
+export { lines, jsonl, tsv, csv, arrow, parquet, postgres } from "./formats.js";
+export type {
+  InputFormat,
+  OutputFormat,
+  LinesOptions,
+  CsvOptions,
+  ArrowOptions,
+  ParquetOptions,
+  ParquetCompression,
+  PostgresOptions,
+  ColumnType,
+  Schema,
+} from "./formats.js";
 export { sum, count, min, max, toArray } from "./helpers.js";
 export { FatalError } from "./errors.js";
 export type { Key, Emit, Counter, TaskContext, RecordLocation } from "./types.js";

@@ -9,8 +9,11 @@ export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
   input?: InputFormat;
   /** Called once per record; `emit(key, value)` any number of times. */
   map?: (record: R, emit: Emit<K, V>, ctx: TaskContext) => void;
-  /** Instead of `map`: called once per batch of records (an array of lines or parsed JSON values). */
-  mapBatch?: (records: R[], emit: Emit<K, V>, ctx: TaskContext) => void;
+  /**
+   * Instead of `map`: called once per batch of records: an array of records (lines, parsed JSON
+   * values, CSV row objects), or an apache-arrow `RecordBatch` for `arrow()` and `parquet()` inputs.
+   */
+  mapBatch?: (records: any, emit: Emit<K, V>, ctx: TaskContext) => void | Promise<void>;
   /** Map-side pre-aggregation: may run zero or more times on any subset of a key's values. */
   combine?: (key: K, values: Iterable<V>, ctx: TaskContext) => V;
   /** Called once per key, in key order within a partition. Omit for a map-only job. `undefined` writes nothing. */
@@ -58,8 +61,8 @@ export interface Job<R = any, K extends Key = any, V = any, O = any> extends Rea
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const FUNCTIONS = ["map", "mapBatch", "combine", "reduce", "partitioner", "setup", "cleanup"] as const;
 const KNOWN = new Set<string>(["name", "input", "output", "partitions", "taskTimeout", "skipBadRecords", "speculative", "sort", ...FUNCTIONS]);
-const INPUTS = new Set(["lines", "jsonl"]);
-const OUTPUTS = new Set(["tsv", "jsonl"]);
+const INPUTS = new Set(["lines", "jsonl", "csv", "arrow", "parquet", "postgres"]);
+const OUTPUTS = new Set(["tsv", "jsonl", "csv", "arrow", "parquet", "postgres"]);
 
 function describe(value: unknown): string {
   if (value === null) return "null";
@@ -97,6 +100,10 @@ export function defineJob<R = any, K extends Key = any, V = any, O = any>(spec: 
   if (typeof output !== "object" || output === null || !OUTPUTS.has((output as OutputFormat).format)) {
     fail("output", `an output format (${[...OUTPUTS].map((f) => f + "()").join(", ")})`, output);
   }
+  if (input.format === "postgres" && input.table === undefined && input.query === undefined) fail("input", "postgres({ table | query })", input);
+  if (output.format === "postgres" && output.table === undefined) fail("output", "postgres({ table })", output);
+  if (output.format === "postgres" && output.query !== undefined) fail("output", "postgres({ table }) without a query (a sink loads a table)", output);
+
   return Object.freeze({ ...spec, input, output, sheafJob: 1 as const });
 }
 
