@@ -20,6 +20,7 @@ export class UserCodeError extends SheafError {
 export function describeLocation(input: (RecordLocation & { key?: string }) | undefined): string {
   if (!input) return "";
   if (input.key !== undefined) return ` on key ${input.key}`;
+  if (input.row !== undefined) return ` on the record at ${input.file} row ${input.row}`;
   const line = input.line !== undefined ? `, line ${input.line}` : "";
   return ` on the record at ${input.file} byte ${input.offset}${line}`;
 }

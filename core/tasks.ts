@@ -107,6 +107,7 @@ export interface BadRecord {
   file: string;
   offset: number;
   line?: number;
+  row?: number;
   error: string;
 }
 

@@ -15,8 +15,10 @@ export interface RecordLocation {
   file: string;
   /** Byte offset of the record's first byte in the file (for compressed input: in the decompressed stream). */
   offset: number;
-  /** 1-based line number, when the input format counts lines (`lines({ lineNumbers: true })`). */
+  /** 1-based line number, when the input format counts lines (`lines({ lineNumbers: true })`, `csv()`). */
   line?: number;
+  /** 0-based row number within the file or table, for tabular inputs that have no byte offsets (Arrow, Parquet, PostgreSQL). */
+  row?: number;
 }
 
 /** What user code sees of the task it runs in. */
