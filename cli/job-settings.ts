@@ -1,9 +1,15 @@
 /** What `run` and `submit` both take from the command line about a job: inputs, output, and how to cut and run it. */
 import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import type { Job } from "../core/api/job.js";
+import { SheafError } from "../core/errors.js";
+import { readsFiles, writesFiles } from "../core/formats/registry.js";
 
 export interface JobSettings {
+  /** Empty for a job whose input is a table source. */
   inputs: string[];
-  output: string;
+  /** Undefined for a job whose output is a sink. */
+  output?: string;
   workdir: string;
   splitSize: number;
   partitions?: number;
@@ -22,3 +28,28 @@ export const JOB_DEFAULTS = {
   sortBufferBytes: 128 << 20,
   maxAttempts: 4,
 };
+
+/**
+ * The output folder of a job, absolute: `--output`, or for a sink (which writes no files) a
+ * private folder in the job's scratch space where attempts keep their staging state. Refuses a
+ * job that needs `--input` or `--output` and lacks it, and one given a flag it cannot use.
+ */
+export function resolveOutput(job: Job, settings: Pick<JobSettings, "inputs" | "output">, scratch: string): string {
+  if (readsFiles(job.input) && settings.inputs.length === 0) {
+    throw new SheafError("MISSING_INPUT", `job ${job.name} reads ${job.input.format} files: give --input <path|glob>`);
+  }
+  if (!readsFiles(job.input) && settings.inputs.length > 0) {
+    throw new SheafError("UNUSED_INPUT", `job ${job.name} reads from ${job.input.format}, not files: drop --input`);
+  }
+  if (!writesFiles(job.output)) {
+    if (settings.output !== undefined) throw new SheafError("UNUSED_OUTPUT", `job ${job.name} loads its output into ${job.output.format}, not files: drop --output`);
+    return join(scratch, "output");
+  }
+  if (settings.output === undefined) throw new SheafError("MISSING_OUTPUT", `job ${job.name} writes ${job.output.format} files: give --output <dir>`);
+  return resolve(settings.output);
+}
+
+/** Where a job's output goes, for messages: the folder, or the sink's table. */
+export function describeSink(job: Job): string {
+  return job.output.format === "postgres" ? `PostgreSQL table ${job.output.table}` : "";
+}

@@ -44,8 +44,8 @@ function collect(text: string, previous: string[] = []): string[] {
 function jobOptions(cmd: Command): Command {
   return cmd
     .argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)")
-    .requiredOption("-i, --input <path...>", "input files, folders or globs (repeatable)", collect as never)
-    .requiredOption("-o, --output <dir>", "output folder")
+    .option("-i, --input <path...>", "input files, folders or globs (repeatable; none for a table source)", collect as never)
+    .option("-o, --output <dir>", "output folder (none for a sink such as postgres())")
     .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
     .addOption(new Option("--split-size <size>", "target split size, bytes or with k/m/g").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
     .addOption(new Option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk").argParser(size).default(JOB_DEFAULTS.sortBufferBytes, "128m"))
@@ -93,7 +93,7 @@ async function serve(service: { start(): Promise<void>; stop(): Promise<void> })
 
 function jobSettings(o: Record<string, any>): JobSettings {
   return {
-    inputs: (o.input as string[]).flat(),
+    inputs: ((o.input ?? []) as string[]).flat(),
     output: o.output,
     workdir: o.workdir,
     splitSize: o.splitSize,

@@ -11,7 +11,7 @@ import { newJobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ThreadPool } from "../worker/pool.js";
 import { bundleJob } from "./bundle.js";
-import type { JobSettings } from "./job-settings.js";
+import { describeSink, resolveOutput, type JobSettings } from "./job-settings.js";
 import { ProgressReporter } from "./progress.js";
 
 export interface RunOptions extends JobSettings {
@@ -21,13 +21,14 @@ export interface RunOptions extends JobSettings {
 
 export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport> {
   const workdir = resolve(options.workdir);
-  const output = resolve(options.output);
   const artifact = await bundleJob(jobFile, workdir);
   const job = await loadJob(artifact.path, jobFile);
   const jobId = newJobId(job.name);
-  const plan = planJob(
+  const scratch = jobScratchDir(workdir, jobId);
+  const output = resolveOutput(job, options, scratch);
+  const plan = await planJob(
     job,
-    { jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch: jobScratchDir(workdir, jobId), sortBufferBytes: options.sortBufferBytes },
+    { jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch, sortBufferBytes: options.sortBufferBytes },
     {
       inputs: options.inputs,
       splitSize: options.splitSize,
@@ -53,7 +54,7 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
     });
     const report = await driver.run();
     progress?.stop();
-    if (progress) process.stderr.write(progress.summary(report, options.output) + "\n");
+    if (progress) process.stderr.write(progress.summary(report, options.output ?? describeSink(job)) + "\n");
     return report;
   } finally {
     progress?.stop();

@@ -10,19 +10,21 @@ import { newJobId, type JobId } from "../core/ids.js";
 import { isReport } from "../core/progress.js";
 import { listInputs } from "../core/inputs.js";
 import { bundleJob } from "./bundle.js";
-import type { JobSettings } from "./job-settings.js";
+import { resolveOutput, type JobSettings } from "./job-settings.js";
+import { writesFiles } from "../core/formats/registry.js";
+import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
 export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings): Promise<JobId> {
   const cwd = process.cwd();
-  listInputs(o.inputs, cwd);
-  const output = resolve(o.output);
-  new OutputCommitter(output).check(o.overwrite);
   const workdir = resolve(o.workdir);
   const artifact = await bundleJob(jobFile, workdir);
   const job = await loadJob(artifact.path, jobFile);
   const id = newJobId(job.name);
+  const output = resolveOutput(job, o, jobScratchDir(workdir, id));
+  if (o.inputs.length) listInputs(o.inputs, cwd);
+  if (writesFiles(job.output)) new OutputCommitter(output).check(o.overwrite);
   await submitJob(redis, keys, {
     id,
     name: job.name,

@@ -2,19 +2,22 @@
  * The output side of the commit protocol, as Hadoop's FileOutputCommitter: attempts write under
  * `<output>/_temporary/<task>-attempt-<n>/`; the job store records which attempt of each task
  * committed (first wins); the job commit renames the committed parts into place, then writes
- * `_SUCCESS`. Abort leaves no part files.
+ * `_SUCCESS`. Abort leaves no part files. A job whose output is a sink (PostgreSQL) stages its
+ * parts there instead: the job commit hands them to the sink, which makes them visible at once.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SheafError } from "../core/errors.js";
 import { outputTemporaryDir, successMarker } from "../core/storage.js";
-import type { BadRecord, PartFile } from "../core/tasks.js";
+import type { OutputSink } from "../core/formats/format.js";
+import type { BadRecord, PartFile, TaskResult } from "../core/tasks.js";
 
 /** Files and folders the engine writes in an output folder. */
 const OURS = /^(part-\d+(\.\w+)?|_SUCCESS|_temporary|_bad_records)$/;
 
 export class OutputCommitter {
-  constructor(readonly output: string) {}
+  /** `output` is the output folder; for a sink, a private folder in the job's scratch space. */
+  constructor(readonly output: string, private readonly sink?: OutputSink) {}
 
   /** Refuses an output folder that holds other files, or a finished job's output without `overwrite`. */
   check(overwrite: boolean): string[] {
@@ -31,14 +34,31 @@ export class OutputCommitter {
     return entries;
   }
 
-  /** Checks the output folder, then clears what an earlier unfinished job (or the one being overwritten) left. */
-  prepare(overwrite: boolean): void {
-    for (const e of this.check(overwrite)) rmSync(join(this.output, e), { recursive: true, force: true });
+  /** Checks the output folder (or the sink), then clears what an earlier unfinished job (or the one being overwritten) left. */
+  async prepare(overwrite: boolean): Promise<void> {
+    await this.sink?.check();
+    for (const e of this.check(overwrite || this.sink !== undefined)) rmSync(join(this.output, e), { recursive: true, force: true });
     mkdirSync(outputTemporaryDir(this.output), { recursive: true });
   }
 
-  /** Moves each task's committed part file into place, lists skipped records in `_bad_records`, then writes `_SUCCESS`, last. */
-  commitJob(parts: readonly PartFile[], badRecords: readonly BadRecord[] = []): void {
+  /** Removes the files (or staged part) of an attempt that lost the race to commit. */
+  async discard(result: TaskResult): Promise<void> {
+    if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
+    if (!result.part) return;
+    // A sink's part is a staged table, not a file (its attempt folder goes with the job's scratch space).
+    if (this.sink) await this.sink.discard(result.part).catch(() => {}); // the job's abort removes what remains
+    else rmSync(dirname(result.part.path), { recursive: true, force: true });
+  }
+
+  /**
+   * Moves each task's committed part file into place, lists skipped records in `_bad_records`, then
+   * writes `_SUCCESS`, last. A sink loads the staged parts in one transaction instead, once per job.
+   */
+  async commitJob(jobId: string, parts: readonly PartFile[], badRecords: readonly BadRecord[] = []): Promise<void> {
+    if (this.sink) {
+      await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)));
+      return;
+    }
     for (const part of [...parts].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const target = join(this.output, part.name);
       // Idempotent, for a coordinator that died halfway through the job commit and resumed it.
@@ -56,8 +76,10 @@ export class OutputCommitter {
     closeSync(fd);
   }
 
-  /** Leaves no `_SUCCESS` and no part files. */
-  abort(): void {
+  /** Leaves no `_SUCCESS` and no part files, and a sink's destination as it was. */
+  async abort(jobId: string): Promise<void> {
+    await this.sink?.abort(jobId).catch(() => {}); // staged leftovers are also dropped by the next abort or commit of the job
+
     rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
     if (!existsSync(this.output)) return;
     for (const e of readdirSync(this.output)) if (OURS.test(e)) rmSync(join(this.output, e), { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluste
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
+import { outputSink } from "../core/formats/registry.js";
 import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
@@ -153,7 +154,7 @@ export class Coordinator {
       if (record.cancelRequested) throw new Error("cancelled");
       const plan = await this.planOf(spec, resumed);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      await this.prepareOutput(id, spec);
+      await this.prepareOutput(id, spec, plan);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
       const driver = new JobDriver(plan, executor, {
@@ -187,9 +188,9 @@ export class Coordinator {
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
-  private async prepareOutput(id: JobId, spec: JobSubmission): Promise<void> {
+  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan): Promise<void> {
     if ((await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
-    new OutputCommitter(spec.output).prepare(spec.overwrite);
+    await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
       throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
@@ -203,7 +204,7 @@ export class Coordinator {
       if (stored) return JSON.parse(stored) as JobPlan;
     }
     const job = await loadJob(spec.artifact, spec.name);
-    const plan = planJob(
+    const plan = await planJob(
       job,
       {
         jobId: spec.id,

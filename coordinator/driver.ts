@@ -6,14 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { dirname } from "node:path";
 import { SheafError, describeLocation } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
 import { taskId, type TaskId } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
+import { outputSink } from "../core/formats/registry.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
@@ -61,7 +60,7 @@ interface LiveAttempt {
 export class JobDriver {
   private committed = new Map<TaskId, TaskResult>();
   private readonly store: JobStore;
-  private readonly committer: OutputCommitter;
+  private committer: OutputCommitter;
   private readonly retry: RetryPolicy;
   private readonly progress: JobProgress;
   private readonly abort = new AbortController();
@@ -96,8 +95,10 @@ export class JobDriver {
   }
 
   async run(): Promise<JobReport> {
+    const sink = await outputSink(this.plan.config.formats.output);
+    if (sink) this.committer = new OutputCommitter(this.plan.config.output, sink);
     // Outside the try: a refused output folder (another job's output) must not be aborted.
-    if (this.options.prepareOutput ?? true) this.committer.prepare(this.options.overwrite ?? false);
+    if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {
       this.committed = await this.store.load();
       for (const r of this.committed.values()) this.count(r, 1);
@@ -111,11 +112,11 @@ export class JobDriver {
       }
       this.progress.stage = "commit";
       this.emitProgress();
-      this.committer.commitJob([...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])), badRecords);
+      await this.committer.commitJob(this.plan.config.jobId, [...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])), badRecords);
       return this.report();
     } catch (err) {
       if (this.interrupted) throw this.abort.signal.reason;
-      this.committer.abort();
+      await this.committer.abort(this.plan.config.jobId);
       throw err;
     } finally {
       // Asynchronous, so a large job's cleanup does not stall the other jobs a coordinator drives;
@@ -270,7 +271,7 @@ export class JobDriver {
       throw err;
     }
     if (!won) {
-      discardFiles(result);
+      await this.committer.discard(result);
       return;
     }
     this.committed.set(result.taskId, result);
@@ -339,11 +340,6 @@ export class JobDriver {
     if (bad) counters["skipped-bad-records"] = bad;
     return { ...this.progress, recordsOut, bytesOut, parts, counters, resumedBytes, resumedKeys, millis: Date.now() - this.progress.startedAt };
   }
-}
-
-function discardFiles(result: TaskResult): void {
-  if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
-  if (result.part) rmSync(dirname(result.part.path), { recursive: true, force: true });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,8 +1,8 @@
 /** Turns a job and its inputs into tasks: one map task per split, one reduce task per partition. */
 import type { Job } from "../core/api/job.js";
 import { taskId } from "../core/ids.js";
+import { inputReader, readsFiles } from "../core/formats/registry.js";
 import { listInputs, type InputFile } from "../core/inputs.js";
-import { planSplits } from "../core/splits.js";
 import type { JobConfig, MapTask } from "../core/tasks.js";
 
 export interface JobPlan {
@@ -29,18 +29,19 @@ export interface PlanOptions {
 }
 
 /** What the job itself decides, unless the command line overrides it. */
-type JobDefaults = "partitions" | "taskTimeoutMs" | "skipBadRecords" | "speculative" | "checkpointBytes" | "checkpointMs";
+type JobDefaults = "partitions" | "taskTimeoutMs" | "skipBadRecords" | "speculative" | "checkpointBytes" | "checkpointMs" | "formats";
 
 export const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
 export const DEFAULT_CHECKPOINT = { bytes: 16 << 20, ms: 10_000 };
 
-export function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): JobPlan {
-  const inputs = listInputs(options.inputs, base.cwd);
-  const countLines = job.input.format === "lines" && job.input.lineNumbers;
-  const splits = planSplits(inputs, options.splitSize, countLines, base.cwd);
+/** Lists the inputs (a table source has none) and asks the input format to cut them into splits. */
+export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): Promise<JobPlan> {
+  const inputs = readsFiles(job.input) ? listInputs(options.inputs, base.cwd) : [];
+  const splits = await (await inputReader(job.input)).plan(inputs, options.splitSize, base.cwd);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;
   const config: JobConfig = {
     ...base,
+    formats: { input: job.input, output: job.output },
     partitions: reduces,
     taskTimeoutMs: options.taskTimeoutMs ?? job.taskTimeout ?? DEFAULT_TASK_TIMEOUT_MS,
     skipBadRecords: job.skipBadRecords ?? 0,

@@ -9,6 +9,7 @@
  */
 import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
+import type { Split } from "../core/splits.js";
 import type { BadRecord } from "../core/tasks.js";
 import type { RunFile } from "./run-merge.js";
 
@@ -28,9 +29,8 @@ export interface PartProgress {
 
 export interface MapCheckpoint {
   kind: "map";
-  /** File offset of the first line not yet mapped (a line start), and its line number. */
-  offset: number;
-  nextLine?: number;
+  /** Where the read continues: the split fields the reader set after the last mapped batch. */
+  resume: Partial<Split>;
   recordsIn: number;
   bytesIn: number;
   counters: Record<string, number>;
@@ -66,6 +66,12 @@ export class Checkpointer {
   /** True when enough work was done since the last checkpoint. */
   due(bytes: number): boolean {
     return bytes - this.lastBytes >= this.policy.everyBytes || Date.now() - this.lastAt >= this.policy.everyMs;
+  }
+
+  /** Counts the work as checkpointed without saving (a part that cannot be continued), so `due` asks again later. */
+  skip(bytes: number): void {
+    this.lastAt = Date.now();
+    this.lastBytes = bytes;
   }
 
   /** Links the files the checkpoint relies on, then replaces `checkpoint.json`, atomically. */

@@ -1,6 +1,6 @@
 /** The `ctx` user code receives: counters, params, task identity and the current record's place. */
 import type { Counter, RecordLocation, TaskContext } from "../core/api/types.js";
-import type { RecordBatch } from "../core/formats/input-reader.js";
+import type { ReadBatch } from "../core/formats/format.js";
 import type { Task } from "../core/tasks.js";
 
 export class Context implements TaskContext {
@@ -10,7 +10,7 @@ export class Context implements TaskContext {
   readonly jobName: string;
   readonly counters = new Map<string, { value: number }>();
   /** Set by the map loop; `input` is computed only when user code asks. */
-  batch: RecordBatch | undefined;
+  batch: ReadBatch | undefined;
   index = 0;
 
   constructor(task: Task) {

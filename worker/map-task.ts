@@ -6,9 +6,10 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
 import type { Key } from "../core/api/types.js";
-import { SheafError, UserCodeError, messageOf } from "../core/errors.js";
-import { readRecords, type RecordBatch } from "../core/formats/input-reader.js";
-import { createRecordWriter, extensionOf, type RecordWriter } from "../core/formats/output-writer.js";
+import type { RecordLocation } from "../core/api/types.js";
+import { SheafError, UserCodeError, describeLocation, messageOf } from "../core/errors.js";
+import type { ReadBatch, RecordWriter } from "../core/formats/format.js";
+import { createRecordWriter, extensionOf, inputReader } from "../core/formats/registry.js";
 import { partName } from "../core/ids.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir } from "../core/storage.js";
@@ -18,7 +19,7 @@ import { Context } from "./context.js";
 import { MapOutputBuffer } from "./map-output.js";
 import { checkOutputKey, makeCombiner, makePartitioner, runHook, wrapUserError } from "./user-code.js";
 
-export function runMapTask(task: MapTask, job: Job): TaskResult {
+export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   const started = Date.now();
   const ctx = new Context(task);
   const attempt = attemptName(task.attempt);
@@ -36,12 +37,15 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
     if (resumed) ctx.restoreCounters(resumed.counters);
 
     let emit: (key: Key, value?: unknown) => void;
+    /** Writes that apply backpressure (a columnar or database writer): awaited after each batch. */
+    const writes: Promise<void>[] = [];
     if (mapOnly) {
       if (resumed?.part) continuePart(resumed.part, partPath);
-      const w = (writer = createRecordWriter(job.output, partPath, resumed?.part));
+      const w = (writer = await createRecordWriter(job.output, { path: partPath, job: task.job, taskId: task.taskId, attempt }, resumed?.part));
       emit = (key, value) => {
         checkOutputKey(key);
-        w.write(key, value);
+        const pending = w.write(key, value);
+        if (pending) writes.push(pending);
       };
     } else {
       const n = task.job.partitions;
@@ -64,42 +68,54 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
     const sink = emit;
     if (skipLimit > 0 && !job.mapBatch) emit = (key, value) => void held.push([key, value]);
 
-    const split = resumed ? { ...task.split, start: resumed.offset, firstLine: resumed.nextLine } : task.split;
+    const split = resumed ? { ...task.split, ...resumed.resume } : task.split;
     const base = { recordsIn: resumed?.recordsIn ?? 0, bytesIn: resumed?.bytesIn ?? 0 };
     let recordsIn = base.recordsIn;
     const checkpointer = new Checkpointer(ckptDir, attempt, { everyBytes: task.job.checkpointBytes, everyMs: task.job.checkpointMs });
-    const checkpoint = (batch: RecordBatch) => {
-      const bytesIn = base.bytesIn + (batch.end - split.start);
+    const checkpoint = (batch: ReadBatch) => {
+      const bytesIn = base.bytesIn + batch.bytes;
       if (!checkpointer.due(bytesIn)) return;
+      // A part that cannot be continued from a prefix (columnar, database) is not checkpointed.
+      const progress = writer?.sync();
+      if (writer && !progress) return checkpointer.skip(bytesIn);
       checkpointer.save(
         {
           kind: "map",
-          offset: batch.end,
-          nextLine: batch.nextLine,
+          resume: batch.resume,
           recordsIn,
           bytesIn,
           counters: ctx.counterValues(),
           badRecords,
           spills: shuffle?.flushToDisk() ?? [],
-          part: writer ? { path: partPath, ...writer.sync() } : undefined,
+          part: progress ? { path: partPath, ...progress } : undefined,
         },
         bytesIn,
       );
     };
+    /** A record the reader could not decode (a bad CSV row): skipped within the budget, else the task fails naming it. */
+    const onBadRecord = (location: RecordLocation, message: string) => {
+      if (skipLimit === 0) throw new SheafError("BAD_RECORD", `${message}${describeLocation(location)}`);
+      badRecords.push({ ...location, error: message });
+      if (badRecords.length > skipLimit) {
+        throw new SheafError("TOO_MANY_BAD_RECORDS", `more than skipBadRecords (${skipLimit}) bad records in this task; the last${describeLocation(location)}: ${message}`);
+      }
+    };
 
     runHook(job, "setup", ctx);
     const { map, mapBatch } = job;
-    const read = readRecords(split, job.input, (batch) => {
+    const reader = await inputReader(job.input);
+    const read = await reader.read(split, async (batch) => {
       ctx.batch = batch;
-      const records = batch.records;
       if (mapBatch) {
         ctx.index = 0;
         try {
-          mapBatch(records, emit, ctx);
+          const pending = mapBatch(batch.batch, emit, ctx);
+          if (pending) await pending;
         } catch (err) {
-          throw wrapUserError("mapBatch", batch.location(0), err);
+          throw wrapUserError("mapBatch", batch.length ? batch.location(0) : undefined, err);
         }
       } else {
+        const records = batch.records;
         for (let i = 0; i < records.length; i++) {
           ctx.index = i;
           try {
@@ -120,17 +136,18 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
           }
         }
       }
-      recordsIn += records.length;
+      recordsIn += batch.length;
       ctx.batch = undefined;
+      if (writes.length) await Promise.all(writes.splice(0));
       checkpoint(batch);
-    }, task.job.cwd);
+    }, { cwd: task.job.cwd, onBadRecord });
     runHook(job, "cleanup", ctx);
 
     const stats = { recordsIn, bytesIn: base.bytesIn + read.bytes, recordsOut: 0, bytesOut: 0, spills: 0, millis: 0, ...(resumed ? { resumed: base.bytesIn } : {}) };
     const result: TaskResult = { kind: "map", taskId: task.taskId, attempt: task.attempt, counters: ctx.counterValues(), stats };
     if (badRecords.length) result.badRecords = badRecords;
     if (writer) {
-      const { bytes, records } = writer.close();
+      const { bytes, records } = await writer.close();
       result.part = { path: partPath, name: partFile, bytes, records };
       stats.recordsOut = records;
       stats.bytesOut = bytes;
@@ -146,7 +163,7 @@ export function runMapTask(task: MapTask, job: Job): TaskResult {
     return result;
   } catch (err) {
     // A failed attempt leaves nothing behind that anyone could read (its checkpoint keeps links of its own).
-    writer?.abandon();
+    await writer?.abandon().catch(() => {});
     rmSync(scratch, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
     // A corrupt spilled run: the checkpoint that kept it would fail the same way again.

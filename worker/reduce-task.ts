@@ -6,7 +6,8 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
-import { createRecordWriter, extensionOf, type RecordWriter } from "../core/formats/output-writer.js";
+import type { RecordWriter } from "../core/formats/format.js";
+import { createRecordWriter, extensionOf } from "../core/formats/registry.js";
 import { partName } from "../core/ids.js";
 import { decodeFrom, Grouper, Merger } from "../core/shuffle/merge.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
@@ -17,7 +18,7 @@ import { Checkpointer, continuePart, resumeFrom, type ReduceCheckpoint } from ".
 import { Context } from "./context.js";
 import { displayKey, runHook, wrapUserError } from "./user-code.js";
 
-export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
+export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskResult> {
   const started = Date.now();
   const ctx = new Context(task);
   const attempt = attemptName(task.attempt);
@@ -36,7 +37,7 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
     }
     /** Keys up to this one (an encoding) are already in the part file. */
     const done = resumed ? Buffer.from(resumed.lastKey, "base64").toString("latin1") : undefined;
-    writer = createRecordWriter(job.output, path, resumed?.part);
+    writer = await createRecordWriter(job.output, { path, job: task.job, taskId: task.taskId, attempt }, resumed?.part);
     merger = new Merger(task.segments.map((s) => new RunReader(s)));
     const groups = new Grouper(merger);
     const reduce = job.reduce!;
@@ -55,14 +56,21 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
       } catch (err) {
         throw wrapUserError("reduce", { file: "", offset: 0, key: displayKey(key) }, err);
       }
-      if (out !== undefined) writer.write(key, out);
+      if (out !== undefined) {
+        const pending = writer.write(key, out);
+        if (pending) await pending;
+      }
       if (checkpointer.due(writer.size)) {
-        const part = { path, ...writer.sync() };
-        checkpointer.save({ kind: "reduce", lastKey: Buffer.from(ek, "latin1").toString("base64"), counters: ctx.counterValues(), part }, part.bytes);
+        // A part that cannot be continued from a prefix (columnar, database) is not checkpointed.
+        const progress = writer.sync();
+        if (progress) {
+          const part = { path, ...progress };
+          checkpointer.save({ kind: "reduce", lastKey: Buffer.from(ek, "latin1").toString("base64"), counters: ctx.counterValues(), part }, part.bytes);
+        } else checkpointer.skip(writer.size);
       }
     }
     runHook(job, "cleanup", ctx);
-    const { bytes, records } = writer.close();
+    const { bytes, records } = await writer.close();
     if (resumed || checkpointer.saved) rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
     return {
       kind: "reduce",
@@ -82,7 +90,7 @@ export function runReduceTask(task: ReduceTask, job: Job): TaskResult {
     };
   } catch (err) {
     merger?.close();
-    writer?.abandon();
+    await writer?.abandon().catch(() => {});
     rmSync(outDir, { recursive: true, force: true });
     // Its checkpoints may hold output made from the corrupt run (a run's CRC is checked at its end).
     if (err instanceof CorruptSegmentError) rmSync(ckptDir, { recursive: true, force: true });

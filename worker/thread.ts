@@ -8,7 +8,7 @@ import { runReduceTask } from "./reduce-task.js";
 export default async function runTask(task: Task): Promise<TaskOutcome> {
   try {
     const job = await loadJob(task.job.artifact, task.job.name);
-    const result = task.kind === "map" ? runMapTask(task, job) : runReduceTask(task, job);
+    const result = task.kind === "map" ? await runMapTask(task, job) : await runReduceTask(task, job);
     return { ok: true, result };
   } catch (err) {
     return { ok: false, failure: toFailure(err, task) };

@@ -18,7 +18,8 @@ export class LineBatch {
 
   constructor(
     readonly lines: string[],
-    private readonly bytes: Buffer,
+    /** The raw bytes of the lines, terminators included. */
+    readonly region: Buffer,
     /** File offset of lines[0]. */
     readonly offset: number,
     /** Line number of lines[0], when counted. */
@@ -29,14 +30,14 @@ export class LineBatch {
 
   /** File offset just past the last line (and its newline). */
   get end(): number {
-    return this.offset + this.bytes.length;
+    return this.offset + this.region.length;
   }
 
   /** File offset of lines[i]; cheap when asked in increasing order. */
   offsetOf(i: number): number {
     if (i < this.scanIndex) { this.scanIndex = 0; this.scanOffset = this.offset; }
     while (this.scanIndex < i) {
-      this.scanOffset = this.offset + this.bytes.indexOf(NL, this.scanOffset - this.offset) + 1;
+      this.scanOffset = this.offset + this.region.indexOf(NL, this.scanOffset - this.offset) + 1;
       this.scanIndex++;
     }
     return this.scanOffset;
@@ -50,9 +51,23 @@ export interface LineReadStats {
 
 /** Calls `onBatch` with the split's lines, in order, a buffer's worth at a time. */
 export function readLines(split: Split, onBatch: (batch: LineBatch) => void, bufferSize = 1 << 20, cwd = process.cwd()): LineReadStats {
+  const batches = lineBatches(split, bufferSize, cwd);
+  for (;;) {
+    const next = batches.next();
+    if (next.done) return next.value;
+    onBatch(next.value);
+  }
+}
+
+/**
+ * The split's lines as a generator of batches: each batch stays valid until the next one is asked
+ * for, so a consumer may await between batches. Returns the read's stats; closes the file however
+ * the iteration ends.
+ */
+export function* lineBatches(split: Split, bufferSize = 1 << 20, cwd = process.cwd()): Generator<LineBatch, LineReadStats, void> {
   const fd = openSync(resolve(cwd, split.file), "r");
   try {
-    return new LineScanner(fd, split, onBatch, bufferSize).run();
+    return yield* new LineScanner(fd, split, bufferSize).run();
   } finally {
     closeSync(fd);
   }
@@ -66,12 +81,12 @@ class LineScanner {
   private lineNo: number | undefined;
   private stats: LineReadStats = { bytes: 0, lines: 0 };
 
-  constructor(private fd: number, private split: Split, private onBatch: (b: LineBatch) => void, bufferSize: number) {
+  constructor(private fd: number, private split: Split, bufferSize: number) {
     this.buf = Buffer.allocUnsafe(bufferSize);
     this.lineNo = split.firstLine;
   }
 
-  run(): LineReadStats {
+  *run(): Generator<LineBatch, LineReadStats, void> {
     const { start, end } = this.split;
     if (start > 0) {
       // Skip to just after the first newline at or past start-1.
@@ -92,15 +107,15 @@ class LineScanner {
       const from = Math.max(0, end - 1 - this.bufStart);
       const stop = from < this.len ? this.indexOfNl(from) : -1;
       if (stop >= 0) {
-        this.emit(stop + 1, true);
+        yield* this.emit(stop + 1, true);
         return this.stats;
       }
       if (this.eof) {
-        this.emit(this.len, false);
+        yield* this.emit(this.len, false);
         return this.stats;
       }
       const lastNl = this.buf.lastIndexOf(NL, this.len - 1);
-      if (lastNl >= 0 && this.len > 0) this.emit(lastNl + 1, true);
+      if (lastNl >= 0 && this.len > 0) yield* this.emit(lastNl + 1, true);
       if (this.len === this.buf.length) this.grow();
       this.read();
     }
@@ -112,7 +127,7 @@ class LineScanner {
   }
 
   /** Emits buf[0, upto) as whole lines (the last ending in a newline when `terminated`), then drops it. */
-  private emit(upto: number, terminated: boolean): void {
+  private *emit(upto: number, terminated: boolean): Generator<LineBatch, void, void> {
     if (upto === 0) return;
     const region = this.buf.subarray(0, upto);
     const text = this.buf.toString("utf8", 0, terminated ? upto - 1 : upto);
@@ -124,7 +139,7 @@ class LineScanner {
         if (l.charCodeAt(l.length - 1) === CR) lines[i] = l.slice(0, -1);
       }
     }
-    this.onBatch(new LineBatch(lines, region, this.bufStart, this.lineNo));
+    yield new LineBatch(lines, region, this.bufStart, this.lineNo);
     if (this.lineNo !== undefined) this.lineNo += lines.length;
     this.stats.lines += lines.length;
     this.stats.bytes += upto;

@@ -1,28 +1,13 @@
-/** Writes output records (key, value) in the job's output format, to one part file. */
-import { closeSync, fsyncSync, openSync, writeSync } from "node:fs";
-import type { OutputFormat } from "../api/formats.js";
+/** Line-oriented outputs: tsv, jsonl and csv, written by one buffered LineWriter that can continue a part from a checkpoint. */
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import type { CsvFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
+import { formatLine, formatName, formatValue } from "./csv-values.js";
+import type { RecordWriter, WriteProgress } from "./format.js";
+import { asRow, fitRow, inferSchema } from "./schema.js";
 
-export interface RecordWriter {
-  write(key: Key, value: unknown): void;
-  /** Bytes written so far, about (pending ones counted as characters). */
-  readonly size: number;
-  /** Flushes and syncs what was written, for a checkpoint; returns bytes and records so far. */
-  sync(): { bytes: number; records: number };
-  /** Flushes and syncs; returns bytes and records written. */
-  close(): { bytes: number; records: number };
-  abandon(): void;
-}
-
-export function extensionOf(format: OutputFormat): string {
-  return format.format === "jsonl" ? ".jsonl" : "";
-}
-
-/** With `from`, appends to a part file that already holds that many bytes and records (a resumed attempt). */
-export function createRecordWriter(format: OutputFormat, path: string, from?: { bytes: number; records: number }): RecordWriter {
-  const line = format.format === "jsonl" ? jsonlLine : tsvLine;
-  return new LineWriter(path, line, from);
-}
+/** Turns one output record into its line (with the newline). */
+export type LineFormat = (key: Key, value: unknown) => string;
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n" };
 const NEEDS_ESCAPE = /[\\\t\n]/;
@@ -41,26 +26,67 @@ function json(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)) ?? "null";
 }
 
-function tsvLine(key: Key, value: unknown): string {
+export function tsvLine(key: Key, value: unknown): string {
   let out = Array.isArray(key) ? key.map(tsvField).join("\t") : tsvField(key);
   if (value !== undefined) out += "\t" + tsvField(value);
   return out + "\n";
 }
 
-function jsonlLine(key: Key, value: unknown): string {
+export function jsonlLine(key: Key, value: unknown): string {
   return (value === undefined ? `{"key":${json(key)}}` : `{"key":${json(key)},"value":${json(value)}}`) + "\n";
 }
 
 const FLUSH_AT = 1 << 20;
 
-class LineWriter implements RecordWriter {
+/**
+ * CSV lines in the schema's column order, after a header line. The header is written with the
+ * first row (or at close, for an empty part with a declared schema); a part continued from a
+ * checkpoint already holds it, and its column names are read back from the file.
+ */
+export function csvLines(format: CsvFormat, continued?: { path: string }): { line: LineFormat; header(): string | undefined } {
+  let schema = format.schema;
+  let names = schema ? Object.keys(schema) : undefined;
+  let headerDue = format.header && !continued;
+  if (continued && !schema) names = readFirstLine(continued.path)?.split(format.delimiter);
+  const header = (): string | undefined => {
+    if (!headerDue || !names) return undefined;
+    headerDue = false;
+    return formatLine(names.map((n) => formatName(n, format.delimiter)), format.delimiter);
+  };
+  const line: LineFormat = (key, value) => {
+    const row = asRow(key, value);
+    if (!schema) {
+      schema = inferSchema(row, key);
+      if (!names) names = Object.keys(schema);
+      else schema = Object.fromEntries(names.map((n) => [n, schema![n] ?? "string"]));
+    }
+    const values = fitRow(schema, names!, row, key);
+    const fields = values.map((v, i) => formatValue(schema![names![i]!]!, v, format.delimiter));
+    return (header() ?? "") + formatLine(fields, format.delimiter);
+  };
+  return { line, header };
+}
+
+function readFirstLine(path: string): string | undefined {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const nl = buf.subarray(0, n).indexOf(10);
+    return nl < 0 ? undefined : buf.toString("utf8", 0, nl);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class LineWriter implements RecordWriter {
   private fd: number;
   private pending: string[] = [];
   private pendingChars = 0;
   private bytes = 0;
   private records = 0;
 
-  constructor(path: string, private readonly line: (key: Key, value: unknown) => string, from?: { bytes: number; records: number }) {
+  constructor(path: string, private readonly line: LineFormat, from?: WriteProgress, private readonly trailer?: () => string | undefined) {
     this.fd = openSync(path, from ? "a" : "w");
     this.bytes = from?.bytes ?? 0;
     this.records = from?.records ?? 0;
@@ -84,7 +110,12 @@ class LineWriter implements RecordWriter {
     if (this.pendingChars >= FLUSH_AT) this.flush();
   }
 
-  close(): { bytes: number; records: number } {
+  async close(): Promise<WriteProgress> {
+    const last = this.trailer?.();
+    if (last) {
+      this.pending.push(last);
+      this.pendingChars += last.length;
+    }
     this.flush();
     fsyncSync(this.fd);
     closeSync(this.fd);
@@ -92,7 +123,7 @@ class LineWriter implements RecordWriter {
     return { bytes: this.bytes, records: this.records };
   }
 
-  abandon(): void {
+  async abandon(): Promise<void> {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }

@@ -1,0 +1,263 @@
+/**
+ * `csv()` input, parsed by csv-parse (RFC 4180: quoted fields, `""` escapes, CRLF). Without
+ * `multiline`, a record is a line: files are cut into byte-range splits like `lines()`, and each
+ * batch of lines is parsed in one call; only a batch with a bad row is re-parsed line by line, to
+ * name the line. With `multiline`, a quoted field may hold newlines: each file is one split, parsed
+ * as a stream. The header (first line of each file) names the columns; `columns` types them.
+ */
+import { createReadStream, closeSync, openSync, readSync } from "node:fs";
+import { resolve } from "node:path";
+import { constants as zlibConstants, createGunzip, gunzipSync } from "node:zlib";
+import { parse as parseStream, type Info } from "csv-parse";
+import { parse as parseSync } from "csv-parse/sync";
+import type { ColumnType, CsvFormat } from "../api/formats.js";
+import type { RecordLocation } from "../api/types.js";
+import { SheafError, messageOf } from "../errors.js";
+import type { Split } from "../splits.js";
+import type { InputReader, ReadBatch, ReadOptions } from "./format.js";
+import { ValueError, parseValue } from "./csv-values.js";
+import { isGzip } from "./gzip-lines.js";
+import type { LineBatch } from "./line-reader.js";
+import { lineLocation, planTextSplits, readLineBatches } from "./text.js";
+
+const MULTILINE_BATCH = 4096;
+
+/** Column names and types of a file, and how to turn a parsed record into a row object. */
+class RowShape {
+  readonly types: (ColumnType | undefined)[];
+  constructor(readonly names: string[], columns: CsvFormat["columns"]) {
+    this.types = names.map((n) => columns[n]);
+  }
+  /** A row object, or a message saying why the fields do not make one. */
+  toRow(fields: string[]): Record<string, unknown> | string {
+    const { names, types } = this;
+    if (fields.length !== names.length) return `expected ${names.length} fields, got ${fields.length}`;
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      const text = fields[i]!;
+      const type = types[i];
+      if (text === "") row[names[i]!] = null;
+      else if (type === undefined || type === "string") row[names[i]!] = text;
+      else {
+        try {
+          row[names[i]!] = parseValue(type, text);
+        } catch (err) {
+          if (!(err instanceof ValueError)) throw err;
+          return `column ${names[i]}: ${JSON.stringify(text.length > 60 ? text.slice(0, 60) + "…" : text)} ${err.message}`;
+        }
+      }
+    }
+    return row;
+  }
+}
+
+class CsvBatch implements ReadBatch {
+  constructor(
+    readonly records: unknown[],
+    private readonly locations: (i: number) => RecordLocation,
+    readonly bytes: number,
+    readonly resume: Partial<Split>,
+  ) {}
+  get batch(): unknown[] {
+    return this.records;
+  }
+  get length(): number {
+    return this.records.length;
+  }
+  location(i: number): RecordLocation {
+    return this.locations(i);
+  }
+}
+
+export function csvReader(format: CsvFormat): InputReader {
+  const options = { delimiter: format.delimiter, record_delimiter: ["\r\n", "\n"], skip_empty_lines: true, relax_column_count: true };
+  const parseOne = (text: string | Buffer): string[][] => parseSync(text, options) as string[][];
+
+  /** The names of a file's columns: its header, else `columns` in order, then `_c<i>` as Spark names them. */
+  const namesOf = (header: string[] | undefined, width: number): string[] => {
+    if (header) return header;
+    const declared = Object.keys(format.columns);
+    return Array.from({ length: width }, (_, i) => declared[i] ?? `_c${i}`);
+  };
+
+  return {
+    async plan(files, splitSize, cwd) {
+      if (format.multiline) return files.filter((f) => f.size > 0).map((f) => ({ file: f.path, start: 0, end: f.size, unit: "whole" as const, bytes: f.size }));
+      return planTextSplits(files, splitSize, true, cwd);
+    },
+
+    async read(split, onBatch, opts) {
+      if (format.multiline) return readMultiline(split, format, onBatch, opts, namesOf);
+      let shape: RowShape | undefined;
+      const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? readHeader(split.file, opts.cwd, parseOne) : undefined;
+      if (headerFromFile) shape = new RowShape(headerFromFile, format.columns);
+      let records = 0;
+      const stats = await readLineBatches(split, opts.cwd, (lines, bytes, resume) => {
+        let first = 0;
+        if (format.header && !shape) {
+          // This split holds the file's first line: the header.
+          if ((lines.firstLine ?? 1) === 1 && lines.lines.length > 0 && (split.skip ?? 0) === 0) {
+            shape = new RowShape(parseOne(lines.lines[0]!)[0] ?? [], format.columns);
+            first = 1;
+          } else if ((split.skip ?? 0) > 0) {
+            shape = new RowShape(readHeader(split.file, opts.cwd, parseOne), format.columns);
+          }
+        }
+        const { rows, index } = parseLines(lines, first, split.file, opts, parseOne, (width) => (shape ??= new RowShape(namesOf(undefined, width), format.columns)));
+        records += rows.length;
+        return onBatch(new CsvBatch(rows, (i) => lineLocation(lines, split.file, index[i]!), bytes, resume));
+      });
+      return { bytes: stats.bytes, records };
+    },
+  };
+}
+
+/**
+ * Parses lines [first, end) of a batch into rows: one csv-parse call for the batch, and line by
+ * line only when that call fails or a quote swallowed a line break, so a bad row names its line.
+ */
+function parseLines(
+  lines: LineBatch,
+  first: number,
+  file: string,
+  opts: ReadOptions,
+  parseOne: (text: string | Buffer) => string[][],
+  shapeFor: (width: number) => RowShape,
+): { rows: unknown[]; index: number[] } {
+  const text = lines.lines;
+  const index: number[] = [];
+  for (let i = first; i < text.length; i++) if (text[i] !== "") index.push(i);
+  let records: string[][] | undefined;
+  try {
+    const region = first === 0 ? lines.region : lines.region.subarray(lines.offsetOf(first) - lines.offset);
+    records = parseOne(region);
+    if (records.length !== index.length) records = undefined;
+  } catch {
+    records = undefined;
+  }
+  const rows: unknown[] = [];
+  const kept: number[] = [];
+  const bad = (i: number, why: string) => opts.onBadRecord(lineLocation(lines, file, i), `bad CSV row: ${why}`);
+  for (let r = 0; r < index.length; r++) {
+    const i = index[r]!;
+    let fields: string[] | undefined = records?.[r];
+    if (!fields) {
+      try {
+        const parsed = parseOne(text[i]!);
+        if (parsed.length !== 1) { bad(i, "a quoted field runs past the end of the line (use csv({ multiline: true }) for fields with line breaks)"); continue; }
+        fields = parsed[0]!;
+      } catch (err) {
+        bad(i, messageOf(err));
+        continue;
+      }
+    }
+    const row = shapeFor(fields.length).toRow(fields);
+    if (typeof row === "string") { bad(i, row); continue; }
+    rows.push(row);
+    kept.push(i);
+  }
+  return { rows, index: kept };
+}
+
+/** The header of a file, read from its first line (splits other than the first need it too). */
+function readHeader(file: string, cwd: string, parseOne: (text: string) => string[][]): string[] {
+  const fd = openSync(resolve(cwd, file), "r");
+  try {
+    const chunks: Buffer[] = [];
+    const buf = Buffer.allocUnsafe(1 << 16);
+    for (let pos = 0; ; ) {
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      const nl = buf.subarray(0, n).indexOf(10);
+      chunks.push(Buffer.from(buf.subarray(0, nl >= 0 && !isGzip(file) ? nl : n)));
+      if (nl >= 0 || n === 0 || isGzip(file)) break;
+      pos += n;
+    }
+    let head = Buffer.concat(chunks);
+    if (isGzip(file)) {
+      // A resumed gzip split: decompress just the start (a partial stream, flushed as far as it goes).
+      head = gunzipSync(head.subarray(0, 1 << 16), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      const nl = head.indexOf(10);
+      if (nl >= 0) head = head.subarray(0, nl);
+    }
+    return parseOne(head.toString("utf8").replace(/\r$/, ""))[0] ?? [];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A whole file (plain or gzip) whose quoted fields may hold line breaks, as a csv-parse stream. */
+async function readMultiline(
+  split: Split,
+  format: CsvFormat,
+  onBatch: (b: ReadBatch) => void | Promise<void>,
+  opts: ReadOptions,
+  namesOf: (header: string[] | undefined, width: number) => string[],
+) {
+  const source = createReadStream(resolve(opts.cwd, split.file));
+  const skipErrors: { err: Error; line: number }[] = [];
+  const parser = parseStream({
+    delimiter: format.delimiter,
+    record_delimiter: ["\r\n", "\n"],
+    skip_empty_lines: true,
+    relax_column_count: true,
+    info: true,
+    skip_records_with_error: true,
+    on_skip: (err: Error | undefined) => void (err && skipErrors.push({ err, line: (err as { lines?: number }).lines ?? 0 })),
+  });
+  const input = isGzip(split.file) ? source.pipe(createGunzip()) : source;
+  input.on("error", (err: Error) => parser.destroy(err));
+  input.pipe(parser);
+  let shape: RowShape | undefined;
+  let rows: unknown[] = [];
+  let locs: RecordLocation[] = [];
+  let seen = 0; // data records so far, for skip
+  let records = 0;
+  let lastBytes = 0;
+  let lastLine = 0;
+  const skip = split.skip ?? 0;
+  const flush = async () => {
+    if (rows.length === 0 && seen <= skip) return;
+    const batch = new CsvBatch(rows, (i) => locs[i]!, source.bytesRead, { skip: seen });
+    records += rows.length;
+    rows = [];
+    locs = [];
+    await onBatch(batch);
+  };
+  const reportSkips = () => {
+    for (const { err, line } of skipErrors.splice(0)) opts.onBadRecord({ file: split.file, offset: lastBytes, line }, `bad CSV row: ${err.message}`);
+  };
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
+      reportSkips();
+      const loc: RecordLocation = { file: split.file, offset: lastBytes, line: lastLine + 1 };
+      lastBytes = info.bytes;
+      lastLine = info.lines;
+      if (!shape) {
+        shape = new RowShape(namesOf(format.header ? record : undefined, record.length), format.columns);
+        if (format.header) continue;
+      }
+      if (++seen <= skip) continue;
+      const row = shape.toRow(record);
+      if (typeof row === "string") opts.onBadRecord(loc, `bad CSV row: ${row}`);
+      else {
+        rows.push(row);
+        locs.push(loc);
+      }
+      if (rows.length >= MULTILINE_BATCH) await flush();
+    }
+    reportSkips();
+    await flush();
+  } catch (err) {
+    if (err instanceof SheafError) throw err;
+    const code = (err as { code?: string }).code;
+    if (code === "CSV_QUOTE_NOT_CLOSED" || code?.startsWith("CSV_")) {
+      opts.onBadRecord({ file: split.file, offset: lastBytes, line: lastLine + 1 }, `bad CSV row: ${messageOf(err)}`);
+      await flush();
+    } else if (code === "ENOENT") throw new SheafError("MISSING_INPUT", `input not found: ${split.file}`);
+    else if (code?.startsWith("Z_")) throw new SheafError("BAD_INPUT", `${split.file} is not a valid gzip file: ${messageOf(err)}`);
+    else throw err;
+  } finally {
+    source.destroy();
+  }
+  return { bytes: source.bytesRead, records };
+}

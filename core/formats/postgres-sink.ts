@@ -1,0 +1,343 @@
+/**
+ * A PostgreSQL table as job output, loaded all or nothing. Each attempt COPYs its rows into its
+ * own UNLOGGED staging table, inside a transaction that commits only when the part is closed (an
+ * attempt that dies leaves no table behind). The job commit then moves every staged part into the
+ * target in ONE transaction that also records the job id in `sheaf_loads`: a second commit of the
+ * same job finds it there and changes nothing.
+ */
+import { createHash } from "node:crypto";
+import type { Writable } from "node:stream";
+import type pg from "pg";
+import copyStreams from "pg-copy-streams";
+import type { ColumnType, PostgresFormat, Schema } from "../api/formats.js";
+import type { Key } from "../api/types.js";
+import { SheafError } from "../errors.js";
+import type { PartFile } from "../tasks.js";
+import type { OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
+import { connect, dbError, quoteIdent, quoteName, schemaOf, withClient } from "./postgres-connect.js";
+import { asRow, dateText, fitRow, inferSchema, type Row } from "./schema.js";
+
+const PG_TYPE: Record<ColumnType, string> = {
+  string: "text", int32: "integer", int64: "bigint", float64: "double precision", bool: "boolean", date: "date", timestamp: "timestamptz",
+};
+const VOCABULARY: Record<string, ColumnType> = {
+  text: "string", varchar: "string", bpchar: "string", name: "string", int2: "int32", int4: "int32", int8: "int64",
+  float4: "float64", float8: "float64", numeric: "float64", bool: "bool", date: "date", timestamp: "timestamp", timestamptz: "timestamp",
+};
+const FLUSH_CHARS = 1 << 16;
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+/** Every staging table of a job starts with this. */
+export function stagePrefix(jobId: string): string {
+  return `sheaf_stage_${sha256(jobId).slice(0, 12)}_`;
+}
+
+/** The attempt's staging table, unquoted, in the target's schema (≤ 58 characters: PostgreSQL cuts names at 63). */
+export function stagingTable(format: PostgresFormat, target: WriteTarget): string {
+  const task = target.taskId.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 24);
+  const name = `${stagePrefix(target.job.jobId)}${task}_${sha256(target.attempt).slice(0, 8)}`;
+  const schema = schemaOf(tableOf(format));
+  return schema ? `${schema}.${name}` : name;
+}
+
+function tableOf(format: PostgresFormat): string {
+  if (format.table === undefined) throw new SheafError("BAD_OUTPUT", "postgres(): an output needs a table");
+  return format.table;
+}
+
+interface Column { name: string; type: string; typname: string }
+
+/** A table's insertable columns in order (generated ones left out), or undefined when there is no such table. */
+async function columnsOf(client: pg.Client, table: string): Promise<Column[] | undefined> {
+  const { rows } = await client.query<Column & { found: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS found, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname
+       FROM (SELECT 1) one LEFT JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+       LEFT JOIN pg_type t ON t.oid = a.atttypid ORDER BY a.attnum`,
+    [quoteIdent(table)],
+  );
+  return rows[0]?.found ? rows.filter((r) => r.name !== null) : undefined;
+}
+
+/** COPY text format: \N for null; backslash, tab, newline and carriage return escaped. */
+function copyField(type: ColumnType, v: unknown): string {
+  if (v === null) return "\\N";
+  switch (type) {
+    case "string": return (v as string).replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
+    case "bool": return v ? "t" : "f";
+    case "date": case "timestamp": return dateText(type, v as Date);
+    default: return String(v); // numbers (NaN, Infinity as PostgreSQL spells them), bigints
+  }
+}
+
+export interface PostgresWriter extends RecordWriter {
+  /** The staging table (`schema.name` or `name`): the PartFile's `path`. */
+  readonly staged: string;
+}
+
+export function createPostgresWriter(format: PostgresFormat, target: WriteTarget): PostgresWriter {
+  return new StagingWriter(format, target);
+}
+
+class StagingWriter implements PostgresWriter {
+  readonly staged: string;
+  private client: pg.Client | undefined;
+  private copy: Writable & { rowCount: number } | undefined;
+  private setup: Promise<void> | undefined;
+  private schema: Schema = {};
+  private names: string[] = [];
+  private types: ColumnType[] = [];
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private bytes = 0;
+  private records = 0;
+  private failed: unknown;
+  private committed = false;
+
+  constructor(private readonly format: PostgresFormat, target: WriteTarget) {
+    this.staged = stagingTable(format, target);
+  }
+
+  get size(): number {
+    return this.bytes + this.pendingChars;
+  }
+
+  write(key: Key, value: unknown): void | Promise<void> {
+    if (this.failed) throw this.failed;
+    const row = asRow(key, value);
+    if (!this.setup) this.setup = this.start(row, key);
+    if (!this.copy) return this.setup.then(() => this.push(key, row));
+    return this.push(key, row);
+  }
+
+  private push(key: Key, row: Row): void | Promise<void> {
+    const values = fitRow(this.schema, this.names, row, key);
+    let line = "";
+    for (let i = 0; i < values.length; i++) line += (i ? "\t" : "") + copyField(this.types[i]!, values[i]);
+    this.pending.push(line + "\n");
+    this.pendingChars += line.length + 1;
+    this.records++;
+    if (this.pendingChars >= FLUSH_CHARS) return this.flush();
+  }
+
+  /** Hands the buffered lines to COPY; a promise when the connection needs draining first. */
+  private flush(): void | Promise<void> {
+    if (this.failed) throw this.failed;
+    if (this.pending.length === 0) return;
+    const chunk = Buffer.from(this.pending.join(""));
+    this.pending = [];
+    this.pendingChars = 0;
+    this.bytes += chunk.length;
+    if (this.copy!.write(chunk)) return;
+    return new Promise((resolve, reject) => {
+      const done = (err?: unknown): void => {
+        this.copy!.off("drain", done).off("error", done);
+        if (err) reject(this.failed ?? err); else resolve();
+      };
+      this.copy!.on("drain", done).on("error", done);
+    });
+  }
+
+  /** Connects, settles the schema, opens the transaction that creates the staging table and starts COPY. */
+  private async start(row: Row, key: Key): Promise<void> {
+    try {
+      const client = this.client = await connect(this.format);
+      const columns = await columnsOf(client, tableOf(this.format));
+      const existing = new Map(columns?.map((c) => [c.name, c]));
+      this.schema = this.format.schema
+        ?? (columns ? Object.fromEntries(columns.map((c) => [c.name, VOCABULARY[c.typname] ?? "string"])) : inferSchema(row, key));
+      this.names = Object.keys(this.schema);
+      this.types = this.names.map((n) => this.schema[n]!);
+      // The target's own column types where it has the column: COPY parses text straight into them
+      // (uuid, json, numeric, timestamp without time zone) with no cast at commit.
+      const defs = this.names.map((n, i) => `${quoteName(n)} ${existing.get(n)?.type ?? PG_TYPE[this.types[i]!]}`);
+      await client.query("BEGIN");
+      await client.query(`DROP TABLE IF EXISTS ${quoteIdent(this.staged)}`);
+      await client.query(`CREATE UNLOGGED TABLE ${quoteIdent(this.staged)} (${defs.join(", ")})`);
+      const copy = copyStreams.from(`COPY ${quoteIdent(this.staged)} (${this.names.map(quoteName).join(", ")}) FROM STDIN`);
+      copy.on("error", (err) => (this.failed ??= dbError(err, this.format, client, true)));
+      this.copy = client.query(copy);
+    } catch (err) {
+      throw (this.failed = this.client ? dbError(err, this.format, this.client, true) : err);
+    }
+  }
+
+  sync(): WriteProgress | undefined {
+    return undefined;
+  }
+
+  async close(): Promise<WriteProgress> {
+    if (this.setup) await this.setup;
+    if (this.failed) throw this.failed;
+    // No row, no table: the commit takes a missing staging table of zero records as empty.
+    if (!this.copy || !this.client) return { bytes: 0, records: 0 };
+    await this.flush();
+    const copy = this.copy;
+    await new Promise<void>((resolve, reject) => {
+      copy.once("finish", resolve).once("error", () => reject(this.failed));
+      copy.end();
+    });
+    if (copy.rowCount !== this.records) throw new SheafError("DATABASE_ERROR", `COPY into ${this.staged} took ${copy.rowCount} rows of ${this.records}`, true);
+    try {
+      await this.client.query("COMMIT");
+    } catch (err) {
+      throw (this.failed = dbError(err, this.format, this.client, true));
+    }
+    this.committed = true;
+    await this.client.end().catch(() => {});
+    return { bytes: this.bytes, records: this.records };
+  }
+
+  async abandon(): Promise<void> {
+    await this.setup?.catch(() => {});
+    this.failed ??= new SheafError("ABANDONED", `the part staged in ${this.staged} was abandoned`);
+    // Before COMMIT, closing the connection rolls the staging table back with everything in it.
+    this.copy?.destroy();
+    await this.client?.end().catch(() => {});
+    if (this.committed) await withClient(this.format, (c) => c.query(`DROP TABLE IF EXISTS ${quoteIdent(this.staged)}`)).catch(() => {});
+  }
+}
+
+export function postgresSink(format: PostgresFormat): OutputSink {
+  const table = tableOf(format);
+  const schema = schemaOf(table);
+  const marker = quoteIdent(schema ? `${schema}.sheaf_loads` : "sheaf_loads");
+  const keys = format.key ?? [];
+
+  /** A part's table, checked to be a staging table of this job (never drop what a PartFile merely names). */
+  function stagedOf(part: PartFile, prefix: string): string {
+    const dot = part.path.lastIndexOf(".");
+    if (!part.path.slice(dot + 1).startsWith(prefix) || (dot < 0 ? undefined : part.path.slice(0, dot)) !== schema) {
+      throw new SheafError("BAD_PART", `${part.path} is not a staging table of this job for ${table}`);
+    }
+    return quoteIdent(part.path);
+  }
+
+  /** Drops every staging table of the job (those of losing and crashed attempts too). */
+  async function dropStaging(client: pg.Client, prefix: string): Promise<void> {
+    const { rows } = await client.query<{ t: string }>(
+      `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables
+        WHERE schemaname = coalesce($1, current_schema()) AND left(tablename, length($2)) = $2`, [schema ?? null, prefix]);
+    if (rows.length) await client.query(`DROP TABLE IF EXISTS ${rows.map((r) => r.t).join(", ")}`);
+  }
+
+  /** Inside the commit transaction: creates the target if absent, then moves the parts in; returns rows loaded. */
+  async function load(client: pg.Client, parts: readonly PartFile[], prefix: string): Promise<number> {
+    const staged: { name: string; part: PartFile; columns: Column[] }[] = [];
+    for (const part of parts) {
+      const name = stagedOf(part, prefix);
+      const columns = await columnsOf(client, part.path);
+      if (columns) staged.push({ name, part, columns });
+      else if (part.records > 0) throw new SheafError("STAGING_LOST", `the staged part ${part.path} (${part.records} rows) is gone: the job cannot load ${table}`);
+    }
+    const target = quoteIdent(table);
+    if (!(await columnsOf(client, table))) {
+      const pk = format.mode === "upsert" ? `, PRIMARY KEY (${keys.map(quoteName).join(", ")})` : "";
+      if (format.schema) {
+        const defs = Object.entries(format.schema).map(([n, t]) => `${quoteName(n)} ${PG_TYPE[t]}`);
+        await client.query(`CREATE TABLE ${target} (${defs.join(", ")}${pk})`);
+      } else if (staged[0]) {
+        await client.query(`CREATE TABLE ${target} (LIKE ${staged[0].name}${pk})`);
+      } else {
+        return 0; // nothing staged, nothing to make the table from
+      }
+    }
+    // Writers wait for the load; readers go on seeing the old rows until COMMIT.
+    await client.query(`LOCK TABLE ${target} IN SHARE ROW EXCLUSIVE MODE`);
+    // DELETE rather than TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock (readers would wait for
+    // the whole load) and is not MVCC-safe (older snapshots would see the table empty).
+    if (format.mode === "replace") await client.query(`DELETE FROM ${target}`);
+    let loaded = 0;
+    for (const { name, part, columns } of staged) {
+      const cols = columns.map((c) => quoteName(c.name)).join(", ");
+      if (format.mode !== "upsert") {
+        const { rowCount } = await client.query(`INSERT INTO ${target} (${cols}) SELECT ${cols} FROM ${name}`);
+        checkCount(part, rowCount ?? 0);
+        loaded += rowCount ?? 0;
+        continue;
+      }
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${name}`);
+      checkCount(part, Number(rows[0]!.n));
+      const k = keys.map(quoteName).join(", ");
+      const missing = keys.filter((key) => !columns.some((c) => c.name === key));
+      if (missing.length) throw new SheafError("BAD_OUTPUT_ROW", `upsert into ${table}: the rows have no key column ${missing.join(", ")}`);
+      const set = columns.filter((c) => !keys.includes(c.name)).map((c) => `${quoteName(c.name)} = EXCLUDED.${quoteName(c.name)}`);
+      // Rows sharing a key: the last one wins, in part order (one INSERT per part, in order) and
+      // within a part in the order written (COPY fills a fresh table in ctid order).
+      const { rowCount } = await client.query(
+        `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM (SELECT DISTINCT ON (${k}) * FROM ${name} ORDER BY ${k}, ctid DESC) AS d
+         ON CONFLICT (${k}) DO ${set.length ? `UPDATE SET ${set.join(", ")}` : "NOTHING"}`,
+      );
+      loaded += rowCount ?? 0;
+    }
+    return loaded;
+  }
+
+  /** An UNLOGGED table is emptied by a server crash: a part that lost rows must fail the load, not shrink it. */
+  function checkCount(part: PartFile, rows: number): void {
+    if (rows !== part.records) throw new SheafError("STAGING_LOST", `the staged part ${part.path} holds ${rows} rows, ${part.records} were written (a server restart empties unlogged tables)`);
+  }
+
+  return {
+    async check(): Promise<void> {
+      await withClient(format, async (client) => {
+        const columns = await columnsOf(client, table);
+        const names = columns ? columns.map((c) => c.name) : format.schema ? Object.keys(format.schema) : undefined;
+        const lacking = (wanted: readonly string[]): string[] => (names ? wanted.filter((n) => !names.includes(n)) : []);
+        if (columns && format.schema && lacking(Object.keys(format.schema)).length) {
+          throw new SheafError("BAD_OUTPUT", `table ${table} has no column ${lacking(Object.keys(format.schema)).join(", ")} of the output schema`);
+        }
+        if (format.mode !== "upsert") return;
+        if (lacking(keys).length) throw new SheafError("BAD_OUTPUT", `upsert into ${table}: key column ${lacking(keys).join(", ")} is not in the ${columns ? "table" : "schema"}`);
+        if (!columns) return;
+        const { rows } = await client.query(
+          `SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indnkeyatts = cardinality($2::name[])
+             AND (SELECT array_agg(a.attname::name ORDER BY a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey[0:i.indnkeyatts - 1]))
+                 = (SELECT array_agg(k ORDER BY k) FROM unnest($2::name[]) k)`,
+          [quoteIdent(table), keys],
+        );
+        if (rows.length === 0) throw new SheafError("BAD_OUTPUT", `upsert into ${table} needs a primary key or unique index on (${keys.join(", ")})`);
+      });
+    },
+
+    async commit(jobId: string, parts: readonly PartFile[]): Promise<void> {
+      const prefix = stagePrefix(jobId);
+      await withClient(format, async (client) => {
+        try {
+          await client.query(`CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now())`);
+        } catch (err) {
+          // Two first-ever commits creating it at once: the loser finds it made.
+          if (!["23505", "42P07"].includes(String((err as { code?: unknown }).code))) throw err;
+        }
+        await client.query("BEGIN");
+        try {
+          // The marker row first: a concurrent commit of the same job waits here for ours, then
+          // finds the row and does nothing; a repeat after a COMMIT that went through does nothing.
+          const claim = await client.query(`INSERT INTO ${marker} (job_id, target, rows) VALUES ($1, $2, 0) ON CONFLICT (job_id) DO NOTHING`, [jobId, table]);
+          if (claim.rowCount === 1) {
+            const rows = await load(client, parts, prefix);
+            await client.query(`UPDATE ${marker} SET rows = $2, loaded_at = now() WHERE job_id = $1`, [jobId, rows]);
+            await client.query("COMMIT");
+          } else {
+            await client.query("ROLLBACK");
+          }
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw err;
+        }
+        // Loaded (now or before): the staged parts are of no more use.
+        await dropStaging(client, prefix).catch(() => {});
+      });
+    },
+
+    async discard(part: PartFile): Promise<void> {
+      const name = stagedOf(part, "sheaf_stage_");
+      // Best effort: the job's commit or abort drops whatever is left by prefix.
+      await withClient(format, (c) => c.query(`DROP TABLE IF EXISTS ${name}`)).catch(() => {});
+    },
+
+    async abort(jobId: string): Promise<void> {
+      await withClient(format, (client) => dropStaging(client, stagePrefix(jobId)));
+    },
+  };
+}

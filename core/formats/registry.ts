@@ -1,0 +1,75 @@
+/**
+ * Picks the reader, writer and sink of a format. Columnar and database formats are imported on
+ * first use, so a text job never loads the Parquet wasm module or a PostgreSQL driver.
+ */
+import type { InputFormat, OutputFormat } from "../api/formats.js";
+import { csvReader } from "./csv.js";
+import type { InputReader, OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
+import { LineWriter, csvLines, jsonlLine, tsvLine } from "./output-writer.js";
+import { textReader } from "./text.js";
+
+export async function inputReader(format: InputFormat): Promise<InputReader> {
+  switch (format.format) {
+    case "lines":
+    case "jsonl":
+      return textReader(format);
+    case "csv":
+      return csvReader(format);
+    case "arrow":
+      return (await import("./arrow.js")).arrowReader;
+    case "parquet":
+      return (await import("./parquet.js")).parquetReader;
+    case "postgres":
+      return (await import("./postgres-source.js")).postgresReader(format);
+  }
+}
+
+/** True for inputs that read no files (a table source): a job with one needs no `--input`. */
+export function readsFiles(format: InputFormat): boolean {
+  return format.format !== "postgres";
+}
+
+/**
+ * A writer for one part. With `from`, it continues a part a checkpoint kept (only formats whose
+ * `sync()` returned progress are ever continued).
+ */
+export async function createRecordWriter(format: OutputFormat, target: WriteTarget, from?: WriteProgress): Promise<RecordWriter> {
+  switch (format.format) {
+    case "tsv":
+      return new LineWriter(target.path, tsvLine, from);
+    case "jsonl":
+      return new LineWriter(target.path, jsonlLine, from);
+    case "csv": {
+      const { line, header } = csvLines(format, from && { path: target.path });
+      return new LineWriter(target.path, line, from, header);
+    }
+    case "arrow":
+      return (await import("./arrow.js")).createArrowWriter(format, target);
+    case "parquet":
+      return (await import("./parquet.js")).createParquetWriter(format, target);
+    case "postgres":
+      return (await import("./postgres-sink.js")).createPostgresWriter(format, target);
+  }
+}
+
+/** The part files' extension: `part-00000.parquet`. */
+export function extensionOf(format: OutputFormat): string {
+  switch (format.format) {
+    case "tsv":
+    case "postgres":
+      return "";
+    default:
+      return `.${format.format}`;
+  }
+}
+
+/** The sink a job's committed parts are loaded into, or undefined for files in an output folder. */
+export async function outputSink(format: OutputFormat): Promise<OutputSink | undefined> {
+  if (format.format !== "postgres") return undefined;
+  return (await import("./postgres-sink.js")).postgresSink(format);
+}
+
+/** True for outputs that write no files (a database sink): a job with one needs no `--output`. */
+export function writesFiles(format: OutputFormat): boolean {
+  return format.format !== "postgres";
+}
