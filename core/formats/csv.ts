@@ -147,7 +147,7 @@ function parseLines(
         if (parsed.length !== 1) { bad(i, "a quoted field runs past the end of the line (use csv({ multiline: true }) for fields with line breaks)"); continue; }
         fields = parsed[0]!;
       } catch (err) {
-        bad(i, messageOf(err));
+        bad(i, csvProblem(err));
         continue;
       }
     }
@@ -157,6 +157,12 @@ function parseLines(
     kept.push(i);
   }
   return { rows, index: kept };
+}
+
+/** What csv-parse found wrong with one line, without its line count (the caller names the line). */
+function csvProblem(err: unknown): string {
+  if ((err as { code?: string }).code === "CSV_QUOTE_NOT_CLOSED") return "a quoted field is not closed";
+  return messageOf(err).replace(/ at line \d+/, "");
 }
 
 /** The header of a file, read from its first line (splits other than the first need it too). */
@@ -217,14 +223,15 @@ async function readMultiline(
   const skip = split.skip ?? 0;
   const flush = async () => {
     if (rows.length === 0 && seen <= skip) return;
-    const batch = new CsvBatch(rows, (i) => locs[i]!, source.bytesRead, { skip: seen });
+    const batchLocs = locs;
+    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, source.bytesRead, { skip: seen });
     records += rows.length;
     rows = [];
     locs = [];
     await onBatch(batch);
   };
   const reportSkips = () => {
-    for (const { err, line } of skipErrors.splice(0)) opts.onBadRecord({ file: split.file, offset: lastBytes, line }, `bad CSV row: ${err.message}`);
+    for (const { err, line } of skipErrors.splice(0)) opts.onBadRecord({ file: split.file, offset: lastBytes, line }, `bad CSV row: ${csvProblem(err)}`);
   };
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: Info }>) {
@@ -251,7 +258,7 @@ async function readMultiline(
     if (err instanceof SheafError) throw err;
     const code = (err as { code?: string }).code;
     if (code === "CSV_QUOTE_NOT_CLOSED" || code?.startsWith("CSV_")) {
-      opts.onBadRecord({ file: split.file, offset: lastBytes, line: lastLine + 1 }, `bad CSV row: ${messageOf(err)}`);
+      opts.onBadRecord({ file: split.file, offset: lastBytes, line: lastLine + 1 }, `bad CSV row: ${csvProblem(err)}`);
       await flush();
     } else if (code === "ENOENT") throw new SheafError("MISSING_INPUT", `input not found: ${split.file}`);
     else if (code?.startsWith("Z_")) throw new SheafError("BAD_INPUT", `${split.file} is not a valid gzip file: ${messageOf(err)}`);
