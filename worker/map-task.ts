@@ -148,7 +148,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
     if (badRecords.length) result.badRecords = badRecords;
     if (writer) {
       const { bytes, records } = await writer.close();
-      result.part = { path: partPath, name: partFile, bytes, records };
+      result.part = { path: writer.staged ?? partPath, name: partFile, bytes, records };
       stats.recordsOut = records;
       stats.bytesOut = bytes;
     } else if (shuffle) {

@@ -76,7 +76,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
       kind: "reduce",
       taskId: task.taskId,
       attempt: task.attempt,
-      part: { path, name, bytes, records },
+      part: { path: writer.staged ?? path, name, bytes, records },
       counters: ctx.counterValues(),
       stats: {
         recordsIn: task.segments.reduce((n, s) => n + s.records, 0),

@@ -66,6 +66,8 @@ export interface RecordWriter {
   write(key: Key, value: unknown): void | Promise<void>;
   /** Bytes written so far, about. */
   readonly size: number;
+  /** For a sink: where the part is staged (a table), reported as the part's path instead of the file. */
+  readonly staged?: string;
   /**
    * Flushes and syncs, for a checkpoint: the durable prefix of the part. Undefined when the format
    * cannot continue a part from a prefix (columnar files, database staging): then the task

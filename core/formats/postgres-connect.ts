@@ -4,10 +4,10 @@
  */
 import pg from "pg";
 import type { CustomTypesConfig } from "pg";
-import type { PostgresFormat } from "../api/formats.js";
+import type { ColumnType, PostgresFormat } from "../api/formats.js";
 import { SheafError, messageOf } from "../errors.js";
 
-const OID = { bool: 16, int8: 20, int2: 21, int4: 23, float4: 700, float8: 701, date: 1082, timestamp: 1114, timestamptz: 1184, numeric: 1700 } as const;
+const OID = { int8: 20, date: 1082, timestamp: 1114 } as const;
 
 const TS = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?)?( BC)?$/;
 
@@ -30,13 +30,38 @@ const PARSERS: Record<number, (text: string) => unknown> = {
   [OID.timestamp]: parseUtc,
 };
 
-/** The row types of §1a for one client: int8 → bigint, timestamp/date → UTC Dates, the rest pg's defaults. */
+/**
+ * The row types for one client: int8 → bigint, timestamp and date → UTC Dates; pg's defaults do the
+ * rest (int2/int4/float → number, numeric → string, bool, timestamptz → Date, text → string).
+ */
 export const pgTypes: CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => {
     const own = format !== "binary" ? PARSERS[oid] : undefined;
     return own ?? pg.types.getTypeParser(oid, format as "text");
   }) as CustomTypesConfig["getTypeParser"],
 };
+
+/** Column types of the vocabulary as PostgreSQL types (a Date is an instant: timestamptz). */
+export const PG_TYPE: Record<ColumnType, string> = {
+  string: "text", int32: "integer", int64: "bigint", float64: "double precision", bool: "boolean", date: "date", timestamp: "timestamptz",
+};
+/** PostgreSQL types (pg_type.typname) in the vocabulary; any other is written as its text: "string". */
+export const VOCABULARY: Record<string, ColumnType> = {
+  text: "string", varchar: "string", bpchar: "string", name: "string", int2: "int32", int4: "int32", int8: "int64",
+  float4: "float64", float8: "float64", numeric: "float64", bool: "bool", date: "date", timestamp: "timestamp", timestamptz: "timestamp",
+};
+export interface Column { name: string; type: string; typname: string }
+
+/** A table's insertable columns in order (generated ones left out), or undefined when there is no such table. */
+export async function columnsOf(client: pg.Client, table: string): Promise<Column[] | undefined> {
+  const { rows } = await client.query<Column & { found: boolean }>(
+    `SELECT to_regclass($1) IS NOT NULL AS found, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname
+       FROM (SELECT 1) one LEFT JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+       LEFT JOIN pg_type t ON t.oid = a.atttypid ORDER BY a.attnum`,
+    [quoteIdent(table)],
+  );
+  return rows[0]?.found ? rows.filter((r) => r.name !== null) : undefined;
+}
 
 /** One identifier (a column name may hold anything): quoted, a quote inside doubled. */
 export function quoteName(name: string): string {

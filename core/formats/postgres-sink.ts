@@ -14,16 +14,9 @@ import type { Key } from "../api/types.js";
 import { SheafError } from "../errors.js";
 import type { PartFile } from "../tasks.js";
 import type { OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
-import { connect, dbError, quoteIdent, quoteName, schemaOf, withClient } from "./postgres-connect.js";
+import { PG_TYPE, VOCABULARY, columnsOf, connect, dbError, quoteIdent, quoteName, schemaOf, withClient, type Column } from "./postgres-connect.js";
 import { asRow, dateText, fitRow, inferSchema, type Row } from "./schema.js";
 
-const PG_TYPE: Record<ColumnType, string> = {
-  string: "text", int32: "integer", int64: "bigint", float64: "double precision", bool: "boolean", date: "date", timestamp: "timestamptz",
-};
-const VOCABULARY: Record<string, ColumnType> = {
-  text: "string", varchar: "string", bpchar: "string", name: "string", int2: "int32", int4: "int32", int8: "int64",
-  float4: "float64", float8: "float64", numeric: "float64", bool: "bool", date: "date", timestamp: "timestamp", timestamptz: "timestamp",
-};
 const FLUSH_CHARS = 1 << 16;
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
@@ -44,19 +37,6 @@ export function stagingTable(format: PostgresFormat, target: WriteTarget): strin
 function tableOf(format: PostgresFormat): string {
   if (format.table === undefined) throw new SheafError("BAD_OUTPUT", "postgres(): an output needs a table");
   return format.table;
-}
-
-interface Column { name: string; type: string; typname: string }
-
-/** A table's insertable columns in order (generated ones left out), or undefined when there is no such table. */
-async function columnsOf(client: pg.Client, table: string): Promise<Column[] | undefined> {
-  const { rows } = await client.query<Column & { found: boolean }>(
-    `SELECT to_regclass($1) IS NOT NULL AS found, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typname
-       FROM (SELECT 1) one LEFT JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-       LEFT JOIN pg_type t ON t.oid = a.atttypid ORDER BY a.attnum`,
-    [quoteIdent(table)],
-  );
-  return rows[0]?.found ? rows.filter((r) => r.name !== null) : undefined;
 }
 
 /** COPY text format: \N for null; backslash, tab, newline and carriage return escaped. */
@@ -91,16 +71,16 @@ class StagingWriter implements PostgresWriter {
   private pendingChars = 0;
   private bytes = 0;
   private records = 0;
+  /** The first error: every later call throws it. */
   private failed: unknown;
+  /** Whether the staging table's transaction committed (then abandon must drop it). */
   private committed = false;
 
   constructor(private readonly format: PostgresFormat, target: WriteTarget) {
     this.staged = stagingTable(format, target);
   }
 
-  get size(): number {
-    return this.bytes + this.pendingChars;
-  }
+  get size(): number { return this.bytes + this.pendingChars; }
 
   write(key: Key, value: unknown): void | Promise<void> {
     if (this.failed) throw this.failed;
@@ -162,9 +142,8 @@ class StagingWriter implements PostgresWriter {
     }
   }
 
-  sync(): WriteProgress | undefined {
-    return undefined;
-  }
+  /** No durable prefix: the staging table appears only at close, so a retry starts the part over. */
+  sync(): WriteProgress | undefined { return undefined; }
 
   async close(): Promise<WriteProgress> {
     if (this.setup) await this.setup;
@@ -179,7 +158,9 @@ class StagingWriter implements PostgresWriter {
     });
     if (copy.rowCount !== this.records) throw new SheafError("DATABASE_ERROR", `COPY into ${this.staged} took ${copy.rowCount} rows of ${this.records}`, true);
     try {
-      await this.client.query("COMMIT");
+      // COMMIT of a transaction that failed answers ROLLBACK, not an error.
+      const { command } = await this.client.query("COMMIT");
+      if (command !== "COMMIT") throw new SheafError("DATABASE_ERROR", `staging ${this.staged} was rolled back`, true);
     } catch (err) {
       throw (this.failed = dbError(err, this.format, this.client, true));
     }
@@ -222,12 +203,11 @@ export function postgresSink(format: PostgresFormat): OutputSink {
   }
 
   /** Inside the commit transaction: creates the target if absent, then moves the parts in; returns rows loaded. */
-  async function load(client: pg.Client, parts: readonly PartFile[], prefix: string): Promise<number> {
+  async function load(client: pg.Client, parts: readonly PartFile[]): Promise<number> {
     const staged: { name: string; part: PartFile; columns: Column[] }[] = [];
     for (const part of parts) {
-      const name = stagedOf(part, prefix);
       const columns = await columnsOf(client, part.path);
-      if (columns) staged.push({ name, part, columns });
+      if (columns) staged.push({ name: quoteIdent(part.path), part, columns });
       else if (part.records > 0) throw new SheafError("STAGING_LOST", `the staged part ${part.path} (${part.records} rows) is gone: the job cannot load ${table}`);
     }
     const target = quoteIdent(table);
@@ -275,20 +255,22 @@ export function postgresSink(format: PostgresFormat): OutputSink {
 
   /** An UNLOGGED table is emptied by a server crash: a part that lost rows must fail the load, not shrink it. */
   function checkCount(part: PartFile, rows: number): void {
-    if (rows !== part.records) throw new SheafError("STAGING_LOST", `the staged part ${part.path} holds ${rows} rows, ${part.records} were written (a server restart empties unlogged tables)`);
+    if (rows === part.records) return;
+    throw new SheafError("STAGING_LOST", `the staged part ${part.path} holds ${rows} rows, ${part.records} were written (a server restart empties unlogged tables)`);
   }
 
   return {
     async check(): Promise<void> {
       await withClient(format, async (client) => {
         const columns = await columnsOf(client, table);
-        const names = columns ? columns.map((c) => c.name) : format.schema ? Object.keys(format.schema) : undefined;
-        const lacking = (wanted: readonly string[]): string[] => (names ? wanted.filter((n) => !names.includes(n)) : []);
-        if (columns && format.schema && lacking(Object.keys(format.schema)).length) {
-          throw new SheafError("BAD_OUTPUT", `table ${table} has no column ${lacking(Object.keys(format.schema)).join(", ")} of the output schema`);
-        }
-        if (format.mode !== "upsert") return;
-        if (lacking(keys).length) throw new SheafError("BAD_OUTPUT", `upsert into ${table}: key column ${lacking(keys).join(", ")} is not in the ${columns ? "table" : "schema"}`);
+        const names = columns?.map((c) => c.name) ?? Object.keys(format.schema ?? {});
+        const lacking = (wanted: readonly string[], what: string): void => {
+          const no = wanted.filter((n) => !names.includes(n));
+          if (no.length) throw new SheafError("BAD_OUTPUT", `${what} ${no.join(", ")}: not in ${columns ? `table ${table}` : "the output schema"}`);
+        };
+        if (columns && format.schema) lacking(Object.keys(format.schema), `output schema column`);
+        if (format.mode !== "upsert" || (!columns && !format.schema)) return;
+        lacking(keys, `upsert key column`);
         if (!columns) return;
         const { rows } = await client.query(
           `SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND i.indnkeyatts = cardinality($2::name[])
@@ -302,6 +284,7 @@ export function postgresSink(format: PostgresFormat): OutputSink {
 
     async commit(jobId: string, parts: readonly PartFile[]): Promise<void> {
       const prefix = stagePrefix(jobId);
+      for (const part of parts) stagedOf(part, prefix);
       await withClient(format, async (client) => {
         try {
           await client.query(`CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now())`);
@@ -315,7 +298,7 @@ export function postgresSink(format: PostgresFormat): OutputSink {
           // finds the row and does nothing; a repeat after a COMMIT that went through does nothing.
           const claim = await client.query(`INSERT INTO ${marker} (job_id, target, rows) VALUES ($1, $2, 0) ON CONFLICT (job_id) DO NOTHING`, [jobId, table]);
           if (claim.rowCount === 1) {
-            const rows = await load(client, parts, prefix);
+            const rows = await load(client, parts);
             await client.query(`UPDATE ${marker} SET rows = $2, loaded_at = now() WHERE job_id = $1`, [jobId, rows]);
             await client.query("COMMIT");
           } else {

@@ -89,11 +89,12 @@ export function postgresReader(format: PostgresFormat): InputReader {
     },
   };
 
-  /** Relation size, for progress: known for tables only. */
+  /** Relation size, for progress: known for tables only. A missing table fails the plan here. */
   async function tableBytes(client: pg.Client): Promise<number> {
     if (format.table === undefined) return 0;
     const { rows } = await client.query<{ b: string | null }>("SELECT pg_total_relation_size(to_regclass($1))::text AS b", [quoteIdent(format.table)]);
-    return Number(rows[0]?.b ?? 0);
+    if (rows[0]?.b == null) throw new SheafError("DATABASE_ERROR", `the input table ${format.table} does not exist`);
+    return Number(rows[0].b);
   }
 
   /**
@@ -106,7 +107,7 @@ export function postgresReader(format: PostgresFormat): InputReader {
     if (format.table !== undefined) {
       const { rows } = await client.query<{ relkind: string }>("SELECT relkind FROM pg_class WHERE oid = to_regclass($1)", [quoteIdent(format.table)]);
       const kind = rows[0]?.relkind;
-      if (kind === undefined) throw new SheafError("DATABASE_ERROR", `table ${format.table} does not exist (${split.file})`);
+      if (kind === undefined) throw new SheafError("DATABASE_ERROR", `the input table ${format.table} does not exist`);
       physical = kind === "r" || kind === "p" || kind === "m";
     }
     const tiebreak = physical ? "sheaf_q.tableoid, sheaf_q.ctid" : "sheaf_q::text";

@@ -1,0 +1,241 @@
+/**
+ * Parquet input and output through parquet-wasm. Input is split by row group: a split reads only
+ * its row groups' byte ranges (a Blob over the file), decoded in batches of 64k rows that become
+ * apache-arrow record batches. Output streams record batches into the wasm Parquet writer and its
+ * bytes to the part file; row groups are bounded in rows and bytes, so wasm memory stays bounded.
+ */
+import { closeSync, fsyncSync, openAsBlob, openSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
+import { Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "apache-arrow";
+import * as pw from "parquet-wasm/node";
+import type { ParquetCompression, ParquetFormat } from "../api/formats.js";
+import type { Key } from "../api/types.js";
+import type { InputFile } from "../inputs.js";
+import type { Split } from "../splits.js";
+import { RowFitter, SchemaCheck, SplitCursor, badInput, bytesThrough, groupUnits, guard, writeFully } from "./arrow.js";
+import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
+
+/** Rows per decoded batch: what `mapBatch` receives at most. */
+const BATCH_ROWS = 65_536;
+const MAX_ROW_GROUP_ROWS = 1 << 20;
+/** The wasm writer holds a row group until it is complete: this bounds it (and the wasm heap, which never shrinks). */
+const MAX_ROW_GROUP_BYTES = 64 << 20;
+
+interface RowGroup {
+  rows: number;
+  bytes: number;
+}
+
+/** Opens a Parquet file: its row groups and schema, or BAD_INPUT naming the file. The caller frees it. */
+async function openParquet(path: string, file: string, size: number): Promise<{ pf: pw.ParquetFile; groups: RowGroup[]; schema: ArrowSchema }> {
+  const blob = await guard(file, "cannot open", () => openAsBlob(path));
+  const pf = await guard(file, "not a readable Parquet file", () => pw.ParquetFile.fromFile(blob));
+  try {
+    return await guard(file, "not a readable Parquet file", () => {
+      const meta = pf.metadata();
+      const groups: RowGroup[] = [];
+      try {
+        for (let i = 0; i < meta.numRowGroups(); i++) {
+          const rg = meta.rowGroup(i);
+          groups.push({ rows: rg.numRows(), bytes: rg.compressedSize() });
+          rg.free();
+        }
+      } finally {
+        meta.free();
+      }
+      // A footer copied onto a shorter file would send the decoder past the end (a wasm trap, not an error).
+      if (groups.reduce((a, g) => a + g.bytes, 0) > size) throw new Error("its row groups hold more bytes than the file (truncated?)");
+      const schema = tableFromIPC(pf.schema().intoIPCStream()).schema;
+      return { pf, groups, schema };
+    });
+  } catch (err) {
+    pf.free();
+    throw err;
+  }
+}
+
+export const parquetReader: InputReader = {
+  async plan(files: readonly InputFile[], splitSize: number, cwd: string): Promise<Split[]> {
+    if (!(splitSize >= 1)) throw new RangeError(`split size must be at least 1 byte, got ${splitSize}`);
+    const splits: Split[] = [];
+    const schemas = new SchemaCheck();
+    for (const f of files) {
+      if (f.size === 0) continue;
+      const { pf, groups, schema } = await openParquet(resolve(cwd, f.path), f.path, f.size);
+      pf.free();
+      schemas.check(f.path, schema, groups.length === 0);
+      splits.push(...groupUnits(f.path, groups.map((g) => g.bytes), splitSize, "rowGroups"));
+    }
+    return splits;
+  },
+
+  async read(split: Split, onBatch: (batch: ReadBatch) => void | Promise<void>, options: ReadOptions): Promise<ReadStats> {
+    const file = split.file;
+    const path = resolve(options.cwd, file);
+    const size = await guard(file, "cannot open", async () => (await openAsBlob(path)).size);
+    const { pf, groups } = await openParquet(path, file, size);
+    try {
+      if (split.end > groups.length) throw badInput(file, `the split reads row groups ${split.start}-${split.end - 1} but the file has ${groups.length} (was it replaced?)`);
+      const units = groups.slice(split.start, split.end);
+      const cursor = new SplitCursor(split, groups.slice(0, split.start).reduce((a, g) => a + g.rows, 0), onBatch);
+      // Row groups wholly done by an earlier attempt are not read at all.
+      let first = split.start;
+      while (first < split.end && cursor.skips(groups[first]!.rows)) {
+        const n = groups[first++]!.rows;
+        await cursor.pass(undefined, n, bytesThrough(units, cursor.done), bytesThrough(units, cursor.done + n));
+      }
+      if (first === split.end) return cursor.stats();
+      const rowGroups = Array.from({ length: split.end - first }, (_, i) => first + i);
+      const stream = await guard(file, "cannot read", () => pf.stream({ rowGroups, batchSize: BATCH_ROWS }));
+      const iterator = (stream as ReadableStream<pw.RecordBatch>)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const next = await guard(file, "cannot read", () => iterator.next());
+          if (next.done) break;
+          // Copies the batch out of wasm memory (and frees it there): apache-arrow reads the IPC bytes.
+          const table = await guard(file, "cannot read", () => tableFromIPC(next.value.intoIPCStream()));
+          for (const batch of table.batches) {
+            const n = batch.numRows;
+            await cursor.pass(batch as RecordBatch, n, bytesThrough(units, cursor.done), bytesThrough(units, cursor.done + n));
+          }
+        }
+      } finally {
+        await iterator.return?.();
+      }
+      return cursor.stats();
+    } finally {
+      pf.free();
+    }
+  },
+};
+
+const CODECS: Record<ParquetCompression, pw.Compression> = {
+  zstd: pw.Compression.ZSTD,
+  snappy: pw.Compression.SNAPPY,
+  gzip: pw.Compression.GZIP,
+  lz4: pw.Compression.LZ4_RAW,
+  none: pw.Compression.UNCOMPRESSED,
+};
+
+/**
+ * Rows are built into apache-arrow batches, handed to wasm as IPC bytes and fed to
+ * `transformParquetStream` through a TransformStream: awaiting each write is the backpressure.
+ * A consumer loop writes the Parquet bytes to the part file as they come.
+ */
+class ParquetRecordWriter implements RecordWriter {
+  private readonly fd: number;
+  private readonly rows: RowFitter;
+  private input: WritableStreamDefaultWriter<pw.RecordBatch> | undefined;
+  private output: Promise<void> | undefined;
+  private failure: { error: unknown } | undefined;
+  private written = 0;
+  private records = 0;
+  private closed = false;
+
+  constructor(private readonly format: ParquetFormat, private readonly target: WriteTarget, private readonly limits: ParquetWriterLimits) {
+    this.rows = new RowFitter(format.schema);
+    this.fd = openSync(target.path, "w");
+  }
+
+  get size(): number {
+    return this.written + (this.rows.builder?.bytes ?? 0);
+  }
+
+  write(key: Key, value: unknown): void | Promise<void> {
+    this.check();
+    const full = this.rows.add(key, value);
+    this.records++;
+    if (full) return this.flush();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Starts the wasm writer; it reads the first batch (for the schema) before its output stream exists. */
+  private start(): WritableStreamDefaultWriter<pw.RecordBatch> {
+    const { readable, writable } = new TransformStream<pw.RecordBatch, pw.RecordBatch>();
+    const input = writable.getWriter();
+    const props = new pw.WriterPropertiesBuilder()
+      .setCompression(CODECS[this.format.compression] ?? pw.Compression.ZSTD)
+      .setMaxRowGroupSize(this.limits.rowGroupRows ?? MAX_ROW_GROUP_ROWS)
+      .setMaxRowGroupBytes(this.limits.rowGroupBytes ?? MAX_ROW_GROUP_BYTES)
+      .setCreatedBy("sheaf")
+      .build();
+    this.output = pw.transformParquetStream(readable, props).then(async (out: ReadableStream<Uint8Array>) => {
+      for await (const chunk of out) {
+        writeFully(this.fd, chunk);
+        this.written += chunk.byteLength;
+      }
+    });
+    this.output.catch((error: unknown) => {
+      this.failure ??= { error };
+      void input.abort(error).catch(() => {}); // a write waiting for the wasm side must not wait forever
+    });
+    return input;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.rows.finalBuilder().flush();
+    const input = (this.input ??= this.start());
+    const table = pw.Table.fromIPCStream(tableToIPC(new Table(batch), "stream"));
+    let batches: pw.RecordBatch[];
+    try {
+      batches = table.recordBatches();
+    } finally {
+      table.free();
+    }
+    try {
+      for (const b of batches) await input.write(b); // the wasm side takes (and frees) each batch
+    } catch (err) {
+      this.check();
+      throw err;
+    }
+  }
+
+  sync(): WriteProgress | undefined {
+    return undefined;
+  }
+
+  async close(): Promise<WriteProgress> {
+    this.check();
+    // A part with no rows still gets a file with its schema (an empty batch carries it).
+    if (!this.input || this.rows.finalBuilder().length > 0) await this.flush();
+    await this.input!.close().catch((err: unknown) => {
+      this.check();
+      throw err;
+    });
+    await this.output;
+    this.check();
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.closed = true;
+    return { bytes: this.written, records: this.records };
+  }
+
+  async abandon(): Promise<void> {
+    if (this.input) {
+      await this.input.abort(new Error("abandoned")).catch(() => {});
+      await this.output?.catch(() => {});
+    }
+    if (!this.closed) {
+      this.closed = true;
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    rmSync(this.target.path, { force: true });
+  }
+}
+
+/** Row group bounds; tests lower them to get several row groups from few rows. */
+export interface ParquetWriterLimits {
+  rowGroupRows?: number;
+  rowGroupBytes?: number;
+}
+
+export function createParquetWriter(format: ParquetFormat, target: WriteTarget, limits: ParquetWriterLimits = {}): RecordWriter {
+  return new ParquetRecordWriter(format, target, limits);
+}
