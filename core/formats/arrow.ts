@@ -11,14 +11,13 @@ import {
   AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchReader, Schema as ArrowSchema,
   type Data, type RecordBatch,
 } from "apache-arrow";
-import type { ArrowFormat, Schema } from "../api/formats.js";
+import type { ArrowFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import { SheafError, messageOf } from "../errors.js";
 import type { InputFile } from "../inputs.js";
 import type { Split } from "../splits.js";
-import { ArrowBatchBuilder, ColumnarReadBatch, schemaDifference } from "./arrow-rows.js";
+import { RowFitter, SplitCursor, bytesThrough, schemaDifference } from "./arrow-rows.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
-import { asRow, fitRow, inferSchema } from "./schema.js";
 
 const MAGIC = "ARROW1";
 
@@ -196,71 +195,6 @@ export const arrowReader: InputReader = {
   },
 };
 
-/** Estimated bytes through the first k records of units (batches, row groups) of known rows and bytes. */
-export function bytesThrough(units: readonly { rows: number; bytes: number }[], k: number): number {
-  let bytes = 0;
-  for (const u of units) {
-    if (k < u.rows) return bytes + (u.bytes * k) / u.rows;
-    bytes += u.bytes;
-    k -= u.rows;
-  }
-  return bytes;
-}
-
-/**
- * Walks a split's records in order: passes over the first `split.skip` (done by an earlier
- * attempt), hands the rest to `onBatch`, and counts input bytes from the point it resumed at.
- */
-export class SplitCursor {
-  /** Records of the split passed so far, skipped ones included. */
-  done = 0;
-  private records = 0;
-  private readonly skip: number;
-  private skipBytes = 0;
-  private lastBytes = 0;
-
-  constructor(private readonly split: Split, private readonly firstRow: number, private readonly onBatch: (batch: ReadBatch) => void | Promise<void>) {
-    this.skip = split.skip ?? 0;
-  }
-
-  /** True when the next n records are all skipped: the caller need not read them. */
-  skips(n: number): boolean {
-    return this.skip > 0 && this.done + n <= this.skip;
-  }
-
-  /** Passes the next n records (`batch` undefined when skipped unread); before/after: split bytes through the previous and this batch. */
-  async pass(batch: RecordBatch | undefined, n: number, before: number, after: number): Promise<void> {
-    const from = this.done;
-    this.done += n;
-    this.lastBytes = after;
-    if (this.skip > 0 && this.done <= this.skip) {
-      this.skipBytes = after;
-      return;
-    }
-    if (!batch || n === 0) return;
-    const cut = Math.max(0, this.skip - from);
-    if (cut > 0) {
-      this.skipBytes = before + ((after - before) * cut) / n;
-      batch = batch.slice(cut);
-    }
-    this.records += batch.numRows;
-    await this.onBatch(new ColumnarReadBatch(batch, this.bytes, this.done, this.split.file, this.firstRow + from + cut));
-  }
-
-  /** The input was fully read: its size is known at last. */
-  end(bytes: number): void {
-    this.lastBytes = bytes;
-  }
-
-  private get bytes(): number {
-    return Math.round(this.lastBytes - this.skipBytes);
-  }
-
-  stats(): ReadStats {
-    return { bytes: this.bytes, records: this.records };
-  }
-}
-
 /**
  * apache-arrow's writers push their output into an AsyncByteQueue; one that writes to a file
  * descriptor instead keeps nothing in memory. Small pieces (headers, padding) are gathered into
@@ -298,30 +232,6 @@ class FdSink extends AsyncByteQueue {
 
 export function writeFully(fd: number, chunk: Uint8Array): void {
   for (let at = 0; at < chunk.byteLength; ) at += writeSync(fd, chunk, at, chunk.byteLength - at);
-}
-
-/** The part's schema, fixed by the first row unless the format gives one. */
-export class RowFitter {
-  schema: Schema | undefined;
-  builder: ArrowBatchBuilder | undefined;
-  private names: string[] = [];
-  constructor(private readonly given: Schema | undefined) {}
-  /** Buffers the value as a row; true when the builder should be flushed. */
-  add(key: Key, value: unknown): boolean {
-    const row = asRow(key, value);
-    if (!this.builder) {
-      const schema = this.given ?? inferSchema(row, key);
-      this.builder = new ArrowBatchBuilder(schema);
-      this.schema = schema;
-      this.names = Object.keys(schema);
-    }
-    this.builder.append(fitRow(this.schema!, this.names, row, key));
-    return this.builder.full;
-  }
-  /** The builder, made from the given schema (or none: zero columns) when no row came. */
-  finalBuilder(): ArrowBatchBuilder {
-    return (this.builder ??= new ArrowBatchBuilder(this.given ?? {}));
-  }
 }
 
 class ArrowRecordWriter implements RecordWriter {

@@ -12,7 +12,8 @@ import type { ParquetCompression, ParquetFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import type { InputFile } from "../inputs.js";
 import type { Split } from "../splits.js";
-import { RowFitter, SchemaCheck, SplitCursor, badInput, bytesThrough, groupUnits, guard, writeFully } from "./arrow.js";
+import { SchemaCheck, badInput, groupUnits, guard, writeFully } from "./arrow.js";
+import { RowFitter, SplitCursor, bytesThrough } from "./arrow-rows.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 
 /** Rows per decoded batch: what `mapBatch` receives at most. */
@@ -27,8 +28,9 @@ interface RowGroup {
 }
 
 /** Opens a Parquet file: its row groups and schema, or BAD_INPUT naming the file. The caller frees it. */
-async function openParquet(path: string, file: string, size: number): Promise<{ pf: pw.ParquetFile; groups: RowGroup[]; schema: ArrowSchema }> {
+async function openParquet(path: string, file: string): Promise<{ pf: pw.ParquetFile; groups: RowGroup[]; schema: ArrowSchema }> {
   const blob = await guard(file, "cannot open", () => openAsBlob(path));
+  const size = blob.size;
   const pf = await guard(file, "not a readable Parquet file", () => pw.ParquetFile.fromFile(blob));
   try {
     return await guard(file, "not a readable Parquet file", () => {
@@ -61,7 +63,7 @@ export const parquetReader: InputReader = {
     const schemas = new SchemaCheck();
     for (const f of files) {
       if (f.size === 0) continue;
-      const { pf, groups, schema } = await openParquet(resolve(cwd, f.path), f.path, f.size);
+      const { pf, groups, schema } = await openParquet(resolve(cwd, f.path), f.path);
       pf.free();
       schemas.check(f.path, schema, groups.length === 0);
       splits.push(...groupUnits(f.path, groups.map((g) => g.bytes), splitSize, "rowGroups"));
@@ -71,9 +73,7 @@ export const parquetReader: InputReader = {
 
   async read(split: Split, onBatch: (batch: ReadBatch) => void | Promise<void>, options: ReadOptions): Promise<ReadStats> {
     const file = split.file;
-    const path = resolve(options.cwd, file);
-    const size = await guard(file, "cannot open", async () => (await openAsBlob(path)).size);
-    const { pf, groups } = await openParquet(path, file, size);
+    const { pf, groups } = await openParquet(resolve(options.cwd, file), file);
     try {
       if (split.end > groups.length) throw badInput(file, `the split reads row groups ${split.start}-${split.end - 1} but the file has ${groups.length} (was it replaced?)`);
       const units = groups.slice(split.start, split.end);
@@ -100,7 +100,7 @@ export const parquetReader: InputReader = {
           }
         }
       } finally {
-        await iterator.return?.();
+        await iterator.return?.().catch(() => {}); // cancels the rest of the stream after an error
       }
       return cursor.stats();
     } finally {

@@ -21,6 +21,23 @@ const FLUSH_CHARS = 1 << 16;
 
 const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
+/**
+ * The job's fence between staging and ending: writers COMMIT their staging under a shared
+ * advisory lock after checking the job has not ended; the job's commit or abort takes it
+ * exclusively while it records the end in `sheaf_loads`. So a straggler either commits before the
+ * end (and the end drops its table) or sees the end and rolls back: nothing is left behind.
+ */
+const JOB_LOCK = "hashtextextended($1, 0)";
+
+/** `sheaf_loads` beside the target table: one row per ended job (loaded or aborted). */
+function markerOf(format: PostgresFormat): string {
+  const schema = schemaOf(tableOf(format));
+  return quoteIdent(schema ? `${schema}.sheaf_loads` : "sheaf_loads");
+}
+
+const MARKER_DDL = (marker: string) =>
+  `CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, outcome text NOT NULL DEFAULT 'loaded', loaded_at timestamptz NOT NULL DEFAULT now())`;
+
 /** Every staging table of a job starts with this. */
 export function stagePrefix(jobId: string): string {
   return `sheaf_stage_${sha256(jobId).slice(0, 12)}_`;
@@ -76,8 +93,11 @@ class StagingWriter implements PostgresWriter {
   /** Whether the staging table's transaction committed (then abandon must drop it). */
   private committed = false;
 
+  private readonly jobId: string;
+
   constructor(private readonly format: PostgresFormat, target: WriteTarget) {
     this.staged = stagingTable(format, target);
+    this.jobId = target.job.jobId;
   }
 
   get size(): number { return this.bytes + this.pendingChars; }
@@ -158,6 +178,14 @@ class StagingWriter implements PostgresWriter {
     });
     if (copy.rowCount !== this.records) throw new SheafError("DATABASE_ERROR", `COPY into ${this.staged} took ${copy.rowCount} rows of ${this.records}`, true);
     try {
+      // Fenced against the job's end (see JOB_LOCK): a job that already ended takes no more staging.
+      await this.client.query(`SELECT pg_advisory_xact_lock_shared(${JOB_LOCK})`, [this.jobId]);
+      const marker = markerOf(this.format);
+      const ended = await this.client.query(`SELECT 1 FROM ${marker} WHERE to_regclass($2) IS NOT NULL AND job_id = $1`, [this.jobId, marker]).catch(() => ({ rowCount: 0 }));
+      if (ended.rowCount) {
+        await this.client.query("ROLLBACK");
+        throw new SheafError("SUPERSEDED", `job ${this.jobId} already ended: its staging in ${this.staged} is dropped`);
+      }
       // COMMIT of a transaction that failed answers ROLLBACK, not an error.
       const { command } = await this.client.query("COMMIT");
       if (command !== "COMMIT") throw new SheafError("DATABASE_ERROR", `staging ${this.staged} was rolled back`, true);
@@ -182,7 +210,7 @@ class StagingWriter implements PostgresWriter {
 export function postgresSink(format: PostgresFormat): OutputSink {
   const table = tableOf(format);
   const schema = schemaOf(table);
-  const marker = quoteIdent(schema ? `${schema}.sheaf_loads` : "sheaf_loads");
+  const marker = markerOf(format);
   const keys = format.key ?? [];
 
   /** A part's table, checked to be a staging table of this job (never drop what a PartFile merely names). */
@@ -287,13 +315,14 @@ export function postgresSink(format: PostgresFormat): OutputSink {
       for (const part of parts) stagedOf(part, prefix);
       await withClient(format, async (client) => {
         try {
-          await client.query(`CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now())`);
+          await client.query(MARKER_DDL(marker));
         } catch (err) {
           // Two first-ever commits creating it at once: the loser finds it made.
           if (!["23505", "42P07"].includes(String((err as { code?: unknown }).code))) throw err;
         }
         await client.query("BEGIN");
         try {
+          await client.query(`SELECT pg_advisory_xact_lock(${JOB_LOCK})`, [jobId]);
           // The marker row first: a concurrent commit of the same job waits here for ours, then
           // finds the row and does nothing; a repeat after a COMMIT that went through does nothing.
           const claim = await client.query(`INSERT INTO ${marker} (job_id, target, rows) VALUES ($1, $2, 0) ON CONFLICT (job_id) DO NOTHING`, [jobId, table]);
@@ -302,7 +331,9 @@ export function postgresSink(format: PostgresFormat): OutputSink {
             await client.query(`UPDATE ${marker} SET rows = $2, loaded_at = now() WHERE job_id = $1`, [jobId, rows]);
             await client.query("COMMIT");
           } else {
+            const { rows } = await client.query<{ outcome: string }>(`SELECT outcome FROM ${marker} WHERE job_id = $1`, [jobId]);
             await client.query("ROLLBACK");
+            if (rows[0]?.outcome === "aborted") throw new SheafError("JOB_ABORTED", `job ${jobId} was aborted: its rows were not loaded into ${table}`);
           }
         } catch (err) {
           await client.query("ROLLBACK").catch(() => {});
@@ -320,7 +351,20 @@ export function postgresSink(format: PostgresFormat): OutputSink {
     },
 
     async abort(jobId: string): Promise<void> {
-      await withClient(format, (client) => dropStaging(client, stagePrefix(jobId)));
+      await withClient(format, async (client) => {
+        await client.query(MARKER_DDL(marker)).catch(() => {}); // created concurrently: the insert below tells
+        await client.query("BEGIN");
+        try {
+          await client.query(`SELECT pg_advisory_xact_lock(${JOB_LOCK})`, [jobId]);
+          // Recorded as ended, so a straggler's staging rolls back instead of outliving the job; a job loaded already stays loaded.
+          await client.query(`INSERT INTO ${marker} (job_id, target, rows, outcome) VALUES ($1, $2, 0, 'aborted') ON CONFLICT (job_id) DO NOTHING`, [jobId, table]);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => {});
+          throw err;
+        }
+        await dropStaging(client, stagePrefix(jobId));
+      });
     },
   };
 }
