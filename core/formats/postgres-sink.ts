@@ -35,8 +35,10 @@ function markerOf(format: PostgresFormat): string {
   return quoteIdent(schema ? `${schema}.sheaf_loads` : "sheaf_loads");
 }
 
+/** Creates the marker table, or adds `outcome` to one made by an earlier version. */
 const MARKER_DDL = (marker: string) =>
-  `CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, outcome text NOT NULL DEFAULT 'loaded', loaded_at timestamptz NOT NULL DEFAULT now())`;
+  `CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, outcome text NOT NULL DEFAULT 'loaded', loaded_at timestamptz NOT NULL DEFAULT now());
+   ALTER TABLE ${marker} ADD COLUMN IF NOT EXISTS outcome text NOT NULL DEFAULT 'loaded'`;
 
 /** Every staging table of a job starts with this. */
 export function stagePrefix(jobId: string): string {

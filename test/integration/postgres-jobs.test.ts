@@ -38,20 +38,23 @@ afterAll(async () => {
 
 const stagingTables = async () => (await db.query(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'sheaf\\_stage\\_%'`)).rows[0].n as number;
 
-/** A load job: CSV rows (id, grp, amount) → one row per id, tagged with `--param tag`; `failKey` throws in reduce, `slowMs` slows each key of partition 1. */
+/** A load job: CSV rows (id, grp, amount) → one row per id, tagged with `--param tag`; `failKey` throws in reduce, `slowMs` pauses partition 1 mid-load. */
 function loadJob(target: string, mode = "replace"): string {
   return s.write(
     `jobs/load-${target}.ts`,
     `import { writeFileSync } from "node:fs";
 import { defineJob, csv, postgres } from "sheaf";
+let keys = 0;
 export default defineJob({
   name: "load-${n}",
   input: csv({ columns: { id: "int64", amount: "float64" } }),
+  setup() { keys = 0; },
   map: (r: { id: bigint; grp: string; amount: number }, emit) => emit(r.id, r),
   reduce(id: bigint, rows: Iterable<{ grp: string; amount: number }>, ctx) {
     if (String(id) === ctx.params.failKey) throw new Error("refusing key " + id);
     const slow = Number(ctx.params.slowMs ?? 0);
-    if (slow && ctx.taskId === "reduce-00001") {
+    // Mid-COPY: after 100 rows are staged, once per attempt (a thread runs one attempt at a time).
+    if (slow && ctx.taskId === "reduce-00001" && ++keys === 100) {
       if (ctx.params.markDir) writeFileSync(ctx.params.markDir + "/slow-" + process.pid, "");
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slow);
     }
@@ -136,6 +139,7 @@ describe("postgres() sink", () => {
     const t = table("load");
     const a = orders(3000, 1), b = orders(2000, 2);
     const wd = s.path("wd");
+    const stagedBefore = await stagingTables();
     const ok = (job: string, file: string, extra: string[] = []) => {
       const r = runCli(["run", job, "--input", file, "--workdir", wd, "-q", "--threads", "2", ...extra]);
       expect(r.status, r.stderr).toBe(0);
@@ -150,7 +154,7 @@ describe("postgres() sink", () => {
     expect(failed.stderr).toMatch(/reduce threw on key .*refusing key/);
     expect(await contents(t)).toEqual(b.want);
     expect(await contents(t, "c")).toEqual([]);
-    expect(await stagingTables()).toBe(0);
+    expect(await stagingTables()).toBe(stagedBefore);
 
     const appended = table("append");
     ok(loadJob(appended, "append"), a.file, params({ tag: "a" }));
@@ -168,6 +172,7 @@ describe("postgres() sink", () => {
   it("on a cluster: a worker killed mid-load and a coordinator killed between staging and commit leave old or new, never a mix", async () => {
     const t = table("cluster");
     const a = orders(3000, 3), b = orders(2500, 4);
+    const stagedBefore = await stagingTables();
     const { cluster, coordinator, workers } = await startCluster(s.path("cluster"), { workers: 2, threads: 1 });
     clusters.push(cluster);
     const job = loadJob(t);
@@ -206,7 +211,7 @@ describe("postgres() sink", () => {
     expect(done.state, done.error).toBe("succeeded");
     expect(await contents(t)).toEqual(b.want);
     expect([...seen].filter((x) => x !== "a" && x !== "b")).toEqual([]);
-    expect(await stagingTables()).toBe(0);
+    expect(await stagingTables()).toBe(stagedBefore);
     const loads = await db.query(`SELECT count(*)::int AS n FROM sheaf_loads WHERE job_id = $1`, [id]);
     expect(loads.rows[0].n).toBe(1);
   });
