@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defineJob, isJob, jsonl, lines, tsv, sum, count, min, max, toArray } from "../../core/api/index.js";
+import { arrow, csv, defineJob, isJob, jsonl, lines, parquet, postgres, tsv, sum, count, min, max, toArray } from "../../core/api/index.js";
 
 const map = () => {};
 
@@ -33,6 +33,36 @@ describe("defineJob validates once, naming the field", () => {
 
   it("accepts jsonl in and out", () => {
     expect(defineJob({ name: "j", map, input: jsonl(), output: jsonl() }).input.format).toBe("jsonl");
+  });
+});
+
+describe("format descriptors validate their options, naming the option", () => {
+  const bad: [string, () => unknown, RegExp][] = [
+    ["a two-character csv delimiter", () => csv({ delimiter: ";;" }), /csv\(\): delimiter must be one character/],
+    ["a quote as csv delimiter", () => csv({ delimiter: '"' }), /csv\(\): delimiter/],
+    ["a column type outside the vocabulary", () => csv({ columns: { n: "int" as never } }), /csv\(\): columns\.n must be one of string, int32/],
+    ["an unknown csv option", () => csv({ quote: "'" } as never), /csv\(\): unknown option quote/],
+    ["an unknown parquet codec", () => parquet({ compression: "brotli" as never }), /parquet\(\): compression must be/],
+    ["an empty output schema", () => arrow({ schema: {} }), /arrow\(\): schema must be at least one column/],
+    ["postgres without table or query", () => postgres({}), /give a table/],
+    ["postgres with both", () => postgres({ table: "t", query: "select 1" }), /not both/],
+    ["a table name with a quote", () => postgres({ table: 't"; drop' }), /postgres\(\): table must be a table name/],
+    ["upsert without a key", () => postgres({ table: "t", mode: "upsert" }), /upsert" needs a key/],
+    ["zero splits", () => postgres({ table: "t", splitBy: "id", splits: 0 }), /splits must be an integer/],
+    ["a query as a sink", () => defineJob({ name: "x", map, output: postgres({ query: "select 1" }) }), /job\.output must be postgres\(\{ table \}\)/],
+  ];
+  for (const [what, make, message] of bad) {
+    it(`rejects ${what}`, () => {
+      expect(make).toThrow(message);
+    });
+  }
+
+  it("fills the documented defaults and keeps descriptors JSON-safe", () => {
+    expect(csv()).toEqual({ format: "csv", header: true, delimiter: ",", columns: {}, multiline: false });
+    expect(parquet()).toEqual({ format: "parquet", compression: "zstd" });
+    expect(postgres({ table: "s.t", key: "id", mode: "upsert" })).toEqual({ format: "postgres", table: "s.t", splits: 4, mode: "upsert", key: ["id"] });
+    const job = defineJob({ name: "etl", map, reduce: map, input: csv({ columns: { a: "int64" } }), output: parquet({ schema: { a: "int64" } }) });
+    expect(JSON.parse(JSON.stringify(job.output))).toEqual(job.output);
   });
 });
 
