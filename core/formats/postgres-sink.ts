@@ -183,8 +183,10 @@ class StagingWriter implements PostgresWriter {
       // Fenced against the job's end (see JOB_LOCK): a job that already ended takes no more staging.
       await this.client.query(`SELECT pg_advisory_xact_lock_shared(${JOB_LOCK})`, [this.jobId]);
       const marker = markerOf(this.format);
-      const ended = await this.client.query(`SELECT 1 FROM ${marker} WHERE to_regclass($2) IS NOT NULL AND job_id = $1`, [this.jobId, marker]).catch(() => ({ rowCount: 0 }));
-      if (ended.rowCount) {
+      // A query on a missing table would abort the transaction: look the table up first.
+      const { rows: [present] } = await this.client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [marker]);
+      const ended = present?.ok ? (await this.client.query(`SELECT 1 FROM ${marker} WHERE job_id = $1`, [this.jobId])).rowCount : 0;
+      if (ended) {
         await this.client.query("ROLLBACK");
         throw new SheafError("SUPERSEDED", `job ${this.jobId} already ended: its staging in ${this.staged} is dropped`);
       }
