@@ -55,7 +55,9 @@ function jobOptions(cmd: Command): Command {
     .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
     .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data (or 10 s)", size)
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
-    .option("--overwrite", "replace the output of an earlier finished job", false);
+    .option("--overwrite", "replace the output of an earlier finished job", false)
+    .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
+    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false);
 }
 
 /** The options of every command that talks to a cluster. */
@@ -125,7 +127,7 @@ export function buildProgram(): Command {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet }, controller.signal);
+        await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force }, controller.signal);
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);

@@ -5,30 +5,63 @@
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../coordinator/driver.js";
 import { planJob } from "../coordinator/plan.js";
-import { loadJob } from "../core/artifact.js";
+import { runPipeline, type StageOutcome } from "../coordinator/pipeline-runner.js";
+import type { Job } from "../core/api/job.js";
+import { isPipeline, type Pipeline } from "../core/api/pipeline.js";
+import { loadModule } from "../core/artifact.js";
+import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
+import { resolveStages } from "../core/pipeline/stages.js";
+import { parseAt } from "../core/pipeline/templates.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ThreadPool } from "../worker/pool.js";
-import { bundleJob } from "./bundle.js";
+import { bundleJob, type Artifact } from "./bundle.js";
+import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
 import { describeSink, resolveOutput, type JobSettings } from "./job-settings.js";
 import { ProgressReporter } from "./progress.js";
 
 export interface RunOptions extends JobSettings {
   threads: number;
   quiet?: boolean;
+  /** Pipelines: the logical time (ISO), and rerun stages whose output is already committed. */
+  at?: string;
+  force?: boolean;
 }
 
-export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport> {
+/** Runs a job module, or every stage of a pipeline module, on one thread pool in this process. */
+export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport | PipelineRunReport> {
   const workdir = resolve(options.workdir);
   const artifact = await bundleJob(jobFile, workdir);
-  const job = await loadJob(artifact.path, jobFile);
+  const mod = await loadModule(artifact.path, jobFile);
+  const pool = new ThreadPool({ threads: options.threads });
+  try {
+    if (isPipeline(mod)) return await runPipelineHere(mod, artifact, options, pool, signal);
+    return await runOnPool(mod, artifact, options, pool, signal);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** One job, start to commit, on a pool that may be shared with other stages of a pipeline. */
+async function runOnPool(
+  job: Job,
+  artifact: Artifact,
+  options: RunOptions,
+  pool: ThreadPool,
+  signal: AbortSignal | undefined,
+  stage?: { name: string; fingerprint: string; label: string },
+): Promise<JobReport & { jobId: string }> {
+  const workdir = resolve(options.workdir);
   const jobId = newJobId(job.name);
   const scratch = jobScratchDir(workdir, jobId);
   const output = resolveOutput(job, options, scratch);
   const plan = await planJob(
     job,
-    { jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch, sortBufferBytes: options.sortBufferBytes },
+    {
+      jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch, sortBufferBytes: options.sortBufferBytes,
+      ...(stage ? { stage: stage.name, fingerprint: stage.fingerprint } : {}),
+    },
     {
       inputs: options.inputs,
       splitSize: options.splitSize,
@@ -42,22 +75,62 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
   const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
 
-  const progress = options.quiet ? undefined : new ProgressReporter(job.name);
-  const pool = new ThreadPool({ threads: options.threads });
+  // A pipeline prints stage lines instead: several stages' live lines would overwrite each other.
+  const progress = options.quiet || stage ? undefined : new ProgressReporter(job.name);
   try {
     const driver = new JobDriver(plan, pool, {
       retry: { maxAttempts: options.maxAttempts, backoffMs: 250 },
-      overwrite: options.overwrite,
+      overwrite: options.overwrite || stage !== undefined,
       onProgress: (p) => progress?.update(p),
-      onAttemptFailed: (f, retry) => progress?.attemptFailed(f, retry),
+      onAttemptFailed: (f, retry) => (progress ? progress.attemptFailed(f, retry) : !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: task ${f.taskId} attempt ${f.attempt} failed${retry ? " (will retry)" : ""}: ${f.message}\n`)),
       signal,
     });
     const report = await driver.run();
     progress?.stop();
     if (progress) process.stderr.write(progress.summary(report, options.output ?? describeSink(job)) + "\n");
-    return report;
+    return { ...report, jobId };
+  } catch (err) {
+    throw Object.assign(err as Error, { jobId });
   } finally {
     progress?.stop();
-    await pool.close();
   }
+}
+
+/** Every stage of a pipeline, on the shared pool: independent stages at the same time. */
+async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: RunOptions, pool: ThreadPool, signal?: AbortSignal): Promise<PipelineRunReport> {
+  const workdir = resolve(options.workdir);
+  const cwd = process.cwd();
+  if (options.inputs.length || options.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
+  const at = parseAt(options.at);
+  const stages = resolveStages(pipeline, { at, params: options.params, cwd });
+  const started = Date.now();
+  const say = (line: string) => !options.quiet && process.stderr.write(line + "\n");
+  say(`pipeline ${pipeline.name}: ${stages.length} stages, logical time ${at.toISOString()}`);
+  const outcomes = await runPipeline(
+    pipeline.name,
+    stages,
+    {
+      fingerprint: (stage, upstream) => stageFingerprint(stage, artifact.sha256, upstream, cwd),
+      committed: (stage) => committedFingerprint(stage, workdir, pipeline.name),
+      run: (stage, fingerprint, stageSignal) => {
+        const job = pipeline.stages.find((s) => s.name === stage.name)!.job;
+        const settings = { ...options, inputs: stage.inputs, output: stage.output, partitions: stage.partitions ?? options.partitions, params: stage.params };
+        return runOnPool(job, artifact, settings, pool, stageSignal, { name: stage.name, fingerprint, label: `${pipeline.name}/${stage.name}` }).then((report) => ({ jobId: report.jobId, report }));
+      },
+      committedNow: (stage, fingerprint) => {
+        if (!stage.output) recordSinkFingerprint(workdir, pipeline.name, stage.name, fingerprint);
+      },
+      onStage: (name, o) => {
+        if (o.state === "running") say(`  stage ${name}: running`);
+        else if (o.state !== "pending") say(`  stage ${name}: ${describeOutcome(o)}`);
+      },
+    },
+    { force: options.force, signal },
+  ).catch((err) => {
+    const outcomes = (err as { outcomes?: Record<string, StageOutcome> }).outcomes;
+    if (outcomes) say(pipelineSummary(pipeline.name, outcomes, Date.now() - started));
+    throw err;
+  });
+  say(pipelineSummary(pipeline.name, outcomes, Date.now() - started));
+  return { pipeline: pipeline.name, at: at.toISOString(), stages: outcomes, millis: Date.now() - started };
 }

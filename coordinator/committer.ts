@@ -10,10 +10,11 @@ import { dirname, join } from "node:path";
 import { SheafError } from "../core/errors.js";
 import { outputTemporaryDir, successMarker } from "../core/storage.js";
 import type { OutputSink } from "../core/formats/format.js";
+import { FINGERPRINT_FILE } from "../core/pipeline/fingerprint.js";
 import type { BadRecord, PartFile, TaskResult } from "../core/tasks.js";
 
 /** Files and folders the engine writes in an output folder. */
-const OURS = /^(part-\d+(\.\w+)?|_SUCCESS|_temporary|_bad_records)$/;
+const OURS = /^(part-\d+(\.\w+)?|_SUCCESS|_temporary|_bad_records|_fingerprint)$/;
 
 export class OutputCommitter {
   /** `output` is the output folder; for a sink, a private folder in the job's scratch space. */
@@ -54,7 +55,7 @@ export class OutputCommitter {
    * Moves each task's committed part file into place, lists skipped records in `_bad_records`, then
    * writes `_SUCCESS`, last. A sink loads the staged parts in one transaction instead, once per job.
    */
-  async commitJob(jobId: string, parts: readonly PartFile[], badRecords: readonly BadRecord[] = []): Promise<void> {
+  async commitJob(jobId: string, parts: readonly PartFile[], badRecords: readonly BadRecord[] = [], fingerprint?: string): Promise<void> {
     if (this.sink) {
       await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)));
       return;
@@ -71,6 +72,8 @@ export class OutputCommitter {
       writeFileSync(join(this.output, "_bad_records"), "file\toffset\tline\terror\n" + lines.join(""));
     }
     rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
+    // A pipeline stage's output records what made it, so a rerun with the same fingerprint skips it.
+    if (fingerprint) writeFileSync(join(this.output, FINGERPRINT_FILE), fingerprint + "\n");
     const fd = openSync(successMarker(this.output), "w");
     fsyncSync(fd);
     closeSync(fd);

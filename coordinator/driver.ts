@@ -112,7 +112,8 @@ export class JobDriver {
       }
       this.progress.stage = "commit";
       this.emitProgress();
-      await this.committer.commitJob(this.plan.config.jobId, [...this.committed.values()].flatMap((r) => (r.part ? [r.part] : [])), badRecords);
+      const parts = [...this.committed.values()].flatMap((r) => (r.part ? [r.part] : []));
+      await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint);
       return this.report();
     } catch (err) {
       if (this.interrupted) throw this.abort.signal.reason;

@@ -20,6 +20,9 @@ export interface JobConfig {
   output: string;
   /** The job's input and output formats, as its module declares them. */
   formats: { input: InputFormat; output: OutputFormat };
+  /** For a pipeline stage: its name (the artifact's default export is the pipeline), and the fingerprint its output records. */
+  stage?: string;
+  fingerprint?: string;
   /** Absolute path of the job's folder for intermediate files. */
   scratch: string;
   /** Map-side sort buffer, in bytes: past it, sorted runs spill to disk. */

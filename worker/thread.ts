@@ -7,7 +7,7 @@ import { runReduceTask } from "./reduce-task.js";
 
 export default async function runTask(task: Task): Promise<TaskOutcome> {
   try {
-    const job = await loadJob(task.job.artifact, task.job.name);
+    const job = await loadJob(task.job.artifact, task.job.name, task.job.stage);
     const result = task.kind === "map" ? await runMapTask(task, job) : await runReduceTask(task, job);
     return { ok: true, result };
   } catch (err) {

@@ -1,6 +1,8 @@
 /** The public API: what a job module imports `from "sheaf"`. Keep this free of engine internals. */
 export { defineJob, isJob } from "./job.js";
 export type { Job, JobSpec } from "./job.js";
+export { definePipeline, isPipeline } from "./pipeline.js";
+export type { Pipeline, PipelineSpec, Stage, StageSpec } from "./pipeline.js";
 export { lines, jsonl, tsv, csv, arrow, parquet, postgres } from "./formats.js";
 export type {
   InputFormat,

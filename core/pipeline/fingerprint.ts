@@ -1,0 +1,52 @@
+/**
+ * Skip-if-committed: a stage's fingerprint covers the job code (the pipeline artifact's hash),
+ * its resolved inputs (each file's path, size and mtime, or the fingerprint of the upstream stage
+ * that wrote it), its parameters, partitions and output. A committed output records the
+ * fingerprint it was made with; a rerun whose fingerprint matches skips the stage.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { listInputs } from "../inputs.js";
+import { successMarker } from "../storage.js";
+import type { ResolvedStage } from "./stages.js";
+
+/** The file a committed output keeps its fingerprint in (written just before `_SUCCESS`). */
+export const FINGERPRINT_FILE = "_fingerprint";
+
+/** `upstream` holds the fingerprints of the stages already run or skipped in this run. */
+export function stageFingerprint(stage: ResolvedStage, artifactSha: string, upstream: ReadonlyMap<string, string>, cwd: string): string {
+  const inputs = stage.inputs.map((path, i) => {
+    const from = stage.from[i];
+    if (from) return { stage: from, fingerprint: upstream.get(from) ?? "" };
+    return listInputs([path], cwd).map((f) => ({ path: f.path, size: f.size, mtime: statSync(resolve(cwd, f.path)).mtimeMs }));
+  });
+  const after = stage.dependsOn.filter((d) => !stage.upstream.includes(d)).map((d) => ({ after: d, fingerprint: upstream.get(d) ?? "" }));
+  const params = Object.fromEntries(Object.entries(stage.params).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const text = JSON.stringify({ artifact: artifactSha, stage: stage.name, inputs, after, params, partitions: stage.partitions ?? null, output: stage.output ?? null });
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Where a sink stage (no output folder) keeps its fingerprint: under the workdir. */
+export function sinkFingerprintPath(workdir: string, pipeline: string, stage: string): string {
+  return join(workdir, "pipelines", pipeline, `${stage}.fingerprint`);
+}
+
+/** The fingerprint a stage's committed output was made with, or undefined when none is committed. */
+export function committedFingerprint(stage: ResolvedStage, workdir: string, pipeline: string): string | undefined {
+  if (stage.output && !existsSync(successMarker(stage.output))) return undefined;
+  const file = stage.output ? join(stage.output, FINGERPRINT_FILE) : sinkFingerprintPath(workdir, pipeline, stage.name);
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a sink stage's fingerprint once its load committed (file outputs record theirs in the job commit). */
+export function recordSinkFingerprint(workdir: string, pipeline: string, stage: string, fingerprint: string): void {
+  const path = sinkFingerprintPath(workdir, pipeline, stage);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, fingerprint + "\n");
+  renameSync(`${path}.tmp`, path);
+}
