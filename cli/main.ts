@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
 import { Coordinator } from "../coordinator/coordinator.js";
 import { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";
+import { cancelRun, isRunId, listRuns, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
 import { Keys } from "../core/cluster/keys.js";
 import { connectRedis, redisUrlFrom } from "../core/cluster/redis.js";
 import { SheafError } from "../core/errors.js";
@@ -11,8 +12,8 @@ import { parseSize } from "../core/splits.js";
 import { QueueWorker } from "../worker/queue-worker.js";
 import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
 import { runJob } from "./run.js";
-import { renderJob, renderJobTable } from "./status.js";
-import { submit, waitForJob } from "./submit.js";
+import { renderJob, renderJobTable, renderRun } from "./status.js";
+import { submit, waitForJob, waitForRun } from "./submit.js";
 
 function positiveInt(name: string) {
   return (text: string): number => {
@@ -139,10 +140,15 @@ export function buildProgram(): Command {
     .option("-q, --quiet", "with --wait: no progress or summary", false)
     .action(async (jobFile: string, o) => {
       await withRedis(o, async (redis, keys) => {
-        const id = await submit(redis, keys, jobFile, jobSettings(o));
+        const id = await submit(redis, keys, jobFile, { ...jobSettings(o), at: o.at, force: o.force });
         process.stdout.write(id + "\n");
         if (!o.wait) return;
-        const record = await waitForJob(redis, keys, id, o.quiet);
+        if (isRunId(id)) {
+          const run = await waitForRun(redis, keys, id, o.quiet);
+          if (run.state !== "succeeded") throw new SheafError("PIPELINE_" + run.state.toUpperCase(), `pipeline run ${id} ${run.state}: ${run.error ?? ""}`);
+          return;
+        }
+        const record = await waitForJob(redis, keys, id as JobId, o.quiet);
         if (record.state !== "succeeded") throw new SheafError("JOB_" + record.state.toUpperCase(), `job ${id} ${record.state}: ${record.error ?? ""}`);
       });
     });
@@ -168,12 +174,17 @@ export function buildProgram(): Command {
         for (;;) {
           let text: string;
           let finished = false;
-          if (jobId) {
+          if (jobId && isRunId(jobId)) {
+            const run = await readRun(redis, keys, jobId);
+            if (!run) throw new SheafError("NO_SUCH_JOB", `no pipeline run ${jobId} under prefix ${keys.prefix}`);
+            text = renderRun(run);
+            finished = RUN_FINISHED.has(run.state);
+          } else if (jobId) {
             const record = await readJob(redis, keys, jobId as JobId);
             if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
             text = renderJob(record);
             finished = FINISHED.has(record.state);
-          } else text = renderJobTable(await listJobs(redis, keys, o.limit));
+          } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit));
           if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
           process.stdout.write(text + "\n");
           if (!o.watch || finished) return;
@@ -185,6 +196,14 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("cancel").description("cancel a queued or running job").argument("<jobId>")).action(async (jobId: string, o) => {
     await withRedis(o, async (redis, keys) => {
+      if (isRunId(jobId)) {
+        const state = await cancelRun(redis, keys, jobId);
+        if (!state) throw new SheafError("NO_SUCH_JOB", `no pipeline run ${jobId} under prefix ${keys.prefix}`);
+        if (RUN_FINISHED.has(state)) throw new SheafError("JOB_FINISHED", `pipeline run ${jobId} already ${state}`);
+        const run = await waitForRun(redis, keys, jobId, true);
+        process.stdout.write(`${jobId} ${run.state}\n`);
+        return;
+      }
       const state = await cancelJob(redis, keys, jobId as JobId);
       if (!state) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
       if (FINISHED.has(state)) throw new SheafError("JOB_FINISHED", `job ${jobId} already ${state}`);

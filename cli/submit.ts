@@ -2,25 +2,34 @@
 import { resolve } from "node:path";
 import type { Redis } from "ioredis";
 import { OutputCommitter } from "../coordinator/committer.js";
-import { loadJob } from "../core/artifact.js";
+import type { StageOutcome } from "../coordinator/pipeline-runner.js";
+import type { Pipeline } from "../core/api/pipeline.js";
+import { isPipeline } from "../core/api/pipeline.js";
+import { loadModule } from "../core/artifact.js";
+import { readRun, RUN_FINISHED, RUN_ID_MARK, submitRun, type RunRecord } from "../core/cluster/runs.js";
+import { resolveStages } from "../core/pipeline/stages.js";
+import { parseAt } from "../core/pipeline/templates.js";
 import { FINISHED, readJob, submitJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { isReport } from "../core/progress.js";
 import { listInputs } from "../core/inputs.js";
-import { bundleJob } from "./bundle.js";
+import { bundleJob, type Artifact } from "./bundle.js";
+import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
 import { resolveOutput, type JobSettings } from "./job-settings.js";
 import { writesFiles } from "../core/formats/registry.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
-export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings): Promise<JobId> {
+export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings & PipelineSettings): Promise<JobId | string> {
   const cwd = process.cwd();
   const workdir = resolve(o.workdir);
   const artifact = await bundleJob(jobFile, workdir);
-  const job = await loadJob(artifact.path, jobFile);
+  const mod = await loadModule(artifact.path, jobFile);
+  if (isPipeline(mod)) return submitPipeline(redis, keys, mod, artifact, o);
+  const job = mod;
   const id = newJobId(job.name);
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
   if (o.inputs.length) listInputs(o.inputs, cwd);
@@ -45,6 +54,70 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
     submittedAt: Date.now(),
   });
   return id;
+}
+
+export interface PipelineSettings {
+  /** The logical time (ISO), the zone it is read in, and whether to rerun committed stages. */
+  at?: string;
+  tz?: string;
+  force?: boolean;
+  /** Set when a schedule fires the run. */
+  schedule?: { name: string; due: number };
+}
+
+/** Queues a pipeline run: its stages resolved (templates expanded with the logical time) here, where the paths were written. */
+export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipeline, artifact: Artifact, o: JobSettings & PipelineSettings): Promise<string> {
+  if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
+  const cwd = process.cwd();
+  const at = parseAt(o.at);
+  const stages = resolveStages(pipeline, { at, tz: o.tz, params: o.params, cwd });
+  const id = `${pipeline.name}${RUN_ID_MARK}${newJobId("x").slice(2)}`;
+  await submitRun(redis, keys, {
+    id,
+    pipeline: pipeline.name,
+    artifact: artifact.path,
+    artifactSha: artifact.sha256,
+    at: at.toISOString(),
+    ...(o.tz ? { tz: o.tz } : {}),
+    force: o.force ?? false,
+    stages,
+    job: {
+      artifact: artifact.path,
+      workdir: resolve(o.workdir),
+      cwd,
+      splitSize: o.splitSize,
+      sortBufferBytes: o.sortBufferBytes,
+      maxAttempts: o.maxAttempts,
+      taskTimeoutMs: o.taskTimeoutMs,
+      checkpointBytes: o.checkpointBytes,
+      speculative: o.speculative,
+      overwrite: true,
+    },
+    ...(o.schedule ? { schedule: o.schedule } : {}),
+    submittedAt: Date.now(),
+  });
+  return id;
+}
+
+/** Follows a pipeline run to its end, printing each stage's changes on stderr; resolves with its final record. */
+export async function waitForRun(redis: Redis, keys: Keys, id: string, quiet = false): Promise<RunRecord> {
+  const shown = new Map<string, string>();
+  for (;;) {
+    const record = await readRun(redis, keys, id);
+    if (!record) throw new SheafError("NO_SUCH_JOB", `no pipeline run ${id} under prefix ${keys.prefix}`);
+    for (const [name, o] of Object.entries(record.stages)) {
+      const seen = `${o.state} ${o.jobId ?? ""}`;
+      if (quiet || o.state === "pending" || (o.state === "running" && !o.jobId) || shown.get(name) === seen) continue;
+      shown.set(name, seen);
+      process.stderr.write(`  stage ${name}: ${o.state === "running" ? `running (job ${o.jobId})` : describeOutcome(o as StageOutcome)}\n`);
+    }
+    if (RUN_FINISHED.has(record.state)) {
+      const millis = (record.finishedAt ?? Date.now()) - (record.startedAt ?? record.spec.submittedAt);
+      if (!quiet) process.stderr.write(pipelineSummary(record.spec.pipeline, record.stages as Record<string, StageOutcome>, millis) + "\n");
+      return record;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }
 
 /** Follows a job to its end, showing progress on stderr; resolves with its final record. */

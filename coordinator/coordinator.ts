@@ -7,6 +7,7 @@ import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { loadJob } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
+import { unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
 import { messageOf } from "../core/errors.js";
@@ -19,6 +20,7 @@ import { LeaderLease } from "./leader.js";
 import { planJob, type JobPlan } from "./plan.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore } from "./redis-job-store.js";
+import { RunDriver } from "./run-driver.js";
 
 export interface CoordinatorOptions {
   redisUrl: string;
@@ -129,6 +131,22 @@ export class Coordinator {
       return;
     }
     for (const id of ids) if (!this.drivers.has(id)) this.drive(id);
+    let runs: string[] = [];
+    try {
+      runs = await unfinishedRuns(this.redis, this.keys);
+    } catch (err) {
+      this.log(`cannot list pipeline runs: ${messageOf(err)}`);
+    }
+    for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
+  }
+
+  private driveRun(id: string): void {
+    const abort = new AbortController();
+    const done = new RunDriver(this.redis, this.keys, () => this.fence(), this.log)
+      .drive(id, abort.signal)
+      .catch((err) => this.log(`pipeline run ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
+      .finally(() => this.drivers.delete(id as JobId));
+    this.drivers.set(id as JobId, { abort, done });
   }
 
   private drive(id: JobId): void {
@@ -203,7 +221,7 @@ export class Coordinator {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
       if (stored) return JSON.parse(stored) as JobPlan;
     }
-    const job = await loadJob(spec.artifact, spec.name);
+    const job = await loadJob(spec.artifact, spec.name, spec.stage);
     const plan = await planJob(
       job,
       {
@@ -215,6 +233,7 @@ export class Coordinator {
         output: spec.output,
         scratch: jobScratchDir(spec.workdir, spec.id),
         sortBufferBytes: spec.sortBufferBytes,
+        ...(spec.stage ? { stage: spec.stage, fingerprint: spec.fingerprint } : {}),
       },
       {
         inputs: spec.inputs,

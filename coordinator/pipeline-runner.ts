@@ -59,6 +59,12 @@ export async function runPipeline(
 
   const runOne = async (stage: ResolvedStage): Promise<void> => {
     const started = Date.now();
+    // A resumed run (another coordinator drove it before) keeps what its stages already did.
+    const before = options.previous?.[stage.name];
+    if ((before?.state === "succeeded" || before?.state === "skipped") && before.fingerprint) {
+      prints.set(stage.name, before.fingerprint);
+      return set(stage.name, before);
+    }
     let fingerprint: string;
     try {
       fingerprint = hooks.fingerprint(stage, prints);

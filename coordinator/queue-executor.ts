@@ -33,6 +33,8 @@ export class QueueExecutor implements TaskExecutor {
       jobId: id,
       attempts: this.retry.maxAttempts,
       backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
+      // Pipeline stages that run at once share the workers: their tasks interleave by index.
+      ...(task.job.stage ? { priority: Math.min(task.index + 1, 2_097_152) } : {}),
     });
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = () => {

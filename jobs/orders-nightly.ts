@@ -8,9 +8,9 @@
  * `{date}` is the logical day (`--at`, or a schedule's due time); `{orders}` the folder of raw orders.
  */
 import { definePipeline } from "sheaf";
-import clean from "./clean-orders.ts";
-import daily from "./daily-revenue.ts";
-import load from "./load-revenue.ts";
+import clean from "./clean-orders.js";
+import daily from "./daily-revenue.js";
+import load from "./load-revenue.js";
 
 export default definePipeline({
   name: "orders-nightly",

@@ -28,6 +28,10 @@ export interface JobSubmission {
   speculative?: boolean;
   overwrite: boolean;
   submittedAt: number;
+  /** A pipeline stage's job: the stage (in the pipeline artifact), its fingerprint, and the run it belongs to. */
+  stage?: string;
+  fingerprint?: string;
+  run?: string;
 }
 
 export interface JobRecord {

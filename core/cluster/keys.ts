@@ -14,6 +14,10 @@ export class Keys {
   job(id: JobId) { return `${this.prefix}:job:${id}`; }
   /** Hash: task id → committed result (first wins). */
   committed(id: JobId) { return `${this.prefix}:job:${id}:committed`; }
+  /** Sorted set of pipeline run ids by submit time. */
+  get runs() { return `${this.prefix}:runs`; }
+  /** Hash: a pipeline run's spec, state, stage outcomes, and `job:<stage>` → the stage's job id. */
+  run(id: string) { return `${this.prefix}:run:${id}`; }
   /** Pub/sub channel for job events (submitted, cancel). */
   get events() { return `${this.prefix}:events`; }
   /** The coordinator leader lease, and its fencing epoch. */

@@ -1,0 +1,153 @@
+/**
+ * Drives one pipeline run on a cluster, under the coordinator's leader lease: the same DAG runner
+ * as `sheaf run`, where running a stage means creating an ordinary job record for it (which the
+ * coordinator then drives like any job) and waiting for that job to end. Creating a stage's job is
+ * fenced and recorded in the run (`job:<stage>`), so a coordinator that resumes the run waits for
+ * the same job instead of starting a second one.
+ */
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import { cancelJob, FINISHED, readJob, type JobSubmission } from "../core/cluster/jobs.js";
+import type { Keys } from "../core/cluster/keys.js";
+import { readRun, type RunState, type StageRecord } from "../core/cluster/runs.js";
+import { messageOf } from "../core/errors.js";
+import { newJobId, type JobId } from "../core/ids.js";
+import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
+import type { JobReport } from "../core/progress.js";
+import { jobScratchDir } from "../core/storage.js";
+import { Interrupted } from "./interrupted.js";
+import { runPipeline, type StageOutcome } from "./pipeline-runner.js";
+
+const FENCE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+`;
+
+const START = FENCE + `
+local state = redis.call('HGET', KEYS[3], 'state')
+if state == 'queued' then redis.call('HSET', KEYS[3], 'state', 'running', 'startedAt', ARGV[3]) return 1 end
+if state == 'running' then return 2 end
+return 0`;
+
+/** The stage's job: the one already recorded in the run, or a new job record, queued. */
+const STAGE_JOB = FENCE + `
+local existing = redis.call('HGET', KEYS[3], 'job:' .. ARGV[3])
+if existing then return existing end
+redis.call('HSET', KEYS[3], 'job:' .. ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[4], 'spec', ARGV[5], 'state', 'queued')
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
+redis.call('PUBLISH', KEYS[6], 'submitted ' .. ARGV[4])
+return ARGV[4]`;
+
+const FINISH = FENCE + `
+redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
+return 1`;
+
+export class RunDriver {
+  private onJob: ((stage: string, jobId: string) => void) | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly fence: () => [string, string],
+    private readonly log: (m: string) => void,
+  ) {}
+
+  async drive(id: string, signal: AbortSignal): Promise<void> {
+    const key = this.keys.run(id);
+    const started = (await this.redis.eval(START, 3, this.keys.leader, this.keys.epoch, key, ...this.fence(), String(Date.now()))) as number;
+    if (started === -1) throw new Interrupted(`stale leader: run ${id} not started`);
+    if (started === 0) return;
+    const record = await readRun(this.redis, this.keys, id);
+    if (!record) return;
+    const spec = record.spec;
+    this.log(`${started === 2 ? "resuming" : "starting"} pipeline run ${id}`);
+    const stages: Record<string, StageRecord> = { ...record.stages };
+    // Shown in status as soon as the stage's job exists.
+    this.onJob = (stage, jobId) => {
+      stages[stage] = { ...stages[stage]!, jobId };
+      void this.redis.hset(key, "stages", JSON.stringify(stages)).catch(() => {});
+    };
+    let state: RunState = "succeeded";
+    let error = "";
+    try {
+      if (record.cancelRequested) throw new Error("cancelled");
+      await runPipeline(
+        spec.pipeline,
+        spec.stages,
+        {
+          fingerprint: (stage, upstream) => stageFingerprint(stage, spec.artifactSha, upstream, spec.job.cwd),
+          committed: (stage) => committedFingerprint(stage, spec.job.workdir, spec.pipeline),
+          run: (stage, fingerprint, stageSignal) => this.runStage(id, stage.name, this.stageJob(id, stage, fingerprint), stageSignal),
+          committedNow: (stage, fingerprint) => {
+            if (!stage.output) recordSinkFingerprint(spec.job.workdir, spec.pipeline, stage.name, fingerprint);
+          },
+          onStage: (name, o) => {
+            stages[name] = o;
+            void this.redis.hset(key, "stages", JSON.stringify(stages)).catch(() => {});
+          },
+        },
+        { force: spec.force, signal, previous: record.stages as Record<string, StageOutcome> },
+      );
+    } catch (err) {
+      if (signal.reason instanceof Interrupted) throw signal.reason;
+      const cancelled = signal.aborted || (await this.redis.hget(key, "cancel")) === "1";
+      state = cancelled ? "cancelled" : "failed";
+      error = cancelled ? "cancelled" : messageOf(err);
+    }
+    await this.redis.hset(key, "stages", JSON.stringify(stages));
+    const keys = [this.keys.leader, this.keys.epoch, key];
+    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error)) as number;
+    if (done === -1) throw new Interrupted(`stale leader: outcome of run ${id} not recorded`);
+    await this.redis.publish(this.keys.events, `finished ${id}`);
+    this.log(`pipeline run ${id} ${state}${error ? `: ${error}` : ""}`);
+  }
+
+  /** The job submission of one stage: the run's shared settings, the stage's paths and parameters. */
+  private stageJob(runId: string, stage: { name: string; inputs: string[]; output?: string; params: Record<string, string>; partitions?: number }, fingerprint: string) {
+    return (spec: { job: Omit<JobSubmission, "id" | "name" | "inputs" | "output" | "params" | "partitions" | "submittedAt" | "stage" | "fingerprint" | "run">; pipeline: string }, jobName: string): JobSubmission => {
+      const id = newJobId(jobName);
+      return {
+      ...spec.job,
+      id,
+      name: jobName,
+      inputs: stage.inputs,
+      // A sink stage writes no files: its attempts keep their staging state in the job's scratch space.
+      output: stage.output ?? join(jobScratchDir(spec.job.workdir, id), "output"),
+      params: stage.params,
+      ...(stage.partitions ? { partitions: stage.partitions } : {}),
+      overwrite: true,
+      submittedAt: Date.now(),
+      stage: stage.name,
+      fingerprint,
+      run: runId,
+      };
+    };
+  }
+
+  /** Creates (or finds) the stage's job, then waits for it; cancelling the run cancels it. */
+  private async runStage(runId: string, stage: string, make: ReturnType<RunDriver["stageJob"]>, signal: AbortSignal): Promise<{ jobId: string; report: JobReport }> {
+    const record = (await readRun(this.redis, this.keys, runId))!;
+    const submission = make(record.spec, `${record.spec.pipeline}.${stage}`);
+    const keys = [this.keys.leader, this.keys.epoch, this.keys.run(runId), this.keys.job(submission.id), this.keys.jobs, this.keys.events];
+    const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, JSON.stringify(submission), String(submission.submittedAt))) as string | number;
+    if (jobId === -1) throw new Interrupted(`stale leader: stage ${stage} of run ${runId} not started`);
+    const id = String(jobId) as JobId;
+    this.onJob?.(stage, id);
+    for (;;) {
+      if (signal.aborted) {
+        if (!(signal.reason instanceof Interrupted)) await cancelJob(this.redis, this.keys, id).catch(() => {});
+        throw Object.assign(new Error("cancelled"), { jobId: id });
+      }
+      const job = await readJob(this.redis, this.keys, id);
+      if (job && FINISHED.has(job.state)) {
+        if (job.state !== "succeeded") throw Object.assign(new Error(job.error ?? job.state), { jobId: id });
+        return { jobId: id, report: job.progress as JobReport };
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 200);
+        signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * A pipeline run's record in Redis: what was submitted (the pipeline artifact, the logical time,
+ * parameters, the stages resolved), its state, and each stage's outcome and job id. Read by every
+ * side; the coordinator's leader drives it, creating one ordinary job record per stage.
+ */
+import type { Redis } from "ioredis";
+import type { ResolvedStage } from "../pipeline/stages.js";
+import type { JobSubmission } from "./jobs.js";
+import { Keys } from "./keys.js";
+
+export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export const RUN_FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed", "cancelled"]);
+
+/** What one stage shows in `status`: its state, job and figures (see coordinator/pipeline-runner.ts). */
+export interface StageRecord {
+  state: string;
+  jobId?: string;
+  startedAt?: number;
+  millis?: number;
+  recordsIn?: number;
+  recordsOut?: number;
+  error?: string;
+  fingerprint?: string;
+}
+
+export interface RunSubmission {
+  id: string;
+  pipeline: string;
+  artifact: string;
+  artifactSha: string;
+  /** The logical time (ISO) and the zone its {date} and {time} are read in. */
+  at: string;
+  tz?: string;
+  force: boolean;
+  stages: ResolvedStage[];
+  /** Settings every stage's job inherits (split size, attempts, …): a job submission without its per-stage fields. */
+  job: Omit<JobSubmission, "id" | "name" | "inputs" | "output" | "params" | "partitions" | "submittedAt" | "stage" | "fingerprint" | "run">;
+  /** The schedule that fired it, and the due time it is keyed by. */
+  schedule?: { name: string; due: number };
+  submittedAt: number;
+}
+
+export interface RunRecord {
+  spec: RunSubmission;
+  state: RunState;
+  stages: Record<string, StageRecord>;
+  error?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  cancelRequested: boolean;
+}
+
+export async function submitRun(redis: Redis, keys: Keys, spec: RunSubmission): Promise<void> {
+  await redis
+    .multi()
+    .hset(keys.run(spec.id), { spec: JSON.stringify(spec), state: "queued" satisfies RunState })
+    .zadd(keys.runs, spec.submittedAt, spec.id)
+    .publish(keys.events, `submitted ${spec.id}`)
+    .exec();
+}
+
+export async function readRun(redis: Redis, keys: Keys, id: string): Promise<RunRecord | undefined> {
+  const h = await redis.hgetall(keys.run(id));
+  if (!h.spec) return undefined;
+  return {
+    spec: JSON.parse(h.spec) as RunSubmission,
+    state: h.state as RunState,
+    stages: h.stages ? (JSON.parse(h.stages) as Record<string, StageRecord>) : {},
+    error: h.error || undefined,
+    startedAt: h.startedAt ? Number(h.startedAt) : undefined,
+    finishedAt: h.finishedAt ? Number(h.finishedAt) : undefined,
+    cancelRequested: h.cancel === "1",
+  };
+}
+
+export async function listRuns(redis: Redis, keys: Keys, limit = 20): Promise<RunRecord[]> {
+  const ids = await redis.zrevrange(keys.runs, 0, limit - 1);
+  const records = await Promise.all(ids.map((id) => readRun(redis, keys, id)));
+  return records.filter((r): r is RunRecord => r !== undefined);
+}
+
+export async function unfinishedRuns(redis: Redis, keys: Keys): Promise<string[]> {
+  const ids = await redis.zrange(keys.runs, "0", "-1");
+  if (ids.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hget(keys.run(id), "state");
+  const states = (await pipe.exec()) ?? [];
+  return ids.filter((_, i) => {
+    const s = states[i]?.[1];
+    return s === "queued" || s === "running";
+  });
+}
+
+/** Flags a run for cancelling (its coordinator cancels the stages' jobs); a queued run ends at once. */
+const CANCEL = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return false end
+if state == 'queued' then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2], 'error', 'cancelled before it started')
+elseif state == 'running' then
+  redis.call('HSET', KEYS[1], 'cancel', '1')
+  redis.call('PUBLISH', KEYS[2], 'cancel ' .. ARGV[1])
+end
+return state`;
+
+export async function cancelRun(redis: Redis, keys: Keys, id: string): Promise<RunState | undefined> {
+  const state = (await redis.eval(CANCEL, 2, keys.run(id), keys.events, id, String(Date.now()))) as RunState | null;
+  return state ?? undefined;
+}
+
+/** Pipeline run ids start with this, so `status` and `cancel` tell them from job ids. */
+export const RUN_ID_MARK = ".run-";
+export function isRunId(id: string): boolean {
+  return id.includes(RUN_ID_MARK);
+}
