@@ -12,6 +12,7 @@ import { parseSize } from "../core/splits.js";
 import { QueueWorker } from "../worker/queue-worker.js";
 import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
 import { runJob } from "./run.js";
+import { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule } from "./schedule.js";
 import { renderJob, renderJobTable, renderRun } from "./status.js";
 import { submit, waitForJob, waitForRun } from "./submit.js";
 
@@ -209,6 +210,55 @@ export function buildProgram(): Command {
       if (FINISHED.has(state)) throw new SheafError("JOB_FINISHED", `job ${jobId} already ${state}`);
       const record = await waitForJob(redis, keys, jobId as JobId, true);
       process.stdout.write(`${jobId} ${record.state}\n`);
+    });
+  });
+
+  const schedule = program.command("schedule").description("run a job or pipeline on a cron expression or an interval (fired by the coordinator's leader)");
+  clusterOptions(
+    schedule
+      .command("add")
+      .description("add a schedule")
+      .argument("<name>", "the schedule's name")
+      .argument("<module>", "the job or pipeline module")
+      .option("--cron <expr>", "cron: 5 fields, or 6 with seconds first")
+      .option("--every <duration>", "an interval: 10s, 5m, 1h, 1d (aligned to multiples of it since the epoch)")
+      .option("--tz <zone>", "the zone of --cron and of {date}/{time} (default UTC)")
+      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip")
+      .option("-i, --input <path...>", "a job's inputs (templates allowed)", collect as never)
+      .option("-o, --output <dir>", "a job's output folder (templates allowed)")
+      .addOption(new Option("--param <k=v>", "a parameter for every run (repeatable)").argParser(param).default({}, "none"))
+      .option("--workdir <dir>", "shared folder for artifacts and intermediate files", process.env.SHEAF_WORKDIR ?? ".sheaf")
+      .addOption(new Option("--split-size <size>", "target split size").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
+      .option("--max-attempts <n>", "attempts per task", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts),
+  ).action(async (name: string, module: string, o) => {
+    await withRedis(o, async (redis, keys) => {
+      const settings = { ...jobSettings({ ...o, sortBuffer: JOB_DEFAULTS.sortBufferBytes, overwrite: true }) };
+      const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
+      process.stdout.write(`schedule ${spec.name} added\n`);
+    });
+  });
+  clusterOptions(schedule.command("list").description("schedules: expression, zone, next due time, state, last runs")).action(async (o) => {
+    await withRedis(o, async (redis, keys) => void process.stdout.write(renderSchedules(await listSchedules(redis, keys)) + "\n"));
+  });
+  for (const [verb, fn, what] of [["remove", removeSchedule, "removed"], ["pause", pauseSchedule, "paused"], ["resume", resumeSchedule, "resumed"]] as const) {
+    clusterOptions(schedule.command(verb).description(`${verb} a schedule (a run in flight finishes)`).argument("<name>")).action(async (name: string, o) => {
+      await withRedis(o, async (redis, keys) => {
+        await fn(redis, keys, name);
+        process.stdout.write(`schedule ${name} ${what}\n`);
+      });
+    });
+  }
+  clusterOptions(
+    schedule
+      .command("backfill")
+      .description("run every due time in [from, to] not run yet, oldest first, one at a time")
+      .argument("<name>")
+      .requiredOption("--from <time>", "ISO time")
+      .requiredOption("--to <time>", "ISO time"),
+  ).action(async (name: string, o) => {
+    await withRedis(o, async (redis, keys) => {
+      const due = await backfill(redis, keys, name, o.from, o.to);
+      process.stdout.write(`schedule ${name}: ${due.length} due times queued${due.length ? ` (${new Date(due[0]!).toISOString()} … ${new Date(due.at(-1)!).toISOString()})` : ""}\n`);
     });
   });
 

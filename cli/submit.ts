@@ -6,8 +6,7 @@ import type { StageOutcome } from "../coordinator/pipeline-runner.js";
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";
-import { readRun, RUN_FINISHED, RUN_ID_MARK, submitRun, type RunRecord } from "../core/cluster/runs.js";
-import { resolveStages } from "../core/pipeline/stages.js";
+import { makeRunSubmission, newRunId, readRun, RUN_FINISHED, submitRun, type RunRecord } from "../core/cluster/runs.js";
 import { parseAt } from "../core/pipeline/templates.js";
 import { FINISHED, readJob, submitJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
@@ -68,35 +67,10 @@ export interface PipelineSettings {
 /** Queues a pipeline run: its stages resolved (templates expanded with the logical time) here, where the paths were written. */
 export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipeline, artifact: Artifact, o: JobSettings & PipelineSettings): Promise<string> {
   if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
-  const cwd = process.cwd();
   const at = parseAt(o.at);
-  const stages = resolveStages(pipeline, { at, tz: o.tz, params: o.params, cwd });
-  const id = `${pipeline.name}${RUN_ID_MARK}${newJobId("x").slice(2)}`;
-  await submitRun(redis, keys, {
-    id,
-    pipeline: pipeline.name,
-    artifact: artifact.path,
-    artifactSha: artifact.sha256,
-    at: at.toISOString(),
-    ...(o.tz ? { tz: o.tz } : {}),
-    force: o.force ?? false,
-    stages,
-    job: {
-      artifact: artifact.path,
-      workdir: resolve(o.workdir),
-      cwd,
-      splitSize: o.splitSize,
-      sortBufferBytes: o.sortBufferBytes,
-      maxAttempts: o.maxAttempts,
-      taskTimeoutMs: o.taskTimeoutMs,
-      checkpointBytes: o.checkpointBytes,
-      speculative: o.speculative,
-      overwrite: true,
-    },
-    ...(o.schedule ? { schedule: o.schedule } : {}),
-    submittedAt: Date.now(),
-  });
-  return id;
+  const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, schedule: o.schedule });
+  await submitRun(redis, keys, spec);
+  return spec.id;
 }
 
 /** Follows a pipeline run to its end, printing each stage's changes on stderr; resolves with its final record. */

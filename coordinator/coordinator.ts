@@ -21,6 +21,7 @@ import { planJob, type JobPlan } from "./plan.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore } from "./redis-job-store.js";
 import { RunDriver } from "./run-driver.js";
+import { Scheduler } from "./scheduler.js";
 
 export interface CoordinatorOptions {
   redisUrl: string;
@@ -68,6 +69,7 @@ export class Coordinator {
   private events!: QueueEvents;
   private eventsConnection: Redis | undefined;
   private lease!: LeaderLease;
+  private scheduler!: Scheduler;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
 
@@ -89,6 +91,7 @@ export class Coordinator {
     this.events.setMaxListeners(0);
     await this.events.waitUntilReady();
     this.lease = new LeaderLease(this.redis, this.keys, { leaseMs: this.options.leaseMs });
+    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log);
     void this.lead();
   }
 
@@ -102,10 +105,11 @@ export class Coordinator {
       await this.sub.subscribe(this.keys.events);
       const onMessage = (_channel: string, message: string) => {
         const [kind, id] = message.split(" ") as [string, JobId];
-        if (kind === "submitted") void this.scan();
+        if (kind === "submitted" || kind === "schedule") void this.scan();
         if (kind === "cancel") this.drivers.get(id)?.abort.abort();
       };
       this.sub.on("message", onMessage);
+      this.scheduler.start();
       this.poller = setInterval(() => void this.scan(), this.options.pollMs ?? 1000);
       await this.scan();
       await new Promise<void>((resolve) => {
@@ -113,6 +117,7 @@ export class Coordinator {
         this.stopping.signal.addEventListener("abort", () => resolve(), { once: true });
       });
       clearInterval(this.poller);
+      await this.scheduler.stop();
       this.sub.off("message", onMessage);
       await this.sub.unsubscribe().catch(() => {});
       if (lost.signal.aborted) this.log("lost the leader lease; stopping every job driver");
@@ -138,6 +143,7 @@ export class Coordinator {
       this.log(`cannot list pipeline runs: ${messageOf(err)}`);
     }
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
+    await this.scheduler.tick();
   }
 
   private driveRun(id: string): void {
@@ -284,6 +290,7 @@ export class Coordinator {
   async stop(): Promise<void> {
     this.stopping.abort();
     if (this.poller) clearInterval(this.poller);
+    await this.scheduler?.stop();
     await this.interruptAll("coordinator stopping");
     await this.lease?.release();
     await this.events?.close();

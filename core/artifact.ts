@@ -21,7 +21,8 @@ export function loadModule(artifact: string, label = artifact): Promise<Job | Pi
 export async function loadJob(artifact: string, label = artifact, stage?: string): Promise<Job> {
   const mod = await loadModule(artifact, label);
   if (isJob(mod)) {
-    if (stage !== undefined) throw new SheafError("BAD_JOB_MODULE", `${label} is a job, not a pipeline with stage ${stage}`);
+    // A scheduled job runs as a pipeline of one stage named after it.
+    if (stage !== undefined && stage !== mod.name) throw new SheafError("BAD_JOB_MODULE", `${label} is a job, not a pipeline with stage ${stage}`);
     return mod;
   }
   const found = stage === undefined ? undefined : mod.stages.find((s) => s.name === stage);

@@ -18,6 +18,9 @@ export class Keys {
   get runs() { return `${this.prefix}:runs`; }
   /** Hash: a pipeline run's spec, state, stage outcomes, and `job:<stage>` → the stage's job id. */
   run(id: string) { return `${this.prefix}:run:${id}`; }
+  /** Set of schedule names, and one schedule's hash (its queue, fired due times and history beside it). */
+  get schedules() { return `${this.prefix}:schedules`; }
+  schedule(name: string) { return `${this.prefix}:schedule:${name}`; }
   /** Pub/sub channel for job events (submitted, cancel). */
   get events() { return `${this.prefix}:events`; }
   /** The coordinator leader lease, and its fencing epoch. */

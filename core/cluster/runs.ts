@@ -4,6 +4,9 @@
  * side; the coordinator's leader drives it, creating one ordinary job record per stage.
  */
 import type { Redis } from "ioredis";
+import { isJob, type Job } from "../api/job.js";
+import { definePipeline, isPipeline, type Pipeline } from "../api/pipeline.js";
+import { resolveStages } from "../pipeline/stages.js";
 import type { ResolvedStage } from "../pipeline/stages.js";
 import type { JobSubmission } from "./jobs.js";
 import { Keys } from "./keys.js";
@@ -112,4 +115,67 @@ export async function cancelRun(redis: Redis, keys: Keys, id: string): Promise<R
 export const RUN_ID_MARK = ".run-";
 export function isRunId(id: string): boolean {
   return id.includes(RUN_ID_MARK);
+}
+
+/** What a run inherits from the command line (or a schedule): job settings and parameters. */
+export interface RunSettings {
+  workdir: string;
+  cwd: string;
+  params: Record<string, string>;
+  splitSize: number;
+  sortBufferBytes: number;
+  maxAttempts: number;
+  taskTimeoutMs?: number;
+  checkpointBytes?: number;
+  speculative?: boolean;
+  /** A job module (not a pipeline) runs as a pipeline of one stage: these are its paths (templates allowed). */
+  inputs?: string[];
+  output?: string;
+}
+
+/**
+ * A run of a pipeline module — or of a job module, as a pipeline of one stage named after the job —
+ * with its stages resolved for the logical time `at` (read in `tz`).
+ */
+export function makeRunSubmission(
+  mod: Job | Pipeline,
+  artifact: { path: string; sha256: string },
+  settings: RunSettings,
+  o: { id: string; at: Date; tz?: string; force?: boolean; schedule?: { name: string; due: number } },
+): RunSubmission {
+  const pipeline = isPipeline(mod)
+    ? mod
+    : definePipeline({ name: mod.name, stages: { [mod.name]: { job: mod, ...(settings.inputs?.length ? { input: settings.inputs } : {}), ...(settings.output !== undefined ? { output: settings.output } : {}) } } });
+  const stages = resolveStages(pipeline, { at: o.at, tz: o.tz, params: settings.params, cwd: settings.cwd });
+  return {
+    id: o.id,
+    pipeline: pipeline.name,
+    artifact: artifact.path,
+    artifactSha: artifact.sha256,
+    at: o.at.toISOString(),
+    ...(o.tz ? { tz: o.tz } : {}),
+    force: o.force ?? false,
+    stages,
+    job: {
+      artifact: artifact.path,
+      workdir: settings.workdir,
+      cwd: settings.cwd,
+      splitSize: settings.splitSize,
+      sortBufferBytes: settings.sortBufferBytes,
+      maxAttempts: settings.maxAttempts,
+      taskTimeoutMs: settings.taskTimeoutMs,
+      checkpointBytes: settings.checkpointBytes,
+      speculative: settings.speculative,
+      overwrite: true,
+    },
+    ...(o.schedule ? { schedule: o.schedule } : {}),
+    submittedAt: Date.now(),
+  };
+}
+
+/** A run id: the pipeline's name, the mark, then time and randomness (or the schedule's due time). */
+export function newRunId(pipeline: string, due?: number): string {
+  if (due !== undefined) return `${pipeline}${RUN_ID_MARK}${new Date(due).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+  const time = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
+  return `${pipeline}${RUN_ID_MARK}${time}-${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -4,6 +4,7 @@
  * (default: now, UTC), or a scheduled run's due time in the schedule's zone.
  */
 import { SheafError } from "../errors.js";
+import { logicalDate } from "../schedule-clock.js";
 
 export interface TemplateContext {
   /** The logical time's date and time as the templates print them (in the schedule's zone, else UTC). */
@@ -14,13 +15,7 @@ export interface TemplateContext {
 
 /** The logical date and time of an instant, in `tz` (an IANA zone) or UTC. */
 export function logicalTime(at: Date, tz?: string): { date: string; time: string } {
-  const parts = new Intl.DateTimeFormat("en-CA", {
-    timeZone: tz ?? "UTC",
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-  }).formatToParts(at);
-  const get = (t: string) => parts.find((p) => p.type === t)!.value;
-  const date = `${get("year")}-${get("month")}-${get("day")}`;
-  return { date, time: `${date}T${get("hour")}-${get("minute")}-${get("second")}` };
+  return logicalDate(at, tz);
 }
 
 /** Expands the templates of one path; an unknown `{NAME}` is an error naming it and where it is. */

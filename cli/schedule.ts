@@ -1,0 +1,142 @@
+/**
+ * `sheaf schedule add|list|remove|pause|resume|backfill`: schedules live in Redis (their spec, and
+ * a BullMQ job scheduler on the `schedules` queue that wakes the coordinator's leader at each due
+ * time). Pause removes the job scheduler and keeps the spec; resume puts it back.
+ */
+import { resolve } from "node:path";
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { loadModule } from "../core/artifact.js";
+import type { Keys } from "../core/cluster/keys.js";
+import { makeRunSubmission, newRunId } from "../core/cluster/runs.js";
+import {
+  deleteSchedule, firedDueTimes, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
+} from "../core/cluster/schedules.js";
+import { SheafError } from "../core/errors.js";
+import { dueTimes, nextDue, parseEvery, validateSchedule, type ScheduleSpec as When } from "../core/schedule-clock.js";
+import { parseAt } from "../core/pipeline/templates.js";
+import { bundleJob } from "./bundle.js";
+import type { JobSettings } from "./job-settings.js";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export interface AddOptions {
+  cron?: string;
+  every?: string;
+  tz?: string;
+  overlap: string;
+  settings: JobSettings;
+}
+
+function when(spec: Pick<ScheduleSpec, "cron" | "everyMs" | "tz">): When {
+  return spec.cron !== undefined ? { cron: spec.cron, tz: spec.tz } : { everyMs: spec.everyMs! };
+}
+
+/** The BullMQ job scheduler for a schedule: cron in its zone (UTC by default), or every N ms aligned to the epoch. */
+async function upsert(redis: Redis, keys: Keys, spec: ScheduleSpec): Promise<void> {
+  const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: keys.prefix });
+  try {
+    const repeat = spec.cron !== undefined ? { pattern: spec.cron, tz: spec.tz ?? "UTC" } : { every: spec.everyMs! };
+    // A wake-up refused to a stale leader is retried, by then the new leader's.
+    await queue.upsertJobScheduler(spec.name, repeat, { name: "fire", data: { schedule: spec.name }, opts: { attempts: 20, backoff: { type: "fixed", delay: 1000 }, removeOnComplete: 100, removeOnFail: 100 } });
+  } finally {
+    await queue.close();
+  }
+}
+
+async function unschedule(redis: Redis, keys: Keys, name: string): Promise<void> {
+  const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: keys.prefix });
+  try {
+    await queue.removeJobScheduler(name);
+  } finally {
+    await queue.close();
+  }
+}
+
+async function existing(redis: Redis, keys: Keys, name: string): Promise<ScheduleRecord> {
+  const s = await readSchedule(redis, keys, name);
+  if (!s) throw new SheafError("NO_SUCH_SCHEDULE", `no schedule ${name} under prefix ${keys.prefix}`);
+  return s;
+}
+
+export async function addSchedule(redis: Redis, keys: Keys, name: string, module: string, o: AddOptions): Promise<ScheduleSpec> {
+  if (!NAME.test(name)) throw new SheafError("BAD_SCHEDULE", `a schedule name is letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
+  if ((o.cron === undefined) === (o.every === undefined)) throw new SheafError("BAD_SCHEDULE", "give --cron \"<expr>\" or --every <duration>, one of them");
+  if (o.overlap !== "skip" && o.overlap !== "queue") throw new SheafError("BAD_SCHEDULE", `--overlap must be skip or queue, got ${JSON.stringify(o.overlap)}`);
+  let everyMs: number | undefined;
+  try {
+    everyMs = o.every === undefined ? undefined : parseEvery(o.every);
+  } catch (err) {
+    throw new SheafError("BAD_SCHEDULE", (err as Error).message);
+  }
+  if (o.tz !== undefined && everyMs !== undefined) throw new SheafError("BAD_SCHEDULE", "--tz applies to --cron schedules only");
+  if (await readSchedule(redis, keys, name)) throw new SheafError("SCHEDULE_EXISTS", `schedule ${name} exists: remove it first`);
+  const spec0 = { cron: o.cron, everyMs, tz: o.tz };
+  validateSchedule(when(spec0));
+  const workdir = resolve(o.settings.workdir);
+  const artifact = await bundleJob(module, workdir);
+  const mod = await loadModule(artifact.path, module);
+  const s = o.settings;
+  const settings = {
+    workdir, cwd: process.cwd(), params: s.params, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
+    taskTimeoutMs: s.taskTimeoutMs, checkpointBytes: s.checkpointBytes, speculative: s.speculative,
+    ...(s.inputs.length ? { inputs: s.inputs } : {}), ...(s.output !== undefined ? { output: s.output } : {}),
+  };
+  // Resolve once now, so a bad module, path or template fails here rather than at 2 a.m.
+  makeRunSubmission(mod, artifact, settings, { id: newRunId(name), at: new Date(), tz: o.tz });
+  const spec: ScheduleSpec = {
+    name, module, artifact: artifact.path, artifactSha: artifact.sha256,
+    ...(o.cron !== undefined ? { cron: o.cron } : { everyMs }),
+    ...(o.tz ? { tz: o.tz } : {}),
+    overlap: o.overlap, settings, createdAt: Date.now(),
+  };
+  await saveSchedule(redis, keys, spec);
+  await upsert(redis, keys, spec);
+  return spec;
+}
+
+export async function removeSchedule(redis: Redis, keys: Keys, name: string): Promise<void> {
+  await existing(redis, keys, name);
+  await unschedule(redis, keys, name);
+  await deleteSchedule(redis, keys, name);
+}
+
+export async function pauseSchedule(redis: Redis, keys: Keys, name: string): Promise<void> {
+  await existing(redis, keys, name);
+  await setScheduleState(redis, keys, name, "paused");
+  await unschedule(redis, keys, name);
+}
+
+export async function resumeSchedule(redis: Redis, keys: Keys, name: string): Promise<void> {
+  const s = await existing(redis, keys, name);
+  await setScheduleState(redis, keys, name, "active");
+  await upsert(redis, keys, s.spec);
+}
+
+/** Queues every due time in [from, to] not run yet, oldest first; they run one at a time. Returns them. */
+export async function backfill(redis: Redis, keys: Keys, name: string, from: string, to: string): Promise<number[]> {
+  const s = await existing(redis, keys, name);
+  const fired = await firedDueTimes(redis, keys, name);
+  const queued = new Set(s.queued);
+  const due = dueTimes(when(s.spec), parseAt(from), parseAt(to)).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
+  await queueDueTimes(redis, keys, name, due);
+  return due;
+}
+
+export function renderSchedules(records: readonly ScheduleRecord[], now = new Date()): string {
+  if (records.length === 0) return "no schedules";
+  return records
+    .map((r) => {
+      const s = r.spec;
+      const expr = s.cron !== undefined ? `cron "${s.cron}" ${s.tz ?? "UTC"}` : `every ${s.everyMs! / 1000}s`;
+      const next = r.state === "paused" ? "-" : nextDue(when(s), now).toISOString();
+      const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})`];
+      if (r.running) lines.push(`  running   ${r.running}`);
+      if (r.queued.length) lines.push(`  queued    ${r.queued.length} due times, next ${new Date(r.queued[0]!).toISOString()}`);
+      for (const e of r.history.slice(0, 5)) lines.push(`  ${new Date(e.due).toISOString()}  ${e.outcome}${e.run ? `  ${e.run}` : ""}${e.note ? `  ${e.note}` : ""}`);
+      return lines.join("\n");
+    })
+    .join("\n\n");
+}
+
+export { listSchedules };

@@ -1,0 +1,107 @@
+/**
+ * Fires schedules, under the leader lease. A BullMQ Worker on the `schedules` queue receives the
+ * job schedulers' wake-ups (the due time is the job's `prevMillis`) and fires each through the
+ * fenced FIRE script (core/cluster/schedules.ts): one run per schedule and due time, whatever the
+ * failovers. A tick notices runs that ended, records their outcome, and starts the next queued due
+ * time (overlap `queue`, and backfills), one at a time.
+ *
+ * Catch-up: while no coordinator leads, BullMQ holds the next wake-up; the new leader fires it
+ * once, late, and the scheduler continues from the current time. Due times that fell wholly inside
+ * the outage are not run; `sheaf schedule backfill` runs them.
+ */
+import { Worker, type Job as BullJob } from "bullmq";
+import type { Redis } from "ioredis";
+import { loadModule } from "../core/artifact.js";
+import type { Keys } from "../core/cluster/keys.js";
+import { makeRunSubmission, newRunId, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
+import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent } from "../core/cluster/schedules.js";
+import { messageOf } from "../core/errors.js";
+import { Interrupted } from "./interrupted.js";
+
+export class Scheduler {
+  private worker: Worker | undefined;
+  private ticking = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly connect: () => Redis,
+    private readonly fence: () => [string, string],
+    private readonly log: (m: string) => void,
+  ) {}
+
+  /** Starts taking wake-ups: only while leading. */
+  start(): void {
+    if (this.worker) return;
+    this.worker = new Worker(SCHEDULE_QUEUE, (job) => this.wake(job), { connection: this.connect(), prefix: this.keys.prefix, concurrency: 1 });
+    this.worker.on("error", (err) => this.log(`schedules: ${messageOf(err)}`));
+  }
+
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (!w) return;
+    await w.close();
+    await w.disconnect().catch(() => {});
+  }
+
+  private async wake(job: BullJob<{ schedule: string }>): Promise<void> {
+    let due = job.opts.prevMillis ?? job.timestamp;
+    // BullMQ's interval wake-ups drift by the time each takes to be handled (and the first comes at
+    // once): an interval schedule's due time is the nearest multiple of its interval, as
+    // core/schedule-clock.ts counts them. Cron wake-ups carry their exact due time.
+    const every = (await readSchedule(this.redis, this.keys, job.data.schedule))?.spec.everyMs;
+    if (every) due = Math.round(due / every) * every;
+    await this.fire(job.data.schedule, due, false);
+  }
+
+  /** Fires one due time of a schedule (from a wake-up, or the head of its queue). */
+  private async fire(name: string, due: number, fromQueue: boolean): Promise<number> {
+    const schedule = await readSchedule(this.redis, this.keys, name);
+    if (!schedule) return 0;
+    if (schedule.state === "paused" && !fromQueue) return 0;
+    const { spec } = schedule;
+    const mod = await loadModule(spec.artifact, spec.module);
+    const run = makeRunSubmission(mod, { path: spec.artifact, sha256: spec.artifactSha }, spec.settings, {
+      id: newRunId(name, due),
+      at: new Date(due),
+      tz: spec.tz,
+      schedule: { name, due },
+    });
+    const event = (outcome: string, note?: string): string => JSON.stringify({ due, outcome, run: outcome === "started" ? run.id : undefined, at: Date.now(), ...(note ? { note } : {}) } satisfies ScheduleEvent);
+    const busy = schedule.running ? `run ${schedule.running} still running` : undefined;
+    const k = this.keys.schedule(name);
+    const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events];
+    const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(run), String(run.submittedAt), spec.overlap,
+      event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0")) as number;
+    if (r === -1) throw new Interrupted(`stale leader: schedule ${name} due ${new Date(due).toISOString()} not fired`);
+    const what = ["already fired", `started ${run.id}`, `skipped (${busy})`, `queued (${busy})`, "still busy"][r];
+    if (r !== 4) this.log(`schedule ${name} due ${new Date(due).toISOString()}: ${what}`);
+    return r;
+  }
+
+  /** Records the outcome of schedules' runs that ended, and starts queued due times. */
+  async tick(): Promise<void> {
+    if (this.ticking || !this.worker) return;
+    this.ticking = true;
+    try {
+      for (const s of await listSchedules(this.redis, this.keys)) {
+        const name = s.spec.name;
+        if (s.running) {
+          const run = await readRun(this.redis, this.keys, s.running);
+          if (run && !RUN_FINISHED.has(run.state)) continue;
+          const event: ScheduleEvent = { due: run?.spec.schedule?.due ?? 0, outcome: run?.state ?? "lost", run: s.running, at: Date.now(), ...(run?.error ? { note: run.error } : {}) };
+          const k = this.keys.schedule(name);
+          const r = (await this.redis.eval(ENDED, 4, this.keys.leader, this.keys.epoch, k, `${k}:history`, ...this.fence(), s.running, JSON.stringify(event))) as number;
+          if (r === -1) return;
+        }
+        const next = (await this.redis.lindex(`${this.keys.schedule(name)}:queue`, 0)) ?? undefined;
+        if (next !== undefined) await this.fire(name, Number(next), true);
+      }
+    } catch (err) {
+      if (!(err instanceof Interrupted)) this.log(`schedules: ${messageOf(err)}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+}

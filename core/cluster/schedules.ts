@@ -1,0 +1,142 @@
+/**
+ * Schedules in Redis. A schedule submits a run of a job or pipeline module per due time. BullMQ's
+ * job scheduler (queue `schedules`) wakes the coordinator's leader at each due time; the leader
+ * fires it through one fenced Lua script that creates the run keyed by schedule and due time, so a
+ * failover or a repeated wake-up never runs a due time twice. Runs of one schedule never overlap:
+ * a due time that comes while the previous run is still going is skipped (recorded) or queued.
+ *
+ * Keys: `schedule:<name>` (spec, state, running run), `:queue` (due times waiting, oldest first),
+ * `:fired` (due time → run id), `:history` (newest first, capped).
+ */
+import type { Redis } from "ioredis";
+import type { RunSettings } from "./runs.js";
+import type { Keys } from "./keys.js";
+
+export const SCHEDULE_QUEUE = "schedules";
+const HISTORY = 50;
+
+export interface ScheduleSpec {
+  name: string;
+  /** The module as given to `schedule add`, and its bundled artifact. */
+  module: string;
+  artifact: string;
+  artifactSha: string;
+  cron?: string;
+  everyMs?: number;
+  tz?: string;
+  overlap: "skip" | "queue";
+  settings: RunSettings;
+  createdAt: number;
+}
+
+export interface ScheduleEvent {
+  due: number;
+  /** started, skipped (a run was still going), queued, succeeded, failed, cancelled. */
+  outcome: string;
+  run?: string;
+  at: number;
+  note?: string;
+}
+
+export interface ScheduleRecord {
+  spec: ScheduleSpec;
+  state: "active" | "paused";
+  running?: string;
+  queued: number[];
+  history: ScheduleEvent[];
+}
+
+export async function readSchedule(redis: Redis, keys: Keys, name: string): Promise<ScheduleRecord | undefined> {
+  const [h, queued, history] = await Promise.all([
+    redis.hgetall(keys.schedule(name)),
+    redis.lrange(`${keys.schedule(name)}:queue`, 0, -1),
+    redis.lrange(`${keys.schedule(name)}:history`, 0, HISTORY - 1),
+  ]);
+  if (!h.spec) return undefined;
+  return {
+    spec: JSON.parse(h.spec) as ScheduleSpec,
+    state: h.state === "paused" ? "paused" : "active",
+    running: h.running || undefined,
+    queued: queued.map(Number),
+    history: history.map((e) => JSON.parse(e) as ScheduleEvent),
+  };
+}
+
+export async function listSchedules(redis: Redis, keys: Keys): Promise<ScheduleRecord[]> {
+  const names = (await redis.smembers(keys.schedules)).sort();
+  const records = await Promise.all(names.map((n) => readSchedule(redis, keys, n)));
+  return records.filter((r): r is ScheduleRecord => r !== undefined);
+}
+
+export async function saveSchedule(redis: Redis, keys: Keys, spec: ScheduleSpec): Promise<void> {
+  await redis.multi().hset(keys.schedule(spec.name), { spec: JSON.stringify(spec), state: "active" }).sadd(keys.schedules, spec.name).exec();
+}
+
+export async function setScheduleState(redis: Redis, keys: Keys, name: string, state: "active" | "paused"): Promise<void> {
+  await redis.hset(keys.schedule(name), "state", state);
+}
+
+/** Removes the schedule's record (its past runs stay in `status`). */
+export async function deleteSchedule(redis: Redis, keys: Keys, name: string): Promise<void> {
+  const k = keys.schedule(name);
+  await redis.multi().del(k, `${k}:queue`, `${k}:fired`, `${k}:history`).srem(keys.schedules, name).exec();
+}
+
+/** Due times already fired (or queued), so a backfill skips them. */
+export async function firedDueTimes(redis: Redis, keys: Keys, name: string): Promise<Map<number, string>> {
+  const h = await redis.hgetall(`${keys.schedule(name)}:fired`);
+  return new Map(Object.entries(h).map(([due, run]) => [Number(due), run]));
+}
+
+/** Queues due times to run one at a time, oldest first (backfill). */
+export async function queueDueTimes(redis: Redis, keys: Keys, name: string, due: readonly number[]): Promise<void> {
+  if (due.length === 0) return;
+  await redis.rpush(`${keys.schedule(name)}:queue`, ...due.map(String));
+  await redis.publish(keys.events, `schedule ${name}`);
+}
+
+const FENCE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+`;
+
+/**
+ * Fires one due time, atomically: refused to a stale leader (-1); a due time fired before is a no-op
+ * (0); while a run is going, `skip` records it skipped (2) and `queue` queues it (3); otherwise the
+ * run record is created, the schedule marks it running, and the event is recorded (1).
+ * KEYS: leader, epoch, schedule, :fired, :queue, :history, run, runs, events.
+ * ARGV: holder, epoch, due, run id, run spec, submittedAt, overlap, event json (started), event json (skipped|queued), fromQueue.
+ */
+export const FIRE = FENCE + `
+if redis.call('HEXISTS', KEYS[3], 'spec') == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 and ARGV[10] ~= '1' then return 0 end
+local running = redis.call('HGET', KEYS[3], 'running')
+if running and running ~= '' then
+  if ARGV[10] == '1' then return 4 end
+  redis.call('HSET', KEYS[4], ARGV[3], '')
+  redis.call('LPUSH', KEYS[6], ARGV[9])
+  redis.call('LTRIM', KEYS[6], 0, ${HISTORY - 1})
+  if ARGV[7] == 'queue' then redis.call('RPUSH', KEYS[5], ARGV[3]) return 3 end
+  return 2
+end
+if ARGV[10] == '1' then redis.call('LREM', KEYS[5], 1, ARGV[3]) end
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[3], 'running', ARGV[4])
+if redis.call('EXISTS', KEYS[7]) == 0 then
+  redis.call('HSET', KEYS[7], 'spec', ARGV[5], 'state', 'queued')
+  redis.call('ZADD', KEYS[8], ARGV[6], ARGV[4])
+  redis.call('PUBLISH', KEYS[9], 'submitted ' .. ARGV[4])
+end
+redis.call('LPUSH', KEYS[6], ARGV[8])
+redis.call('LTRIM', KEYS[6], 0, ${HISTORY - 1})
+return 1`;
+
+/**
+ * The schedule's running run ended: clear it and record the outcome (fenced).
+ * KEYS: leader, epoch, schedule, :history. ARGV: holder, epoch, run id, event json.
+ */
+export const ENDED = FENCE + `
+if redis.call('HGET', KEYS[3], 'running') ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[3], 'running', '')
+redis.call('LPUSH', KEYS[4], ARGV[4])
+redis.call('LTRIM', KEYS[4], 0, ${HISTORY - 1})
+return 1`;
