@@ -10,11 +10,11 @@ export interface PipelineRunReport {
 }
 
 export function describeOutcome(o: StageOutcome): string {
-  const parts: string[] = [o.state];
-  if (o.state === "succeeded") parts.push(`in ${duration(o.millis ?? 0)}, ${count(o.recordsIn ?? 0)} records in, ${count(o.recordsOut ?? 0)} out`);
-  if (o.state === "skipped") parts.push("(output already committed with the same fingerprint)");
-  if (o.error) parts.push(`: ${o.error}`);
-  return parts.join(" ");
+  let text: string = o.state;
+  if (o.state === "succeeded") text += ` in ${duration(o.millis ?? 0)}, ${count(o.recordsIn ?? 0)} records in, ${count(o.recordsOut ?? 0)} out`;
+  if (o.state === "skipped") text += " (output already committed with the same fingerprint)";
+  if (o.error) text += `: ${o.error}`;
+  return text;
 }
 
 export function pipelineSummary(name: string, stages: Record<string, StageOutcome>, millis: number): string {

@@ -102,7 +102,7 @@ async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: 
   const cwd = process.cwd();
   if (options.inputs.length || options.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(options.at);
-  const stages = resolveStages(pipeline, { at, params: options.params, cwd });
+  const stages = resolveStages(pipeline, { at, params: options.params, cwd, partitions: options.partitions, defaultPartitions: options.threads });
   const started = Date.now();
   const say = (line: string) => !options.quiet && process.stderr.write(line + "\n");
   say(`pipeline ${pipeline.name}: ${stages.length} stages, logical time ${at.toISOString()}`);

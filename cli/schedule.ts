@@ -78,7 +78,7 @@ export async function addSchedule(redis: Redis, keys: Keys, name: string, module
   const mod = await loadModule(artifact.path, module);
   const s = o.settings;
   const settings = {
-    workdir, cwd: process.cwd(), params: s.params, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
+    workdir, cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
     taskTimeoutMs: s.taskTimeoutMs, checkpointBytes: s.checkpointBytes, speculative: s.speculative,
     ...(s.inputs.length ? { inputs: s.inputs } : {}), ...(s.output !== undefined ? { output: s.output } : {}),
   };

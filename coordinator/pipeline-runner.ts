@@ -72,7 +72,13 @@ export async function runPipeline(
       firstFailure ??= { stage: stage.name, error: messageOf(err) };
       return set(stage.name, { state: "failed", error: messageOf(err) });
     }
-    if (!options.force && hooks.committed(stage) === fingerprint) {
+    let committed: string | undefined;
+    try {
+      committed = options.force ? undefined : hooks.committed(stage);
+    } catch {
+      committed = undefined; // unreadable: run the stage again
+    }
+    if (committed === fingerprint) {
       prints.set(stage.name, fingerprint);
       return set(stage.name, { state: "skipped", fingerprint, millis: 0 });
     }
@@ -96,7 +102,8 @@ export async function runPipeline(
       if (outcomes[stage.name]!.state !== "pending" || running.has(stage.name)) continue;
       const deps = stage.dependsOn.map((d) => outcomes[d]!.state);
       if (deps.some((d) => d === "failed" || d === "not run" || d === "cancelled")) {
-        set(stage.name, { state: "not run", error: `depends on ${stage.dependsOn.filter((d) => outcomes[d]!.state !== "succeeded" && outcomes[d]!.state !== "skipped").join(", ")}` });
+        const stopped = stage.dependsOn.filter((d) => ["failed", "not run", "cancelled"].includes(outcomes[d]!.state));
+        set(stage.name, { state: "not run", error: `depends on ${stopped.join(", ")}` });
         started = true;
         continue;
       }

@@ -122,6 +122,8 @@ export interface RunSettings {
   workdir: string;
   cwd: string;
   params: Record<string, string>;
+  /** `--partitions`: over every stage's job. */
+  partitions?: number;
   splitSize: number;
   sortBufferBytes: number;
   maxAttempts: number;
@@ -146,7 +148,7 @@ export function makeRunSubmission(
   const pipeline = isPipeline(mod)
     ? mod
     : definePipeline({ name: mod.name, stages: { [mod.name]: { job: mod, ...(settings.inputs?.length ? { input: settings.inputs } : {}), ...(settings.output !== undefined ? { output: settings.output } : {}) } } });
-  const stages = resolveStages(pipeline, { at: o.at, tz: o.tz, params: settings.params, cwd: settings.cwd });
+  const stages = resolveStages(pipeline, { at: o.at, tz: o.tz, params: settings.params, cwd: settings.cwd, partitions: settings.partitions });
   return {
     id: o.id,
     pipeline: pipeline.name,

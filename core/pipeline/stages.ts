@@ -3,8 +3,9 @@
  * input becomes its output folder), outputs as folders, parameters merged (`--param` over the
  * stage's own). Plain data: a cluster stores it with the run.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve, sep } from "node:path";
 import type { Pipeline } from "../api/pipeline.js";
+import { SheafError } from "../errors.js";
 import { expand, logicalTime } from "./templates.js";
 
 export interface ResolvedStage {
@@ -31,12 +32,16 @@ export interface RunContext {
   /** From `--param`: over every stage's own. */
   params: Record<string, string>;
   cwd: string;
+  /** `--partitions`, over every job's own; and the count for a job that names none (the thread count, a cluster's default). */
+  partitions?: number;
+  /** @defaultValue 4, a coordinator's default */
+  defaultPartitions?: number;
 }
 
 export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStage[] {
   const { date, time } = logicalTime(run.at, run.tz);
   const outputs = new Map<string, string | undefined>();
-  return pipeline.stages.map((stage) => {
+  const resolved = pipeline.stages.map((stage): ResolvedStage => {
     const params = { ...stage.params, ...run.params };
     const where = `pipeline ${pipeline.name}, stage ${stage.name}`;
     const ctx = { date, time, params };
@@ -45,8 +50,25 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const upstream = stage.inputs.filter((i) => outputs.has(i));
     const inputs = stage.inputs.map((i) => (outputs.has(i) ? outputs.get(i)! : expand(i, ctx, where)));
     const from = stage.inputs.map((i) => (outputs.has(i) ? i : null));
-    return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(stage.partitions ? { partitions: stage.partitions } : {}), params };
+    // Resolved here, so the fingerprint covers the count the stage really runs with.
+    const partitions = stage.job.reduce ? (stage.partitions ?? run.partitions ?? stage.job.partitions ?? run.defaultPartitions ?? 4) : undefined;
+    return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(partitions ? { partitions } : {}), params };
   });
+  checkOutputs(pipeline.name, resolved);
+  return resolved;
+}
+
+/** Two stages writing one folder (or one inside the other's) would overwrite each other's output and fingerprint. */
+function checkOutputs(pipeline: string, stages: readonly ResolvedStage[]): void {
+  const written = stages.filter((s): s is ResolvedStage & { output: string } => s.output !== undefined);
+  for (const a of written) {
+    for (const b of written) {
+      if (a === b) continue;
+      if (a.output === b.output || b.output.startsWith(a.output + sep)) {
+        throw new SheafError("PIPELINE_OUTPUTS", `pipeline ${pipeline}: stages ${a.name} and ${b.name} write ${a.output === b.output ? "the same output folder" : "nested output folders"} (${b.output})`);
+      }
+    }
+  }
 }
 
 function absolute(path: string, cwd: string): string {
