@@ -36,7 +36,8 @@ function when(spec: Pick<ScheduleSpec, "cron" | "everyMs" | "tz">): When {
 async function upsert(redis: Redis, keys: Keys, spec: ScheduleSpec): Promise<void> {
   const queue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix: keys.prefix });
   try {
-    const repeat = spec.cron !== undefined ? { pattern: spec.cron, tz: spec.tz ?? "UTC" } : { every: spec.everyMs! };
+    // `offset: every` makes BullMQ fire at multiples of the interval since the epoch, as core/schedule-clock.ts counts them.
+    const repeat = spec.cron !== undefined ? { pattern: spec.cron, tz: spec.tz ?? "UTC" } : { every: spec.everyMs!, offset: spec.everyMs! };
     // A wake-up refused to a stale leader is retried, by then the new leader's.
     await queue.upsertJobScheduler(spec.name, repeat, { name: "fire", data: { schedule: spec.name }, opts: { attempts: 20, backoff: { type: "fixed", delay: 1000 }, removeOnComplete: 100, removeOnFail: 100 } });
   } finally {
@@ -118,7 +119,7 @@ export async function backfill(redis: Redis, keys: Keys, name: string, from: str
   const s = await existing(redis, keys, name);
   const fired = await firedDueTimes(redis, keys, name);
   const queued = new Set(s.queued);
-  const due = dueTimes(when(s.spec), parseAt(from), parseAt(to)).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
+  const due = dueTimes(when(s.spec), parseAt(from, undefined, "--from"), parseAt(to, undefined, "--to")).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
   await queueDueTimes(redis, keys, name, due);
   return due;
 }

@@ -105,7 +105,8 @@ export class Coordinator {
       await this.sub.subscribe(this.keys.events);
       const onMessage = (_channel: string, message: string) => {
         const [kind, id] = message.split(" ") as [string, JobId];
-        if (kind === "submitted" || kind === "schedule") void this.scan();
+        // A finished run frees its schedule for the next due time: look at once, not at the next poll.
+        if (kind === "submitted" || kind === "schedule" || kind === "finished") void this.scan();
         if (kind === "cancel") this.drivers.get(id)?.abort.abort();
       };
       this.sub.on("message", onMessage);

@@ -46,12 +46,9 @@ export class Scheduler {
   }
 
   private async wake(job: BullJob<{ schedule: string }>): Promise<void> {
-    let due = job.opts.prevMillis ?? job.timestamp;
-    // BullMQ's interval wake-ups drift by the time each takes to be handled (and the first comes at
-    // once): an interval schedule's due time is the nearest multiple of its interval, as
-    // core/schedule-clock.ts counts them. Cron wake-ups carry their exact due time.
-    const every = (await readSchedule(this.redis, this.keys, job.data.schedule))?.spec.everyMs;
-    if (every) due = Math.round(due / every) * every;
+    // A job scheduler's wake-up is `repeat:<scheduler>:<due millis>` (cron and interval alike;
+    // `prevMillis` is set for cron only).
+    const due = Number(/:(\d+)$/.exec(job.id ?? "")?.[1] ?? job.opts.prevMillis ?? job.timestamp);
     await this.fire(job.data.schedule, due, false);
   }
 
@@ -73,7 +70,7 @@ export class Scheduler {
     const k = this.keys.schedule(name);
     const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events];
     const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(run), String(run.submittedAt), spec.overlap,
-      event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0")) as number;
+      event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0", this.keys.run(""), String(Date.now()))) as number;
     if (r === -1) throw new Interrupted(`stale leader: schedule ${name} due ${new Date(due).toISOString()} not fired`);
     const what = ["already fired", `started ${run.id}`, `skipped (${busy})`, `queued (${busy})`, "still busy"][r];
     if (r !== 4) this.log(`schedule ${name} due ${new Date(due).toISOString()}: ${what}`);

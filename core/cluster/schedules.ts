@@ -104,12 +104,22 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2
  * (0); while a run is going, `skip` records it skipped (2) and `queue` queues it (3); otherwise the
  * run record is created, the schedule marks it running, and the event is recorded (1).
  * KEYS: leader, epoch, schedule, :fired, :queue, :history, run, runs, events.
- * ARGV: holder, epoch, due, run id, run spec, submittedAt, overlap, event json (started), event json (skipped|queued), fromQueue.
+ * ARGV: holder, epoch, due, run id, run spec, submittedAt, overlap, event json (started), event json (skipped|queued), fromQueue,
+ * the prefix of run keys, now.
  */
 export const FIRE = FENCE + `
 if redis.call('HEXISTS', KEYS[3], 'spec') == 0 then return 0 end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 and ARGV[10] ~= '1' then return 0 end
 local running = redis.call('HGET', KEYS[3], 'running')
+if running and running ~= '' then
+  -- The previous run may have ended since the last tick: record it here rather than block this due time.
+  local st = redis.call('HGET', ARGV[11] .. running, 'state')
+  if st == 'succeeded' or st == 'failed' or st == 'cancelled' then
+    redis.call('LPUSH', KEYS[6], cjson.encode({ due = tonumber(redis.call('HGET', KEYS[3], 'runningDue') or '0'), outcome = st, run = running, at = tonumber(ARGV[12]) }))
+    redis.call('HSET', KEYS[3], 'running', '')
+    running = nil
+  end
+end
 if running and running ~= '' then
   if ARGV[10] == '1' then return 4 end
   redis.call('HSET', KEYS[4], ARGV[3], '')
@@ -120,7 +130,7 @@ if running and running ~= '' then
 end
 if ARGV[10] == '1' then redis.call('LREM', KEYS[5], 1, ARGV[3]) end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
-redis.call('HSET', KEYS[3], 'running', ARGV[4])
+redis.call('HSET', KEYS[3], 'running', ARGV[4], 'runningDue', ARGV[3])
 if redis.call('EXISTS', KEYS[7]) == 0 then
   redis.call('HSET', KEYS[7], 'spec', ARGV[5], 'state', 'queued')
   redis.call('ZADD', KEYS[8], ARGV[6], ARGV[4])

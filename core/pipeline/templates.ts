@@ -30,10 +30,10 @@ export function expand(text: string, ctx: TemplateContext, where: string): strin
 }
 
 /** Parses `--at`: an ISO 8601 time; without a zone it is UTC. */
-export function parseAt(text: string | undefined, now = new Date()): Date {
+export function parseAt(text: string | undefined, now = new Date(), flag = "--at"): Date {
   if (text === undefined) return now;
   const withZone = /[zZ]|[+-]\d{2}:?\d{2}$/.test(text) || /^\d{4}-\d{2}-\d{2}$/.test(text) ? text : `${text}Z`;
   const at = new Date(withZone);
-  if (Number.isNaN(at.getTime())) throw new SheafError("BAD_TIME", `--at ${JSON.stringify(text)} is not an ISO time (e.g. 2026-11-28 or 2026-11-28T02:00:00Z)`);
+  if (Number.isNaN(at.getTime())) throw new SheafError("BAD_TIME", `${flag} ${JSON.stringify(text)} is not an ISO time (e.g. 2026-11-28 or 2026-11-28T02:00:00Z)`);
   return at;
 }
