@@ -7,6 +7,7 @@ import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { loadJob } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
+import { FENCE, START } from "../core/cluster/fence.js";
 import { unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
@@ -36,17 +37,6 @@ export interface CoordinatorOptions {
   log?: RedisLog;
 }
 
-/** Refuses writes from a coordinator that no longer holds the lease at its epoch (see redis-job-store.ts). */
-const FENCE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-`;
-
-/** Starts a job only if it is still queued, atomically. */
-const START = FENCE + `
-local state = redis.call('HGET', KEYS[3], 'state')
-if state == 'queued' then redis.call('HSET', KEYS[3], 'state', 'running', 'startedAt', ARGV[3]) return 1 end
-if state == 'running' then return 2 end
-return 0`;
 
 /** Records that a job's output folder was prepared. */
 const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1";

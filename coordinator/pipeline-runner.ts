@@ -6,21 +6,10 @@
  * pipeline fails naming it. Independent branches still run to their end.
  */
 import { SheafError, messageOf } from "../core/errors.js";
-import type { ResolvedStage } from "../core/pipeline/stages.js";
+import type { ResolvedStage, StageOutcome } from "../core/pipeline/stages.js";
+
+export type { StageOutcome, StageState } from "../core/pipeline/stages.js";
 import type { JobReport } from "../core/progress.js";
-
-export type StageState = "pending" | "running" | "succeeded" | "skipped" | "failed" | "cancelled" | "not run";
-
-export interface StageOutcome {
-  state: StageState;
-  jobId?: string;
-  startedAt?: number;
-  millis?: number;
-  recordsIn?: number;
-  recordsOut?: number;
-  error?: string;
-  fingerprint?: string;
-}
 
 export interface PipelineHooks {
   /** The stage's fingerprint, from its resolved inputs and the fingerprints of the stages before it. */

@@ -7,14 +7,11 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import type { JobId, TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
+import { FENCE } from "../core/cluster/fence.js";
 import { Interrupted } from "./interrupted.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
 
-/** Runs the write only for the current leader at the current epoch; -1 otherwise. */
-const FENCE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-`;
 const COMMIT = FENCE + "return redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])";
 const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
 const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { Redis } from "ioredis";
+import { FENCE, START } from "../core/cluster/fence.js";
 import { cancelJob, FINISHED, readJob, type JobSubmission } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { readRun, type RunState, type StageRecord } from "../core/cluster/runs.js";
@@ -18,15 +19,6 @@ import { jobScratchDir } from "../core/storage.js";
 import { Interrupted } from "./interrupted.js";
 import { runPipeline, type StageOutcome } from "./pipeline-runner.js";
 
-const FENCE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-`;
-
-const START = FENCE + `
-local state = redis.call('HGET', KEYS[3], 'state')
-if state == 'queued' then redis.call('HSET', KEYS[3], 'state', 'running', 'startedAt', ARGV[3]) return 1 end
-if state == 'running' then return 2 end
-return 0`;
 
 /** The stage's job: the one already recorded in the run, or a new job record, queued. */
 const STAGE_JOB = FENCE + `

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import type { JobId } from "../ids.js";
 import type { JobProgress, JobReport } from "../progress.js";
 import { Keys } from "./keys.js";
+import { cancelRecord, unfinishedIds } from "./records.js";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const FINISHED: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
@@ -82,35 +83,11 @@ export async function listJobs(redis: Redis, keys: Keys, limit = 20): Promise<Jo
 
 /** Ids of jobs a coordinator should drive: queued or running, oldest first. */
 export async function unfinishedJobs(redis: Redis, keys: Keys): Promise<JobId[]> {
-  const ids = (await redis.zrange(keys.jobs, "0", "-1")) as JobId[];
-  if (ids.length === 0) return [];
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.hget(keys.job(id), "state");
-  const states = (await pipe.exec()) ?? [];
-  return ids.filter((_, i) => {
-    const s = states[i]?.[1];
-    return s === "queued" || s === "running";
-  });
+  return (await unfinishedIds(redis, keys.jobs, (id) => keys.job(id as JobId))) as JobId[];
 }
 
-/**
- * Cancels a job: a queued one at once; a running one by flagging it and telling its coordinator and
- * workers. Atomic, so a job cannot start between the check and the change. Returns the state found.
- */
-const CANCEL = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return false end
-if state == 'queued' then
-  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2], 'error', 'cancelled before it started')
-elseif state == 'running' then
-  redis.call('HSET', KEYS[1], 'cancel', '1')
-  redis.call('PUBLISH', KEYS[2], 'cancel ' .. ARGV[1])
-end
-return state`;
-
 export async function cancelJob(redis: Redis, keys: Keys, id: JobId): Promise<JobState | undefined> {
-  const state = (await redis.eval(CANCEL, 2, keys.job(id), keys.events, id, String(Date.now()))) as JobState | null;
-  return state ?? undefined;
+  return (await cancelRecord(redis, keys.job(id), keys.events, id)) as JobState | undefined;
 }
 
 /** Counts a failed attempt on a worker, for `status`. */

@@ -6,25 +6,17 @@
 import type { Redis } from "ioredis";
 import { isJob, type Job } from "../api/job.js";
 import { definePipeline, isPipeline, type Pipeline } from "../api/pipeline.js";
-import { resolveStages } from "../pipeline/stages.js";
+import { resolveStages, type StageOutcome } from "../pipeline/stages.js";
 import type { ResolvedStage } from "../pipeline/stages.js";
 import type { JobSubmission } from "./jobs.js";
 import { Keys } from "./keys.js";
+import { cancelRecord, unfinishedIds } from "./records.js";
 
 export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const RUN_FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed", "cancelled"]);
 
-/** What one stage shows in `status`: its state, job and figures (see coordinator/pipeline-runner.ts). */
-export interface StageRecord {
-  state: string;
-  jobId?: string;
-  startedAt?: number;
-  millis?: number;
-  recordsIn?: number;
-  recordsOut?: number;
-  error?: string;
-  fingerprint?: string;
-}
+/** What one stage shows in `status`: its state, job and figures. */
+export type StageRecord = StageOutcome;
 
 export interface RunSubmission {
   id: string;
@@ -83,32 +75,12 @@ export async function listRuns(redis: Redis, keys: Keys, limit = 20): Promise<Ru
 }
 
 export async function unfinishedRuns(redis: Redis, keys: Keys): Promise<string[]> {
-  const ids = await redis.zrange(keys.runs, "0", "-1");
-  if (ids.length === 0) return [];
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.hget(keys.run(id), "state");
-  const states = (await pipe.exec()) ?? [];
-  return ids.filter((_, i) => {
-    const s = states[i]?.[1];
-    return s === "queued" || s === "running";
-  });
+  return unfinishedIds(redis, keys.runs, (id) => keys.run(id));
 }
 
 /** Flags a run for cancelling (its coordinator cancels the stages' jobs); a queued run ends at once. */
-const CANCEL = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return false end
-if state == 'queued' then
-  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2], 'error', 'cancelled before it started')
-elseif state == 'running' then
-  redis.call('HSET', KEYS[1], 'cancel', '1')
-  redis.call('PUBLISH', KEYS[2], 'cancel ' .. ARGV[1])
-end
-return state`;
-
 export async function cancelRun(redis: Redis, keys: Keys, id: string): Promise<RunState | undefined> {
-  const state = (await redis.eval(CANCEL, 2, keys.run(id), keys.events, id, String(Date.now()))) as RunState | null;
-  return state ?? undefined;
+  return (await cancelRecord(redis, keys.run(id), keys.events, id)) as RunState | undefined;
 }
 
 /** Pipeline run ids start with this, so `status` and `cancel` tell them from job ids. */

@@ -10,6 +10,7 @@
  */
 import type { Redis } from "ioredis";
 import type { RunSettings } from "./runs.js";
+import { FENCE } from "./fence.js";
 import type { Keys } from "./keys.js";
 
 export const SCHEDULE_QUEUE = "schedules";
@@ -95,9 +96,6 @@ export async function queueDueTimes(redis: Redis, keys: Keys, name: string, due:
   await redis.publish(keys.events, `schedule ${name}`);
 }
 
-const FENCE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-`;
 
 /**
  * Fires one due time, atomically: refused to a stale leader (-1); a due time fired before is a no-op

@@ -24,6 +24,20 @@ export interface ResolvedStage {
   params: Record<string, string>;
 }
 
+export type StageState = "pending" | "running" | "succeeded" | "skipped" | "failed" | "cancelled" | "not run";
+
+/** What became of a stage in a run: shown by run summaries and `status`, stored with a cluster's run. */
+export interface StageOutcome {
+  state: StageState;
+  jobId?: string;
+  startedAt?: number;
+  millis?: number;
+  recordsIn?: number;
+  recordsOut?: number;
+  error?: string;
+  fingerprint?: string;
+}
+
 export interface RunContext {
   /** The logical time. */
   at: Date;
