@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import { loadJob } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
 import { FENCE, START } from "../core/cluster/fence.js";
-import { unfinishedRuns } from "../core/cluster/runs.js";
+import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
 import { messageOf } from "../core/errors.js";
@@ -134,7 +134,26 @@ export class Coordinator {
       this.log(`cannot list pipeline runs: ${messageOf(err)}`);
     }
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
+    await this.checkCancels().catch((err) => this.log(`cannot read cancel flags: ${messageOf(err)}`));
     await this.scheduler.tick();
+  }
+
+  /**
+   * The cancel flag in each record is the truth; the pub/sub message only makes it quick. A message
+   * missed during a reconnect still cancels the job (or run) at the next scan.
+   */
+  private async checkCancels(): Promise<void> {
+    const live = [...this.drivers].filter(([, d]) => !d.abort.signal.aborted);
+    if (live.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const [id] of live) pipe.hget(isRunId(id) ? this.keys.run(id) : this.keys.job(id), "cancel");
+    const flags = (await pipe.exec()) ?? [];
+    live.forEach(([id, d], i) => {
+      if (flags[i]?.[1] === "1") {
+        this.log(`${isRunId(id) ? "pipeline run" : "job"} ${id}: cancel requested`);
+        d.abort.abort();
+      }
+    });
   }
 
   private driveRun(id: string): void {

@@ -145,6 +145,16 @@ describe("cancel", () => {
     expect(queued).toEqual([]);
   });
 
+  it("persisted in the job's record, cancels a running job even when the pub/sub message was missed", async () => {
+    const out = scratch.fresh("cancel-flag");
+    const id = jobId((await cluster.run(["submit", SLOW, "--input", ...corpus, "--output", out, "--split-size", "1k", "--param", "taskMs=500"])).stdout);
+    await until("the job to run", async () => (await jobState(id)) === "running");
+    // What `sheaf cancel` writes, without its message: as if the coordinator was reconnecting when it was published.
+    await cluster.client().hset(`sheaf:job:${id}`, "cancel", "1");
+    await until("the job to be cancelled", async () => (await jobState(id)) === "cancelled", 15_000);
+    expect(leftovers(out)).toEqual([]);
+  });
+
   it("of a queued job, with no coordinator for its prefix, takes effect at once", async () => {
     const submitted = await cluster.run(["submit", WORDCOUNT, "--prefix", "idle", "--input", ...corpus, "--output", scratch.fresh("idle")]);
     const id = jobId(submitted.stdout);
