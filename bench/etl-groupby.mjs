@@ -1,0 +1,143 @@
+// ETL benchmark 1: group-by over Parquet. Count, sum and mean of `amount` per (country, category)
+// over a generated Parquet file (BENCH_ROWS rows, default 10 M: id int64, country string of 50
+// values, category int32 of 20 values, amount float64; zstd, 10 row groups), written by DuckDB
+// once into bench/data/etl/.
+//
+// Contenders, each a whole process, timed wall clock (node startup included), with peak RSS:
+//  - sheaf mapBatch --threads 2: bench/jobs/groupby-batch.ts, the fast path (an apache-arrow
+//    RecordBatch per call, pre-aggregated in the batch, one partial per group per batch);
+//  - sheaf map --threads 2: bench/jobs/groupby-rows.ts, the idiomatic per-row job;
+//  - hand loop: bench/etl-groupby-loop.mjs, a single-thread Node.js loop with the same libraries
+//    (parquet-wasm + apache-arrow) and the same per-batch aggregation code, reading only the
+//    three columns it needs. THE baseline: target sheaf mapBatch --threads 2 ≥ 1.6x its rows/s;
+//  - duckdb --threads 2: the same aggregation in SQL (bench/etl-duckdb.mjs);
+// and three diagnostics: sheaf mapBatch --threads 1; the hand loop decoding every column (as
+// Sheaf's parquet() input does: it has no column projection); and the hand loop on two worker
+// threads (row groups dealt between them), what a second thread gives on this machine without an engine.
+// Sheaf runs with --split-size 1m, so that each row group (~6.5 MB) is a map task of its own: at
+// the default 64m the whole file would be one task and one thread would idle.
+// All outputs must hold the same groups and counts, and sums equal within 1e-9 relative, else the
+// benchmark fails. Env: BENCH_ROWS (default 10000000), BENCH_RUNS (default 3).
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import {
+  checkBuilt, checkIdle, clean, data, duckdb, ensureFile, fail, measure, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString,
+} from "./etl-common.mjs";
+
+const VERSION = 1; // bump when the generated data changes
+const rows = positiveInt("BENCH_ROWS", 10_000_000);
+const runs = positiveInt("BENCH_RUNS", 3);
+const rowGroup = Math.min(1_000_000, Math.ceil(rows / 10));
+const input = `${data}/groupby-v${VERSION}-${rows}.parquet`;
+const SPLIT_SIZE = "1m";
+checkBuilt();
+
+const COUNTRIES = ["US", "CN", "JP", "DE", "IN", "GB", "FR", "IT", "BR", "CA", "RU", "KR", "AU", "ES", "MX", "ID", "NL", "SA", "TR", "CH",
+  "PL", "TW", "BE", "SE", "IE", "AR", "NO", "AT", "IL", "TH", "AE", "NG", "EG", "SG", "MY", "PH", "BD", "VN", "DK", "CO",
+  "ZA", "HK", "RO", "CZ", "CL", "FI", "PK", "PT", "NZ", "PE"];
+const genStart = performance.now();
+const generated = await ensureFile(input, async (tmp) => {
+  const db = await duckdb();
+  await db.run(`COPY (
+    SELECT i::BIGINT AS id,
+      [${COUNTRIES.map(sqlString).join(", ")}][1 + (hash(i) % ${COUNTRIES.length})::INTEGER] AS country,
+      (hash(i + 1000000000) % 20)::INTEGER AS category,
+      (hash(i + 2000000000) % 1000000)::DOUBLE / 100 AS amount
+    FROM range(${rows}) t(i)
+  ) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroup})`);
+});
+if (generated) console.log(`generated ${input} in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+const bytes = readOnce(input);
+
+const out = (name) => `${data}/out-groupby-${name}`;
+const contenders = [
+  { name: "hand loop (1 thread)", output: out("loop.csv"), args: (o) => [`${root}bench/etl-groupby-loop.mjs`, input, o] },
+  { name: "sheaf mapBatch -t 2", output: out("batch-t2"), args: (o) => sheafArgs("groupby-batch.ts", input, o, 2, ["--split-size", SPLIT_SIZE]) },
+  { name: "sheaf map -t 2", output: out("rows-t2"), args: (o) => sheafArgs("groupby-rows.ts", input, o, 2, ["--split-size", SPLIT_SIZE]) },
+  {
+    name: "duckdb -t 2",
+    output: out("duckdb.csv"),
+    args: (o) => [`${root}bench/etl-duckdb.mjs`, "SET threads = 2",
+      `COPY (SELECT country, category, count(*) AS n, sum(amount) AS sum, avg(amount) AS mean FROM read_parquet(${sqlString(input)}) GROUP BY ALL) TO ${sqlString(o)} (HEADER)`],
+  },
+  { name: "sheaf mapBatch -t 1", diagnostic: true, output: out("batch-t1"), args: (o) => sheafArgs("groupby-batch.ts", input, o, 1, ["--split-size", SPLIT_SIZE]) },
+  { name: "hand loop, all columns", diagnostic: true, output: out("loop-all.csv"), args: (o) => [`${root}bench/etl-groupby-loop.mjs`, input, o, "--all-columns"] },
+  { name: "hand loop, 2 threads", diagnostic: true, output: out("loop-t2.csv"), args: (o) => [`${root}bench/etl-groupby-loop.mjs`, input, o, "--threads", "2"] },
+];
+
+checkIdle();
+console.log(`group-by over ${rows.toLocaleString("en-US")} rows of Parquet (${(bytes / 1e6).toFixed(1)} MB, ${Math.ceil(rows / rowGroup)} row groups), ` +
+  `${runs} run(s) each, on ${cpus().length} cores (${process.version}); sheaf --split-size ${SPLIT_SIZE}`);
+let noisy = false;
+for (let run = 1; run <= runs; run++) {
+  for (const c of contenders) {
+    clean(c.output);
+    const m = await measure(c.name, c.args(c.output));
+    for (const k of ["seconds", "cpu", "rss"]) (c[k] ??= []).push(m[k]);
+    noisy ||= m.others > 0.1;
+    console.log(`  run ${run}: ${c.name.padEnd(23)} ${m.seconds.toFixed(2).padStart(6)} s, ${m.cpu.toFixed(2).padStart(6)} s of CPU, peak RSS ${mib(m.rss).padStart(8)}; ` +
+      `others used ${(m.others * 100).toFixed(0)}% of the CPUs`);
+  }
+  checkGroups(contenders);
+}
+
+for (const c of contenders) c.rowsPerSec = rows / median(c.seconds);
+const [loop, batch2, rows2, duck, batch1, loopAll, loop2] = contenders;
+console.log(`\n${"contender".padEnd(25)} ${"median s".padStart(9)} ${"Mrows/s".padStart(8)} ${"best s".padStart(7)} ${"CPU s".padStart(7)} ${"peak RSS".padStart(9)}   runs (s)`);
+for (const c of contenders) {
+  const cells = [median(c.seconds).toFixed(2).padStart(9), (c.rowsPerSec / 1e6).toFixed(2).padStart(8), Math.min(...c.seconds).toFixed(2).padStart(7),
+    median(c.cpu).toFixed(2).padStart(7), mib(Math.max(...c.rss)).padStart(9)];
+  console.log(`${(c.name + (c.diagnostic ? " *" : "")).padEnd(25)} ${cells.join(" ")}   ${c.seconds.map((s) => s.toFixed(2)).join(" ")}`);
+}
+const ratio = (a, b) => `${(a.rowsPerSec / b.rowsPerSec).toFixed(2)}x`;
+const peak = Math.max(...batch2.rss);
+console.log();
+console.log(`etl-groupby sheaf mapBatch -t 2 / hand loop: ${ratio(batch2, loop)} (target >= 1.6x)${batch2.rowsPerSec >= 1.6 * loop.rowsPerSec ? "" : "  BELOW TARGET"}`);
+console.log(`etl-groupby sheaf mapBatch -t 2 / duckdb -t 2: ${ratio(batch2, duck)}`);
+console.log(`etl-groupby sheaf map -t 2 / sheaf mapBatch -t 2: ${ratio(rows2, batch2)}`);
+console.log(`etl-groupby sheaf map -t 2 / hand loop: ${ratio(rows2, loop)}`);
+console.log(`etl-groupby sheaf mapBatch peak RSS: ${mib(peak)} (target < 1024 MiB)${peak < 2 ** 30 ? "" : "  ABOVE TARGET"}`);
+console.log(`diagnostics: sheaf mapBatch -t 2 / -t 1: ${ratio(batch2, batch1)}; hand loop 2 threads / 1 thread: ${ratio(loop2, loop)}; ` +
+  `hand loop all columns / 3 columns: ${ratio(loopAll, loop)}; sheaf mapBatch -t 1 / hand loop all columns: ${ratio(batch1, loopAll)}`);
+if (noisy) console.log("warning: other processes were busy during some runs (see above); the figures are noisy");
+console.log("(rows/s over the median wall time of whole processes, node startup included; best s = the fastest run; CPU s = median user + system; " +
+  "peak RSS = the highest of the runs; * = diagnostic; outputs verified equal)");
+
+/** Reads `country,category,n,sum,mean` CSV (a file, or every part file of a Sheaf output folder) into a Map. */
+function readGroups(output) {
+  const files = output.endsWith(".csv") ? [output] : readdirSync(output).filter((f) => f.startsWith("part-")).map((f) => `${output}/${f}`);
+  const groups = new Map();
+  for (const file of files) {
+    const [header, ...lines] = readFileSync(file, "utf8").split("\n");
+    if (header !== "country,category,n,sum,mean") fail(`${file}: unexpected header ${JSON.stringify(header)}`);
+    for (const line of lines) {
+      if (!line) continue;
+      const [country, category, n, sum, mean] = line.split(",");
+      const key = `${country},${category}`;
+      const g = { n: Number(n), sum: Number(sum), mean: Number(mean) };
+      if (groups.has(key) || !Number.isInteger(g.n) || !Number.isFinite(g.sum) || !Number.isFinite(g.mean)) fail(`${file}: bad or repeated line ${JSON.stringify(line)}`);
+      groups.set(key, g);
+    }
+  }
+  return groups;
+}
+
+/** Fails unless every contender found the same groups with the same counts, and sums and means equal within 1e-9 relative. */
+function checkGroups([reference, ...others]) {
+  const expected = readGroups(reference.output);
+  const total = [...expected.values()].reduce((a, g) => a + g.n, 0);
+  if (total !== rows) fail(`${reference.name} counted ${total} rows, not ${rows}`);
+  const close = (a, b) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+  for (const c of others) {
+    const got = readGroups(c.output);
+    const bad = [...new Set([...expected.keys(), ...got.keys()])].filter((k) => {
+      const e = expected.get(k), g = got.get(k);
+      return !e || !g || e.n !== g.n || !close(e.sum, g.sum) || !close(e.mean, g.mean);
+    });
+    if (bad.length) {
+      const show = (g) => (g ? `${g.n}/${g.sum}/${g.mean}` : "missing");
+      fail(`${c.name} differs from ${reference.name} on ${bad.length} groups (n/sum/mean), e.g. ` +
+        bad.slice(0, 3).map((k) => `${k}: ${show(got.get(k))} vs ${show(expected.get(k))}`).join("; "));
+    }
+  }
+}
