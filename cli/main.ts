@@ -1,20 +1,15 @@
 /** The `sheaf` command line. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
-import { Coordinator } from "../coordinator/coordinator.js";
-import { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";
-import { cancelRun, isRunId, listRuns, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
-import { Keys } from "../core/cluster/keys.js";
-import { connectRedis, redisUrlFrom } from "../core/cluster/redis.js";
+import type { Keys } from "../core/cluster/keys.js";
 import { SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
-import { QueueWorker } from "../worker/queue-worker.js";
 import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
-import { runJob } from "./run.js";
-import { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule } from "./schedule.js";
-import { renderJob, renderJobTable, renderRun } from "./status.js";
-import { submit, waitForJob, waitForRun } from "./submit.js";
+
+// Commands load what they need when they run: `sheaf run` never loads BullMQ or ioredis, the
+// cluster commands never load the thread pool (a second saved per process start).
+const cluster = () => import("./cluster-commands.js");
 
 function positiveInt(name: string) {
   return (text: string): number => {
@@ -72,6 +67,7 @@ function clusterOptions(cmd: Command): Command {
 /** Runs `fn` with a Redis connection for a one-shot command, closing it after. */
 async function withRedis<T>(o: { redis?: string; prefix: string }, fn: (redis: Redis, keys: Keys) => Promise<T>): Promise<T> {
   // Give up after about 20 s without Redis: long enough to ride out a restart while following a job.
+  const { connectRedis, redisUrlFrom, Keys } = await cluster();
   const redis = connectRedis(redisUrlFrom(o.redis), "cli", undefined, { retryStrategy: (n) => (n > 25 ? null : Math.min(200 * n, 1000)) });
   try {
     return await fn(redis, new Keys(o.prefix));
@@ -129,6 +125,7 @@ export function buildProgram(): Command {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
+        const { runJob } = await import("./run.js");
         await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force }, controller.signal);
       } finally {
         process.off("SIGINT", onSignal);
@@ -140,6 +137,7 @@ export function buildProgram(): Command {
     .option("--wait", "follow the job to its end; exit non-zero unless it succeeds", false)
     .option("-q, --quiet", "with --wait: no progress or summary", false)
     .action(async (jobFile: string, o) => {
+      const { submit, isRunId, waitForRun, waitForJob } = await cluster();
       await withRedis(o, async (redis, keys) => {
         const id = await submit(redis, keys, jobFile, { ...jobSettings(o), at: o.at, force: o.force });
         process.stdout.write(id + "\n");
@@ -157,6 +155,7 @@ export function buildProgram(): Command {
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
     .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
     .action(async (o) => {
+      const { Coordinator, redisUrlFrom } = await cluster();
       await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease }));
     });
 
@@ -164,6 +163,7 @@ export function buildProgram(): Command {
     .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
     .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long", positiveInt("--lock"), 5_000)
     .action(async (o) => {
+      const { QueueWorker, redisUrlFrom } = await cluster();
       await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));
     });
 
@@ -171,6 +171,7 @@ export function buildProgram(): Command {
     .option("--watch", "refresh every second", false)
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
+      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns } = await cluster();
       await withRedis(o, async (redis, keys) => {
         for (;;) {
           let text: string;
@@ -196,6 +197,7 @@ export function buildProgram(): Command {
     });
 
   clusterOptions(program.command("cancel").description("cancel a queued or running job").argument("<jobId>")).action(async (jobId: string, o) => {
+    const { isRunId, cancelRun, RUN_FINISHED, waitForRun, cancelJob, FINISHED, waitForJob } = await cluster();
     await withRedis(o, async (redis, keys) => {
       if (isRunId(jobId)) {
         const state = await cancelRun(redis, keys, jobId);
@@ -231,6 +233,7 @@ export function buildProgram(): Command {
       .addOption(new Option("--split-size <size>", "target split size").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
       .option("--max-attempts <n>", "attempts per task", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts),
   ).action(async (name: string, module: string, o) => {
+    const { addSchedule } = await cluster();
     await withRedis(o, async (redis, keys) => {
       const settings = { ...jobSettings({ ...o, sortBuffer: JOB_DEFAULTS.sortBufferBytes, overwrite: true }) };
       const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
@@ -238,12 +241,14 @@ export function buildProgram(): Command {
     });
   });
   clusterOptions(schedule.command("list").description("schedules: expression, zone, next due time, state, last runs")).action(async (o) => {
+    const { renderSchedules, listSchedules } = await cluster();
     await withRedis(o, async (redis, keys) => void process.stdout.write(renderSchedules(await listSchedules(redis, keys)) + "\n"));
   });
-  for (const [verb, fn, what] of [["remove", removeSchedule, "removed"], ["pause", pauseSchedule, "paused"], ["resume", resumeSchedule, "resumed"]] as const) {
+  for (const [verb, fn, what] of [["remove", "removeSchedule", "removed"], ["pause", "pauseSchedule", "paused"], ["resume", "resumeSchedule", "resumed"]] as const) {
     clusterOptions(schedule.command(verb).description(`${verb} a schedule (a run in flight finishes)`).argument("<name>")).action(async (name: string, o) => {
+      const change = (await cluster())[fn];
       await withRedis(o, async (redis, keys) => {
-        await fn(redis, keys, name);
+        await change(redis, keys, name);
         process.stdout.write(`schedule ${name} ${what}\n`);
       });
     });
@@ -256,6 +261,7 @@ export function buildProgram(): Command {
       .requiredOption("--from <time>", "ISO time")
       .requiredOption("--to <time>", "ISO time"),
   ).action(async (name: string, o) => {
+    const { backfill } = await cluster();
     await withRedis(o, async (redis, keys) => {
       const due = await backfill(redis, keys, name, o.from, o.to);
       process.stdout.write(`schedule ${name}: ${due.length} due times queued${due.length ? ` (${new Date(due[0]!).toISOString()} … ${new Date(due.at(-1)!).toISOString()})` : ""}\n`);

@@ -26,7 +26,7 @@ function merge(partials: Iterable<Acc>): Acc {
 
 export default defineJob({
   name: "etl-groupby-rows",
-  input: parquet(),
+  input: parquet({ columns: ["country", "category", "amount"] }),
   map(row: Row, emit) {
     emit([row.country, row.category], { n: 1, sum: row.amount });
   },

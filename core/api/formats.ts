@@ -60,6 +60,8 @@ export interface ArrowFormat {
 
 export type ParquetCompression = "zstd" | "snappy" | "gzip" | "lz4" | "none";
 export interface ParquetOptions {
+  /** Input: read only these columns (the others are not decoded). @defaultValue every column */
+  columns?: readonly string[];
   /** Output codec. @defaultValue "zstd" */
   compression?: ParquetCompression;
   /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
@@ -67,6 +69,7 @@ export interface ParquetOptions {
 }
 export interface ParquetFormat {
   readonly format: "parquet";
+  readonly columns?: readonly string[];
   readonly compression: ParquetCompression;
   readonly schema?: Schema;
 }
@@ -173,11 +176,13 @@ export function arrow(options: ArrowOptions = {}): ArrowFormat {
 
 /** Parquet: as an input, any codec, split by row group; as an output, `compression` (zstd) files. */
 export function parquet(options: ParquetOptions = {}): ParquetFormat {
-  checkKeys("parquet()", options, ["compression", "schema"]);
+  checkKeys("parquet()", options, ["columns", "compression", "schema"]);
+  const columns = options.columns === undefined ? undefined : [...options.columns];
+  if (columns && (columns.length === 0 || columns.some((c) => typeof c !== "string" || c === ""))) fail("parquet()", "columns", "a list of column names", options.columns);
   const compression = options.compression ?? "zstd";
   if (!["zstd", "snappy", "gzip", "lz4", "none"].includes(compression)) fail("parquet()", "compression", `"zstd", "snappy", "gzip", "lz4" or "none"`, compression);
   const schema = checkSchema("parquet()", "schema", options.schema);
-  return { format: "parquet", compression, ...(schema ? { schema } : {}) };
+  return { format: "parquet", ...(columns ? { columns } : {}), compression, ...(schema ? { schema } : {}) };
 }
 
 /**

@@ -149,7 +149,8 @@ export const arrowReader: InputReader = {
       await fh.close().catch(() => {});
       schemas.check(f.path, reader.schema, blocks !== undefined && blocks.length === 0);
       if (!blocks) splits.push({ file: f.path, start: 0, end: f.size, unit: "whole", bytes: f.size });
-      else splits.push(...groupUnits(f.path, blocks.map((b) => b.metaDataLength + b.bodyLength), splitSize, "batches"));
+      // Record batches are the unit of parallelism: only small ones are grouped (up to 8 MiB, or --split-size if smaller).
+      else splits.push(...groupUnits(f.path, blocks.map((b) => b.metaDataLength + b.bodyLength), Math.min(splitSize, 8 << 20), "batches"));
     }
     return splits;
   },

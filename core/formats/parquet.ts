@@ -56,7 +56,11 @@ async function openParquet(path: string, file: string): Promise<{ pf: pw.Parquet
   }
 }
 
-export const parquetReader: InputReader = {
+/** Row groups are the unit of parallelism: only small ones are grouped into one split (up to this, or --split-size if smaller). */
+const GROUP_UP_TO = 8 << 20;
+
+/** `columns` (from `parquet({ columns })`) limits what is decoded; the others are never read. */
+export const parquetReader = (columns?: readonly string[]): InputReader => ({
   async plan(files: readonly InputFile[], splitSize: number, cwd: string): Promise<Split[]> {
     if (!(splitSize >= 1)) throw new RangeError(`split size must be at least 1 byte, got ${splitSize}`);
     const splits: Split[] = [];
@@ -66,7 +70,8 @@ export const parquetReader: InputReader = {
       const { pf, groups, schema } = await openParquet(resolve(cwd, f.path), f.path);
       pf.free();
       schemas.check(f.path, schema, groups.length === 0);
-      splits.push(...groupUnits(f.path, groups.map((g) => g.bytes), splitSize, "rowGroups"));
+      if (columns) for (const c of columns) if (!schema.fields.some((fd) => fd.name === c)) throw badInput(f.path, `it has no column ${c} (parquet({ columns }))`);
+      splits.push(...groupUnits(f.path, groups.map((g) => g.bytes), Math.min(splitSize, GROUP_UP_TO), "rowGroups"));
     }
     return splits;
   },
@@ -86,7 +91,7 @@ export const parquetReader: InputReader = {
       }
       if (first === split.end) return cursor.stats();
       const rowGroups = Array.from({ length: split.end - first }, (_, i) => first + i);
-      const stream = await guard(file, "cannot read", () => pf.stream({ rowGroups, batchSize: BATCH_ROWS }));
+      const stream = await guard(file, "cannot read", () => pf.stream({ rowGroups, batchSize: BATCH_ROWS, ...(columns ? { columns: [...columns] } : {}) }));
       const iterator = (stream as ReadableStream<pw.RecordBatch>)[Symbol.asyncIterator]();
       try {
         for (;;) {
@@ -107,7 +112,7 @@ export const parquetReader: InputReader = {
       pf.free();
     }
   },
-};
+});
 
 const CODECS: Record<ParquetCompression, pw.Compression> = {
   zstd: pw.Compression.ZSTD,

@@ -18,7 +18,7 @@ export async function inputReader(format: InputFormat): Promise<InputReader> {
     case "arrow":
       return (await import("./arrow.js")).arrowReader;
     case "parquet":
-      return (await import("./parquet.js")).parquetReader;
+      return (await import("./parquet.js")).parquetReader(format.columns);
     case "postgres":
       return (await import("./postgres-source.js")).postgresReader(format);
   }

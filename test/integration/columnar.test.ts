@@ -98,6 +98,21 @@ export default defineJob({ name: "reread", input: parquet(), map: (r: any, emit)
     expect(outputText(again).split("\n").filter((l) => l && !l.startsWith("country")).sort()).toEqual(want);
   });
 
+  it("with columns, decodes only those (rows hold just them); an unknown column is named before any task runs", async () => {
+    const job = s.write("jobs/projected.ts", `import { defineJob, parquet, csv } from "sheaf";
+export default defineJob({ name: "projected", input: parquet({ columns: ["country", "amount"] }),
+  map(r: Record<string, unknown>, emit) { if (Object.keys(r).join() !== "country,amount") throw new Error("got " + Object.keys(r).join()); emit(r.country as string, r.amount ?? 0); },
+  reduce: (country: string, vs: Iterable<number>) => { let t = 0; for (const v of vs) t += v; return { country, total: Math.round(t * 100) }; }, output: csv(), partitions: 1 });`);
+    const out = s.fresh();
+    runOk({ job, inputs: [zstd], output: out, workdir });
+    const want = (await oracle([zstd])).map((r) => `${r.country},${Math.round((r.total as number) * 100)}`);
+    expect(outputText(out).trim().split("\n").slice(1)).toEqual(want);
+    const bad = s.write("jobs/projected-bad.ts", readFileSync(job, "utf8").replace(`["country", "amount"]`, `["country", "nope"]`));
+    const r = run({ job: bad, inputs: [zstd], output: s.fresh(), workdir });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/a\.parquet.*no column nope/);
+  });
+
   it("a truncated file fails before any task runs, naming the file, and leaves no output", () => {
     const bad = s.path("bad/truncated.parquet");
     copyFileSync(zstd, bad);

@@ -162,7 +162,7 @@ describe("parquet input", () => {
       const groups = meta[0]!.groups as number;
       expect(groups).toBeGreaterThan(4);
       for (const splitSize of [1, 20_000, 60_000, 1 << 30]) {
-        const { splits, rows, rowNumbers } = await readAllSplits(parquetReader, [name], splitSize, { [name]: groups });
+        const { splits, rows, rowNumbers } = await readAllSplits(parquetReader(), [name], splitSize, { [name]: groups });
         expect(splits.every((s) => s.unit === "rowGroups")).toBe(true);
         expect(splits.reduce((a, s) => a + s.bytes!, 0)).toBe(Number(meta[0]!.bytes));
         if (splitSize === 1) expect(splits).toHaveLength(groups);
@@ -170,7 +170,7 @@ describe("parquet input", () => {
         expectRows(rows, expected);
         expect(rowNumbers).toEqual(expected.map((_, i) => i));
       }
-      const first = (await readSplit(parquetReader, (await parquetReader.plan([input(name)], 1 << 30, dir))[0]!)).rows;
+      const first = (await readSplit(parquetReader(), (await parquetReader().plan([input(name)], 1 << 30, dir))[0]!)).rows;
       expect(typeof first[1]!.big).toBe("bigint");
       expect(first[1]!.big).toBe(9007199254740993n - 4999n * 1000003n);
       expect(first[0]!.ts).toEqual(new Date(-1)); // 1969-12-31 23:59:59.9995 floors to the earlier millisecond
@@ -195,8 +195,8 @@ describe("parquet input", () => {
     expect(types.map((t) => t.column_type)).toEqual(["DECIMAL(18,3)", "DECIMAL(38,10)", "TINYINT", "UBIGINT", "FLOAT", "BIGINT"]);
     // DuckDB's row objects would lose a "__proto__" column (it sets the prototype): it is renamed here.
     const duckText = await duckRows(`SELECT dec18::VARCHAR AS dec18, dec38::VARCHAR AS dec38, tiny::INT AS tiny, ubig, real, "__proto__" AS p FROM '${path("types.parquet")}'`);
-    const [split] = await parquetReader.plan([input("types.parquet")], 1 << 30, dir);
-    const rows = (await readSplit(parquetReader, split!)).rows;
+    const [split] = await parquetReader().plan([input("types.parquet")], 1 << 30, dir);
+    const rows = (await readSplit(parquetReader(), split!)).rows;
     expect(rows.map((r) => Object.entries(r))).toEqual(duckText.map(({ p, ...r }) => Object.entries({ ...r, ["__proto__"]: p })));
     expect(rows[3]!.dec18).toBeNull();
     expect(rows[0]!.dec18).toBe("-5000.000");
@@ -208,9 +208,9 @@ describe("parquet input", () => {
   });
 
   it("resumes a split at any record count", async () => {
-    const splits = await parquetReader.plan([input("z.parquet")], 40_000, dir);
+    const splits = await parquetReader().plan([input("z.parquet")], 40_000, dir);
     const split = splits.find((s) => s.end - s.start >= 2) ?? splits[0]!;
-    await checkSkips(parquetReader, split);
+    await checkSkips(parquetReader(), split);
   });
 });
 
@@ -331,7 +331,7 @@ describe("writers", () => {
     const back = (await duckRows(`SELECT * EXCLUDE (file_row_number) FROM read_parquet('${path("out.parquet")}', file_row_number = true) ORDER BY file_row_number`)).map(fromDuck);
     expectRows(back, rows.map((r) => Object.fromEntries(Object.keys(schema).map((k) => [k, r[k]]))));
     // and Sheaf reads its own output, one split per row group
-    const { rows: again } = await readAllSplits(parquetReader, ["out.parquet"], 1, { "out.parquet": 3 });
+    const { rows: again } = await readAllSplits(parquetReader(), ["out.parquet"], 1, { "out.parquet": 3 });
     expectRows(again, back);
   });
 
@@ -392,7 +392,7 @@ describe("writers", () => {
 
       expect(await make(`empty-typed.${kind}`, { z: "string" }).close()).toMatchObject({ records: 0 });
       expect(await make(`empty.${kind}`).close()).toMatchObject({ records: 0 });
-      const reader = kind === "arrow" ? arrowReader : parquetReader;
+      const reader = kind === "arrow" ? arrowReader : parquetReader();
       expect(await reader.plan([input(`empty-typed.${kind}`), input(`empty.${kind}`), input(`order.${kind}`)], 1, dir)).toHaveLength(1);
       if (kind === "arrow") expect(tableFromIPC(readFileSync(path("empty.arrow"))).schema.fields).toHaveLength(0);
       else expect(await duckRows(`SELECT count(*)::INT AS n FROM '${path("empty-typed.parquet")}'`)).toEqual([{ n: 0 }]);
@@ -421,13 +421,13 @@ describe("bad inputs", () => {
     const bytes = readFileSync(path("ok.parquet"));
     writeFileSync(path("cut.parquet"), bytes.subarray(0, bytes.length - 100));
     writeFileSync(path("text.parquet"), "id,name\n1,x\n");
-    await badInput(parquetReader, ["ok.parquet", "cut.parquet"], "cut.parquet");
-    await badInput(parquetReader, ["text.parquet"], "text.parquet");
+    await badInput(parquetReader(), ["ok.parquet", "cut.parquet"], "cut.parquet");
+    await badInput(parquetReader(), ["text.parquet"], "text.parquet");
   });
 
   it("Parquet and Arrow files whose schemas differ", async () => {
     await duck.run(`COPY (SELECT range::VARCHAR AS i FROM range(10)) TO '${path("other.parquet")}' (FORMAT parquet)`);
-    await badInput(parquetReader, ["ok.parquet", "other.parquet"], "other.parquet");
+    await badInput(parquetReader(), ["ok.parquet", "other.parquet"], "other.parquet");
     const a = new Table({ i: makeVector(Int32Array.from([1, 2, 3])) });
     writeFileSync(path("a1.arrow"), tableToIPC(a, "file"));
     writeFileSync(path("a2.arrow"), tableToIPC(arrowFixture([10]).table, "file"));

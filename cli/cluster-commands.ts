@@ -1,0 +1,10 @@
+/** What the cluster commands need, loaded only when one runs (see cli/main.ts). */
+export { Coordinator } from "../coordinator/coordinator.js";
+export { QueueWorker } from "../worker/queue-worker.js";
+export { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";
+export { cancelRun, isRunId, listRuns, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
+export { Keys } from "../core/cluster/keys.js";
+export { connectRedis, redisUrlFrom } from "../core/cluster/redis.js";
+export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule } from "./schedule.js";
+export { renderJob, renderJobTable, renderRun } from "./status.js";
+export { submit, waitForJob, waitForRun } from "./submit.js";
