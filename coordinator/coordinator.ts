@@ -59,6 +59,7 @@ export class Coordinator {
   private events!: QueueEvents;
   private eventsConnection: Redis | undefined;
   private lease!: LeaderLease;
+  private leaseConnection: Redis | undefined;
   private scheduler!: Scheduler;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
@@ -80,7 +81,10 @@ export class Coordinator {
     this.events = new QueueEvents(TASK_QUEUE, { connection: this.eventsConnection, prefix: this.keys.prefix });
     this.events.setMaxListeners(0);
     await this.events.waitUntilReady();
-    this.lease = new LeaderLease(this.redis, this.keys, { leaseMs: this.options.leaseMs });
+    // The lease has a connection of its own whose commands fail instead of queueing through an
+    // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.
+    this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
     this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log);
     void this.lead();
   }
@@ -108,11 +112,13 @@ export class Coordinator {
         this.stopping.signal.addEventListener("abort", () => resolve(), { once: true });
       });
       clearInterval(this.poller);
-      await this.scheduler.stop();
       this.sub.off("message", onMessage);
-      await this.sub.unsubscribe().catch(() => {});
+      // Said and done first: the rest may wait for a Redis that is unreachable (why the lease was lost).
       if (lost.signal.aborted) this.log("lost the leader lease; stopping every job driver");
-      await this.interruptAll(lost.signal.aborted ? "lost the leader lease" : "coordinator stopping");
+      const stopped = this.interruptAll(lost.signal.aborted ? "lost the leader lease" : "coordinator stopping");
+      await this.scheduler.stop();
+      await this.sub.unsubscribe().catch(() => {});
+      await stopped;
       await this.lease.release();
     }
   }
@@ -126,6 +132,8 @@ export class Coordinator {
       this.log(`cannot list jobs: ${messageOf(err)}`);
       return;
     }
+    // The lease may have been lost while listing: a step-down must not start drivers behind it.
+    if (!this.lease.isHeld) return;
     for (const id of ids) if (!this.drivers.has(id)) this.drive(id);
     let runs: string[] = [];
     try {
@@ -133,6 +141,7 @@ export class Coordinator {
     } catch (err) {
       this.log(`cannot list pipeline runs: ${messageOf(err)}`);
     }
+    if (!this.lease.isHeld) return;
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
     await this.checkCancels().catch((err) => this.log(`cannot read cancel flags: ${messageOf(err)}`));
     await this.scheduler.tick();
@@ -306,6 +315,7 @@ export class Coordinator {
     await this.events?.close();
     await this.queue?.close();
     this.eventsConnection?.disconnect();
+    this.leaseConnection?.disconnect();
     this.sub?.disconnect();
     this.redis?.disconnect();
   }

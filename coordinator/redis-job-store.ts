@@ -56,7 +56,7 @@ export class RedisJobStore implements JobStore {
     this.pending = p;
     const wait = this.lastProgress + PROGRESS_EVERY_MS - Date.now();
     if (wait > 0) {
-      this.timer ??= setTimeout(() => { this.timer = undefined; void this.flush(); }, wait);
+      this.timer ??= setTimeout(() => { this.timer = undefined; void this.flush().catch(() => {}); }, wait); // refused to a stale leader: the next one writes progress
       return;
     }
     await this.flush();

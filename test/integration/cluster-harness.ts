@@ -80,6 +80,11 @@ export class Cluster {
     await gone;
   }
 
+  /** Pauses (SIGSTOP) or continues (SIGCONT) redis-server: it keeps its connections but answers nothing. */
+  signalRedis(signal: "SIGSTOP" | "SIGCONT"): void {
+    this.redisProc?.kill(signal);
+  }
+
   /** A client for the test itself; closed by stop(). */
   client(): Redis {
     const c = new Redis(this.url, { maxRetriesPerRequest: null });

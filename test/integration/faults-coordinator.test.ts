@@ -127,6 +127,32 @@ describe("the leader coordinator paused (SIGSTOP) past its lease, then continued
   });
 });
 
+describe("the leader cut off from Redis (redis-server paused past the lease)", () => {
+  // Was an engine bug (issue 10, item 7): with `maxRetriesPerRequest: null` a renewal waited for Redis
+  // instead of failing, so a leader cut off from Redis went on believing it led after its lease expired.
+  it("steps down before its lease could be taken, then leads again and the job completes", async () => {
+    const name = "redis-stop";
+    const { cluster: c, coordinator } = await cluster(name);
+    const out = s.fresh(name);
+    const id = await submitJob(c, jobArgs(out, name));
+    await mapsDone(c, id, 2);
+    const before = coordinator.output().length;
+    c.signalRedis("SIGSTOP");
+    const stoppedAt = Date.now();
+    try {
+      await until("the leader to step down", () => coordinator.output().slice(before).includes("lost the leader lease"), 6_000, 20);
+    } finally {
+      c.signalRedis("SIGCONT");
+    }
+    const steppedDownMs = Date.now() - stoppedAt;
+    expect(steppedDownMs).toBeLessThan(2_000); // --lease 2000: before anyone else could have taken it
+    const outcome = await waitJob(c, id, 60_000);
+    expect(coordinator.child.exitCode).toBeNull(); // it lives on, and leads again
+    reportFault("Redis paused past the lease", { recoveryMs: outcome.finishedAt! - stoppedAt, jobMs: outcome.progress?.millis, baselineMs: baseline.ms, note: `stepped down after ${steppedDownMs} ms` });
+    await expectRecovered(c, id, out, s.path(`wd-${name}`), 30_000);
+  });
+});
+
 describe("the leader coordinator sent SIGTERM", () => {
   // Was an engine bug when these tests were written (the QueueEvents' own Redis connection was never
   // closed, so the process never exited); fixed since in Coordinator.stop().
