@@ -59,7 +59,7 @@ async function runOnPool(
   const plan = await planJob(
     job,
     {
-      jobId, name: job.name, artifact: artifact.path, params: options.params, cwd: process.cwd(), output, scratch, sortBufferBytes: options.sortBufferBytes,
+      jobId, name: job.name, artifact: artifact.sha256, workdir, params: options.params, cwd: process.cwd(), output, scratch, sortBufferBytes: options.sortBufferBytes,
       ...(stage ? { stage: stage.name, fingerprint: stage.fingerprint } : {}),
     },
     {

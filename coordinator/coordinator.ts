@@ -5,7 +5,7 @@
  */
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { loadJob } from "../core/artifact.js";
+import { artifactHash, loadJob } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
 import { FENCE, START } from "../core/cluster/fence.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
@@ -252,7 +252,8 @@ export class Coordinator {
       {
         jobId: spec.id,
         name: spec.name,
-        artifact: spec.artifact,
+        artifact: artifactHash(spec.artifact),
+        workdir: spec.workdir,
         params: spec.params,
         cwd: spec.cwd,
         output: spec.output,

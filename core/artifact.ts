@@ -1,8 +1,11 @@
 /** Loads a bundled job or pipeline module and checks its default export. */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { isJob, type Job } from "./api/job.js";
 import { isPipeline, type Pipeline } from "./api/pipeline.js";
 import { SheafError, messageOf } from "./errors.js";
+import { artifactPath } from "./storage.js";
 
 const cache = new Map<string, Promise<Job | Pipeline>>();
 
@@ -15,6 +18,39 @@ export function loadModule(artifact: string, label = artifact): Promise<Job | Pi
     mod.catch(() => cache.delete(artifact));
   }
   return mod;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * The job a task runs: its artifact named by hash, found in the workdir's `artifacts/`, and imported
+ * only if its content has that hash (a file replaced behind the engine's back is refused).
+ */
+export async function loadTaskJob(workdir: string, sha256: string, label: string, stage?: string): Promise<Job> {
+  if (!SHA256.test(sha256)) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${JSON.stringify(sha256.slice(0, 80))} is not a sha256`);
+  const path = artifactPath(workdir, sha256);
+  if (!verified.has(path)) {
+    let content: Buffer;
+    try {
+      content = await readFile(path);
+    } catch (err) {
+      throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} cannot be read: ${messageOf(err)}`);
+    }
+    const actual = createHash("sha256").update(content).digest("hex");
+    if (actual !== sha256) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} does not match its hash (it holds ${actual})`);
+    verified.add(path);
+  }
+  return loadJob(path, label, stage);
+}
+
+/** Artifacts whose hash this thread checked (content-addressed files never change once right). */
+const verified = new Set<string>();
+
+/** The sha256 an artifact path names (`…/artifacts/<sha256>.mjs`). */
+export function artifactHash(path: string): string {
+  const m = /([0-9a-f]{64})\.mjs$/.exec(path);
+  if (!m) throw new SheafError("BAD_ARTIFACT", `${path} is not a content-addressed artifact`);
+  return m[1]!;
 }
 
 /** The job of a job module, or of one stage of a pipeline module. */

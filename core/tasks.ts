@@ -9,8 +9,13 @@ import type { Split } from "./splits.js";
 export interface JobConfig {
   jobId: JobId;
   name: string;
-  /** Absolute path of the bundled job module (`<workdir>/artifacts/<sha256>.mjs`). */
+  /**
+   * The sha256 of the bundled job module, never a path: workers load `<workdir>/artifacts/<sha256>.mjs`
+   * and check its hash before importing it.
+   */
   artifact: string;
+  /** Absolute path of the shared work directory (artifacts, intermediate files). */
+  workdir: string;
   params: Record<string, string>;
   /** The submitter's working directory: relative input paths are resolved against it. */
   cwd: string;

@@ -1,5 +1,5 @@
 /** The piscina thread entry: load the job artifact, run one task, return a plain result (errors as data). */
-import { loadJob } from "../core/artifact.js";
+import { loadTaskJob } from "../core/artifact.js";
 import { toFailure } from "../core/errors.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
 import { runMapTask } from "./map-task.js";
@@ -7,7 +7,7 @@ import { runReduceTask } from "./reduce-task.js";
 
 export default async function runTask(task: Task): Promise<TaskOutcome> {
   try {
-    const job = await loadJob(task.job.artifact, task.job.name, task.job.stage);
+    const job = await loadTaskJob(task.job.workdir, task.job.artifact, task.job.name, task.job.stage);
     const result = task.kind === "map" ? await runMapTask(task, job) : await runReduceTask(task, job);
     return { ok: true, result };
   } catch (err) {
