@@ -41,7 +41,9 @@ export interface DriverOptions {
 
 export class JobFailedError extends SheafError {
   constructor(readonly jobName: string, readonly failure: TaskFailure, attempts: number) {
-    const where = failure.input && !failure.message.includes(" threw") ? describeLocation(failure.input) : "";
+    // A user code error's message already names its record (UserCodeError); others get it appended.
+    const named = failure.code === "USER_CODE_ERROR" || failure.code === "FATAL_USER_ERROR";
+    const where = failure.input && !named ? describeLocation(failure.input) : "";
     super("JOB_FAILED", `job ${jobName} failed: task ${failure.taskId} (attempt ${failure.attempt} of ${attempts})${where}: ${failure.message}`);
   }
 }

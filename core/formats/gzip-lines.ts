@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { createGunzip } from "node:zlib";
 import { SheafError, messageOf } from "../errors.js";
 import type { Split } from "../splits.js";
-import { LineBatch } from "./line-reader.js";
+import { LineBatch, MAX_LINE } from "./line-reader.js";
 
 const NL = 10;
 const CR = 13;
@@ -83,7 +83,12 @@ export async function readGzipLines(
       if (pendingBytes < BATCH_BYTES) continue;
       const buf = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
       const lastNl = buf.lastIndexOf(NL);
-      if (lastNl < 0) { pending = [buf]; continue; } // one long line: keep reading
+      if (lastNl < 0) {
+        // One long line: keep reading, up to the same bound as plain files.
+        if (buf.length > MAX_LINE) throw new SheafError("RECORD_TOO_LARGE", `a line longer than ${MAX_LINE / (1 << 20)} MiB at ${split.file} byte ${offset} (decompressed)`);
+        pending = [buf];
+        continue;
+      }
       await emit(buf.subarray(0, lastNl + 1), true);
       const tail = buf.subarray(lastNl + 1);
       pending = tail.length ? [Buffer.from(tail)] : [];

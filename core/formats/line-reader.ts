@@ -6,10 +6,13 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
+import { SheafError } from "../errors.js";
 import type { Split } from "../splits.js";
 
 const NL = 10;
 const CR = 13;
+/** The longest line a reader buffers (records of line-based formats). */
+export const MAX_LINE = 64 << 20;
 
 /** A run of whole lines; valid only during the callback that receives it. */
 export class LineBatch {
@@ -152,8 +155,12 @@ class LineScanner {
     this.bufStart += n;
   }
 
+  /** A line that outgrows MAX_LINE is refused rather than buffered without bound (outside the thread's heap limit). */
   private grow(): void {
-    const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+    if (this.buf.length >= MAX_LINE) {
+      throw new SheafError("RECORD_TOO_LARGE", `a line longer than ${MAX_LINE / (1 << 20)} MiB at ${this.split.file} byte ${this.bufStart}`);
+    }
+    const bigger = Buffer.allocUnsafe(Math.min(this.buf.length * 2, MAX_LINE));
     this.buf.copy(bigger, 0, 0, this.len);
     this.buf = bigger;
   }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { planSplits } from "../../core/splits.js";
-import { readLines } from "../../core/formats/line-reader.js";
+import { MAX_LINE, readLines } from "../../core/formats/line-reader.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sheaf-splits-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,5 +84,14 @@ describe("byte-range splits read every line exactly once", () => {
         expect(readAll(path, bytes.length, splitSize, 8 + rand(64))).toEqual(want);
       }
     }
+  });
+});
+
+describe("bounded records", () => {
+  it("a line longer than 64 MiB is a clear error naming the file and its offset, not an unbounded buffer", () => {
+    const path = join(dir, "long.txt");
+    writeFileSync(path, Buffer.concat([Buffer.from("short\n"), Buffer.alloc(MAX_LINE + 10, 0x61), Buffer.from("\nend\n")]));
+    expect(() => readLines({ file: path, start: 0, end: MAX_LINE + 20 }, () => {})).toThrow(/a line longer than 64 MiB at .*long\.txt byte 6/);
+    rmSync(path);
   });
 });
