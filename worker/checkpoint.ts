@@ -132,6 +132,22 @@ export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], i
   }
 }
 
+/**
+ * Starts a part file from a checkpoint's, or, when that file cannot be copied (a concurrent attempt
+ * finished and removed it, the disk lost it), forgets the checkpoint so that this attempt and every
+ * later one start clean instead of failing the same way. Returns whether it continued.
+ */
+export function continueOrForget(dir: string, from: PartProgress, to: string): boolean {
+  try {
+    continuePart(from, to);
+    return true;
+  } catch {
+    rmSync(join(dir, "checkpoint.json"), { force: true });
+    rmSync(to, { force: true });
+    return false;
+  }
+}
+
 /** Starts a part file from a checkpoint's: a copy of its first `bytes` bytes. */
 export function continuePart(from: PartProgress, to: string): void {
   copyFileSync(from.path, to);

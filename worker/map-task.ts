@@ -14,7 +14,7 @@ import { partName } from "../core/ids.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
-import { Checkpointer, continuePart, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
+import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { MapOutputBuffer } from "./map-output.js";
 import { checkOutputKey, makeCombiner, makePartitioner, runHook, wrapUserError } from "./user-code.js";
@@ -33,14 +33,14 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   let writer: RecordWriter | undefined;
   try {
     mkdirSync(mapOnly ? outDir : scratch, { recursive: true });
-    const resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
+    let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
+    if (resumed?.part && !continueOrForget(ckptDir, resumed.part, partPath)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
 
     let emit: (key: Key, value?: unknown) => void;
     /** Writes that apply backpressure (a columnar or database writer): awaited after each batch. */
     const writes: Promise<void>[] = [];
     if (mapOnly) {
-      if (resumed?.part) continuePart(resumed.part, partPath);
       const w = (writer = await createRecordWriter(job.output, { path: partPath, job: task.job, taskId: task.taskId, attempt }, resumed?.part));
       emit = (key, value) => {
         checkOutputKey(key);

@@ -14,7 +14,7 @@ import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
 import { attemptName, attemptOutputDir, checkpointDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
-import { Checkpointer, continuePart, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
+import { Checkpointer, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { displayKey, runHook, wrapUserError } from "./user-code.js";
 
@@ -30,11 +30,9 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
   let merger: Merger | undefined;
   try {
     mkdirSync(outDir, { recursive: true });
-    const resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
-    if (resumed) {
-      ctx.restoreCounters(resumed.counters);
-      continuePart(resumed.part, path);
-    }
+    let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
+    if (resumed && !continueOrForget(ckptDir, resumed.part, path)) resumed = undefined;
+    if (resumed) ctx.restoreCounters(resumed.counters);
     /** Keys up to this one (an encoding) are already in the part file. */
     const done = resumed ? Buffer.from(resumed.lastKey, "base64").toString("latin1") : undefined;
     writer = await createRecordWriter(job.output, { path, job: task.job, taskId: task.taskId, attempt }, resumed?.part);
