@@ -117,7 +117,8 @@ export class Coordinator {
       if (lost.signal.aborted) this.log("lost the leader lease; stopping every job driver");
       const stopped = this.interruptAll(lost.signal.aborted ? "lost the leader lease" : "coordinator stopping");
       await this.scheduler.stop();
-      await this.sub.unsubscribe().catch(() => {});
+      // Bounded: a Redis that is down must not keep this coordinator from standing by for the lease.
+      await Promise.race([this.sub.unsubscribe().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await stopped;
       await this.lease.release();
     }

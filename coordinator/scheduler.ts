@@ -37,12 +37,16 @@ export class Scheduler {
     this.worker.on("error", (err) => this.log(`schedules: ${messageOf(err)}`));
   }
 
+  /**
+   * Stops taking wake-ups. Forced, and bounded in time: it runs when the lease is lost, often because
+   * Redis is unreachable, and a graceful close would wait for Redis (a wake-up in hand is retried).
+   */
   async stop(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
     if (!w) return;
-    await w.close();
-    await w.disconnect().catch(() => {});
+    const closed = w.close(true).then(() => w.disconnect()).catch(() => {});
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 
   private async wake(job: BullJob<{ schedule: string }>): Promise<void> {

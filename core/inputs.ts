@@ -83,11 +83,14 @@ function expandGlob(cwd: string, pattern: string): string[] {
   return out;
 }
 
+/** A folder's entries, sorted; a folder that is not there is empty, one that cannot be read (EACCES, EIO) an error. */
 function readdirSafe(cwd: string, dir: string) {
   try {
     return readdirSync(resolve(cwd, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
-  } catch {
-    return [];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw new SheafError("INPUT_UNREADABLE", `cannot read input folder ${dir}: ${code ?? (err as Error).message}`);
   }
 }
 
