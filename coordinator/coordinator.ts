@@ -290,15 +290,26 @@ export class Coordinator {
     return [this.lease.holder, String(this.lease.epoch)];
   }
 
+  /**
+   * Removes the job's queue entries. A task still running (locked) cannot be removed until its worker
+   * stops it, and a stopped attempt may come back as a retry: so it looks again, for a few seconds,
+   * until none is left.
+   */
   private async removeTasks(id: JobId): Promise<void> {
     const prefix = `${this.keys.prefix}:${TASK_QUEUE}:${id}.`;
-    let cursor = "0";
-    do {
-      const [next, found] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      const ids = new Set(found.map((k) => k.slice(`${this.keys.prefix}:${TASK_QUEUE}:`.length).split(":")[0]!));
-      await Promise.all([...ids].map((jid) => this.queue.remove(jid).catch(() => 0)));
-    } while (cursor !== "0");
+    for (let round = 0; round < 10; round++) {
+      let left = 0;
+      let cursor = "0";
+      do {
+        const [next, found] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+        cursor = next;
+        const ids = new Set(found.map((k) => k.slice(`${this.keys.prefix}:${TASK_QUEUE}:`.length).split(":")[0]!));
+        left += ids.size;
+        await Promise.all([...ids].map((jid) => this.queue.remove(jid).catch(() => 0)));
+      } while (cursor !== "0");
+      if (left === 0) return;
+      await new Promise((r) => setTimeout(r, 300));
+    }
   }
 
   private async interruptAll(why: string): Promise<void> {
