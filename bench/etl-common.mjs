@@ -75,7 +75,7 @@ function machineCpuSeconds() {
 }
 
 /** User + system CPU seconds of this process's finished children (Linux: /proc; else NaN). */
-function childrenCpuSeconds() {
+export function childrenCpuSeconds() {
   try {
     const fields = readFileSync("/proc/self/stat", "latin1").split(") ")[1].split(" ");
     return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, in USER_HZ = 100 ticks

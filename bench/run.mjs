@@ -5,6 +5,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync } from
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { corpusPath, ensureCorpus } from "./corpus.mjs";
+import { childrenCpuSeconds } from "./etl-common.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const data = `${root}bench/data`;
@@ -121,15 +122,6 @@ function checkCounts([reference, ...others]) {
   }
 }
 
-/** User + system CPU seconds of this process's finished children (Linux: /proc; else NaN). */
-function childrenCpuSeconds() {
-  try {
-    const fields = readFileSync("/proc/self/stat", "latin1").split(") ")[1].split(" ");
-    return (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime, in USER_HZ = 100 ticks
-  } catch {
-    return NaN;
-  }
-}
 
 /** CPU seconds used by every process on the machine so far; iowait counts as idle. */
 function machineCpuSeconds() {

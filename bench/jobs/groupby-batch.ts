@@ -8,19 +8,12 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { csv, defineJob, parquet } from "sheaf";
-import { aggregateBatch, forEachGroup, Interner, type Acc } from "./groupby-kernel.mjs";
+import { aggregateBatch, forEachGroup, Interner, type Acc, mergeAccs } from "./groupby-kernel.mjs";
 
 /** Country ids, per worker thread (the job module is loaded once per thread). */
 const interner = new Interner();
 
-function merge(partials: Iterable<Acc>): Acc {
-  let n = 0, sum = 0;
-  for (const p of partials) {
-    n += p.n;
-    sum += p.sum;
-  }
-  return { n, sum };
-}
+const merge = mergeAccs;
 
 export default defineJob({
   name: "etl-groupby-batch",

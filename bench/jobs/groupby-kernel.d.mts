@@ -14,3 +14,5 @@ export class Interner {
 export function aggregateBatch(batch: RecordBatch, interner: Interner, groups: Map<number, Acc>[]): void;
 
 export function forEachGroup(interner: Interner, groups: Map<number, Acc>[], f: (country: string, category: number, acc: Acc) => void): void;
+
+export function mergeAccs(partials: Iterable<Acc>): Acc;

@@ -95,3 +95,13 @@ export function forEachGroup(interner, groups, f) {
     if (byCategory) for (const [category, acc] of byCategory) f(interner.names[id], category, acc);
   }
 }
+
+/** Merges partial aggregates ({ n, sum }), for combine and reduce. */
+export function mergeAccs(partials) {
+  let n = 0, sum = 0;
+  for (const p of partials) {
+    n += p.n;
+    sum += p.sum;
+  }
+  return { n, sum };
+}

@@ -6,7 +6,7 @@
  *   npx sheaf run bench/jobs/groupby-rows.ts --input bench/data/etl/groupby-10000000.parquet --output out/g --threads 2
  */
 import { csv, defineJob, parquet } from "sheaf";
-import type { Acc } from "./groupby-kernel.mjs";
+import { mergeAccs, type Acc } from "./groupby-kernel.mjs";
 
 interface Row {
   id: bigint;
@@ -15,14 +15,7 @@ interface Row {
   amount: number;
 }
 
-function merge(partials: Iterable<Acc>): Acc {
-  let n = 0, sum = 0;
-  for (const p of partials) {
-    n += p.n;
-    sum += p.sum;
-  }
-  return { n, sum };
-}
+const merge = mergeAccs;
 
 export default defineJob({
   name: "etl-groupby-rows",

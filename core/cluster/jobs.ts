@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import type { JobId } from "../ids.js";
 import type { JobProgress, JobReport } from "../progress.js";
 import { Keys } from "./keys.js";
-import { cancelRecord, unfinishedIds } from "./records.js";
+import { cancelRecord, submitRecord, unfinishedIds } from "./records.js";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const FINISHED: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
@@ -50,12 +50,7 @@ export interface JobRecord {
 }
 
 export async function submitJob(redis: Redis, keys: Keys, spec: JobSubmission): Promise<void> {
-  await redis
-    .multi()
-    .hset(keys.job(spec.id), { spec: JSON.stringify(spec), state: "queued" satisfies JobState })
-    .zadd(keys.jobs, spec.submittedAt, spec.id)
-    .publish(keys.events, `submitted ${spec.id}`)
-    .exec();
+  await submitRecord(redis, keys.job(spec.id), keys.jobs, keys.events, spec);
 }
 
 export async function readJob(redis: Redis, keys: Keys, id: JobId): Promise<JobRecord | undefined> {

@@ -1,6 +1,16 @@
 /** What job records and pipeline run records share: a sorted set of ids, a hash each with a state. */
 import type { Redis } from "ioredis";
 
+/** Queues a job or run record: its spec, state `queued`, its place in `zset`, and the `submitted` event. */
+export async function submitRecord(redis: Redis, key: string, zset: string, events: string, spec: { id: string; submittedAt: number }): Promise<void> {
+  await redis
+    .multi()
+    .hset(key, { spec: JSON.stringify(spec), state: "queued" })
+    .zadd(zset, spec.submittedAt, spec.id)
+    .publish(events, `submitted ${spec.id}`)
+    .exec();
+}
+
 /** Ids in `zset` whose record (`keyOf(id)`) is queued or running, oldest first. */
 export async function unfinishedIds(redis: Redis, zset: string, keyOf: (id: string) => string): Promise<string[]> {
   const ids = await redis.zrange(zset, "0", "-1");

@@ -10,7 +10,7 @@ import { resolveStages, type StageOutcome } from "../pipeline/stages.js";
 import type { ResolvedStage } from "../pipeline/stages.js";
 import type { JobSubmission } from "./jobs.js";
 import { Keys } from "./keys.js";
-import { cancelRecord, unfinishedIds } from "./records.js";
+import { cancelRecord, submitRecord, unfinishedIds } from "./records.js";
 
 export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const RUN_FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed", "cancelled"]);
@@ -46,12 +46,7 @@ export interface RunRecord {
 }
 
 export async function submitRun(redis: Redis, keys: Keys, spec: RunSubmission): Promise<void> {
-  await redis
-    .multi()
-    .hset(keys.run(spec.id), { spec: JSON.stringify(spec), state: "queued" satisfies RunState })
-    .zadd(keys.runs, spec.submittedAt, spec.id)
-    .publish(keys.events, `submitted ${spec.id}`)
-    .exec();
+  await submitRecord(redis, keys.run(spec.id), keys.runs, keys.events, spec);
 }
 
 export async function readRun(redis: Redis, keys: Keys, id: string): Promise<RunRecord | undefined> {

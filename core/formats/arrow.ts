@@ -283,16 +283,21 @@ class ArrowRecordWriter implements RecordWriter {
   }
 
   async abandon(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-    }
-    rmSync(this.target.path, { force: true });
+    discardFile(this.fd, this.target.path, this.closed);
+    this.closed = true;
   }
+}
+
+/** Drops a part an attempt gave up on: its descriptor (unless closed already) and its file. */
+export function discardFile(fd: number, path: string, closed: boolean): void {
+  if (!closed) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+  rmSync(path, { force: true });
 }
 
 export function createArrowWriter(format: ArrowFormat, target: WriteTarget): RecordWriter {

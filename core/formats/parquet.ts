@@ -12,7 +12,7 @@ import type { ParquetCompression, ParquetFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import type { InputFile } from "../inputs.js";
 import type { Split } from "../splits.js";
-import { SchemaCheck, badInput, groupUnits, guard, writeFully } from "./arrow.js";
+import { SchemaCheck, badInput, discardFile, groupUnits, guard, writeFully } from "./arrow.js";
 import { RowFitter, SplitCursor, bytesThrough } from "./arrow-rows.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 
@@ -223,15 +223,8 @@ class ParquetRecordWriter implements RecordWriter {
       await this.input.abort(new Error("abandoned")).catch(() => {});
       await this.output?.catch(() => {});
     }
-    if (!this.closed) {
-      this.closed = true;
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-    }
-    rmSync(this.target.path, { force: true });
+    discardFile(this.fd, this.target.path, this.closed);
+    this.closed = true;
   }
 }
 
