@@ -54,8 +54,12 @@ function jobOptions(cmd: Command): Command {
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
     .option("--overwrite", "replace the output of an earlier finished job", false)
     .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
-    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false);
+    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false)
+    .option(...ALLOW_ROOT);
 }
+
+/** `--allow-root`, on run, submit, coordinator and worker. */
+const ALLOW_ROOT = ["--allow-root <dir>", "confine inputs, outputs, workdir and checkpoints to this folder (repeatable; also $SHEAF_ALLOW_ROOTS, ':'-separated)", collect as never] as const;
 
 /** The options of every command that talks to a cluster. */
 function clusterOptions(cmd: Command): Command {
@@ -106,6 +110,7 @@ function jobSettings(o: Record<string, any>): JobSettings {
     checkpointBytes: o.checkpointEvery,
     // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
     speculative: o.speculative === false ? false : undefined,
+    allowRoots: o.allowRoot ?? [],
   };
 }
 
@@ -154,17 +159,19 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
     .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
+    .option(...ALLOW_ROOT)
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom } = await cluster();
-      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease }));
+      const { Coordinator, redisUrlFrom, AllowedRoots } = await cluster();
+      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, roots: AllowedRoots.from(o.allowRoot ?? []) }));
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
     .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
     .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long", positiveInt("--lock"), 5_000)
+    .option(...ALLOW_ROOT)
     .action(async (o) => {
-      const { QueueWorker, redisUrlFrom } = await cluster();
-      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));
+      const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []) }));
     });
 
   clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))

@@ -5,7 +5,7 @@
  */
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { artifactHash, loadJob } from "../core/artifact.js";
+import { artifactHash, loadTaskJob } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
 import { FENCE, START } from "../core/cluster/fence.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
@@ -22,6 +22,10 @@ import { planJob, type JobPlan } from "./plan.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore } from "./redis-job-store.js";
 import { RunDriver } from "./run-driver.js";
+import { checkSubmission, checkPlan } from "./admission.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { AllowedRoots } from "../core/security/roots.js";
+import { OPEN_CLUSTER_WARNING, recordProblem, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface CoordinatorOptions {
@@ -35,6 +39,10 @@ export interface CoordinatorOptions {
   /** Default reduce partitions for jobs that name none. @defaultValue 4 */
   defaultPartitions?: number;
   log?: RedisLog;
+  /** Verifies job and run records and signs task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open */
+  signer?: Signer;
+  /** Where jobs may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
+  roots?: AllowedRoots;
 }
 
 
@@ -63,14 +71,19 @@ export class Coordinator {
   private scheduler!: Scheduler;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
+  private readonly signer: Signer | undefined;
+  private readonly roots: AllowedRoots;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
     this.log = options.log ?? ((m) => process.stderr.write(`coordinator: ${m}\n`));
+    this.signer = "signer" in options ? options.signer : signerFromEnv();
+    this.roots = options.roots ?? AllowedRoots.from();
   }
 
   async start(): Promise<void> {
     const { redisUrl } = this.options;
+    if (!this.signer) this.log(OPEN_CLUSTER_WARNING);
     this.redis = connectRedis(redisUrl, "coordinator", this.log);
     await checkEvictionPolicy(this.redis);
     this.sub = connectRedis(redisUrl, "coordinator-events");
@@ -85,7 +98,7 @@ export class Coordinator {
     // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
-    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log);
+    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log, this.signer);
     void this.lead();
   }
 
@@ -168,7 +181,7 @@ export class Coordinator {
 
   private driveRun(id: string): void {
     const abort = new AbortController();
-    const done = new RunDriver(this.redis, this.keys, () => this.fence(), this.log)
+    const done = new RunDriver(this.redis, this.keys, () => this.fence(), this.log, this.signer, this.roots)
       .drive(id, abort.signal)
       .catch((err) => this.log(`pipeline run ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
       .finally(() => this.drivers.delete(id as JobId));
@@ -196,11 +209,13 @@ export class Coordinator {
     let executor: QueueExecutor | undefined;
     try {
       if (record.cancelRequested) throw new Error("cancelled");
+      await this.admit(spec);
       const plan = await this.planOf(spec, resumed);
+      checkPlan(plan, spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
       await this.prepareOutput(id, spec, plan);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
-      executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
+      executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,
@@ -228,6 +243,19 @@ export class Coordinator {
     }
   }
 
+  /** A job record is planned only if it is signed (with a secret), well formed, and inside the allowed roots; a refusal is counted. */
+  private async admit(spec: JobSubmission): Promise<void> {
+    try {
+      const problem = recordProblem(this.signer, "job", spec);
+      if (problem) throw new Rejected("FORGED_JOB", `job record ${problem}`);
+      checkSubmission(spec, this.roots);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      throw new Rejected(code, `job ${spec.id} rejected: ${messageOf(err)}`);
+    }
+  }
+
   /**
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
@@ -245,9 +273,9 @@ export class Coordinator {
   private async planOf(spec: JobSubmission, resumed: boolean): Promise<JobPlan> {
     if (resumed) {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
-      if (stored) return JSON.parse(stored) as JobPlan;
+      if (stored) return JSON.parse(stored) as JobPlan; // checked by checkPlan, as a fresh one is
     }
-    const job = await loadJob(spec.artifact, spec.name, spec.stage);
+    const job = await loadTaskJob(spec.workdir, artifactHash(spec.artifact), spec.name, spec.stage);
     const plan = await planJob(
       job,
       {

@@ -13,6 +13,7 @@ import { taskId, type TaskId } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { outputSink } from "../core/formats/registry.js";
+import { checkResult } from "../core/security/confine.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
@@ -103,6 +104,8 @@ export class JobDriver {
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {
       this.committed = await this.store.load();
+      // Read back from a store a job commit will act on: each result must name files where its task writes.
+      for (const r of this.committed.values()) checkResult(this.plan.config, r);
       for (const r of this.committed.values()) this.count(r, 1);
       this.emitProgress();
       await this.runStage(this.plan.maps);

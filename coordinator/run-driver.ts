@@ -10,7 +10,11 @@ import type { Redis } from "ioredis";
 import { FENCE, START } from "../core/cluster/fence.js";
 import { cancelJob, FINISHED, readJob, type JobSubmission } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { readRun, type RunState, type StageRecord } from "../core/cluster/runs.js";
+import { readRun, type RunState, type RunSubmission, type StageRecord } from "../core/cluster/runs.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { AllowedRoots } from "../core/security/roots.js";
+import { recordProblem, signRecord, type Signer } from "../core/security/signing.js";
 import { messageOf } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
@@ -43,6 +47,8 @@ export class RunDriver {
     private readonly keys: Keys,
     private readonly fence: () => [string, string],
     private readonly log: (m: string) => void,
+    private readonly signer?: Signer,
+    private readonly roots: AllowedRoots = AllowedRoots.open,
   ) {}
 
   async drive(id: string, signal: AbortSignal): Promise<void> {
@@ -64,6 +70,7 @@ export class RunDriver {
     let error = "";
     try {
       if (record.cancelRequested) throw new Error("cancelled");
+      await this.admit(spec);
       await runPipeline(
         spec.pipeline,
         spec.stages,
@@ -95,6 +102,20 @@ export class RunDriver {
     this.log(`pipeline run ${id} ${state}${error ? `: ${error}` : ""}`);
   }
 
+  /** A run record is driven only if it is signed (with a secret), well formed, and its workdir inside the allowed roots. */
+  private async admit(spec: RunSubmission): Promise<void> {
+    try {
+      const problem = recordProblem(this.signer, "run", spec);
+      if (problem) throw new Rejected("FORGED_RUN", `run record ${problem}`);
+      checkMessage(Schemas.run, spec, "run record");
+      this.roots.check(spec.job.workdir, `pipeline ${spec.pipeline}: workdir`);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      throw new Rejected(code, `pipeline run ${spec.id} rejected: ${messageOf(err)}`);
+    }
+  }
+
   /** The job submission of one stage: the run's shared settings, the stage's paths and parameters. */
   private stageJob(runId: string, stage: { name: string; inputs: string[]; output?: string; params: Record<string, string>; partitions?: number }, fingerprint: string) {
     return (spec: { job: Omit<JobSubmission, "id" | "name" | "inputs" | "output" | "params" | "partitions" | "submittedAt" | "stage" | "fingerprint" | "run">; pipeline: string }, jobName: string): JobSubmission => {
@@ -122,7 +143,8 @@ export class RunDriver {
     const record = (await readRun(this.redis, this.keys, runId))!;
     const submission = make(record.spec, `${record.spec.pipeline}.${stage}`);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.run(runId), this.keys.job(submission.id), this.keys.jobs, this.keys.events];
-    const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, JSON.stringify(submission), String(submission.submittedAt))) as string | number;
+    const signed = JSON.stringify(signRecord(this.signer, "job", submission));
+    const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, signed, String(submission.submittedAt))) as string | number;
     if (jobId === -1) throw new Interrupted(`stale leader: stage ${stage} of run ${runId} not started`);
     const id = String(jobId) as JobId;
     this.onJob?.(stage, id);

@@ -14,8 +14,11 @@ import type { Redis } from "ioredis";
 import { loadModule } from "../core/artifact.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { makeRunSubmission, newRunId, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
-import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent } from "../core/cluster/schedules.js";
+import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { messageOf } from "../core/errors.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { recordProblem, signRecord, type Signer } from "../core/security/signing.js";
 import { Interrupted } from "./interrupted.js";
 
 export class Scheduler {
@@ -28,6 +31,7 @@ export class Scheduler {
     private readonly connect: () => Redis,
     private readonly fence: () => [string, string],
     private readonly log: (m: string) => void,
+    private readonly signer?: Signer,
   ) {}
 
   /** Starts taking wake-ups: only while leading. */
@@ -56,12 +60,26 @@ export class Scheduler {
     await this.fire(job.data.schedule, due, false);
   }
 
+  /** A schedule fires only if it is signed (with a secret) and well formed; a refusal is counted and logged. */
+  private async admit(spec: ScheduleSpec): Promise<void> {
+    const problem = recordProblem(this.signer, "schedule", spec);
+    try {
+      if (problem) throw new Rejected("FORGED_SCHEDULE", `schedule record ${problem}`);
+      checkMessage(Schemas.schedule, spec, "schedule record");
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      throw new Rejected(code, `schedule ${spec.name} rejected: ${messageOf(err)}`);
+    }
+  }
+
   /** Fires one due time of a schedule (from a wake-up, or the head of its queue). */
   private async fire(name: string, due: number, fromQueue: boolean): Promise<number> {
     const schedule = await readSchedule(this.redis, this.keys, name);
     if (!schedule) return 0;
     if (schedule.state === "paused" && !fromQueue) return 0;
     const { spec } = schedule;
+    await this.admit(spec);
     const mod = await loadModule(spec.artifact, spec.module);
     const run = makeRunSubmission(mod, { path: spec.artifact, sha256: spec.artifactSha }, spec.settings, {
       id: newRunId(name, due),
@@ -73,7 +91,7 @@ export class Scheduler {
     const busy = schedule.running ? `run ${schedule.running} still running` : undefined;
     const k = this.keys.schedule(name);
     const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events];
-    const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(run), String(run.submittedAt), spec.overlap,
+    const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(signRecord(this.signer, "run", run)), String(run.submittedAt), spec.overlap,
       event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0", this.keys.run(""), String(Date.now()))) as number;
     if (r === -1) throw new Interrupted(`stale leader: schedule ${name} due ${new Date(due).toISOString()} not fired`);
     const what = ["already fired", `started ${run.id}`, `skipped (${busy})`, `queued (${busy})`, "still busy"][r];

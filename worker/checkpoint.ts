@@ -8,7 +8,9 @@
  * and starts from scratch if it cannot (a newer checkpoint replaced them).
  */
 import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { isInside } from "../core/security/roots.js";
 import type { Split } from "../core/splits.js";
 import type { BadRecord } from "../core/tasks.js";
 import type { RunFile } from "./run-merge.js";
@@ -107,8 +109,15 @@ export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], i
   if (!existsSync(path)) return undefined;
   let cp: Checkpoint;
   try {
-    cp = JSON.parse(readFileSync(path, "utf8")) as Checkpoint;
+    cp = checkMessage<Checkpoint>(Schemas.checkpoint, JSON.parse(readFileSync(path, "utf8")), `checkpoint ${path}`);
   } catch {
+    return undefined;
+  }
+  // Every file a checkpoint names is a link it made in its own folder: a manifest naming any other
+  // path was not written by an attempt; it is dropped, not followed, and the attempt starts clean.
+  const files = cp.kind === "map" ? [...cp.spills.map((r) => r.path), ...(cp.part ? [cp.part.path] : [])] : [cp.part.path];
+  if (files.some((f) => !isInside(resolve(dir), resolve(f)))) {
+    rmSync(path, { force: true });
     return undefined;
   }
   if (cp.kind !== kind) return undefined;

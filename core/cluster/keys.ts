@@ -21,6 +21,8 @@ export class Keys {
   /** Set of schedule names, and one schedule's hash (its queue, fired due times and history beside it). */
   get schedules() { return `${this.prefix}:schedules`; }
   schedule(name: string) { return `${this.prefix}:schedule:${name}`; }
+  /** Hash: messages and records refused (forged, altered, expired, malformed, out of bounds), counted by reason. */
+  get rejected() { return `${this.prefix}:rejected`; }
   /** Pub/sub channel for job events (submitted, cancel). */
   get events() { return `${this.prefix}:events`; }
   /** The coordinator leader lease, and its fencing epoch. */
