@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Key } from "../core/api/types.js";
 import { encodeKey, hashEncodedKey } from "../core/keys.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
+import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
 import { mergeRuns, type Combiner, type RunFile } from "./run-merge.js";
 
 export interface MapOutputOptions {
@@ -25,7 +26,7 @@ export interface MapOutputOptions {
 /** How many values a key collects before the combiner folds them into one. */
 const COMBINE_EVERY = 64;
 /** At most this many runs are merged at once (Hadoop's io.sort.factor). */
-const MERGE_FACTOR = 64;
+
 const ENTRY_OVERHEAD = 96;
 
 interface Entry {
@@ -117,10 +118,10 @@ export class MapOutputBuffer {
     if (this.used > 0) this.spill();
     let runs = this.spills;
     let pass = 0;
-    while (runs.length > MERGE_FACTOR) {
-      const merged = mergeRuns(runs.slice(0, MERGE_FACTOR), this.opts.partitions, join(this.opts.dir, `merge-${pass++}`), this.opts.combine);
-      for (const r of runs.slice(0, MERGE_FACTOR)) rmSync(r.path, { force: true });
-      runs = [merged, ...runs.slice(MERGE_FACTOR)];
+    while (runs.length > MERGE_FAN_IN) {
+      const merged = mergeRuns(runs.slice(0, MERGE_FAN_IN), this.opts.partitions, join(this.opts.dir, `merge-${pass++}`), this.opts.combine);
+      for (const r of runs.slice(0, MERGE_FAN_IN)) rmSync(r.path, { force: true });
+      runs = [merged, ...runs.slice(MERGE_FAN_IN)];
     }
     const out = mergeRuns(runs, this.opts.partitions, path, this.opts.combine);
     for (const r of runs) rmSync(r.path, { force: true });

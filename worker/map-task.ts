@@ -12,6 +12,7 @@ import type { ReadBatch, RecordWriter } from "../core/formats/format.js";
 import { createRecordWriter, extensionOf, inputReader } from "../core/formats/registry.js";
 import { partName } from "../core/ids.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
+import { writeSegmentIndex } from "../core/shuffle/segment-index.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
@@ -153,7 +154,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       stats.bytesOut = bytes;
     } else if (shuffle) {
       const out = shuffle.finish(join(scratch, "map.out"));
-      result.mapOutput = out;
+      result.mapOutput = { path: out.path, indexCrc: writeSegmentIndex(out.path, out.segments) };
       stats.spills = shuffle.spillCount;
       stats.recordsOut = shuffle.records;
       stats.bytesOut = out.segments.reduce((n, s) => n + s.length, 0);

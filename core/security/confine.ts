@@ -43,7 +43,7 @@ export function checkSplit(job: JobConfig, split: Split, roots: AllowedRoots): v
 export function checkTask(task: Task, roots: AllowedRoots): void {
   checkJobConfig(task.job, roots);
   if (task.kind === "map") checkSplit(task.job, task.split, roots);
-  else for (const s of task.segments) checkUnder(task.job.scratch, s.path, `job ${task.job.name}, ${task.taskId}: map output`);
+  else checkUnder(task.job.scratch, task.inputs.path, `job ${task.job.name}, ${task.taskId}: list of map outputs`);
 }
 
 /** A result's files where its task writes them; a sink's staged part is checked by the sink itself. */

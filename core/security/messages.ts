@@ -52,8 +52,6 @@ const SplitSchema = v.looseObject({
   bytes: v.optional(Count),
 });
 
-const SegmentFields = { offset: Count, length: Count, records: Count, crc: Count };
-const SegmentSchema = v.looseObject({ path: AbsPath, ...SegmentFields, producer: v.optional(TaskIdSchema) });
 
 const TaskBase = {
   job: JobConfigSchema,
@@ -64,7 +62,11 @@ const TaskBase = {
   runId: v.optional(v.pipe(v.string(), v.regex(/^\d+-[0-9a-f]+$/, "must be a run id"))),
 };
 const MapTaskSchema = v.looseObject({ kind: v.literal("map"), ...TaskBase, split: SplitSchema });
-const TaskSchema = v.variant("kind", [MapTaskSchema, v.looseObject({ kind: v.literal("reduce"), ...TaskBase, segments: v.array(SegmentSchema) })]);
+const ReduceInputsSchema = v.looseObject({ path: AbsPath, maps: Count, crc: Count });
+const TaskSchema = v.variant("kind", [MapTaskSchema, v.looseObject({ kind: v.literal("reduce"), ...TaskBase, inputs: ReduceInputsSchema })]);
+
+/** The list of map outputs a reduce task reads (a file in the job's scratch space). */
+const MapOutputRefsSchema = v.array(v.looseObject({ producer: TaskIdSchema, path: AbsPath, indexCrc: Count }));
 
 const PartSchema = v.looseObject({ path: PathText, name: v.pipe(v.string(), v.regex(/^part-\d+(\.\w+)?$/, "must be a part name")), bytes: Count, records: Count });
 
@@ -72,7 +74,7 @@ const ResultSchema = v.looseObject({
   kind: v.picklist(["map", "reduce"]),
   taskId: TaskIdSchema,
   attempt: Count,
-  mapOutput: v.optional(v.looseObject({ path: AbsPath, segments: v.array(v.looseObject(SegmentFields)) })),
+  mapOutput: v.optional(v.looseObject({ path: AbsPath, indexCrc: Count })),
   part: v.optional(PartSchema),
   counters: v.record(v.string(), v.number()),
   stats: v.looseObject({ recordsIn: Count, bytesIn: Count, recordsOut: Count, bytesOut: Count }),
@@ -138,6 +140,7 @@ export const Schemas = {
   run: RunSubmissionSchema,
   schedule: ScheduleSpecSchema,
   checkpoint: CheckpointSchema,
+  mapOutputRefs: MapOutputRefsSchema,
 } as const;
 
 /**

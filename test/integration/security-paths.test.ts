@@ -144,9 +144,9 @@ describe("a cluster confined to a root", () => {
     const escaping = config("evil-3");
     const reduce: ReduceTask = {
       kind: "reduce", taskId: "reduce-00000" as ReduceTask["taskId"], index: 0, attempt: 0, job: escaping,
-      segments: [{ path: join(escaping.scratch, "..", "..", "..", "..", "outside", "secret.txt"), offset: 0, length: 10, records: 1, crc: 0 }],
+      inputs: { path: join(escaping.scratch, "..", "..", "..", "..", "outside", "secret.txt"), maps: 1, crc: 0 },
     };
-    expect(await deliver(reduce, "evil-3.reduce-00000")).toMatch(/PATH_NOT_ALLOWED.*map output/);
+    expect(await deliver(reduce, "evil-3.reduce-00000")).toMatch(/PATH_NOT_ALLOWED.*list of map outputs/);
     const badId = { ...map, job: { ...config("evil-4"), jobId: "../../evil" } } as MapTask;
     expect(await deliver(badId, "evil-4.map-00000")).toMatch(/BAD_MESSAGE.*jobId/);
     expect(existsSync(marker)).toBe(false);
