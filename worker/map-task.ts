@@ -35,7 +35,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   try {
     mkdirSync(mapOnly ? outDir : scratch, { recursive: true });
     let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
-    if (resumed?.part && !continueOrForget(ckptDir, resumed.part, partPath)) resumed = undefined;
+    if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
 
     let emit: (key: Key, value?: unknown) => void;

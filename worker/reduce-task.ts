@@ -34,7 +34,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
   try {
     mkdirSync(outDir, { recursive: true });
     let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
-    if (resumed && !continueOrForget(ckptDir, resumed.part, path)) resumed = undefined;
+    if (resumed && !continueOrForget(resumed.manifest, resumed.part, path)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
     /** Keys up to this one (an encoding) are already in the part file. */
     const done = resumed ? Buffer.from(resumed.lastKey, "base64").toString("latin1") : undefined;

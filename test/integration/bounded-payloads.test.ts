@@ -52,6 +52,7 @@ describe("bounded payloads", () => {
         if (outcome.ok && task.kind === "map") sizes.mapResult = Math.max(sizes.mapResult, JSON.stringify(outcome.result).length);
         return outcome;
       },
+      close: async () => {},
     };
     try {
       await new JobDriver(plan, executor, { retry: { maxAttempts: 1, backoffMs: 10 } }).run();
