@@ -92,8 +92,11 @@ export class Scheduler {
       failure.cause = err;
       throw failure;
     }
+    // Read again: resolving took a while, and the schedule may have been paused or removed meanwhile.
+    const now = await readSchedule(this.redis, this.keys, name);
+    if (!now || (now.state === "paused" && !fromQueue)) return 0;
     const event = (outcome: string, note?: string): string => JSON.stringify({ due, outcome, run: outcome === "started" ? run.id : undefined, at: Date.now(), ...(note ? { note } : {}) } satisfies ScheduleEvent);
-    const busy = schedule.running ? `run ${schedule.running} still running` : undefined;
+    const busy = now.running ? `run ${now.running} still running` : undefined;
     const k = this.keys.schedule(name);
     const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events];
     const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(run), String(run.submittedAt), spec.overlap,
