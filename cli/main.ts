@@ -159,10 +159,11 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
     .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
+    .option("--plan-timeout <ms>", "fail a job whose planning (its module's top-level code included) takes longer", positiveInt("--plan-timeout"), 120_000)
     .option(...ALLOW_ROOT)
     .action(async (o) => {
       const { Coordinator, redisUrlFrom, AllowedRoots } = await cluster();
-      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, roots: AllowedRoots.from(o.allowRoot ?? []) }));
+      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []) }));
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))

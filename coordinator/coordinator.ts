@@ -5,7 +5,7 @@
  */
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { artifactHash, loadTaskJob } from "../core/artifact.js";
+import { artifactHash } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
 import { FENCE, START } from "../core/cluster/fence.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
@@ -18,7 +18,8 @@ import { outputSink } from "../core/formats/registry.js";
 import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
-import { planJob, type JobPlan } from "./plan.js";
+import type { JobPlan } from "./plan.js";
+import { planIsolated, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore } from "./redis-job-store.js";
 import { RunDriver } from "./run-driver.js";
@@ -38,6 +39,11 @@ export interface CoordinatorOptions {
   leaseMs?: number;
   /** Default reduce partitions for jobs that name none. @defaultValue 4 */
   defaultPartitions?: number;
+  /**
+   * Limits on planning a job, which runs the job module's top-level code: in a thread of its own,
+   * stopped past `timeoutMs` (default 2 min) or `memoryMb` of heap (default 1024).
+   */
+  planLimits?: IsolationLimits;
   log?: RedisLog;
   /** Verifies job and run records and signs task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open */
   signer?: Signer;
@@ -98,7 +104,7 @@ export class Coordinator {
     // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
-    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log, this.signer);
+    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log, this.options.planLimits, this.signer);
     void this.lead();
   }
 
@@ -210,8 +216,7 @@ export class Coordinator {
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       await this.admit(spec);
-      const plan = await this.planOf(spec, resumed);
-      checkPlan(plan, spec, this.roots);
+      const plan = checkPlan(await this.planOf(spec, resumed, signal), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
       await this.prepareOutput(id, spec, plan);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
@@ -269,16 +274,21 @@ export class Coordinator {
     }
   }
 
-  /** The plan is computed once and stored with the job, so a resumed job runs exactly the same tasks. */
-  private async planOf(spec: JobSubmission, resumed: boolean): Promise<JobPlan> {
+  /**
+   * The plan is computed once and stored with the job, so a resumed job runs exactly the same tasks.
+   * Planning imports the job module, so it runs in a thread of its own (plan-isolated.ts): a module
+   * that exits, loops or fills the heap at load fails its own job, not this coordinator.
+   */
+  private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal): Promise<JobPlan> {
     if (resumed) {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
       if (stored) return JSON.parse(stored) as JobPlan; // checked by checkPlan, as a fresh one is
     }
-    const job = await loadTaskJob(spec.workdir, artifactHash(spec.artifact), spec.name, spec.stage);
-    const plan = await planJob(
-      job,
-      {
+    const request = {
+      artifact: spec.artifact,
+      label: spec.name,
+      ...(spec.stage ? { stage: spec.stage } : {}),
+      base: {
         jobId: spec.id,
         name: spec.name,
         artifact: artifactHash(spec.artifact),
@@ -290,7 +300,7 @@ export class Coordinator {
         sortBufferBytes: spec.sortBufferBytes,
         ...(spec.stage ? { stage: spec.stage, fingerprint: spec.fingerprint } : {}),
       },
-      {
+      options: {
         inputs: spec.inputs,
         splitSize: spec.splitSize,
         partitions: spec.partitions,
@@ -299,7 +309,8 @@ export class Coordinator {
         speculative: spec.speculative,
         checkpointBytes: spec.checkpointBytes,
       },
-    );
+    };
+    const plan = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
     await this.redis.hset(this.keys.job(spec.id), "plan", JSON.stringify(plan));
     return plan;
   }

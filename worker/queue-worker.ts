@@ -78,7 +78,7 @@ export class QueueWorker {
       }
       if (kind === "stop" && id) this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
-    this.pool = new ThreadPool({ threads });
+    this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
     const lockMs = this.options.lockMs ?? 5_000;
     this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,

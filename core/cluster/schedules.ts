@@ -118,7 +118,10 @@ if running and running ~= '' then
     running = nil
   end
 end
-if running and running ~= '' then
+-- With overlap queue, a live due time goes behind the due times already queued, even if nothing
+-- runs at this instant: the tick that starts the head may not have got there yet.
+local behind = ARGV[10] ~= '1' and ARGV[7] == 'queue' and redis.call('LLEN', KEYS[5]) > 0
+if (running and running ~= '') or behind then
   if ARGV[10] == '1' then return 4 end
   redis.call('HSET', KEYS[4], ARGV[3], '')
   redis.call('LPUSH', KEYS[6], ARGV[9])
