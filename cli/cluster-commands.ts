@@ -8,3 +8,4 @@ export { connectRedis, redisUrlFrom } from "../core/cluster/redis.js";
 export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule } from "./schedule.js";
 export { renderJob, renderJobTable, renderRun } from "./status.js";
 export { submit, waitForJob, waitForRun } from "./submit.js";
+export { parseEvery } from "../core/schedule-clock.js";

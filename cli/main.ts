@@ -154,9 +154,20 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
     .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
+    .option("--keep-jobs <n>", "finished jobs kept in Redis (and finished pipeline runs, counted apart); older ones are deleted", positiveInt("--keep-jobs"), 1000)
+    .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", "7d")
+    .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", "1h")
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom } = await cluster();
-      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease }));
+      const { Coordinator, redisUrlFrom, parseEvery } = await cluster();
+      const duration = (flag: string, text: string) => {
+        try {
+          return parseEvery(text);
+        } catch (err) {
+          throw new SheafError("BAD_ARGUMENT", `${flag}: ${(err as Error).message}`);
+        }
+      };
+      const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
+      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, retention }));
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))

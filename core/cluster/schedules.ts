@@ -11,6 +11,7 @@
 import type { Redis } from "ioredis";
 import type { RunSettings } from "./runs.js";
 import { FENCE } from "./fence.js";
+import { queueRecord } from "./records.js";
 import type { Keys } from "./keys.js";
 
 export const SCHEDULE_QUEUE = "schedules";
@@ -131,7 +132,7 @@ redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[3], 'running', ARGV[4], 'runningDue', ARGV[3])
 if redis.call('EXISTS', KEYS[7]) == 0 then
   redis.call('HSET', KEYS[7], 'spec', ARGV[5], 'state', 'queued')
-  redis.call('ZADD', KEYS[8], ARGV[6], ARGV[4])
+  ${queueRecord("KEYS[8]", "ARGV[4]", "ARGV[6]")}
   redis.call('PUBLISH', KEYS[9], 'submitted ' .. ARGV[4])
 end
 redis.call('LPUSH', KEYS[6], ARGV[8])
