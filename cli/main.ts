@@ -178,6 +178,17 @@ export function buildProgram(): Command {
       await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));
     });
 
+  program
+    .command("acl")
+    .description("print the Redis ACL SETUSER command for a worker user (see docs: Redis ACL for workers)")
+    .option("--prefix <name>", "the cluster's key prefix", process.env.SHEAF_PREFIX ?? "sheaf")
+    .option("--user <name>", "the Redis user", "sheafworker")
+    .option("--password <password>", "the user's password (default: a placeholder to replace)", "CHANGE-ME")
+    .action(async (o) => {
+      const { workerAclCommand } = await import("../core/cluster/acl.js");
+      process.stdout.write(workerAclCommand(o.user, o.prefix, o.password) + "\n");
+    });
+
   clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))
     .option("--watch", "refresh every second", false)
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
