@@ -1,14 +1,16 @@
 /**
  * Retention, run by the coordinator's leader: finished job and pipeline run records past the bounds
- * are deleted with their keys (see pruneRecords), and artifacts that nothing live names any more are
- * deleted from the workdirs the coordinator has seen. Both cost O(what goes, plus what is
- * unfinished), never O(history), so they may run at every scan.
+ * are deleted with their keys (see pruneRecords) at most once a second, at a cost of O(what goes),
+ * never O(history). Less often (every minute, or the artifact grace period if shorter): artifacts
+ * that nothing unfinished names are deleted from the workdirs the coordinator has seen, and each
+ * schedule's fired due times are pruned to the same bounds as the records.
  */
 import { readdir, stat, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Redis } from "ioredis";
 import { Keys } from "../core/cluster/keys.js";
 import { pruneRecords } from "../core/cluster/records.js";
+import { pruneFiredDueTimes } from "../core/cluster/schedules.js";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { artifactsDir } from "../core/storage.js";
@@ -64,6 +66,14 @@ export class Retention {
     if (now - this.lastGc >= Math.min(MAX_GC_EVERY_MS, this.o.artifactGraceMs)) {
       this.lastGc = now;
       await this.collectArtifacts(now).catch((err) => this.log(`retention: cannot collect artifacts: ${messageOf(err)}`));
+      await this.pruneSchedules(now).catch((err) => this.log(`retention: cannot prune schedules' fired due times: ${messageOf(err)}`));
+    }
+  }
+
+  /** Each schedule's record of fired due times, kept like job records (its history list is capped already). */
+  private async pruneSchedules(now: number): Promise<void> {
+    for (const name of await this.redis.smembers(this.keys.schedules)) {
+      await pruneFiredDueTimes(this.redis, this.keys, name, this.o.keepJobs, now - this.o.keepForMs, now);
     }
   }
 

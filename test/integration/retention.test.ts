@@ -3,7 +3,7 @@
  * Redis stays flat (key count and memory measured after 200 jobs and after 1,000), `sheaf status`
  * still lists the 50 newest, and an idle coordinator's scans no longer read every kept record.
  * Then artifacts: one that nothing unfinished names is deleted after the grace period, one a
- * schedule names is kept.
+ * schedule names is kept; and the schedule's fired due times older than the retention are forgotten.
  *
  * Submitting 1,000 jobs through the CLI would take minutes (a bundle and a process each), so the
  * test submits one with `sheaf submit` and clones its record: the same hash with a new id, output
@@ -191,7 +191,7 @@ describe("retention", () => {
     expect(reads).toBeLessThan(KEEP);
   });
 
-  it("collects an artifact nothing unfinished names after the grace period, and keeps a schedule's", async () => {
+  it("collects an artifact nothing unfinished names after the grace period, keeps a schedule's, and forgets its old due times", async () => {
     const artifact = template.spec.artifact as string;
     expect(existsSync(artifact)).toBe(true);
     const scheduled = s.write("job/scheduled.ts", JOB_SOURCE.replace('"tiny"', '"scheduled"'));
@@ -199,6 +199,12 @@ describe("retention", () => {
     expect(add.code, add.output).toBe(0);
     const schedArtifact = JSON.parse((await redis().hget("sheaf:schedule:nightly", "spec"))!).artifact as string;
     expect(existsSync(schedArtifact)).toBe(true);
+
+    // Fired due times (due → run id), which grow by one per due time: one from before the 7-day retention, two within it.
+    const day = 86_400_000;
+    const fired = "sheaf:schedule:nightly:fired";
+    const [old, recent, latest] = [Date.now() - 10 * day, Date.now() - 2 * 3_600_000, Date.now() - 60_000].map(String);
+    await redis().hset(fired, old!, "nightly.run-old", recent!, "nightly.run-recent", latest!, "");
 
     coordinator.child.kill("SIGTERM");
     await coordinator.exited;
@@ -209,6 +215,7 @@ describe("retention", () => {
     await until("the unreferenced artifact collected", () => !existsSync(artifact), 15_000, 100);
     await delay(2500); // two more collections
     expect(existsSync(schedArtifact)).toBe(true);
+    expect((await redis().hkeys(fired)).sort()).toEqual([recent, latest].sort());
     expect(readFileSync(join(s.path("out", "last"), "part-00000"), "utf8")).toBe(INPUT_LINES.map((l) => `last\t${l}\n`).join(""));
   }, 60_000);
 });
