@@ -191,6 +191,30 @@ describe("retention", () => {
     expect(reads).toBeLessThan(KEEP);
   });
 
+  it("runs and prunes records written by an earlier version (no unfinished or finished sets)", async () => {
+    // As an earlier `sheaf submit` and coordinator left them, under a prefix of their own: the hash and the jobs zset only.
+    const r = redis();
+    const finishedAt = Date.now() - 60_000;
+    const done = { ...template.spec, id: "legacy-done", output: s.path("out", "legacy-done"), params: { n: "done" }, submittedAt: finishedAt - 1000 };
+    const queued = { ...template.spec, id: "legacy-queued", output: s.path("out", "legacy"), params: { n: "legacy" }, submittedAt: finishedAt + 1000 };
+    await r.hset("legacy:job:legacy-done", { spec: JSON.stringify(done), state: "succeeded", startedAt: String(finishedAt - 500), finishedAt: String(finishedAt) });
+    await r.hset("legacy:job:legacy-queued", { spec: JSON.stringify(queued), state: "queued" });
+    await r.zadd("legacy:jobs", done.submittedAt, "legacy-done", queued.submittedAt, "legacy-queued");
+
+    const legacyCoordinator = await cluster.coordinator(["--prefix", "legacy", "--keep-jobs", "1"]);
+    const legacyWorker = await cluster.worker(1, ["--prefix", "legacy"]);
+    await until("the queued legacy job done", () => existsSync(join(s.path("out", "legacy"), "_SUCCESS")), 30_000, 100);
+    expect(readFileSync(join(s.path("out", "legacy"), "part-00000"), "utf8")).toBe(INPUT_LINES.map((l) => `legacy\t${l}\n`).join(""));
+    // Keep 1: the job finished earlier goes, the one just run stays.
+    await until("the older finished record pruned", async () => (await r.exists("legacy:job:legacy-done")) === 0, 10_000, 100);
+    expect(await r.zrange("legacy:jobs", 0, -1)).toEqual(["legacy-queued"]);
+    expect(await r.hget("legacy:job:legacy-queued", "state")).toBe("succeeded");
+    for (const p of [legacyWorker, legacyCoordinator]) {
+      p.child.kill("SIGTERM");
+      await p.exited;
+    }
+  }, 60_000);
+
   it("collects an artifact nothing unfinished names after the grace period, keeps a schedule's, and forgets its old due times", async () => {
     const artifact = template.spec.artifact as string;
     expect(existsSync(artifact)).toBe(true);
