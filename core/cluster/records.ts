@@ -12,11 +12,11 @@ import { Keys } from "./keys.js";
  * finished one. Every script that gives a record its final state includes it.
  */
 export const endRecord = (zset: string, id: string, at: string) =>
-  `redis.call('ZREM', ${zset} .. ':unfinished', ${id}) redis.call('ZADD', ${zset} .. ':finished', ${at}, ${id})`;
+  `redis.call('ZREM', ${zset} .. '${Keys.unfinished("")}', ${id}) redis.call('ZADD', ${zset} .. '${Keys.finished("")}', ${at}, ${id})`;
 
 /** Lua: the record `id` submitted at `at` is queued (with its spec already written). */
 export const queueRecord = (zset: string, id: string, at: string) =>
-  `redis.call('ZADD', ${zset}, ${at}, ${id}) redis.call('ZADD', ${zset} .. ':unfinished', ${at}, ${id})`;
+  `redis.call('ZADD', ${zset}, ${at}, ${id}) redis.call('ZADD', ${zset} .. '${Keys.unfinished("")}', ${at}, ${id})`;
 
 /** Queues a job or run record: its spec, state `queued`, its place in `zset`, and the `submitted` event. */
 export async function submitRecord(redis: Redis, key: string, zset: string, events: string, spec: { id: string; submittedAt: number }): Promise<void> {
@@ -109,7 +109,7 @@ export async function cancelRecord(redis: Redis, key: string, zset: string, even
  * KEYS: zset, the runs zset. ARGV: cutoff, keep, batch, record key prefix, schedule key prefix.
  */
 const PRUNE = `
-local finished = KEYS[1] .. ':finished'
+local finished = KEYS[1] .. '${Keys.finished("")}'
 local n = math.max(redis.call('ZCARD', finished) - tonumber(ARGV[2]), redis.call('ZCOUNT', finished, '-inf', '(' .. ARGV[1]))
 n = math.min(n, tonumber(ARGV[3]))
 if n <= 0 then return 0 end
@@ -119,7 +119,7 @@ for _, id in ipairs(redis.call('ZRANGE', finished, 0, n - 1)) do
   local ok, spec = pcall(cjson.decode, redis.call('HGET', key, 'spec') or '{}')
   if not ok or type(spec) ~= 'table' then spec = {} end
   local keep = false
-  if type(spec.run) == 'string' and redis.call('ZSCORE', KEYS[2] .. ':unfinished', spec.run) then keep = true end
+  if type(spec.run) == 'string' and redis.call('ZSCORE', KEYS[2] .. '${Keys.unfinished("")}', spec.run) then keep = true end
   if type(spec.schedule) == 'table' and redis.call('HGET', ARGV[5] .. tostring(spec.schedule.name), 'running') == id then keep = true end
   if not keep then
     redis.call('DEL', key, key .. ':committed')

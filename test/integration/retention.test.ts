@@ -70,7 +70,7 @@ async function setsHolding(id: string): Promise<string[]> {
   const out: string[] = [];
   let cursor = "0";
   do {
-    const [next, keys] = await redis().scan(cursor, "MATCH", "sheaf:*", "TYPE", "zset", "COUNT", 1000);
+    const [next, keys] = (await redis().call("SCAN", cursor, "MATCH", "sheaf:*", "TYPE", "zset", "COUNT", 1000)) as [string, string[]];
     cursor = next;
     for (const k of keys) if ((await redis().zscore(k, id)) !== null) out.push(k);
   } while (cursor !== "0");
@@ -207,7 +207,7 @@ describe("retention", () => {
     expect(readFileSync(join(s.path("out", "legacy"), "part-00000"), "utf8")).toBe(INPUT_LINES.map((l) => `legacy\t${l}\n`).join(""));
     // Keep 1: the job finished earlier goes, the one just run stays.
     await until("the older finished record pruned", async () => (await r.exists("legacy:job:legacy-done")) === 0, 10_000, 100);
-    expect(await r.zrange("legacy:jobs", 0, -1)).toEqual(["legacy-queued"]);
+    expect(await r.zrange("legacy:jobs", "0", "-1")).toEqual(["legacy-queued"]);
     expect(await r.hget("legacy:job:legacy-queued", "state")).toBe("succeeded");
     for (const p of [legacyWorker, legacyCoordinator]) {
       p.child.kill("SIGTERM");
