@@ -9,3 +9,4 @@ export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, re
 export { renderJob, renderJobTable, renderRun } from "./status.js";
 export { submit, waitForJob, waitForRun } from "./submit.js";
 export { AllowedRoots } from "../core/security/roots.js";
+export { parseEvery } from "../core/schedule-clock.js";

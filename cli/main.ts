@@ -160,10 +160,24 @@ export function buildProgram(): Command {
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
     .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
     .option("--plan-timeout <ms>", "fail a job whose planning (its module's top-level code included) takes longer", positiveInt("--plan-timeout"), 120_000)
+    .option("--keep-jobs <n>", "finished jobs kept in Redis (and finished pipeline runs, counted apart); older ones are deleted", positiveInt("--keep-jobs"), 1000)
+    .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", "7d")
+    .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", "1h")
     .option(...ALLOW_ROOT)
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom, AllowedRoots } = await cluster();
-      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []) }));
+      const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
+      const duration = (flag: string, text: string) => {
+        try {
+          return parseEvery(text);
+        } catch (err) {
+          throw new SheafError("BAD_ARGUMENT", `${flag}: ${(err as Error).message}`);
+        }
+      };
+      const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
+      await serve(new Coordinator({
+        redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, retention,
+        planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
+      }));
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
@@ -173,6 +187,17 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
       await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []) }));
+    });
+
+  program
+    .command("acl")
+    .description("print the Redis ACL SETUSER command for a worker user (see docs: Redis ACL for workers)")
+    .option("--prefix <name>", "the cluster's key prefix", process.env.SHEAF_PREFIX ?? "sheaf")
+    .option("--user <name>", "the Redis user", "sheafworker")
+    .option("--password <password>", "the user's password (default: a placeholder to replace)", "CHANGE-ME")
+    .action(async (o) => {
+      const { workerAclCommand } = await import("../core/cluster/acl.js");
+      process.stdout.write(workerAclCommand(o.user, o.prefix, o.password) + "\n");
     });
 
   clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))

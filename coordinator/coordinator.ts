@@ -8,6 +8,7 @@ import type { Redis } from "ioredis";
 import { artifactHash } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
 import { FENCE, START } from "../core/cluster/fence.js";
+import { adoptLegacyRecords, endRecord } from "../core/cluster/records.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
@@ -22,6 +23,7 @@ import type { JobPlan } from "./plan.js";
 import { planIsolated, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore } from "./redis-job-store.js";
+import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
 import { checkSubmission, checkPlan } from "./admission.js";
 import { countRejection, Rejected } from "../core/security/rejections.js";
@@ -44,6 +46,8 @@ export interface CoordinatorOptions {
    * stopped past `timeoutMs` (default 2 min) or `memoryMb` of heap (default 1024).
    */
   planLimits?: IsolationLimits;
+  /** How many finished jobs and runs to keep, how long, and when an unreferenced artifact goes. */
+  retention?: RetentionOptions;
   log?: RedisLog;
   /** Verifies job and run records and signs task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open */
   signer?: Signer;
@@ -55,12 +59,13 @@ export interface CoordinatorOptions {
 /** Records that a job's output folder was prepared. */
 const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1";
 
-/** Records a job's outcome and drops its commit records and stored plan. */
+/** Records a job's outcome, moves it to the finished set, and drops its commit records and stored plan. KEYS[5]: the jobs zset; ARGV[6]: the id. */
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
 redis.call('HDEL', KEYS[3], 'plan')
 redis.call('DEL', KEYS[4])
+${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
 return 1`;
 
 export class Coordinator {
@@ -75,6 +80,7 @@ export class Coordinator {
   private lease!: LeaderLease;
   private leaseConnection: Redis | undefined;
   private scheduler!: Scheduler;
+  private retention!: Retention;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
   private readonly signer: Signer | undefined;
@@ -104,6 +110,7 @@ export class Coordinator {
     // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
+    this.retention = new Retention(this.redis, this.keys, this.options.retention ?? {}, this.log);
     this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log, this.options.planLimits, this.signer);
     void this.lead();
   }
@@ -115,6 +122,7 @@ export class Coordinator {
       const lost = new AbortController();
       if (!(await this.lease.acquire(this.stopping.signal, () => lost.abort()))) return;
       this.log(`leader (epoch ${this.lease.epoch}); resuming unfinished jobs`);
+      await this.adoptLegacyRecords();
       await this.sub.subscribe(this.keys.events);
       const onMessage = (_channel: string, message: string) => {
         const [kind, id] = message.split(" ") as [string, JobId];
@@ -165,6 +173,17 @@ export class Coordinator {
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
     await this.checkCancels().catch((err) => this.log(`cannot read cancel flags: ${messageOf(err)}`));
     await this.scheduler.tick();
+    if (this.lease.isHeld) await this.retention.sweep().catch((err) => this.log(`retention: ${messageOf(err)}`));
+  }
+
+  /** Records from a version without the unfinished and finished sets join them (once; see adoptLegacyRecords). */
+  private async adoptLegacyRecords(): Promise<void> {
+    try {
+      const n = (await adoptLegacyRecords(this.redis, this.keys.jobs, (id) => this.keys.job(id as JobId))) + (await adoptLegacyRecords(this.redis, this.keys.runs, (id) => this.keys.run(id)));
+      if (n) this.log(`sorted ${n} records from an earlier version into the unfinished and finished sets`);
+    } catch (err) {
+      this.log(`cannot sort earlier records: ${messageOf(err)}`);
+    }
   }
 
   /**
@@ -209,6 +228,7 @@ export class Coordinator {
     const record = await readJob(this.redis, this.keys, id);
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
+    this.retention.noteWorkdir(spec.workdir);
     const resumed = started === 2;
     const store = new RedisJobStore(this.redis, this.keys, id, { holder: this.lease.holder, epoch: this.lease.epoch });
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
@@ -317,8 +337,8 @@ export class Coordinator {
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
   private async finish(id: JobId, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
-    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id)];
-    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error)) as number;
+    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id), this.keys.jobs];
+    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);
     await this.redis.publish(this.keys.events, `finished ${id}`);
     if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);

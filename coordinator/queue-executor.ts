@@ -14,6 +14,15 @@ import { messageOf } from "../core/errors.js";
 import { Interrupted } from "./interrupted.js";
 import type { RetryPolicy } from "./retry.js";
 
+/**
+ * Completed queue entries kept, queue-wide (older ones are deleted as tasks complete), so a long job
+ * holds a bounded number rather than one per task until it finishes. Not none: the result reaches
+ * this coordinator through the `completed` event, but a coordinator resuming a job re-adds each
+ * uncommitted task by id and takes the result of an entry still there instead of running it again;
+ * only tasks that completed more than this many completions ago run again.
+ */
+const KEEP_COMPLETED = 1000;
+
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
   private readonly starts = new Map<string, () => void>();
@@ -42,6 +51,7 @@ export class QueueExecutor implements TaskExecutor {
       jobId: id,
       attempts: this.retry.maxAttempts,
       backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
+      removeOnComplete: { count: KEEP_COMPLETED },
       // Pipeline stages that run at once share the workers: their tasks interleave by index.
       ...(task.job.stage ? { priority: Math.min(task.index + 1, 2_097_152) } : {}),
     });

@@ -10,6 +10,7 @@ import type { Redis } from "ioredis";
 import { FENCE, START } from "../core/cluster/fence.js";
 import { cancelJob, FINISHED, readJob, type JobSubmission } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
+import { endRecord, queueRecord } from "../core/cluster/records.js";
 import { readRun, type RunState, type RunSubmission, type StageRecord } from "../core/cluster/runs.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { countRejection, Rejected } from "../core/security/rejections.js";
@@ -30,13 +31,15 @@ local existing = redis.call('HGET', KEYS[3], 'job:' .. ARGV[3])
 if existing then return existing end
 redis.call('HSET', KEYS[3], 'job:' .. ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[4], 'spec', ARGV[5], 'state', 'queued')
-redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
+${queueRecord("KEYS[5]", "ARGV[4]", "ARGV[6]")}
 redis.call('PUBLISH', KEYS[6], 'submitted ' .. ARGV[4])
 return ARGV[4]`;
 
+/** Records the run's outcome and moves it to the finished set. KEYS[4]: the runs zset; ARGV[6]: the id. */
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
+${endRecord("KEYS[4]", "ARGV[6]", "ARGV[4]")}
 return 1`;
 
 export class RunDriver {
@@ -95,8 +98,8 @@ export class RunDriver {
       error = cancelled ? "cancelled" : messageOf(err);
     }
     await this.redis.hset(key, "stages", JSON.stringify(stages));
-    const keys = [this.keys.leader, this.keys.epoch, key];
-    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error)) as number;
+    const keys = [this.keys.leader, this.keys.epoch, key, this.keys.runs];
+    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader: outcome of run ${id} not recorded`);
     await this.redis.publish(this.keys.events, `finished ${id}`);
     this.log(`pipeline run ${id} ${state}${error ? `: ${error}` : ""}`);

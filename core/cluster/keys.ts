@@ -10,6 +10,12 @@ export class Keys {
   }
   /** Sorted set of job ids by submit time. */
   get jobs() { return `${this.prefix}:jobs`; }
+  /**
+   * Beside `jobs` and `runs`: the ids still queued or running (by submit time), so a scan costs
+   * O(unfinished), and the finished ids by finish time, which retention prunes.
+   */
+  static unfinished(zset: string) { return `${zset}:unfinished`; }
+  static finished(zset: string) { return `${zset}:finished`; }
   /** Hash: a job's spec, state and progress. */
   job(id: JobId) { return `${this.prefix}:job:${id}`; }
   /** Hash: task id → committed result (first wins). */
