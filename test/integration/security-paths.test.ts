@@ -165,7 +165,7 @@ describe("a cluster confined to a root", () => {
     const redis = cluster.client();
     const id = "../../escape";
     const spec = { id, name: "wordcount", artifact: join(workdir, "artifacts", `${evilSha}.mjs`), workdir, inputs: [join(root, "data")], output: join(root, "esc-out"), cwd: root, params: {}, splitSize: 1 << 20, sortBufferBytes: 1 << 20, maxAttempts: 1, overwrite: false, submittedAt: Date.now() };
-    await redis.multi().hset(`sheaf:job:${id}`, { spec: JSON.stringify(spec), state: "queued" }).zadd("sheaf:jobs", Date.now(), id).publish("sheaf:events", `submitted ${id}`).exec();
+    await redis.multi().hset(`sheaf:job:${id}`, { spec: JSON.stringify(spec), state: "queued" }).zadd("sheaf:jobs", Date.now(), id).zadd("sheaf:jobs:unfinished", Date.now(), id).publish("sheaf:events", `submitted ${id}`).exec();
     let state: string | null = null;
     for (let i = 0; i < 100 && state !== "failed"; i++) {
       await new Promise((res) => setTimeout(res, 100));
