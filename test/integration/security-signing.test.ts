@@ -159,6 +159,8 @@ describe("with SHEAF_SECRET", () => {
     const after = await rejections();
     expect((after.FORGED_TASK ?? 0) - (before.FORGED_TASK ?? 0)).toBe(4);
     expect((after.REPLAYED_TASK ?? 0) - (before.REPLAYED_TASK ?? 0)).toBe(2);
+    const status = await cluster.run(["status"], signed);
+    expect(status.stdout).toMatch(new RegExp(`refused messages and records: .*FORGED_TASK ${after.FORGED_TASK}.*REPLAYED_TASK ${after.REPLAYED_TASK}`));
   }, 90_000);
 
   it("an artifact replaced in the workdir after planning is refused by the worker, counted, and never imported", async () => {
