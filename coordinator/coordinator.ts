@@ -20,7 +20,7 @@ import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import type { JobPlan } from "./plan.js";
-import { planIsolated, type IsolationLimits } from "./plan-isolated.js";
+import { planIsolated, stopPlanning, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
@@ -383,6 +383,7 @@ export class Coordinator {
     if (this.poller) clearInterval(this.poller);
     await this.scheduler?.stop();
     await this.interruptAll("coordinator stopping");
+    await stopPlanning(); // the idle planning threads (the ones interrupted above ended with their plans)
     await this.lease?.release();
     await this.events?.close();
     await this.queue?.close();

@@ -1,13 +1,20 @@
 /**
- * The thread entry of plan-isolated.ts: imports the job (or pipeline) module, which runs its
- * top-level code here, and computes what the coordinator needs from it. The answer goes back as
- * JSON text, the same data the coordinator stores in Redis; errors go back as their code and message.
+ * The thread entry of plan-isolated.ts: a long-lived planner. It loads the engine's modules once,
+ * then takes requests by message, one at a time: imports the job (or pipeline) module, which runs
+ * its top-level code here (once per thread: the import is cached), and computes what the
+ * coordinator needs from it. Each answer goes back as JSON text, the same data the coordinator
+ * stores in Redis, with the request's number and this thread's heap in use (the pool retires a
+ * thread whose heap grew); errors go back as their code and message.
+ *
+ * plan-isolated.ts gives a thread requests for one artifact only (the first it was asked about), so
+ * what a module leaves behind here (globals, timers, its cached instance) reaches no other job.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { getHeapStatistics } from "node:v8";
+import { parentPort } from "node:worker_threads";
 import { loadModule, loadTaskJob, verifiedArtifact } from "../core/artifact.js";
 import { makeRunSubmission } from "../core/cluster/runs.js";
 import { messageOf } from "../core/errors.js";
-import type { IsolatedReply, IsolatedRequest } from "./plan-isolated.js";
+import type { IsolatedReply, IsolatedRequest, ThreadReply, ThreadRequest } from "./plan-isolated.js";
 import { planJob } from "./plan.js";
 
 async function answer(request: IsolatedRequest): Promise<unknown> {
@@ -23,11 +30,13 @@ async function answer(request: IsolatedRequest): Promise<unknown> {
   }
 }
 
-let reply: IsolatedReply;
-try {
-  reply = { ok: true, json: JSON.stringify(await answer(workerData as IsolatedRequest)) };
-} catch (err) {
-  const code = (err as { code?: unknown } | null)?.code;
-  reply = { ok: false, code: typeof code === "string" ? code : "PLAN_ERROR", message: messageOf(err) };
-}
-parentPort!.postMessage(reply);
+parentPort!.on("message", async ({ seq, request }: ThreadRequest) => {
+  let reply: IsolatedReply;
+  try {
+    reply = { ok: true, json: JSON.stringify(await answer(request)) };
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    reply = { ok: false, code: typeof code === "string" ? code : "PLAN_ERROR", message: messageOf(err) };
+  }
+  parentPort!.postMessage({ seq, reply, heapUsed: getHeapStatistics().used_heap_size } satisfies ThreadReply);
+});
