@@ -20,7 +20,7 @@ import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import { planJob, type JobPlan } from "./plan.js";
 import { QueueExecutor } from "./queue-executor.js";
-import { RedisJobStore } from "./redis-job-store.js";
+import { RedisJobStore, type Fence } from "./redis-job-store.js";
 import { RunDriver } from "./run-driver.js";
 import { Scheduler } from "./scheduler.js";
 
@@ -168,7 +168,7 @@ export class Coordinator {
 
   private driveRun(id: string): void {
     const abort = new AbortController();
-    const done = new RunDriver(this.redis, this.keys, () => this.fence(), this.log)
+    const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log)
       .drive(id, abort.signal)
       .catch((err) => this.log(`pipeline run ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
       .finally(() => this.drivers.delete(id as JobId));
@@ -191,14 +191,14 @@ export class Coordinator {
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
     const resumed = started === 2;
-    const store = new RedisJobStore(this.redis, this.keys, id, { holder: this.lease.holder, epoch: this.lease.epoch });
+    const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence());
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     let executor: QueueExecutor | undefined;
     try {
       if (record.cancelRequested) throw new Error("cancelled");
-      const plan = await this.planOf(spec, resumed);
+      const plan = await this.planOf(spec, resumed, store);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      await this.prepareOutput(id, spec, plan);
+      await this.prepareOutput(id, spec, plan, store);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
       const driver = new JobDriver(plan, executor, {
@@ -232,17 +232,20 @@ export class Coordinator {
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
-  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan): Promise<void> {
+  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore): Promise<void> {
     if ((await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
-    await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output)).prepare(spec.overwrite);
+    await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
       throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
     }
   }
 
-  /** The plan is computed once and stored with the job, so a resumed job runs exactly the same tasks. */
-  private async planOf(spec: JobSubmission, resumed: boolean): Promise<JobPlan> {
+  /**
+   * The plan is computed once and stored with the job (fenced, first wins), so a resumed job — or
+   * a leader that planned at the same time as a stale one — runs exactly the same tasks.
+   */
+  private async planOf(spec: JobSubmission, resumed: boolean, store: RedisJobStore): Promise<JobPlan> {
     if (resumed) {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
       if (stored) return JSON.parse(stored) as JobPlan;
@@ -272,8 +275,7 @@ export class Coordinator {
         checkpointBytes: spec.checkpointBytes,
       },
     );
-    await this.redis.hset(this.keys.job(spec.id), "plan", JSON.stringify(plan));
-    return plan;
+    return JSON.parse(await store.storePlan(JSON.stringify(plan))) as JobPlan;
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
@@ -288,6 +290,12 @@ export class Coordinator {
 
   private fence(): [string, string] {
     return [this.lease.holder, String(this.lease.epoch)];
+  }
+
+  /** This leadership's fence: its epoch, and the lease's local deadline (a paused leader must not act even before Redis answers). */
+  private leaderFence(): Fence {
+    const epoch = this.lease.epoch;
+    return { holder: this.lease.holder, epoch, held: () => this.lease.isHeld && this.lease.epoch === epoch };
   }
 
   /**

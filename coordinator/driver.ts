@@ -6,8 +6,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { rm } from "node:fs/promises";
-import { SheafError, describeLocation } from "../core/errors.js";
+import { mkdir, rm } from "node:fs/promises";
+import { SheafError, describeLocation, messageOf } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
 import { taskId, type TaskId } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
@@ -75,9 +75,9 @@ export class JobDriver {
   private readonly regenerations = new Map<TaskId, number>();
 
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
-    this.committer = new OutputCommitter(plan.config.output);
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.store = options.store ?? new MemoryJobStore();
+    this.committer = new OutputCommitter(plan.config.output, undefined, this.guard);
     this.progress = {
       stage: "map",
       mapsDone: 0,
@@ -98,10 +98,13 @@ export class JobDriver {
 
   async run(): Promise<JobReport> {
     const sink = await outputSink(this.plan.config.formats.output);
-    if (sink) this.committer = new OutputCommitter(this.plan.config.output, sink);
+    if (sink) this.committer = new OutputCommitter(this.plan.config.output, sink, this.guard);
     // Outside the try: a refused output folder (another job's output) must not be aborted.
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {
+      // Attempts create their folders only below it (mkdirBelow): none can outlive the job's end.
+      await this.guard("create the scratch folder");
+      await mkdir(this.plan.config.scratch, { recursive: true });
       this.committed = await this.store.load();
       for (const r of this.committed.values()) this.count(r, 1);
       this.emitProgress();
@@ -118,19 +121,39 @@ export class JobDriver {
       await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint);
       return this.report();
     } catch (err) {
-      if (this.interrupted) throw this.abort.signal.reason;
+      if (this.interrupted) throw this.refused ?? this.abort.signal.reason;
       await this.committer.abort(this.plan.config.jobId);
       throw err;
     } finally {
       // Asynchronous, so a large job's cleanup does not stall the other jobs a coordinator drives;
       // retried, as stopped attempts may still be writing; and never replacing the outcome.
-      if (!this.interrupted) await rm(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).catch(() => {});
+      // A stale leader must not remove it: the next leader's attempts use it.
+      if (!this.interrupted) {
+        await this.guard("remove the scratch folder")
+          .then(() => rm(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }))
+          .catch(() => {});
+      }
     }
   }
 
   private get interrupted(): boolean {
-    return this.abort.signal.reason instanceof Interrupted;
+    return this.refused !== undefined || this.abort.signal.reason instanceof Interrupted;
   }
+
+  /** Set once the store refused an effect: this driver no longer acts for the job, whatever its other outcome. */
+  private refused: Interrupted | undefined;
+
+  /** JobStore.guard, remembering a refusal (and stopping the job's attempts) so nothing else is tried after it. */
+  private readonly guard = async (what: string): Promise<void> => {
+    if (this.refused) throw this.refused;
+    try {
+      await this.store.guard(what);
+    } catch (err) {
+      this.refused = err instanceof Interrupted ? err : new Interrupted(`cannot ${what}: ${messageOf(err)}`);
+      this.abort.abort(this.refused);
+      throw this.refused;
+    }
+  };
 
   /** The reduce task of partition p, reading the currently committed output of every map task. */
   private reduceTask(p: number): ReduceTask {

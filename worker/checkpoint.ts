@@ -7,8 +7,9 @@
  * attempt's own folder is removed; an attempt that resumes links them into its own folder first,
  * and starts from scratch if it cannot (a newer checkpoint replaced them).
  */
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { closeSync, copyFileSync, existsSync, linkSync, openSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { mkdirBelow } from "../core/storage.js";
 import type { Split } from "../core/splits.js";
 import type { BadRecord } from "../core/tasks.js";
 import type { RunFile } from "./run-merge.js";
@@ -76,7 +77,7 @@ export class Checkpointer {
 
   /** Links the files the checkpoint relies on, then replaces `checkpoint.json`, atomically. */
   save(checkpoint: Checkpoint, bytes: number): void {
-    mkdirSync(this.links, { recursive: true }); // the checkpoint folder with it
+    mkdirBelow(dirname(this.dir), this.links); // the checkpoint folder with it, never its parent (`_temporary`, the scratch folder)
     const link = (path: string) => {
       const target = join(this.links, basename(path));
       if (!this.linked.has(target)) {
@@ -112,7 +113,7 @@ export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], i
     return undefined;
   }
   if (cp.kind !== kind) return undefined;
-  mkdirSync(into, { recursive: true });
+  mkdirBelow(dirname(into), into);
   const adopted: string[] = [];
   const adopt = (file: string, name: string) => {
     const target = join(into, name);

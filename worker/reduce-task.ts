@@ -3,7 +3,7 @@
  * the part file. It checkpoints the part file and the last key written; an attempt that finds a
  * checkpoint continues the part file and skips the keys already reduced.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
 import type { RecordWriter } from "../core/formats/format.js";
@@ -12,7 +12,7 @@ import { partName } from "../core/ids.js";
 import { decodeFrom, Grouper, Merger } from "../core/shuffle/merge.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
-import { attemptName, attemptOutputDir, checkpointDir } from "../core/storage.js";
+import { attemptName, attemptOutputDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
@@ -29,7 +29,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
   let writer: RecordWriter | undefined;
   let merger: Merger | undefined;
   try {
-    mkdirSync(outDir, { recursive: true });
+    mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
     if (resumed && !continueOrForget(ckptDir, resumed.part, path)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
