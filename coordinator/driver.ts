@@ -71,6 +71,11 @@ export class JobDriver {
   private readonly live = new Map<TaskId, Set<LiveAttempt>>();
   /** Runs of each task so far (a queue keys each run by it). */
   private readonly copies = new Map<TaskId, number>();
+  /**
+   * Failed attempts of each task that count against its limit: not a backup's, nor a run that
+   * found its input lost (its map task is re-run instead). A run's attempt number is this plus 1.
+   */
+  private readonly failures = new Map<TaskId, number>();
   private readonly regenerating = new Map<TaskId, Promise<void>>();
   private readonly regenerations = new Map<TaskId, number>();
 
@@ -221,7 +226,7 @@ export class JobDriver {
   private async runTask(template: Task, durations: number[]): Promise<void> {
     const signal = this.abort.signal;
     const started = Date.now();
-    for (let attempt = 1; ; ) {
+    for (;;) {
       if (signal.aborted || this.committed.has(template.taskId)) return;
       // A reduce task reads every map output: wait while one is being re-run.
       while (template.kind === "reduce" && this.regenerating.size > 0) await Promise.allSettled(this.regenerating.values());
@@ -234,22 +239,29 @@ export class JobDriver {
         return;
       }
       const f = outcome.failure;
+      const max = this.retry.maxAttempts;
+      const before = this.failures.get(template.taskId) ?? 0;
+      // A queue may have retried within the run: f.attempt is then the number of its last attempt.
+      // The limit is per task, not per layer, and the numbers never pass it.
+      const counted = (n: number) => Math.min(Math.max(before, n), max);
       if (f.producer) {
         // The input was lost, not this task's fault: re-run the map task that wrote it, then retry.
+        // Only the queue's earlier attempts in this run (if any) count.
+        this.failures.set(template.taskId, counted(f.attempt - 1));
         const regenerated = await this.regenerate(f.producer, f).then(() => true, () => false);
         if (regenerated) continue;
       }
-      // A queue may have retried already (f.attempt counts its runs): the limit is per task, not per layer.
-      const used = Math.max(attempt, f.attempt);
-      const willRetry = f.retryable && used < this.retry.maxAttempts;
-      this.options.onAttemptFailed?.(f, willRetry);
+      const used = counted(Math.max(before + 1, f.attempt));
+      this.failures.set(template.taskId, used);
+      const failure = { ...f, attempt: used };
+      const willRetry = f.retryable && used < max;
+      this.options.onAttemptFailed?.(failure, willRetry);
       if (!willRetry) {
-        this.failure ??= new JobFailedError(this.plan.config.name, f, f.retryable ? this.retry.maxAttempts : f.attempt);
+        this.failure ??= new JobFailedError(this.plan.config.name, failure, f.retryable ? max : used);
         this.abort.abort();
         return;
       }
-      await sleep(backoffDelay(this.retry, attempt), signal);
-      attempt++;
+      await sleep(backoffDelay(this.retry, used), signal);
     }
   }
 
@@ -270,7 +282,9 @@ export class JobDriver {
     this.progress.running++;
     try {
       const runId = copy === 0 ? undefined : `${copy}-${randomBytes(3).toString("hex")}`;
-      const outcome = await this.executor.run({ ...task, attempt: copy + 1, copy, runId }, live.abort.signal, () => (live.startedAt = Date.now()));
+      // A backup runs as the attempt it backs up: it adds no attempt to the task's count.
+      const attempt = (this.failures.get(task.taskId) ?? 0) + 1;
+      const outcome = await this.executor.run({ ...task, attempt, copy, runId, ...(backup ? { backup } : {}) }, live.abort.signal, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
         await this.commit(outcome.result, live);
         return { ok: true };
