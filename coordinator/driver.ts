@@ -13,6 +13,7 @@ import { taskId, type TaskId } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { outputSink } from "../core/formats/registry.js";
+import { outputTemporaryDir } from "../core/storage.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
@@ -107,9 +108,11 @@ export class JobDriver {
     // Outside the try: a refused output folder (another job's output) must not be aborted.
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {
-      // Attempts create their folders only below it (mkdirBelow): none can outlive the job's end.
-      await this.guard("create the scratch folder");
+      // Attempts create their folders only below these (mkdirBelow), so that none can outlive the
+      // job's end; made again on resume, in case a leader died between removing them and the job's end.
+      await this.guard("create the job's folders");
       await mkdir(this.plan.config.scratch, { recursive: true });
+      await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
       this.committed = await this.store.load();
       for (const r of this.committed.values()) this.count(r, 1);
       this.emitProgress();
@@ -258,7 +261,9 @@ export class JobDriver {
       this.options.onAttemptFailed?.(failure, willRetry);
       if (!willRetry) {
         this.failure ??= new JobFailedError(this.plan.config.name, failure, f.retryable ? max : used);
-        this.abort.abort();
+        // Failing the job removes or stops its other tasks in the queue, which a newer leader
+        // awaits too: only the leader may (a refusal interrupts the driver instead).
+        await this.guard("fail the job").then(() => this.abort.abort(), () => {});
         return;
       }
       await sleep(backoffDelay(this.retry, used), signal);
