@@ -173,9 +173,9 @@ describe("a leader whose lease is taken in Redis while it runs (it believes it l
     await until("the old leader to give the job up", () => old.output().includes(`job ${id} left to resume`), 5_000, 10);
 
     // No leader now: nothing may have removed the job's files.
-    expect(old.output()).toMatch(new RegExp(`job ${id} left to resume: stale leader \\(epoch \\d+\\): fail the job of ${id} refused`));
     expect(existsSync(join(out, "_temporary")), "_temporary removed by a stale leader").toBe(true);
     expect(existsSync(join(workdir, "jobs", id)), "scratch removed by a stale leader").toBe(true);
+    expect(old.output()).toMatch(new RegExp(`job ${id} left to resume: stale leader \\(epoch \\d+\\): fail the job of ${id} refused`));
     expect((await jobRecord(c, id)).state).toBe("running");
 
     const record = await waitJob(c, id, 30_000);
