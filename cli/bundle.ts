@@ -4,7 +4,7 @@
  * running the CLI, so a job file works from any folder.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build, type Message } from "esbuild";
 import { SheafError } from "../core/errors.js";
@@ -55,11 +55,23 @@ export async function bundleJob(jobFile: string, workdir: string): Promise<Artif
   }
   const sha256 = createHash("sha256").update(code).digest("hex");
   const path = artifactPath(workdir, sha256);
-  if (!existsSync(path)) {
+  const write = () => {
     mkdirSync(artifactsDir(workdir), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, code);
     renameSync(tmp, path);
+  };
+  // An artifact already there is reused only if it still holds what its name says.
+  if (!existsSync(path) || createHash("sha256").update(readFileSync(path)).digest("hex") !== sha256) write();
+  else {
+    // Made fresh again: the coordinator's artifact collection spares an artifact younger than its
+    // grace period, which covers the time until the record naming it reaches Redis.
+    const now = new Date();
+    try {
+      utimesSync(path, now, now);
+    } catch {
+      write(); // collected in between
+    }
   }
   return { sha256, path };
 }

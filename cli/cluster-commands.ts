@@ -6,5 +6,8 @@ export { cancelRun, isRunId, listRuns, readRun, RUN_FINISHED } from "../core/clu
 export { Keys } from "../core/cluster/keys.js";
 export { connectRedis, redisUrlFrom } from "../core/cluster/redis.js";
 export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule } from "./schedule.js";
-export { renderJob, renderJobTable, renderRun } from "./status.js";
+export { renderJob, renderJobTable, renderRejections, renderRun } from "./status.js";
+export { readRejections } from "../core/security/rejections.js";
 export { submit, waitForJob, waitForRun } from "./submit.js";
+export { AllowedRoots } from "../core/security/roots.js";
+export { parseEvery } from "../core/schedule-clock.js";

@@ -1,6 +1,8 @@
 /** What `run` and `submit` both take from the command line about a job: inputs, output, and how to cut and run it. */
 import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve, sep } from "node:path";
+import { listInputs } from "../core/inputs.js";
+import type { AllowedRoots } from "../core/security/roots.js";
 import type { Job } from "../core/api/job.js";
 import { SheafError } from "../core/errors.js";
 import { readsFiles, writesFiles } from "../core/formats/registry.js";
@@ -20,6 +22,8 @@ export interface JobSettings {
   taskTimeoutMs?: number;
   checkpointBytes?: number;
   speculative?: boolean;
+  /** `--allow-root` folders (with `SHEAF_ALLOW_ROOTS`): inputs, output and workdir must lie inside them. */
+  allowRoots?: string[];
 }
 
 export const JOB_DEFAULTS = {
@@ -47,6 +51,15 @@ export function resolveOutput(job: Job, settings: Pick<JobSettings, "inputs" | "
   }
   if (settings.output === undefined) throw new SheafError("MISSING_OUTPUT", `job ${job.name} writes ${job.output.format} files: give --output <dir>`);
   return resolve(settings.output);
+}
+
+/** Refuses, before anything is bundled or queued, a workdir, output or input file outside the allowed roots. */
+export function confineSettings(roots: AllowedRoots, settings: Pick<JobSettings, "inputs" | "output" | "workdir">, cwd: string): void {
+  if (!roots.confined) return;
+  roots.check(resolve(settings.workdir), "workdir");
+  if (settings.output !== undefined) roots.check(resolve(settings.output), "output");
+  // Each file as listed (a folder's symlinks included), resolved as the OS would follow it.
+  for (const f of settings.inputs.length ? listInputs(settings.inputs, cwd) : []) roots.check(isAbsolute(f.path) ? f.path : cwd + sep + f.path, "input");
 }
 
 /** Where a job's output goes, for messages: the folder, or the sink's table. */

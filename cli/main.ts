@@ -54,8 +54,12 @@ function jobOptions(cmd: Command): Command {
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
     .option("--overwrite", "replace the output of an earlier finished job", false)
     .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
-    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false);
+    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false)
+    .option(...ALLOW_ROOT);
 }
+
+/** `--allow-root`, on run, submit, coordinator and worker. */
+const ALLOW_ROOT = ["--allow-root <dir>", "confine inputs, outputs, workdir and checkpoints to this folder (repeatable; also $SHEAF_ALLOW_ROOTS, ':'-separated)", collect as never] as const;
 
 /** The options of every command that talks to a cluster. */
 function clusterOptions(cmd: Command): Command {
@@ -106,6 +110,7 @@ function jobSettings(o: Record<string, any>): JobSettings {
     checkpointBytes: o.checkpointEvery,
     // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
     speculative: o.speculative === false ? false : undefined,
+    allowRoots: o.allowRoot ?? [],
   };
 }
 
@@ -154,24 +159,52 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
     .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
+    .option("--plan-timeout <ms>", "fail a job whose planning (its module's top-level code included) takes longer", positiveInt("--plan-timeout"), 120_000)
+    .option("--keep-jobs <n>", "finished jobs kept in Redis (and finished pipeline runs, counted apart); older ones are deleted", positiveInt("--keep-jobs"), 1000)
+    .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", "7d")
+    .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", "1h")
+    .option(...ALLOW_ROOT)
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom } = await cluster();
-      await serve(new Coordinator({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease }));
+      const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
+      const duration = (flag: string, text: string) => {
+        try {
+          return parseEvery(text);
+        } catch (err) {
+          throw new SheafError("BAD_ARGUMENT", `${flag}: ${(err as Error).message}`);
+        }
+      };
+      const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
+      await serve(new Coordinator({
+        redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, retention,
+        planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
+      }));
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
     .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
     .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long", positiveInt("--lock"), 5_000)
+    .option(...ALLOW_ROOT)
     .action(async (o) => {
-      const { QueueWorker, redisUrlFrom } = await cluster();
-      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock }));
+      const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []) }));
+    });
+
+  program
+    .command("acl")
+    .description("print the Redis ACL SETUSER command for a worker user (see docs: Redis ACL for workers)")
+    .option("--prefix <name>", "the cluster's key prefix", process.env.SHEAF_PREFIX ?? "sheaf")
+    .option("--user <name>", "the Redis user", "sheafworker")
+    .option("--password <password>", "the user's password (default: a placeholder to replace)", "CHANGE-ME")
+    .action(async (o) => {
+      const { workerAclCommand } = await import("../core/cluster/acl.js");
+      process.stdout.write(workerAclCommand(o.user, o.prefix, o.password) + "\n");
     });
 
   clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))
     .option("--watch", "refresh every second", false)
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
-      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns } = await cluster();
+      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections } = await cluster();
       await withRedis(o, async (redis, keys) => {
         for (;;) {
           let text: string;
@@ -186,7 +219,7 @@ export function buildProgram(): Command {
             if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
             text = renderJob(record);
             finished = FINISHED.has(record.state);
-          } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit));
+          } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit)) + renderRejections(await readRejections(redis, keys));
           if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
           process.stdout.write(text + "\n");
           if (!o.watch || finished) return;

@@ -18,7 +18,9 @@ import { jobScratchDir } from "../core/storage.js";
 import { ThreadPool } from "../worker/pool.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
-import { describeSink, resolveOutput, type JobSettings } from "./job-settings.js";
+import { confineSettings, describeSink, resolveOutput, type JobSettings } from "./job-settings.js";
+import { checkPlan } from "../coordinator/admission.js";
+import { AllowedRoots } from "../core/security/roots.js";
 import { ProgressReporter } from "./progress.js";
 
 export interface RunOptions extends JobSettings {
@@ -32,6 +34,8 @@ export interface RunOptions extends JobSettings {
 /** Runs a job module, or every stage of a pipeline module, on one thread pool in this process. */
 export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport | PipelineRunReport> {
   const workdir = resolve(options.workdir);
+  const roots = AllowedRoots.from(options.allowRoots);
+  confineSettings(roots, options, process.cwd());
   const artifact = await bundleJob(jobFile, workdir);
   const mod = await loadModule(artifact.path, jobFile);
   const pool = new ThreadPool({ threads: options.threads });
@@ -72,6 +76,7 @@ async function runOnPool(
       checkpointBytes: options.checkpointBytes,
     },
   );
+  checkPlan(plan, { id: jobId, workdir, output }, AllowedRoots.from(options.allowRoots));
   const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
 

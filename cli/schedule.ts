@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { loadModule } from "../core/artifact.js";
+import { signerFromEnv, signRecord } from "../core/security/signing.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { makeRunSubmission, newRunId } from "../core/cluster/runs.js";
 import {
@@ -91,7 +92,7 @@ export async function addSchedule(redis: Redis, keys: Keys, name: string, module
     ...(o.tz ? { tz: o.tz } : {}),
     overlap: o.overlap, settings, createdAt: Date.now(),
   };
-  await saveSchedule(redis, keys, spec);
+  await saveSchedule(redis, keys, signRecord(signerFromEnv(), "schedule", spec));
   await upsert(redis, keys, spec);
   return spec;
 }

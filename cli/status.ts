@@ -44,6 +44,12 @@ export function renderJobTable(records: readonly JobRecord[], now = Date.now(), 
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
+/** A line for `status` when messages or records were refused (forged, tampered, out of bounds): a sign of an attack or a misconfigured secret. */
+export function renderRejections(counts: Record<string, number>): string {
+  const parts = Object.entries(counts).filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([code, n]) => `${code} ${n}`);
+  return parts.length ? `\nrefused messages and records: ${parts.join(", ")} (see the coordinator's and workers' logs)` : "";
+}
+
 export function renderJob(r: JobRecord, now = Date.now()): string {
   const p = r.progress;
   const s = r.spec;

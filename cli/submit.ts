@@ -16,15 +16,18 @@ import { isReport } from "../core/progress.js";
 import { listInputs } from "../core/inputs.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
-import { resolveOutput, type JobSettings } from "./job-settings.js";
+import { confineSettings, resolveOutput, type JobSettings } from "./job-settings.js";
+import { AllowedRoots } from "../core/security/roots.js";
 import { writesFiles } from "../core/formats/registry.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
+import { signerFromEnv, signRecord } from "../core/security/signing.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
 export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings & PipelineSettings): Promise<JobId | string> {
   const cwd = process.cwd();
   const workdir = resolve(o.workdir);
+  confineSettings(AllowedRoots.from(o.allowRoots), o, cwd);
   const artifact = await bundleJob(jobFile, workdir);
   const mod = await loadModule(artifact.path, jobFile);
   if (isPipeline(mod)) return submitPipeline(redis, keys, mod, artifact, o);
@@ -33,7 +36,8 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
   if (o.inputs.length) listInputs(o.inputs, cwd);
   if (writesFiles(job.output)) new OutputCommitter(output).check(o.overwrite);
-  await submitJob(redis, keys, {
+  // With SHEAF_SECRET, the record is signed: a coordinator plans only records its submitters signed.
+  await submitJob(redis, keys, signRecord(signerFromEnv(), "job", {
     id,
     name: job.name,
     artifact: artifact.path,
@@ -51,7 +55,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
     speculative: o.speculative,
     overwrite: o.overwrite,
     submittedAt: Date.now(),
-  });
+  }));
   return id;
 }
 
@@ -69,7 +73,7 @@ export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipelin
   if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(o.at);
   const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, schedule: o.schedule });
-  await submitRun(redis, keys, spec);
+  await submitRun(redis, keys, signRecord(signerFromEnv(), "run", spec));
   return spec.id;
 }
 

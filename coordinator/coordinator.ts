@@ -5,9 +5,10 @@
  */
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import { artifactHash, loadJob } from "../core/artifact.js";
+import { artifactHash } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
 import { FENCE, START } from "../core/cluster/fence.js";
+import { adoptLegacyRecords, endRecord } from "../core/cluster/records.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
@@ -18,10 +19,16 @@ import { outputSink } from "../core/formats/registry.js";
 import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
-import { planJob, type JobPlan } from "./plan.js";
+import type { JobPlan } from "./plan.js";
+import { planIsolated, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore, type Fence } from "./redis-job-store.js";
+import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
+import { checkSubmission, checkPlan } from "./admission.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { AllowedRoots } from "../core/security/roots.js";
+import { OPEN_CLUSTER_WARNING, recordProblem, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface CoordinatorOptions {
@@ -34,19 +41,31 @@ export interface CoordinatorOptions {
   leaseMs?: number;
   /** Default reduce partitions for jobs that name none. @defaultValue 4 */
   defaultPartitions?: number;
+  /**
+   * Limits on planning a job, which runs the job module's top-level code: in a thread of its own,
+   * stopped past `timeoutMs` (default 2 min) or `memoryMb` of heap (default 1024).
+   */
+  planLimits?: IsolationLimits;
+  /** How many finished jobs and runs to keep, how long, and when an unreferenced artifact goes. */
+  retention?: RetentionOptions;
   log?: RedisLog;
+  /** Verifies job and run records and signs task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open */
+  signer?: Signer;
+  /** Where jobs may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
+  roots?: AllowedRoots;
 }
 
 
 /** Records that a job's output folder was prepared. */
 const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1";
 
-/** Records a job's outcome and drops its commit records and stored plan. */
+/** Records a job's outcome, moves it to the finished set, and drops its commit records and stored plan. KEYS[5]: the jobs zset; ARGV[6]: the id. */
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
 redis.call('HDEL', KEYS[3], 'plan')
 redis.call('DEL', KEYS[4])
+${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
 return 1`;
 
 export class Coordinator {
@@ -61,16 +80,22 @@ export class Coordinator {
   private lease!: LeaderLease;
   private leaseConnection: Redis | undefined;
   private scheduler!: Scheduler;
+  private retention!: Retention;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
+  private readonly signer: Signer | undefined;
+  private readonly roots: AllowedRoots;
 
   constructor(private readonly options: CoordinatorOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
     this.log = options.log ?? ((m) => process.stderr.write(`coordinator: ${m}\n`));
+    this.signer = "signer" in options ? options.signer : signerFromEnv();
+    this.roots = options.roots ?? AllowedRoots.from();
   }
 
   async start(): Promise<void> {
     const { redisUrl } = this.options;
+    if (!this.signer) this.log(OPEN_CLUSTER_WARNING);
     this.redis = connectRedis(redisUrl, "coordinator", this.log);
     await checkEvictionPolicy(this.redis);
     this.sub = connectRedis(redisUrl, "coordinator-events");
@@ -85,7 +110,8 @@ export class Coordinator {
     // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
-    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log);
+    this.retention = new Retention(this.redis, this.keys, this.options.retention ?? {}, this.log);
+    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log, this.options.planLimits, this.signer);
     void this.lead();
   }
 
@@ -96,6 +122,7 @@ export class Coordinator {
       const lost = new AbortController();
       if (!(await this.lease.acquire(this.stopping.signal, () => lost.abort()))) return;
       this.log(`leader (epoch ${this.lease.epoch}); resuming unfinished jobs`);
+      await this.adoptLegacyRecords();
       await this.sub.subscribe(this.keys.events);
       const onMessage = (_channel: string, message: string) => {
         const [kind, id] = message.split(" ") as [string, JobId];
@@ -146,6 +173,17 @@ export class Coordinator {
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
     await this.checkCancels().catch((err) => this.log(`cannot read cancel flags: ${messageOf(err)}`));
     await this.scheduler.tick();
+    if (this.lease.isHeld) await this.retention.sweep().catch((err) => this.log(`retention: ${messageOf(err)}`));
+  }
+
+  /** Records from a version without the unfinished and finished sets join them (once; see adoptLegacyRecords). */
+  private async adoptLegacyRecords(): Promise<void> {
+    try {
+      const n = (await adoptLegacyRecords(this.redis, this.keys.jobs, (id) => this.keys.job(id as JobId))) + (await adoptLegacyRecords(this.redis, this.keys.runs, (id) => this.keys.run(id)));
+      if (n) this.log(`sorted ${n} records from an earlier version into the unfinished and finished sets`);
+    } catch (err) {
+      this.log(`cannot sort earlier records: ${messageOf(err)}`);
+    }
   }
 
   /**
@@ -168,7 +206,7 @@ export class Coordinator {
 
   private driveRun(id: string): void {
     const abort = new AbortController();
-    const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log)
+    const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log, this.signer, this.roots)
       .drive(id, abort.signal)
       .catch((err) => this.log(`pipeline run ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
       .finally(() => this.drivers.delete(id as JobId));
@@ -190,17 +228,19 @@ export class Coordinator {
     const record = await readJob(this.redis, this.keys, id);
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
+    this.retention.noteWorkdir(spec.workdir);
     const resumed = started === 2;
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence());
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     let executor: QueueExecutor | undefined;
     try {
       if (record.cancelRequested) throw new Error("cancelled");
-      const plan = await this.planOf(spec, resumed, store);
+      await this.admit(spec);
+      const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
       await this.prepareOutput(id, spec, plan, store);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
-      executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`));
+      executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,
@@ -228,6 +268,19 @@ export class Coordinator {
     }
   }
 
+  /** A job record is planned only if it is signed (with a secret), well formed, and inside the allowed roots; a refusal is counted. */
+  private async admit(spec: JobSubmission): Promise<void> {
+    try {
+      const problem = recordProblem(this.signer, "job", spec);
+      if (problem) throw new Rejected("FORGED_JOB", `job record ${problem}`);
+      checkSubmission(spec, this.roots);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      throw new Rejected(code, `job ${spec.id} rejected: ${messageOf(err)}`);
+    }
+  }
+
   /**
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
@@ -243,17 +296,20 @@ export class Coordinator {
 
   /**
    * The plan is computed once and stored with the job (fenced, first wins), so a resumed job — or
-   * a leader that planned at the same time as a stale one — runs exactly the same tasks.
+   * a leader that planned at the same time as a stale one — runs exactly the same tasks. Planning
+   * imports the job module, so it runs in a thread of its own (plan-isolated.ts): a module that
+   * exits, loops or fills the heap at load fails its own job, not this coordinator.
    */
-  private async planOf(spec: JobSubmission, resumed: boolean, store: RedisJobStore): Promise<JobPlan> {
+  private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<JobPlan> {
     if (resumed) {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
-      if (stored) return JSON.parse(stored) as JobPlan;
+      if (stored) return JSON.parse(stored) as JobPlan; // checked by checkPlan, as a fresh one is
     }
-    const job = await loadJob(spec.artifact, spec.name, spec.stage);
-    const plan = await planJob(
-      job,
-      {
+    const request = {
+      artifact: spec.artifact,
+      label: spec.name,
+      ...(spec.stage ? { stage: spec.stage } : {}),
+      base: {
         jobId: spec.id,
         name: spec.name,
         artifact: artifactHash(spec.artifact),
@@ -265,7 +321,7 @@ export class Coordinator {
         sortBufferBytes: spec.sortBufferBytes,
         ...(spec.stage ? { stage: spec.stage, fingerprint: spec.fingerprint } : {}),
       },
-      {
+      options: {
         inputs: spec.inputs,
         splitSize: spec.splitSize,
         partitions: spec.partitions,
@@ -274,14 +330,15 @@ export class Coordinator {
         speculative: spec.speculative,
         checkpointBytes: spec.checkpointBytes,
       },
-    );
+    };
+    const plan = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
     return JSON.parse(await store.storePlan(JSON.stringify(plan))) as JobPlan;
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
   private async finish(id: JobId, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
-    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id)];
-    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error)) as number;
+    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id), this.keys.jobs];
+    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);
     await this.redis.publish(this.keys.events, `finished ${id}`);
     if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);

@@ -6,7 +6,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
+import { writeReduceInputs, type ReduceInputs } from "../core/shuffle/reduce-inputs.js";
 import { SheafError, describeLocation, messageOf } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
 import { taskId, type TaskId } from "../core/ids.js";
@@ -14,6 +16,7 @@ import type { JobProgress, JobReport } from "../core/progress.js";
 import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { outputSink } from "../core/formats/registry.js";
 import { outputTemporaryDir } from "../core/storage.js";
+import { checkResult } from "../core/security/confine.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
@@ -79,6 +82,9 @@ export class JobDriver {
   private readonly failures = new Map<TaskId, number>();
   private readonly regenerating = new Map<TaskId, Promise<void>>();
   private readonly regenerations = new Map<TaskId, number>();
+  /** Bumped whenever the committed map outputs change, and the reduce tasks' list of them as last written. */
+  private mapGeneration = 0;
+  private inputsList: { generation: number; ref: ReduceInputs } | undefined;
 
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
     this.retry = options.retry ?? DEFAULT_RETRY;
@@ -114,6 +120,8 @@ export class JobDriver {
       await mkdir(this.plan.config.scratch, { recursive: true });
       await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
       this.committed = await this.store.load();
+      // Read back from a store a job commit will act on: each result must name files where its task writes.
+      for (const r of this.committed.values()) checkResult(this.plan.config, r);
       for (const r of this.committed.values()) this.count(r, 1);
       this.emitProgress();
       await this.runStage(this.plan.maps);
@@ -165,11 +173,24 @@ export class JobDriver {
 
   /** The reduce task of partition p, reading the currently committed output of every map task. */
   private reduceTask(p: number): ReduceTask {
-    const segments = this.plan.maps.map((m) => {
+    return { kind: "reduce", job: this.plan.config, taskId: taskId("reduce", p), index: p, attempt: 0, inputs: this.reduceInputs() };
+  }
+
+  /**
+   * The list of committed map outputs, written to the scratch space once per change (a map task
+   * re-run changes it), and again if it went missing.
+   */
+  private reduceInputs(): ReduceInputs {
+    const cached = this.inputsList;
+    if (cached && cached.generation === this.mapGeneration && existsSync(cached.ref.path)) return cached.ref;
+    const refs = this.plan.maps.map((m) => {
       const out = this.committed.get(m.taskId)!.mapOutput!;
-      return { path: out.path, ...out.segments[p]!, producer: m.taskId };
+      return { producer: m.taskId, path: out.path, indexCrc: out.indexCrc };
     });
-    return { kind: "reduce", job: this.plan.config, taskId: taskId("reduce", p), index: p, attempt: 0, segments };
+    // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
+    const ref = writeReduceInputs(this.plan.config.scratch, refs);
+    this.inputsList = { generation: this.mapGeneration, ref };
+    return ref;
   }
 
   /** Records skipped by map tasks, in map order; more than the job allows fails it. */
@@ -320,6 +341,7 @@ export class JobDriver {
       return;
     }
     this.committed.set(result.taskId, result);
+    if (result.kind === "map") this.mapGeneration++;
     this.count(result, 1);
     for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.abort.abort(new SheafError("SUPERSEDED", "another attempt committed"));
     this.emitProgress();
@@ -344,6 +366,7 @@ export class JobDriver {
       if (lost) {
         await this.store.uncommit(mapTask);
         this.committed.delete(mapTask);
+        this.mapGeneration++;
         this.count(lost, -1);
       }
       await this.runTask(template, []);

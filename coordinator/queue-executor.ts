@@ -8,9 +8,22 @@
 import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
 import type { TaskExecutor } from "../core/executor.js";
+import { checkResult } from "../core/security/confine.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
+import { messageOf } from "../core/errors.js";
 import { Interrupted } from "./interrupted.js";
 import type { RetryPolicy } from "./retry.js";
+
+/**
+ * Completed queue entries kept, queue-wide (older ones are deleted as tasks complete), so a long job
+ * holds a bounded number rather than one per task until it finishes. Not none: the result reaches
+ * this coordinator through the `completed` event, but a coordinator resuming a job re-adds each
+ * uncommitted task by id and takes the result of an entry still there instead of running it again;
+ * only tasks that completed more than this many completions ago run again.
+ */
+const KEEP_COMPLETED = 1000;
 
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
@@ -18,12 +31,16 @@ export class QueueExecutor implements TaskExecutor {
   private readonly adds: { name: string; data: Task; opts: JobsOptions; resolve: (j: BullJob) => void; reject: (e: unknown) => void }[] = [];
   private readonly onActive = ({ jobId }: { jobId: string }) => this.starts.get(jobId)?.();
 
-  /** `stop(bullJobId)` asks the workers to stop a running attempt (published on the events channel). */
+  /**
+   * `stop(bullJobId)` asks the workers to stop a running attempt (published on the events channel);
+   * `signer` signs each task message, so workers run only what a coordinator holding the secret sent.
+   */
   constructor(
     private readonly queue: Queue,
     private readonly events: QueueEvents,
     private readonly retry: RetryPolicy,
     private readonly stop: (bullJobId: string) => Promise<unknown>,
+    private readonly signer?: Signer,
   ) {
     events.on("active", this.onActive);
   }
@@ -31,10 +48,12 @@ export class QueueExecutor implements TaskExecutor {
   async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
     const id = Keys.taskJobId(task.job.jobId, task.taskId, task.runId);
     if (onStart) this.starts.set(id, onStart);
-    const job = await this.add(task.kind, task, {
+    const data = this.signer ? { ...task, sig: this.signer.sign("task", task, Date.now() + TASK_SIGNATURE_TTL_MS) } : task;
+    const job = await this.add(task.kind, data, {
       jobId: id,
       attempts: task.backup ? 1 : Math.max(1, this.retry.maxAttempts - task.attempt + 1),
       backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
+      removeOnComplete: { count: KEEP_COMPLETED },
       // Pipeline stages that run at once share the workers: their tasks interleave by index.
       ...(task.job.stage ? { priority: Math.min(task.index + 1, 2_097_152) } : {}),
     });
@@ -51,8 +70,16 @@ export class QueueExecutor implements TaskExecutor {
     });
     aborted.catch(() => {});
     try {
-      const result = (await Promise.race([job.waitUntilFinished(this.events), aborted])) as TaskResult;
-      return { ok: true, result };
+      const result = (await Promise.race([job.waitUntilFinished(this.events), aborted])) as unknown;
+      // A result names files the job commit will move: it must name them where the task writes.
+      try {
+        const checked = checkMessage<TaskResult>(Schemas.result, result, `result of ${id}`);
+        if (checked.taskId !== task.taskId) throw new Error(`result of ${id} names task ${checked.taskId}`);
+        checkResult(task.job, checked);
+        return { ok: true, result: checked };
+      } catch (err) {
+        return { ok: false, failure: { code: "BAD_RESULT", message: messageOf(err), retryable: true, taskId: task.taskId, attempt: task.attempt } };
+      }
     } catch (err) {
       if (signal?.aborted) throw err;
       const latest = await BullJob.fromId(this.queue, id);

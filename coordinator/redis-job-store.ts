@@ -10,6 +10,7 @@ import type { JobId, TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
 import { FENCE } from "../core/cluster/fence.js";
 import { fencedEval, guardEffect, type Fence } from "./fencing.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
 
@@ -47,7 +48,7 @@ export class RedisJobStore implements JobStore {
 
   async load(): Promise<Map<TaskId, TaskResult>> {
     const all = await this.redis.hgetall(this.keys.committed(this.jobId));
-    return new Map(Object.entries(all).map(([id, json]) => [id as TaskId, JSON.parse(json) as TaskResult]));
+    return new Map(Object.entries(all).map(([id, json]) => [id as TaskId, checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${id}`)]));
   }
 
   async commit(result: TaskResult): Promise<boolean> {

@@ -10,7 +10,12 @@ import type { Redis } from "ioredis";
 import { FENCE, START } from "../core/cluster/fence.js";
 import { cancelJob, FINISHED, readJob, type JobSubmission } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { readRun, type RunState, type StageRecord } from "../core/cluster/runs.js";
+import { endRecord, queueRecord } from "../core/cluster/records.js";
+import { readRun, type RunState, type RunSubmission, type StageRecord } from "../core/cluster/runs.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { AllowedRoots } from "../core/security/roots.js";
+import { recordProblem, signRecord, type Signer } from "../core/security/signing.js";
 import { messageOf } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
@@ -27,15 +32,17 @@ local existing = redis.call('HGET', KEYS[3], 'job:' .. ARGV[3])
 if existing then return existing end
 redis.call('HSET', KEYS[3], 'job:' .. ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[4], 'spec', ARGV[5], 'state', 'queued')
-redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
+${queueRecord("KEYS[5]", "ARGV[4]", "ARGV[6]")}
 redis.call('PUBLISH', KEYS[6], 'submitted ' .. ARGV[4])
 return ARGV[4]`;
 
 const STAGES = FENCE + "return redis.call('HSET', KEYS[3], 'stages', ARGV[3])";
 
+/** Records the run's outcome and moves it to the finished set. KEYS[4]: the runs zset; ARGV[6]: the id. */
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
+${endRecord("KEYS[4]", "ARGV[6]", "ARGV[4]")}
 return 1`;
 
 export class RunDriver {
@@ -46,6 +53,8 @@ export class RunDriver {
     private readonly keys: Keys,
     private readonly leader: Fence,
     private readonly log: (m: string) => void,
+    private readonly signer?: Signer,
+    private readonly roots: AllowedRoots = AllowedRoots.open,
   ) {}
 
   private fence(): [string, string] {
@@ -76,6 +85,7 @@ export class RunDriver {
     let error = "";
     try {
       if (record.cancelRequested) throw new Error("cancelled");
+      await this.admit(spec);
       await runPipeline(
         spec.pipeline,
         spec.stages,
@@ -102,11 +112,25 @@ export class RunDriver {
       error = cancelled ? "cancelled" : messageOf(err);
     }
     await this.saveStages(id, stages);
-    const keys = [this.keys.leader, this.keys.epoch, key];
-    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error)) as number;
+    const keys = [this.keys.leader, this.keys.epoch, key, this.keys.runs];
+    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader: outcome of run ${id} not recorded`);
     await this.redis.publish(this.keys.events, `finished ${id}`);
     this.log(`pipeline run ${id} ${state}${error ? `: ${error}` : ""}`);
+  }
+
+  /** A run record is driven only if it is signed (with a secret), well formed, and its workdir inside the allowed roots. */
+  private async admit(spec: RunSubmission): Promise<void> {
+    try {
+      const problem = recordProblem(this.signer, "run", spec);
+      if (problem) throw new Rejected("FORGED_RUN", `run record ${problem}`);
+      checkMessage(Schemas.run, spec, "run record");
+      this.roots.check(spec.job.workdir, `pipeline ${spec.pipeline}: workdir`);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      throw new Rejected(code, `pipeline run ${spec.id} rejected: ${messageOf(err)}`);
+    }
   }
 
   /** The job submission of one stage: the run's shared settings, the stage's paths and parameters. */
@@ -136,7 +160,8 @@ export class RunDriver {
     const record = (await readRun(this.redis, this.keys, runId))!;
     const submission = make(record.spec, `${record.spec.pipeline}.${stage}`);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.run(runId), this.keys.job(submission.id), this.keys.jobs, this.keys.events];
-    const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, JSON.stringify(submission), String(submission.submittedAt))) as string | number;
+    const signed = JSON.stringify(signRecord(this.signer, "job", submission));
+    const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, signed, String(submission.submittedAt))) as string | number;
     if (jobId === -1) throw new Interrupted(`stale leader: stage ${stage} of run ${runId} not started`);
     const id = String(jobId) as JobId;
     this.onJob?.(stage, id);

@@ -9,17 +9,22 @@
  * once, late, and the scheduler continues from the current time. Due times that fell wholly inside
  * the outage are not run; `sheaf schedule backfill` runs them.
  */
-import { Worker, type Job as BullJob } from "bullmq";
+import { UnrecoverableError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
-import { loadModule } from "../core/artifact.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { makeRunSubmission, newRunId, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
-import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent } from "../core/cluster/schedules.js";
-import { messageOf } from "../core/errors.js";
+import { newRunId, readRun, RUN_FINISHED, type RunSubmission } from "../core/cluster/runs.js";
+import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
+import { messageOf, messageWithCauses } from "../core/errors.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { recordProblem, signRecord, type Signer } from "../core/security/signing.js";
 import { Interrupted } from "./interrupted.js";
+import { runSubmissionIsolated, type IsolationLimits } from "./plan-isolated.js";
 
 export class Scheduler {
   private worker: Worker | undefined;
+  /** Aborted by stop(): a run being resolved in its thread is given up (and fired again later). */
+  private stopping = new AbortController();
   private ticking = false;
 
   constructor(
@@ -28,13 +33,19 @@ export class Scheduler {
     private readonly connect: () => Redis,
     private readonly fence: () => [string, string],
     private readonly log: (m: string) => void,
+    /** Limits on resolving a run's stages, which imports the schedule's module (in a thread of its own). */
+    private readonly planLimits?: IsolationLimits,
+    private readonly signer?: Signer,
   ) {}
 
   /** Starts taking wake-ups: only while leading. */
   start(): void {
     if (this.worker) return;
+    this.stopping = new AbortController();
     this.worker = new Worker(SCHEDULE_QUEUE, (job) => this.wake(job), { connection: this.connect(), prefix: this.keys.prefix, concurrency: 1 });
-    this.worker.on("error", (err) => this.log(`schedules: ${messageOf(err)}`));
+    this.worker.on("error", (err) => this.log(`schedules: ${messageWithCauses(err)}`));
+    // A wake-up that failed is retried by BullMQ (unless unrecoverable); either way, say why.
+    this.worker.on("failed", (job, err) => this.log(`schedules: wake-up ${job?.id ?? "?"} failed (attempt ${job?.attemptsMade ?? "?"}): ${messageWithCauses(err)}`));
   }
 
   /**
@@ -45,6 +56,7 @@ export class Scheduler {
     const w = this.worker;
     this.worker = undefined;
     if (!w) return;
+    this.stopping.abort(new Interrupted("scheduler stopping"));
     const closed = w.close(true).then(() => w.disconnect()).catch(() => {});
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
@@ -56,24 +68,59 @@ export class Scheduler {
     await this.fire(job.data.schedule, due, false);
   }
 
+  /** A schedule fires only if it is signed (with a secret) and well formed; a refusal is counted and logged. */
+  private async admit(spec: ScheduleSpec): Promise<void> {
+    const problem = recordProblem(this.signer, "schedule", spec);
+    try {
+      if (problem) throw new Rejected("FORGED_SCHEDULE", `schedule record ${problem}`);
+      checkMessage(Schemas.schedule, spec, "schedule record");
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      // Unrecoverable: retrying the wake-up cannot make the record valid.
+      const failure = new UnrecoverableError(`schedule ${spec.name} rejected: ${messageOf(err)}`);
+      failure.cause = new Rejected(code, messageOf(err));
+      throw failure;
+    }
+  }
+
   /** Fires one due time of a schedule (from a wake-up, or the head of its queue). */
   private async fire(name: string, due: number, fromQueue: boolean): Promise<number> {
     const schedule = await readSchedule(this.redis, this.keys, name);
     if (!schedule) return 0;
     if (schedule.state === "paused" && !fromQueue) return 0;
     const { spec } = schedule;
-    const mod = await loadModule(spec.artifact, spec.module);
-    const run = makeRunSubmission(mod, { path: spec.artifact, sha256: spec.artifactSha }, spec.settings, {
-      id: newRunId(name, due),
-      at: new Date(due),
-      tz: spec.tz,
-      schedule: { name, due },
-    });
+    await this.admit(spec);
+    let run: RunSubmission;
+    try {
+      // Resolving the run imports the schedule's module: in a thread of its own, with limits.
+      run = await runSubmissionIsolated(
+        {
+          artifact: { path: spec.artifact, sha256: spec.artifactSha },
+          label: spec.module,
+          settings: spec.settings,
+          run: { id: newRunId(name, due), at: new Date(due).toISOString(), ...(spec.tz ? { tz: spec.tz } : {}), schedule: { name, due } },
+        },
+        `schedule ${name}`,
+        this.planLimits,
+        this.stopping.signal,
+      );
+    } catch (err) {
+      if (err instanceof Interrupted) throw err;
+      // The module itself is at fault (it does not load, exits, loops, names an unknown stage):
+      // retrying the wake-up would only run it again.
+      const failure = new UnrecoverableError(`schedule ${name} due ${new Date(due).toISOString()} not fired: its run cannot be resolved`);
+      failure.cause = err;
+      throw failure;
+    }
+    // Read again: resolving took a while, and the schedule may have been paused or removed meanwhile.
+    const now = await readSchedule(this.redis, this.keys, name);
+    if (!now || (now.state === "paused" && !fromQueue)) return 0;
     const event = (outcome: string, note?: string): string => JSON.stringify({ due, outcome, run: outcome === "started" ? run.id : undefined, at: Date.now(), ...(note ? { note } : {}) } satisfies ScheduleEvent);
-    const busy = schedule.running ? `run ${schedule.running} still running` : undefined;
+    const busy = now.running ? `run ${now.running} still running` : undefined;
     const k = this.keys.schedule(name);
     const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events];
-    const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(run), String(run.submittedAt), spec.overlap,
+    const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(signRecord(this.signer, "run", run)), String(run.submittedAt), spec.overlap,
       event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0", this.keys.run(""), String(Date.now()))) as number;
     if (r === -1) throw new Interrupted(`stale leader: schedule ${name} due ${new Date(due).toISOString()} not fired`);
     const what = ["already fired", `started ${run.id}`, `skipped (${busy})`, `queued (${busy})`, "still busy"][r];
@@ -88,19 +135,25 @@ export class Scheduler {
     try {
       for (const s of await listSchedules(this.redis, this.keys)) {
         const name = s.spec.name;
-        if (s.running) {
-          const run = await readRun(this.redis, this.keys, s.running);
-          if (run && !RUN_FINISHED.has(run.state)) continue;
-          const event: ScheduleEvent = { due: run?.spec.schedule?.due ?? 0, outcome: run?.state ?? "lost", run: s.running, at: Date.now(), ...(run?.error ? { note: run.error } : {}) };
-          const k = this.keys.schedule(name);
-          const r = (await this.redis.eval(ENDED, 4, this.keys.leader, this.keys.epoch, k, `${k}:history`, ...this.fence(), s.running, JSON.stringify(event))) as number;
-          if (r === -1) return;
+        try {
+          if (s.running) {
+            const run = await readRun(this.redis, this.keys, s.running);
+            if (run && !RUN_FINISHED.has(run.state)) continue;
+            const event: ScheduleEvent = { due: run?.spec.schedule?.due ?? 0, outcome: run?.state ?? "lost", run: s.running, at: Date.now(), ...(run?.error ? { note: run.error } : {}) };
+            const k = this.keys.schedule(name);
+            const r = (await this.redis.eval(ENDED, 4, this.keys.leader, this.keys.epoch, k, `${k}:history`, ...this.fence(), s.running, JSON.stringify(event))) as number;
+            if (r === -1) return;
+          }
+          const next = (await this.redis.lindex(`${this.keys.schedule(name)}:queue`, 0)) ?? undefined;
+          if (next !== undefined) await this.fire(name, Number(next), true);
+        } catch (err) {
+          // One schedule's failure (its module, say) must not keep the others from their turn.
+          if (err instanceof Interrupted) throw err;
+          this.log(`schedules: schedule ${name}: ${messageWithCauses(err)}`);
         }
-        const next = (await this.redis.lindex(`${this.keys.schedule(name)}:queue`, 0)) ?? undefined;
-        if (next !== undefined) await this.fire(name, Number(next), true);
       }
     } catch (err) {
-      if (!(err instanceof Interrupted)) this.log(`schedules: ${messageOf(err)}`);
+      if (!(err instanceof Interrupted)) this.log(`schedules: ${messageWithCauses(err)}`);
     } finally {
       this.ticking = false;
     }

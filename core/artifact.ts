@@ -27,6 +27,11 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * only if its content has that hash (a file replaced behind the engine's back is refused).
  */
 export async function loadTaskJob(workdir: string, sha256: string, label: string, stage?: string): Promise<Job> {
+  return loadJob(await verifiedArtifact(workdir, sha256, label), label, stage);
+}
+
+/** The path of the artifact `sha256` in the workdir, once its content is checked to have that hash. */
+export async function verifiedArtifact(workdir: string, sha256: string, label: string): Promise<string> {
   if (!SHA256.test(sha256)) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${JSON.stringify(sha256.slice(0, 80))} is not a sha256`);
   const path = artifactPath(workdir, sha256);
   if (!verified.has(path)) {
@@ -40,7 +45,7 @@ export async function loadTaskJob(workdir: string, sha256: string, label: string
     if (actual !== sha256) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} does not match its hash (it holds ${actual})`);
     verified.add(path);
   }
-  return loadJob(path, label, stage);
+  return path;
 }
 
 /** Artifacts whose hash this thread checked (content-addressed files never change once right). */

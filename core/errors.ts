@@ -3,8 +3,9 @@ import type { RecordLocation } from "./api/types.js";
 import type { TaskFailure, Task } from "./tasks.js";
 
 export class SheafError extends Error {
-  constructor(readonly code: string, message: string, readonly retryable = false) {
-    super(message);
+  /** `options.cause`: the error this one explains, for the logs. */
+  constructor(readonly code: string, message: string, readonly retryable = false, options?: ErrorOptions) {
+    super(message, options);
     this.name = "SheafError";
   }
 }
@@ -28,6 +29,15 @@ export function describeLocation(input: (RecordLocation & { key?: string }) | un
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
+}
+
+/** An error's message, then its causes' (`cannot fire: caused by: …`): one line for a log. */
+export function messageWithCauses(err: unknown): string {
+  const parts = [messageOf(err)];
+  for (let e = (err as { cause?: unknown } | null)?.cause; e !== undefined && e !== null && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    parts.push(messageOf(e));
+  }
+  return parts.join(": caused by: ");
 }
 
 /** Turns anything a task threw into data that survives structured clone. */

@@ -2,7 +2,7 @@
 import type { InputFormat, OutputFormat } from "./api/formats.js";
 import type { RecordLocation } from "./api/types.js";
 import type { JobId, TaskId } from "./ids.js";
-import type { Segment } from "./shuffle/segment.js";
+import type { ReduceInputs } from "./shuffle/reduce-inputs.js";
 import type { Split } from "./splits.js";
 
 /** What every task of a job needs to know about the job. */
@@ -76,8 +76,8 @@ export interface MapTask extends TaskBase {
 
 export interface ReduceTask extends TaskBase {
   kind: "reduce";
-  /** This partition's run from every map task, in map-task order. */
-  segments: Segment[];
+  /** The committed map outputs, in map-task order: this partition's run of each is read through its segment index. */
+  inputs: ReduceInputs;
 }
 
 export type Task = MapTask | ReduceTask;
@@ -107,8 +107,8 @@ export interface TaskResult {
   kind: Task["kind"];
   taskId: TaskId;
   attempt: number;
-  /** Map tasks of a job with reduce: the map output, one segment per partition. */
-  mapOutput?: { path: string; segments: Omit<Segment, "path">[] };
+  /** Map tasks of a job with reduce: the map output file, and the CRC of its segment index (one segment per partition, beside it). */
+  mapOutput?: { path: string; indexCrc: number };
   /** Reduce tasks, and map tasks of a map-only job. */
   part?: PartFile;
   counters: Record<string, number>;

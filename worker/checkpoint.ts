@@ -1,15 +1,18 @@
 /**
  * Checkpoints inside a task, so that a retried attempt resumes instead of starting over.
  *
- * A checkpoint is `<dir>/checkpoint.json`, replaced atomically, plus hard links (in
- * `<dir>/<attempt>/`) to the durable files it relies on: a map task's spilled runs, or the part
- * file a reduce (or map-only) task is writing. The links keep those files alive after their
- * attempt's own folder is removed; an attempt that resumes links them into its own folder first,
- * and starts from scratch if it cannot (a newer checkpoint replaced them).
+ * Each attempt keeps its own checkpoint: `<dir>/checkpoint-<attempt>.json`, replaced atomically,
+ * plus hard links (in `<dir>/<attempt>/`) to the durable files it relies on: a map task's spilled
+ * runs, or the part file a reduce (or map-only) task is writing. The links keep those files alive
+ * after their attempt's own folder is removed. Attempts that run at once (a retry beside a backup)
+ * never overwrite each other's checkpoint; one that resumes takes the furthest checkpoint it can
+ * use, links its files into its own folder first, and starts from scratch if none is usable.
  */
-import { closeSync, copyFileSync, existsSync, linkSync, openSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, copyFileSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { mkdirBelow } from "../core/storage.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { isInside } from "../core/security/roots.js";
 import type { Split } from "../core/splits.js";
 import type { BadRecord } from "../core/tasks.js";
 import type { RunFile } from "./run-merge.js";
@@ -50,7 +53,15 @@ export interface ReduceCheckpoint {
   part: PartProgress;
 }
 
-export type Checkpoint = MapCheckpoint | ReduceCheckpoint;
+export type Checkpoint = (MapCheckpoint | ReduceCheckpoint) & {
+  /** How far it got (input bytes for map, output bytes for reduce): a resume takes the furthest. */
+  progress?: number;
+};
+
+/** A checkpoint as resumed, with the manifest it came from (to forget it if it cannot be continued). */
+export type Resumed<C extends Checkpoint> = C & { manifest: string };
+
+const MANIFEST = /^checkpoint-(.+)\.json$/;
 
 export class Checkpointer {
   /** Whether this attempt saved a checkpoint (then its folder needs removing when the task is done). */
@@ -75,8 +86,23 @@ export class Checkpointer {
     this.lastBytes = bytes;
   }
 
-  /** Links the files the checkpoint relies on, then replaces `checkpoint.json`, atomically. */
+  /**
+   * Links the files the checkpoint relies on, then replaces this attempt's manifest, atomically.
+   * Best effort: an attempt that cannot checkpoint (another attempt finished the task and removed
+   * the folder, a full disk) carries on, and a later attempt resumes from an older one, or starts over.
+   */
   save(checkpoint: Checkpoint, bytes: number): void {
+    try {
+      this.write(checkpoint, bytes);
+      this.saved = true;
+    } catch {
+      // Nothing to undo: a manifest is only ever replaced whole, and stray links go with the folder.
+    }
+    this.lastAt = Date.now();
+    this.lastBytes = bytes;
+  }
+
+  private write(checkpoint: Checkpoint, bytes: number): void {
     mkdirBelow(dirname(this.dir), this.links); // the checkpoint folder with it, never its parent (`_temporary`, the scratch folder)
     const link = (path: string) => {
       const target = join(this.links, basename(path));
@@ -90,29 +116,56 @@ export class Checkpointer {
       checkpoint.kind === "map"
         ? { ...checkpoint, spills: checkpoint.spills.map((r) => ({ ...r, path: link(r.path) })), part: checkpoint.part && { ...checkpoint.part, path: link(checkpoint.part.path) } }
         : { ...checkpoint, part: { ...checkpoint.part, path: link(checkpoint.part.path) } };
-    const tmp = join(this.dir, `checkpoint.json.${basename(this.links)}.tmp`);
-    writeFileSync(tmp, JSON.stringify(stored));
-    renameSync(tmp, join(this.dir, "checkpoint.json"));
-    this.saved = true;
-    this.lastAt = Date.now();
-    this.lastBytes = bytes;
+    const name = `checkpoint-${basename(this.links)}.json`;
+    const tmp = join(this.dir, `${name}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ ...stored, progress: bytes }));
+    renameSync(tmp, join(this.dir, name));
   }
 }
 
 /**
- * The task's latest checkpoint, with its files linked into `into` (this attempt's folder), or
- * undefined when there is none or its files are gone.
+ * The furthest of the task's checkpoints whose files can still be linked into `into` (this
+ * attempt's folder), or undefined when there is none.
  */
-export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], into: string): C | undefined {
-  const path = join(dir, "checkpoint.json");
-  if (!existsSync(path)) return undefined;
-  let cp: Checkpoint;
+export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], into: string): Resumed<C> | undefined {
+  let names: string[];
   try {
-    cp = JSON.parse(readFileSync(path, "utf8")) as Checkpoint;
+    names = readdirSync(dir).filter((n) => MANIFEST.test(n));
   } catch {
     return undefined;
   }
-  if (cp.kind !== kind) return undefined;
+  const found = names.flatMap((n) => {
+    const cp = readManifest<C>(join(dir, n), dir, kind);
+    return cp ? [{ cp, manifest: join(dir, n) }] : [];
+  });
+  found.sort((a, b) => (b.cp.progress ?? 0) - (a.cp.progress ?? 0));
+  for (const { cp, manifest } of found) {
+    const adopted = adopt(cp, into);
+    if (adopted) return { ...adopted, manifest };
+  }
+  return undefined;
+}
+
+/** A manifest of `kind`, checked; undefined (and dropped, when hostile) otherwise. */
+function readManifest<C extends Checkpoint>(path: string, dir: string, kind: C["kind"]): C | undefined {
+  let cp: Checkpoint;
+  try {
+    cp = checkMessage<Checkpoint>(Schemas.checkpoint, JSON.parse(readFileSync(path, "utf8")), `checkpoint ${path}`);
+  } catch {
+    return undefined;
+  }
+  // Every file a checkpoint names is a link it made in its own folder: a manifest naming any other
+  // path was not written by an attempt; it is dropped, not followed, and the attempt starts clean.
+  const files = cp.kind === "map" ? [...cp.spills.map((r) => r.path), ...(cp.part ? [cp.part.path] : [])] : [cp.part.path];
+  if (files.some((f) => !isInside(resolve(dir), resolve(f)))) {
+    rmSync(path, { force: true });
+    return undefined;
+  }
+  return cp.kind === kind ? (cp as C) : undefined;
+}
+
+/** The checkpoint with its map spills linked into `into`, or undefined when its files are gone. */
+function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
   mkdirBelow(dirname(into), into);
   const adopted: string[] = [];
   const adopt = (file: string, name: string) => {
@@ -138,12 +191,12 @@ export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], i
  * finished and removed it, the disk lost it), forgets the checkpoint so that this attempt and every
  * later one start clean instead of failing the same way. Returns whether it continued.
  */
-export function continueOrForget(dir: string, from: PartProgress, to: string): boolean {
+export function continueOrForget(manifest: string, from: PartProgress, to: string): boolean {
   try {
     continuePart(from, to);
     return true;
   } catch {
-    rmSync(join(dir, "checkpoint.json"), { force: true });
+    rmSync(manifest, { force: true });
     rmSync(to, { force: true });
     return false;
   }

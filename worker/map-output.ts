@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Key } from "../core/api/types.js";
 import { encodeKey, hashEncodedKey } from "../core/keys.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
+import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
 import { mergeRuns, type Combiner, type RunFile } from "./run-merge.js";
 
 export interface MapOutputOptions {
@@ -25,7 +26,7 @@ export interface MapOutputOptions {
 /** How many values a key collects before the combiner folds them into one. */
 const COMBINE_EVERY = 64;
 /** At most this many runs are merged at once (Hadoop's io.sort.factor). */
-const MERGE_FACTOR = 64;
+
 const ENTRY_OVERHEAD = 96;
 
 interface Entry {
@@ -33,8 +34,20 @@ interface Entry {
   /** The key's encoding. */
   ek: string;
   partition: number;
-  values: unknown[];
+  /**
+   * The key's values so far. While they are scalars (numbers, bigints, booleans: counts, sums,
+   * maxima) each new one is folded in at once, as Spark's reduceByKey does, and `acc` holds the
+   * one value; a value of any other kind switches the key to collecting `values`, folded every
+   * COMBINE_EVERY (a combiner that concatenates would be quadratic if folded pair by pair).
+   */
+  acc: unknown;
+  values: unknown[] | undefined;
   bytes: number;
+}
+
+function isScalar(v: unknown): boolean {
+  const t = typeof v;
+  return t === "number" || t === "bigint" || t === "boolean";
 }
 
 export function estimateSize(v: unknown): number {
@@ -84,28 +97,50 @@ export class MapOutputBuffer {
       let e = table.get(lookup);
       if (!e) {
         const ek = isString ? encodeKey(key) : lookup;
-        e = { key, ek, partition: this.partition(key, ek), values: [], bytes: ENTRY_OVERHEAD + ek.length };
+        const scalar = isScalar(value);
+        e = { key, ek, partition: this.partition(key, ek), acc: scalar ? value : undefined, values: scalar ? undefined : [value], bytes: ENTRY_OVERHEAD + ek.length + estimateSize(value) };
         table.set(lookup, e);
         this.used += e.bytes;
-      }
-      e.values.push(value);
-      const size = estimateSize(value);
-      e.bytes += size;
-      this.used += size;
-      if (e.values.length >= COMBINE_EVERY) {
-        const folded = combine(e.key, e.values, e.ek);
-        e.values.length = 1; // keeps the array's storage for the next values
-        e.values[0] = folded;
-        const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
-        this.used += bytes - e.bytes;
-        e.bytes = bytes;
-      }
+      } else if (e.values === undefined) {
+        const pair = this.pair;
+        pair[0] = e.acc;
+        pair[1] = value;
+        const folded = combine(e.key, pair, e.ek);
+        if (isScalar(folded)) e.acc = folded;
+        else {
+          e.values = [folded];
+          e.acc = undefined;
+          const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
+          this.used += bytes - e.bytes;
+          e.bytes = bytes;
+        }
+      } else this.collect(e, value, combine);
     } else {
       const ek = encodeKey(key);
       this.plain.push({ ek, partition: this.partition(key, ek), value });
       this.used += ENTRY_OVERHEAD + ek.length + estimateSize(value);
     }
     if (this.used >= this.opts.budget) this.spill();
+  }
+
+  /** Two values folded by the combiner: one array, reused. */
+  private readonly pair: unknown[] = [undefined, undefined];
+
+  /** Adds a value to a key that collects them, folding every COMBINE_EVERY. */
+  private collect(e: Entry, value: unknown, combine: Combiner): void {
+    const values = e.values!;
+    values.push(value);
+    const size = estimateSize(value);
+    e.bytes += size;
+    this.used += size;
+    if (values.length >= COMBINE_EVERY) {
+      const folded = combine(e.key, values, e.ek);
+      values.length = 1; // keeps the array's storage for the next values
+      values[0] = folded;
+      const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
+      this.used += bytes - e.bytes;
+      e.bytes = bytes;
+    }
   }
 
   /** Runs spilled to disk so far (0 when everything fit in the budget). */
@@ -117,10 +152,10 @@ export class MapOutputBuffer {
     if (this.used > 0) this.spill();
     let runs = this.spills;
     let pass = 0;
-    while (runs.length > MERGE_FACTOR) {
-      const merged = mergeRuns(runs.slice(0, MERGE_FACTOR), this.opts.partitions, join(this.opts.dir, `merge-${pass++}`), this.opts.combine);
-      for (const r of runs.slice(0, MERGE_FACTOR)) rmSync(r.path, { force: true });
-      runs = [merged, ...runs.slice(MERGE_FACTOR)];
+    while (runs.length > MERGE_FAN_IN) {
+      const merged = mergeRuns(runs.slice(0, MERGE_FAN_IN), this.opts.partitions, join(this.opts.dir, `merge-${pass++}`), this.opts.combine);
+      for (const r of runs.slice(0, MERGE_FAN_IN)) rmSync(r.path, { force: true });
+      runs = [merged, ...runs.slice(MERGE_FAN_IN)];
     }
     const out = mergeRuns(runs, this.opts.partitions, path, this.opts.combine);
     for (const r of runs) rmSync(r.path, { force: true });
@@ -150,7 +185,7 @@ export class MapOutputBuffer {
         for (const entries of byPartition) {
           entries.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // binary strings: code-unit order is byte order
           writer.beginSegment();
-          for (const e of entries) writer.write(e.ek, e.values.length === 1 ? e.values[0] : combine(e.key, e.values, e.ek));
+          for (const e of entries) writer.write(e.ek, e.values === undefined ? e.acc : e.values.length === 1 ? e.values[0] : combine(e.key, e.values, e.ek));
           segments.push(writer.endSegment());
         }
       } else {

@@ -12,6 +12,7 @@ import type { ReadBatch, RecordWriter } from "../core/formats/format.js";
 import { createRecordWriter, extensionOf, inputReader } from "../core/formats/registry.js";
 import { partName } from "../core/ids.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
+import { writeSegmentIndex } from "../core/shuffle/segment-index.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
@@ -35,7 +36,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
     mkdirBelow(task.job.scratch, scratch);
     if (mapOnly) mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
-    if (resumed?.part && !continueOrForget(ckptDir, resumed.part, partPath)) resumed = undefined;
+    if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
 
     let emit: (key: Key, value?: unknown) => void;
@@ -154,7 +155,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       stats.bytesOut = bytes;
     } else if (shuffle) {
       const out = shuffle.finish(join(scratch, "map.out"));
-      result.mapOutput = out;
+      result.mapOutput = { path: out.path, indexCrc: writeSegmentIndex(out.path, out.segments) };
       stats.spills = shuffle.spillCount;
       stats.recordsOut = shuffle.records;
       stats.bytesOut = out.segments.reduce((n, s) => n + s.length, 0);

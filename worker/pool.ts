@@ -2,6 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { TaskExecutor } from "../core/executor.js";
+import { messageOf } from "../core/errors.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
 
 export interface PoolOptions {
@@ -9,13 +10,23 @@ export interface PoolOptions {
   threads: number;
   /** V8 old-generation limit per thread, in MiB: one task cannot take the process down. @defaultValue 1024 */
   memoryPerThreadMb?: number;
+  /** Where the pool reports what no task can: a thread that failed between tasks. @defaultValue stderr */
+  log?: (message: string) => void;
 }
+
+/** How long after this pool stopped a thread an error from piscina is taken for that thread's late result. */
+const LATE_RESULT_MS = 5_000;
 
 const THREAD_FILE = fileURLToPath(new URL("./thread.js", import.meta.url));
 
 export class ThreadPool implements TaskExecutor {
   private readonly pool: Piscina<Task, TaskOutcome>;
   private readonly slots: Semaphore;
+  private readonly log: (message: string) => void;
+  /** Attempts on a thread now: named in an error piscina cannot tie to one of them. */
+  private readonly running = new Set<Task>();
+  /** When this pool last stopped a running attempt (its thread terminated). */
+  private lastStopAt = -Infinity;
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new TypeError(`threads must be a positive integer, got ${options.threads}`);
@@ -27,9 +38,25 @@ export class ThreadPool implements TaskExecutor {
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryPerThreadMb ?? 1024 },
     });
-    // piscina reports the result of a task aborted while it was finishing as an 'error' event; the
-    // attempt was already settled as aborted, so there is nothing left to do with it.
-    this.pool.on("error", () => {});
+    this.log = options.log ?? ((m) => process.stderr.write(`sheaf: thread pool: ${m}\n`));
+    this.pool.on("error", (err: unknown) => this.onPoolError(err));
+  }
+
+  /**
+   * piscina emits 'error' for what it cannot hand to a task: a thread that died or threw between
+   * tasks, a message it did not expect. Those are logged. One is expected: the result of an attempt
+   * this pool stopped while it was finishing (that attempt was already settled as stopped), so an
+   * error just after a stop is not logged. piscina gives these errors no code to tell them apart
+   * by, hence the timing.
+   */
+  private onPoolError(err: unknown): void {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code !== "ERR_WORKER_OUT_OF_MEMORY" && Date.now() - this.lastStopAt < LATE_RESULT_MS) return;
+    const tasks = [...this.running].map((t) => `${t.job.name}/${t.taskId} attempt ${t.attempt}`);
+    this.log(
+      `a worker thread failed outside any task${typeof code === "string" ? ` (${code})` : ""}: ${messageOf(err)}; ` +
+        `threads ${this.pool.threads.length}/${this.pool.maxThreads}, running ${tasks.length ? tasks.join(", ") : "nothing"}`,
+    );
   }
 
   get concurrency(): number {
@@ -45,15 +72,18 @@ export class ThreadPool implements TaskExecutor {
     await this.slots.acquire(signal, waitLimitMs);
     onStart?.();
     const deadline = AbortSignal.timeout(task.job.taskTimeoutMs);
+    this.running.add(task);
     try {
       return await this.pool.run(task, { signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
     } catch (err) {
+      if (signal?.aborted || deadline.aborted) this.lastStopAt = Date.now();
       if (signal?.aborted) throw err;
       const fail = (code: string, message: string): TaskOutcome => ({ ok: false, failure: { code, message, retryable: true, taskId: task.taskId, attempt: task.attempt } });
       if (deadline.aborted) return fail("TASK_TIMEOUT", `task ran past its deadline of ${task.job.taskTimeoutMs} ms (taskTimeout); its thread was stopped`);
       // The thread itself died (out of memory, process.exit in user code): this attempt failed, the pool lives on.
       return fail("THREAD_DIED", `worker thread died: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
+      this.running.delete(task);
       this.slots.release();
     }
   }

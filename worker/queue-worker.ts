@@ -8,7 +8,11 @@ import type { Redis } from "ioredis";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { connectRedis, type RedisLog } from "../core/cluster/redis.js";
+import { AllowedRoots } from "../core/security/roots.js";
+import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import type { Task, TaskResult } from "../core/tasks.js";
+import { TaskAdmission } from "./admission.js";
+import { countRejection } from "../core/security/rejections.js";
 import { NoFreeThread, ThreadPool } from "./pool.js";
 
 /** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
@@ -26,6 +30,10 @@ export interface QueueWorkerOptions {
   /** Task lock length: a dead worker's tasks are retried within about 1.5× this long. @defaultValue 5000 */
   lockMs?: number;
   log?: RedisLog;
+  /** Verifies task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open (with a warning) */
+  signer?: Signer;
+  /** Where tasks may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
+  roots?: AllowedRoots;
 }
 
 export class QueueWorker {
@@ -35,6 +43,7 @@ export class QueueWorker {
   private sub!: Redis;
   private pool!: ThreadPool;
   private worker!: Worker<Task, TaskResult>;
+  private admission!: TaskAdmission;
   /** Running attempts by job id, so a cancelled job's attempts can be stopped, and by BullMQ id, to stop one. */
   private readonly running = new Map<string, Set<AbortController>>();
   private readonly byQueueId = new Map<string, AbortController>();
@@ -54,18 +63,22 @@ export class QueueWorker {
 
   async start(): Promise<void> {
     const { redisUrl, threads } = this.options;
+    const signer = "signer" in this.options ? this.options.signer : signerFromEnv();
+    if (!signer) this.log(OPEN_CLUSTER_WARNING);
     this.redis = connectRedis(redisUrl, "worker", this.log);
+    this.admission = new TaskAdmission(this.redis, this.keys, signer, this.options.roots ?? AllowedRoots.from(), this.log);
     this.sub = connectRedis(redisUrl, "worker-events");
     await this.sub.subscribe(this.keys.events);
     this.sub.on("message", (_channel: string, message: string) => {
       const [kind, id] = message.split(" ");
+      if ((kind === "cancel" || kind === "finished") && id) this.admission.ended(id);
       if (kind === "cancel" && id) {
         this.ended.add(id);
         for (const c of this.running.get(id) ?? []) c.abort();
       }
       if (kind === "stop" && id) this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
-    this.pool = new ThreadPool({ threads });
+    this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
     const lockMs = this.options.lockMs ?? 5_000;
     this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
@@ -83,9 +96,16 @@ export class QueueWorker {
   }
 
   private async process(job: BullJob<Task, TaskResult>, token?: string): Promise<TaskResult> {
+    // Nothing the message names is read, written or loaded before it passes admission.
+    let admitted: Task;
+    try {
+      admitted = await this.admission.admit(job.id!, job.data);
+    } catch (err) {
+      throw new UnrecoverableError(JSON.stringify({ code: (err as { code?: string }).code ?? "REJECTED", message: (err as Error).message, retryable: false, taskId: "rejected", attempt: 0 }));
+    }
     // The queue's own retries number on from the attempt the coordinator gave the run; a restart
     // after a stall (its worker died) is the same attempt, resumed. Folder names add a random part.
-    const task: Task = { ...job.data, attempt: job.data.attempt + job.attemptsMade };
+    const task: Task = { ...admitted, attempt: admitted.attempt + job.attemptsMade };
     const jobId = task.job.jobId;
     // Cancelled and finished jobs are announced on the events channel; their queued tasks are removed
     // by the coordinator, and one taken in between stops here.
@@ -103,6 +123,10 @@ export class QueueWorker {
       this.adaptPrefetch(Date.now() - started);
       if (outcome.ok) return outcome.result;
       const f = outcome.failure;
+      if (f.code === "BAD_ARTIFACT") {
+        this.log(`rejected task ${job.id} (BAD_ARTIFACT): ${f.message}`);
+        await countRejection(this.redis, this.keys, f.code).catch(() => {});
+      }
       await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
       const reason = JSON.stringify(f);
       // A lost input (f.producer) is for the coordinator to repair; retrying here cannot help.

@@ -9,10 +9,11 @@ import type { Job } from "../core/api/job.js";
 import type { RecordWriter } from "../core/formats/format.js";
 import { createRecordWriter, extensionOf } from "../core/formats/registry.js";
 import { partName } from "../core/ids.js";
-import { decodeFrom, Grouper, Merger } from "../core/shuffle/merge.js";
+import { decodeFrom, Grouper, Merger, MERGE_FAN_IN } from "../core/shuffle/merge.js";
+import { boundFanIn, reduceSegments } from "./reduce-inputs.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
-import { attemptName, attemptOutputDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
+import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
@@ -28,15 +29,23 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
   const path = join(outDir, name);
   let writer: RecordWriter | undefined;
   let merger: Merger | undefined;
+  const premerge = attemptScratchDir(task.job.scratch, task.taskId, attempt);
+  let cleanup = () => {};
   try {
     mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
-    if (resumed && !continueOrForget(ckptDir, resumed.part, path)) resumed = undefined;
+    if (resumed && !continueOrForget(resumed.manifest, resumed.part, path)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
     /** Keys up to this one (an encoding) are already in the part file. */
     const done = resumed ? Buffer.from(resumed.lastKey, "base64").toString("latin1") : undefined;
     writer = await createRecordWriter(job.output, { path, job: task.job, taskId: task.taskId, attempt }, resumed?.part);
-    merger = new Merger(task.segments.map((s) => new RunReader(s)));
+    const segments = reduceSegments(task);
+    let runs = segments;
+    if (segments.length > MERGE_FAN_IN) {
+      mkdirBelow(task.job.scratch, premerge);
+      ({ segments: runs, cleanup } = boundFanIn(segments, premerge));
+    }
+    merger = new Merger(runs.map((s) => new RunReader(s)));
     const groups = new Grouper(merger);
     const reduce = job.reduce!;
     const checkpointer = new Checkpointer(ckptDir, attempt, { everyBytes: task.job.checkpointBytes, everyMs: task.job.checkpointMs });
@@ -69,6 +78,8 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
     }
     runHook(job, "cleanup", ctx);
     const { bytes, records } = await writer.close();
+    merger.close();
+    rmSync(premerge, { recursive: true, force: true });
     if (resumed || checkpointer.saved) rmSync(ckptDir, { recursive: true, force: true }); // done: its links would only hold disk space
     return {
       kind: "reduce",
@@ -77,8 +88,8 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
       part: { path: writer.staged ?? path, name, bytes, records },
       counters: ctx.counterValues(),
       stats: {
-        recordsIn: task.segments.reduce((n, s) => n + s.records, 0),
-        bytesIn: task.segments.reduce((n, s) => n + s.length, 0),
+        recordsIn: segments.reduce((n, s) => n + s.records, 0),
+        bytesIn: segments.reduce((n, s) => n + s.length, 0),
         recordsOut: records,
         bytesOut: bytes,
         spills: 0,
@@ -88,6 +99,8 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
     };
   } catch (err) {
     merger?.close();
+    cleanup();
+    rmSync(premerge, { recursive: true, force: true });
     await writer?.abandon().catch(() => {});
     rmSync(outDir, { recursive: true, force: true });
     // Its checkpoints may hold output made from the corrupt run (a run's CRC is checked at its end).

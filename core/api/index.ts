@@ -17,5 +17,6 @@ export type {
   Schema,
 } from "./formats.js";
 export { sum, count, min, max, toArray } from "./helpers.js";
+export { countWords } from "./words.js";
 export { FatalError } from "./errors.js";
 export type { Key, Emit, Counter, TaskContext, RecordLocation } from "./types.js";

@@ -82,7 +82,7 @@ export async function unfinishedJobs(redis: Redis, keys: Keys): Promise<JobId[]>
 }
 
 export async function cancelJob(redis: Redis, keys: Keys, id: JobId): Promise<JobState | undefined> {
-  return (await cancelRecord(redis, keys.job(id), keys.events, id)) as JobState | undefined;
+  return (await cancelRecord(redis, keys.job(id), keys.jobs, keys.events, id)) as JobState | undefined;
 }
 
 /** Counts a failed attempt on a worker, for `status`. */

@@ -10,6 +10,12 @@ export class Keys {
   }
   /** Sorted set of job ids by submit time. */
   get jobs() { return `${this.prefix}:jobs`; }
+  /**
+   * Beside `jobs` and `runs`: the ids still queued or running (by submit time), so a scan costs
+   * O(unfinished), and the finished ids by finish time, which retention prunes.
+   */
+  static unfinished(zset: string) { return `${zset}:unfinished`; }
+  static finished(zset: string) { return `${zset}:finished`; }
   /** Hash: a job's spec, state and progress. */
   job(id: JobId) { return `${this.prefix}:job:${id}`; }
   /** Hash: task id → committed result (first wins). */
@@ -21,6 +27,8 @@ export class Keys {
   /** Set of schedule names, and one schedule's hash (its queue, fired due times and history beside it). */
   get schedules() { return `${this.prefix}:schedules`; }
   schedule(name: string) { return `${this.prefix}:schedule:${name}`; }
+  /** Hash: messages and records refused (forged, altered, expired, malformed, out of bounds), counted by reason. */
+  get rejected() { return `${this.prefix}:rejected`; }
   /** Pub/sub channel for job events (submitted, cancel). */
   get events() { return `${this.prefix}:events`; }
   /** The coordinator leader lease, and its fencing epoch. */

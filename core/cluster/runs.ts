@@ -75,7 +75,7 @@ export async function unfinishedRuns(redis: Redis, keys: Keys): Promise<string[]
 
 /** Flags a run for cancelling (its coordinator cancels the stages' jobs); a queued run ends at once. */
 export async function cancelRun(redis: Redis, keys: Keys, id: string): Promise<RunState | undefined> {
-  return (await cancelRecord(redis, keys.run(id), keys.events, id)) as RunState | undefined;
+  return (await cancelRecord(redis, keys.run(id), keys.runs, keys.events, id)) as RunState | undefined;
 }
 
 /** Pipeline run ids start with this, so `status` and `cancel` tell them from job ids. */

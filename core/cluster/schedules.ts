@@ -11,6 +11,7 @@
 import type { Redis } from "ioredis";
 import type { RunSettings } from "./runs.js";
 import { FENCE } from "./fence.js";
+import { queueRecord } from "./records.js";
 import type { Keys } from "./keys.js";
 
 export const SCHEDULE_QUEUE = "schedules";
@@ -83,6 +84,24 @@ export async function deleteSchedule(redis: Redis, keys: Keys, name: string): Pr
   await redis.multi().del(k, `${k}:queue`, `${k}:fired`, `${k}:history`).srem(keys.schedules, name).exec();
 }
 
+/** A fired due time is remembered at least this long, whatever the retention: a repeated wake-up must find it. */
+const FIRED_MIN_AGE_MS = 3_600_000;
+
+/**
+ * Forgets fired due times past retention (which otherwise grow by one per due time): those before
+ * `cutoff`, and all but the newest `keep`; never the running one, nor one younger than an hour.
+ * A backfill over a forgotten window submits its runs again, whose stages are skipped when their
+ * output is committed with the same fingerprint. Reads the whole hash: call it rarely.
+ */
+export async function pruneFiredDueTimes(redis: Redis, keys: Keys, name: string, keep: number, cutoff: number, now = Date.now()): Promise<number> {
+  const k = keys.schedule(name);
+  const due = (await redis.hkeys(`${k}:fired`)).map(Number).sort((a, b) => b - a);
+  const running = Number(await redis.hget(k, "runningDue"));
+  const old = due.filter((d, i) => (d < cutoff || i >= keep) && d < now - FIRED_MIN_AGE_MS && d !== running);
+  if (old.length) await redis.hdel(`${k}:fired`, ...old.map(String));
+  return old.length;
+}
+
 /** Due times already fired (or queued), so a backfill skips them. */
 export async function firedDueTimes(redis: Redis, keys: Keys, name: string): Promise<Map<number, string>> {
   const h = await redis.hgetall(`${keys.schedule(name)}:fired`);
@@ -118,7 +137,10 @@ if running and running ~= '' then
     running = nil
   end
 end
-if running and running ~= '' then
+-- With overlap queue, a live due time goes behind the due times already queued, even if nothing
+-- runs at this instant: the tick that starts the head may not have got there yet.
+local behind = ARGV[10] ~= '1' and ARGV[7] == 'queue' and redis.call('LLEN', KEYS[5]) > 0
+if (running and running ~= '') or behind then
   if ARGV[10] == '1' then return 4 end
   redis.call('HSET', KEYS[4], ARGV[3], '')
   redis.call('LPUSH', KEYS[6], ARGV[9])
@@ -131,7 +153,7 @@ redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[3], 'running', ARGV[4], 'runningDue', ARGV[3])
 if redis.call('EXISTS', KEYS[7]) == 0 then
   redis.call('HSET', KEYS[7], 'spec', ARGV[5], 'state', 'queued')
-  redis.call('ZADD', KEYS[8], ARGV[6], ARGV[4])
+  ${queueRecord("KEYS[8]", "ARGV[4]", "ARGV[6]")}
   redis.call('PUBLISH', KEYS[9], 'submitted ' .. ARGV[4])
 end
 redis.call('LPUSH', KEYS[6], ARGV[8])

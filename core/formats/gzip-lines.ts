@@ -103,7 +103,8 @@ export async function readGzipLines(
     if (err === fromCallback || err instanceof SheafError) throw err;
     const code = (err as { code?: string }).code;
     if (code === "ENOENT") throw new SheafError("MISSING_INPUT", `input not found: ${split.file}`);
-    if (code?.startsWith("Z_") || /unexpected end|incorrect header|invalid/i.test(messageOf(err))) {
+    // zlib gives every error it raises a Z_* code (a truncated file: Z_BUF_ERROR; a bad header or block: Z_DATA_ERROR).
+    if (code?.startsWith("Z_")) {
       throw new SheafError("BAD_INPUT", `${split.file} is not a valid gzip file (at decompressed byte ${offset + pendingBytes}): ${messageOf(err)}`);
     }
     throw err;

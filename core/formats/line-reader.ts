@@ -18,17 +18,39 @@ export const MAX_LINE = 64 << 20;
 export class LineBatch {
   private scanIndex = 0;
   private scanOffset: number;
+  private decoded: string[] | undefined;
+  private counted = -1;
 
   constructor(
-    readonly lines: string[],
+    /** The lines, or undefined to decode them from `region` only when asked (a raw read). */
+    lines: string[] | undefined,
     /** The raw bytes of the lines, terminators included. */
     readonly region: Buffer,
     /** File offset of lines[0]. */
     readonly offset: number,
     /** Line number of lines[0], when counted. */
     readonly firstLine: number | undefined,
+    /** Whether the last line ends with a newline (a file's last line may not). */
+    private readonly terminated = true,
   ) {
     this.scanOffset = offset;
+    this.decoded = lines;
+  }
+
+  /** The lines as strings, without terminators. */
+  get lines(): string[] {
+    return (this.decoded ??= decodeLines(this.region, this.terminated));
+  }
+
+  /** How many lines the batch holds, counted without decoding them. */
+  get count(): number {
+    if (this.decoded) return this.decoded.length;
+    if (this.counted < 0) {
+      let n = 0;
+      for (let i = this.region.indexOf(NL); i >= 0; i = this.region.indexOf(NL, i + 1)) n++;
+      this.counted = this.terminated ? n : n + 1;
+    }
+    return this.counted;
   }
 
   /** File offset just past the last line (and its newline). */
@@ -45,6 +67,20 @@ export class LineBatch {
     }
     return this.scanOffset;
   }
+}
+
+/** Whole lines from their bytes (`terminated`: the last one ends with a newline); `\r\n` ends a line too. */
+function decodeLines(region: Buffer, terminated: boolean): string[] {
+  const text = region.toString("utf8", 0, terminated ? region.length - 1 : region.length);
+  const lines = text.split("\n");
+  if (region.indexOf(CR) >= 0) {
+    const last = terminated ? lines.length : lines.length - 1; // an unterminated last line keeps its \r
+    for (let i = 0; i < last; i++) {
+      const l = lines[i]!;
+      if (l.charCodeAt(l.length - 1) === CR) lines[i] = l.slice(0, -1);
+    }
+  }
+  return lines;
 }
 
 export interface LineReadStats {
@@ -67,10 +103,10 @@ export function readLines(split: Split, onBatch: (batch: LineBatch) => void, buf
  * for, so a consumer may await between batches. Returns the read's stats; closes the file however
  * the iteration ends.
  */
-export function* lineBatches(split: Split, bufferSize = 1 << 20, cwd = process.cwd()): Generator<LineBatch, LineReadStats, void> {
+export function* lineBatches(split: Split, bufferSize = 1 << 20, cwd = process.cwd(), raw = false): Generator<LineBatch, LineReadStats, void> {
   const fd = openSync(resolve(cwd, split.file), "r");
   try {
-    return yield* new LineScanner(fd, split, bufferSize).run();
+    return yield* new LineScanner(fd, split, bufferSize, raw).run();
   } finally {
     closeSync(fd);
   }
@@ -84,7 +120,7 @@ class LineScanner {
   private lineNo: number | undefined;
   private stats: LineReadStats = { bytes: 0, lines: 0 };
 
-  constructor(private fd: number, private split: Split, bufferSize: number) {
+  constructor(private fd: number, private split: Split, bufferSize: number, private readonly raw = false) {
     this.buf = Buffer.allocUnsafe(bufferSize);
     this.lineNo = split.firstLine;
   }
@@ -133,18 +169,11 @@ class LineScanner {
   private *emit(upto: number, terminated: boolean): Generator<LineBatch, void, void> {
     if (upto === 0) return;
     const region = this.buf.subarray(0, upto);
-    const text = this.buf.toString("utf8", 0, terminated ? upto - 1 : upto);
-    const lines = text.split("\n");
-    if (region.indexOf(CR) >= 0) {
-      const last = terminated ? lines.length : lines.length - 1; // an unterminated last line keeps its \r
-      for (let i = 0; i < last; i++) {
-        const l = lines[i]!;
-        if (l.charCodeAt(l.length - 1) === CR) lines[i] = l.slice(0, -1);
-      }
-    }
-    yield new LineBatch(lines, region, this.bufStart, this.lineNo);
-    if (this.lineNo !== undefined) this.lineNo += lines.length;
-    this.stats.lines += lines.length;
+    const batch = new LineBatch(this.raw ? undefined : decodeLines(region, terminated), region, this.bufStart, this.lineNo, terminated);
+    yield batch;
+    const lines = batch.count;
+    if (this.lineNo !== undefined) this.lineNo += lines;
+    this.stats.lines += lines;
     this.stats.bytes += upto;
     this.consume(upto);
   }

@@ -107,6 +107,7 @@ const NETWORK = /^(ECONN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_
 function isConnectionError(err: unknown): boolean {
   const inner = err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err;
   const code = String((inner as { code?: unknown })?.code ?? "");
+  // node-postgres raises a dropped connection and a connect timeout with no code: only their text tells.
   return NETWORK.test(code) || code.startsWith("08") || code === "57P01" || /Connection terminated|timeout expired/i.test(messageOf(inner));
 }
 

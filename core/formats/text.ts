@@ -23,21 +23,30 @@ export function planTextSplits(files: readonly InputFile[], splitSize: number, c
   return splits;
 }
 
+/** The size of a batch of `lines({ raw: true })`. */
+const RAW_BATCH_BYTES = 64 << 20;
+
 class LinesReadBatch implements ReadBatch {
   constructor(
     private readonly lines: LineBatch,
     private readonly file: string,
-    readonly records: unknown[],
+    /** The records (jsonl); undefined for lines, which are the batch's own. */
+    private readonly parsed: unknown[] | undefined,
     readonly bytes: number,
     readonly resume: Partial<Split>,
     /** For jsonl: the line of each record (blank and bad lines hold none). */
     private readonly lineIndex?: number[],
+    /** `lines({ raw: true })`: mapBatch receives the bytes. */
+    private readonly raw = false,
   ) {}
-  get batch(): unknown[] {
-    return this.records;
+  get records(): unknown[] {
+    return this.parsed ?? this.lines.lines;
+  }
+  get batch(): unknown {
+    return this.raw ? this.lines.region : this.records;
   }
   get length(): number {
-    return this.records.length;
+    return this.parsed ? this.parsed.length : this.lines.count;
   }
   location(i: number): RecordLocation {
     return lineLocation(this.lines, this.file, this.lineIndex ? this.lineIndex[i]! : i);
@@ -58,17 +67,19 @@ export async function readLineBatches(
   split: Split,
   cwd: string,
   onLines: (lines: LineBatch, bytes: number, resume: Partial<Split>) => void | Promise<void>,
+  raw = false,
 ): Promise<{ bytes: number; lines: number }> {
   if (split.unit === "whole") {
     return readGzipLines(split, (lines, compressed, through) => onLines(lines, compressed, { skip: through }), cwd);
   }
   // The byte-range scanner is synchronous (the hot path); a batch stays valid until the next is asked for.
-  const batches = lineBatches(split, undefined, cwd);
+  // Raw batches are larger: what they cost per batch (emitting a chunk's distinct keys) is then paid less often.
+  const batches = lineBatches(split, raw ? RAW_BATCH_BYTES : undefined, cwd, raw);
   for (;;) {
     const next = batches.next();
     if (next.done) return next.value;
     const lines = next.value;
-    const resume: Partial<Split> = { start: lines.end, firstLine: lines.firstLine === undefined ? undefined : lines.firstLine + lines.lines.length };
+    const resume: Partial<Split> = { start: lines.end, firstLine: lines.firstLine === undefined ? undefined : lines.firstLine + lines.count };
     const pending = onLines(lines, lines.end - split.start, resume);
     if (pending) await pending;
   }
@@ -76,6 +87,7 @@ export async function readLineBatches(
 
 export function textReader(format: LinesInput | JsonlFormat): InputReader {
   const countLines = format.format === "lines" && format.lineNumbers;
+  const raw = format.format === "lines" && format.raw === true;
   return {
     async plan(files, splitSize, cwd) {
       return planTextSplits(files, splitSize, countLines, cwd);
@@ -84,11 +96,11 @@ export function textReader(format: LinesInput | JsonlFormat): InputReader {
       let records = 0;
       const stats = await readLineBatches(split, options.cwd, (lines, bytes, resume) => {
         const batch = format.format === "lines"
-          ? new LinesReadBatch(lines, split.file, lines.lines, bytes, resume)
+          ? new LinesReadBatch(lines, split.file, undefined, bytes, resume, undefined, raw)
           : parseJsonl(lines, split.file, bytes, resume, options);
         records += batch.length;
         return onBatch(batch);
-      });
+      }, raw);
       return { bytes: stats.bytes, records };
     },
   };

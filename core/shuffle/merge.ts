@@ -16,6 +16,9 @@ export function decodeFrom(merger: Merger, encoded: string): Key {
   }
 }
 
+/** Runs merged at once, at most: each holds an open file and a read buffer. */
+export const MERGE_FAN_IN = 64;
+
 export class Merger {
   private heap: number[] = [];
   private current = -1;

@@ -110,14 +110,14 @@ export class Cluster {
   }
 
   /** A coordinator, once it holds the lease (or is standing by, with `standby`). */
-  async coordinator(extra: string[] = [], standby = false): Promise<Proc> {
-    const p = this.spawn(["coordinator", "--lease", "2000", ...extra]);
+  async coordinator(extra: string[] = [], standby = false, env: Record<string, string> = {}): Promise<Proc> {
+    const p = this.spawn(["coordinator", "--lease", "2000", ...extra], env);
     await waitFor("the coordinator", async () => (p.output().includes(standby ? "waiting for the leader lease" : "leader (epoch") ? true : undefined));
     return p;
   }
 
-  async worker(threads = 1, extra: string[] = []): Promise<Proc> {
-    const p = this.spawn(["worker", "--threads", String(threads), "--lock", "3000", ...extra]);
+  async worker(threads = 1, extra: string[] = [], env: Record<string, string> = {}): Promise<Proc> {
+    const p = this.spawn(["worker", "--threads", String(threads), "--lock", "3000", ...extra], env);
     await waitFor("a worker", async () => (p.output().includes("worker: ready") ? true : undefined));
     return p;
   }

@@ -236,9 +236,11 @@ export function workerRunning(markDir: string, task: string, workers: readonly P
 /** A task id (`map-00003`) with a checkpoint on disk under `dir` (a job's scratch folder or an output's _temporary). */
 export function checkpointed(dir: string, kind: "map" | "reduce"): string | undefined {
   if (!existsSync(dir)) return undefined;
+  // Each attempt saves its own `checkpoint-<attempt>.json`.
+  const hasManifest = (folder: string) => existsSync(folder) && readdirSync(folder).some((n) => /^checkpoint-.+\.json$/.test(n));
   for (const entry of readdirSync(dir)) {
-    if (kind === "map" && entry.startsWith("map-") && existsSync(join(dir, entry, "checkpoint", "checkpoint.json"))) return entry;
-    if (kind === "reduce" && entry.endsWith("-checkpoint") && existsSync(join(dir, entry, "checkpoint.json"))) return entry.replace(/-checkpoint$/, "");
+    if (kind === "map" && entry.startsWith("map-") && hasManifest(join(dir, entry, "checkpoint"))) return entry;
+    if (kind === "reduce" && entry.endsWith("-checkpoint") && hasManifest(join(dir, entry))) return entry.replace(/-checkpoint$/, "");
   }
   return undefined;
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { continueOrForget } from "../../worker/checkpoint.js";
+import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "../../worker/checkpoint.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sheaf-ckpt-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +14,7 @@ describe("a resume that cannot use its checkpoint starts clean", () => {
     writeFileSync(join(ckpt, "checkpoint.json"), "{}");
     const from = join(ckpt, "part-kept");
     writeFileSync(from, "one\ntwo\nthree, half-writ");
-    expect(continueOrForget(ckpt, { path: from, bytes: 8, records: 2 }, join(dir, "a-part"))).toBe(true);
+    expect(continueOrForget(join(ckpt, "checkpoint.json"), { path: from, bytes: 8, records: 2 }, join(dir, "a-part"))).toBe(true);
     expect(readFileSync(join(dir, "a-part"), "utf8")).toBe("one\ntwo\n");
     expect(existsSync(join(ckpt, "checkpoint.json"))).toBe(true);
   });
@@ -23,8 +23,49 @@ describe("a resume that cannot use its checkpoint starts clean", () => {
     const ckpt = join(dir, "b");
     mkdirSync(ckpt, { recursive: true });
     writeFileSync(join(ckpt, "checkpoint.json"), "{}");
-    expect(continueOrForget(ckpt, { path: join(ckpt, "removed-by-another-attempt"), bytes: 8, records: 2 }, join(dir, "b-part"))).toBe(false);
+    expect(continueOrForget(join(ckpt, "checkpoint.json"), { path: join(ckpt, "removed-by-another-attempt"), bytes: 8, records: 2 }, join(dir, "b-part"))).toBe(false);
     expect(existsSync(join(ckpt, "checkpoint.json"))).toBe(false);
     expect(existsSync(join(dir, "b-part"))).toBe(false);
+  });
+});
+
+describe("attempts of one task keep checkpoints of their own", () => {
+  const policy = { everyBytes: 1, everyMs: 1 };
+  const mapCheckpoint = (spill: string, bytesIn: number): MapCheckpoint => ({
+    kind: "map", resume: { start: bytesIn }, recordsIn: bytesIn, bytesIn, counters: {}, badRecords: [], spills: [{ path: spill, segments: [] }],
+  });
+
+  it("a resume takes the furthest checkpoint, whichever attempt saved it last", () => {
+    const ckpt = join(dir, "c");
+    writeFileSync(join(dir, "spill-a"), "a");
+    writeFileSync(join(dir, "spill-b"), "b");
+    new Checkpointer(ckpt, "attempt-1-aa", policy).save(mapCheckpoint(join(dir, "spill-a"), 900), 900);
+    // A backup that started later and got less far saves after it: it must not replace the retry's.
+    new Checkpointer(ckpt, "attempt-2-bb", policy).save(mapCheckpoint(join(dir, "spill-b"), 300), 300);
+    const into = join(dir, "c-resume");
+    const resumed = resumeFrom<MapCheckpoint>(ckpt, "map", into)!;
+    expect(resumed.bytesIn).toBe(900);
+    expect(readFileSync(resumed.spills[0]!.path, "utf8")).toBe("a");
+  });
+
+  it("falls back to an older checkpoint when the furthest one's files are gone", () => {
+    const ckpt = join(dir, "d");
+    writeFileSync(join(dir, "spill-c"), "c");
+    writeFileSync(join(dir, "spill-d"), "d");
+    new Checkpointer(ckpt, "attempt-1-cc", policy).save(mapCheckpoint(join(dir, "spill-c"), 100), 100);
+    new Checkpointer(ckpt, "attempt-2-dd", policy).save(mapCheckpoint(join(dir, "spill-d"), 500), 500);
+    rmSync(join(ckpt, "attempt-2-dd"), { recursive: true });
+    expect(resumeFrom<MapCheckpoint>(ckpt, "map", join(dir, "d-resume"))!.bytesIn).toBe(100);
+  });
+
+  it("an attempt whose checkpoint folder another attempt removed carries on", () => {
+    const ckpt = join(dir, "e");
+    writeFileSync(join(dir, "spill-e"), "e");
+    const c = new Checkpointer(ckpt, "attempt-1-ee", policy);
+    c.save(mapCheckpoint(join(dir, "spill-e"), 10), 10);
+    rmSync(ckpt, { recursive: true }); // the other attempt finished the task
+    writeFileSync(join(dir, "e"), "a file where the folder was"); // and the folder cannot even be made again
+    expect(() => c.save(mapCheckpoint(join(dir, "spill-e"), 20), 20)).not.toThrow();
+    expect(c.due(20)).toBe(false);
   });
 });

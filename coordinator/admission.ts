@@ -1,0 +1,43 @@
+/**
+ * What a coordinator (or `sheaf run`) checks before it plans or drives a job: the record's shape,
+ * its artifact where its hash puts it, its folders inside the allowed roots; and, once planned or
+ * read back from Redis, every file of the plan.
+ */
+import { resolve, isAbsolute, sep } from "node:path";
+import { artifactHash } from "../core/artifact.js";
+import type { JobSubmission } from "../core/cluster/jobs.js";
+import { SheafError } from "../core/errors.js";
+import { checkInputFile, checkJobConfig, checkSplit } from "../core/security/confine.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import type { AllowedRoots } from "../core/security/roots.js";
+import { artifactPath } from "../core/storage.js";
+import type { JobPlan } from "./plan.js";
+
+export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void {
+  checkMessage(Schemas.job, spec, "job record");
+  if (resolve(spec.artifact) !== artifactPath(resolve(spec.workdir), artifactHash(spec.artifact))) {
+    throw new SheafError("PATH_NOT_ALLOWED", `job ${spec.name}: artifact ${spec.artifact} is not in the workdir's artifacts/`);
+  }
+  roots.check(spec.workdir, `job ${spec.name}: workdir`);
+  roots.check(spec.output, `job ${spec.name}: output`);
+  for (const input of spec.inputs) roots.check(isAbsolute(input) ? input : spec.cwd + sep + input, `job ${spec.name}: input`);
+}
+
+/**
+ * A plan (computed, or read back from Redis) for `spec`: its folders and every input file inside
+ * the roots. Each map task is bound to the plan's one checked config.
+ */
+export function checkPlan(plan: JobPlan, spec: Pick<JobSubmission, "id" | "workdir" | "output">, roots: AllowedRoots): JobPlan {
+  checkMessage(Schemas.plan, plan, `plan of job ${spec.id}`);
+  const c = plan.config;
+  if (c.jobId !== spec.id || c.workdir !== spec.workdir || c.output !== spec.output) {
+    throw new SheafError("BAD_MESSAGE", `plan of job ${spec.id} does not match its job record`);
+  }
+  checkJobConfig(c, roots);
+  for (const f of plan.inputs) checkInputFile(c, f.path, roots);
+  for (const m of plan.maps) {
+    m.job = c;
+    checkSplit(c, m.split, roots);
+  }
+  return plan;
+}

@@ -1,0 +1,54 @@
+/**
+ * Path checks for what arrives from Redis or a checkpoint: each folder a job names must lie inside
+ * the allowed roots, and each file a task, result or plan names must lie where the job's own
+ * layout puts it (a map output in the job's scratch, a part under `<output>/_temporary`), so a
+ * message can point the engine at nothing else.
+ */
+import { isAbsolute, resolve, sep } from "node:path";
+import { readsFiles, writesFiles } from "../formats/registry.js";
+import { SheafError } from "../errors.js";
+import { jobScratchDir, outputTemporaryDir } from "../storage.js";
+import type { JobConfig, Task, TaskResult } from "../tasks.js";
+import type { Split } from "../splits.js";
+import { isInside, type AllowedRoots } from "./roots.js";
+
+function refuse(what: string, path: string, where: string): never {
+  throw new SheafError("PATH_NOT_ALLOWED", `${what} ${path} is outside ${where}`);
+}
+
+/** `path` must be `dir` or lie under it, after `..` is resolved. */
+export function checkUnder(dir: string, path: string, what: string): void {
+  if (!isAbsolute(path) || !isInside(resolve(dir), resolve(path))) refuse(what, path, dir);
+}
+
+/** The job's folders inside the roots, and its scratch where its id puts it. */
+export function checkJobConfig(job: JobConfig, roots: AllowedRoots): void {
+  const label = `job ${job.name}`;
+  if (resolve(job.scratch) !== jobScratchDir(resolve(job.workdir), job.jobId)) refuse(`${label}: scratch folder`, job.scratch, `the workdir's jobs/${job.jobId}`);
+  roots.check(job.workdir, `${label}: workdir`);
+  roots.check(job.output, `${label}: output`);
+}
+
+/** An input file, resolved against the job's working directory as the OS would (symlinks and all). */
+export function checkInputFile(job: JobConfig, file: string, roots: AllowedRoots): void {
+  if (!roots.confined || !readsFiles(job.formats.input)) return;
+  roots.check(isAbsolute(file) ? file : job.cwd + sep + file, `job ${job.name}: input`);
+}
+
+export function checkSplit(job: JobConfig, split: Split, roots: AllowedRoots): void {
+  checkInputFile(job, split.file, roots);
+}
+
+/** Everything a task message names, before the worker touches any of it. */
+export function checkTask(task: Task, roots: AllowedRoots): void {
+  checkJobConfig(task.job, roots);
+  if (task.kind === "map") checkSplit(task.job, task.split, roots);
+  else checkUnder(task.job.scratch, task.inputs.path, `job ${task.job.name}, ${task.taskId}: list of map outputs`);
+}
+
+/** A result's files where its task writes them; a sink's staged part is checked by the sink itself. */
+export function checkResult(job: JobConfig, result: TaskResult): void {
+  const label = `job ${job.name}, ${result.taskId}`;
+  if (result.mapOutput) checkUnder(resolve(job.scratch, result.taskId), result.mapOutput.path, `${label}: map output`);
+  if (result.part && writesFiles(job.formats.output)) checkUnder(outputTemporaryDir(job.output), result.part.path, `${label}: part file`);
+}

@@ -1,0 +1,50 @@
+/**
+ * The list of committed map outputs every reduce task reads, written once per change by the driver
+ * into the job's scratch space. A reduce task's message names this file (path, count, CRC), not
+ * the outputs themselves, so its size does not grow with the number of map tasks.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { SheafError } from "../errors.js";
+
+export interface MapOutputRef {
+  /** The map task that wrote it (re-run when it is found corrupt or missing). */
+  producer: string;
+  path: string;
+  /** CRC-32 of its segment index. */
+  indexCrc: number;
+}
+
+/** What a reduce task's message carries: where the list is and how to check it. */
+export interface ReduceInputs {
+  path: string;
+  maps: number;
+  crc: number;
+}
+
+/** Writes the list (content-addressed: the same list is written once) and returns its reference. */
+export function writeReduceInputs(scratch: string, refs: readonly MapOutputRef[]): ReduceInputs {
+  const body = Buffer.from(JSON.stringify(refs));
+  const crc = crc32(body);
+  const path = join(scratch, `reduce-inputs-${refs.length}-${crc.toString(16).padStart(8, "0")}.json`);
+  if (!existsSync(path)) {
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, body);
+    renameSync(tmp, path);
+  }
+  return { path, maps: refs.length, crc };
+}
+
+/** The list a reduce task reads; a file missing or not matching its reference fails the attempt (retried with a fresh list). */
+export function readReduceInputs(ref: ReduceInputs): MapOutputRef[] {
+  let body: Buffer;
+  try {
+    body = readFileSync(ref.path);
+  } catch (err) {
+    throw new SheafError("REDUCE_INPUTS_LOST", `list of map outputs ${ref.path} cannot be read: ${(err as Error).message}`, true);
+  }
+  const refs = crc32(body) === ref.crc ? (JSON.parse(body.toString("utf8")) as MapOutputRef[]) : undefined;
+  if (!Array.isArray(refs) || refs.length !== ref.maps) throw new SheafError("REDUCE_INPUTS_LOST", `list of map outputs ${ref.path} fails its checksum`, true);
+  return refs;
+}

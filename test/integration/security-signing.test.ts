@@ -1,0 +1,192 @@
+/**
+ * Signed task messages and verified artifacts (design §6), on a real cluster with SHEAF_SECRET:
+ * forged, altered and replayed messages written straight into the queue, and an artifact replaced
+ * in the workdir, are rejected and counted, and nothing they name is loaded, read or written: the
+ * hostile job module writes a marker file at top level, which must never appear.
+ */
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Job as BullJob, Queue } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { bundleJob as BundleJob } from "../../cli/bundle.js";
+import { Signer, TASK_SIGNATURE_TTL_MS } from "../../core/security/signing.js";
+import { jobScratchDir } from "../../core/storage.js";
+import type { MapTask } from "../../core/tasks.js";
+import { Cluster } from "./cluster-harness.js";
+import { EXAMPLE_JOBS, outputText, parseTsv, REPO, Scratch } from "./helpers.js";
+
+/** The built CLI's bundler: it resolves `sheaf` to the built public API, as `sheaf submit` does. */
+const bundleJob: typeof BundleJob = (...args) => import(join(REPO, "dist/cli/bundle.js")).then((m) => m.bundleJob(...args));
+
+const SECRET = "test-secret-0123456789abcdef";
+const signed = { SHEAF_SECRET: SECRET };
+const scratch = new Scratch("signing");
+const workdir = scratch.path("workdir");
+const cluster = new Cluster(workdir);
+const marker = scratch.path("marker");
+let evilSha = "";
+let corpus = "";
+let input = "";
+let queue: Queue;
+
+/** A map task as a coordinator would send it, for a job that writes the marker when loaded. */
+function evilTask(jobId: string, output = scratch.path("evil-out")): MapTask {
+  return {
+    kind: "map",
+    taskId: "map-00000" as MapTask["taskId"],
+    index: 0,
+    attempt: 0,
+    split: { file: input, start: 0, end: statSync(input).size },
+    job: {
+      jobId: jobId as MapTask["job"]["jobId"],
+      name: "evil",
+      artifact: evilSha,
+      workdir,
+      params: {},
+      cwd: scratch.root,
+      partitions: 0,
+      output,
+      formats: { input: { format: "lines", lineNumbers: false }, output: { format: "tsv" } },
+      scratch: jobScratchDir(workdir, jobId as MapTask["job"]["jobId"]),
+      sortBufferBytes: 1 << 20,
+      taskTimeoutMs: 60_000,
+      skipBadRecords: 0,
+      speculative: false,
+      checkpointBytes: 1 << 20,
+      checkpointMs: 10_000,
+    },
+  };
+}
+
+/** Queues a raw message as the queue job `<jobId>.map-00000` (or `queueId`) and waits for a worker to fail it. */
+async function deliver(data: object, queueId: string): Promise<string> {
+  await queue.add("map", data as never, { jobId: queueId, attempts: 1 });
+  for (let i = 0; i < 200; i++) {
+    const job = await BullJob.fromId(queue, queueId);
+    const state = await job?.getState();
+    if (state === "failed" || state === "completed") return `${state}: ${job!.failedReason ?? ""}`;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no worker took ${queueId}`);
+}
+
+async function rejections(): Promise<Record<string, number>> {
+  const h = await cluster.client().hgetall("sheaf:rejected");
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+}
+
+function wordcount(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return counts;
+}
+
+beforeAll(async () => {
+  corpus = Array.from({ length: 300 }, (_, i) => `alpha beta ${i % 7 ? "gamma" : "delta"} w${i % 13}`).join("\n") + "\n";
+  input = scratch.write("input/corpus.txt", corpus);
+  const evil = scratch.write(
+    "evil.ts",
+    `import { writeFileSync } from "node:fs";\nimport { defineJob, lines, tsv } from "sheaf";\nwriteFileSync(${JSON.stringify(marker)}, "loaded");\n` +
+      `export default defineJob({ name: "evil", input: lines(), map(line: string, emit) { emit(line, 1); }, output: tsv() });\n`,
+  );
+  evilSha = (await bundleJob(evil, workdir)).sha256;
+  await cluster.startRedis();
+  queue = new Queue("tasks", { connection: { url: cluster.url }, prefix: "sheaf" });
+  await cluster.coordinator([], false, signed);
+  await cluster.worker(1, [], signed);
+}, 60_000);
+
+afterAll(async () => {
+  await queue?.close();
+  await cluster.stop();
+  cluster.assertNoLeaks();
+  scratch.cleanup();
+});
+
+describe("with SHEAF_SECRET", () => {
+  it("a job submitted with the secret runs, and its output matches a plain count", async () => {
+    const out = scratch.fresh();
+    const r = await cluster.run(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", input, "-o", out, "--wait", "-q"], signed);
+    expect(r.code, r.output).toBe(0);
+    const got = new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]));
+    expect(got).toEqual(wordcount(corpus));
+  }, 60_000);
+
+  it("a job record without a valid signature is refused by the coordinator and counted", async () => {
+    const out = scratch.fresh();
+    const r = await cluster.run(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", input, "-o", out, "--wait", "-q"]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/rejected: job record unsigned/);
+    expect(existsSync(out)).toBe(false);
+    expect((await rejections()).FORGED_JOB).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it("forged, altered and replayed task messages are rejected and counted; nothing they name is loaded or written", async () => {
+    const before = await rejections();
+    const running = "evil-20261129000000-aaaaaa";
+    // A job the coordinator is not driving, marked running so that only the signature can stop its tasks.
+    await cluster.client().hset(`sheaf:job:${running}`, "state", "running");
+    const right = new Signer(SECRET);
+    const wrong = new Signer("not-the-secret-0123456789");
+    const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
+    const sign = (s: Signer, t: MapTask) => ({ ...t, sig: s.sign("task", t, expires) });
+
+    const unsigned = evilTask(running);
+    expect(await deliver(unsigned, `${running}.map-00000`)).toMatch(/FORGED_TASK.*unsigned/);
+
+    const otherKey = evilTask(`${running}1`);
+    expect(await deliver(sign(wrong, otherKey), `${running}1.map-00000`)).toMatch(/FORGED_TASK.*bad signature/);
+
+    // Signed right, then pointed at another output folder.
+    const altered = sign(right, evilTask(`${running}2`));
+    altered.job = { ...altered.job, output: scratch.path("elsewhere") };
+    expect(await deliver(altered, `${running}2.map-00000`)).toMatch(/FORGED_TASK.*bad signature/);
+
+    // A genuine signed message copied under another queue id, and one of a job that is not running.
+    const genuine = sign(right, evilTask(running));
+    expect(await deliver(genuine, `${running}.map-00000.copy`)).toMatch(/REPLAYED_TASK/);
+    const finished = sign(right, evilTask("evil-20261129000000-finished"));
+    expect(await deliver(finished, "evil-20261129000000-finished.map-00000")).toMatch(/REPLAYED_TASK.*not running/);
+
+    // An expired signature.
+    const old = { ...evilTask(`${running}3`) };
+    expect(await deliver({ ...old, sig: right.sign("task", old, Date.now() - 1000) }, `${running}3.map-00000`)).toMatch(/FORGED_TASK.*expired/);
+
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(scratch.path("evil-out"))).toBe(false);
+    expect(existsSync(scratch.path("elsewhere"))).toBe(false);
+    expect(existsSync(jobScratchDir(workdir, running as never))).toBe(false);
+    const after = await rejections();
+    expect((after.FORGED_TASK ?? 0) - (before.FORGED_TASK ?? 0)).toBe(4);
+    expect((after.REPLAYED_TASK ?? 0) - (before.REPLAYED_TASK ?? 0)).toBe(2);
+    const status = await cluster.run(["status"], signed);
+    expect(status.stdout).toMatch(new RegExp(`refused messages and records: .*FORGED_TASK ${after.FORGED_TASK}.*REPLAYED_TASK ${after.REPLAYED_TASK}`));
+  }, 90_000);
+
+  it("an artifact replaced in the workdir after planning is refused by the worker, counted, and never imported", async () => {
+    const out = scratch.fresh();
+    const jobFile = scratch.write("slowish.ts", `import { defineJob, lines, tsv } from "sheaf";\nexport default defineJob({ name: "copy", input: lines(), map(line: string, emit) { emit(line, 1); }, output: tsv() });\n`);
+    const artifact = await bundleJob(jobFile, workdir);
+    // Stop the worker, so the job is planned and queued but not run before the swap.
+    const worker = cluster.procs.find((p) => p.child.spawnargs.includes("worker"))!;
+    worker.child.kill("SIGTERM");
+    await worker.exited;
+    const before = (await rejections()).BAD_ARTIFACT ?? 0;
+    const sub = await cluster.run(["submit", jobFile, "-i", input, "-o", out, "--max-attempts", "1"], signed);
+    expect(sub.code, sub.output).toBe(0);
+    const id = sub.stdout.trim();
+    for (let i = 0; i < 100 && (await cluster.client().hget(`sheaf:job:${id}`, "plan")) === null; i++) await new Promise((r) => setTimeout(r, 100));
+    writeFileSync(artifact.path, `import { writeFileSync } from "node:fs"; writeFileSync(${JSON.stringify(marker)}, "loaded"); export default {};\n`);
+    await cluster.worker(1, [], signed);
+    let state: string | null = null;
+    for (let i = 0; i < 300 && !["failed", "succeeded"].includes(state ?? ""); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await cluster.client().hget(`sheaf:job:${id}`, "state");
+    }
+    expect(state).toBe("failed");
+    expect(await cluster.client().hget(`sheaf:job:${id}`, "error")).toMatch(/does not match its hash/);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(out, "_SUCCESS"))).toBe(false);
+    expect(((await rejections()).BAD_ARTIFACT ?? 0) - before).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+});

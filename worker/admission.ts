@@ -1,0 +1,72 @@
+/**
+ * What a worker checks before it reads a file or loads code for a task message: its signature (with
+ * `SHEAF_SECRET`), its shape, that it sits under the queue id its job and task give it (a signed
+ * message copied under another id is a replay), the paths it names (inside the allowed roots and
+ * the job's own layout), and, when signed, that its job is still running.
+ */
+import type { Redis } from "ioredis";
+import { Keys } from "../core/cluster/keys.js";
+import { messageOf, SheafError } from "../core/errors.js";
+import { checkTask } from "../core/security/confine.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import type { AllowedRoots } from "../core/security/roots.js";
+import type { Signature, Signer } from "../core/security/signing.js";
+import type { Task } from "../core/tasks.js";
+
+/** How long a job seen running is trusted to still run (cancel and finish events clear it sooner). */
+const LIVE_FOR_MS = 2_000;
+
+export class TaskAdmission {
+  private readonly live = new Map<string, number>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly signer: Signer | undefined,
+    private readonly roots: AllowedRoots,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  /** The job ended: its tasks are refused from now on. */
+  ended(jobId: string): void {
+    this.live.delete(jobId);
+  }
+
+  /** The task the message carries; otherwise throws Rejected, logged with the queue id and counted. */
+  async admit(queueId: string, data: unknown): Promise<Task> {
+    try {
+      return await this.check(queueId, data);
+    } catch (err) {
+      const code = err instanceof SheafError ? err.code : "BAD_MESSAGE";
+      this.log(`rejected task ${queueId} (${code}): ${messageOf(err)}`);
+      await countRejection(this.redis, this.keys, code).catch(() => {});
+      throw err instanceof Rejected ? err : new Rejected(code, messageOf(err));
+    }
+  }
+
+  private async check(queueId: string, data: unknown): Promise<Task> {
+    const { sig, ...fields } = (data ?? {}) as { sig?: Signature };
+    if (this.signer) {
+      const problem = this.signer.check("task", fields, sig);
+      if (problem) throw new Rejected("FORGED_TASK", `task message ${problem}`);
+    }
+    const task = checkMessage<Task>(Schemas.task, fields, "task message");
+    if (queueId !== Keys.taskJobId(task.job.jobId, task.taskId, task.runId)) {
+      throw new Rejected("REPLAYED_TASK", `queue id does not match job ${task.job.jobId}, ${task.taskId}`);
+    }
+    checkTask(task, this.roots);
+    if (this.signer && !(await this.running(task.job.jobId))) throw new Rejected("REPLAYED_TASK", `job ${task.job.jobId} is not running`);
+    return task;
+  }
+
+  private async running(jobId: string): Promise<boolean> {
+    const seen = this.live.get(jobId);
+    if (seen !== undefined && Date.now() - seen < LIVE_FOR_MS) return true;
+    const state = await this.redis.hget(this.keys.job(jobId as never), "state");
+    if (state !== "running") return false;
+    if (this.live.size > 1000) for (const [id, at] of this.live) if (Date.now() - at >= LIVE_FOR_MS) this.live.delete(id);
+    this.live.set(jobId, Date.now());
+    return true;
+  }
+}

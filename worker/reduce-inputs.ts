@@ -1,0 +1,49 @@
+/**
+ * What a reduce task reads: its partition's segment of every committed map output, found through
+ * the driver's list of map outputs and each output's segment index; merged in passes of at most
+ * MERGE_FAN_IN runs, so a reduce over thousands of map outputs never holds them all open at once.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
+import { readReduceInputs, type MapOutputRef } from "../core/shuffle/reduce-inputs.js";
+import { readSegment } from "../core/shuffle/segment-index.js";
+import type { Segment } from "../core/shuffle/segment.js";
+import { checkUnder } from "../core/security/confine.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
+import type { ReduceTask } from "../core/tasks.js";
+import { mergeRuns } from "./run-merge.js";
+
+/** This partition's segment of each map output, in map-task order. */
+export function reduceSegments(task: ReduceTask): Segment[] {
+  const refs = checkMessage<MapOutputRef[]>(Schemas.mapOutputRefs, readReduceInputs(task.inputs), `list of map outputs ${task.inputs.path}`);
+  return refs.map((r) => {
+    checkUnder(task.job.scratch, r.path, `job ${task.job.name}, ${task.taskId}: map output`);
+    return readSegment(r.path, task.index, task.job.partitions, r.indexCrc, r.producer);
+  });
+}
+
+/**
+ * Merges consecutive groups of runs until at most `fanIn` are left (equal keys keep run order, so
+ * the result is the same as one wide merge). Intermediate runs go to `dir`; `cleanup` removes them.
+ */
+export function boundFanIn(segments: Segment[], dir: string, fanIn = MERGE_FAN_IN): { segments: Segment[]; cleanup: () => void } {
+  const made: string[] = [];
+  let runs = segments;
+  for (let pass = 0; runs.length > fanIn; pass++) {
+    const next: Segment[] = [];
+    for (let i = 0; i < runs.length; i += fanIn) {
+      const group = runs.slice(i, i + fanIn);
+      if (group.length === 1) {
+        next.push(group[0]!);
+        continue;
+      }
+      const path = join(dir, `premerge-${pass}-${String(i / fanIn).padStart(5, "0")}`);
+      made.push(path);
+      const merged = mergeRuns(group.map(({ path: p, ...s }) => ({ path: p, segments: [s] })), 1, path);
+      next.push({ path, ...merged.segments[0]! });
+    }
+    runs = next;
+  }
+  return { segments: runs, cleanup: () => made.forEach((p) => rmSync(p, { force: true })) };
+}
