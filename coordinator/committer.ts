@@ -16,9 +16,15 @@ import type { BadRecord, PartFile, TaskResult } from "../core/tasks.js";
 /** Files and folders the engine writes in an output folder. */
 const OURS = /^(part-\d+(\.\w+)?|_SUCCESS|_temporary|_bad_records|_fingerprint)$/;
 
+/** Passes, or rejects (Interrupted) when this process may no longer act for the job: see JobStore.guard. */
+export type Guard = (what: string) => Promise<void>;
+
 export class OutputCommitter {
-  /** `output` is the output folder; for a sink, a private folder in the job's scratch space. */
-  constructor(readonly output: string, private readonly sink?: OutputSink) {}
+  /**
+   * `output` is the output folder; for a sink, a private folder in the job's scratch space. Every
+   * effect that removes, publishes or (re)creates files first passes `guard`.
+   */
+  constructor(readonly output: string, private readonly sink?: OutputSink, private readonly guard: Guard = async () => {}) {}
 
   /** Refuses an output folder that holds other files, or a finished job's output without `overwrite`. */
   check(overwrite: boolean): string[] {
@@ -38,12 +44,15 @@ export class OutputCommitter {
   /** Checks the output folder (or the sink), then clears what an earlier unfinished job (or the one being overwritten) left. */
   async prepare(overwrite: boolean): Promise<void> {
     await this.sink?.check();
-    for (const e of this.check(overwrite || this.sink !== undefined)) rmSync(join(this.output, e), { recursive: true, force: true });
+    const entries = this.check(overwrite || this.sink !== undefined);
+    await this.guard("prepare the output");
+    for (const e of entries) rmSync(join(this.output, e), { recursive: true, force: true });
     mkdirSync(outputTemporaryDir(this.output), { recursive: true });
   }
 
   /** Removes the files (or staged part) of an attempt that lost the race to commit. */
   async discard(result: TaskResult): Promise<void> {
+    await this.guard(`discard a losing attempt of ${result.taskId}`);
     if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
     if (!result.part) return;
     // A sink's part is a staged table, not a file (its attempt folder goes with the job's scratch space).
@@ -56,6 +65,7 @@ export class OutputCommitter {
    * writes `_SUCCESS`, last. A sink loads the staged parts in one transaction instead, once per job.
    */
   async commitJob(jobId: string, parts: readonly PartFile[], badRecords: readonly BadRecord[] = [], fingerprint?: string): Promise<void> {
+    await this.guard("commit the job");
     if (this.sink) {
       await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)));
       return;
@@ -71,7 +81,11 @@ export class OutputCommitter {
       const lines = badRecords.map((b) => `${clean(b.file)}\t${b.offset}\t${b.line ?? ""}\t${clean(b.error)}\n`);
       writeFileSync(join(this.output, "_bad_records"), "file\toffset\tline\terror\n" + lines.join(""));
     }
-    rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
+    // Attempts create their folders only inside `_temporary` (core/storage.ts mkdirBelow): once it
+    // is gone, a late attempt (orphaned by a failover) fails instead of recreating it. Retried, as
+    // such an attempt may be adding a file while the folder is removed.
+    await this.guard("publish the job's output");
+    rmSync(outputTemporaryDir(this.output), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     // A pipeline stage's output records what made it, so a rerun with the same fingerprint skips it.
     if (fingerprint) writeFileSync(join(this.output, FINGERPRINT_FILE), fingerprint + "\n");
     const fd = openSync(successMarker(this.output), "w");
@@ -81,9 +95,10 @@ export class OutputCommitter {
 
   /** Leaves no `_SUCCESS` and no part files, and a sink's destination as it was. */
   async abort(jobId: string): Promise<void> {
+    await this.guard("abort the job");
     await this.sink?.abort(jobId).catch(() => {}); // staged leftovers are also dropped by the next abort or commit of the job
 
-    rmSync(outputTemporaryDir(this.output), { recursive: true, force: true });
+    rmSync(outputTemporaryDir(this.output), { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     if (!existsSync(this.output)) return;
     for (const e of readdirSync(this.output)) if (OURS.test(e)) rmSync(join(this.output, e), { recursive: true, force: true });
     if (readdirSync(this.output).length === 0) rmSync(this.output, { recursive: true, force: true });

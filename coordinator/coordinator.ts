@@ -22,7 +22,7 @@ import { LeaderLease } from "./leader.js";
 import type { JobPlan } from "./plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
-import { RedisJobStore } from "./redis-job-store.js";
+import { RedisJobStore, type Fence } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
 import { checkSubmission, checkPlan } from "./admission.js";
@@ -206,7 +206,7 @@ export class Coordinator {
 
   private driveRun(id: string): void {
     const abort = new AbortController();
-    const done = new RunDriver(this.redis, this.keys, () => this.fence(), this.log, this.signer, this.roots)
+    const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log, this.signer, this.roots)
       .drive(id, abort.signal)
       .catch((err) => this.log(`pipeline run ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
       .finally(() => this.drivers.delete(id as JobId));
@@ -230,15 +230,15 @@ export class Coordinator {
     const spec = record.spec;
     this.retention.noteWorkdir(spec.workdir);
     const resumed = started === 2;
-    const store = new RedisJobStore(this.redis, this.keys, id, { holder: this.lease.holder, epoch: this.lease.epoch });
+    const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence());
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     let executor: QueueExecutor | undefined;
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       await this.admit(spec);
-      const plan = checkPlan(await this.planOf(spec, resumed, signal), spec, this.roots);
+      const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      await this.prepareOutput(id, spec, plan);
+      await this.prepareOutput(id, spec, plan, store);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
@@ -285,9 +285,9 @@ export class Coordinator {
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
-  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan): Promise<void> {
+  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore): Promise<void> {
     if ((await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
-    await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output)).prepare(spec.overwrite);
+    await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
       throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
@@ -295,11 +295,12 @@ export class Coordinator {
   }
 
   /**
-   * The plan is computed once and stored with the job, so a resumed job runs exactly the same tasks.
-   * Planning imports the job module, so it runs in a thread of its own (plan-isolated.ts): a module
-   * that exits, loops or fills the heap at load fails its own job, not this coordinator.
+   * The plan is computed once and stored with the job (fenced, first wins), so a resumed job — or
+   * a leader that planned at the same time as a stale one — runs exactly the same tasks. Planning
+   * imports the job module, so it runs in a thread of its own (plan-isolated.ts): a module that
+   * exits, loops or fills the heap at load fails its own job, not this coordinator.
    */
-  private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal): Promise<JobPlan> {
+  private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<JobPlan> {
     if (resumed) {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
       if (stored) return JSON.parse(stored) as JobPlan; // checked by checkPlan, as a fresh one is
@@ -331,8 +332,7 @@ export class Coordinator {
       },
     };
     const plan = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
-    await this.redis.hset(this.keys.job(spec.id), "plan", JSON.stringify(plan));
-    return plan;
+    return JSON.parse(await store.storePlan(JSON.stringify(plan))) as JobPlan;
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
@@ -347,6 +347,12 @@ export class Coordinator {
 
   private fence(): [string, string] {
     return [this.lease.holder, String(this.lease.epoch)];
+  }
+
+  /** This leadership's fence: its epoch, and the lease's local deadline (a paused leader must not act even before Redis answers). */
+  private leaderFence(): Fence {
+    const epoch = this.lease.epoch;
+    return { holder: this.lease.holder, epoch, held: () => this.lease.isHeld && this.lease.epoch === epoch };
   }
 
   /**

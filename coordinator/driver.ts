@@ -6,15 +6,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { existsSync, mkdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { writeReduceInputs, type ReduceInputs } from "../core/shuffle/reduce-inputs.js";
-import { SheafError, describeLocation } from "../core/errors.js";
+import { SheafError, describeLocation, messageOf } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
 import { taskId, type TaskId } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { outputSink } from "../core/formats/registry.js";
+import { outputTemporaryDir } from "../core/storage.js";
 import { checkResult } from "../core/security/confine.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
@@ -74,6 +75,11 @@ export class JobDriver {
   private readonly live = new Map<TaskId, Set<LiveAttempt>>();
   /** Runs of each task so far (a queue keys each run by it). */
   private readonly copies = new Map<TaskId, number>();
+  /**
+   * Failed attempts of each task that count against its limit: not a backup's, nor a run that
+   * found its input lost (its map task is re-run instead). A run's attempt number is this plus 1.
+   */
+  private readonly failures = new Map<TaskId, number>();
   private readonly regenerating = new Map<TaskId, Promise<void>>();
   private readonly regenerations = new Map<TaskId, number>();
   /** Bumped whenever the committed map outputs change, and the reduce tasks' list of them as last written. */
@@ -81,9 +87,9 @@ export class JobDriver {
   private inputsList: { generation: number; ref: ReduceInputs } | undefined;
 
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
-    this.committer = new OutputCommitter(plan.config.output);
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.store = options.store ?? new MemoryJobStore();
+    this.committer = new OutputCommitter(plan.config.output, undefined, this.guard);
     this.progress = {
       stage: "map",
       mapsDone: 0,
@@ -104,10 +110,15 @@ export class JobDriver {
 
   async run(): Promise<JobReport> {
     const sink = await outputSink(this.plan.config.formats.output);
-    if (sink) this.committer = new OutputCommitter(this.plan.config.output, sink);
+    if (sink) this.committer = new OutputCommitter(this.plan.config.output, sink, this.guard);
     // Outside the try: a refused output folder (another job's output) must not be aborted.
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {
+      // Attempts create their folders only below these (mkdirBelow), so that none can outlive the
+      // job's end; made again on resume, in case a leader died between removing them and the job's end.
+      await this.guard("create the job's folders");
+      await mkdir(this.plan.config.scratch, { recursive: true });
+      await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
       this.committed = await this.store.load();
       // Read back from a store a job commit will act on: each result must name files where its task writes.
       for (const r of this.committed.values()) checkResult(this.plan.config, r);
@@ -126,19 +137,39 @@ export class JobDriver {
       await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint);
       return this.report();
     } catch (err) {
-      if (this.interrupted) throw this.abort.signal.reason;
+      if (this.interrupted) throw this.refused ?? this.abort.signal.reason;
       await this.committer.abort(this.plan.config.jobId);
       throw err;
     } finally {
       // Asynchronous, so a large job's cleanup does not stall the other jobs a coordinator drives;
       // retried, as stopped attempts may still be writing; and never replacing the outcome.
-      if (!this.interrupted) await rm(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).catch(() => {});
+      // A stale leader must not remove it: the next leader's attempts use it.
+      if (!this.interrupted) {
+        await this.guard("remove the scratch folder")
+          .then(() => rm(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }))
+          .catch(() => {});
+      }
     }
   }
 
   private get interrupted(): boolean {
-    return this.abort.signal.reason instanceof Interrupted;
+    return this.refused !== undefined || this.abort.signal.reason instanceof Interrupted;
   }
+
+  /** Set once the store refused an effect: this driver no longer acts for the job, whatever its other outcome. */
+  private refused: Interrupted | undefined;
+
+  /** JobStore.guard, remembering a refusal (and stopping the job's attempts) so nothing else is tried after it. */
+  private readonly guard = async (what: string): Promise<void> => {
+    if (this.refused) throw this.refused;
+    try {
+      await this.store.guard(what);
+    } catch (err) {
+      this.refused = err instanceof Interrupted ? err : new Interrupted(`cannot ${what}: ${messageOf(err)}`);
+      this.abort.abort(this.refused);
+      throw this.refused;
+    }
+  };
 
   /** The reduce task of partition p, reading the currently committed output of every map task. */
   private reduceTask(p: number): ReduceTask {
@@ -156,7 +187,7 @@ export class JobDriver {
       const out = this.committed.get(m.taskId)!.mapOutput!;
       return { producer: m.taskId, path: out.path, indexCrc: out.indexCrc };
     });
-    mkdirSync(this.plan.config.scratch, { recursive: true });
+    // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
     const ref = writeReduceInputs(this.plan.config.scratch, refs);
     this.inputsList = { generation: this.mapGeneration, ref };
     return ref;
@@ -219,7 +250,7 @@ export class JobDriver {
   private async runTask(template: Task, durations: number[]): Promise<void> {
     const signal = this.abort.signal;
     const started = Date.now();
-    for (let attempt = 1; ; ) {
+    for (;;) {
       if (signal.aborted || this.committed.has(template.taskId)) return;
       // A reduce task reads every map output: wait while one is being re-run.
       while (template.kind === "reduce" && this.regenerating.size > 0) await Promise.allSettled(this.regenerating.values());
@@ -232,22 +263,31 @@ export class JobDriver {
         return;
       }
       const f = outcome.failure;
+      const max = this.retry.maxAttempts;
+      const before = this.failures.get(template.taskId) ?? 0;
+      // A queue may have retried within the run: f.attempt is then the number of its last attempt.
+      // The limit is per task, not per layer, and the numbers never pass it.
+      const counted = (n: number) => Math.min(Math.max(before, n), max);
       if (f.producer) {
         // The input was lost, not this task's fault: re-run the map task that wrote it, then retry.
+        // Only the queue's earlier attempts in this run (if any) count.
+        this.failures.set(template.taskId, counted(f.attempt - 1));
         const regenerated = await this.regenerate(f.producer, f).then(() => true, () => false);
         if (regenerated) continue;
       }
-      // A queue may have retried already (f.attempt counts its runs): the limit is per task, not per layer.
-      const used = Math.max(attempt, f.attempt);
-      const willRetry = f.retryable && used < this.retry.maxAttempts;
-      this.options.onAttemptFailed?.(f, willRetry);
+      const used = counted(Math.max(before + 1, f.attempt));
+      this.failures.set(template.taskId, used);
+      const failure = { ...f, attempt: used };
+      const willRetry = f.retryable && used < max;
+      this.options.onAttemptFailed?.(failure, willRetry);
       if (!willRetry) {
-        this.failure ??= new JobFailedError(this.plan.config.name, f, f.retryable ? this.retry.maxAttempts : f.attempt);
-        this.abort.abort();
+        this.failure ??= new JobFailedError(this.plan.config.name, failure, f.retryable ? max : used);
+        // Failing the job removes or stops its other tasks in the queue, which a newer leader
+        // awaits too: only the leader may (a refusal interrupts the driver instead).
+        await this.guard("fail the job").then(() => this.abort.abort(), () => {});
         return;
       }
-      await sleep(backoffDelay(this.retry, attempt), signal);
-      attempt++;
+      await sleep(backoffDelay(this.retry, used), signal);
     }
   }
 
@@ -268,7 +308,9 @@ export class JobDriver {
     this.progress.running++;
     try {
       const runId = copy === 0 ? undefined : `${copy}-${randomBytes(3).toString("hex")}`;
-      const outcome = await this.executor.run({ ...task, attempt: copy + 1, copy, runId }, live.abort.signal, () => (live.startedAt = Date.now()));
+      // A backup runs as the attempt it backs up: it adds no attempt to the task's count.
+      const attempt = (this.failures.get(task.taskId) ?? 0) + 1;
+      const outcome = await this.executor.run({ ...task, attempt, copy, runId, ...(backup ? { backup } : {}) }, live.abort.signal, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
         await this.commit(outcome.result, live);
         return { ok: true };

@@ -15,6 +15,11 @@ export interface JobStore {
   uncommit(taskId: TaskId): Promise<void>;
   /** Records progress, for `status` (best-effort). */
   progress(p: JobProgress): Promise<void>;
+  /**
+   * Called right before each destructive or publishing file-system effect (`what` names it):
+   * rejects with Interrupted when this process may no longer act for the job (a stale leader).
+   */
+  guard(what: string): Promise<void>;
 }
 
 export class MemoryJobStore implements JobStore {
@@ -35,4 +40,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   async progress(): Promise<void> {}
+
+  /** One process drives the job: it always may. */
+  async guard(): Promise<void> {}
 }

@@ -35,8 +35,9 @@ export class LeaderLease {
     this.leaseMs = options.leaseMs ?? 5000;
   }
 
+  /** Surely held by the local clock: with the same margin for clock drift as the watchdog's. */
   get isHeld(): boolean {
-    return this.held && Date.now() < this.confirmedUntil;
+    return this.held && Date.now() < this.confirmedUntil - this.leaseMs / 10;
   }
 
   /** Waits until this process holds the lease, then keeps renewing it; `onLost` runs when it can no longer be sure it does. */

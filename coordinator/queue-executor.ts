@@ -1,7 +1,9 @@
 /**
  * The cluster's TaskExecutor: each task becomes a BullMQ job (id `<jobId>.<taskId>`, so adding it
  * again when a coordinator resumes is a no-op) and is awaited through QueueEvents. BullMQ owns
- * retries here: attempts, exponential backoff with jitter, and stalled-job recovery.
+ * retries here: attempts, exponential backoff with jitter, and stalled-job recovery. A run is
+ * given only the attempts the task has left (a backup, one), and the worker numbers its attempts
+ * on from the task's (`attempt + attemptsMade`), so "attempt N of M" never passes M.
  */
 import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
@@ -49,7 +51,7 @@ export class QueueExecutor implements TaskExecutor {
     const data = this.signer ? { ...task, sig: this.signer.sign("task", task, Date.now() + TASK_SIGNATURE_TTL_MS) } : task;
     const job = await this.add(task.kind, data, {
       jobId: id,
-      attempts: this.retry.maxAttempts,
+      attempts: task.backup ? 1 : Math.max(1, this.retry.maxAttempts - task.attempt + 1),
       backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
       removeOnComplete: { count: KEEP_COMPLETED },
       // Pipeline stages that run at once share the workers: their tasks interleave by index.
@@ -81,7 +83,7 @@ export class QueueExecutor implements TaskExecutor {
     } catch (err) {
       if (signal?.aborted) throw err;
       const latest = await BullJob.fromId(this.queue, id);
-      return { ok: false, failure: failureOf(task, (err as Error).message, latest?.attemptsMade ?? this.retry.maxAttempts) };
+      return { ok: false, failure: failureOf(task, (err as Error).message, latest?.attemptsMade ?? 1) };
     } finally {
       this.starts.delete(id);
     }
@@ -111,12 +113,16 @@ export class QueueExecutor implements TaskExecutor {
   }
 }
 
-/** Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit) is wrapped. */
-function failureOf(task: Task, reason: string, attempts: number): TaskFailure {
+/**
+ * Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit) is
+ * wrapped. `made`: the run's failed attempts (BullMQ's attemptsMade), the last one included.
+ */
+export function failureOf(task: Task, reason: string, made: number): TaskFailure {
+  const attempt = task.attempt + Math.max(made, 1) - 1;
   try {
     const f = JSON.parse(reason) as TaskFailure;
-    if (typeof f.code === "string" && typeof f.message === "string") return { ...f, attempt: Math.max(f.attempt, attempts) };
+    if (typeof f.code === "string" && typeof f.message === "string") return { ...f, attempt: Math.max(f.attempt, attempt) };
   } catch {}
   // A task whose workers kept dying (stalled past BullMQ's limit): the scheduler may run it again.
-  return { code: "TASK_LOST", message: reason, retryable: true, taskId: task.taskId, attempt: attempts };
+  return { code: "TASK_LOST", message: reason, retryable: true, taskId: task.taskId, attempt };
 }

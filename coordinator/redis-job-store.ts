@@ -1,27 +1,26 @@
 /**
  * The JobStore of a cluster: committed results and progress in Redis, so any coordinator can resume
  * the job. Writes are fenced: each carries the writer's leader epoch and is refused unless that
- * coordinator still holds the lease at that epoch, so a leader paused past its lease cannot write.
+ * coordinator still holds the lease at that epoch, so a leader paused past its lease cannot write;
+ * its file-system effects pass the same fence first (guard).
  */
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import type { JobId, TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
 import { FENCE } from "../core/cluster/fence.js";
+import { fencedEval, guardEffect, type Fence } from "./fencing.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
-import { Interrupted } from "./interrupted.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
 
 const COMMIT = FENCE + "return redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])";
 const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
 const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";
+/** Stores the plan unless one is stored, and returns the stored one: the first leader's plan wins. */
+const PLAN = FENCE + "redis.call('HSETNX', KEYS[3], 'plan', ARGV[3]) return redis.call('HGET', KEYS[3], 'plan')";
 
-/** Who may write: the lease holder and the epoch it was granted. */
-export interface Fence {
-  holder: string;
-  epoch: number;
-}
+export type { Fence } from "./fencing.js";
 
 /** Progress writes are throttled; commits never are. */
 const PROGRESS_EVERY_MS = 250;
@@ -35,9 +34,16 @@ export class RedisJobStore implements JobStore {
 
   /** Runs a fenced script; a refusal means this coordinator is no longer the leader. */
   private async fenced(script: string, key: string, ...args: string[]): Promise<number> {
-    const r = (await this.redis.eval(script, 3, this.keys.leader, this.keys.epoch, key, this.fence.holder, String(this.fence.epoch), ...args)) as number;
-    if (r === -1) throw new Interrupted(`stale leader (epoch ${this.fence.epoch}): write to ${this.jobId} refused`);
-    return r;
+    return (await fencedEval(this.redis, this.keys, this.fence, `write to ${this.jobId}`, script, [key], ...args)) as number;
+  }
+
+  /** Stores the job's plan (JSON) unless one is stored already, and returns the one stored. */
+  async storePlan(plan: string): Promise<string> {
+    return (await fencedEval(this.redis, this.keys, this.fence, `plan of ${this.jobId}`, PLAN, [this.keys.job(this.jobId)], plan)) as string;
+  }
+
+  async guard(what: string): Promise<void> {
+    await guardEffect(this.redis, this.keys, this.fence, `${what} of ${this.jobId}`);
   }
 
   async load(): Promise<Map<TaskId, TaskResult>> {

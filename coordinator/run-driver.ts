@@ -21,6 +21,7 @@ import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import type { JobReport } from "../core/progress.js";
 import { jobScratchDir } from "../core/storage.js";
+import { fencedEval, guardEffect, type Fence } from "./fencing.js";
 import { Interrupted } from "./interrupted.js";
 import { runPipeline, type StageOutcome } from "./pipeline-runner.js";
 
@@ -35,6 +36,8 @@ ${queueRecord("KEYS[5]", "ARGV[4]", "ARGV[6]")}
 redis.call('PUBLISH', KEYS[6], 'submitted ' .. ARGV[4])
 return ARGV[4]`;
 
+const STAGES = FENCE + "return redis.call('HSET', KEYS[3], 'stages', ARGV[3])";
+
 /** Records the run's outcome and moves it to the finished set. KEYS[4]: the runs zset; ARGV[6]: the id. */
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
@@ -48,11 +51,20 @@ export class RunDriver {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly fence: () => [string, string],
+    private readonly leader: Fence,
     private readonly log: (m: string) => void,
     private readonly signer?: Signer,
     private readonly roots: AllowedRoots = AllowedRoots.open,
   ) {}
+
+  private fence(): [string, string] {
+    return [this.leader.holder, String(this.leader.epoch)];
+  }
+
+  /** Records the stages' outcomes, fenced (a stale leader's view must not replace the next one's). */
+  private saveStages(id: string, stages: Record<string, StageRecord>): Promise<unknown> {
+    return fencedEval(this.redis, this.keys, this.leader, `stages of run ${id}`, STAGES, [this.keys.run(id)], JSON.stringify(stages));
+  }
 
   async drive(id: string, signal: AbortSignal): Promise<void> {
     const key = this.keys.run(id);
@@ -67,7 +79,7 @@ export class RunDriver {
     // Shown in status as soon as the stage's job exists.
     this.onJob = (stage, jobId) => {
       stages[stage] = { ...stages[stage]!, jobId };
-      void this.redis.hset(key, "stages", JSON.stringify(stages)).catch(() => {});
+      void this.saveStages(id, stages).catch(() => {});
     };
     let state: RunState = "succeeded";
     let error = "";
@@ -81,12 +93,14 @@ export class RunDriver {
           fingerprint: (stage, upstream) => stageFingerprint(stage, spec.artifactSha, upstream, spec.job.cwd),
           committed: (stage) => committedFingerprint(stage, spec.job.workdir, spec.pipeline),
           run: (stage, fingerprint, stageSignal) => this.runStage(id, stage.name, this.stageJob(id, stage, fingerprint), stageSignal),
-          committedNow: (stage, fingerprint) => {
-            if (!stage.output) recordSinkFingerprint(spec.job.workdir, spec.pipeline, stage.name, fingerprint);
+          committedNow: async (stage, fingerprint) => {
+            if (stage.output) return;
+            await guardEffect(this.redis, this.keys, this.leader, `fingerprint of stage ${stage.name} of run ${id}`);
+            recordSinkFingerprint(spec.job.workdir, spec.pipeline, stage.name, fingerprint);
           },
           onStage: (name, o) => {
             stages[name] = o;
-            void this.redis.hset(key, "stages", JSON.stringify(stages)).catch(() => {});
+            void this.saveStages(id, stages).catch(() => {});
           },
         },
         { force: spec.force, signal, previous: record.stages as Record<string, StageOutcome> },
@@ -97,7 +111,7 @@ export class RunDriver {
       state = cancelled ? "cancelled" : "failed";
       error = cancelled ? "cancelled" : messageOf(err);
     }
-    await this.redis.hset(key, "stages", JSON.stringify(stages));
+    await this.saveStages(id, stages);
     const keys = [this.keys.leader, this.keys.epoch, key, this.keys.runs];
     const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader: outcome of run ${id} not recorded`);

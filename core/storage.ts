@@ -4,7 +4,8 @@
  * output, so commits are renames).
  */
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join, relative, sep } from "node:path";
 import type { JobId, TaskId } from "./ids.js";
 
 export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
@@ -33,3 +34,23 @@ export const successMarker = (output: string) => join(output, "_SUCCESS");
  */
 export const checkpointDir = (base: { scratch: string; output: string }, task: TaskId, writesPart: boolean) =>
   writesPart ? join(outputTemporaryDir(base.output), `${task}-checkpoint`) : join(base.scratch, task, "checkpoint");
+
+/**
+ * Creates `dir` and any missing folders between it and `root`, but never `root` itself: the
+ * coordinator creates an output's `_temporary` and a job's scratch folder when the job starts and
+ * removes them when it ends, so an attempt still running after that (orphaned by a failover, or
+ * retried by the queue after the commit) fails with ENOENT instead of recreating them.
+ */
+export function mkdirBelow(root: string, dir: string): void {
+  const rel = relative(root, dir);
+  if (rel.startsWith("..") || rel === "") throw new Error(`${dir} is not below ${root}`);
+  let path = root;
+  for (const part of rel.split(sep)) {
+    path = join(path, part);
+    try {
+      mkdirSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}

@@ -49,7 +49,13 @@ interface TaskBase {
   job: JobConfig;
   taskId: TaskId;
   index: number;
+  /**
+   * The attempt number, from 1: failed attempts of the task that counted against its limit, plus 1.
+   * A backup attempt and a re-run of a map task whose output was lost do not add to it.
+   */
   attempt: number;
+  /** A backup attempt for a straggler: its failure does not fail the task (the attempt it backs up goes on). */
+  backup?: boolean;
   /**
    * Which run of the task this is, from 0: a backup attempt, a retry the scheduler decided on, or a
    * map task re-run because its output was lost.

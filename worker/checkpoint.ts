@@ -8,8 +8,9 @@
  * never overwrite each other's checkpoint; one that resumes takes the furthest checkpoint it can
  * use, links its files into its own folder first, and starts from scratch if none is usable.
  */
-import { closeSync, copyFileSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { closeSync, copyFileSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { mkdirBelow } from "../core/storage.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { isInside } from "../core/security/roots.js";
 import type { Split } from "../core/splits.js";
@@ -102,7 +103,7 @@ export class Checkpointer {
   }
 
   private write(checkpoint: Checkpoint, bytes: number): void {
-    mkdirSync(this.links, { recursive: true }); // the checkpoint folder with it
+    mkdirBelow(dirname(this.dir), this.links); // the checkpoint folder with it, never its parent (`_temporary`, the scratch folder)
     const link = (path: string) => {
       const target = join(this.links, basename(path));
       if (!this.linked.has(target)) {
@@ -165,7 +166,7 @@ function readManifest<C extends Checkpoint>(path: string, dir: string, kind: C["
 
 /** The checkpoint with its map spills linked into `into`, or undefined when its files are gone. */
 function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
-  mkdirSync(into, { recursive: true });
+  mkdirBelow(dirname(into), into);
   const adopted: string[] = [];
   const adopt = (file: string, name: string) => {
     const target = join(into, name);

@@ -2,7 +2,7 @@
  * One map task: read a split, map each record, and either shuffle the pairs or (map-only) write a
  * part file. It checkpoints as it goes; an attempt that finds a checkpoint resumes from it.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
 import type { Key } from "../core/api/types.js";
@@ -13,7 +13,7 @@ import { createRecordWriter, extensionOf, inputReader } from "../core/formats/re
 import { partName } from "../core/ids.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { writeSegmentIndex } from "../core/shuffle/segment-index.js";
-import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir } from "../core/storage.js";
+import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
@@ -33,7 +33,8 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   let shuffle: MapOutputBuffer | undefined;
   let writer: RecordWriter | undefined;
   try {
-    mkdirSync(mapOnly ? outDir : scratch, { recursive: true });
+    mkdirBelow(task.job.scratch, scratch);
+    if (mapOnly) mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
     if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);

@@ -103,8 +103,9 @@ export class QueueWorker {
     } catch (err) {
       throw new UnrecoverableError(JSON.stringify({ code: (err as { code?: string }).code ?? "REJECTED", message: (err as Error).message, retryable: false, taskId: "rejected", attempt: 0 }));
     }
-    // Each start gets its own number, so the attempt's private folders never collide.
-    const task: Task = { ...admitted, attempt: job.attemptsStarted };
+    // The queue's own retries number on from the attempt the coordinator gave the run; a restart
+    // after a stall (its worker died) is the same attempt, resumed. Folder names add a random part.
+    const task: Task = { ...admitted, attempt: admitted.attempt + job.attemptsMade };
     const jobId = task.job.jobId;
     // Cancelled and finished jobs are announced on the events channel; their queued tasks are removed
     // by the coordinator, and one taken in between stops here.

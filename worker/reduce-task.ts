@@ -3,7 +3,7 @@
  * the part file. It checkpoints the part file and the last key written; an attempt that finds a
  * checkpoint continues the part file and skips the keys already reduced.
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
 import type { RecordWriter } from "../core/formats/format.js";
@@ -13,7 +13,7 @@ import { decodeFrom, Grouper, Merger, MERGE_FAN_IN } from "../core/shuffle/merge
 import { boundFanIn, reduceSegments } from "./reduce-inputs.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
-import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir } from "../core/storage.js";
+import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
@@ -32,7 +32,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
   const premerge = attemptScratchDir(task.job.scratch, task.taskId, attempt);
   let cleanup = () => {};
   try {
-    mkdirSync(outDir, { recursive: true });
+    mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
     if (resumed && !continueOrForget(resumed.manifest, resumed.part, path)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
@@ -42,7 +42,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
     const segments = reduceSegments(task);
     let runs = segments;
     if (segments.length > MERGE_FAN_IN) {
-      mkdirSync(premerge, { recursive: true });
+      mkdirBelow(task.job.scratch, premerge);
       ({ segments: runs, cleanup } = boundFanIn(segments, premerge));
     }
     merger = new Merger(runs.map((s) => new RunReader(s)));

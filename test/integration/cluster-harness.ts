@@ -145,7 +145,16 @@ export class Cluster {
         clearTimeout(timer);
       }),
     );
-    for (const c of this.clients) c.disconnect();
+    // A client still connecting ends only after its 'end' event: wait for it (bounded), or the leak check races it.
+    await Promise.all(
+      this.clients.map((c) =>
+        c.status === "end" ? undefined : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2_000);
+          c.once("end", () => { clearTimeout(timer); resolve(); });
+          c.disconnect();
+        }),
+      ),
+    );
     await this.killRedis("SIGTERM");
   }
 
