@@ -22,7 +22,7 @@ function randomFill(out, state) {
 }
 
 /** A stream of random uint32s from a seed, drawn from a refilled block (no per-number calls). */
-class Random {
+export class Random {
   constructor(seed) {
     this.state = Int32Array.of(0x9e3779b9, 0x243f6a88, 0xb7e15162, seed);
     this.block = new Uint32Array(1 << 16);

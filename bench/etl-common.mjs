@@ -97,14 +97,16 @@ export function checkIdle() {
  * (user + system), peak RSS (bytes) and the share of the CPUs other processes used meanwhile.
  * Peak RSS comes from GNU time (`%M`, the process's ru_maxrss: every thread of it counts); without
  * /usr/bin/time, from polling /proc/<pid>/status VmHWM every 10 ms. Fails the benchmark on a non-zero exit.
+ * `command` runs another program than node (e.g. GNU sort); `env` adds environment variables.
  */
-export async function measure(name, args) {
+export async function measure(name, args, { command = process.execPath, env } = {}) {
+  mkdirSync(data, { recursive: true });
   const rssFile = `${data}/.rss-${process.pid}`;
   const useTime = existsSync(TIME);
-  const [cmd, argv] = useTime ? [TIME, ["-f", "%M", "-o", rssFile, process.execPath, ...args]] : [process.execPath, args];
+  const [cmd, argv] = useTime ? [TIME, ["-f", "%M", "-o", rssFile, command, ...args]] : [command, args];
   const at = performance.now(), machine = machineCpuSeconds(), cpu0 = childrenCpuSeconds();
   let stderr = "", hwm = 0;
-  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "inherit", "pipe"] });
+  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "inherit", "pipe"], env: env ? { ...process.env, ...env } : process.env });
   child.stderr.on("data", (d) => (stderr += d));
   const poll = useTime ? undefined : setInterval(() => {
     try {
