@@ -4,6 +4,7 @@ import { taskId } from "../core/ids.js";
 import { inputReader, readsFiles } from "../core/formats/registry.js";
 import { listInputs, type InputFile } from "../core/inputs.js";
 import type { JobConfig, MapTask } from "../core/tasks.js";
+import { sampleRangeBoundaries } from "./range-sample.js";
 
 export interface JobPlan {
   config: JobConfig;
@@ -39,8 +40,10 @@ export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, opti
   const inputs = readsFiles(job.input) ? listInputs(options.inputs, base.cwd) : [];
   const splits = await (await inputReader(job.input)).plan(inputs, options.splitSize, base.cwd);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;
+  const rangeBoundaries = job.partitioner === "range" && reduces > 1 ? await sampleRangeBoundaries(job, splits, reduces, base.cwd, base.params) : undefined;
   const config: JobConfig = {
     ...base,
+    ...(rangeBoundaries ? { rangeBoundaries } : {}),
     formats: { input: job.input, output: job.output },
     partitions: reduces,
     taskTimeoutMs: options.taskTimeoutMs ?? job.taskTimeout ?? DEFAULT_TASK_TIMEOUT_MS,

@@ -30,6 +30,11 @@ export interface JobConfig {
   fingerprint?: string;
   /** Absolute path of the job's folder for intermediate files. */
   scratch: string;
+  /**
+   * `partitioner: "range"`: the sampled boundaries, key encodings (base64) in ascending order;
+   * partition p holds the keys from boundary p-1 (inclusive) to boundary p (exclusive).
+   */
+  rangeBoundaries?: string[];
   /** Map-side sort buffer, in bytes: past it, sorted runs spill to disk. */
   sortBufferBytes: number;
   /** An attempt's deadline, in ms. */

@@ -17,7 +17,7 @@ export interface MapOutputOptions {
   budget: number;
   /** Folder for spill files (the attempt's private scratch folder). */
   dir: string;
-  partitioner?: (key: Key) => number;
+  partitioner?: (key: Key, ek: string) => number;
   combine?: Combiner;
   /** Runs already on disk, from the checkpoint this attempt resumes. */
   spills?: RunFile[];
@@ -164,7 +164,7 @@ export class MapOutputBuffer {
   }
 
   private partition(key: Key, ek: string): number {
-    return this.opts.partitioner ? this.opts.partitioner(key) : hashEncodedKey(ek) % this.opts.partitions;
+    return this.opts.partitioner ? this.opts.partitioner(key, ek) : hashEncodedKey(ek) % this.opts.partitions;
   }
 
   private spill(): void {

@@ -55,7 +55,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
         partitions: n,
         budget: task.job.sortBufferBytes,
         dir: scratch,
-        partitioner: makePartitioner(job, n),
+        partitioner: makePartitioner(job, n, task.job.rangeBoundaries),
         combine: makeCombiner(job, ctx),
         spills: resumed?.spills,
       }));

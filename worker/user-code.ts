@@ -22,9 +22,11 @@ export function checkOutputKey(key: unknown): asserts key is Key {
   throw new TypeError(`a key must be a string, number, bigint, boolean or an array of those, got ${key === null ? "null" : t}`);
 }
 
-export function makePartitioner(job: Job, n: number): ((key: Key) => number) | undefined {
+/** The job's partitioner over (key, its encoding), or undefined for the default hash. */
+export function makePartitioner(job: Job, n: number, rangeBoundaries?: readonly string[]): ((key: Key, ek: string) => number) | undefined {
   const user = job.partitioner;
   if (!user) return undefined;
+  if (user === "range") return rangePartitioner(rangeBoundaries ?? []);
   return (key) => {
     const p = user(key, n);
     if (!Number.isInteger(p) || p < 0 || p >= n) throw new RangeError(`partitioner returned ${String(p)} for key ${displayKey(key)}; expected an integer in [0, ${n})`);
@@ -41,6 +43,20 @@ export function makeCombiner(job: Job, ctx: Context) {
     } catch (err) {
       throw wrapUserError("combine", { file: "", offset: 0, key: displayKey(key) }, err);
     }
+  };
+}
+
+/** Partition of an encoding: how many boundaries are at or below it (binary search). Equal keys never split. */
+function rangePartitioner(base64: readonly string[]): (key: Key, ek: string) => number {
+  const bounds = base64.map((b) => Buffer.from(b, "base64").toString("latin1"));
+  return (_key, ek) => {
+    let lo = 0, hi = bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (bounds[mid]! <= ek) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   };
 }
 

@@ -117,7 +117,8 @@ export interface TsvOutput {
 }
 
 export type InputFormat = LinesInput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
-export type OutputFormat = TsvOutput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
+/** As an output, `lines()` writes each value as one line as it is (a string; anything else as JSON), and no key. */
+export type OutputFormat = TsvOutput | LinesInput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
 /** @deprecated the name of JsonlFormat used as an input */
 export type JsonlInput = JsonlFormat;
 /** @deprecated the name of JsonlFormat used as an output */

@@ -22,8 +22,13 @@ export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
   output?: OutputFormat;
   /** Number of reduce tasks. @defaultValue the number of threads running the job */
   partitions?: number;
-  /** Chooses a key's partition, an integer in [0, n). @defaultValue a stable hash of the key's encoding */
-  partitioner?: (key: K, n: number) => number;
+  /**
+   * Chooses a key's partition, an integer in [0, n). `"range"` gives a total order: partitions hold
+   * key ranges whose boundaries are sampled from the input while planning (as Hadoop's
+   * TotalOrderPartitioner), so the part files read in order are one sorted sequence.
+   * @defaultValue a stable hash of the key's encoding
+   */
+  partitioner?: ((key: K, n: number) => number) | "range";
   /**
    * An attempt running longer than this (ms) is stopped, its thread terminated, and retried.
    * @defaultValue 1800000 (30 minutes)
@@ -59,10 +64,10 @@ export interface Job<R = any, K extends Key = any, V = any, O = any> extends Rea
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const FUNCTIONS = ["map", "mapBatch", "combine", "reduce", "partitioner", "setup", "cleanup"] as const;
-const KNOWN = new Set<string>(["name", "input", "output", "partitions", "taskTimeout", "skipBadRecords", "speculative", "sort", ...FUNCTIONS]);
+const FUNCTIONS = ["map", "mapBatch", "combine", "reduce", "setup", "cleanup"] as const;
+const KNOWN = new Set<string>(["name", "input", "output", "partitions", "partitioner", "taskTimeout", "skipBadRecords", "speculative", "sort", ...FUNCTIONS]);
 const INPUTS = new Set(["lines", "jsonl", "csv", "arrow", "parquet", "postgres"]);
-const OUTPUTS = new Set(["tsv", "jsonl", "csv", "arrow", "parquet", "postgres"]);
+const OUTPUTS = new Set(["tsv", "lines", "jsonl", "csv", "arrow", "parquet", "postgres"]);
 
 function describe(value: unknown): string {
   if (value === null) return "null";
@@ -88,6 +93,7 @@ export function defineJob<R = any, K extends Key = any, V = any, O = any>(spec: 
   if (spec.partitions !== undefined && !(Number.isInteger(spec.partitions) && spec.partitions >= 1 && spec.partitions <= 100_000)) {
     fail("partitions", "an integer from 1 to 100000", spec.partitions);
   }
+  if (spec.partitioner !== undefined && spec.partitioner !== "range" && typeof spec.partitioner !== "function") fail("partitioner", `a function or "range"`, spec.partitioner);
   if (spec.taskTimeout !== undefined && !(Number.isInteger(spec.taskTimeout) && spec.taskTimeout >= 1)) fail("taskTimeout", "a positive integer of milliseconds", spec.taskTimeout);
   if (spec.skipBadRecords !== undefined && !(Number.isInteger(spec.skipBadRecords) && spec.skipBadRecords >= 0)) fail("skipBadRecords", "a non-negative integer", spec.skipBadRecords);
   if (spec.speculative !== undefined && typeof spec.speculative !== "boolean") fail("speculative", "true or false", spec.speculative);

@@ -32,6 +32,12 @@ export function tsvLine(key: Key, value: unknown): string {
   return out + "\n";
 }
 
+/** `lines()` as an output: the value as it is (a string holding newlines writes several lines), never the key. */
+export function plainLine(_key: Key, value: unknown): string {
+  if (value === undefined) return "";
+  return (typeof value === "string" ? value : json(value)) + "\n";
+}
+
 export function jsonlLine(key: Key, value: unknown): string {
   return (value === undefined ? `{"key":${json(key)}}` : `{"key":${json(key)},"value":${json(value)}}`) + "\n";
 }

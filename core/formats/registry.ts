@@ -5,7 +5,7 @@
 import type { InputFormat, OutputFormat } from "../api/formats.js";
 import { csvReader } from "./csv.js";
 import type { InputReader, OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
-import { LineWriter, csvLines, jsonlLine, tsvLine } from "./output-writer.js";
+import { LineWriter, csvLines, jsonlLine, plainLine, tsvLine } from "./output-writer.js";
 import { textReader } from "./text.js";
 
 export async function inputReader(format: InputFormat): Promise<InputReader> {
@@ -37,6 +37,8 @@ export async function createRecordWriter(format: OutputFormat, target: WriteTarg
   switch (format.format) {
     case "tsv":
       return new LineWriter(target.path, tsvLine, from);
+    case "lines":
+      return new LineWriter(target.path, plainLine, from);
     case "jsonl":
       return new LineWriter(target.path, jsonlLine, from);
     case "csv": {
@@ -56,6 +58,7 @@ export async function createRecordWriter(format: OutputFormat, target: WriteTarg
 export function extensionOf(format: OutputFormat): string {
   switch (format.format) {
     case "tsv":
+    case "lines":
     case "postgres":
       return "";
     default:

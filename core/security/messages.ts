@@ -33,6 +33,7 @@ const JobConfigSchema = v.looseObject({
   stage: v.optional(Id),
   fingerprint: v.optional(v.string()),
   scratch: AbsPath,
+  rangeBoundaries: v.optional(v.array(v.string())),
   sortBufferBytes: Positive,
   taskTimeoutMs: Positive,
   skipBadRecords: Count,

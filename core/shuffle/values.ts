@@ -97,14 +97,21 @@ function writeVarint5(buf: Buffer, pos: number, n: number): void {
   buf[pos + 4] = n & 0x7f;
 }
 
+/** Unrolled, with shifts: this runs for every string value and key read back (a 5-byte padded length included). */
 export function readVarint(buf: Buffer, pos: number): number {
-  let n = 0, shift = 0, b: number;
-  do {
-    b = buf[pos++]!;
-    n += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (b & 0x80 && shift < 35);
-  return n;
+  let b = buf[pos]!;
+  let n = b & 0x7f;
+  if (b < 0x80) return n;
+  b = buf[pos + 1]!;
+  n |= (b & 0x7f) << 7;
+  if (b < 0x80) return n;
+  b = buf[pos + 2]!;
+  n |= (b & 0x7f) << 14;
+  if (b < 0x80) return n;
+  b = buf[pos + 3]!;
+  n |= (b & 0x7f) << 21;
+  if (b < 0x80) return n;
+  return n + (buf[pos + 4]! & 0x7f) * 0x10000000; // past 28 bits: no shifts (they would go negative)
 }
 
 /** End of the varint at `pos`, or -1 if it runs past `limit`. */
