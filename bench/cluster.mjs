@@ -3,7 +3,10 @@
 //  - word count on a local two-worker cluster, against `sheaf run --threads 2`;
 //  - the cost of a worker SIGKILLed at the midpoint of a three-worker job and replaced at once,
 //    against the undisturbed run (target: at most 1.3x), with byte-identical output.
-// Env: BENCH_CLUSTER_SIZE (default 256m), BENCH_TASKS (default 3000), BENCH_RUNS (default 3).
+// Env: BENCH_CLUSTER_SIZE (default 256m), BENCH_RUNS (default 3); BENCH_TASKS, the empty-task job
+// sizes (comma-separated, default 1000,10000,100000); BENCH_RAW_CONCURRENCY, the concurrencies raw
+// BullMQ is tried at (default 1,2,4,8,16,32: the best counts); BENCH_ONLY=scheduling skips the rest;
+// BENCH_PROFILE_DIR, where coordinators write CPU profiles.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +21,9 @@ const data = `${root}bench/data`;
 const cli = `${root}cli/bin.mjs`;
 const work = `${data}/cluster-work`;
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const tasks = Number(process.env.BENCH_TASKS ?? 3000);
+const taskCounts = (process.env.BENCH_TASKS ?? "1000,10000,100000").split(",").map(Number);
+const rawConcurrencies = (process.env.BENCH_RAW_CONCURRENCY ?? "1,2,4,8,16,32").split(",").map(Number);
+const only = process.env.BENCH_ONLY;
 const size = parseSize(process.env.BENCH_CLUSTER_SIZE ?? "256m");
 
 function parseSize(text) {
@@ -38,6 +43,26 @@ async function freePort() {
   return port;
 }
 
+/**
+ * Samples a process's resident memory and CPU from /proc (Linux) until stop(): peak RSS in MB, and
+ * CPU seconds (user + system) used between start and stop.
+ */
+function watchProcess(pid) {
+  const stat = () => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (100 Hz)
+    } catch { return NaN; }
+  };
+  const rss = () => {
+    try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024; } catch { return 0; }
+  };
+  const cpu0 = stat();
+  let peak = rss();
+  const timer = setInterval(() => (peak = Math.max(peak, rss())), 100);
+  return { stop: () => { clearInterval(timer); return { peakRssMb: Math.max(peak, rss()), cpuSeconds: stat() - cpu0 }; } };
+}
+
 /** A private redis-server and the processes of one cluster, all stopped by stop(). */
 class LocalCluster {
   procs = new Set();
@@ -55,8 +80,8 @@ class LocalCluster {
       await sleep(50);
     }
   }
-  spawn(args, ready) {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, SHEAF_REDIS_URL: this.url, SHEAF_WORKDIR: work }, stdio: ["ignore", "pipe", "pipe"] });
+  spawn(args, ready, nodeArgs = []) {
+    const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { cwd: root, env: { ...process.env, SHEAF_REDIS_URL: this.url, SHEAF_WORKDIR: work }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -72,7 +97,11 @@ class LocalCluster {
       return child;
     })();
   }
-  coordinator() { return this.spawn(["coordinator"], "leader (epoch"); }
+  /** BENCH_PROFILE_DIR: the coordinator writes a CPU profile there when it stops. */
+  coordinator() {
+    const dir = process.env.BENCH_PROFILE_DIR;
+    return this.spawn(["coordinator"], "leader (epoch", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
+  }
   worker(threads = 1) { return this.spawn(["worker", "--threads", String(threads)], "worker: ready"); }
   /** Submits and waits; resolves with the job's report (from Redis) and the whole command's seconds. */
   async submit(args) {
@@ -92,6 +121,33 @@ class LocalCluster {
     this.redis.kill();
     await once(this.redis, "exit");
   }
+}
+
+/**
+ * Scheduling overhead: an empty-task job (one task per byte with --split-size 1, plus one reduce)
+ * on a coordinator and one two-thread worker, at each size, against raw BullMQ moving the same
+ * number of empty jobs at its best concurrency on the same Redis.
+ */
+async function scheduling(n) {
+  const c = new LocalCluster();
+  await c.start();
+  let raw = 0, rawAt = 0;
+  for (const k of rawConcurrencies) {
+    const r = await rawBullmq(c.url, Math.min(n, 20_000), k);
+    if (r > raw) [raw, rawAt] = [r, k];
+  }
+  const input = `${work}/empty-${n}.txt`;
+  writeFileSync(input, "\n".repeat(n)); // with --split-size 1: one task per line
+  const coordinator = await c.coordinator();
+  await c.worker(2);
+  const watch = watchProcess(coordinator.pid);
+  const { report } = await c.submit(["bench/jobs/empty.ts", "--input", input, "--output", `${work}/empty-out`, "--split-size", "1", "--overwrite"]);
+  const { peakRssMb, cpuSeconds } = watch.stop();
+  await c.stop();
+  rmSync(input, { force: true });
+  const tasks = report.mapsTotal + report.reducesTotal;
+  const rate = tasks / (report.millis / 1000);
+  return { tasks, rate, raw, rawAt, peakRssMb, cpuUsPerTask: (cpuSeconds / tasks) * 1e6 };
 }
 
 /** Raw BullMQ: `n` empty jobs added in bulk, then consumed by one Worker at the given concurrency. */
@@ -124,24 +180,27 @@ function sameOutput(a, b) {
 async function main() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  console.log(`scheduling: empty tasks through Redis, coordinator + one two-thread worker; raw BullMQ at its best of concurrency ${rawConcurrencies.join(", ")} (up to 20,000 jobs)`);
+  for (const n of taskCounts) {
+    const r = [];
+    for (let run = 1; run <= runs; run++) r.push(await scheduling(n));
+    const m = (k) => median(r.map((x) => x[k]));
+    const rate = m("rate"), raw = m("raw");
+    console.log(`  ${String(r[0].tasks).padStart(7)} tasks: ${rate.toFixed(0).padStart(6)} tasks/s (${(rate / raw).toFixed(2)}x raw BullMQ's ${raw.toFixed(0)} jobs/s at concurrency ${r[0].rawAt}); coordinator ${m("cpuUsPerTask").toFixed(0)} µs CPU per task, peak RSS ${m("peakRssMb").toFixed(0)} MB`);
+  }
+  if (only === "scheduling") return void rmSync(work, { recursive: true, force: true });
+
   const corpus = corpusPath(data, size, 42);
   ensureCorpus(corpus, { bytes: size, seed: 42 });
-  const emptyInput = `${work}/empty-${tasks}.txt`;
-  writeFileSync(emptyInput, "\n".repeat(tasks)); // with --split-size 1: one task per line
   console.log(`cluster benchmarks: ${runs} run(s) each; word count over ${(size / 1e6).toFixed(0)} MB`);
 
-  const results = { raw: [], empty: [], cluster: [], run: [], undisturbed: [], killed: [] };
+  const results = { cluster: [], run: [], undisturbed: [], killed: [] };
   for (let run = 1; run <= runs; run++) {
-    // 1. Scheduling overhead: empty tasks, two workers of one thread each.
+    // 2. Word count: the two-worker cluster against the embedded runner on two threads.
     let c = new LocalCluster();
     await c.start();
-    results.raw.push(await rawBullmq(c.url, tasks, 2));
     await c.coordinator();
     await Promise.all([c.worker(1), c.worker(1)]);
-    const empty = await c.submit(["bench/jobs/empty.ts", "--input", emptyInput, "--output", `${work}/empty-out`, "--split-size", "1", "--overwrite"]);
-    results.empty.push((empty.report.mapsTotal + empty.report.reducesTotal) / (empty.report.millis / 1000));
-
-    // 2. Word count: the two-worker cluster against the embedded runner on two threads.
     const clustered = await c.submit(["jobs/wordcount.ts", "--input", corpus, "--output", `${work}/wc-cluster`, "--partitions", "2", "--overwrite"]);
     results.cluster.push(size / 1e6 / clustered.seconds);
     await c.stop();
@@ -168,12 +227,11 @@ async function main() {
     results.killed.push((await disturbed).seconds);
     await c.stop();
     if (!sameOutput(`${work}/wc-undisturbed`, `${work}/wc-killed`)) throw new Error("output after a worker kill differs");
-    console.log(`  run ${run}: raw BullMQ ${results.raw.at(-1).toFixed(0)} jobs/s, sheaf ${results.empty.at(-1).toFixed(0)} tasks/s; word count cluster ${results.cluster.at(-1).toFixed(1)} MB/s, run ${results.run.at(-1).toFixed(1)} MB/s; kill ${results.undisturbed.at(-1).toFixed(2)} s → ${results.killed.at(-1).toFixed(2)} s`);
+    console.log(`  run ${run}: word count cluster ${results.cluster.at(-1).toFixed(1)} MB/s, run ${results.run.at(-1).toFixed(1)} MB/s; kill ${results.undisturbed.at(-1).toFixed(2)} s → ${results.killed.at(-1).toFixed(2)} s`);
   }
 
   const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
   console.log();
-  console.log(`scheduling: ${m.empty.toFixed(0)} empty tasks/s through Redis (${(m.empty / m.raw).toFixed(2)}x raw BullMQ's ${m.raw.toFixed(0)} empty jobs/s at the same concurrency)`);
   console.log(`wordcount two-worker cluster: ${m.cluster.toFixed(1)} MB/s (${(m.cluster / m.run).toFixed(2)}x sheaf run --threads 2 at ${m.run.toFixed(1)} MB/s)`);
   console.log(`kill-a-worker: ${(m.killed / m.undisturbed).toFixed(2)}x the undisturbed time (${m.undisturbed.toFixed(2)} s → ${m.killed.toFixed(2)} s; target ≤ 1.3x), output byte-identical`);
   rmSync(work, { recursive: true, force: true });

@@ -100,11 +100,10 @@ export class Coordinator {
     await checkEvictionPolicy(this.redis);
     this.sub = connectRedis(redisUrl, "coordinator-events");
     this.queue = new Queue(TASK_QUEUE, { connection: this.redis, prefix: this.keys.prefix });
-    this.queue.setMaxListeners(0); // each awaited task listens for the queue closing
     // QueueEvents blocks on its connection; BullMQ does not close a connection it was given.
     this.eventsConnection = connectRedis(redisUrl, "coordinator-queue-events");
     this.events = new QueueEvents(TASK_QUEUE, { connection: this.eventsConnection, prefix: this.keys.prefix });
-    this.events.setMaxListeners(0);
+    this.events.setMaxListeners(0); // each job's executor listens (queue-results.ts)
     await this.events.waitUntilReady();
     // The lease has a connection of its own whose commands fail instead of queueing through an
     // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.

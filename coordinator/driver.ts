@@ -54,6 +54,14 @@ export class JobFailedError extends SheafError {
 
 /** How often a stage looks for stragglers. */
 const SPECULATION_EVERY_MS = 500;
+/**
+ * Tasks of a stage attempted at once: the rest wait in a plain list, so that the coordinator's memory
+ * (each attempt's promise, timers, message) grows with this window, not with the stage's size. Far
+ * more than any cluster's threads, so the queue never runs dry while the window refills.
+ */
+const WINDOW = 4096;
+/** Finished tasks' durations kept for the median speculation compares against (the latest ones). */
+const DURATIONS_KEPT = 1024;
 /** How often one map task's output may be lost and regenerated before the job gives up. */
 const MAX_REGENERATIONS = 3;
 
@@ -103,7 +111,10 @@ export class JobDriver {
       failedAttempts: 0,
       startedAt: options.startedAt ?? Date.now(),
     };
-    setMaxListeners(0, this.abort.signal); // one listener per running attempt
+    // One listener stops every live attempt (a listener per attempt costs O(attempts) to add and remove).
+    this.abort.signal.addEventListener("abort", () => {
+      for (const set of this.live.values()) for (const a of set) a.abort.abort(this.abort.signal.reason);
+    }, { once: true });
     if (options.signal?.aborted) this.abort.abort(options.signal.reason);
     else options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
   }
@@ -210,13 +221,22 @@ export class JobDriver {
   /** Runs every uncommitted task of a stage, with backups for stragglers; the first task out of attempts fails the job. */
   private async runStage(tasks: readonly Task[]): Promise<void> {
     const pending = tasks.filter((t) => !this.committed.has(t.taskId));
-    const durations: number[] = [];
+    const durations = new Durations(DURATIONS_KEPT);
+    const byId = new Map(pending.map((t) => [t.taskId, t]));
     const speculate = this.plan.config.speculative
-      ? setInterval(() => this.speculate(pending, durations), SPECULATION_EVERY_MS)
+      ? setInterval(() => this.speculate(byId, pending.length, durations), SPECULATION_EVERY_MS)
       : undefined;
-    let results: PromiseSettledResult<void>[];
+    const errors: unknown[] = [];
     try {
-      results = await Promise.allSettled(pending.map((t) => this.runTask(t, durations)));
+      // WINDOW lanes, each taking the next task when its last one ends.
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < pending.length) {
+          const task = pending[next++]!;
+          await this.runTask(task, durations).catch((err) => void errors.push(err));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(WINDOW, pending.length) }, lane));
     } finally {
       clearInterval(speculate);
     }
@@ -226,12 +246,13 @@ export class JobDriver {
     // Never let a stage pass with a task uncommitted, whatever went wrong in the scheduler itself.
     const missing = pending.find((t) => !this.committed.has(t.taskId));
     if (missing) {
-      const why = results.find((r): r is PromiseRejectedResult => r.status === "rejected")?.reason;
+      const why = errors[0];
       throw new SheafError("SCHEDULER_ERROR", `job ${this.plan.config.name}: task ${missing.taskId} ended uncommitted${why ? `: ${(why as Error).message}` : ""}`);
     }
   }
 
-  private speculate(stage: readonly Task[], durations: number[]): void {
+  /** Looks at the live attempts only (at most the window), never the whole stage. */
+  private speculate(byId: ReadonlyMap<TaskId, Task>, stageSize: number, durations: Durations): void {
     // Not while the job is ending, nor while a lost map output is being re-run (reduces need it).
     if (this.abort.signal.aborted || this.regenerating.size > 0) return;
     const running = [...this.live].flatMap(([id, attempts]) => {
@@ -239,15 +260,14 @@ export class JobDriver {
       if (live.length === 0 || this.committed.has(id)) return [];
       return [{ taskId: id, startedAt: Math.min(...live.map((a) => a.startedAt)), hasBackup: live.some((a) => a.backup) }];
     });
-    const byId = new Map(stage.map((t) => [t.taskId, t]));
-    for (const id of stragglers(running, durations, stage.length, Date.now())) {
+    for (const id of stragglers(running, durations.latest, stageSize * durations.fractionKept, Date.now())) {
       const task = byId.get(id);
       if (task) void this.attempt(task.kind === "reduce" ? this.reduceTask(task.index) : task, true).catch(() => {});
     }
   }
 
   /** Attempts a task until one attempt commits (this one's or a backup's), or it runs out of attempts. */
-  private async runTask(template: Task, durations: number[]): Promise<void> {
+  private async runTask(template: Task, durations?: Durations): Promise<void> {
     const signal = this.abort.signal;
     const started = Date.now();
     for (;;) {
@@ -259,7 +279,7 @@ export class JobDriver {
       const outcome = await this.attempt(task, false).catch(() => undefined);
       if (!outcome || signal.aborted) return;
       if (outcome.ok || this.committed.has(template.taskId)) {
-        durations.push(Date.now() - started);
+        durations?.add(Date.now() - started);
         return;
       }
       const f = outcome.failure;
@@ -300,8 +320,7 @@ export class JobDriver {
     this.copies.set(task.taskId, copy + 1);
     const live: LiveAttempt = { abort: new AbortController(), startedAt: Date.now(), backup };
     setMaxListeners(0, live.abort.signal);
-    const stop = () => live.abort.abort(this.abort.signal.reason);
-    this.abort.signal.addEventListener("abort", stop, { once: true });
+    if (this.abort.signal.aborted) live.abort.abort(this.abort.signal.reason);
     let set = this.live.get(task.taskId);
     if (!set) this.live.set(task.taskId, (set = new Set()));
     set.add(live);
@@ -322,7 +341,7 @@ export class JobDriver {
     } finally {
       this.progress.running--;
       set.delete(live);
-      this.abort.signal.removeEventListener("abort", stop);
+      if (set.size === 0 && this.live.get(task.taskId) === set) this.live.delete(task.taskId);
     }
   }
 
@@ -369,7 +388,7 @@ export class JobDriver {
         this.mapGeneration++;
         this.count(lost, -1);
       }
-      await this.runTask(template, []);
+      await this.runTask(template);
       if (!this.committed.has(mapTask)) throw new Error(`${mapTask} could not be re-run`);
     })().finally(() => this.regenerating.delete(mapTask));
     this.regenerating.set(mapTask, pending);
@@ -407,6 +426,23 @@ export class JobDriver {
     }
     if (bad) counters["skipped-bad-records"] = bad;
     return { ...this.progress, recordsOut, bytesOut, parts, counters, resumedBytes, resumedKeys, millis: Date.now() - this.progress.startedAt };
+  }
+}
+
+/**
+ * Finished tasks' durations for speculation: the latest `kept`, and how many in all, so a stage of
+ * 100,000 tasks does not sort 100,000 numbers every half second.
+ */
+class Durations {
+  readonly latest: number[] = [];
+  count = 0;
+  constructor(private readonly kept: number) {}
+  add(ms: number): void {
+    this.latest[this.count++ % this.kept] = ms;
+  }
+  /** The fraction of all durations that `latest` holds (1 until it wraps). */
+  get fractionKept(): number {
+    return this.count === 0 ? 1 : this.latest.length / this.count;
   }
 }
 

@@ -1,12 +1,21 @@
 /**
- * The cluster's TaskExecutor: each task becomes a BullMQ job (id `<jobId>.<taskId>`, so adding it
- * again when a coordinator resumes is a no-op) and is awaited through QueueEvents. BullMQ owns
- * retries here: attempts, exponential backoff with jitter, and stalled-job recovery. A run is
- * given only the attempts the task has left (a backup, one), and the worker numbers its attempts
- * on from the task's (`attempt + attemptsMade`), so "attempt N of M" never passes M.
+ * The cluster's TaskExecutor: tasks become BullMQ jobs, and their ends come back through one
+ * dispatcher (queue-results.ts), not a waiter per task.
+ *
+ * A task alone is one queue job (id `<jobId>.<taskId>`, so adding it again when a coordinator resumes
+ * is a no-op). BullMQ owns its retries: attempts, exponential backoff with jitter, and stalled-job
+ * recovery. A run is given only the attempts the task has left (a backup, one), and the worker numbers
+ * its attempts on from the task's (`attempt + attemptsMade`), so "attempt N of M" never passes M.
+ *
+ * Short map tasks go several to a queue job (task-batch.ts), so that each does not pay a queue round
+ * trip: how many is learnt from the tasks' own run times (about BATCH_WORK_MS of work per batch). A
+ * stage starts with PROBE tasks alone; once one has finished the rest are batched if short, and if
+ * none has finished within PROBE_MS they are long enough to go one per job. A batched task's failure
+ * comes back as its outcome and the driver retries it (as it does any failure the queue gave up on).
  */
 import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
+import { BATCH, batchQueueId, type BatchResult, type TaskBatch } from "../core/cluster/task-batch.js";
 import type { TaskExecutor } from "../core/executor.js";
 import { checkResult } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
@@ -14,22 +23,51 @@ import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js"
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
 import { messageOf } from "../core/errors.js";
 import { Interrupted } from "./interrupted.js";
+import { QueueResults, type Finish } from "./queue-results.js";
 import type { RetryPolicy } from "./retry.js";
 
 /**
  * Completed queue entries kept, queue-wide (older ones are deleted as tasks complete), so a long job
- * holds a bounded number rather than one per task until it finishes. Not none: the result reaches
- * this coordinator through the `completed` event, but a coordinator resuming a job re-adds each
- * uncommitted task by id and takes the result of an entry still there instead of running it again;
- * only tasks that completed more than this many completions ago run again.
+ * holds a bounded number rather than one per task until it finishes. Not none: a coordinator resuming
+ * a job re-adds each uncommitted task by id and takes the result of an entry still there instead of
+ * running it again; only tasks that completed more than this many completions ago run again.
  */
 const KEEP_COMPLETED = 1000;
+/** Tasks sent alone at first, to learn how long the stage's tasks take, and how long to wait for one. */
+const PROBE = 16;
+const PROBE_MS = 250;
+/** Map tasks shorter than this (on average, on a thread) are batched… */
+const SHORT_TASK_MS = 20;
+/** …about this much work to a batch, and at most MAX_BATCH tasks. */
+const BATCH_WORK_MS = 50;
+const MAX_BATCH = 256;
+/** A partial batch waits for more tasks while at least this many queue jobs are out (their ends bring more). */
+const KEEP_OUT = 8;
+
+interface Entry {
+  task: Task;
+  /** The task's own queue id (a batched one's too: its worker stops it by that id). */
+  id: string;
+  onStart?: () => void;
+  resolve: (o: TaskOutcome) => void;
+  reject: (e: unknown) => void;
+  /** Set once it was added: the queue job that carries it, and whether alone. */
+  job?: { id: string; members: Entry[] };
+  done: boolean;
+}
 
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
-  private readonly starts = new Map<string, () => void>();
-  private readonly adds: { name: string; data: Task; opts: JobsOptions; resolve: (j: BullJob) => void; reject: (e: unknown) => void }[] = [];
-  private readonly onActive = ({ jobId }: { jobId: string }) => this.starts.get(jobId)?.();
+  private readonly results: QueueResults;
+  /** Tasks handed to run() and not yet added to the queue. */
+  private waiting: Entry[] = [];
+  private flushScheduled = false;
+  /** Queue jobs added and not yet ended. */
+  private out = 0;
+  /** Moving average of map tasks' run times, once one has finished. */
+  private taskMs: number | undefined;
+  private probed = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   /**
    * `stop(bullJobId)` asks the workers to stop a running attempt (published on the events channel);
@@ -37,80 +75,190 @@ export class QueueExecutor implements TaskExecutor {
    */
   constructor(
     private readonly queue: Queue,
-    private readonly events: QueueEvents,
+    events: QueueEvents,
     private readonly retry: RetryPolicy,
     private readonly stop: (bullJobId: string) => Promise<unknown>,
     private readonly signer?: Signer,
   ) {
-    events.on("active", this.onActive);
+    this.results = new QueueResults(queue, events);
   }
 
-  async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
-    const id = Keys.taskJobId(task.job.jobId, task.taskId, task.runId);
-    if (onStart) this.starts.set(id, onStart);
-    const data = this.signer ? { ...task, sig: this.signer.sign("task", task, Date.now() + TASK_SIGNATURE_TTL_MS) } : task;
-    const job = await this.add(task.kind, data, {
-      jobId: id,
-      attempts: task.backup ? 1 : Math.max(1, this.retry.maxAttempts - task.attempt + 1),
-      backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
-      removeOnComplete: { count: KEEP_COMPLETED },
-      // Pipeline stages that run at once share the workers: their tasks interleave by index.
-      ...(task.job.stage ? { priority: Math.min(task.index + 1, 2_097_152) } : {}),
-    });
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = () => {
-        // A coordinator that stops or loses its lease leaves the task to the next leader, who
-        // awaits the same queue job. Otherwise a waiting task goes, and a running one (locked,
-        // so remove fails) is stopped by its worker.
-        if (!(signal!.reason instanceof Interrupted)) job.remove().catch(() => this.stop(id).catch(() => {}));
-        reject(signal!.reason ?? new Error("aborted"));
+  run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
+    return new Promise<TaskOutcome>((resolve, reject) => {
+      const e: Entry = { task, id: Keys.taskJobId(task.job.jobId, task.taskId, task.runId), onStart, resolve, reject, done: false };
+      const settle = (o: TaskOutcome) => {
+        if (e.done) return;
+        e.done = true;
+        resolve(o);
       };
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
+      e.resolve = settle;
+      if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
+      signal?.addEventListener("abort", () => this.abort(e, signal.reason), { once: true });
+      this.waiting.push(e);
+      this.scheduleFlush();
     });
-    aborted.catch(() => {});
-    try {
-      const result = (await Promise.race([job.waitUntilFinished(this.events), aborted])) as unknown;
-      // A result names files the job commit will move: it must name them where the task writes.
-      try {
-        const checked = checkMessage<TaskResult>(Schemas.result, result, `result of ${id}`);
-        if (checked.taskId !== task.taskId) throw new Error(`result of ${id} names task ${checked.taskId}`);
-        checkResult(task.job, checked);
-        return { ok: true, result: checked };
-      } catch (err) {
-        return { ok: false, failure: { code: "BAD_RESULT", message: messageOf(err), retryable: true, taskId: task.taskId, attempt: task.attempt } };
+  }
+
+  /**
+   * A coordinator that stops or loses its lease leaves the task to the next leader, who awaits the
+   * same queue job. Otherwise a waiting task goes, and a running one (locked, so remove fails) is
+   * stopped by its worker; a batch goes once all its tasks are stopped.
+   */
+  private abort(e: Entry, reason: unknown): void {
+    if (e.done) return;
+    e.done = true;
+    e.reject(reason ?? new Error("aborted"));
+    if (!e.job || reason instanceof Interrupted) return; // one still waiting here is skipped by flush()
+    const { id, members } = e.job;
+    if (members.length > 1) this.stop(e.id).catch(() => {});
+    if (!members.every((m) => m.done)) return;
+    this.results.forget(id);
+    this.ended();
+    this.queue.remove(id).then((n) => (n || members.length > 1 ? undefined : this.stop(id)), () => (members.length > 1 ? undefined : this.stop(id))).catch(() => {});
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** How many short tasks to a queue job: undefined while unknown, 1 when tasks are not short. */
+  private batchSize(): number | undefined {
+    if (this.taskMs === undefined) return undefined;
+    if (this.taskMs >= SHORT_TASK_MS) return 1;
+    return Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_WORK_MS / Math.max(this.taskMs, 0.1))));
+  }
+
+  /** Adds the waiting tasks to the queue: alone or in batches (see the file's comment). */
+  private flush(): void {
+    const alone: Entry[] = [];
+    const batchable: Entry[] = [];
+    for (const e of this.waiting) if (!e.done) (e.task.kind === "map" && !e.task.backup ? batchable : alone).push(e);
+    const size = this.batchSize();
+    const groups: Entry[][] = alone.map((e) => [e]);
+    let keep: Entry[] = [];
+    if (size === undefined) {
+      // Probing: a few alone now; the rest once one has finished, or PROBE_MS have passed.
+      const n = Math.max(0, Math.min(batchable.length, PROBE - this.probed));
+      this.probed += n;
+      for (const e of batchable.slice(0, n)) groups.push([e]);
+      keep = batchable.slice(n);
+      if (keep.length && !this.probeTimer) {
+        this.probeTimer = setTimeout(() => {
+          this.taskMs ??= PROBE_MS;
+          this.flush();
+        }, PROBE_MS);
       }
+    } else {
+      for (let i = 0; i < batchable.length; i += size) {
+        const group = batchable.slice(i, i + size);
+        // A partial batch waits for more while the queue is busy enough (ends bring more tasks).
+        if (group.length < size && this.out + groups.length >= KEEP_OUT) keep = group;
+        else groups.push(group);
+      }
+    }
+    this.waiting = keep;
+    if (groups.length) void this.add(groups);
+  }
+
+  private async add(groups: Entry[][]): Promise<void> {
+    const jobs = groups.map((members) => this.queueJob(members));
+    this.out += jobs.length;
+    try {
+      // Adds of one turn go to Redis as one bulk add (a stage queues its first tasks at once).
+      await this.queue.addBulk(jobs.map(({ name, data, opts }) => ({ name, data, opts })));
     } catch (err) {
-      if (signal?.aborted) throw err;
-      const latest = await BullJob.fromId(this.queue, id);
-      return { ok: false, failure: failureOf(task, (err as Error).message, latest?.attemptsMade ?? 1) };
-    } finally {
-      this.starts.delete(id);
+      for (const { id, members } of jobs) {
+        this.results.forget(id);
+        this.ended();
+        for (const m of members) m.done || ((m.done = true), m.reject(err));
+      }
     }
   }
 
-  /** Adds made in the same turn of the event loop go to Redis as one bulk add (a stage queues all its tasks at once). */
-  private add(name: string, data: Task, opts: JobsOptions): Promise<BullJob> {
-    return new Promise((resolve, reject) => {
-      this.adds.push({ name, data, opts, resolve, reject });
-      if (this.adds.length === 1) setImmediate(() => void this.flushAdds());
+  /** One queue job for a task alone or a batch, registered with the dispatcher before it is added. */
+  private queueJob(members: Entry[]): { id: string; members: Entry[]; name: string; data: unknown; opts: JobsOptions } {
+    const first = members[0]!.task;
+    const signed = members.map(({ task }) => (this.signer ? { ...task, sig: this.signer.sign("task", task, Date.now() + TASK_SIGNATURE_TTL_MS) } : task));
+    const alone = members.length === 1;
+    const id = alone ? members[0]!.id : batchQueueId(first.job.jobId, members.map((m) => m.task));
+    const job = { id, members };
+    for (const m of members) m.job = job;
+    const onActive = () => {
+      for (const m of members) if (!m.done) m.onStart?.();
+    };
+    void this.results.wait(id, onActive).then((f) => {
+      this.ended();
+      return alone ? this.settleOne(members[0]!, f) : this.settleBatch(members, f);
+    });
+    const data: Task | TaskBatch = alone ? (signed[0] as Task) : { tasks: signed };
+    return {
+      id,
+      members,
+      name: alone ? first.kind : BATCH,
+      data,
+      opts: {
+        jobId: id,
+        attempts: !alone || first.backup ? 1 : Math.max(1, this.retry.maxAttempts - first.attempt + 1),
+        backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
+        removeOnComplete: { count: KEEP_COMPLETED },
+        // Pipeline stages that run at once share the workers: their tasks interleave by index.
+        ...(first.job.stage ? { priority: Math.min(first.index + 1, 2_097_152) } : {}),
+      },
+    };
+  }
+
+  /** A queue job ended: tasks kept back for a fuller batch may go now. */
+  private ended(): void {
+    this.out--;
+    if (this.waiting.length) this.scheduleFlush();
+  }
+
+  private async settleOne(e: Entry, f: Finish): Promise<void> {
+    if (e.done) return;
+    if (f.ok) return e.resolve(this.checked(e.task, e.id, f.value));
+    const latest = await BullJob.fromId(this.queue, e.id).catch(() => undefined);
+    e.resolve({ ok: false, failure: failureOf(e.task, f.reason, latest?.attemptsMade ?? 1) });
+  }
+
+  private settleBatch(members: Entry[], f: Finish): void {
+    const outcomes = f.ok ? (f.value as BatchResult | null)?.outcomes : undefined;
+    members.forEach((e, i) => {
+      if (e.done) return;
+      if (!f.ok) return e.resolve({ ok: false, failure: failureOf(e.task, f.reason, 1) });
+      const o = Array.isArray(outcomes) ? (outcomes[i] as TaskOutcome | undefined) : undefined;
+      if (o?.ok === true) return e.resolve(this.checked(e.task, e.id, o.result));
+      if (o?.ok === false) return e.resolve({ ok: false, failure: failureOf(e.task, JSON.stringify(o.failure), 1) });
+      e.resolve({ ok: false, failure: badResult(e.task, `result of ${e.id}: no outcome in its batch's result`) });
     });
   }
 
-  private async flushAdds(): Promise<void> {
-    const batch = this.adds.splice(0);
+  /** A result names files the job commit will move: it must name them where the task writes. */
+  private checked(task: Task, id: string, value: unknown): TaskOutcome {
     try {
-      const jobs = await this.queue.addBulk(batch.map(({ name, data, opts }) => ({ name, data, opts })));
-      batch.forEach((b, i) => b.resolve(jobs[i]!));
+      const result = checkMessage<TaskResult>(Schemas.result, value, `result of ${id}`);
+      if (result.taskId !== task.taskId) throw new Error(`result of ${id} names task ${result.taskId}`);
+      checkResult(task.job, result);
+      if (task.kind === "map") this.taskMs = this.taskMs === undefined ? result.stats.millis : 0.8 * this.taskMs + 0.2 * result.stats.millis;
+      return { ok: true, result };
     } catch (err) {
-      for (const b of batch) b.reject(err);
+      return { ok: false, failure: badResult(task, messageOf(err)) };
     }
   }
 
   /** Detaches from the shared QueueEvents (the queue and its connections belong to the coordinator). */
   async close(): Promise<void> {
-    this.events.off("active", this.onActive);
+    clearTimeout(this.probeTimer);
+    this.results.close();
   }
+}
+
+function badResult(task: Task, message: string): TaskFailure {
+  return { code: "BAD_RESULT", message, retryable: true, taskId: task.taskId, attempt: task.attempt };
 }
 
 /**

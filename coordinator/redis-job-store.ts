@@ -14,7 +14,8 @@ import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
 
-const COMMIT = FENCE + "return redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[4])";
+/** First wins for each (task id, result) pair in ARGV[3..]: one 1 or 0 per pair. */
+const COMMIT = FENCE + "local won = {} for i = 3, #ARGV, 2 do won[#won + 1] = redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) end return won";
 const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
 const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";
 /** Stores the plan unless one is stored, and returns the stored one: the first leader's plan wins. */
@@ -29,6 +30,7 @@ export class RedisJobStore implements JobStore {
   private lastProgress = 0;
   private pending: JobProgress | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly commits: { result: TaskResult; resolve: (won: boolean) => void; reject: (err: unknown) => void }[] = [];
 
   constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly jobId: JobId, private readonly fence: Fence) {}
 
@@ -51,8 +53,25 @@ export class RedisJobStore implements JobStore {
     return new Map(Object.entries(all).map(([id, json]) => [id as TaskId, checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${id}`)]));
   }
 
-  async commit(result: TaskResult): Promise<boolean> {
-    return (await this.fenced(COMMIT, this.keys.committed(this.jobId), result.taskId, JSON.stringify(result))) === 1;
+  /**
+   * Commits made in the same turn of the event loop go to Redis as one fenced script (a batch's
+   * tasks end together): one round trip and one fence check for them all, each still first-wins.
+   */
+  commit(result: TaskResult): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.commits.push({ result, resolve, reject });
+      if (this.commits.length === 1) setImmediate(() => void this.flushCommits());
+    });
+  }
+
+  private async flushCommits(): Promise<void> {
+    const batch = this.commits.splice(0);
+    try {
+      const won = (await this.fenced(COMMIT, this.keys.committed(this.jobId), ...batch.flatMap((c) => [c.result.taskId, JSON.stringify(c.result)]))) as unknown as number[];
+      batch.forEach((c, i) => c.resolve(won[i] === 1));
+    } catch (err) {
+      for (const c of batch) c.reject(err);
+    }
   }
 
   async uncommit(taskId: TaskId): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import { Keys } from "../core/cluster/keys.js";
+import { batchQueueId, type TaskBatch } from "../core/cluster/task-batch.js";
 import { messageOf, SheafError } from "../core/errors.js";
 import { checkTask } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
@@ -16,6 +17,8 @@ import type { Task } from "../core/tasks.js";
 
 /** How long a job seen running is trusted to still run (cancel and finish events clear it sooner). */
 const LIVE_FOR_MS = 2_000;
+/** The most task messages a batch may carry (the coordinator sends at most 256). */
+const MAX_BATCH = 1024;
 
 export class TaskAdmission {
   private readonly live = new Map<string, number>();
@@ -34,9 +37,31 @@ export class TaskAdmission {
   }
 
   /** The task the message carries; otherwise throws Rejected, logged with the queue id and counted. */
-  async admit(queueId: string, data: unknown): Promise<Task> {
+  admit(queueId: string, data: unknown): Promise<Task> {
+    return this.guarded(queueId, () => this.check(data, (task) => queueId === Keys.taskJobId(task.job.jobId, task.taskId, task.runId)));
+  }
+
+  /**
+   * The tasks a batch carries, each message checked as one alone would be, and the batch's queue id
+   * checked against them; one refused message refuses the whole batch (it was tampered with).
+   */
+  admitBatch(queueId: string, data: unknown): Promise<Task[]> {
+    return this.guarded(queueId, async () => {
+      const messages = (data as TaskBatch | null)?.tasks;
+      if (!Array.isArray(messages) || messages.length < 2 || messages.length > MAX_BATCH) throw new Rejected("BAD_MESSAGE", "a batch must carry 2 to 1024 task messages");
+      const tasks: Task[] = [];
+      for (const m of messages) tasks.push(await this.check(m, () => true));
+      const jobId = tasks[0]!.job.jobId;
+      if (tasks.some((t) => t.job.jobId !== jobId) || queueId !== batchQueueId(jobId, tasks)) {
+        throw new Rejected("REPLAYED_TASK", `batch queue id does not match its tasks (job ${jobId})`);
+      }
+      return tasks;
+    });
+  }
+
+  private async guarded<T>(queueId: string, check: () => Promise<T>): Promise<T> {
     try {
-      return await this.check(queueId, data);
+      return await check();
     } catch (err) {
       const code = err instanceof SheafError ? err.code : "BAD_MESSAGE";
       this.log(`rejected task ${queueId} (${code}): ${messageOf(err)}`);
@@ -45,14 +70,15 @@ export class TaskAdmission {
     }
   }
 
-  private async check(queueId: string, data: unknown): Promise<Task> {
+  /** `placed`: whether the task sits under the queue id its job and task give it. */
+  private async check(data: unknown, placed: (task: Task) => boolean): Promise<Task> {
     const { sig, ...fields } = (data ?? {}) as { sig?: Signature };
     if (this.signer) {
       const problem = this.signer.check("task", fields, sig);
       if (problem) throw new Rejected("FORGED_TASK", `task message ${problem}`);
     }
     const task = checkMessage<Task>(Schemas.task, fields, "task message");
-    if (queueId !== Keys.taskJobId(task.job.jobId, task.taskId, task.runId)) {
+    if (!placed(task)) {
       throw new Rejected("REPLAYED_TASK", `queue id does not match job ${task.job.jobId}, ${task.taskId}`);
     }
     checkTask(task, this.roots);

@@ -17,7 +17,8 @@ export interface PoolOptions {
 /** How long after this pool stopped a thread an error from piscina is taken for that thread's late result. */
 const LATE_RESULT_MS = 5_000;
 
-const THREAD_FILE = fileURLToPath(new URL("./thread.js", import.meta.url));
+// A CommonJS entry: see thread-entry.cts for why piscina must not require() thread.js itself.
+const THREAD_FILE = fileURLToPath(new URL("./thread-entry.cjs", import.meta.url));
 
 export class ThreadPool implements TaskExecutor {
   private readonly pool: Piscina<Task, TaskOutcome>;
@@ -84,6 +85,29 @@ export class ThreadPool implements TaskExecutor {
       return fail("THREAD_DIED", `worker thread died: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.running.delete(task);
+      this.slots.release();
+    }
+  }
+
+  /**
+   * Runs several short tasks (of one job) on one thread, in one message each way, so that each does
+   * not pay a thread round trip. Their deadline is one task's: they are short by construction. Resolves
+   * with one outcome per task, or undefined when the thread failed them all (a deadline, a dead
+   * thread): the caller then runs them alone, so that only the culprit fails.
+   */
+  async runBatch(tasks: Task[], signal: AbortSignal, onStart?: () => void): Promise<TaskOutcome[] | undefined> {
+    await this.slots.acquire(signal);
+    onStart?.();
+    const deadline = AbortSignal.timeout(tasks[0]!.job.taskTimeoutMs);
+    for (const t of tasks) this.running.add(t);
+    try {
+      return (await this.pool.run(tasks as never, { name: "runTasks", signal: AbortSignal.any([signal, deadline]) })) as unknown as TaskOutcome[];
+    } catch (err) {
+      if (signal.aborted || deadline.aborted) this.lastStopAt = Date.now();
+      if (signal.aborted) throw err;
+      return undefined;
+    } finally {
+      for (const t of tasks) this.running.delete(t);
       this.slots.release();
     }
   }

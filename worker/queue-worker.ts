@@ -10,7 +10,8 @@ import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { connectRedis, type RedisLog } from "../core/cluster/redis.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
-import type { Task, TaskResult } from "../core/tasks.js";
+import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
+import { BATCH, type BatchResult } from "../core/cluster/task-batch.js";
 import { TaskAdmission } from "./admission.js";
 import { countRejection } from "../core/security/rejections.js";
 import { NoFreeThread, ThreadPool } from "./pool.js";
@@ -42,7 +43,7 @@ export class QueueWorker {
   private redis!: Redis;
   private sub!: Redis;
   private pool!: ThreadPool;
-  private worker!: Worker<Task, TaskResult>;
+  private worker!: Worker;
   private admission!: TaskAdmission;
   /** Running attempts by job id, so a cancelled job's attempts can be stopped, and by BullMQ id, to stop one. */
   private readonly running = new Map<string, Set<AbortController>>();
@@ -80,7 +81,7 @@ export class QueueWorker {
     });
     this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
     const lockMs = this.options.lockMs ?? 5_000;
-    this.worker = new Worker<Task, TaskResult>(TASK_QUEUE, (job, token) => this.process(job, token), {
+    this.worker = new Worker(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
       prefix: this.keys.prefix,
       concurrency: threads,
@@ -95,52 +96,123 @@ export class QueueWorker {
     this.log(`ready: ${threads} threads, queue ${this.keys.prefix}:${TASK_QUEUE}`);
   }
 
-  private async process(job: BullJob<Task, TaskResult>, token?: string): Promise<TaskResult> {
+  private process(job: BullJob, token?: string): Promise<TaskResult | BatchResult> {
+    return job.name === BATCH ? this.processBatch(job) : this.processOne(job as BullJob<Task, TaskResult>, token);
+  }
+
+  private async processOne(job: BullJob<Task, TaskResult>, token?: string): Promise<TaskResult> {
     // Nothing the message names is read, written or loaded before it passes admission.
     let admitted: Task;
     try {
       admitted = await this.admission.admit(job.id!, job.data);
     } catch (err) {
-      throw new UnrecoverableError(JSON.stringify({ code: (err as { code?: string }).code ?? "REJECTED", message: (err as Error).message, retryable: false, taskId: "rejected", attempt: 0 }));
+      throw rejected(err);
     }
     // The queue's own retries number on from the attempt the coordinator gave the run; a restart
     // after a stall (its worker died) is the same attempt, resumed. Folder names add a random part.
     const task: Task = { ...admitted, attempt: admitted.attempt + job.attemptsMade };
-    const jobId = task.job.jobId;
-    // Cancelled and finished jobs are announced on the events channel; their queued tasks are removed
-    // by the coordinator, and one taken in between stops here.
-    if (this.ended.has(jobId)) throw new UnrecoverableError(JSON.stringify({ code: "JOB_CANCELLED", message: "job cancelled", retryable: false, taskId: task.taskId, attempt: task.attempt }));
-    const abort = new AbortController();
-    let set = this.running.get(jobId);
-    if (!set) this.running.set(jobId, (set = new Set()));
-    set.add(abort);
-    this.byQueueId.set(job.id!, abort);
-    let started = 0;
     try {
-      // A prefetched task waits here only briefly: if the threads stay busy (a straggler), it goes
-      // back to the queue for an idle worker, rather than sit parked behind them.
-      const outcome = await this.pool.run(task, abort.signal, () => this.startedAt.set(abort, (started = Date.now())), PARK_LIMIT_MS);
-      this.adaptPrefetch(Date.now() - started);
+      // A prefetched task waits for a thread only briefly: if the threads stay busy (a straggler), it
+      // goes back to the queue for an idle worker, rather than sit parked behind them.
+      const outcome = await this.runTask(job.id!, task, PARK_LIMIT_MS);
       if (outcome.ok) return outcome.result;
       const f = outcome.failure;
-      if (f.code === "BAD_ARTIFACT") {
-        this.log(`rejected task ${job.id} (BAD_ARTIFACT): ${f.message}`);
-        await countRejection(this.redis, this.keys, f.code).catch(() => {});
-      }
-      await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
       const reason = JSON.stringify(f);
       // A lost input (f.producer) is for the coordinator to repair; retrying here cannot help.
-      throw f.retryable && !f.producer ? new Error(reason) : new UnrecoverableError(reason);
+      throw f.retryable && !f.producer && f.code !== "JOB_CANCELLED" && f.code !== "STOPPED" ? new Error(reason) : new UnrecoverableError(reason);
     } catch (err) {
       if (err instanceof NoFreeThread) {
         await job.moveToWait(token);
         throw new WaitingError();
       }
-      if (abort.signal.aborted) throw new UnrecoverableError(JSON.stringify({ code: "STOPPED", message: "attempt stopped: job cancelled or task committed by another attempt", retryable: false, taskId: task.taskId, attempt: task.attempt }));
+      throw err;
+    }
+  }
+
+  /**
+   * A batch of short tasks (task-batch.ts): each message admitted, the tasks run on the pool at once
+   * (it has as many threads as it has), and one outcome per task returned; a task's failure is its
+   * outcome, for the coordinator to retry, so the batch itself completes.
+   */
+  private async processBatch(job: BullJob): Promise<BatchResult> {
+    let tasks: Task[];
+    try {
+      tasks = await this.admission.admitBatch(job.id!, job.data);
+    } catch (err) {
+      throw rejected(err);
+    }
+    // One run of several tasks per thread, in order, so that every thread works on the batch.
+    const size = Math.ceil(tasks.length / this.threads);
+    const chunks = Array.from({ length: Math.ceil(tasks.length / size) }, (_, i) => tasks.slice(i * size, (i + 1) * size));
+    const outcomes = await Promise.all(chunks.map((c) => this.runChunk(c)));
+    return { outcomes: outcomes.flat() };
+  }
+
+  /**
+   * Several tasks of a batch on one thread (pool.runBatch). A job cancel stops them all; a stop for
+   * one of them (another attempt committed) is not worth stopping the others for: they are short.
+   * If the thread fails them (a deadline, a dead thread), they run again alone, so only the culprit fails.
+   */
+  private async runChunk(tasks: Task[]): Promise<TaskOutcome[]> {
+    const jobId = tasks[0]!.job.jobId;
+    const stopped = (code: string, message: string) => tasks.map((t): TaskOutcome => ({ ok: false, failure: { code, message, retryable: false, taskId: t.taskId, attempt: t.attempt } }));
+    if (this.ended.has(jobId)) return stopped("JOB_CANCELLED", "job cancelled");
+    const abort = new AbortController();
+    let set = this.running.get(jobId);
+    if (!set) this.running.set(jobId, (set = new Set()));
+    set.add(abort);
+    let started = 0;
+    let outcomes: TaskOutcome[] | undefined;
+    try {
+      outcomes = await this.pool.runBatch(tasks, abort.signal, () => this.startedAt.set(abort, (started = Date.now())));
+      if (outcomes) this.adaptPrefetch((Date.now() - started) / tasks.length);
+    } catch (err) {
+      if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
     } finally {
       this.startedAt.delete(abort);
-      this.byQueueId.delete(job.id!);
+      set.delete(abort);
+      if (set.size === 0) this.running.delete(jobId);
+    }
+    if (!outcomes) return Promise.all(tasks.map((t) => this.runTask(Keys.taskJobId(t.job.jobId, t.taskId, t.runId), t)));
+    await Promise.all(outcomes.map((o, i) => (o.ok ? undefined : this.failed(jobId, Keys.taskJobId(tasks[i]!.job.jobId, tasks[i]!.taskId, tasks[i]!.runId), o.failure))));
+    return outcomes;
+  }
+
+  /** A failed attempt is counted in its job's record (and a bad artifact as a rejection). */
+  private async failed(jobId: Task["job"]["jobId"], queueId: string, f: TaskFailure): Promise<void> {
+    if (f.code === "BAD_ARTIFACT") {
+      this.log(`rejected task ${queueId} (BAD_ARTIFACT): ${f.message}`);
+      await countRejection(this.redis, this.keys, f.code).catch(() => {});
+    }
+    await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
+  }
+
+  /** Runs one admitted task on the pool, stoppable by its job's cancel or its queue id; a failure is recorded in its job. */
+  private async runTask(queueId: string, task: Task, parkLimitMs?: number): Promise<TaskOutcome> {
+    const jobId = task.job.jobId;
+    const failure = (code: string, message: string): TaskOutcome => ({ ok: false, failure: { code, message, retryable: false, taskId: task.taskId, attempt: task.attempt } });
+    // Cancelled and finished jobs are announced on the events channel; their queued tasks are removed
+    // by the coordinator, and one taken in between stops here.
+    if (this.ended.has(jobId)) return failure("JOB_CANCELLED", "job cancelled");
+    const abort = new AbortController();
+    let set = this.running.get(jobId);
+    if (!set) this.running.set(jobId, (set = new Set()));
+    set.add(abort);
+    this.byQueueId.set(queueId, abort);
+    let started = 0;
+    try {
+      const outcome = await this.pool.run(task, abort.signal, () => this.startedAt.set(abort, (started = Date.now())), parkLimitMs);
+      this.adaptPrefetch(Date.now() - started);
+      if (outcome.ok) return outcome;
+      await this.failed(jobId, queueId, outcome.failure);
+      return outcome;
+    } catch (err) {
+      if (abort.signal.aborted) return failure("STOPPED", "attempt stopped: job cancelled or task committed by another attempt");
+      throw err;
+    } finally {
+      this.startedAt.delete(abort);
+      this.byQueueId.delete(queueId);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
     }
@@ -168,4 +240,9 @@ export class QueueWorker {
     this.sub?.disconnect();
     this.redis?.disconnect();
   }
+}
+
+/** A refused message fails its queue job for good, with the refusal as the failure. */
+function rejected(err: unknown): UnrecoverableError {
+  return new UnrecoverableError(JSON.stringify({ code: (err as { code?: string }).code ?? "REJECTED", message: (err as Error).message, retryable: false, taskId: "rejected", attempt: 0 }));
 }

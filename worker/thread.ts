@@ -1,4 +1,4 @@
-/** The piscina thread entry: load the job artifact, run one task, return a plain result (errors as data). */
+/** The piscina thread entry: load the job artifact, run one task (or several short ones), return plain results (errors as data). */
 import { loadTaskJob } from "../core/artifact.js";
 import { toFailure } from "../core/errors.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
@@ -13,4 +13,11 @@ export default async function runTask(task: Task): Promise<TaskOutcome> {
   } catch (err) {
     return { ok: false, failure: toFailure(err, task) };
   }
+}
+
+/** Short tasks of one batch, one after another: one message to the thread and one back for them all. */
+export async function runTasks(tasks: Task[]): Promise<TaskOutcome[]> {
+  const outcomes: TaskOutcome[] = [];
+  for (const task of tasks) outcomes.push(await runTask(task));
+  return outcomes;
 }

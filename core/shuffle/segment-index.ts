@@ -3,7 +3,7 @@
  * `<map output>.idx`, protected by a CRC-32. Results and reduce tasks carry only the map output's
  * path and that CRC, so neither Redis nor a task message grows with maps × partitions.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { CorruptSegmentError, type Segment } from "./segment.js";
 
@@ -23,13 +23,9 @@ export function writeSegmentIndex(mapOutput: string, segments: readonly Omit<Seg
     buf.writeDoubleLE(s.records, at + 16);
     buf.writeUInt32LE(s.crc >>> 0, at + 24);
   });
-  const fd = openSync(segmentIndexPath(mapOutput), "w");
-  try {
-    writeSync(fd, buf);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  // No fsync, as for the runs (run-writer.ts): a table lost to a crash fails its CRC and the map task
+  // re-runs. A sync per map task cost more than the rest of an empty task (0.7 ms of its ~1.5 ms).
+  writeFileSync(segmentIndexPath(mapOutput), buf);
   return crc32(buf);
 }
 
