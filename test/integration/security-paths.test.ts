@@ -5,13 +5,14 @@
  */
 import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { Job as BullJob, Queue } from "bullmq";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { bundleJob as BundleJob } from "../../cli/bundle.js";
 import { OPEN_CLUSTER_WARNING } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask, ReduceTask } from "../../core/tasks.js";
 import { Cluster } from "./cluster-harness.js";
+import { deliverRaw } from "./raw-queue.js";
 import { EXAMPLE_JOBS, outputText, parseTsv, REPO, runCli, Scratch } from "./helpers.js";
 
 const bundleJob: typeof BundleJob = (...args) => import(join(REPO, "dist/cli/bundle.js")).then((m) => m.bundleJob(...args));
@@ -120,16 +121,7 @@ describe("a cluster confined to a root", () => {
     };
   }
 
-  async function deliver(data: MapTask | ReduceTask, queueId: string): Promise<string> {
-    await queue.add(data.kind, data as never, { jobId: queueId, attempts: 1 });
-    for (let i = 0; i < 200; i++) {
-      const job = await BullJob.fromId(queue, queueId);
-      const state = await job?.getState();
-      if (state === "failed" || state === "completed") return `${state}: ${job!.failedReason ?? ""}`;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no worker took ${queueId}`);
-  }
+  const deliver = (data: MapTask | ReduceTask, queueId: string) => deliverRaw(queue, data.kind, data, queueId);
 
   it("prints the open-cluster warning once at start", () => {
     for (const p of cluster.procs) expect(p.output().split(OPEN_CLUSTER_WARNING).length - 1).toBe(1);

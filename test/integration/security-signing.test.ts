@@ -6,13 +6,14 @@
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Job as BullJob, Queue } from "bullmq";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { bundleJob as BundleJob } from "../../cli/bundle.js";
 import { Signer, TASK_SIGNATURE_TTL_MS } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask } from "../../core/tasks.js";
 import { Cluster } from "./cluster-harness.js";
+import { deliverRaw } from "./raw-queue.js";
 import { EXAMPLE_JOBS, outputText, parseTsv, REPO, Scratch } from "./helpers.js";
 
 /** The built CLI's bundler: it resolves `sheaf` to the built public API, as `sheaf submit` does. */
@@ -59,16 +60,7 @@ function evilTask(jobId: string, output = scratch.path("evil-out")): MapTask {
 }
 
 /** Queues a raw message as the queue job `<jobId>.map-00000` (or `queueId`) and waits for a worker to fail it. */
-async function deliver(data: object, queueId: string): Promise<string> {
-  await queue.add("map", data as never, { jobId: queueId, attempts: 1 });
-  for (let i = 0; i < 200; i++) {
-    const job = await BullJob.fromId(queue, queueId);
-    const state = await job?.getState();
-    if (state === "failed" || state === "completed") return `${state}: ${job!.failedReason ?? ""}`;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no worker took ${queueId}`);
-}
+const deliver = (data: object, queueId: string) => deliverRaw(queue, "map", data, queueId);
 
 async function rejections(): Promise<Record<string, number>> {
   const h = await cluster.client().hgetall("sheaf:rejected");
