@@ -20,6 +20,7 @@ import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import type { JobPlan } from "./plan.js";
+import { compactPlan, withConfig } from "./stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore, type Fence } from "./redis-job-store.js";
@@ -302,7 +303,7 @@ export class Coordinator {
   private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<JobPlan> {
     if (resumed) {
       const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
-      if (stored) return JSON.parse(stored) as JobPlan; // checked by checkPlan, as a fresh one is
+      if (stored) return withConfig(JSON.parse(stored) as JobPlan); // checked by checkPlan, as a fresh one is
     }
     const request = {
       artifact: spec.artifact,
@@ -331,7 +332,7 @@ export class Coordinator {
       },
     };
     const plan = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
-    return JSON.parse(await store.storePlan(JSON.stringify(plan))) as JobPlan;
+    return withConfig(JSON.parse(await store.storePlan(JSON.stringify(compactPlan(plan)))) as JobPlan);
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
@@ -398,3 +399,4 @@ export class Coordinator {
     this.redis?.disconnect();
   }
 }
+

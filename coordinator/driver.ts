@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { writeReduceInputs, type ReduceInputs } from "../core/shuffle/reduce-inputs.js";
 import { SheafError, describeLocation, messageOf } from "../core/errors.js";
 import type { TaskExecutor } from "../core/executor.js";
@@ -22,6 +22,7 @@ import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Interrupted } from "./interrupted.js";
+import { removeTree } from "./remove-tree.js";
 import { stragglers } from "./speculation.js";
 
 export { Interrupted } from "./interrupted.js";
@@ -157,7 +158,7 @@ export class JobDriver {
       // A stale leader must not remove it: the next leader's attempts use it.
       if (!this.interrupted) {
         await this.guard("remove the scratch folder")
-          .then(() => rm(this.plan.config.scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }))
+          .then(() => removeTree(this.plan.config.scratch))
           .catch(() => {});
       }
     }

@@ -34,6 +34,7 @@ import { Worker } from "node:worker_threads";
 import type { RunSettings, RunSubmission } from "../core/cluster/runs.js";
 import { SheafError, messageOf } from "../core/errors.js";
 import type { JobPlan, planJob, PlanOptions } from "./plan.js";
+import { withConfig } from "./stored-plan.js";
 
 export interface IsolationLimits {
   /** How long one request may take, the module's import included. @defaultValue 120000 */
@@ -86,7 +87,7 @@ const THREAD_FILE = fileURLToPath(new URL("./plan-thread.js", import.meta.url));
 
 /** Plans a job in a thread of its own; `what` names it in errors ("job wordcount"). */
 export async function planIsolated(request: Omit<Extract<IsolatedRequest, { kind: "plan" }>, "kind">, what: string, limits: IsolationLimits = {}, signal?: AbortSignal): Promise<JobPlan> {
-  return JSON.parse(await isolated({ kind: "plan", ...request }, what, limits, signal)) as JobPlan;
+  return withConfig(JSON.parse(await isolated({ kind: "plan", ...request }, what, limits, signal)) as JobPlan);
 }
 
 /** A pipeline run's submission (its stages resolved), computed in a thread of its own. */

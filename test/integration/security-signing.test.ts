@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { bundleJob as BundleJob } from "../../cli/bundle.js";
+import { BATCH, batchQueueId } from "../../core/cluster/task-batch.js";
 import { Signer, TASK_SIGNATURE_TTL_MS } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask } from "../../core/tasks.js";
@@ -154,6 +155,26 @@ describe("with SHEAF_SECRET", () => {
     const status = await cluster.run(["status"], signed);
     expect(status.stdout).toMatch(new RegExp(`refused messages and records: .*FORGED_TASK ${after.FORGED_TASK}.*REPLAYED_TASK ${after.REPLAYED_TASK}`));
   }, 90_000);
+
+  it("a batch of task messages is checked message by message: one unsigned, or the batch under another id, refuses it all", async () => {
+    const before = await rejections();
+    const running = "evil-20261129000000-bbbbbb";
+    await cluster.client().hset(`sheaf:job:${running}`, "state", "running");
+    const right = new Signer(SECRET);
+    const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
+    const task = (i: number): MapTask => ({ ...evilTask(running), taskId: `map-0000${i}` as MapTask["taskId"], index: i });
+    const genuine = [0, 1, 2].map((i) => ({ ...task(i), sig: right.sign("task", task(i), expires) }));
+    const id = batchQueueId(running, genuine);
+    // Two genuine messages around an unsigned one: refused before anything runs.
+    expect(await deliverRaw(queue, BATCH, { tasks: [genuine[0], task(1), genuine[2]] }, id)).toMatch(/FORGED_TASK.*unsigned/);
+    // Every message genuine, but the batch is not under the id its messages give it (a replay).
+    expect(await deliverRaw(queue, BATCH, { tasks: genuine.slice(0, 2) }, `${id}.copy`)).toMatch(/REPLAYED_TASK/);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(jobScratchDir(workdir, running as never))).toBe(false);
+    const after = await rejections();
+    expect((after.FORGED_TASK ?? 0) - (before.FORGED_TASK ?? 0)).toBe(1);
+    expect((after.REPLAYED_TASK ?? 0) - (before.REPLAYED_TASK ?? 0)).toBe(1);
+  }, 60_000);
 
   it("an artifact replaced in the workdir after planning is refused by the worker, counted, and never imported", async () => {
     const out = scratch.fresh();

@@ -1,0 +1,18 @@
+/** The form a plan travels in (from its planning thread) and is stored in (Redis), and back. */
+import type { MapTask } from "../core/tasks.js";
+import type { JobPlan } from "./plan.js";
+
+/**
+ * A plan as sent between threads and stored in Redis: its map tasks without the job's config, which
+ * each would otherwise carry a copy of (a plan of 100,000 tasks was over 100 MB of JSON, held several
+ * times over while planned, stored and read back).
+ */
+export function compactPlan(plan: JobPlan): JobPlan {
+  return { ...plan, maps: plan.maps.map(({ job: _job, ...m }) => m as MapTask) };
+}
+
+/** A plan read back: its map tasks given the job's config again (one stored whole keeps its copies). */
+export function withConfig(plan: JobPlan): JobPlan {
+  for (const m of plan.maps ?? []) m.job ??= plan.config;
+  return plan;
+}
