@@ -195,7 +195,9 @@ export class QueueExecutor implements TaskExecutor {
       this.ended();
       return alone ? this.settleOne(members[0]!, f) : this.settleBatch(members, f);
     });
-    const data: Task | TaskBatch = alone ? (signed[0] as Task) : { tasks: signed };
+    // A batch gives its job's config once (task-batch.ts); the signatures were made over whole messages.
+    const shared = members.every((m) => m.task.job === first.job);
+    const data: Task | TaskBatch = alone ? (signed[0] as Task) : shared ? { job: first.job, tasks: signed.map(({ job: _job, ...m }) => m) } : { tasks: signed };
     return {
       id,
       members,

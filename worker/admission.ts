@@ -6,7 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import { Keys } from "../core/cluster/keys.js";
-import { batchQueueId, type TaskBatch } from "../core/cluster/task-batch.js";
+import { batchMessages, batchQueueId, type TaskBatch } from "../core/cluster/task-batch.js";
 import { messageOf, SheafError } from "../core/errors.js";
 import { checkTask } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
@@ -47,7 +47,8 @@ export class TaskAdmission {
    */
   admitBatch(queueId: string, data: unknown): Promise<Task[]> {
     return this.guarded(queueId, async () => {
-      const messages = (data as TaskBatch | null)?.tasks;
+      const batch = data as TaskBatch | null;
+      const messages = Array.isArray(batch?.tasks) ? batchMessages(batch) : undefined;
       if (!Array.isArray(messages) || messages.length < 2 || messages.length > MAX_BATCH) throw new Rejected("BAD_MESSAGE", "a batch must carry 2 to 1024 task messages");
       const tasks: Task[] = [];
       for (const m of messages) tasks.push(await this.check(m, () => true));

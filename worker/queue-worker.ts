@@ -164,13 +164,13 @@ export class QueueWorker {
     let started = 0;
     let outcomes: TaskOutcome[] | undefined;
     try {
-      outcomes = await this.pool.runBatch(tasks, abort.signal, () => this.startedAt.set(abort, (started = Date.now())));
+      // Not in startedAt: a chunk of short tasks running 100 ms is not a straggler to stop prefetching for.
+      outcomes = await this.pool.runBatch(tasks, abort.signal, () => (started = Date.now()));
       if (outcomes) this.adaptPrefetch((Date.now() - started) / tasks.length);
     } catch (err) {
       if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
     } finally {
-      this.startedAt.delete(abort);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
     }

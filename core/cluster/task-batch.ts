@@ -13,8 +13,18 @@ import { Keys } from "./keys.js";
 export const BATCH = "batch";
 
 export interface TaskBatch {
-  /** The task messages (each with its own signature when the cluster has a secret). */
+  /**
+   * The task messages (each with its own signature when the cluster has a secret), without their
+   * `job` when the batch gives it once for all: a job's config is most of a short task's message.
+   * Each signature is over the whole message, the job's config included.
+   */
   tasks: unknown[];
+  job?: unknown;
+}
+
+/** The batch's task messages as signed: each given the batch's job config unless it carries its own. */
+export function batchMessages(batch: TaskBatch): unknown[] {
+  return batch.job === undefined ? batch.tasks : batch.tasks.map((m) => (typeof m === "object" && m !== null && !("job" in m) ? { ...m, job: batch.job } : m));
 }
 
 export interface BatchResult {
