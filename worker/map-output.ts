@@ -28,6 +28,8 @@ const COMBINE_EVERY = 64;
 /** At most this many runs are merged at once (Hadoop's io.sort.factor). */
 
 const ENTRY_OVERHEAD = 96;
+/** A string key's scalar accumulator held in the Map: its slot and the key's string. */
+const SCALAR_SLOT = 48;
 
 interface Entry {
   key: Key;
@@ -66,9 +68,17 @@ export function estimateSize(v: unknown): number {
   }
 }
 
+/** A string key's scalar accumulator (a count, a sum), kept in the Map itself, or its Entry. */
+type StringSlot = number | bigint | boolean | Entry;
+
 export class MapOutputBuffer {
-  /** With a combiner: pairs by string key, and by encoding for the other key types. */
-  private strings = new Map<string, Entry>();
+  /**
+   * With a combiner: pairs by string key, and by encoding for the other key types. A string key
+   * whose values are scalars keeps its accumulator as the Map's value, as a hand-written counting
+   * loop does: no entry object to reach per pair (its encoding and partition are computed when it
+   * is written out, once per distinct key).
+   */
+  private strings = new Map<string, StringSlot>();
   private table = new Map<string, Entry>();
   /** Without a combiner: pairs in emit order. */
   private plain: { ek: string; partition: number; value: unknown }[] = [];
@@ -88,39 +98,67 @@ export class MapOutputBuffer {
 
   add(key: Key, value: unknown): void {
     this.records++;
-    const { combine } = this.opts;
-    if (combine) {
-      // String keys (the common case) are looked up as they are: encoding happens once per distinct key.
-      const isString = typeof key === "string";
-      const table = isString ? this.strings : this.table;
-      const lookup = isString ? key : encodeKey(key);
-      let e = table.get(lookup);
-      if (!e) {
-        const ek = isString ? encodeKey(key) : lookup;
-        const scalar = isScalar(value);
-        e = { key, ek, partition: this.partition(key, ek), acc: scalar ? value : undefined, values: scalar ? undefined : [value], bytes: ENTRY_OVERHEAD + ek.length + estimateSize(value) };
-        table.set(lookup, e);
-        this.used += e.bytes;
-      } else if (e.values === undefined) {
-        const pair = this.pair;
-        pair[0] = e.acc;
-        pair[1] = value;
-        const folded = combine(e.key, pair, e.ek);
-        if (isScalar(folded)) e.acc = folded;
-        else {
-          e.values = [folded];
-          e.acc = undefined;
-          const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
-          this.used += bytes - e.bytes;
-          e.bytes = bytes;
-        }
-      } else this.collect(e, value, combine);
-    } else {
+    const combine = this.opts.combine;
+    if (!combine) {
       const ek = encodeKey(key);
       this.plain.push({ ek, partition: this.partition(key, ek), value });
       this.used += ENTRY_OVERHEAD + ek.length + estimateSize(value);
+    } else if (typeof key === "string") this.addString(key, value, combine);
+    else {
+      const ek = encodeKey(key);
+      const e = this.table.get(ek);
+      if (e === undefined) this.table.set(ek, this.newEntry(key, ek, value));
+      else this.fold(e, value, combine);
     }
     if (this.used >= this.opts.budget) this.spill();
+  }
+
+  /** String keys (the common case) are looked up as they are: encoding happens once per distinct key. */
+  private addString(key: string, value: unknown, combine: Combiner): void {
+    const slot = this.strings.get(key);
+    if (slot === undefined) {
+      if (isScalar(value)) {
+        this.strings.set(key, value as number);
+        this.used += SCALAR_SLOT + 2 * key.length;
+      } else this.strings.set(key, this.newEntry(key, encodeKey(key), value));
+    } else if (typeof slot !== "object") {
+      const pair = this.pair;
+      pair[0] = slot;
+      pair[1] = value;
+      const folded = combine(key, pair);
+      if (isScalar(folded)) this.strings.set(key, folded as number);
+      else {
+        // No longer scalars: the key gets an entry that collects its values.
+        this.used -= SCALAR_SLOT + 2 * key.length;
+        this.strings.set(key, this.newEntry(key, encodeKey(key), folded));
+      }
+    } else this.fold(slot, value, combine);
+  }
+
+  /** A key's entry holding its first value; its bytes are counted. */
+  private newEntry(key: Key, ek: string, value: unknown): Entry {
+    const scalar = isScalar(value);
+    const e: Entry = { key, ek, partition: this.partition(key, ek), acc: scalar ? value : undefined, values: scalar ? undefined : [value], bytes: ENTRY_OVERHEAD + ek.length + estimateSize(value) };
+    this.used += e.bytes;
+    return e;
+  }
+
+  /** Folds a value into a key's entry: at once while its values are scalars, else collected. */
+  private fold(e: Entry, value: unknown, combine: Combiner): void {
+    if (e.values !== undefined) return this.collect(e, value, combine);
+    const pair = this.pair;
+    pair[0] = e.acc;
+    pair[1] = value;
+    const folded = combine(e.key, pair, e.ek);
+    if (isScalar(folded)) {
+      e.acc = folded;
+      return;
+    }
+    e.values = [folded];
+    e.acc = undefined;
+    const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
+    this.used += bytes - e.bytes;
+    e.bytes = bytes;
   }
 
   /** Two values folded by the combiner: one array, reused. */
@@ -180,7 +218,13 @@ export class MapOutputBuffer {
     try {
       if (combine) {
         const byPartition: Entry[][] = Array.from({ length: partitions }, () => []);
-        for (const e of this.strings.values()) byPartition[e.partition]!.push(e);
+        for (const [key, slot] of this.strings) {
+          if (typeof slot === "object") byPartition[slot.partition]!.push(slot);
+          else {
+            const ek = encodeKey(key);
+            byPartition[this.partition(key, ek)]!.push({ key, ek, partition: 0, acc: slot, values: undefined, bytes: 0 });
+          }
+        }
         for (const e of this.table.values()) byPartition[e.partition]!.push(e);
         for (const entries of byPartition) {
           entries.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // binary strings: code-unit order is byte order

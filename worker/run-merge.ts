@@ -11,7 +11,8 @@ export interface RunFile {
   segments: Omit<Segment, "path">[];
 }
 
-export type Combiner = (key: Key, values: Iterable<unknown>, encodedKey: string) => unknown;
+/** `encodedKey` is the key's encoding when the caller has it (a string key folded in place has none yet). */
+export type Combiner = (key: Key, values: Iterable<unknown>, encodedKey?: string) => unknown;
 
 /** Runs are merged in order, so equal keys keep run order: the merge is deterministic. */
 export function mergeRuns(runs: readonly RunFile[], partitions: number, outPath: string, combine?: Combiner): RunFile {

@@ -199,7 +199,7 @@ function sumCombiner(): { combine: Combiner; stats: { calls: number; maxValues: 
   const stats = { calls: 0, maxValues: 0, badKeys: [] as string[] };
   const combine: Combiner = (key, values, ek) => {
     stats.calls++;
-    if (encodeKey(key) !== ek) stats.badKeys.push(ek);
+    if (ek !== undefined && encodeKey(key) !== ek) stats.badKeys.push(ek);
     let s = 0, n = 0;
     for (const v of values) {
       s += v as number;
