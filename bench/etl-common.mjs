@@ -145,3 +145,25 @@ export function sheafArgs(job, input, output, threads, extra = []) {
 export function checkBuilt() {
   if (!existsSync(`${root}dist/cli/main.js`)) fail("sheaf is not built: run `npm run build` (npm run bench:etl does)");
 }
+
+/**
+ * Runs each contender `runs` times, in turn, recording seconds, CPU, peak RSS and the share of the
+ * CPUs other processes used; `check(contenders)` verifies the outputs after each round. Returns the
+ * largest share other processes took during a run.
+ */
+export async function runRounds(contenders, runs, check) {
+  const width = Math.max(...contenders.map((c) => c.name.length));
+  let noisiest = 0;
+  for (let run = 1; run <= runs; run++) {
+    for (const c of contenders) {
+      clean(c.output);
+      const m = await measure(c.name, c.args(c.output), { command: c.command, env: c.env });
+      for (const k of ["seconds", "cpu", "rss", "others"]) (c[k] ??= []).push(m[k]);
+      noisiest = Math.max(noisiest, m.others);
+      console.log(`  run ${run}: ${c.name.padEnd(width)} ${m.seconds.toFixed(2).padStart(7)} s, ${m.cpu.toFixed(2).padStart(7)} s of CPU, ` +
+        `peak RSS ${mib(m.rss).padStart(8)}; others used ${(m.others * 100).toFixed(0)}% of the CPUs`);
+    }
+    await check(contenders);
+  }
+  return noisiest;
+}

@@ -12,7 +12,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import {
-  checkBuilt, checkIdle, clean, data, duckdb, ensureFile, fail, measure, median, mib, parseSize, positiveInt, readOnce, root, sheafArgs, sqlString,
+  checkBuilt, checkIdle, runRounds, data, duckdb, ensureFile, fail, median, mib, parseSize, positiveInt, readOnce, root, sheafArgs, sqlString,
 } from "./etl-common.mjs";
 
 const VERSION = 1; // bump when the generated data changes
@@ -61,18 +61,7 @@ const contenders = [
 
 checkIdle();
 console.log(`CSV → Parquet of ${rows.toLocaleString("en-US")} rows, ${(bytes / 1e6).toFixed(0)} MB of CSV, ${runs} run(s) each, on ${cpus().length} cores (${process.version})`);
-let noisy = false;
-for (let run = 1; run <= runs; run++) {
-  for (const c of contenders) {
-    clean(c.output);
-    const m = await measure(c.name, c.args(c.output));
-    for (const k of ["seconds", "cpu", "rss"]) (c[k] ??= []).push(m[k]);
-    noisy ||= m.others > 0.1;
-    console.log(`  run ${run}: ${c.name.padEnd(12)} ${m.seconds.toFixed(2).padStart(7)} s, ${m.cpu.toFixed(2).padStart(7)} s of CPU, peak RSS ${mib(m.rss).padStart(8)}; ` +
-      `others used ${(m.others * 100).toFixed(0)}% of the CPUs`);
-  }
-  await checkOutputs(contenders);
-}
+const noisy = (await runRounds(contenders, runs, checkOutputs)) > 0.1;
 
 for (const c of contenders) c.mbps = bytes / 1e6 / median(c.seconds);
 const [duck, sheaf] = contenders;

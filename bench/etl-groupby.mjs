@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import {
-  checkBuilt, checkIdle, clean, data, duckdb, ensureFile, fail, measure, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString,
+  checkBuilt, checkIdle, runRounds, data, duckdb, ensureFile, fail, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString,
 } from "./etl-common.mjs";
 
 const VERSION = 1; // bump when the generated data changes
@@ -68,18 +68,7 @@ const contenders = [
 checkIdle();
 console.log(`group-by over ${rows.toLocaleString("en-US")} rows of Parquet (${(bytes / 1e6).toFixed(1)} MB, ${Math.ceil(rows / rowGroup)} row groups), ` +
   `${runs} run(s) each, on ${cpus().length} cores (${process.version}); sheaf --split-size ${SPLIT_SIZE}`);
-let noisy = false;
-for (let run = 1; run <= runs; run++) {
-  for (const c of contenders) {
-    clean(c.output);
-    const m = await measure(c.name, c.args(c.output));
-    for (const k of ["seconds", "cpu", "rss"]) (c[k] ??= []).push(m[k]);
-    noisy ||= m.others > 0.1;
-    console.log(`  run ${run}: ${c.name.padEnd(23)} ${m.seconds.toFixed(2).padStart(6)} s, ${m.cpu.toFixed(2).padStart(6)} s of CPU, peak RSS ${mib(m.rss).padStart(8)}; ` +
-      `others used ${(m.others * 100).toFixed(0)}% of the CPUs`);
-  }
-  checkGroups(contenders);
-}
+const noisy = (await runRounds(contenders, runs, checkGroups)) > 0.1;
 
 for (const c of contenders) c.rowsPerSec = rows / median(c.seconds);
 const [loop, batch2, rows2, duck, batch1, loopAll, loop2] = contenders;

@@ -18,7 +18,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { corpusPath, ensureCorpus } from "./corpus.mjs";
-import { checkBuilt, checkIdle, clean, cli, fail, measure, median, mib, parseSize, positiveInt, readOnce, root, sqlString } from "./etl-common.mjs";
+import { checkBuilt, checkIdle, clean, cli, runRounds, fail, median, mib, parseSize, positiveInt, readOnce, root, sqlString } from "./etl-common.mjs";
 import { ensureRecords, RECORD, recordsPath } from "./records.mjs";
 
 const data = `${root}bench/data`;
@@ -89,19 +89,10 @@ checkIdle();
 console.log(`${doWordcount ? `word count over ${(corpusBytes / 1e6).toFixed(0)} MB` : ""}${doWordcount && doSort ? "; " : ""}` +
   `${doSort ? `sort of ${sortRecords.toLocaleString("en-US")} ${RECORD}-byte records (${(recordBytes / 1e6).toFixed(0)} MB)` : ""}; ` +
   `${runs} run(s) each, on ${cpus().length} cores (${process.version})`);
-let noisiest = 0;
-for (let run = 1; run <= runs; run++) {
-  for (const c of contenders) {
-    clean(c.output);
-    const m = await measure(c.name, c.args(c.output), { command: c.command, env: c.env });
-    for (const k of ["seconds", "cpu", "rss", "others"]) (c[k] ??= []).push(m[k]);
-    noisiest = Math.max(noisiest, m.others);
-    console.log(`  run ${run}: ${c.name.padEnd(22)} ${m.seconds.toFixed(2).padStart(6)} s, ${m.cpu.toFixed(2).padStart(6)} s of CPU, ` +
-      `peak RSS ${mib(m.rss).padStart(8)}; others used ${(m.others * 100).toFixed(0)}% of the CPUs`);
-  }
-  checkCounts(contenders.filter((c) => c.group === "wordcount"));
-  checkSorted(contenders.filter((c) => c.group === "sort"));
-}
+const noisiest = await runRounds(contenders, runs, (cs) => {
+  checkCounts(cs.filter((c) => c.group === "wordcount"));
+  checkSorted(cs.filter((c) => c.group === "sort"));
+});
 
 // ---- the table of medians
 const get = (name) => contenders.find((c) => c.name === name);
