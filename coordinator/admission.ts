@@ -12,6 +12,27 @@ import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { AllowedRoots } from "../core/security/roots.js";
 import { artifactPath } from "../core/storage.js";
 import type { JobPlan } from "./plan.js";
+import type { Redis } from "ioredis";
+import type { Keys } from "../core/cluster/keys.js";
+import { messageOf } from "../core/errors.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import { recordProblem, type Purpose, type Signer } from "../core/security/signing.js";
+
+/**
+ * A job, run or schedule record is acted on only if it is signed (when there is a secret) and
+ * `check` accepts it; a refusal is counted in Redis and thrown as Rejected, naming `what`.
+ */
+export async function admitRecord(redis: Redis, keys: Keys, signer: Signer | undefined, purpose: Purpose, record: object, what: string, check: () => void): Promise<void> {
+  try {
+    const problem = recordProblem(signer, purpose, record);
+    if (problem) throw new Rejected(`FORGED_${purpose.toUpperCase()}`, `${purpose} record ${problem}`);
+    check();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+    await countRejection(redis, keys, code).catch(() => {});
+    throw new Rejected(code, `${what} rejected: ${messageOf(err)}`);
+  }
+}
 
 export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void {
   checkMessage(Schemas.job, spec, "job record");

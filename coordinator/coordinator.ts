@@ -26,10 +26,9 @@ import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore, type Fence } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
-import { checkSubmission, checkPlan } from "./admission.js";
-import { countRejection, Rejected } from "../core/security/rejections.js";
+import { admitRecord, checkSubmission, checkPlan } from "./admission.js";
 import { AllowedRoots } from "../core/security/roots.js";
-import { OPEN_CLUSTER_WARNING, recordProblem, signerFromEnv, type Signer } from "../core/security/signing.js";
+import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface CoordinatorOptions {
@@ -269,16 +268,8 @@ export class Coordinator {
   }
 
   /** A job record is planned only if it is signed (with a secret), well formed, and inside the allowed roots; a refusal is counted. */
-  private async admit(spec: JobSubmission): Promise<void> {
-    try {
-      const problem = recordProblem(this.signer, "job", spec);
-      if (problem) throw new Rejected("FORGED_JOB", `job record ${problem}`);
-      checkSubmission(spec, this.roots);
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
-      await countRejection(this.redis, this.keys, code).catch(() => {});
-      throw new Rejected(code, `job ${spec.id} rejected: ${messageOf(err)}`);
-    }
+  private admit(spec: JobSubmission): Promise<void> {
+    return admitRecord(this.redis, this.keys, this.signer, "job", spec, `job ${spec.id}`, () => checkSubmission(spec, this.roots));
   }
 
   /**

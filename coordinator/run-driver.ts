@@ -13,9 +13,8 @@ import type { Keys } from "../core/cluster/keys.js";
 import { endRecord, queueRecord } from "../core/cluster/records.js";
 import { readRun, type RunState, type RunSubmission, type StageRecord } from "../core/cluster/runs.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
-import { countRejection, Rejected } from "../core/security/rejections.js";
 import { AllowedRoots } from "../core/security/roots.js";
-import { recordProblem, signRecord, type Signer } from "../core/security/signing.js";
+import { signRecord, type Signer } from "../core/security/signing.js";
 import { messageOf } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
@@ -23,6 +22,7 @@ import type { JobReport } from "../core/progress.js";
 import { jobScratchDir } from "../core/storage.js";
 import { fencedEval, guardEffect, type Fence } from "./fencing.js";
 import { Interrupted } from "./interrupted.js";
+import { admitRecord } from "./admission.js";
 import { runPipeline, type StageOutcome } from "./pipeline-runner.js";
 
 
@@ -120,17 +120,11 @@ export class RunDriver {
   }
 
   /** A run record is driven only if it is signed (with a secret), well formed, and its workdir inside the allowed roots. */
-  private async admit(spec: RunSubmission): Promise<void> {
-    try {
-      const problem = recordProblem(this.signer, "run", spec);
-      if (problem) throw new Rejected("FORGED_RUN", `run record ${problem}`);
+  private admit(spec: RunSubmission): Promise<void> {
+    return admitRecord(this.redis, this.keys, this.signer, "run", spec, `pipeline run ${spec.id}`, () => {
       checkMessage(Schemas.run, spec, "run record");
       this.roots.check(spec.job.workdir, `pipeline ${spec.pipeline}: workdir`);
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
-      await countRejection(this.redis, this.keys, code).catch(() => {});
-      throw new Rejected(code, `pipeline run ${spec.id} rejected: ${messageOf(err)}`);
-    }
+    });
   }
 
   /** The job submission of one stage: the run's shared settings, the stage's paths and parameters. */

@@ -16,9 +16,9 @@ import { newRunId, readRun, RUN_FINISHED, type RunSubmission } from "../core/clu
 import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { messageOf, messageWithCauses } from "../core/errors.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
-import { countRejection, Rejected } from "../core/security/rejections.js";
-import { recordProblem, signRecord, type Signer } from "../core/security/signing.js";
+import { signRecord, type Signer } from "../core/security/signing.js";
 import { Interrupted } from "./interrupted.js";
+import { admitRecord } from "./admission.js";
 import { runSubmissionIsolated, type IsolationLimits } from "./plan-isolated.js";
 
 export class Scheduler {
@@ -70,16 +70,12 @@ export class Scheduler {
 
   /** A schedule fires only if it is signed (with a secret) and well formed; a refusal is counted and logged. */
   private async admit(spec: ScheduleSpec): Promise<void> {
-    const problem = recordProblem(this.signer, "schedule", spec);
     try {
-      if (problem) throw new Rejected("FORGED_SCHEDULE", `schedule record ${problem}`);
-      checkMessage(Schemas.schedule, spec, "schedule record");
+      await admitRecord(this.redis, this.keys, this.signer, "schedule", spec, `schedule ${spec.name}`, () => checkMessage(Schemas.schedule, spec, "schedule record"));
     } catch (err) {
-      const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
-      await countRejection(this.redis, this.keys, code).catch(() => {});
       // Unrecoverable: retrying the wake-up cannot make the record valid.
-      const failure = new UnrecoverableError(`schedule ${spec.name} rejected: ${messageOf(err)}`);
-      failure.cause = new Rejected(code, messageOf(err));
+      const failure = new UnrecoverableError(messageOf(err));
+      failure.cause = err;
       throw failure;
     }
   }
