@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskExecutor } from "../../core/executor.js";
 import type { Task, TaskOutcome } from "../../core/tasks.js";
-import { CLI, EXAMPLE_JOBS, outputText, parseTsv, REPO, Scratch } from "./helpers.js";
+import { CLI, EXAMPLE_JOBS, outputText, parseTsv, REPO, Scratch, wordCounts, builtBundleJob } from "./helpers.js";
 
 const s = new Scratch("payloads");
 afterAll(() => s.cleanup());
@@ -19,11 +19,6 @@ const dist = (p: string) => import(join(REPO, "dist", p));
 let text = "";
 let input = "";
 
-function oracle(t: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const w of t.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
-  return counts;
-}
 
 beforeAll(() => {
   text = Array.from({ length: 300 }, (_, i) => `w${i % 17} x${i % 5}`).join("\n") + "\n";
@@ -33,11 +28,11 @@ beforeAll(() => {
 describe("bounded payloads", () => {
   /** Runs word count in this process over `maps` splits and `partitions` reduces, recording each message and result. */
   async function recorded(splitSize: number, partitions: number) {
-    const [{ bundleJob }, { loadModule }, { planJob }, { JobDriver }, { ThreadPool }] = await Promise.all([
-      dist("cli/bundle.js"), dist("core/artifact.js"), dist("coordinator/plan.js"), dist("coordinator/driver.js"), dist("worker/pool.js"),
+    const [{ loadModule }, { planJob }, { JobDriver }, { ThreadPool }] = await Promise.all([
+      dist("core/artifact.js"), dist("coordinator/plan.js"), dist("coordinator/driver.js"), dist("worker/pool.js"),
     ]);
     const workdir = s.path("wd");
-    const artifact = await bundleJob(WORDCOUNT, workdir);
+    const artifact = await builtBundleJob(WORDCOUNT, workdir);
     const job = await loadModule(artifact.path);
     const jobId = `wc-${splitSize}-${partitions}`;
     const output = s.fresh();
@@ -59,7 +54,7 @@ describe("bounded payloads", () => {
     } finally {
       await pool.close();
     }
-    expect(new Map(parseTsv(outputText(output)).map(([w, n]) => [w!, Number(n)]))).toEqual(oracle(text));
+    expect(new Map(parseTsv(outputText(output)).map(([w, n]) => [w!, Number(n)]))).toEqual(wordCounts(text));
     return sizes;
   }
 
@@ -81,6 +76,6 @@ describe("bounded merge fan-in", () => {
     const cmd = `ulimit -n 256 && exec "${process.execPath}" "${CLI}" run "${WORDCOUNT}" -i "${many}" -o "${out}" --workdir "${s.path("wd2")}" --split-size 1 -p 2 -t 2 -q`;
     const r = spawnSync("bash", ["-c", cmd], { encoding: "utf8", timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(oracle(readFileSync(many, "utf8")));
+    expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(wordCounts(readFileSync(many, "utf8")));
   }, 300_000);
 });

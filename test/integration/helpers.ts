@@ -278,3 +278,16 @@ export function randomText(rng: () => number, lines: number, words: readonly str
   }
   return out;
 }
+
+/** The word count of jobs/wordcount.ts, computed by a plain loop over the whole text: the oracle. */
+export function wordCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
+  return counts;
+}
+
+/** The built CLI's bundler (it resolves `sheaf` to the built public API, as `sheaf submit` does). */
+export async function builtBundleJob(jobFile: string, workdir: string): Promise<{ sha256: string; path: string }> {
+  const { bundleJob } = (await import(join(REPO, "dist/cli/bundle.js"))) as typeof import("../../cli/bundle.js");
+  return bundleJob(jobFile, workdir);
+}

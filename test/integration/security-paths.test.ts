@@ -7,15 +7,13 @@ import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from "node:
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { bundleJob as BundleJob } from "../../cli/bundle.js";
 import { OPEN_CLUSTER_WARNING } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask, ReduceTask } from "../../core/tasks.js";
 import { Cluster } from "./cluster-harness.js";
 import { deliverRaw } from "./raw-queue.js";
-import { EXAMPLE_JOBS, outputText, parseTsv, REPO, runCli, Scratch } from "./helpers.js";
+import { EXAMPLE_JOBS, outputText, parseTsv, runCli, Scratch, wordCounts, builtBundleJob } from "./helpers.js";
 
-const bundleJob: typeof BundleJob = (...args) => import(join(REPO, "dist/cli/bundle.js")).then((m) => m.bundleJob(...args));
 const WORDCOUNT = join(EXAMPLE_JOBS, "wordcount.ts");
 const scratch = new Scratch("paths");
 const root = scratch.path("root");
@@ -23,11 +21,6 @@ const outside = scratch.path("outside");
 const marker = scratch.path("marker");
 let corpus = "";
 
-function wordcount(text: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
-  return counts;
-}
 
 beforeAll(() => {
   corpus = Array.from({ length: 200 }, (_, i) => `one two w${i % 11}`).join("\n") + "\n";
@@ -49,7 +42,7 @@ describe("sheaf run --allow-root", () => {
     const out = join(root, "out-ok");
     const r = run(join(root, "data"), out);
     expect(r.status, r.stderr).toBe(0);
-    expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(wordcount(corpus));
+    expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(wordCounts(corpus));
   });
 
   it.each([
@@ -99,7 +92,7 @@ describe("a cluster confined to a root", () => {
       `import { writeFileSync } from "node:fs";\nimport { defineJob, lines, tsv } from "sheaf";\nwriteFileSync(${JSON.stringify(marker)}, "loaded");\n` +
         `export default defineJob({ name: "evil", input: lines(), map(line: string, emit) { emit(line, 1); }, reduce: (k: string) => 1, output: tsv() });\n`,
     );
-    evilSha = (await bundleJob(evil, workdir)).sha256;
+    evilSha = (await builtBundleJob(evil, workdir)).sha256;
     await cluster.startRedis();
     queue = new Queue("tasks", { connection: { url: cluster.url }, prefix: "sheaf" });
     await cluster.coordinator(["--allow-root", root]);

@@ -8,17 +8,14 @@ import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { bundleJob as BundleJob } from "../../cli/bundle.js";
 import { BATCH, batchQueueId } from "../../core/cluster/task-batch.js";
 import { Signer, TASK_SIGNATURE_TTL_MS } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask } from "../../core/tasks.js";
 import { Cluster } from "./cluster-harness.js";
 import { deliverRaw } from "./raw-queue.js";
-import { EXAMPLE_JOBS, outputText, parseTsv, REPO, Scratch } from "./helpers.js";
+import { EXAMPLE_JOBS, outputText, parseTsv, Scratch, wordCounts, builtBundleJob } from "./helpers.js";
 
-/** The built CLI's bundler: it resolves `sheaf` to the built public API, as `sheaf submit` does. */
-const bundleJob: typeof BundleJob = (...args) => import(join(REPO, "dist/cli/bundle.js")).then((m) => m.bundleJob(...args));
 
 const SECRET = "test-secret-0123456789abcdef";
 const signed = { SHEAF_SECRET: SECRET };
@@ -68,11 +65,6 @@ async function rejections(): Promise<Record<string, number>> {
   return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
 }
 
-function wordcount(text: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const w of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
-  return counts;
-}
 
 beforeAll(async () => {
   corpus = Array.from({ length: 300 }, (_, i) => `alpha beta ${i % 7 ? "gamma" : "delta"} w${i % 13}`).join("\n") + "\n";
@@ -82,7 +74,7 @@ beforeAll(async () => {
     `import { writeFileSync } from "node:fs";\nimport { defineJob, lines, tsv } from "sheaf";\nwriteFileSync(${JSON.stringify(marker)}, "loaded");\n` +
       `export default defineJob({ name: "evil", input: lines(), map(line: string, emit) { emit(line, 1); }, output: tsv() });\n`,
   );
-  evilSha = (await bundleJob(evil, workdir)).sha256;
+  evilSha = (await builtBundleJob(evil, workdir)).sha256;
   await cluster.startRedis();
   queue = new Queue("tasks", { connection: { url: cluster.url }, prefix: "sheaf" });
   await cluster.coordinator([], false, signed);
@@ -102,7 +94,7 @@ describe("with SHEAF_SECRET", () => {
     const r = await cluster.run(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", input, "-o", out, "--wait", "-q"], signed);
     expect(r.code, r.output).toBe(0);
     const got = new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]));
-    expect(got).toEqual(wordcount(corpus));
+    expect(got).toEqual(wordCounts(corpus));
   }, 60_000);
 
   it("a job record without a valid signature is refused by the coordinator and counted", async () => {
@@ -179,7 +171,7 @@ describe("with SHEAF_SECRET", () => {
   it("an artifact replaced in the workdir after planning is refused by the worker, counted, and never imported", async () => {
     const out = scratch.fresh();
     const jobFile = scratch.write("slowish.ts", `import { defineJob, lines, tsv } from "sheaf";\nexport default defineJob({ name: "copy", input: lines(), map(line: string, emit) { emit(line, 1); }, output: tsv() });\n`);
-    const artifact = await bundleJob(jobFile, workdir);
+    const artifact = await builtBundleJob(jobFile, workdir);
     // Stop the worker, so the job is planned and queued but not run before the swap.
     const worker = cluster.procs.find((p) => p.child.spawnargs.includes("worker"))!;
     worker.child.kill("SIGTERM");
