@@ -61,7 +61,8 @@ describe("attempts of one task keep checkpoints of their own", () => {
   it("an attempt whose checkpoint folder another attempt removed carries on", () => {
     const ckpt = join(dir, "e");
     writeFileSync(join(dir, "spill-e"), "e");
-    const c = new Checkpointer(ckpt, "attempt-1-ee", policy);
+    // A long time bound: `due` must answer from the bytes saved, not from how fast this machine runs.
+    const c = new Checkpointer(ckpt, "attempt-1-ee", { everyBytes: 1, everyMs: 60_000 });
     c.save(mapCheckpoint(join(dir, "spill-e"), 10), 10);
     rmSync(ckpt, { recursive: true }); // the other attempt finished the task
     writeFileSync(join(dir, "e"), "a file where the folder was"); // and the folder cannot even be made again
