@@ -33,7 +33,7 @@ export interface PlanOptions {
 type JobDefaults = "partitions" | "taskTimeoutMs" | "skipBadRecords" | "speculative" | "checkpointBytes" | "checkpointMs" | "formats";
 
 export const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
-export const DEFAULT_CHECKPOINT = { bytes: 16 << 20, ms: 10_000 };
+export const DEFAULT_CHECKPOINT = { bytes: 16 << 20, ms: 10_000, share: 0.05 };
 
 /** Lists the inputs (a table source has none) and asks the input format to cut them into splits. */
 export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): Promise<JobPlan> {
@@ -51,6 +51,7 @@ export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, opti
     speculative: options.speculative ?? job.speculative ?? true,
     checkpointBytes: options.checkpointBytes ?? DEFAULT_CHECKPOINT.bytes,
     checkpointMs: DEFAULT_CHECKPOINT.ms,
+    ...(options.checkpointBytes === undefined ? { checkpointShare: DEFAULT_CHECKPOINT.share } : {}),
   };
   const maps = splits.map((split, index): MapTask => ({ kind: "map", job: config, taskId: taskId("map", index), index, attempt: 0, split }));
   return { config, inputs, maps, reduces };

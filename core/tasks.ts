@@ -45,8 +45,14 @@ export interface JobConfig {
   speculative: boolean;
   /** Tasks checkpoint after this many bytes (input for map, output for reduce)… */
   checkpointBytes: number;
-  /** …or this many ms, whichever comes first. */
+  /** …or this many ms, whichever comes first… */
   checkpointMs: number;
+  /**
+   * …spending at most this share of a task's time on checkpoints (the default cadence: a combining
+   * map's checkpoint writes its whole table). Absent when the user set the size, which then bounds
+   * the work a retry redoes exactly.
+   */
+  checkpointShare?: number;
 }
 
 /** What every task message carries. */

@@ -90,10 +90,31 @@ export class MapOutputBuffer {
     this.spills = [...(opts.spills ?? [])];
   }
 
-  /** Spills what is buffered, so that every pair added so far is on disk; returns the runs. */
+  /** The latest snapshot of a combining buffer's table (see `flushToDisk`). */
+  private snapshot: RunFile | undefined;
+
+  /**
+   * Puts every pair added so far on disk, for a checkpoint; returns the runs that hold them. Without
+   * a combiner the buffer spills. With one, its table is written as a snapshot run but kept: a spill
+   * would cut map-side aggregation short (a combining map over 100,000 words would write all of them
+   * again after every checkpoint, then merge). Each snapshot replaces the previous one.
+   */
   flushToDisk(): RunFile[] {
-    if (this.used > 0) this.spill();
-    return [...this.spills];
+    if (this.used === 0) return [...this.spills];
+    if (!this.opts.combine) {
+      this.spill();
+      return [...this.spills];
+    }
+    const previous = this.snapshot;
+    this.snapshot = this.writeRun(join(this.opts.dir, `snapshot-${String(++this.snapshots).padStart(5, "0")}`));
+    if (previous) rmSync(previous.path, { force: true }); // a checkpoint that named it holds a link of its own
+    return [...this.spills, this.snapshot];
+  }
+  private snapshots = 0;
+
+  private dropSnapshot(): void {
+    if (this.snapshot) rmSync(this.snapshot.path, { force: true });
+    this.snapshot = undefined;
   }
 
   add(key: Key, value: unknown): void {
@@ -171,14 +192,18 @@ export class MapOutputBuffer {
     const size = estimateSize(value);
     e.bytes += size;
     this.used += size;
-    if (values.length >= COMBINE_EVERY) {
-      const folded = combine(e.key, values, e.ek);
-      values.length = 1; // keeps the array's storage for the next values
-      values[0] = folded;
-      const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
-      this.used += bytes - e.bytes;
-      e.bytes = bytes;
-    }
+    if (values.length >= COMBINE_EVERY) this.foldValues(e, combine);
+  }
+
+  /** Folds a collecting key's values into one. */
+  private foldValues(e: Entry, combine: Combiner): void {
+    const values = e.values!;
+    const folded = combine(e.key, values, e.ek);
+    values.length = 1; // keeps the array's storage for the next values
+    values[0] = folded;
+    const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
+    this.used += bytes - e.bytes;
+    e.bytes = bytes;
   }
 
   /** Runs spilled to disk so far (0 when everything fit in the budget). */
@@ -186,6 +211,7 @@ export class MapOutputBuffer {
 
   /** Writes the task's output file and removes the spills; returns its segments. */
   finish(path: string): RunFile {
+    this.dropSnapshot();
     if (this.spills.length === 0) return this.writeRun(path);
     if (this.used > 0) this.spill();
     let runs = this.spills;
@@ -208,9 +234,14 @@ export class MapOutputBuffer {
   private spill(): void {
     this.spillCount++;
     this.spills.push(this.writeRun(join(this.opts.dir, `spill-${String(this.spills.length).padStart(5, "0")}`)));
+    this.dropSnapshot(); // the spill holds what it held
+    this.strings = new Map();
+    this.table = new Map();
+    this.plain = [];
+    this.used = 0;
   }
 
-  /** Sorts what is buffered by (partition, key), keeping emit order among equal keys, and writes it as one run. */
+  /** Sorts what is buffered by (partition, key), keeping emit order among equal keys, and writes it as one run; the buffer stays. */
   private writeRun(path: string): RunFile {
     const { partitions, combine } = this.opts;
     const writer = new RunWriter(path);
@@ -229,7 +260,10 @@ export class MapOutputBuffer {
         for (const entries of byPartition) {
           entries.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // binary strings: code-unit order is byte order
           writer.beginSegment();
-          for (const e of entries) writer.write(e.ek, e.values === undefined ? e.acc : e.values.length === 1 ? e.values[0] : combine(e.key, e.values, e.ek));
+          for (const e of entries) {
+            if (e.values !== undefined && e.values.length > 1) this.foldValues(e, combine); // once, should a snapshot write it again
+            writer.write(e.ek, e.values === undefined ? e.acc : e.values[0]);
+          }
           segments.push(writer.endSegment());
         }
       } else {
@@ -247,10 +281,6 @@ export class MapOutputBuffer {
       writer.abandon();
       throw err;
     }
-    this.strings = new Map();
-    this.table = new Map();
-    this.plain = [];
-    this.used = 0;
     return { path, segments };
   }
 }

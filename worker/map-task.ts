@@ -15,7 +15,7 @@ import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { writeSegmentIndex } from "../core/shuffle/segment-index.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
-import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
+import { Checkpointer, checkpointPolicy, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { MapOutputBuffer } from "./map-output.js";
 import { checkOutputKey, makeCombiner, makePartitioner, runHook, wrapUserError } from "./user-code.js";
@@ -73,8 +73,10 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
     const split = resumed ? { ...task.split, ...resumed.resume } : task.split;
     const base = { recordsIn: resumed?.recordsIn ?? 0, bytesIn: resumed?.bytesIn ?? 0 };
     let recordsIn = base.recordsIn;
-    const checkpointer = new Checkpointer(ckptDir, attempt, { everyBytes: task.job.checkpointBytes, everyMs: task.job.checkpointMs });
-    const checkpoint = (batch: ReadBatch) => {
+    const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job));
+    // A checkpoint after a batch is taken when the next one arrives: after the split's last batch
+    // the task is about to finish, and a checkpoint there would only cost time.
+    const checkpoint = (batch: Pick<ReadBatch, "bytes" | "resume">) => {
       const bytesIn = base.bytesIn + batch.bytes;
       if (!checkpointer.due(bytesIn)) return;
       // A part that cannot be continued from a prefix (columnar, database) is not checkpointed.
@@ -106,7 +108,9 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
     runHook(job, "setup", ctx);
     const { map, mapBatch } = job;
     const reader = await inputReader(job.input);
+    let mapped: Pick<ReadBatch, "bytes" | "resume"> | undefined;
     const read = await reader.read(split, async (batch) => {
+      if (mapped) checkpoint(mapped);
       ctx.batch = batch;
       if (mapBatch) {
         ctx.index = 0;
@@ -141,7 +145,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       recordsIn += batch.length;
       ctx.batch = undefined;
       if (writes.length) await Promise.all(writes.splice(0));
-      checkpoint(batch);
+      mapped = { bytes: batch.bytes, resume: batch.resume };
     }, { cwd: task.job.cwd, onBadRecord });
     runHook(job, "cleanup", ctx);
 

@@ -15,7 +15,7 @@ import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { RunReader } from "../core/shuffle/run-reader.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
-import { Checkpointer, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
+import { Checkpointer, checkpointPolicy, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { displayKey, runHook, wrapUserError } from "./user-code.js";
 
@@ -48,7 +48,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
     merger = new Merger(runs.map((s) => new RunReader(s)));
     const groups = new Grouper(merger);
     const reduce = job.reduce!;
-    const checkpointer = new Checkpointer(ckptDir, attempt, { everyBytes: task.job.checkpointBytes, everyMs: task.job.checkpointMs });
+    const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job));
     runHook(job, "setup", ctx);
     let skipped = 0;
     for (let ek = groups.nextKey(); ek !== undefined; ek = groups.nextKey()) {

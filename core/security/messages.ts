@@ -40,6 +40,7 @@ const JobConfigSchema = v.looseObject({
   speculative: v.boolean(),
   checkpointBytes: Positive,
   checkpointMs: Positive,
+  checkpointShare: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
 });
 
 const SplitSchema = v.looseObject({

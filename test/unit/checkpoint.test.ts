@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { Checkpointer, continueOrForget, resumeFrom, type MapCheckpoint } from "../../worker/checkpoint.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sheaf-ckpt-"));
@@ -29,12 +29,12 @@ describe("a resume that cannot use its checkpoint starts clean", () => {
   });
 });
 
+const mapCheckpoint = (spill: string, bytesIn: number): MapCheckpoint => ({
+  kind: "map", resume: { start: bytesIn }, recordsIn: bytesIn, bytesIn, counters: {}, badRecords: [], spills: [{ path: spill, segments: [] }],
+});
+
 describe("attempts of one task keep checkpoints of their own", () => {
   const policy = { everyBytes: 1, everyMs: 1 };
-  const mapCheckpoint = (spill: string, bytesIn: number): MapCheckpoint => ({
-    kind: "map", resume: { start: bytesIn }, recordsIn: bytesIn, bytesIn, counters: {}, badRecords: [], spills: [{ path: spill, segments: [] }],
-  });
-
   it("a resume takes the furthest checkpoint, whichever attempt saved it last", () => {
     const ckpt = join(dir, "c");
     writeFileSync(join(dir, "spill-a"), "a");
@@ -69,4 +69,26 @@ describe("attempts of one task keep checkpoints of their own", () => {
     expect(() => c.save(mapCheckpoint(join(dir, "spill-e"), 20), 20)).not.toThrow();
     expect(c.due(20)).toBe(false);
   });
+});
+
+describe("checkpoint pacing", () => {
+  afterEach(() => vi.useRealTimers());
+
+  for (const maxShare of [undefined, 0.25]) {
+    it(`${maxShare ? `at most ${maxShare * 100}% of the task's time` : "a size the user set: every --checkpoint-every bytes"}`, () => {
+      vi.useFakeTimers({ now: 1_000_000 });
+      const ckpt = join(dir, `pace-${maxShare}`);
+      writeFileSync(join(dir, `spill-pace-${maxShare}`), "p");
+      const c = new Checkpointer(ckpt, "attempt-1-pp", { everyBytes: 10, everyMs: 60_000, maxShare });
+      expect(c.due(5)).toBe(false);
+      expect(c.due(10)).toBe(true);
+      vi.advanceTimersByTime(100); // the checkpoint (its spill or sync) takes 100 ms
+      c.save(mapCheckpoint(join(dir, `spill-pace-${maxShare}`), 10), 10);
+      // With a 25% share, the 100 ms are paid back by 300 ms of work before the next one.
+      vi.advanceTimersByTime(299);
+      expect(c.due(20)).toBe(maxShare === undefined);
+      vi.advanceTimersByTime(1);
+      expect(c.due(20)).toBe(true);
+    });
+  }
 });

@@ -492,3 +492,62 @@ describe("MapOutputBuffer: edges and counters", () => {
     expect(c.spillCount).toBe(50);
   });
 });
+
+describe("MapOutputBuffer: checkpoints (flushToDisk)", () => {
+  /** Every record of the runs, as (key identity, value), sorted: what a resumed attempt would start from. */
+  function contents(files: RunFile[], combined: boolean): [string, unknown][] {
+    const byKey = new Map<string, unknown[]>();
+    for (const f of files) {
+      for (const seg of f.segments) {
+        const r = new RunReader({ path: f.path, ...seg });
+        try {
+          while (r.next()) {
+            const id = canon(decodeKey(r.key));
+            byKey.set(id, [...(byKey.get(id) ?? []), r.value()]);
+          }
+        } finally {
+          r.close();
+        }
+      }
+    }
+    const out: [string, unknown][] = [];
+    for (const [id, vs] of byKey) {
+      if (combined) out.push([id, sum(vs)]);
+      else for (const v of vs) out.push([id, v]);
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : (a[1] as number) - (b[1] as number)));
+  }
+
+  function oracle(pairs: readonly Pair[], combined: boolean): [string, unknown][] {
+    const groups = oracleGroups(pairs, 1, () => 0)[0]!;
+    const out: [string, unknown][] = combined ? groups.map((g) => [g.id, sum(g.values)]) : groups.flatMap((g) => g.values.map((v): [string, unknown] => [g.id, v]));
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : (a[1] as number) - (b[1] as number)));
+  }
+
+  for (const kind of ["string", "mixed"] as const) {
+    for (const combined of [true, false]) {
+      for (const budget of [200, HUGE]) {
+        it(`${kind} keys, ${combined ? "combining" : "plain"}, budget ${budget}: each checkpoint's runs hold exactly the pairs so far; the output is unchanged`, () => {
+          const partitions = 3;
+          const pairs = emitPairs(makeRng(300 + budget % 7), kind, 240);
+          const dir = join(root, `ckpt-${runs++}`);
+          mkdirSync(dir);
+          const buf = new MapOutputBuffer({ partitions, budget, dir, combine: combined ? sumCombiner().combine : undefined });
+          for (let i = 0; i < pairs.length; i++) {
+            buf.add(pairs[i]!.key, pairs[i]!.value);
+            if (i % 50 === 49) expect(contents(buf.flushToDisk(), combined)).toEqual(oracle(pairs.slice(0, i + 1), combined));
+          }
+          // A combining buffer under its budget only ever snapshots: it keeps aggregating and never spills.
+          if (combined && budget === HUGE) expect(buf.spillCount).toBe(0);
+          const file = buf.finish(join(root, `ckpt-out-${runs++}.run`));
+          checkLayout(file, partitions);
+          expect(contents([file], combined)).toEqual(oracle(pairs, combined));
+          expect(readdirSync(dir)).toEqual([]); // snapshots and spills gone
+          if (!combined) return;
+          const plain = run(pairs, { partitions, budget, combine: sumCombiner().combine });
+          expect(contents([file], true)).toEqual(contents([plain.file], true));
+        });
+      }
+    }
+  }
+});
