@@ -7,6 +7,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Key } from "../core/api/types.js";
 import { encodeKey, hashEncodedKey } from "../core/keys.js";
+import { sortByKey } from "../core/shuffle/key-sort.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
 import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
 import { mergeRuns, type Combiner, type RunFile } from "./run-merge.js";
@@ -258,9 +259,8 @@ export class MapOutputBuffer {
         }
         for (const e of this.table.values()) byPartition[e.partition]!.push(e);
         for (const entries of byPartition) {
-          entries.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // binary strings: code-unit order is byte order
           writer.beginSegment();
-          for (const e of entries) {
+          for (const e of sortByKey(entries)) {
             if (e.values !== undefined && e.values.length > 1) this.foldValues(e, combine); // once, should a snapshot write it again
             writer.write(e.ek, e.values === undefined ? e.acc : e.values[0]);
           }
@@ -270,9 +270,8 @@ export class MapOutputBuffer {
         const byPartition: (typeof this.plain)[] = Array.from({ length: partitions }, () => []);
         for (const r of this.plain) byPartition[r.partition]!.push(r);
         for (const recs of byPartition) {
-          recs.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // stable: emit order among equals
           writer.beginSegment();
-          for (const r of recs) writer.write(r.ek, r.value);
+          for (const r of sortByKey(recs)) writer.write(r.ek, r.value); // stable: emit order among equals
           segments.push(writer.endSegment());
         }
       }
