@@ -53,6 +53,7 @@ const wordcount = !doWordcount ? [] : [
   { name: "scanner -t 1", output: out("scanner-t1.tsv"), args: (o) => [`${root}bench/scanner.mjs`, corpus, o] },
   { name: "scanner -t 2", output: out("scanner-t2.tsv"), args: (o) => [`${root}bench/scanner.mjs`, corpus, o, "--threads", "2"] },
   { name: "hand loop -t 1", output: out("loop-t1.tsv"), args: (o) => [`${root}bench/wordcount-loop.mjs`, corpus, o] },
+  { name: "hand loop -t 2", output: out("loop-t2.tsv"), args: (o) => [`${root}bench/wordcount-loop.mjs`, corpus, o, "--threads", "2"] },
   { name: "sheaf wordcount -t 1", output: out("sheaf-t1"), args: (o) => sheaf(job("wordcount.ts"), corpus, o, 1) },
   { name: "sheaf wordcount -t 2", output: out("sheaf-t2"), args: (o) => sheaf(job("wordcount.ts"), corpus, o, 2) },
   { name: "sheaf fast -t 2", job: job("wordcount-fast.ts"), output: out("sheaf-fast-t2"), args: (o) => sheaf(job("wordcount-fast.ts"), corpus, o, 2) },
@@ -129,6 +130,8 @@ ratio("3b", "sheaf terasort -t 2", "GNU sort --parallel=2", "memory", "< 1x", (v
 ratio("*", "sheaf wordcount -t 2", "sheaf wordcount -t 1", "speed", "");
 ratio("*", "sheaf wordcount -t 1", "hand loop -t 1", "speed", "");
 ratio("*", "scanner -t 2", "scanner -t 1", "speed", "");
+ratio("*", "hand loop -t 2", "hand loop -t 1", "speed", "");
+ratio("*", "sheaf wordcount -t 2", "hand loop -t 2", "speed", "");
 ratio("*", "hand loop -t 1", "scanner -t 1", "speed", "");
 ratio("*", "sheaf wordcount -t 2", "scanner -t 2", "speed", "");
 ratio("*", "sheaf fast -t 2", "sheaf wordcount -t 2", "speed", "");

@@ -1,42 +1,92 @@
 // The "same logic, hand-run" baseline of target 1: jobs/wordcount.ts's map and combine/reduce, with
-// no engine, on one thread. `node bench/wordcount-loop.mjs <input> <output.tsv>`
+// no engine. `node bench/wordcount-loop.mjs <input> <output.tsv> [--threads N]`
 //
 // Reads the file in 16 MiB chunks, decodes each (up to its last newline; the rest is carried over) as
 // UTF-8 into a string, splits it into lines, and for each line runs the job's map body,
 // `line.toLowerCase().match(/[a-z0-9]+/g)`, adding 1 per word to a Map (the combine and reduce,
 // summing, done in place). Writes `word\tcount` lines.
-import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
+//
+// With --threads N the file is cut into N ranges at newline boundaries, as scanner.mjs cuts it: the
+// main thread counts the first and N - 1 worker threads the others, each into a Map of its own,
+// sent back as [word, count] pairs and summed. Not a target's baseline: a diagnostic of what a
+// second thread gives this very logic on this machine (the ceiling for the engine's -t 2 / -t 1).
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 
 const CHUNK = 16 << 20;
-const [input, output] = process.argv.slice(2);
-if (!input || !output) {
-  console.error("usage: node bench/wordcount-loop.mjs <input> <output.tsv>");
-  process.exit(2);
-}
 
-const counts = new Map();
-function map(line) {
+function map(counts, line) {
   for (const w of line.toLowerCase().match(/[a-z0-9]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
 }
 
-const fd = openSync(input, "r");
-let buf = Buffer.allocUnsafe(CHUNK);
-let carry = 0; // bytes of an unfinished line, moved to the front of buf
-for (;;) {
-  if (carry === buf.length) buf = Buffer.concat([buf], 2 * buf.length); // a line longer than buf
-  const n = readSync(fd, buf, carry, buf.length - carry, null);
-  const end = carry + n;
-  const cut = n === 0 ? end : buf.lastIndexOf(10, end - 1) + 1; // whole lines only, until the end of the file
-  if (cut > 0) {
-    const lines = buf.toString("utf8", 0, cut).split("\n");
-    if (lines.at(-1) === "") lines.pop();
-    for (const line of lines) map(line);
+/** Counts the words of the whole lines in the file bytes [from, to). */
+function countRange(fd, from, to) {
+  const counts = new Map();
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let carry = 0; // bytes of an unfinished line, moved to the front of buf
+  for (let pos = from; ; ) {
+    if (carry === buf.length) buf = Buffer.concat([buf], 2 * buf.length); // a line longer than buf
+    const n = readSync(fd, buf, carry, Math.min(buf.length - carry, to - pos), pos);
+    pos += n;
+    const end = carry + n;
+    const cut = n === 0 ? end : buf.lastIndexOf(10, end - 1) + 1; // whole lines only, until the end of the range
+    if (cut > 0) {
+      const lines = buf.toString("utf8", 0, cut).split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      for (const line of lines) map(counts, line);
+    }
+    if (n === 0) break;
+    carry = buf.copy(buf, 0, cut, end);
   }
-  if (n === 0) break;
-  carry = buf.copy(buf, 0, cut, end);
+  return counts;
 }
-closeSync(fd);
 
-let out = "";
-for (const [word, n] of counts) out += `${word}\t${n}\n`;
-writeFileSync(output, out);
+/** Where the range starting near `at` really starts: just past the next newline at or after `at - 1`. */
+function lineStart(fd, at, size) {
+  if (at <= 0) return 0;
+  const buf = Buffer.allocUnsafe(64 << 10);
+  for (let pos = at - 1; pos < size; ) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    const nl = buf.subarray(0, n).indexOf(10);
+    if (nl >= 0) return pos + nl + 1;
+    pos += n;
+  }
+  return size;
+}
+
+if (!isMainThread) {
+  const { input, from, to } = workerData;
+  const fd = openSync(input, "r");
+  const counts = countRange(fd, from, to);
+  closeSync(fd);
+  parentPort.postMessage([...counts]);
+} else {
+  const args = process.argv.slice(2);
+  const t = args.indexOf("--threads");
+  const threads = t >= 0 ? Number(args.splice(t, 2)[1]) : 1;
+  const [input, output] = args;
+  if (!input || !output || !Number.isInteger(threads) || threads < 1) {
+    console.error("usage: node bench/wordcount-loop.mjs <input> <output.tsv> [--threads N]");
+    process.exit(2);
+  }
+  const fd = openSync(input, "r");
+  const size = fstatSync(fd).size;
+  const bounds = [0];
+  for (let k = 1; k < threads; k++) bounds.push(Math.max(bounds[k - 1], lineStart(fd, Math.floor((size * k) / threads), size)));
+  bounds.push(size);
+  const workers = [];
+  for (let k = 1; k < threads; k++) {
+    const worker = new Worker(new URL(import.meta.url), { workerData: { input, from: bounds[k], to: bounds[k + 1] } });
+    workers.push(new Promise((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    }));
+  }
+  const counts = countRange(fd, bounds[0], bounds[1]);
+  closeSync(fd);
+  for (const pairs of await Promise.all(workers)) for (const [w, n] of pairs) counts.set(w, (counts.get(w) ?? 0) + n);
+
+  let out = "";
+  for (const [word, n] of counts) out += `${word}\t${n}\n`;
+  writeFileSync(output, out);
+}
