@@ -1,6 +1,7 @@
 // The cluster benchmarks, each against a baseline measured in the same run:
 //  - scheduling: empty tasks per second through Redis, against raw BullMQ moving empty jobs;
-//  - word count on a local two-worker cluster, against `sheaf run --threads 2`;
+//  - word count on a local two-worker cluster, against `sheaf run --threads 2`; and on four workers
+//    (four processes of one thread on this two-core machine), against the two;
 //  - the cost of a worker SIGKILLed at the midpoint of a three-worker job and replaced at once,
 //    against the undisturbed run (target: at most 1.3x), with byte-identical output.
 // Env: BENCH_CLUSTER_SIZE (default 256m), BENCH_RUNS (default 3); BENCH_TASKS, the empty-task job
@@ -194,7 +195,7 @@ async function main() {
   ensureCorpus(corpus, { bytes: size, seed: 42 });
   console.log(`cluster benchmarks: ${runs} run(s) each; word count over ${(size / 1e6).toFixed(0)} MB`);
 
-  const results = { cluster: [], run: [], undisturbed: [], killed: [] };
+  const results = { cluster: [], four: [], run: [], undisturbed: [], killed: [] };
   for (let run = 1; run <= runs; run++) {
     // 2. Word count: the two-worker cluster against the embedded runner on two threads.
     let c = new LocalCluster();
@@ -204,6 +205,14 @@ async function main() {
     const clustered = await c.submit(["jobs/wordcount.ts", "--input", corpus, "--output", `${work}/wc-cluster`, "--partitions", "2", "--overwrite"]);
     results.cluster.push(size / 1e6 / clustered.seconds);
     await c.stop();
+    c = new LocalCluster();
+    await c.start();
+    await c.coordinator();
+    await Promise.all([c.worker(1), c.worker(1), c.worker(1), c.worker(1)]);
+    const four = await c.submit(["jobs/wordcount.ts", "--input", corpus, "--output", `${work}/wc-four`, "--partitions", "2", "--overwrite"]);
+    results.four.push(size / 1e6 / four.seconds);
+    await c.stop();
+    if (!sameOutput(`${work}/wc-four`, `${work}/wc-cluster`)) throw new Error("four-worker and two-worker outputs differ");
     const started = performance.now();
     const local = spawnSync(process.execPath, [cli, "run", "jobs/wordcount.ts", "--input", corpus, "--output", `${work}/wc-run`, "--partitions", "2", "--threads", "2", "--overwrite", "-q", "--workdir", work], { cwd: root, stdio: "inherit" });
     if (local.status !== 0) throw new Error("sheaf run failed");
@@ -227,12 +236,13 @@ async function main() {
     results.killed.push((await disturbed).seconds);
     await c.stop();
     if (!sameOutput(`${work}/wc-undisturbed`, `${work}/wc-killed`)) throw new Error("output after a worker kill differs");
-    console.log(`  run ${run}: word count cluster ${results.cluster.at(-1).toFixed(1)} MB/s, run ${results.run.at(-1).toFixed(1)} MB/s; kill ${results.undisturbed.at(-1).toFixed(2)} s → ${results.killed.at(-1).toFixed(2)} s`);
+    console.log(`  run ${run}: word count cluster ${results.cluster.at(-1).toFixed(1)} MB/s, four workers ${results.four.at(-1).toFixed(1)} MB/s, run ${results.run.at(-1).toFixed(1)} MB/s; kill ${results.undisturbed.at(-1).toFixed(2)} s → ${results.killed.at(-1).toFixed(2)} s`);
   }
 
   const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
   console.log();
   console.log(`wordcount two-worker cluster: ${m.cluster.toFixed(1)} MB/s (${(m.cluster / m.run).toFixed(2)}x sheaf run --threads 2 at ${m.run.toFixed(1)} MB/s)`);
+  console.log(`wordcount four-worker cluster: ${m.four.toFixed(1)} MB/s (${(m.four / m.cluster).toFixed(2)}x the two-worker cluster; target >= 1x)`);
   console.log(`kill-a-worker: ${(m.killed / m.undisturbed).toFixed(2)}x the undisturbed time (${m.undisturbed.toFixed(2)} s → ${m.killed.toFixed(2)} s; target ≤ 1.3x), output byte-identical`);
   rmSync(work, { recursive: true, force: true });
 }

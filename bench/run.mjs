@@ -15,10 +15,11 @@
 //    files, concatenated in name order, must equal GNU sort's output byte for byte.
 // Env: BENCH_SIZE (default 1g), BENCH_RUNS (3), BENCH_SORT_RECORDS (10000000), BENCH_SORT_MEM (50%),
 // BENCH_ONLY (`wordcount` or `sort`: run one half).
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
 import { corpusPath, ensureCorpus } from "./corpus.mjs";
 import { checkBuilt, checkIdle, clean, cli, runRounds, fail, median, mib, parseSize, positiveInt, readOnce, root, sqlString } from "./etl-common.mjs";
+import { checkCounts, partFiles } from "./outputs.mjs";
 import { ensureRecords, RECORD, recordsPath } from "./records.mjs";
 
 const data = `${root}bench/data`;
@@ -145,42 +146,6 @@ console.log("(MB = 10^6 bytes; medians of whole processes, node startup included
   "time and memory = the first's over the second's; * = diagnostic; outputs verified equal to the reference's)");
 
 // ---- checks
-
-/** Parses `word\tcount` lines (a file, or every part file of a sheaf output folder) into a Map. */
-function readCounts(output) {
-  const files = output.endsWith(".tsv") ? [output] : partFiles(output);
-  const counts = new Map();
-  for (const file of files) {
-    for (const line of readFileSync(file, "latin1").split("\n")) {
-      if (!line) continue;
-      const tab = line.lastIndexOf("\t");
-      const word = line.slice(0, tab), n = Number(line.slice(tab + 1));
-      if (tab < 0 || !Number.isInteger(n) || counts.has(word)) fail(`${file}: bad or repeated line ${JSON.stringify(line)}`);
-      counts.set(word, n);
-    }
-  }
-  return counts;
-}
-
-function partFiles(folder) {
-  const index = (f) => Number(/^part-(\d+)/.exec(f)[1]);
-  return readdirSync(folder).filter((f) => /^part-\d+/.test(f)).sort((a, b) => index(a) - index(b)).map((f) => `${folder}/${f}`);
-}
-
-/** Fails unless every word count output equals the reference's (the first), word for word and count for count. */
-function checkCounts([reference, ...others]) {
-  if (!reference) return;
-  const expected = readCounts(reference.output);
-  if (expected.size === 0) fail(`${reference.name} counted no words`);
-  for (const c of others) {
-    const got = readCounts(c.output);
-    const diffs = [...new Set([...expected.keys(), ...got.keys()])].filter((w) => expected.get(w) !== got.get(w));
-    if (diffs.length) {
-      const sample = diffs.slice(0, 5).map((w) => `${JSON.stringify(w)}: ${got.get(w)} vs ${expected.get(w)}`).join(", ");
-      fail(`${c.name} counts differ from ${reference.name} for ${diffs.length} words (${sample})`);
-    }
-  }
-}
 
 /** Fails unless GNU sort's output has every byte of the input and each other output (part files in name order) equals it byte for byte. */
 function checkSorted([reference, ...others]) {
