@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Key } from "../core/api/types.js";
 import { encodeKey, hashEncodedKey } from "../core/keys.js";
 import { sortByKey } from "../core/shuffle/key-sort.js";
+import { RecordArena } from "../core/shuffle/record-arena.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
 import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
 import { mergeRuns, type Combiner, type RunFile } from "./run-merge.js";
@@ -81,31 +82,29 @@ export class MapOutputBuffer {
    */
   private strings = new Map<string, StringSlot>();
   private table = new Map<string, Entry>();
-  /** Without a combiner: pairs in emit order. */
-  private plain: { ek: string; partition: number; value: unknown }[] = [];
+  /** Without a combiner: pairs in emit order, as the bytes they will be written as. */
+  private plain: RecordArena;
   private used = 0;
   private spills: RunFile[] = [];
   records = 0;
 
   constructor(private readonly opts: MapOutputOptions) {
     this.spills = [...(opts.spills ?? [])];
+    this.plain = new RecordArena(opts.budget);
   }
 
   /** The latest snapshot of a combining buffer's table (see `flushToDisk`). */
   private snapshot: RunFile | undefined;
 
   /**
-   * Puts every pair added so far on disk, for a checkpoint; returns the runs that hold them. Without
-   * a combiner the buffer spills. With one, its table is written as a snapshot run but kept: a spill
-   * would cut map-side aggregation short (a combining map over 100,000 words would write all of them
-   * again after every checkpoint, then merge). Each snapshot replaces the previous one.
+   * Puts every pair added so far on disk, for a checkpoint; returns the runs that hold them. What is
+   * buffered is written as a snapshot run but kept: a spill would cut map-side aggregation short (a
+   * combining map over 100,000 words would write all of them again after every checkpoint), and
+   * would leave runs to merge at the end, a second pass over the task's output. Each snapshot
+   * replaces the previous one.
    */
   flushToDisk(): RunFile[] {
     if (this.used === 0) return [...this.spills];
-    if (!this.opts.combine) {
-      this.spill();
-      return [...this.spills];
-    }
     const previous = this.snapshot;
     this.snapshot = this.writeRun(join(this.opts.dir, `snapshot-${String(++this.snapshots).padStart(5, "0")}`));
     if (previous) rmSync(previous.path, { force: true }); // a checkpoint that named it holds a link of its own
@@ -123,8 +122,8 @@ export class MapOutputBuffer {
     const combine = this.opts.combine;
     if (!combine) {
       const ek = encodeKey(key);
-      this.plain.push({ ek, partition: this.partition(key, ek), value });
-      this.used += ENTRY_OVERHEAD + ek.length + estimateSize(value);
+      this.plain.add(ek, this.partition(key, ek), value);
+      this.used = this.plain.size;
     } else if (typeof key === "string") this.addString(key, value, combine);
     else {
       const ek = encodeKey(key);
@@ -213,8 +212,13 @@ export class MapOutputBuffer {
   /** Writes the task's output file and removes the spills; returns its segments. */
   finish(path: string): RunFile {
     this.dropSnapshot();
-    if (this.spills.length === 0) return this.writeRun(path);
+    if (this.spills.length === 0) {
+      const out = this.writeRun(path);
+      this.plain.release();
+      return out;
+    }
     if (this.used > 0) this.spill();
+    this.plain.release();
     let runs = this.spills;
     let pass = 0;
     while (runs.length > MERGE_FAN_IN) {
@@ -238,7 +242,7 @@ export class MapOutputBuffer {
     this.dropSnapshot(); // the spill holds what it held
     this.strings = new Map();
     this.table = new Map();
-    this.plain = [];
+    this.plain.clear();
     this.used = 0;
   }
 
@@ -266,15 +270,7 @@ export class MapOutputBuffer {
           }
           segments.push(writer.endSegment());
         }
-      } else {
-        const byPartition: (typeof this.plain)[] = Array.from({ length: partitions }, () => []);
-        for (const r of this.plain) byPartition[r.partition]!.push(r);
-        for (const recs of byPartition) {
-          writer.beginSegment();
-          for (const r of sortByKey(recs)) writer.write(r.ek, r.value); // stable: emit order among equals
-          segments.push(writer.endSegment());
-        }
-      }
+      } else segments.push(...this.plain.writeTo(writer, partitions));
       writer.close();
     } catch (err) {
       writer.abandon();

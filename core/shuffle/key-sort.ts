@@ -1,66 +1,87 @@
 /**
- * Sorts records by their encoded key (a binary string: one char per byte), stably. A comparator
- * over strings costs about 100 ns a call, which made sorting most of a map task's spill. Instead
- * each record gets one number, a few leading bytes of its key (after the bytes every key shares)
- * above its index, and a Float64Array of those sorts in native code; only records whose leading
- * bytes tie are compared as strings (then by index, which keeps emit order among equal keys).
+ * Sorting records by their encoded key, stably. A comparator over strings costs about 100 ns a call,
+ * which made sorting most of a map task's spill. Instead each record gets one number, a few leading
+ * bytes of its key (after the bytes every key shares) above its index; a Float64Array of those sorts
+ * in native code, and only records whose leading bytes tie are compared in full (then by index,
+ * which keeps emit order among equal keys).
  */
 
 /** Enough index bits for any buffer; the rest of a double's 53 bits hold key bytes. */
 const WIDE = { indexBits: 29, keyBytes: 3 };
 const NARROW = { indexBits: 21, keyBytes: 4 };
+/** Keys compared past this many shared leading bytes still sort right, through the tie-break. */
+const MAX_SHARED = 8;
 
-export function sortByKey<T extends { ek: string }>(items: T[]): T[] {
-  const n = items.length;
-  if (n < 2) return items;
-  if (n >= 2 ** WIDE.indexBits) return items.sort(compareEk); // Array.prototype.sort is stable
+export interface SortKeys {
+  /** How many records. */
+  readonly n: number;
+  /** Byte `k` of record i's encoded key, or -1 past its end. */
+  byte(i: number, k: number): number;
+  /** Compares two records' whole encoded keys (byte order). */
+  compare(i: number, j: number): number;
+}
+
+/** Record indices in key order, emit order among equal keys; undefined when there are too many records for one number each. */
+export function keyOrder(keys: SortKeys): Int32Array | undefined {
+  const n = keys.n;
+  if (n >= 2 ** WIDE.indexBits) return undefined;
   const { indexBits, keyBytes } = n < 2 ** NARROW.indexBits ? NARROW : WIDE;
-  const skip = sharedPrefix(items);
+  const skip = sharedPrefix(keys);
   const scale = 2 ** indexBits;
-  const order = new Float64Array(n);
-  for (let i = 0; i < n; i++) order[i] = leading(items[i]!.ek, skip, keyBytes) * scale + i;
-  order.sort();
-  const out = new Array<T>(n);
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (let k = 0; k < keyBytes; k++) v = v * 256 + Math.max(0, keys.byte(i, skip + k)); // a shorter key ties, then sorts first in full
+    packed[i] = v * scale + i;
+  }
+  packed.sort();
+  const order = new Int32Array(n);
+  const tied: number[] = [];
+  const byKey = (a: number, b: number) => keys.compare(a, b) || a - b;
   for (let i = 0; i < n; ) {
-    // A run of records whose leading bytes tie: ordered by their whole keys, then by index.
-    const bytes = Math.floor(order[i]! / scale);
+    const bytes = Math.floor(packed[i]! / scale);
     let j = i + 1;
-    while (j < n && Math.floor(order[j]! / scale) === bytes) j++;
-    if (j - i === 1) out[i] = items[order[i]! - bytes * scale]!;
+    while (j < n && Math.floor(packed[j]! / scale) === bytes) j++;
+    if (j - i === 1) order[i] = packed[i]! - bytes * scale;
     else {
-      const tied: T[] = [];
-      for (let k = i; k < j; k++) tied.push(items[order[k]! - bytes * scale]!);
-      tied.sort(compareEk); // stable, and `tied` is in index order
-      for (let k = 0; k < tied.length; k++) out[i + k] = tied[k]!;
+      tied.length = 0;
+      for (let k = i; k < j; k++) tied.push(packed[k]! - bytes * scale);
+      tied.sort(byKey);
+      for (let k = 0; k < tied.length; k++) order[i + k] = tied[k]!;
     }
     i = j;
   }
-  return out;
+  return order;
 }
 
-function compareEk(a: { ek: string }, b: { ek: string }): number {
-  return a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0;
-}
-
-/** How many leading chars every key shares (at most 8: a tag, a common prefix). */
-function sharedPrefix(items: readonly { ek: string }[]): number {
-  const first = items[0]!.ek;
-  let shared = Math.min(first.length, 8);
-  for (let i = 1; i < items.length && shared > 0; i++) {
-    const ek = items[i]!.ek;
+/** How many leading bytes every key shares (up to MAX_SHARED: a type tag, a common prefix). */
+function sharedPrefix(keys: SortKeys): number {
+  let shared = 0;
+  while (shared < MAX_SHARED && keys.byte(0, shared) >= 0) shared++;
+  for (let i = 1; i < keys.n && shared > 0; i++) {
     let k = 0;
-    while (k < shared && ek.charCodeAt(k) === first.charCodeAt(k)) k++;
+    while (k < shared && keys.byte(i, k) === keys.byte(0, k)) k++;
     shared = k;
   }
   return shared;
 }
 
-/** `count` bytes of `ek` from `from`, big-endian, a missing byte as 0 (a shorter key ties, then sorts first as a string). */
-function leading(ek: string, from: number, count: number): number {
-  let v = 0;
-  for (let k = 0; k < count; k++) {
-    const c = from + k < ek.length ? ek.charCodeAt(from + k) : 0;
-    v = v * 256 + c;
-  }
-  return v;
+/** Sorts objects by their `ek` (a binary string: one char per byte). */
+export function sortByKey<T extends { ek: string }>(items: T[]): T[] {
+  if (items.length < 2) return items;
+  const order = keyOrder({
+    n: items.length,
+    byte: (i, k) => {
+      const ek = items[i]!.ek;
+      return k < ek.length ? ek.charCodeAt(k) : -1;
+    },
+    compare: (i, j) => {
+      const a = items[i]!.ek, b = items[j]!.ek;
+      return a < b ? -1 : a > b ? 1 : 0;
+    },
+  });
+  if (!order) return items.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // stable
+  const out = new Array<T>(items.length);
+  for (let i = 0; i < order.length; i++) out[i] = items[order[i]!]!;
+  return out;
 }

@@ -53,6 +53,20 @@ export class RunWriter {
     this.segRecords++;
   }
 
+  /** Appends one record already in its on-disk form (`varint keyLength, key, value`): bytes [start, end) of `src`. */
+  writeEncoded(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    const buf = this.buf;
+    if (n <= 256) {
+      // A byte loop: Buffer#copy's call costs more than copying a small record.
+      const at = this.pos - start;
+      for (let i = start; i < end; i++) buf[at + i] = src[i]!;
+      this.pos += n;
+    } else this.pos += src.copy(buf, this.pos, start, end);
+    this.segRecords++;
+  }
+
   endSegment(): Omit<Segment, "path"> {
     if (!this.inSegment) throw new Error("RunWriter: no segment open");
     this.segCrc = crc32(this.buf.subarray(this.segBufStart, this.pos), this.segCrc);

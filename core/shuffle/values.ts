@@ -36,7 +36,8 @@ export function encodeValueInto(buf: Buffer, pos: number, v: unknown, serialized
     case "string": {
       buf[pos] = ValueTag.String;
       // Reserve a 5-byte varint so the length can be written after the bytes.
-      const n = buf.write(v, pos + 6, "utf8");
+      let n = v.length <= 128 ? asciiInto(buf, pos + 6, v) : -1;
+      if (n < 0) n = buf.write(v, pos + 6, "utf8");
       writeVarint5(buf, pos + 1, n);
       return pos + 6 + n;
     }
@@ -89,6 +90,19 @@ export function writeVarint(buf: Buffer, pos: number, n: number): number {
   while (n >= 0x80) { buf[pos++] = (n & 0x7f) | 0x80; n >>>= 7; }
   buf[pos++] = n;
   return pos;
+}
+
+/**
+ * Writes a short ASCII string's bytes with a loop (Buffer#write's call costs more than the copy),
+ * returning their count, or -1 at the first non-ASCII char (the caller then writes it as UTF-8).
+ */
+function asciiInto(buf: Buffer, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    buf[pos + i] = c;
+  }
+  return s.length;
 }
 
 /** A varint padded to exactly 5 bytes (continuation bits on the first four). */

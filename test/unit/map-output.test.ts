@@ -537,8 +537,8 @@ describe("MapOutputBuffer: checkpoints (flushToDisk)", () => {
             buf.add(pairs[i]!.key, pairs[i]!.value);
             if (i % 50 === 49) expect(contents(buf.flushToDisk(), combined)).toEqual(oracle(pairs.slice(0, i + 1), combined));
           }
-          // A combining buffer under its budget only ever snapshots: it keeps aggregating and never spills.
-          if (combined && budget === HUGE) expect(buf.spillCount).toBe(0);
+          // Under its budget a buffer only ever snapshots: it keeps aggregating, never spills, and has nothing to merge.
+          if (budget === HUGE) expect(buf.spillCount).toBe(0);
           const file = buf.finish(join(root, `ckpt-out-${runs++}.run`));
           checkLayout(file, partitions);
           expect(contents([file], combined)).toEqual(oracle(pairs, combined));
