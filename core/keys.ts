@@ -132,12 +132,34 @@ export function compareKeys(a: Key, b: Key): number {
   return ea < eb ? -1 : ea > eb ? 1 : 0;
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * Writes the encoding of a string key that is plain ASCII without NUL (most keys) straight into
+ * `buf` at `pos` (room for `s.length + 3` bytes), and returns hashEncodedKey of it, without making
+ * the encoding's string; -1 for any other string (nothing usable is written: use encodeKey).
+ */
+export function writeAsciiStringKey(buf: Uint8Array, pos: number, s: string): number {
+  let h = Math.imul(FNV_OFFSET ^ STR, FNV_PRIME);
+  buf[pos] = STR;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c >= 0x80) return -1;
+    buf[pos + 1 + i] = c;
+    h = Math.imul(h ^ c, FNV_PRIME);
+  }
+  buf[pos + 1 + s.length] = 0;
+  buf[pos + 2 + s.length] = 0;
+  return Math.imul(Math.imul(h, FNV_PRIME), FNV_PRIME) >>> 0; // the two END bytes: h ^ 0 = h
+}
+
 /** FNV-1a over the encoding: stable on every machine and every run. */
 export function hashEncodedKey(encoded: string): number {
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET;
   for (let i = 0; i < encoded.length; i++) {
     h ^= encoded.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+    h = Math.imul(h, FNV_PRIME);
   }
   return h >>> 0;
 }

@@ -7,7 +7,6 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Key } from "../core/api/types.js";
 import { encodeKey, hashEncodedKey } from "../core/keys.js";
-import { sortByKey } from "../core/shuffle/key-sort.js";
 import { RecordArena } from "../core/shuffle/record-arena.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
 import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
@@ -121,8 +120,10 @@ export class MapOutputBuffer {
     this.records++;
     const combine = this.opts.combine;
     if (!combine) {
-      const ek = encodeKey(key);
-      this.plain.add(ek, this.partition(key, ek), value);
+      if (typeof key !== "string" || this.opts.partitioner || !this.plain.addAsciiKey(key, this.opts.partitions, value)) {
+        const ek = encodeKey(key);
+        this.plain.add(ek, this.partition(key, ek), value);
+      }
       this.used = this.plain.size;
     } else if (typeof key === "string") this.addString(key, value, combine);
     else {
@@ -195,6 +196,13 @@ export class MapOutputBuffer {
     if (values.length >= COMBINE_EVERY) this.foldValues(e, combine);
   }
 
+  /** A key's one value: its accumulator, or its values folded (kept so, should a snapshot write it again). */
+  private folded(e: Entry, combine: Combiner): unknown {
+    if (e.values === undefined) return e.acc;
+    if (e.values.length > 1) this.foldValues(e, combine);
+    return e.values[0];
+  }
+
   /** Folds a collecting key's values into one. */
   private foldValues(e: Entry, combine: Combiner): void {
     const values = e.values!;
@@ -253,23 +261,19 @@ export class MapOutputBuffer {
     const segments: RunFile["segments"] = [];
     try {
       if (combine) {
-        const byPartition: Entry[][] = Array.from({ length: partitions }, () => []);
+        // The table, one folded pair per key, goes through the (otherwise idle) arena to be sorted and written.
+        const arena = this.plain;
+        const defaultHash = !this.opts.partitioner;
         for (const [key, slot] of this.strings) {
-          if (typeof slot === "object") byPartition[slot.partition]!.push(slot);
-          else {
+          if (typeof slot === "object") arena.add(slot.ek, slot.partition, this.folded(slot, combine));
+          else if (!defaultHash || !arena.addAsciiKey(key, partitions, slot)) {
             const ek = encodeKey(key);
-            byPartition[this.partition(key, ek)]!.push({ key, ek, partition: 0, acc: slot, values: undefined, bytes: 0 });
+            arena.add(ek, this.partition(key, ek), slot);
           }
         }
-        for (const e of this.table.values()) byPartition[e.partition]!.push(e);
-        for (const entries of byPartition) {
-          writer.beginSegment();
-          for (const e of sortByKey(entries)) {
-            if (e.values !== undefined && e.values.length > 1) this.foldValues(e, combine); // once, should a snapshot write it again
-            writer.write(e.ek, e.values === undefined ? e.acc : e.values[0]);
-          }
-          segments.push(writer.endSegment());
-        }
+        for (const e of this.table.values()) arena.add(e.ek, e.partition, this.folded(e, combine));
+        segments.push(...arena.writeTo(writer, partitions));
+        arena.clear();
       } else segments.push(...this.plain.writeTo(writer, partitions));
       writer.close();
     } catch (err) {

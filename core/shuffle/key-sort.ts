@@ -24,6 +24,7 @@ export interface SortKeys {
 /** Record indices in key order, emit order among equal keys; undefined when there are too many records for one number each. */
 export function keyOrder(keys: SortKeys): Int32Array | undefined {
   const n = keys.n;
+  if (n < 2) return Int32Array.from({ length: n }, (_, i) => i);
   if (n >= 2 ** WIDE.indexBits) return undefined;
   const { indexBits, keyBytes } = n < 2 ** NARROW.indexBits ? NARROW : WIDE;
   const skip = sharedPrefix(keys);
@@ -64,24 +65,4 @@ function sharedPrefix(keys: SortKeys): number {
     shared = k;
   }
   return shared;
-}
-
-/** Sorts objects by their `ek` (a binary string: one char per byte). */
-export function sortByKey<T extends { ek: string }>(items: T[]): T[] {
-  if (items.length < 2) return items;
-  const order = keyOrder({
-    n: items.length,
-    byte: (i, k) => {
-      const ek = items[i]!.ek;
-      return k < ek.length ? ek.charCodeAt(k) : -1;
-    },
-    compare: (i, j) => {
-      const a = items[i]!.ek, b = items[j]!.ek;
-      return a < b ? -1 : a > b ? 1 : 0;
-    },
-  });
-  if (!order) return items.sort((a, b) => (a.ek < b.ek ? -1 : a.ek > b.ek ? 1 : 0)); // stable
-  const out = new Array<T>(items.length);
-  for (let i = 0; i < order.length; i++) out[i] = items[order[i]!]!;
-  return out;
 }

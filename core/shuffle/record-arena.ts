@@ -8,6 +8,7 @@
 import type { RunWriter } from "./run-writer.js";
 import { keyOrder } from "./key-sort.js";
 import { encodedValueSize, encodeValueInto, writeVarint } from "./values.js";
+import { writeAsciiStringKey } from "../keys.js";
 
 /** Metadata per record: where it starts, where its key starts, the key's length, its partition. */
 const META = 4;
@@ -49,14 +50,37 @@ export class RecordArena {
 
   add(ek: string, partition: number, value: unknown): void {
     const size = encodedValueSize(value);
-    const valueBytes = typeof size === "number" ? size : size.length + 6;
-    this.ensure(5 + ek.length + valueBytes);
-    const start = this.used;
-    const keyAt = writeVarint(this.bytes, start, ek.length);
+    const keyAt = this.begin(ek.length, size);
     const buf = this.bytes;
     if (ek.length <= 32) for (let k = 0; k < ek.length; k++) buf[keyAt + k] = ek.charCodeAt(k);
     else buf.write(ek, keyAt, "latin1");
-    this.used = encodeValueInto(buf, keyAt + ek.length, value, typeof size === "number" ? undefined : size);
+    this.end(keyAt, ek.length, partition, value, size);
+  }
+
+  /**
+   * Adds a pair whose key is a plain ASCII string, partitioned by the default hash, encoding the key
+   * in place (no encoding string to make); false, with nothing added, for any other string.
+   */
+  addAsciiKey(key: string, partitions: number, value: unknown): boolean {
+    const size = encodedValueSize(value);
+    const keyLength = key.length + 3;
+    const keyAt = this.begin(keyLength, size);
+    const hash = writeAsciiStringKey(this.bytes, keyAt, key);
+    if (hash < 0) return false;
+    this.end(keyAt, keyLength, hash % partitions, value, size);
+    return true;
+  }
+
+  /** Makes room for a record and writes its key's length; returns where its key goes. */
+  private begin(keyLength: number, valueSize: number | Buffer): number {
+    this.ensure(5 + keyLength + (typeof valueSize === "number" ? valueSize : valueSize.length + 6));
+    return writeVarint(this.bytes, this.used, keyLength);
+  }
+
+  /** Writes the value after the key and records the record's metadata. */
+  private end(keyAt: number, keyLength: number, partition: number, value: unknown, valueSize: number | Buffer): void {
+    const start = this.used;
+    this.used = encodeValueInto(this.bytes, keyAt + keyLength, value, typeof valueSize === "number" ? undefined : valueSize);
     if ((this.count + 1) * META > this.meta.length) {
       const bigger = new Int32Array(this.meta.length * 2);
       bigger.set(this.meta);
@@ -65,7 +89,7 @@ export class RecordArena {
     const m = this.count++ * META;
     this.meta[m] = start;
     this.meta[m + 1] = keyAt;
-    this.meta[m + 2] = ek.length;
+    this.meta[m + 2] = keyLength;
     this.meta[m + 3] = partition;
   }
 

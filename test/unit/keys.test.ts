@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareKeys, decodeKey, encodeKey, hashEncodedKey, KeyError } from "../../core/keys.js";
+import { compareKeys, decodeKey, encodeKey, hashEncodedKey, KeyError, writeAsciiStringKey } from "../../core/keys.js";
 import type { Key } from "../../core/api/types.js";
 import { int, makeRng, normalizeKey, randomBigInt, randomKey, randomNumber, randomString, SPECIAL_NUMBERS, type Rng } from "./support/random.js";
 
@@ -350,5 +350,23 @@ describe("errors", () => {
       "\x07\x02\x03",
     ];
     for (const e of bad) expect(() => decodeKey(e), JSON.stringify(e)).toThrow(KeyError);
+  });
+});
+
+describe("writeAsciiStringKey", () => {
+  it("writes encodeKey's bytes and returns hashEncodedKey's hash for plain ASCII; -1 for any other string", () => {
+    const samples = ["", "a", "word", "Z~!", "x".repeat(300), "\x01\x7f", "a\0b", "é", "a😀", "\x80"];
+    for (const s of samples) {
+      const buf = Buffer.alloc(s.length + 3);
+      const hash = writeAsciiStringKey(buf, 0, s);
+      const ascii = /^[\x01-\x7f]*$/.test(s);
+      if (!ascii) {
+        expect(hash, JSON.stringify(s)).toBe(-1);
+        continue;
+      }
+      const ek = encodeKey(s);
+      expect(buf.toString("latin1"), JSON.stringify(s)).toBe(ek);
+      expect(hash, JSON.stringify(s)).toBe(hashEncodedKey(ek));
+    }
   });
 });
