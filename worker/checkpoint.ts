@@ -191,6 +191,8 @@ function readManifest<C extends Checkpoint>(path: string, dir: string, kind: C["
 
 /** The checkpoint with its map spills linked into `into`, or undefined when its files are gone. */
 function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
+  // Only spills are linked: a map task's folder is made lazily, when it has a file to hold.
+  if (cp.kind !== "map" || cp.spills.length === 0) return cp;
   mkdirBelow(dirname(into), into);
   const adopted: string[] = [];
   const adopt = (file: string, name: string) => {
@@ -200,11 +202,8 @@ function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
     return target;
   };
   try {
-    if (cp.kind === "map") {
-      const spills = cp.spills.map((r, i) => ({ ...r, path: adopt(r.path, `resumed-${String(i).padStart(5, "0")}`) }));
-      return { ...cp, spills } as C;
-    }
-    return cp as C;
+    const spills = cp.spills.map((r, i) => ({ ...r, path: adopt(r.path, `resumed-${String(i).padStart(5, "0")}`) }));
+    return { ...cp, spills } as C;
   } catch {
     for (const f of adopted) rmSync(f, { force: true });
     return undefined;
