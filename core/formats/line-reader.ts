@@ -13,6 +13,8 @@ const NL = 10;
 const CR = 13;
 /** The longest line a reader buffers (records of line-based formats). */
 export const MAX_LINE = 64 << 20;
+/** A split's buffer holds the split and this much more (its last line's end), up to the buffer size asked for. */
+const SLACK = 16 << 10;
 
 /** A run of whole lines; valid only during the callback that receives it. */
 export class LineBatch {
@@ -121,7 +123,10 @@ class LineScanner {
   private stats: LineReadStats = { bytes: 0, lines: 0 };
 
   constructor(private fd: number, private split: Split, bufferSize: number, private readonly raw = false) {
-    this.buf = Buffer.allocUnsafe(bufferSize);
+    // A small split gets a small buffer (it grows for a longer line): a fresh MiB per task, its pages
+    // touched, was most of what a tiny task cost.
+    const span = split.end - split.start + SLACK;
+    this.buf = Buffer.allocUnsafe(span > 0 && span < bufferSize ? span : bufferSize);
     this.lineNo = split.firstLine;
   }
 
@@ -131,7 +136,7 @@ class LineScanner {
       // Skip to just after the first newline at or past start-1.
       this.bufStart = start - 1;
       let nl: number;
-      while ((nl = this.buf.indexOf(NL, 0)) < 0 || nl >= this.len) {
+      while ((nl = this.indexOfNl(0)) < 0) {
         if (this.eof) return this.stats;
         this.bufStart += this.len;
         this.len = 0;
@@ -144,7 +149,7 @@ class LineScanner {
       // bufStart is always the start of the next line: past the end, the rest is the next split's.
       if (this.bufStart >= end) return this.stats;
       const from = Math.max(0, end - 1 - this.bufStart);
-      const stop = from < this.len ? this.indexOfNl(from) : -1;
+      const stop = this.indexOfNl(from);
       if (stop >= 0) {
         yield* this.emit(stop + 1, true);
         return this.stats;
@@ -153,16 +158,16 @@ class LineScanner {
         yield* this.emit(this.len, false);
         return this.stats;
       }
-      const lastNl = this.buf.lastIndexOf(NL, this.len - 1);
-      if (lastNl >= 0 && this.len > 0) yield* this.emit(lastNl + 1, true);
+      const lastNl = this.len > 0 ? this.buf.lastIndexOf(NL, this.len - 1) : -1; // -1 would scan from the buffer's end
+      if (lastNl >= 0) yield* this.emit(lastNl + 1, true);
       if (this.len === this.buf.length) this.grow();
       this.read();
     }
   }
 
+  /** The first newline in buf[from, len): the bytes past len are not scanned. */
   private indexOfNl(from: number): number {
-    const i = this.buf.indexOf(NL, from);
-    return i >= 0 && i < this.len ? i : -1;
+    return from < this.len ? this.buf.subarray(0, this.len).indexOf(NL, from) : -1;
   }
 
   /** Emits buf[0, upto) as whole lines (the last ending in a newline when `terminated`), then drops it. */
