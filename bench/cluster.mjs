@@ -7,7 +7,7 @@
 // Env: BENCH_CLUSTER_SIZE (default 256m), BENCH_RUNS (default 3); BENCH_TASKS, the empty-task job
 // sizes (comma-separated, default 1000,10000,100000); BENCH_RAW_CONCURRENCY, the concurrencies raw
 // BullMQ is tried at (default 1,2,4,8,16,32: the best counts); BENCH_ONLY=scheduling skips the rest;
-// BENCH_PROFILE_DIR, where coordinators write CPU profiles.
+// BENCH_PROFILE_DIR, where coordinators and workers write CPU profiles.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -103,7 +103,11 @@ class LocalCluster {
     const dir = process.env.BENCH_PROFILE_DIR;
     return this.spawn(["coordinator"], "leader (epoch", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
   }
-  worker(threads = 1) { return this.spawn(["worker", "--threads", String(threads)], "worker: ready"); }
+  /** BENCH_PROFILE_DIR: workers too (a profile per thread). */
+  worker(threads = 1) {
+    const dir = process.env.BENCH_PROFILE_DIR;
+    return this.spawn(["worker", "--threads", String(threads)], "worker: ready", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
+  }
   /** Submits and waits; resolves with the job's report (from Redis) and the whole command's seconds. */
   async submit(args) {
     const started = performance.now();

@@ -195,9 +195,10 @@ export class JobDriver {
   private reduceInputs(): ReduceInputs {
     const cached = this.inputsList;
     if (cached && cached.generation === this.mapGeneration && existsSync(cached.ref.path)) return cached.ref;
-    const refs = this.plan.maps.map((m) => {
-      const out = this.committed.get(m.taskId)!.mapOutput!;
-      return { producer: m.taskId, path: out.path, indexCrc: out.indexCrc };
+    // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
+    const refs = this.plan.maps.flatMap((m) => {
+      const out = this.committed.get(m.taskId)!.mapOutput;
+      return out ? [{ producer: m.taskId, path: out.path, indexCrc: out.indexCrc }] : [];
     });
     // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
     const ref = writeReduceInputs(this.plan.config.scratch, refs);

@@ -118,7 +118,11 @@ export interface TaskResult {
   kind: Task["kind"];
   taskId: TaskId;
   attempt: number;
-  /** Map tasks of a job with reduce: the map output file, and the CRC of its segment index (one segment per partition, beside it). */
+  /**
+   * Map tasks of a job with reduce: the map output file, and the CRC of its segment index (one
+   * segment per partition, beside it). Absent when the task emitted nothing (stats.recordsOut 0):
+   * it wrote no file, and reduce tasks skip it.
+   */
   mapOutput?: { path: string; indexCrc: number };
   /** Reduce tasks, and map tasks of a map-only job. */
   part?: PartFile;

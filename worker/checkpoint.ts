@@ -8,7 +8,7 @@
  * never overwrite each other's checkpoint; one that resumes takes the furthest checkpoint it can
  * use, links its files into its own folder first, and starts from scratch if none is usable.
  */
-import { closeSync, copyFileSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { mkdirBelow } from "../core/storage.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
@@ -154,6 +154,8 @@ export class Checkpointer {
  */
 export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], into: string): Resumed<C> | undefined {
   let names: string[];
+  // Most tasks have none: a failed readdir builds an error (~80 µs of an empty task), existsSync does not.
+  if (!existsSync(dir)) return undefined;
   try {
     names = readdirSync(dir).filter((n) => MANIFEST.test(n));
   } catch {
@@ -191,6 +193,8 @@ function readManifest<C extends Checkpoint>(path: string, dir: string, kind: C["
 
 /** The checkpoint with its map spills linked into `into`, or undefined when its files are gone. */
 function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
+  // Only spills are linked: a map task's folder is made lazily, when it has a file to hold.
+  if (cp.kind !== "map" || cp.spills.length === 0) return cp;
   mkdirBelow(dirname(into), into);
   const adopted: string[] = [];
   const adopt = (file: string, name: string) => {
@@ -200,11 +204,8 @@ function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
     return target;
   };
   try {
-    if (cp.kind === "map") {
-      const spills = cp.spills.map((r, i) => ({ ...r, path: adopt(r.path, `resumed-${String(i).padStart(5, "0")}`) }));
-      return { ...cp, spills } as C;
-    }
-    return cp as C;
+    const spills = cp.spills.map((r, i) => ({ ...r, path: adopt(r.path, `resumed-${String(i).padStart(5, "0")}`) }));
+    return { ...cp, spills } as C;
   } catch {
     for (const f of adopted) rmSync(f, { force: true });
     return undefined;

@@ -18,6 +18,8 @@ export interface MapOutputOptions {
   budget: number;
   /** Folder for spill files (the attempt's private scratch folder). */
   dir: string;
+  /** Creates `dir`, called before each file written there: an attempt that writes none makes no folder. */
+  makeDir?: () => void;
   partitioner?: (key: Key, ek: string) => number;
   combine?: Combiner;
   /** Runs already on disk, from the checkpoint this attempt resumes. */
@@ -217,6 +219,11 @@ export class MapOutputBuffer {
   /** Runs spilled to disk so far (0 when everything fit in the budget). */
   spillCount = 0;
 
+  /** Nothing was emitted, and nothing resumed: the task has no output to write. */
+  get empty(): boolean {
+    return this.records === 0 && this.spills.length === 0;
+  }
+
   /** Writes the task's output file and removes the spills; returns its segments. */
   finish(path: string): RunFile {
     this.dropSnapshot();
@@ -257,6 +264,7 @@ export class MapOutputBuffer {
   /** Sorts what is buffered by (partition, key), keeping emit order among equal keys, and writes it as one run; the buffer stays. */
   private writeRun(path: string): RunFile {
     const { partitions, combine } = this.opts;
+    this.opts.makeDir?.();
     const writer = new RunWriter(path);
     const segments: RunFile["segments"] = [];
     try {

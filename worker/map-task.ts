@@ -32,8 +32,14 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   const partPath = join(outDir, partFile);
   let shuffle: MapOutputBuffer | undefined;
   let writer: RecordWriter | undefined;
+  // Made on the first file it must hold (a spill, a checkpoint, the output): a map task that emits
+  // nothing, the common case of a tiny split, then costs no file work at all.
+  let made = false;
+  const makeScratch = () => {
+    if (!made) mkdirBelow(task.job.scratch, scratch);
+    made = true;
+  };
   try {
-    mkdirBelow(task.job.scratch, scratch);
     if (mapOnly) mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
     if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath)) resumed = undefined;
@@ -55,6 +61,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
         partitions: n,
         budget: task.job.sortBufferBytes,
         dir: scratch,
+        makeDir: makeScratch,
         partitioner: makePartitioner(job, n, task.job.rangeBoundaries),
         combine: makeCombiner(job, ctx),
         spills: resumed?.spills,
@@ -82,6 +89,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       // A part that cannot be continued from a prefix (columnar, database) is not checkpointed.
       const progress = writer?.sync();
       if (writer && !progress) return checkpointer.skip(bytesIn);
+      if (shuffle) makeScratch(); // its checkpoint folder sits beside the attempt's
       checkpointer.save(
         {
           kind: "map",
@@ -157,7 +165,8 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       result.part = { path: writer.staged ?? partPath, name: partFile, bytes, records };
       stats.recordsOut = records;
       stats.bytesOut = bytes;
-    } else if (shuffle) {
+    } else if (shuffle && !shuffle.empty) {
+      // An empty output leaves no mapOutput: no file is written, and reduces do not read it.
       const out = shuffle.finish(join(scratch, "map.out"));
       result.mapOutput = { path: out.path, indexCrc: writeSegmentIndex(out.path, out.segments) };
       stats.spills = shuffle.spillCount;

@@ -13,6 +13,8 @@ const NL = 10;
 const CR = 13;
 /** The longest line a reader buffers (records of line-based formats). */
 export const MAX_LINE = 64 << 20;
+/** A split's buffer holds the split and this much more (its last line's end), up to the buffer size asked for. */
+const SLACK = 16 << 10;
 
 /** A run of whole lines; valid only during the callback that receives it. */
 export class LineBatch {
@@ -123,7 +125,10 @@ class LineScanner {
   private stats: LineReadStats = { bytes: 0, lines: 0 };
 
   constructor(private fd: number, private split: Split, bufferSize: number, private readonly raw = false) {
-    this.buf = Buffer.allocUnsafe(bufferSize);
+    // A small split gets a small buffer (it grows for a longer line): a fresh MiB per task, its pages
+    // touched, was most of what a tiny task cost.
+    const span = split.end - split.start + SLACK;
+    this.buf = Buffer.allocUnsafe(span > 0 && span < bufferSize ? span : bufferSize);
     this.lineNo = split.firstLine;
   }
 
@@ -140,7 +145,7 @@ class LineScanner {
       // bufStart is always the start of the next line: past the end, the rest is the next split's.
       if (this.bufStart >= end) return this.stats;
       const from = Math.max(0, end - 1 - this.bufStart);
-      const stop = from < this.len ? this.indexOfNl(from) : -1;
+      const stop = this.indexOfNl(from);
       if (stop >= 0) {
         yield* this.emit(stop + 1, true);
         return this.stats;

@@ -49,6 +49,11 @@ export function checkTask(task: Task, roots: AllowedRoots): void {
 /** A result's files where its task writes them; a sink's staged part is checked by the sink itself. */
 export function checkResult(job: JobConfig, result: TaskResult): void {
   const label = `job ${job.name}, ${result.taskId}`;
+  // A map task writes a map output (or nothing) with reduces, a part without: never the other.
+  const mapOnly = job.partitions === 0;
+  if (result.kind === "map" && (mapOnly ? result.mapOutput || !result.part : result.part)) {
+    throw new SheafError("BAD_MESSAGE", `${label}: a map result of a ${mapOnly ? "map-only job must name a part file" : "job with reduce must not name a part file"}`);
+  }
   if (result.mapOutput) checkUnder(resolve(job.scratch, result.taskId), result.mapOutput.path, `${label}: map output`);
   if (result.part && writesFiles(job.formats.output)) checkUnder(outputTemporaryDir(job.output), result.part.path, `${label}: part file`);
 }

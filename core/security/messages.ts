@@ -72,16 +72,20 @@ const MapOutputRefsSchema = v.array(v.looseObject({ producer: TaskIdSchema, path
 
 const PartSchema = v.looseObject({ path: PathText, name: v.pipe(v.string(), v.regex(/^part-\d+(\.\w+)?$/, "must be a part name")), bytes: Count, records: Count });
 
-const ResultSchema = v.looseObject({
-  kind: v.picklist(["map", "reduce"]),
-  taskId: TaskIdSchema,
-  attempt: Count,
-  mapOutput: v.optional(v.looseObject({ path: AbsPath, indexCrc: Count })),
-  part: v.optional(PartSchema),
-  counters: v.record(v.string(), v.number()),
-  stats: v.looseObject({ recordsIn: Count, bytesIn: Count, recordsOut: Count, bytesOut: Count }),
-  badRecords: v.optional(v.array(v.looseObject({ file: v.string(), offset: Count, error: v.string() }))),
-});
+const ResultSchema = v.pipe(
+  v.looseObject({
+    kind: v.picklist(["map", "reduce"]),
+    taskId: TaskIdSchema,
+    attempt: Count,
+    mapOutput: v.optional(v.looseObject({ path: AbsPath, indexCrc: Count })),
+    part: v.optional(PartSchema),
+    counters: v.record(v.string(), v.number()),
+    stats: v.looseObject({ recordsIn: Count, bytesIn: Count, recordsOut: Count, bytesOut: Count }),
+    badRecords: v.optional(v.array(v.looseObject({ file: v.string(), offset: Count, error: v.string() }))),
+  }),
+  // A map task that wrote no output must say it emitted nothing: reduces skip it.
+  v.check((r) => r.kind !== "map" || r.mapOutput !== undefined || r.part !== undefined || r.stats.recordsOut === 0, "a map result without output must have emitted no records"),
+);
 
 const PlanSchema = v.looseObject({
   config: JobConfigSchema,

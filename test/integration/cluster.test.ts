@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
-import { EXAMPLE_JOBS, FIXTURE_JOBS, leftovers, makeRng, outputText, parseTsv, runOk, sameOutput, Scratch, textLines } from "./helpers.js";
+import { EXAMPLE_JOBS, FIXTURE_JOBS, leftovers, makeRng, outputText, parseTsv, runOk, sameOutput, Scratch, textLines, wordCounts } from "./helpers.js";
 
 const WORDCOUNT = join(EXAMPLE_JOBS, "wordcount.ts");
 const SLOW = join(FIXTURE_JOBS, "slow.ts");
@@ -93,6 +93,18 @@ describe("with a coordinator and two workers", () => {
     expect(countsOf(out)).toEqual(wordcountOracle(corpusText));
     const local = scratch.fresh("wc-local");
     runOk({ job: WORDCOUNT, inputs: corpus, output: local, workdir: scratch.path("local-workdir"), splitSize: "1k", partitions: 3, threads: 2 });
+    sameOutput(out, local);
+  });
+
+  it("a job whose map tasks mostly emit nothing matches the oracle and sheaf run (empty results through Redis)", async () => {
+    const lines = Array.from({ length: 400 }, (_, i) => `${i % 29 === 5 ? "#" : "-"} w${i % 7} w${(i * 3) % 11}`);
+    const input = scratch.write("sparse.txt", lines.join("\n") + "\n");
+    const out = scratch.fresh("sparse");
+    const r = await cluster.run(["submit", join(FIXTURE_JOBS, "sparse.ts"), "--input", input, "--output", out, "--split-size", "64", "--partitions", "2", "--wait", "-q"]);
+    expect(r.code, r.output).toBe(0);
+    expect(countsOf(out)).toEqual(wordCounts(lines.filter((l) => l.startsWith("#")).join("\n")));
+    const local = scratch.fresh("sparse-local");
+    runOk({ job: join(FIXTURE_JOBS, "sparse.ts"), inputs: [input], output: local, workdir: scratch.path("local-workdir"), splitSize: 64, partitions: 2, threads: 2 });
     sameOutput(out, local);
   });
 

@@ -61,6 +61,13 @@ describe("byte-range splits read every line exactly once", () => {
     });
   }
 
+  it("a small split's buffer grows for a line longer than it (40 and 70 KB lines)", () => {
+    const bytes = Buffer.from("a\n" + "x".repeat(40_000) + "\n" + "y".repeat(70_000) + "\nz\n" + "w".repeat(20_000));
+    const path = join(dir, "veryLong");
+    writeFileSync(path, bytes);
+    for (const splitSize of [1_000, 30_000, 200_000]) expect(readAll(path, bytes.length, splitSize), `split ${splitSize}`).toEqual(oracleLines(bytes));
+  });
+
   it("an empty file has no splits and no records", () => {
     const path = join(dir, "empty");
     writeFileSync(path, "");
