@@ -75,13 +75,17 @@ export async function readLineBatches(
   // The byte-range scanner is synchronous (the hot path); a batch stays valid until the next is asked for.
   // Raw batches are larger: what they cost per batch (emitting a chunk's distinct keys) is then paid less often.
   const batches = lineBatches(split, raw ? RAW_BATCH_BYTES : undefined, cwd, raw);
-  for (;;) {
-    const next = batches.next();
-    if (next.done) return next.value;
-    const lines = next.value;
-    const resume: Partial<Split> = { start: lines.end, firstLine: lines.firstLine === undefined ? undefined : lines.firstLine + lines.count };
-    const pending = onLines(lines, lines.end - split.start, resume);
-    if (pending) await pending;
+  try {
+    for (;;) {
+      const next = batches.next();
+      if (next.done) return next.value;
+      const lines = next.value;
+      const resume: Partial<Split> = { start: lines.end, firstLine: lines.firstLine === undefined ? undefined : lines.firstLine + lines.count };
+      const pending = onLines(lines, lines.end - split.start, resume);
+      if (pending) await pending;
+    }
+  } finally {
+    batches.return(undefined as never); // a batch that threw: close the file (and free the buffer) now, not at GC
   }
 }
 
