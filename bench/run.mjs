@@ -10,10 +10,11 @@
 //  - sheaf fast -t 2: `sheaf run jobs/wordcount-fast.ts --threads 2`, when that job exists;
 //  - duckdb -t 2: read_csv of the lines, regexp_split_to_table(lower(line), '[^a-z0-9]+'), GROUP BY.
 // Sort of BENCH_SORT_RECORDS TeraSort-style 100-byte records (bench/records.mjs):
-//  - GNU sort: `LC_ALL=C sort --parallel=2 -S $BENCH_SORT_MEM`, the reference;
+//  - GNU sort: `LC_ALL=C sort --parallel=2 -S <mem>` for each size in $BENCH_SORT_MEM (50%,128M),
+//    the first the reference output; the time target compares against the fastest;
 //  - sheaf terasort -t 2: `sheaf run jobs/terasort.ts --threads 2`, when that job exists; its part
 //    files, concatenated in name order, must equal GNU sort's output byte for byte.
-// Env: BENCH_SIZE (default 1g), BENCH_RUNS (3), BENCH_SORT_RECORDS (10000000), BENCH_SORT_MEM (50%),
+// Env: BENCH_SIZE (default 1g), BENCH_RUNS (3), BENCH_SORT_RECORDS (10000000), BENCH_SORT_MEM (50%,128M),
 // BENCH_ONLY (`wordcount` or `sort`: run one half).
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { cpus } from "node:os";
@@ -27,7 +28,9 @@ const SEED = 42;
 const size = parseSize("BENCH_SIZE", process.env.BENCH_SIZE ?? "1g");
 const runs = positiveInt("BENCH_RUNS", 3);
 const sortRecords = positiveInt("BENCH_SORT_RECORDS", 10_000_000);
-const sortMem = process.env.BENCH_SORT_MEM ?? "50%";
+// GNU sort at each buffer size (-S): one in-memory pass (50%), and a small buffer with an external
+// merge, which on this VM (where first touching a page is dear) is the faster of the two.
+const sortMems = (process.env.BENCH_SORT_MEM ?? "50%,128M").split(",");
 const only = process.env.BENCH_ONLY;
 if (only && only !== "wordcount" && only !== "sort") fail(`BENCH_ONLY: expected wordcount or sort, got ${JSON.stringify(only)}`);
 checkBuilt();
@@ -70,13 +73,13 @@ const wordcount = !doWordcount ? [] : [
   },
 ].map((c) => ({ ...c, group: "wordcount", bytes: corpusBytes }));
 const sort = !doSort ? [] : [
-  {
-    name: "GNU sort --parallel=2",
-    output: out("gnu-sort.txt"),
+  ...sortMems.map((mem, i) => ({
+    name: `GNU sort -S ${mem}`,
+    output: out(`gnu-sort-${i}.txt`),
     command: "sort",
     env: { LC_ALL: "C" },
-    args: (o) => ["--parallel=2", "-S", sortMem, "-T", data, "-o", o, records],
-  },
+    args: (o) => ["--parallel=2", "-S", mem, "-T", data, "-o", o, records],
+  })),
   { name: "sheaf terasort -t 2", job: job("terasort.ts"), output: out("sheaf-terasort-t2"), args: (o) => sheaf(job("terasort.ts"), records, o, 2) },
 ].map((c) => ({ ...c, group: "sort", bytes: recordBytes }));
 const contenders = [...wordcount, ...sort].filter((c) => {
@@ -126,8 +129,13 @@ function ratio(label, a, b, kind, goal, meets) {
 ratio("1", "sheaf wordcount -t 2", "hand loop -t 1", "speed", ">= 1.7x", (v) => v >= 1.7);
 ratio("2a", "sheaf fast -t 2", "scanner -t 2", "time", "<= 1.5x", (v) => v <= 1.5);
 ratio("2b", "sheaf fast -t 2", "duckdb -t 2", "speed", "> 1x", (v) => v > 1);
-ratio("3a", "sheaf terasort -t 2", "GNU sort --parallel=2", "time", "<= 1.5x", (v) => v <= 1.5);
-ratio("3b", "sheaf terasort -t 2", "GNU sort --parallel=2", "memory", "< 1x", (v) => v < 1);
+// Time against GNU sort's fastest buffer size in this run; memory against its one-pass run, the
+// footprint the target names (about 1.5 GiB), and (a diagnostic) against the fastest.
+const gnuSorts = contenders.filter((c) => c.name.startsWith("GNU sort"));
+const fastestSort = gnuSorts.length ? gnuSorts.reduce((a, b) => (median(b.seconds) < median(a.seconds) ? b : a)).name : "GNU sort";
+ratio("3a", "sheaf terasort -t 2", fastestSort, "time", "<= 1.5x", (v) => v <= 1.5);
+ratio("3b", "sheaf terasort -t 2", gnuSorts[0]?.name ?? "GNU sort", "memory", "< 1x", (v) => v < 1);
+if (fastestSort !== gnuSorts[0]?.name) ratio("*", "sheaf terasort -t 2", fastestSort, "memory", "");
 ratio("*", "sheaf wordcount -t 2", "sheaf wordcount -t 1", "speed", "");
 ratio("*", "sheaf wordcount -t 1", "hand loop -t 1", "speed", "");
 ratio("*", "scanner -t 2", "scanner -t 1", "speed", "");
@@ -152,7 +160,7 @@ function checkSorted([reference, ...others]) {
   if (!reference) return;
   if (statSync(reference.output).size !== recordBytes) fail(`${reference.name} wrote ${statSync(reference.output).size} bytes, not ${recordBytes}`);
   for (const c of others) {
-    const files = partFiles(c.output);
+    const files = statSync(c.output).isDirectory() ? partFiles(c.output) : [c.output];
     if (files.length === 0) fail(`${c.name} wrote no part files in ${c.output}`);
     const at = sameBytes(reference.output, files);
     if (at !== -1) fail(`${c.name}: its part files (${files.length}, in name order) differ from ${reference.name}'s output at byte ${at}`);
