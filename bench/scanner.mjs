@@ -17,8 +17,8 @@
 // With --threads N the file is cut into N ranges at newline boundaries; the main thread scans the
 // first range and N - 1 worker threads the others, each into a table of its own; the workers send
 // theirs back (transferred, not copied) and the main thread merges them into its own.
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { readSync, writeFileSync } from "node:fs";
+import { overRanges } from "./thread-ranges.mjs";
 
 const CHUNK = 1 << 20;
 const FNV_OFFSET = 0x811c9dc5 | 0;
@@ -178,50 +178,13 @@ function scanRange(fd, from, to) {
   return table;
 }
 
-/** Where the range starting near `at` really starts: just past the next newline at or after `at - 1`. */
-function lineStart(fd, at, size) {
-  if (at <= 0) return 0;
-  const buf = Buffer.allocUnsafe(64 << 10);
-  for (let pos = at - 1; pos < size; ) {
-    const n = readSync(fd, buf, 0, buf.length, pos);
-    const nl = buf.subarray(0, n).indexOf(10);
-    if (nl >= 0) return pos + nl + 1;
-    pos += n;
-  }
-  return size;
-}
-
-if (!isMainThread) {
-  const { input, from, to } = workerData;
-  const fd = openSync(input, "r");
-  const table = scanRange(fd, from, to).export();
-  closeSync(fd);
-  parentPort.postMessage(table, [table.hashes.buffer, table.meta.buffer, table.arena.buffer]);
-} else {
-  const args = process.argv.slice(2);
-  const t = args.indexOf("--threads");
-  const threads = t >= 0 ? Number(args.splice(t, 2)[1]) : 1;
-  const [input, output] = args;
-  if (!input || !output || !Number.isInteger(threads) || threads < 1) {
-    console.error("usage: node bench/scanner.mjs <input> <output.tsv> [--threads N]");
-    process.exit(2);
-  }
-  const fd = openSync(input, "r");
-  const size = fstatSync(fd).size;
-  const bounds = [0];
-  for (let k = 1; k < threads; k++) bounds.push(Math.max(bounds[k - 1], lineStart(fd, Math.floor((size * k) / threads), size)));
-  bounds.push(size);
-  const workers = [];
-  for (let k = 1; k < threads; k++) {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { input, from: bounds[k], to: bounds[k + 1] } });
-    workers.push(new Promise((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", reject);
-    }));
-  }
-  const table = scanRange(fd, bounds[0], bounds[1]);
-  closeSync(fd);
-  for (const other of await Promise.all(workers)) table.merge(other);
+const ran = await overRanges(new URL(import.meta.url), "node bench/scanner.mjs <input> <output.tsv> [--threads N]", scanRange, (table) => {
+  const t = table.export();
+  return [t, [t.hashes.buffer, t.meta.buffer, t.arena.buffer]];
+});
+if (ran) {
+  const { mine: table, output, others } = ran;
+  for (const other of others) table.merge(other);
 
   const { arena, meta } = table;
   const text = Buffer.from(arena.buffer, arena.byteOffset, table.used);

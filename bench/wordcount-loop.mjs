@@ -10,8 +10,8 @@
 // main thread counts the first and N - 1 worker threads the others, each into a Map of its own,
 // sent back as [word, count] pairs and summed. Not a target's baseline: a diagnostic of what a
 // second thread gives this very logic on this machine (the ceiling for the engine's -t 2 / -t 1).
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { readSync, writeFileSync } from "node:fs";
+import { overRanges } from "./thread-ranges.mjs";
 
 const CHUNK = 16 << 20;
 
@@ -41,50 +41,10 @@ function countRange(fd, from, to) {
   return counts;
 }
 
-/** Where the range starting near `at` really starts: just past the next newline at or after `at - 1`. */
-function lineStart(fd, at, size) {
-  if (at <= 0) return 0;
-  const buf = Buffer.allocUnsafe(64 << 10);
-  for (let pos = at - 1; pos < size; ) {
-    const n = readSync(fd, buf, 0, buf.length, pos);
-    const nl = buf.subarray(0, n).indexOf(10);
-    if (nl >= 0) return pos + nl + 1;
-    pos += n;
-  }
-  return size;
-}
-
-if (!isMainThread) {
-  const { input, from, to } = workerData;
-  const fd = openSync(input, "r");
-  const counts = countRange(fd, from, to);
-  closeSync(fd);
-  parentPort.postMessage([...counts]);
-} else {
-  const args = process.argv.slice(2);
-  const t = args.indexOf("--threads");
-  const threads = t >= 0 ? Number(args.splice(t, 2)[1]) : 1;
-  const [input, output] = args;
-  if (!input || !output || !Number.isInteger(threads) || threads < 1) {
-    console.error("usage: node bench/wordcount-loop.mjs <input> <output.tsv> [--threads N]");
-    process.exit(2);
-  }
-  const fd = openSync(input, "r");
-  const size = fstatSync(fd).size;
-  const bounds = [0];
-  for (let k = 1; k < threads; k++) bounds.push(Math.max(bounds[k - 1], lineStart(fd, Math.floor((size * k) / threads), size)));
-  bounds.push(size);
-  const workers = [];
-  for (let k = 1; k < threads; k++) {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { input, from: bounds[k], to: bounds[k + 1] } });
-    workers.push(new Promise((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", reject);
-    }));
-  }
-  const counts = countRange(fd, bounds[0], bounds[1]);
-  closeSync(fd);
-  for (const pairs of await Promise.all(workers)) for (const [w, n] of pairs) counts.set(w, (counts.get(w) ?? 0) + n);
+const ran = await overRanges(new URL(import.meta.url), "node bench/wordcount-loop.mjs <input> <output.tsv> [--threads N]", countRange, (counts) => [[...counts], []]);
+if (ran) {
+  const { mine: counts, output, others } = ran;
+  for (const pairs of others) for (const [w, n] of pairs) counts.set(w, (counts.get(w) ?? 0) + n);
 
   let out = "";
   for (const [word, n] of counts) out += `${word}\t${n}\n`;
