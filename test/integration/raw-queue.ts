@@ -5,9 +5,13 @@ import { Job as BullJob, type Queue } from "bullmq";
 export async function deliverRaw(queue: Queue, name: string, data: object, queueId: string): Promise<string> {
   await queue.add(name, data as never, { jobId: queueId, attempts: 1 });
   for (let i = 0; i < 200; i++) {
-    const job = await BullJob.fromId(queue, queueId);
-    const state = await job?.getState();
-    if (state === "failed" || state === "completed") return `${state}: ${job!.failedReason ?? ""}`;
+    const state = await (await BullJob.fromId(queue, queueId))?.getState();
+    if (state === "failed" || state === "completed") {
+      // Read again: the job may have finished between reading it and reading its state, and its
+      // reason is written in the same script that sets the state.
+      const done = await BullJob.fromId(queue, queueId);
+      return `${state}: ${done?.failedReason ?? ""}`;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no worker took ${queueId}`);
