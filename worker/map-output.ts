@@ -28,8 +28,6 @@ export interface MapOutputOptions {
 
 /** How many values a key collects before the combiner folds them into one. */
 const COMBINE_EVERY = 64;
-/** At most this many runs are merged at once (Hadoop's io.sort.factor). */
-
 const ENTRY_OVERHEAD = 96;
 /** A string key's scalar accumulator held in the Map: its slot and the key's string. */
 const SCALAR_SLOT = 48;
@@ -83,19 +81,20 @@ export class MapOutputBuffer {
    */
   private strings = new Map<string, StringSlot>();
   private table = new Map<string, Entry>();
-  /** Without a combiner: pairs in emit order, as the bytes they will be written as. */
-  private plain: RecordArena;
+  /** Without a combiner: pairs in emit order, as the bytes they will be written as. With one, where the table is sorted and written. */
+  private arena: RecordArena;
   private used = 0;
   private spills: RunFile[] = [];
   records = 0;
 
   constructor(private readonly opts: MapOutputOptions) {
     this.spills = [...(opts.spills ?? [])];
-    this.plain = new RecordArena(opts.budget);
+    this.arena = new RecordArena(opts.budget);
   }
 
-  /** The latest snapshot of a combining buffer's table (see `flushToDisk`). */
+  /** The latest snapshot of the buffer (see `flushToDisk`), and how many were taken. */
   private snapshot: RunFile | undefined;
+  private snapshots = 0;
 
   /**
    * Puts every pair added so far on disk, for a checkpoint; returns the runs that hold them. What is
@@ -111,7 +110,6 @@ export class MapOutputBuffer {
     if (previous) rmSync(previous.path, { force: true }); // a checkpoint that named it holds a link of its own
     return [...this.spills, this.snapshot];
   }
-  private snapshots = 0;
 
   private dropSnapshot(): void {
     if (this.snapshot) rmSync(this.snapshot.path, { force: true });
@@ -122,11 +120,8 @@ export class MapOutputBuffer {
     this.records++;
     const combine = this.opts.combine;
     if (!combine) {
-      if (typeof key !== "string" || this.opts.partitioner || !this.plain.addAsciiKey(key, this.opts.partitions, value)) {
-        const ek = encodeKey(key);
-        this.plain.add(ek, this.partition(key, ek), value);
-      }
-      this.used = this.plain.size;
+      this.toArena(key, value);
+      this.used = this.arena.size;
     } else if (typeof key === "string") this.addString(key, value, combine);
     else {
       const ek = encodeKey(key);
@@ -227,13 +222,16 @@ export class MapOutputBuffer {
   /** Writes the task's output file and removes the spills; returns its segments. */
   finish(path: string): RunFile {
     this.dropSnapshot();
-    if (this.spills.length === 0) {
-      const out = this.writeRun(path);
-      this.plain.release();
-      return out;
+    try {
+      return this.spills.length === 0 ? this.writeRun(path) : this.mergeSpills(path);
+    } finally {
+      this.arena.release();
     }
+  }
+
+  /** Spills what is left, then merges every run into `path` (in passes of at most MERGE_FAN_IN). */
+  private mergeSpills(path: string): RunFile {
     if (this.used > 0) this.spill();
-    this.plain.release();
     let runs = this.spills;
     let pass = 0;
     while (runs.length > MERGE_FAN_IN) {
@@ -247,6 +245,13 @@ export class MapOutputBuffer {
     return out;
   }
 
+  /** Adds a pair to the arena: a plain ASCII string key under the default hash encoded in place, any other through encodeKey. */
+  private toArena(key: Key, value: unknown): void {
+    if (typeof key === "string" && !this.opts.partitioner && this.arena.addAsciiKey(key, this.opts.partitions, value)) return;
+    const ek = encodeKey(key);
+    this.arena.add(ek, this.partition(key, ek), value);
+  }
+
   private partition(key: Key, ek: string): number {
     return this.opts.partitioner ? this.opts.partitioner(key, ek) : hashEncodedKey(ek) % this.opts.partitions;
   }
@@ -257,7 +262,7 @@ export class MapOutputBuffer {
     this.dropSnapshot(); // the spill holds what it held
     this.strings = new Map();
     this.table = new Map();
-    this.plain.clear();
+    this.arena.clear();
     this.used = 0;
   }
 
@@ -269,20 +274,15 @@ export class MapOutputBuffer {
     const segments: RunFile["segments"] = [];
     try {
       if (combine) {
-        // The table, one folded pair per key, goes through the (otherwise idle) arena to be sorted and written.
-        const arena = this.plain;
-        const defaultHash = !this.opts.partitioner;
+        // The table, one folded pair per key, goes through the arena (idle with a combiner) to be sorted and written.
         for (const [key, slot] of this.strings) {
-          if (typeof slot === "object") arena.add(slot.ek, slot.partition, this.folded(slot, combine));
-          else if (!defaultHash || !arena.addAsciiKey(key, partitions, slot)) {
-            const ek = encodeKey(key);
-            arena.add(ek, this.partition(key, ek), slot);
-          }
+          if (typeof slot === "object") this.arena.add(slot.ek, slot.partition, this.folded(slot, combine));
+          else this.toArena(key, slot);
         }
-        for (const e of this.table.values()) arena.add(e.ek, e.partition, this.folded(e, combine));
-        segments.push(...arena.writeTo(writer, partitions));
-        arena.clear();
-      } else segments.push(...this.plain.writeTo(writer, partitions));
+        for (const e of this.table.values()) this.arena.add(e.ek, e.partition, this.folded(e, combine));
+        segments.push(...this.arena.writeTo(writer, partitions));
+        this.arena.clear();
+      } else segments.push(...this.arena.writeTo(writer, partitions));
       writer.close();
     } catch (err) {
       writer.abandon();

@@ -7,6 +7,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
 import { SheafError } from "../errors.js";
+import { SpareBuffer } from "../spare-buffer.js";
 import type { Split } from "../splits.js";
 
 const NL = 10;
@@ -116,18 +117,14 @@ export function* lineBatches(split: Split, bufferSize = 1 << 20, cwd = process.c
   }
 }
 
-/**
- * The last finished read's buffer, for the thread's next read. On this VM first touching the pages
- * of a fresh 64 MiB buffer (a raw batch) cost more than reading the file into it: about 230 ms
- * against 10 ms into pages already touched.
- */
-let spare: Buffer | undefined;
+/** A thread's read buffer, for its next read (see SpareBuffer: a fresh 64 MiB raw batch). */
+const spare = new SpareBuffer();
+/** Smaller buffers are not worth keeping. */
+const KEEP_FROM = 1 << 20;
 
 function takeBuffer(size: number): Buffer {
-  if (size < 1 << 20 || !spare || spare.buffer.byteLength < size) return Buffer.allocUnsafe(size);
-  const b = Buffer.from(spare.buffer, spare.byteOffset, size);
-  spare = undefined;
-  return b;
+  const kept = size >= KEEP_FROM ? spare.take(size) : undefined;
+  return kept ? kept.subarray(0, size) : Buffer.allocUnsafe(size);
 }
 
 class LineScanner {
@@ -225,9 +222,7 @@ class LineScanner {
   /** A line that outgrows MAX_LINE is refused rather than buffered without bound (outside the thread's heap limit). */
   /** Hands the buffer to the thread's next read (its batches are no longer valid). */
   release(): void {
-    if (this.buf.byteLength >= 1 << 20 && this.buf.buffer.byteLength > (spare?.buffer.byteLength ?? 0)) {
-      spare = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.buffer.byteLength - this.buf.byteOffset);
-    }
+    if (this.buf.length >= KEEP_FROM) spare.give(this.buf);
   }
 
   private grow(): void {

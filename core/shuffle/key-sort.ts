@@ -21,11 +21,11 @@ export interface SortKeys {
   compare(i: number, j: number): number;
 }
 
-/** Record indices in key order, emit order among equal keys; undefined when there are too many records for one number each. */
-export function keyOrder(keys: SortKeys): Int32Array | undefined {
+/** Record indices in key order, emit order among equal keys. */
+export function keyOrder(keys: SortKeys): Int32Array {
   const n = keys.n;
   if (n < 2) return Int32Array.from({ length: n }, (_, i) => i);
-  if (n >= 2 ** WIDE.indexBits) return undefined;
+  if (n >= 2 ** WIDE.indexBits) throw new RangeError(`${n} records are too many to sort at once; lower --sort-buffer`);
   const { indexBits, keyBytes } = n < 2 ** NARROW.indexBits ? NARROW : WIDE;
   const skip = sharedPrefix(keys);
   const scale = 2 ** indexBits;

@@ -1,7 +1,7 @@
 /**
- * Map output pairs without a combiner, held as the bytes they will be written as (Hadoop's
- * kvbuffer): each record `varint keyLength, key, value` appended to one growing buffer, plus four
- * ints of metadata. A pair as JS objects (the record, its key encoding, its value) took about 250
+ * Map output pairs held as the bytes they will be written as (Hadoop's kvbuffer): all pairs of a
+ * map without a combiner, and a combining map's table when it is written out. Each record
+ * `varint keyLength, key, value` is appended to one growing buffer, plus four ints of metadata. A pair as JS objects (the record, its key encoding, its value) took about 250
  * bytes for a 100-byte record, and writing it out in key order touched three scattered objects per
  * record; here a record costs its bytes plus 16, and writing copies contiguous bytes.
  */
@@ -9,21 +9,13 @@ import type { RunWriter } from "./run-writer.js";
 import { keyOrder } from "./key-sort.js";
 import { encodedValueSize, encodeValueInto, writeVarint } from "./values.js";
 import { writeAsciiStringKey } from "../keys.js";
+import { SpareBuffer } from "../spare-buffer.js";
 
 /** Metadata per record: where it starts, where its key starts, the key's length, its partition. */
 const META = 4;
 
-/**
- * The last finished task's buffer, for the thread's next one. Growing a fresh buffer to the budget
- * again for every task, by doubling, faulted in and copied every page of it each time: a tenth
- * of a TeraSort map task.
- */
-let spare: Buffer | undefined;
-function takeSpare(): Buffer | undefined {
-  const b = spare;
-  spare = undefined;
-  return b;
-}
+/** Growing a fresh buffer to the budget for every task, by doubling, was a tenth of a TeraSort map task. */
+const spare = new SpareBuffer();
 
 export class RecordArena {
   private bytes: Buffer;
@@ -33,12 +25,12 @@ export class RecordArena {
 
   /** `budget`: the bytes the owner spills at, so that growing by doubling does not overshoot it by half. */
   constructor(private readonly budget: number) {
-    this.bytes = takeSpare() ?? Buffer.allocUnsafe(Math.min(1 << 20, budget + 64));
+    this.bytes = spare.take(0) ?? Buffer.allocUnsafe(Math.min(1 << 20, budget + 64));
   }
 
   /** Hands the buffer on to the thread's next task (the arena is not used again). */
   release(): void {
-    if (this.bytes.length > (spare?.length ?? 0)) spare = this.bytes;
+    spare.give(this.bytes);
     this.bytes = Buffer.alloc(0);
     this.clear();
   }
@@ -114,7 +106,6 @@ export class RecordArena {
         byte: (i, k) => (k < keyLen(i) ? bytes[keyAt(i) + k]! : -1),
         compare: (i, j) => bytes.compare(bytes, keyAt(j), keyAt(j) + keyLen(j), keyAt(i), keyAt(i) + keyLen(i)),
       });
-      if (!order) throw new RangeError(`a map output buffer of ${members.length} records is too large to sort; lower --sort-buffer`);
       writer.beginSegment();
       for (let k = 0; k < order.length; k++) {
         const r = members[order[k]!]! * META;

@@ -21,7 +21,7 @@ function order(eks: string[]): number[] {
     byte: (i, k) => (k < eks[i]!.length ? eks[i]!.charCodeAt(k) : -1),
     compare: (i, j) => (eks[i]! < eks[j]! ? -1 : eks[i]! > eks[j]! ? 1 : 0),
   });
-  return [...got!];
+  return [...got];
 }
 
 describe("keyOrder: byte order of the encodings, emit order among equal keys", () => {
