@@ -133,6 +133,8 @@ class LocalCluster {
  * on a coordinator and one two-thread worker, at each size, against raw BullMQ moving the same
  * number of empty jobs at its best concurrency on the same Redis.
  */
+const WARM_UP_TASKS = 1000;
+
 async function scheduling(n) {
   const c = new LocalCluster();
   await c.start();
@@ -141,18 +143,24 @@ async function scheduling(n) {
     const r = await rawBullmq(c.url, Math.min(n, 20_000), k);
     if (r > raw) [raw, rawAt] = [r, k];
   }
-  const input = `${work}/empty-${n}.txt`;
-  writeFileSync(input, "\n".repeat(n)); // with --split-size 1: one task per line
+  const emptyJob = async (lines) => {
+    const input = `${work}/empty-${lines}.txt`;
+    writeFileSync(input, "\n".repeat(lines)); // with --split-size 1: one task per line
+    const { report } = await c.submit(["bench/jobs/empty.ts", "--input", input, "--output", `${work}/empty-out`, "--split-size", "1", "--overwrite"]);
+    rmSync(input, { force: true });
+    const tasks = report.mapsTotal + report.reducesTotal;
+    return { tasks, rate: tasks / (report.millis / 1000) };
+  };
   const coordinator = await c.coordinator();
   await c.worker(2);
+  // Coordinators and workers are long-lived services: the measured job runs after a first one has
+  // warmed them up (compiled their hot code, loaded the job module on each thread), which is shown apart.
+  const cold = await emptyJob(WARM_UP_TASKS);
   const watch = watchProcess(coordinator.pid);
-  const { report } = await c.submit(["bench/jobs/empty.ts", "--input", input, "--output", `${work}/empty-out`, "--split-size", "1", "--overwrite"]);
+  const { tasks, rate } = await emptyJob(n);
   const { peakRssMb, cpuSeconds } = watch.stop();
   await c.stop();
-  rmSync(input, { force: true });
-  const tasks = report.mapsTotal + report.reducesTotal;
-  const rate = tasks / (report.millis / 1000);
-  return { tasks, rate, raw, rawAt, peakRssMb, cpuUsPerTask: (cpuSeconds / tasks) * 1e6 };
+  return { tasks, rate, coldRate: cold.rate, raw, rawAt, peakRssMb, cpuUsPerTask: (cpuSeconds / tasks) * 1e6 };
 }
 
 /** Raw BullMQ: `n` empty jobs added in bulk, then consumed by one Worker at the given concurrency. */
@@ -186,13 +194,16 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   console.log(`scheduling: empty tasks through Redis, coordinator + one two-thread worker; raw BullMQ at its best of concurrency ${rawConcurrencies.join(", ")} (up to 20,000 jobs)`);
+  const cold = [];
   for (const n of taskCounts) {
     const r = [];
     for (let run = 1; run <= runs; run++) r.push(await scheduling(n));
+    cold.push(...r.map((x) => x.coldRate));
     const m = (k) => median(r.map((x) => x[k]));
     const rate = m("rate"), raw = m("raw");
     console.log(`  ${String(r[0].tasks).padStart(7)} tasks: ${rate.toFixed(0).padStart(6)} tasks/s (${(rate / raw).toFixed(2)}x raw BullMQ's ${raw.toFixed(0)} jobs/s at concurrency ${r[0].rawAt}); coordinator ${m("cpuUsPerTask").toFixed(0)} µs CPU per task, peak RSS ${m("peakRssMb").toFixed(0)} MB`);
   }
+  console.log(`  (each after a warm-up job of ${WARM_UP_TASKS} tasks on the fresh cluster, which ran at ${median(cold).toFixed(0)} tasks/s: the cost of a cold start)`);
   if (only === "scheduling") return void rmSync(work, { recursive: true, force: true });
 
   const corpus = corpusPath(data, size, 42);

@@ -17,21 +17,22 @@ const META = 4;
 /** Growing a fresh buffer to the budget for every task, by doubling, was a tenth of a TeraSort map task. */
 const spare = new SpareBuffer();
 
+/** Nothing held yet: an arena takes its memory on its first record (most tiny tasks emit none). */
+const NONE: Buffer = Buffer.alloc(0);
+
 export class RecordArena {
-  private bytes: Buffer;
+  private bytes: Buffer = NONE;
   private used = 0;
-  private meta = new Int32Array(META << 12);
+  private meta = new Int32Array(0);
   count = 0;
 
   /** `budget`: the bytes the owner spills at, so that growing by doubling does not overshoot it by half. */
-  constructor(private readonly budget: number) {
-    this.bytes = spare.take(0) ?? Buffer.allocUnsafe(Math.min(1 << 20, budget + 64));
-  }
+  constructor(private readonly budget: number) {}
 
   /** Hands the buffer on to the thread's next task (the arena is not used again). */
   release(): void {
-    spare.give(this.bytes);
-    this.bytes = Buffer.alloc(0);
+    if (this.bytes !== NONE) spare.give(this.bytes);
+    this.bytes = NONE;
     this.clear();
   }
 
@@ -74,7 +75,7 @@ export class RecordArena {
     const start = this.used;
     this.used = encodeValueInto(this.bytes, keyAt + keyLength, value, typeof valueSize === "number" ? undefined : valueSize);
     if ((this.count + 1) * META > this.meta.length) {
-      const bigger = new Int32Array(this.meta.length * 2);
+      const bigger = new Int32Array(Math.max(this.meta.length * 2, META << 8));
       bigger.set(this.meta);
       this.meta = bigger;
     }
@@ -125,6 +126,10 @@ export class RecordArena {
 
   private ensure(n: number): void {
     if (this.used + n <= this.bytes.length) return;
+    if (this.bytes === NONE) {
+      this.bytes = spare.take(n) ?? Buffer.allocUnsafe(Math.max(n, Math.min(1 << 20, this.budget + 64)));
+      return;
+    }
     const bigger = Buffer.allocUnsafe(Math.max(this.used + n, Math.min(this.bytes.length * 2, this.budget + 64)));
     this.bytes.copy(bigger, 0, 0, this.used);
     this.bytes = bigger;
