@@ -5,12 +5,11 @@
  * missing, and commits the first successful attempt of each task.
  */
 import { randomBytes } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { writeReduceInputs, type ReduceInputs } from "../core/shuffle/reduce-inputs.js";
 import { SheafError, describeLocation, messageOf } from "../core/errors.js";
-import type { TaskExecutor } from "../core/executor.js";
+import { Stop, type TaskExecutor } from "../core/executor.js";
 import { taskId, type TaskId } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
@@ -67,7 +66,7 @@ const DURATIONS_KEPT = 1024;
 const MAX_REGENERATIONS = 3;
 
 interface LiveAttempt {
-  abort: AbortController;
+  stop: Stop;
   startedAt: number;
   backup: boolean;
 }
@@ -114,7 +113,7 @@ export class JobDriver {
     };
     // One listener stops every live attempt (a listener per attempt costs O(attempts) to add and remove).
     this.abort.signal.addEventListener("abort", () => {
-      for (const set of this.live.values()) for (const a of set) a.abort.abort(this.abort.signal.reason);
+      for (const set of this.live.values()) for (const a of set) a.stop.abort(this.abort.signal.reason);
     }, { once: true });
     if (options.signal?.aborted) this.abort.abort(options.signal.reason);
     else options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
@@ -320,9 +319,8 @@ export class JobDriver {
   private async attempt(task: Task, backup: boolean): Promise<{ ok: true } | { ok: false; failure: TaskFailure }> {
     const copy = this.copies.get(task.taskId) ?? 0;
     this.copies.set(task.taskId, copy + 1);
-    const live: LiveAttempt = { abort: new AbortController(), startedAt: Date.now(), backup };
-    setMaxListeners(0, live.abort.signal);
-    if (this.abort.signal.aborted) live.abort.abort(this.abort.signal.reason);
+    const live: LiveAttempt = { stop: new Stop(), startedAt: Date.now(), backup };
+    if (this.abort.signal.aborted) live.stop.abort(this.abort.signal.reason);
     let set = this.live.get(task.taskId);
     if (!set) this.live.set(task.taskId, (set = new Set()));
     set.add(live);
@@ -331,7 +329,7 @@ export class JobDriver {
       const runId = copy === 0 ? undefined : `${copy}-${randomBytes(3).toString("hex")}`;
       // A backup runs as the attempt it backs up: it adds no attempt to the task's count.
       const attempt = (this.failures.get(task.taskId) ?? 0) + 1;
-      const outcome = await this.executor.run({ ...task, attempt, copy, runId, ...(backup ? { backup } : {}) }, live.abort.signal, () => (live.startedAt = Date.now()));
+      const outcome = await this.executor.run({ ...task, attempt, copy, runId, ...(backup ? { backup } : {}) }, live.stop, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
         await this.commit(outcome.result, live);
         return { ok: true };
@@ -364,8 +362,8 @@ export class JobDriver {
     this.committed.set(result.taskId, result);
     if (result.kind === "map") this.mapGeneration++;
     this.count(result, 1);
-    for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.abort.abort(new SheafError("SUPERSEDED", "another attempt committed"));
-    this.emitProgress();
+    for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.stop.abort(new SheafError("SUPERSEDED", "another attempt committed"));
+    this.progressSoon();
   }
 
   /**
@@ -406,7 +404,15 @@ export class JobDriver {
     } else p.reducesDone += sign;
   }
 
+  /** Commits of one turn (a batch's tasks end together) report progress once. */
+  private progressDue: NodeJS.Immediate | undefined;
+  private progressSoon(): void {
+    this.progressDue ??= setImmediate(() => this.emitProgress());
+  }
+
   private emitProgress(): void {
+    clearImmediate(this.progressDue);
+    this.progressDue = undefined;
     const snapshot = { ...this.progress };
     this.options.onProgress?.(snapshot);
     this.store.progress(snapshot).catch(() => {}); // status is best-effort; commits are not

@@ -16,7 +16,7 @@
 import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
 import { BATCH, batchQueueId, type BatchResult, type TaskBatch } from "../core/cluster/task-batch.js";
-import type { TaskExecutor } from "../core/executor.js";
+import type { StopSignal, TaskExecutor } from "../core/executor.js";
 import { checkResult } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js";
@@ -83,7 +83,7 @@ export class QueueExecutor implements TaskExecutor {
     this.results = new QueueResults(queue, events);
   }
 
-  run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {
+  run(task: Task, signal?: StopSignal, onStart?: () => void): Promise<TaskOutcome> {
     return new Promise<TaskOutcome>((resolve, reject) => {
       const e: Entry = { task, id: Keys.taskJobId(task.job.jobId, task.taskId, task.runId), onStart, resolve, reject, done: false };
       const settle = (o: TaskOutcome) => {

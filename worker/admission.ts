@@ -8,12 +8,12 @@ import type { Redis } from "ioredis";
 import { Keys } from "../core/cluster/keys.js";
 import { batchMessages, batchQueueId, type TaskBatch } from "../core/cluster/task-batch.js";
 import { messageOf, SheafError } from "../core/errors.js";
-import { checkTask } from "../core/security/confine.js";
+import { checkJobConfig, checkTask, checkTaskFiles } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { countRejection, Rejected } from "../core/security/rejections.js";
 import type { AllowedRoots } from "../core/security/roots.js";
 import type { Signature, Signer } from "../core/security/signing.js";
-import type { Task } from "../core/tasks.js";
+import type { JobConfig, Task } from "../core/tasks.js";
 
 /** How long a job seen running is trusted to still run (cancel and finish events clear it sooner). */
 const LIVE_FOR_MS = 2_000;
@@ -49,9 +49,11 @@ export class TaskAdmission {
     return this.guarded(queueId, async () => {
       const batch = data as TaskBatch | null;
       const messages = Array.isArray(batch?.tasks) ? batchMessages(batch) : undefined;
-      if (!Array.isArray(messages) || messages.length < 2 || messages.length > MAX_BATCH) throw new Rejected("BAD_MESSAGE", "a batch must carry 2 to 1024 task messages");
+      if (!batch || !Array.isArray(messages) || messages.length < 2 || messages.length > MAX_BATCH) throw new Rejected("BAD_MESSAGE", "a batch must carry 2 to 1024 task messages");
+      // The job config the batch gives once is checked once; each message's own fields, each.
+      const shared = batch.job === undefined ? undefined : this.checkConfig(batch.job);
       const tasks: Task[] = [];
-      for (const m of messages) tasks.push(await this.check(m, () => true));
+      for (const m of messages) tasks.push(await this.check(m, () => true, shared));
       const jobId = tasks[0]!.job.jobId;
       if (tasks.some((t) => t.job.jobId !== jobId) || queueId !== batchQueueId(jobId, tasks)) {
         throw new Rejected("REPLAYED_TASK", `batch queue id does not match its tasks (job ${jobId})`);
@@ -71,18 +73,30 @@ export class TaskAdmission {
     }
   }
 
-  /** `placed`: whether the task sits under the queue id its job and task give it. */
-  private async check(data: unknown, placed: (task: Task) => boolean): Promise<Task> {
-    const { sig, ...fields } = (data ?? {}) as { sig?: Signature };
+  /** A batch's shared job config, checked as a task message's would be. */
+  private checkConfig(job: unknown): JobConfig {
+    const config = checkMessage<JobConfig>(Schemas.jobConfig, job, "task message's job");
+    checkJobConfig(config, this.roots);
+    return config;
+  }
+
+  /**
+   * `placed`: whether the task sits under the queue id its job and task give it. `shared`: the
+   * batch's job config, already checked: a message that carries it is checked for its own fields.
+   */
+  private async check(data: unknown, placed: (task: Task) => boolean, shared?: JobConfig): Promise<Task> {
+    const { sig, ...fields } = (data ?? {}) as { sig?: Signature; job?: unknown };
     if (this.signer) {
       const problem = this.signer.check("task", fields, sig);
       if (problem) throw new Rejected("FORGED_TASK", `task message ${problem}`);
     }
-    const task = checkMessage<Task>(Schemas.task, fields, "task message");
+    const ownJob = shared === undefined || fields.job !== shared;
+    const task = checkMessage<Task>(ownJob ? Schemas.task : Schemas.taskFields, fields, "task message");
     if (!placed(task)) {
       throw new Rejected("REPLAYED_TASK", `queue id does not match job ${task.job.jobId}, ${task.taskId}`);
     }
-    checkTask(task, this.roots);
+    if (ownJob) checkTask(task, this.roots);
+    else checkTaskFiles(task, this.roots);
     if (this.signer && !(await this.running(task.job.jobId))) throw new Rejected("REPLAYED_TASK", `job ${task.job.jobId} is not running`);
     return task;
   }

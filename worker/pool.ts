@@ -1,7 +1,7 @@
 /** A piscina pool that runs tasks on worker threads: the TaskExecutor of one machine. */
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import type { TaskExecutor } from "../core/executor.js";
+import { abortSignalOf, type StopSignal, type TaskExecutor } from "../core/executor.js";
 import { messageOf } from "../core/errors.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
 
@@ -69,7 +69,8 @@ export class ThreadPool implements TaskExecutor {
    * that the task's deadline counts from when it starts; past the deadline its thread is terminated
    * (a synchronous infinite loop included) and the attempt fails as retryable.
    */
-  async run(task: Task, signal?: AbortSignal, onStart?: () => void, waitLimitMs?: number): Promise<TaskOutcome> {
+  async run(task: Task, stop?: StopSignal, onStart?: () => void, waitLimitMs?: number): Promise<TaskOutcome> {
+    const signal = stop && abortSignalOf(stop);
     await this.slots.acquire(signal, waitLimitMs);
     onStart?.();
     const deadline = AbortSignal.timeout(task.job.taskTimeoutMs);

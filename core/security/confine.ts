@@ -42,6 +42,11 @@ export function checkSplit(job: JobConfig, split: Split, roots: AllowedRoots): v
 /** Everything a task message names, before the worker touches any of it. */
 export function checkTask(task: Task, roots: AllowedRoots): void {
   checkJobConfig(task.job, roots);
+  checkTaskFiles(task, roots);
+}
+
+/** What a task names beyond its job's folders (checked once for the tasks of a batch). */
+export function checkTaskFiles(task: Task, roots: AllowedRoots): void {
   if (task.kind === "map") checkSplit(task.job, task.split, roots);
   else checkUnder(task.job.scratch, task.inputs.path, `job ${task.job.name}, ${task.taskId}: list of map outputs`);
 }

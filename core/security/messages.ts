@@ -55,17 +55,18 @@ const SplitSchema = v.looseObject({
 });
 
 
-const TaskBase = {
-  job: JobConfigSchema,
+/** A task's own fields; its job's config is checked apart where many tasks share one (a plan, a batch). */
+const TaskFields = {
   taskId: TaskIdSchema,
   index: Count,
   attempt: Count,
   copy: v.optional(Count),
   runId: v.optional(v.pipe(v.string(), v.regex(/^\d+-[0-9a-f]+$/, "must be a run id"))),
 };
-const MapTaskSchema = v.looseObject({ kind: v.literal("map"), ...TaskBase, split: SplitSchema });
-const ReduceInputsSchema = v.looseObject({ path: AbsPath, maps: Count, crc: Count });
-const TaskSchema = v.variant("kind", [MapTaskSchema, v.looseObject({ kind: v.literal("reduce"), ...TaskBase, inputs: ReduceInputsSchema })]);
+const MapTaskFields = { kind: v.literal("map"), ...TaskFields, split: SplitSchema };
+const ReduceTaskFields = { kind: v.literal("reduce"), ...TaskFields, inputs: v.looseObject({ path: AbsPath, maps: Count, crc: Count }) };
+const TaskSchema = v.variant("kind", [v.looseObject({ ...MapTaskFields, job: JobConfigSchema }), v.looseObject({ ...ReduceTaskFields, job: JobConfigSchema })]);
+const TaskFieldsSchema = v.variant("kind", [v.looseObject(MapTaskFields), v.looseObject(ReduceTaskFields)]);
 
 /** The list of map outputs a reduce task reads (a file in the job's scratch space). */
 const MapOutputRefsSchema = v.array(v.looseObject({ producer: TaskIdSchema, path: AbsPath, indexCrc: Count }));
@@ -90,7 +91,7 @@ const ResultSchema = v.pipe(
 const PlanSchema = v.looseObject({
   config: JobConfigSchema,
   inputs: v.array(v.looseObject({ path: PathText, size: Count })),
-  maps: v.array(MapTaskSchema),
+  maps: v.array(v.looseObject(MapTaskFields)), // each bound to the config once checked (checkPlan)
   reduces: Count,
 });
 
@@ -140,6 +141,8 @@ const CheckpointSchema = v.variant("kind", [
 
 export const Schemas = {
   task: TaskSchema,
+  taskFields: TaskFieldsSchema,
+  jobConfig: JobConfigSchema,
   result: ResultSchema,
   plan: PlanSchema,
   job: JobSubmissionSchema,
