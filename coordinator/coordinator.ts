@@ -20,7 +20,7 @@ import { OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import type { JobPlan } from "./plan.js";
-import { compactPlan, withConfig } from "./stored-plan.js";
+import { withConfig } from "./stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "./plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore, type Fence } from "./redis-job-store.js";
@@ -322,8 +322,8 @@ export class Coordinator {
         checkpointBytes: spec.checkpointBytes,
       },
     };
-    const plan = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
-    return withConfig(JSON.parse(await store.storePlan(JSON.stringify(compactPlan(plan)))) as JobPlan);
+    const compact = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
+    return withConfig(JSON.parse(await store.storePlan(compact)) as JobPlan);
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */

@@ -329,7 +329,10 @@ export class JobDriver {
       const runId = copy === 0 ? undefined : `${copy}-${randomBytes(3).toString("hex")}`;
       // A backup runs as the attempt it backs up: it adds no attempt to the task's count.
       const attempt = (this.failures.get(task.taskId) ?? 0) + 1;
-      const outcome = await this.executor.run({ ...task, attempt, copy, runId, ...(backup ? { backup } : {}) }, live.stop, () => (live.startedAt = Date.now()));
+      // One spread, then a plain property: a second spread made an object of ~2 KB in dictionary mode.
+      const run: Task = { ...task, attempt, copy, runId };
+      if (backup) run.backup = true;
+      const outcome = await this.executor.run(run, live.stop, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
         await this.commit(outcome.result, live);
         return { ok: true };

@@ -33,8 +33,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { RunSettings, RunSubmission } from "../core/cluster/runs.js";
 import { SheafError, messageOf } from "../core/errors.js";
-import type { JobPlan, planJob, PlanOptions } from "./plan.js";
-import { withConfig } from "./stored-plan.js";
+import type { planJob, PlanOptions } from "./plan.js";
 
 export interface IsolationLimits {
   /** How long one request may take, the module's import included. @defaultValue 120000 */
@@ -85,9 +84,13 @@ export interface ThreadReply {
 
 const THREAD_FILE = fileURLToPath(new URL("./plan-thread.js", import.meta.url));
 
-/** Plans a job in a thread of its own; `what` names it in errors ("job wordcount"). */
-export async function planIsolated(request: Omit<Extract<IsolatedRequest, { kind: "plan" }>, "kind">, what: string, limits: IsolationLimits = {}, signal?: AbortSignal): Promise<JobPlan> {
-  return withConfig(JSON.parse(await isolated({ kind: "plan", ...request }, what, limits, signal)) as JobPlan);
+/**
+ * Plans a job in a thread of its own; `what` names it in errors ("job wordcount"). Resolves with the
+ * plan as JSON, in the compact form it is stored in (stored-plan.ts): a plan of 100,000 tasks is
+ * parsed once, after it is stored, not once more before.
+ */
+export function planIsolated(request: Omit<Extract<IsolatedRequest, { kind: "plan" }>, "kind">, what: string, limits: IsolationLimits = {}, signal?: AbortSignal): Promise<string> {
+  return isolated({ kind: "plan", ...request }, what, limits, signal);
 }
 
 /** A pipeline run's submission (its stages resolved), computed in a thread of its own. */

@@ -4,7 +4,7 @@
  * side; the coordinator's leader drives it, creating one ordinary job record per stage.
  */
 import type { Redis } from "ioredis";
-import { isJob, type Job } from "../api/job.js";
+import type { Job } from "../api/job.js";
 import { definePipeline, isPipeline, type Pipeline } from "../api/pipeline.js";
 import { resolveStages, type StageOutcome } from "../pipeline/stages.js";
 import type { ResolvedStage } from "../pipeline/stages.js";

@@ -4,7 +4,7 @@
  * apache-arrow record batches. Output streams record batches into the wasm Parquet writer and its
  * bytes to the part file; row groups are bounded in rows and bytes, so wasm memory stays bounded.
  */
-import { closeSync, fsyncSync, openAsBlob, openSync, rmSync } from "node:fs";
+import { closeSync, fsyncSync, openAsBlob, openSync } from "node:fs";
 import { resolve } from "node:path";
 import { Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "apache-arrow";
 import * as pw from "parquet-wasm/node";
