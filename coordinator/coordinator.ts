@@ -11,7 +11,7 @@ import { FENCE, START } from "../core/cluster/fence.js";
 import { adoptLegacyRecords, endRecord } from "../core/cluster/records.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
-import { checkEvictionPolicy, connectRedis, type RedisLog } from "../core/cluster/redis.js";
+import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
@@ -104,6 +104,8 @@ export class Coordinator {
     this.eventsConnection = connectRedis(redisUrl, "coordinator-queue-events");
     this.events = new QueueEvents(TASK_QUEUE, { connection: this.eventsConnection, prefix: this.keys.prefix });
     this.events.setMaxListeners(0); // each job's executor listens (queue-results.ts)
+    logQueueErrors(this.queue, "task queue", this.log);
+    logQueueErrors(this.events, "task queue events", this.log);
     await this.events.waitUntilReady();
     // The lease has a connection of its own whose commands fail instead of queueing through an
     // outage: a renewal that cannot be confirmed must be noticed before the lease runs out.

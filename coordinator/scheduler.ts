@@ -12,6 +12,7 @@
 import { UnrecoverableError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
+import { logQueueErrors } from "../core/cluster/redis.js";
 import { newRunId, readRun, RUN_FINISHED, type RunSubmission } from "../core/cluster/runs.js";
 import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { messageOf, messageWithCauses } from "../core/errors.js";
@@ -43,7 +44,7 @@ export class Scheduler {
     if (this.worker) return;
     this.stopping = new AbortController();
     this.worker = new Worker(SCHEDULE_QUEUE, (job) => this.wake(job), { connection: this.connect(), prefix: this.keys.prefix, concurrency: 1 });
-    this.worker.on("error", (err) => this.log(`schedules: ${messageWithCauses(err)}`));
+    logQueueErrors(this.worker, "schedules", this.log);
     // A wake-up that failed is retried by BullMQ (unless unrecoverable); either way, say why.
     this.worker.on("failed", (job, err) => this.log(`schedules: wake-up ${job?.id ?? "?"} failed (attempt ${job?.attemptsMade ?? "?"}): ${messageWithCauses(err)}`));
   }

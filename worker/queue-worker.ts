@@ -7,7 +7,7 @@ import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "b
 import type { Redis } from "ioredis";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
-import { connectRedis, type RedisLog } from "../core/cluster/redis.js";
+import { connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
@@ -89,7 +89,7 @@ export class QueueWorker {
       stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
       maxStalledCount: 2,
     });
-    this.worker.on("error", (err) => this.log(`queue error: ${err.message}`));
+    logQueueErrors(this.worker, "queue error", this.log);
     this.threads = threads;
     await this.worker.waitUntilReady();
     this.prefetchTimer = setInterval(() => this.adaptPrefetch(), SHORT_TASK_MS).unref();

@@ -3,7 +3,7 @@
  * (`rediss://user:password@host:port/db`); clients retry forever and log when they reconnect.
  */
 import { Redis, type RedisOptions } from "ioredis";
-import { SheafError } from "../errors.js";
+import { messageWithCauses, SheafError } from "../errors.js";
 
 export interface RedisLog {
   (message: string): void;
@@ -47,6 +47,22 @@ export function connectRedis(url: string, role: string, log?: RedisLog, extra: R
     lost = false;
   });
   return client;
+}
+
+/** Network errors of a lost link, which connectRedis reports once per loss. */
+const LINK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN"]);
+
+/**
+ * Logs the errors a BullMQ Queue, QueueEvents or Worker emits, except those of a lost link (its
+ * connection reports the loss once, and BullMQ repeats it at every retry). Without a listener BullMQ
+ * prints each as a bare stack trace.
+ */
+export function logQueueErrors(emitter: { on(event: "error", listener: (err: Error) => void): unknown }, what: string, log: RedisLog): void {
+  emitter.on("error", (err: Error) => {
+    const code = (err as { code?: string }).code;
+    if ((code && LINK_ERRORS.has(code)) || /Connection is closed|connect E[A-Z]+/.test(err.message)) return;
+    log(`${what}: ${messageWithCauses(err)}`);
+  });
 }
 
 /** Refuses a Redis that may evict keys: an evicted task or commit record would lose work silently. */
