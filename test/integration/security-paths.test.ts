@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from "node:
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BATCH, batchQueueId } from "../../core/cluster/task-batch.js";
 import { OPEN_CLUSTER_WARNING } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask, ReduceTask } from "../../core/tasks.js";
@@ -137,6 +138,26 @@ describe("a cluster confined to a root", () => {
     expect(existsSync(marker)).toBe(false);
     expect(existsSync(join(root, "evil-out"))).toBe(false);
     expect(Number(await cluster.client().hget("sheaf:rejected", "PATH_NOT_ALLOWED"))).toBe(3);
+  }, 60_000);
+
+  it("a batch that gives its job config once is checked as if each message carried it", async () => {
+    const before = Number((await cluster.client().hget("sheaf:rejected", "PATH_NOT_ALLOWED")) ?? 0);
+    const inside = join(root, "data", "corpus.txt");
+    const secret = join(outside, "secret.txt");
+    const fields = (i: number, file = inside) => ({ kind: "map" as const, taskId: `map-0000${i}` as MapTask["taskId"], index: i, attempt: 0, split: { file, start: 0, end: statSync(file).size } });
+    const batch = (jobId: string, job: unknown, tasks: object[]) => deliverRaw(queue, BATCH, { job, tasks }, batchQueueId(jobId, tasks as MapTask[]));
+    // The shared config's output outside the root; then a malformed shared config.
+    expect(await batch("evil-5", { ...config("evil-5"), output: join(outside, "out") }, [fields(0), fields(1)])).toMatch(/PATH_NOT_ALLOWED.*output/);
+    expect(await batch("evil-6", { ...config("evil-6"), workdir: "relative" }, [fields(0), fields(1)])).toMatch(/BAD_MESSAGE.*workdir/);
+    // A sound shared config, but one message's input outside the root.
+    expect(await batch("evil-7", config("evil-7"), [fields(0), fields(1, secret)])).toMatch(/PATH_NOT_ALLOWED.*secret\.txt/);
+    // A message carrying a config of its own (outside the root) is checked whole, not as the batch's.
+    const own = { ...fields(1), job: { ...config("evil-8"), output: join(outside, "own") } };
+    expect(await batch("evil-8", config("evil-8"), [fields(0), own])).toMatch(/PATH_NOT_ALLOWED.*output/);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(outside, "out"))).toBe(false);
+    expect(existsSync(join(outside, "own"))).toBe(false);
+    expect(Number(await cluster.client().hget("sheaf:rejected", "PATH_NOT_ALLOWED")) - before).toBe(3);
   }, 60_000);
 
   it("the coordinator refuses a job whose output is outside its roots, and a record with a path-like id", async () => {
