@@ -16,6 +16,7 @@ import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } fr
 import { outputSink } from "../core/formats/registry.js";
 import { outputTemporaryDir } from "../core/storage.js";
 import { checkResult } from "../core/security/confine.js";
+import { CommittedResults } from "./committed.js";
 import { OutputCommitter } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
@@ -66,13 +67,14 @@ const DURATIONS_KEPT = 1024;
 const MAX_REGENERATIONS = 3;
 
 interface LiveAttempt {
+  task: Task;
   stop: Stop;
   startedAt: number;
   backup: boolean;
 }
 
 export class JobDriver {
-  private committed = new Map<TaskId, TaskResult>();
+  private readonly committed = new CommittedResults();
   private readonly store: JobStore;
   private committer: OutputCommitter;
   private readonly retry: RetryPolicy;
@@ -130,10 +132,10 @@ export class JobDriver {
       await this.guard("create the job's folders");
       await mkdir(this.plan.config.scratch, { recursive: true });
       await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
-      this.committed = await this.store.load();
+      const stored = await this.store.load();
       // Read back from a store a job commit will act on: each result must name files where its task writes.
-      for (const r of this.committed.values()) checkResult(this.plan.config, r);
-      for (const r of this.committed.values()) this.count(r, 1);
+      for (const r of stored.values()) checkResult(this.plan.config, r);
+      for (const r of stored.values()) this.committed.add(r), this.count(r, 1);
       this.emitProgress();
       await this.runStage(this.plan.maps);
       const badRecords = this.badRecords();
@@ -144,7 +146,7 @@ export class JobDriver {
       }
       this.progress.stage = "commit";
       this.emitProgress();
-      const parts = [...this.committed.values()].flatMap((r) => (r.part ? [r.part] : []));
+      const parts = [...this.committed.keptResults()].flatMap((r) => (r.part ? [r.part] : []));
       await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint);
       return this.report();
     } catch (err) {
@@ -196,7 +198,7 @@ export class JobDriver {
     if (cached && cached.generation === this.mapGeneration && existsSync(cached.ref.path)) return cached.ref;
     // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
     const refs = this.plan.maps.flatMap((m) => {
-      const out = this.committed.get(m.taskId)!.mapOutput;
+      const out = this.committed.get(m.taskId)?.mapOutput;
       return out ? [{ producer: m.taskId, path: out.path, indexCrc: out.indexCrc }] : [];
     });
     // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
@@ -223,9 +225,8 @@ export class JobDriver {
   private async runStage(tasks: readonly Task[]): Promise<void> {
     const pending = tasks.filter((t) => !this.committed.has(t.taskId));
     const durations = new Durations(DURATIONS_KEPT);
-    const byId = new Map(pending.map((t) => [t.taskId, t]));
     const speculate = this.plan.config.speculative
-      ? setInterval(() => this.speculate(byId, pending.length, durations), SPECULATION_EVERY_MS)
+      ? setInterval(() => this.speculate(pending[0]?.kind, pending.length, durations), SPECULATION_EVERY_MS)
       : undefined;
     const errors: unknown[] = [];
     try {
@@ -253,17 +254,19 @@ export class JobDriver {
   }
 
   /** Looks at the live attempts only (at most the window), never the whole stage. */
-  private speculate(byId: ReadonlyMap<TaskId, Task>, stageSize: number, durations: Durations): void {
+  private speculate(kind: Task["kind"] | undefined, stageSize: number, durations: Durations): void {
     // Not while the job is ending, nor while a lost map output is being re-run (reduces need it).
     if (this.abort.signal.aborted || this.regenerating.size > 0) return;
+    const byId = new Map<TaskId, Task>();
     const running = [...this.live].flatMap(([id, attempts]) => {
       const live = [...attempts];
-      if (live.length === 0 || this.committed.has(id)) return [];
+      if (live.length === 0 || this.committed.has(id) || live[0]!.task.kind !== kind) return [];
+      byId.set(id, live[0]!.task);
       return [{ taskId: id, startedAt: Math.min(...live.map((a) => a.startedAt)), hasBackup: live.some((a) => a.backup) }];
     });
     for (const id of stragglers(running, durations.latest, stageSize * durations.fractionKept, Date.now())) {
-      const task = byId.get(id);
-      if (task) void this.attempt(task.kind === "reduce" ? this.reduceTask(task.index) : task, true).catch(() => {});
+      const task = byId.get(id)!;
+      void this.attempt(task.kind === "reduce" ? this.reduceTask(task.index) : task, true).catch(() => {});
     }
   }
 
@@ -319,7 +322,7 @@ export class JobDriver {
   private async attempt(task: Task, backup: boolean): Promise<{ ok: true } | { ok: false; failure: TaskFailure }> {
     const copy = this.copies.get(task.taskId) ?? 0;
     this.copies.set(task.taskId, copy + 1);
-    const live: LiveAttempt = { stop: new Stop(), startedAt: Date.now(), backup };
+    const live: LiveAttempt = { task, stop: new Stop(), startedAt: Date.now(), backup };
     if (this.abort.signal.aborted) live.stop.abort(this.abort.signal.reason);
     let set = this.live.get(task.taskId);
     if (!set) this.live.set(task.taskId, (set = new Set()));
@@ -334,7 +337,7 @@ export class JobDriver {
       if (backup) run.backup = true;
       const outcome = await this.executor.run(run, live.stop, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
-        await this.commit(outcome.result, live);
+        await this.commit(task.taskId, outcome.result, live);
         return { ok: true };
       }
       this.progress.failedAttempts++;
@@ -349,7 +352,7 @@ export class JobDriver {
   }
 
   /** First success wins: a later attempt's files are discarded, and the task's other attempts stopped. */
-  private async commit(result: TaskResult, self: LiveAttempt): Promise<void> {
+  private async commit(id: TaskId, result: TaskResult, self: LiveAttempt): Promise<void> {
     let won = false;
     try {
       won = !this.committed.has(result.taskId) && (await this.store.commit(result));
@@ -362,7 +365,9 @@ export class JobDriver {
       await this.committer.discard(result);
       return;
     }
-    this.committed.set(result.taskId, result);
+    this.committed.add(result, id);
+    // Only a task whose output can be lost runs again once committed: the others' attempt counts go.
+    if (!result.mapOutput) this.copies.delete(result.taskId), this.failures.delete(result.taskId);
     if (result.kind === "map") this.mapGeneration++;
     this.count(result, 1);
     for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.stop.abort(new SheafError("SUPERSEDED", "another attempt committed"));
@@ -383,13 +388,11 @@ export class JobDriver {
     if (count > MAX_REGENERATIONS) return Promise.reject(new Error(`output of ${mapTask} lost ${count} times`));
     this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${mapTask}` }, true);
     pending = (async (): Promise<void> => {
-      const lost = this.committed.get(mapTask);
       const template = this.plan.maps.find((m) => m.taskId === mapTask) as MapTask;
-      if (lost) {
+      if (this.committed.get(mapTask)) {
         await this.store.uncommit(mapTask);
-        this.committed.delete(mapTask);
+        this.count(this.committed.remove(mapTask)!, -1);
         this.mapGeneration++;
-        this.count(lost, -1);
       }
       await this.runTask(template);
       if (!this.committed.has(mapTask)) throw new Error(`${mapTask} could not be re-run`);
@@ -422,21 +425,9 @@ export class JobDriver {
   }
 
   private report(): JobReport {
-    const counters: Record<string, number> = {};
-    let recordsOut = 0, bytesOut = 0, parts = 0, bad = 0, resumedBytes = 0, resumedKeys = 0;
-    for (const r of this.committed.values()) {
-      if (r.kind === "map") resumedBytes += r.stats.resumed ?? 0;
-      else resumedKeys += r.stats.resumed ?? 0;
-      for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
-      bad += r.badRecords?.length ?? 0;
-      if (r.part) {
-        recordsOut += r.part.records;
-        bytesOut += r.part.bytes;
-        parts++;
-      }
-    }
-    if (bad) counters["skipped-bad-records"] = bad;
-    return { ...this.progress, recordsOut, bytesOut, parts, counters, resumedBytes, resumedKeys, millis: Date.now() - this.progress.startedAt };
+    const { counters: sums, badRecords, ...totals } = this.committed.totals;
+    const counters = { ...sums, ...(badRecords ? { "skipped-bad-records": badRecords } : {}) };
+    return { ...this.progress, ...totals, counters, millis: Date.now() - this.progress.startedAt };
   }
 }
 

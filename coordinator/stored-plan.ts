@@ -11,8 +11,20 @@ export function compactPlan(plan: JobPlan): JobPlan {
   return { ...plan, maps: plan.maps.map(({ job: _job, ...m }) => m as MapTask) };
 }
 
-/** A plan read back: its map tasks given the job's config again (one stored whole keeps its copies). */
+/**
+ * A plan read back: its map tasks given the job's config again (one stored whole keeps its copies),
+ * and its splits one string per input file (JSON.parse makes one per split: 100,000 tiny splits of a
+ * file held its path 100,000 times).
+ */
 export function withConfig(plan: JobPlan): JobPlan {
-  for (const m of plan.maps ?? []) m.job ??= plan.config;
+  const files = new Map<string, string>();
+  for (const m of plan.maps ?? []) {
+    m.job ??= plan.config;
+    const file = m.split?.file;
+    if (typeof file !== "string") continue; // refused by checkPlan
+    const known = files.get(file);
+    if (known === undefined) files.set(file, file);
+    else m.split.file = known;
+  }
   return plan;
 }
