@@ -182,7 +182,7 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
     .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
-    .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long", positiveInt("--lock"), 5_000)
+    .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long (default: 3000)", positiveInt("--lock"))
     .option(...ALLOW_ROOT)
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();

@@ -21,6 +21,8 @@ const SHORT_TASK_MS = 100;
 const PREFETCH_PER_THREAD = 8;
 /** How long a prefetched task may wait for a thread before it is handed back to the queue. */
 const PARK_LIMIT_MS = 250;
+/** A task lock's length unless `--lock` says otherwise (see QueueWorkerOptions.lockMs). */
+const DEFAULT_LOCK_MS = 3_000;
 
 export interface QueueWorkerOptions {
   redisUrl: string;
@@ -28,7 +30,12 @@ export interface QueueWorkerOptions {
   prefix?: string;
   /** Tasks run at once, one per thread. */
   threads: number;
-  /** Task lock length: a dead worker's tasks are retried within about 1.5× this long. @defaultValue 5000 */
+  /**
+   * Task lock length: a dead worker's tasks are retried within about 1.5× this long. Short, as its
+   * renewal costs one Redis call per running task every half of it: at 5 s the wait for a dead
+   * worker's tasks was most of the cost of losing it mid-job (the fault-cost target, design §7).
+   * @defaultValue 3000
+   */
   lockMs?: number;
   log?: RedisLog;
   /** Verifies task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open (with a warning) */
@@ -80,7 +87,7 @@ export class QueueWorker {
       if (kind === "stop" && id) this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
     this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
-    const lockMs = this.options.lockMs ?? 5_000;
+    const lockMs = this.options.lockMs ?? DEFAULT_LOCK_MS;
     this.worker = new Worker(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
       prefix: this.keys.prefix,
