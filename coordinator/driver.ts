@@ -135,7 +135,10 @@ export class JobDriver {
       const stored = await this.store.load();
       // Read back from a store a job commit will act on: each result must name files where its task writes.
       for (const r of stored.values()) checkResult(this.plan.config, r);
-      for (const r of stored.values()) this.committed.add(r), this.count(r, 1);
+      for (const r of stored.values()) {
+        this.committed.add(r);
+        this.count(r, 1);
+      }
       this.emitProgress();
       await this.runStage(this.plan.maps);
       const badRecords = this.badRecords();
@@ -367,7 +370,10 @@ export class JobDriver {
     }
     this.committed.add(result, id);
     // Only a task whose output can be lost runs again once committed: the others' attempt counts go.
-    if (!result.mapOutput) this.copies.delete(result.taskId), this.failures.delete(result.taskId);
+    if (!result.mapOutput) {
+      this.copies.delete(result.taskId);
+      this.failures.delete(result.taskId);
+    }
     if (result.kind === "map") this.mapGeneration++;
     this.count(result, 1);
     for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.stop.abort(new SheafError("SUPERSEDED", "another attempt committed"));

@@ -50,8 +50,10 @@ export class TaskAdmission {
       const batch = data as TaskBatch | null;
       const messages = Array.isArray(batch?.tasks) ? batchMessages(batch) : undefined;
       if (!batch || !Array.isArray(messages) || messages.length < 2 || messages.length > MAX_BATCH) throw new Rejected("BAD_MESSAGE", "a batch must carry 2 to 1024 task messages");
-      // The job config the batch gives once is checked once; each message's own fields, each.
-      const shared = batch.job === undefined ? undefined : this.checkConfig(batch.job);
+      // The job config the batch gives once is checked once (after the first signature over it
+      // holds: nothing a message names is looked at before); each message's own fields, each.
+      let config: JobConfig | undefined;
+      const shared = batch.job === undefined ? undefined : { job: batch.job, check: () => (config ??= this.checkConfig(batch.job)) };
       const tasks: Task[] = [];
       for (const m of messages) tasks.push(await this.check(m, () => true, shared));
       const jobId = tasks[0]!.job.jobId;
@@ -82,15 +84,16 @@ export class TaskAdmission {
 
   /**
    * `placed`: whether the task sits under the queue id its job and task give it. `shared`: the
-   * batch's job config, already checked: a message that carries it is checked for its own fields.
+   * batch's job config and its (memoised) check: a message that carries it is checked for its own fields.
    */
-  private async check(data: unknown, placed: (task: Task) => boolean, shared?: JobConfig): Promise<Task> {
+  private async check(data: unknown, placed: (task: Task) => boolean, shared?: { job: unknown; check: () => JobConfig }): Promise<Task> {
     const { sig, ...fields } = (data ?? {}) as { sig?: Signature; job?: unknown };
     if (this.signer) {
       const problem = this.signer.check("task", fields, sig);
       if (problem) throw new Rejected("FORGED_TASK", `task message ${problem}`);
     }
-    const ownJob = shared === undefined || fields.job !== shared;
+    const ownJob = shared === undefined || fields.job !== shared.job;
+    if (!ownJob) shared.check();
     const task = checkMessage<Task>(ownJob ? Schemas.task : Schemas.taskFields, fields, "task message");
     if (!placed(task)) {
       throw new Rejected("REPLAYED_TASK", `queue id does not match job ${task.job.jobId}, ${task.taskId}`);
