@@ -77,8 +77,52 @@ export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipelin
   return spec.id;
 }
 
+/** How often a waiting `submit` reads its job's record (its progress), unless the end is announced first. */
+const POLL_MS = 300;
+
+/**
+ * The coordinator announces a job's or a run's end on the events channel (after recording it):
+ * a waiting `submit` listens, so it returns at once instead of up to POLL_MS later. Polling stays
+ * the truth; a lost subscription only makes the wait poll-paced.
+ */
+function endAnnouncement(redis: Redis, keys: Keys, id: string): { sleep: () => Promise<void>; close: () => void } {
+  const sub = redis.duplicate();
+  sub.on("error", () => {});
+  let ended = false;
+  let wake: (() => void) | undefined;
+  sub.on("message", (_channel: string, message: string) => {
+    if (message !== `finished ${id}`) return;
+    ended = true;
+    wake?.();
+  });
+  sub.subscribe(keys.events).catch(() => {});
+  return {
+    sleep: () =>
+      ended
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(() => wake!(), POLL_MS);
+            wake = () => {
+              clearTimeout(timer);
+              wake = undefined;
+              resolve();
+            };
+          }),
+    close: () => sub.disconnect(),
+  };
+}
+
 /** Follows a pipeline run to its end, printing each stage's changes on stderr; resolves with its final record. */
 export async function waitForRun(redis: Redis, keys: Keys, id: string, quiet = false): Promise<RunRecord> {
+  const announced = endAnnouncement(redis, keys, id);
+  try {
+    return await followRun(redis, keys, id, quiet, announced.sleep);
+  } finally {
+    announced.close();
+  }
+}
+
+async function followRun(redis: Redis, keys: Keys, id: string, quiet: boolean, sleep: () => Promise<void>): Promise<RunRecord> {
   const shown = new Map<string, string>();
   for (;;) {
     const record = await readRun(redis, keys, id);
@@ -94,12 +138,21 @@ export async function waitForRun(redis: Redis, keys: Keys, id: string, quiet = f
       if (!quiet) process.stderr.write(pipelineSummary(record.spec.pipeline, record.stages as Record<string, StageOutcome>, millis) + "\n");
       return record;
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep();
   }
 }
 
 /** Follows a job to its end, showing progress on stderr; resolves with its final record. */
 export async function waitForJob(redis: Redis, keys: Keys, id: JobId, quiet = false): Promise<JobRecord> {
+  const announced = endAnnouncement(redis, keys, id);
+  try {
+    return await followJob(redis, keys, id, quiet, announced.sleep);
+  } finally {
+    announced.close();
+  }
+}
+
+async function followJob(redis: Redis, keys: Keys, id: JobId, quiet: boolean, sleep: () => Promise<void>): Promise<JobRecord> {
   let reporter: ProgressReporter | undefined;
   for (;;) {
     const record = await readJob(redis, keys, id);
@@ -116,6 +169,6 @@ export async function waitForJob(redis: Redis, keys: Keys, id: JobId, quiet = fa
       }
       return record;
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep();
   }
 }
