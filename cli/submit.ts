@@ -112,14 +112,19 @@ function endAnnouncement(redis: Redis, keys: Keys, id: string): { sleep: () => P
   };
 }
 
-/** Follows a pipeline run to its end, printing each stage's changes on stderr; resolves with its final record. */
-export async function waitForRun(redis: Redis, keys: Keys, id: string, quiet = false): Promise<RunRecord> {
+/** Runs `follow` with a sleep that the announcement of `id`'s end cuts short. */
+async function untilAnnounced<T>(redis: Redis, keys: Keys, id: string, follow: (sleep: () => Promise<void>) => Promise<T>): Promise<T> {
   const announced = endAnnouncement(redis, keys, id);
   try {
-    return await followRun(redis, keys, id, quiet, announced.sleep);
+    return await follow(announced.sleep);
   } finally {
     announced.close();
   }
+}
+
+/** Follows a pipeline run to its end, printing each stage's changes on stderr; resolves with its final record. */
+export function waitForRun(redis: Redis, keys: Keys, id: string, quiet = false): Promise<RunRecord> {
+  return untilAnnounced(redis, keys, id, (sleep) => followRun(redis, keys, id, quiet, sleep));
 }
 
 async function followRun(redis: Redis, keys: Keys, id: string, quiet: boolean, sleep: () => Promise<void>): Promise<RunRecord> {
@@ -143,13 +148,8 @@ async function followRun(redis: Redis, keys: Keys, id: string, quiet: boolean, s
 }
 
 /** Follows a job to its end, showing progress on stderr; resolves with its final record. */
-export async function waitForJob(redis: Redis, keys: Keys, id: JobId, quiet = false): Promise<JobRecord> {
-  const announced = endAnnouncement(redis, keys, id);
-  try {
-    return await followJob(redis, keys, id, quiet, announced.sleep);
-  } finally {
-    announced.close();
-  }
+export function waitForJob(redis: Redis, keys: Keys, id: JobId, quiet = false): Promise<JobRecord> {
+  return untilAnnounced(redis, keys, id, (sleep) => followJob(redis, keys, id, quiet, sleep));
 }
 
 async function followJob(redis: Redis, keys: Keys, id: JobId, quiet: boolean, sleep: () => Promise<void>): Promise<JobRecord> {
