@@ -359,13 +359,17 @@ export class JobDriver {
     let won = false;
     try {
       won = !this.committed.has(result.taskId) && (await this.store.commit(result));
+      // The winner itself, reported again: a resumed job takes the result of a finished queue entry,
+      // while the commit of that same result, sent before a Redis outage, landed after this driver
+      // loaded. It is that commit, not a loser: its files are the committed ones.
+      if (!won && !this.committed.has(result.taskId)) won = sameFiles(await this.store.committed(result.taskId), result);
     } catch (err) {
       // The store refused (a stale coordinator) or is unreachable: leave the job to be resumed.
       this.abort.abort(err instanceof Interrupted ? err : new Interrupted(`cannot commit ${result.taskId}: ${(err as Error).message}`));
       throw err;
     }
     if (!won) {
-      await this.committer.discard(result);
+      if (!sameFiles(this.committed.get(result.taskId), result)) await this.committer.discard(result);
       return;
     }
     this.committed.add(result, id);
@@ -435,6 +439,12 @@ export class JobDriver {
     const counters = { ...sums, ...(badRecords ? { "skipped-bad-records": badRecords } : {}) };
     return { ...this.progress, ...totals, counters, millis: Date.now() - this.progress.startedAt };
   }
+}
+
+/** Whether a committed result names the same files as `other`: one attempt's result, reported twice. */
+function sameFiles(committed: TaskResult | undefined, other: TaskResult): boolean {
+  if (!committed || (!committed.mapOutput && !committed.part)) return false;
+  return committed.mapOutput?.path === other.mapOutput?.path && committed.part?.path === other.part?.path;
 }
 
 /**

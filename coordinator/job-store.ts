@@ -11,6 +11,8 @@ export interface JobStore {
   load(): Promise<Map<TaskId, TaskResult>>;
   /** Commits a task's result if none is committed yet: true when this one won. */
   commit(result: TaskResult): Promise<boolean>;
+  /** The result committed for a task, if any. */
+  committed(taskId: TaskId): Promise<TaskResult | undefined>;
   /** Forgets a task's committed result (its output was lost), so that the task can run again. */
   uncommit(taskId: TaskId): Promise<void>;
   /** Records progress, for `status` (best-effort). */
@@ -33,6 +35,10 @@ export class MemoryJobStore implements JobStore {
     if (this.results.has(result.taskId)) return false;
     this.results.set(result.taskId, result);
     return true;
+  }
+
+  async committed(taskId: TaskId): Promise<TaskResult | undefined> {
+    return this.results.get(taskId);
   }
 
   async uncommit(taskId: TaskId): Promise<void> {

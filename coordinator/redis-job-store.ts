@@ -74,6 +74,11 @@ export class RedisJobStore implements JobStore {
     }
   }
 
+  async committed(taskId: TaskId): Promise<TaskResult | undefined> {
+    const json = await this.redis.hget(this.keys.committed(this.jobId), taskId);
+    return json === null ? undefined : checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
+  }
+
   async uncommit(taskId: TaskId): Promise<void> {
     await this.fenced(UNCOMMIT, this.keys.committed(this.jobId), taskId);
   }
