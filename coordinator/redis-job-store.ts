@@ -50,7 +50,7 @@ export class RedisJobStore implements JobStore {
 
   async load(): Promise<Map<TaskId, TaskResult>> {
     const all = await this.redis.hgetall(this.keys.committed(this.jobId));
-    return new Map(Object.entries(all).map(([id, json]) => [id as TaskId, checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${id}`)]));
+    return new Map(Object.entries(all).map(([id, json]) => [id as TaskId, this.parseResult(id, json)]));
   }
 
   /**
@@ -76,7 +76,12 @@ export class RedisJobStore implements JobStore {
 
   async committed(taskId: TaskId): Promise<TaskResult | undefined> {
     const json = await this.redis.hget(this.keys.committed(this.jobId), taskId);
-    return json === null ? undefined : checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
+    return json === null ? undefined : this.parseResult(taskId, json);
+  }
+
+  /** A committed result read back, checked as any message from Redis is. */
+  private parseResult(taskId: string, json: string): TaskResult {
+    return checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
   }
 
   async uncommit(taskId: TaskId): Promise<void> {
