@@ -211,6 +211,11 @@ export class MapOutputBuffer {
     e.bytes = bytes;
   }
 
+  /** Bytes buffered in memory (what a checkpoint's snapshot writes). */
+  get buffered(): number {
+    return this.used;
+  }
+
   /** Runs spilled to disk so far (0 when everything fit in the budget). */
   spillCount = 0;
 

@@ -80,12 +80,12 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
     const split = resumed ? { ...task.split, ...resumed.resume } : task.split;
     const base = { recordsIn: resumed?.recordsIn ?? 0, bytesIn: resumed?.bytesIn ?? 0 };
     let recordsIn = base.recordsIn;
-    const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job));
+    const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job), shuffle ? "map" : "map-only");
     // A checkpoint after a batch is taken when the next one arrives: after the split's last batch
     // the task is about to finish, and a checkpoint there would only cost time.
     const checkpoint = (batch: Pick<ReadBatch, "bytes" | "resume">) => {
       const bytesIn = base.bytesIn + batch.bytes;
-      if (!checkpointer.due(bytesIn)) return;
+      if (!checkpointer.due(bytesIn, shuffle?.buffered ?? 0)) return;
       // A part that cannot be continued from a prefix (columnar, database) is not checkpointed.
       const progress = writer?.sync();
       if (writer && !progress) return checkpointer.skip(bytesIn);

@@ -48,7 +48,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
     merger = new Merger(runs.map((s) => new RunReader(s)));
     const groups = new Grouper(merger);
     const reduce = job.reduce!;
-    const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job));
+    const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job), "reduce");
     runHook(job, "setup", ctx);
     let skipped = 0;
     for (let ek = groups.nextKey(); ek !== undefined; ek = groups.nextKey()) {

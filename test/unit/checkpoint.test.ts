@@ -91,4 +91,27 @@ describe("checkpoint pacing", () => {
       expect(c.due(20)).toBe(true);
     });
   }
+
+  it("a task's first checkpoint waits too, by what checkpoints of its kind cost this thread per byte", () => {
+    vi.useFakeTimers({ now: 2_000_000 });
+    writeFileSync(join(dir, "spill-first"), "f");
+    const policy = { everyBytes: 10, everyMs: 60_000, maxShare: 0.25 };
+    const first = new Checkpointer(join(dir, "first-1"), "attempt-1-ff", policy, "test-kind");
+    expect(first.due(10, 1000)).toBe(true); // nothing learned yet: as often as the size says
+    vi.advanceTimersByTime(100); // 100 ms for 1000 bytes buffered
+    first.save(mapCheckpoint(join(dir, "spill-first"), 10), 10);
+
+    // The next task of that kind: 2000 bytes would take about 200 ms, paid back by 600 ms of work.
+    const next = new Checkpointer(join(dir, "first-2"), "attempt-1-gg", policy, "test-kind");
+    expect(next.due(10, 2000)).toBe(false);
+    vi.advanceTimersByTime(599);
+    expect(next.due(10, 2000)).toBe(false);
+    expect(next.due(10, 100)).toBe(true); // little buffered (just spilled): cheap, so taken
+    vi.advanceTimersByTime(1);
+    expect(next.due(10, 2000)).toBe(true);
+    // Another kind has learned nothing.
+    expect(new Checkpointer(join(dir, "first-3"), "attempt-1-hh", policy, "other-kind").due(10, 2000)).toBe(true);
+    // Nor does a size the user set wait (no share).
+    expect(new Checkpointer(join(dir, "first-4"), "attempt-1-ii", { everyBytes: 10, everyMs: 60_000 }, "test-kind").due(10, 2000)).toBe(true);
+  });
 });
