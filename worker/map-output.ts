@@ -7,10 +7,11 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Key } from "../core/api/types.js";
 import { encodeKey, hashEncodedKey } from "../core/keys.js";
-import { RecordArena } from "../core/shuffle/record-arena.js";
+import { RecordArena, type PartitionInPlace } from "../core/shuffle/record-arena.js";
 import { RunWriter } from "../core/shuffle/run-writer.js";
 import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
 import { mergeRuns, type Combiner, type RunFile } from "./run-merge.js";
+import type { Partitioner } from "./user-code.js";
 
 export interface MapOutputOptions {
   partitions: number;
@@ -20,7 +21,7 @@ export interface MapOutputOptions {
   dir: string;
   /** Creates `dir`, called before each file written there: an attempt that writes none makes no folder. */
   makeDir?: () => void;
-  partitioner?: (key: Key, ek: string) => number;
+  partitioner?: Partitioner;
   combine?: Combiner;
   /** Runs already on disk, from the checkpoint this attempt resumes. */
   spills?: RunFile[];
@@ -87,9 +88,15 @@ export class MapOutputBuffer {
   private spills: RunFile[] = [];
   records = 0;
 
+  /** Partitions an ASCII string key's encoding as written into the arena (see `toArena`), when the partitioner can. */
+  private readonly inPlace: PartitionInPlace | undefined;
+
   constructor(private readonly opts: MapOutputOptions) {
     this.spills = [...(opts.spills ?? [])];
     this.arena = new RecordArena(opts.budget);
+    const { partitions, partitioner } = opts;
+    const ofBytes = partitioner?.ofBytes;
+    this.inPlace = !partitioner ? (hash) => hash % partitions : ofBytes ? (_hash, bytes, at, length) => ofBytes(bytes, at, length) : undefined;
   }
 
   /** The latest snapshot of the buffer (see `flushToDisk`), and how many were taken. */
@@ -250,9 +257,9 @@ export class MapOutputBuffer {
     return out;
   }
 
-  /** Adds a pair to the arena: a plain ASCII string key under the default hash encoded in place, any other through encodeKey. */
+  /** Adds a pair to the arena: a plain ASCII string key encoded and partitioned in place where it can be, any other through encodeKey. */
   private toArena(key: Key, value: unknown): void {
-    if (typeof key === "string" && !this.opts.partitioner && this.arena.addAsciiKey(key, this.opts.partitions, value)) return;
+    if (typeof key === "string" && this.inPlace && this.arena.addAsciiKey(key, this.inPlace, value)) return;
     const ek = encodeKey(key);
     this.arena.add(ek, this.partition(key, ek), value);
   }

@@ -22,8 +22,14 @@ export function checkOutputKey(key: unknown): asserts key is Key {
   throw new TypeError(`a key must be a string, number, bigint, boolean or an array of those, got ${key === null ? "null" : t}`);
 }
 
-/** The job's partitioner over (key, its encoding), or undefined for the default hash. */
-export function makePartitioner(job: Job, n: number, rangeBoundaries?: readonly string[]): ((key: Key, ek: string) => number) | undefined {
+/** A partitioner over (key, its encoding); `ofBytes`, where given, partitions an encoding where it lies. */
+export interface Partitioner {
+  (key: Key, ek: string): number;
+  ofBytes?: (bytes: Uint8Array, at: number, length: number) => number;
+}
+
+/** The job's partitioner, or undefined for the default hash. */
+export function makePartitioner(job: Job, n: number, rangeBoundaries?: readonly string[]): Partitioner | undefined {
   const user = job.partitioner;
   if (!user) return undefined;
   if (user === "range") return rangePartitioner(rangeBoundaries ?? []);
@@ -47,9 +53,10 @@ export function makeCombiner(job: Job, ctx: Context) {
 }
 
 /** Partition of an encoding: how many boundaries are at or below it (binary search). Equal keys never split. */
-function rangePartitioner(base64: readonly string[]): (key: Key, ek: string) => number {
+function rangePartitioner(base64: readonly string[]): Partitioner {
   const bounds = base64.map((b) => Buffer.from(b, "base64").toString("latin1"));
-  return (_key, ek) => {
+  const byteBounds = base64.map((b) => Buffer.from(b, "base64"));
+  const partitioner: Partitioner = (_key, ek) => {
     let lo = 0, hi = bounds.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -58,6 +65,27 @@ function rangePartitioner(base64: readonly string[]): (key: Key, ek: string) => 
     }
     return lo;
   };
+  // The same on the bytes of an encoding already written to the map's buffer (no string made for it).
+  partitioner.ofBytes = (bytes, at, length) => {
+    let lo = 0, hi = byteBounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(byteBounds[mid]!, bytes, at, length) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return partitioner;
+}
+
+/** `a` against bytes [at, at + length) of `b`, in byte order. */
+function compareBytes(a: Uint8Array, b: Uint8Array, at: number, length: number): number {
+  const n = Math.min(a.length, length);
+  for (let k = 0; k < n; k++) {
+    const d = a[k]! - b[at + k]!;
+    if (d !== 0) return d;
+  }
+  return a.length - length;
 }
 
 /** Runs setup or cleanup, naming the hook when it throws. */

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Key } from "../../core/api/types.js";
 import { decodeKey, encodeKey, hashEncodedKey } from "../../core/keys.js";
 import { RunReader } from "../../core/shuffle/run-reader.js";
+import type { Job } from "../../core/api/job.js";
 import { MapOutputBuffer, type MapOutputOptions } from "../../worker/map-output.js";
+import { makePartitioner } from "../../worker/user-code.js";
 import type { Combiner, RunFile } from "../../worker/run-merge.js";
 import { int, makeRng, pick, randomBigInt, randomKey, randomNumber, randomString, randomValue, SPECIAL_NUMBERS, type Rng } from "./support/random.js";
 import { makeTempDir, sameValue } from "./support/runs.js";
@@ -457,6 +459,24 @@ describe("MapOutputBuffer: partitioning", () => {
       }
     });
   }
+
+  it("the range partitioner puts a key where its boundaries say, whether partitioned as a string or in place", () => {
+    const pairs = emitPairs(makeRng(45), "mixed", 400, 80); // ASCII strings (partitioned in place) among every other key
+    const sorted = [...new Set(pairs.map((p) => encodeKey(p.key)))].sort();
+    const bounds = [sorted[Math.floor(sorted.length / 4)]!, sorted[Math.floor(sorted.length / 2)]!, sorted[Math.floor((3 * sorted.length) / 4)]!];
+    // The oracle: how many boundaries sort at or below the key, as latin1 strings.
+    const route = (k: Key): number => bounds.filter((b) => b <= encodeKey(k)).length;
+    const partitioner = makePartitioner({ partitioner: "range" } as Job, 4, bounds.map((b) => Buffer.from(b, "latin1").toString("base64")))!;
+    expect(partitioner.ofBytes).toBeDefined();
+    for (const combined of [false, true]) {
+      const parts = oracleGroups(pairs, 4, route);
+      const r = run(pairs, { partitions: 4, budget: HUGE, partitioner, ...(combined ? { combine: sumCombiner().combine } : {}) });
+      expectOut(r.out, combined ? expectedCombined(parts) : expectedPlain(parts), combined ? "combined" : "plain");
+      r.eks.forEach((keys, p) => {
+        for (const ek of keys) expect(route(decodeKey(ek))).toBe(p);
+      });
+    }
+  });
 
   it("a partitioner that sends everything to the last partition leaves the others empty", () => {
     const pairs = emitPairs(makeRng(44), "string", 120);
