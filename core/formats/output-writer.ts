@@ -87,8 +87,12 @@ function readFirstLine(path: string): string | undefined {
 
 export class LineWriter implements RecordWriter {
   private fd: number;
-  private pending: string[] = [];
-  private pendingChars = 0;
+  /**
+   * Lines as UTF-8, written as they come into one reused buffer. Joining a megabyte of line strings
+   * (each a concatenation: key, value, newline) and encoding the join was a tenth of a TeraSort reduce.
+   */
+  private buf = Buffer.allocUnsafe(FLUSH_AT);
+  private pos = 0;
   private bytes = 0;
   private records = 0;
 
@@ -99,7 +103,7 @@ export class LineWriter implements RecordWriter {
   }
 
   get size(): number {
-    return this.bytes + this.pendingChars;
+    return this.bytes + this.pos;
   }
 
   sync(): { bytes: number; records: number } {
@@ -109,19 +113,22 @@ export class LineWriter implements RecordWriter {
   }
 
   write(key: Key, value: unknown): void {
-    const text = this.line(key, value);
-    this.pending.push(text);
-    this.pendingChars += text.length;
+    this.append(this.line(key, value));
     this.records++;
-    if (this.pendingChars >= FLUSH_AT) this.flush();
+  }
+
+  private append(text: string): void {
+    const most = text.length * 3;
+    if (this.pos + most > this.buf.length) {
+      this.flush();
+      if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most);
+    }
+    this.pos += this.buf.write(text, this.pos, "utf8");
   }
 
   async close(): Promise<WriteProgress> {
     const last = this.trailer?.();
-    if (last) {
-      this.pending.push(last);
-      this.pendingChars += last.length;
-    }
+    if (last) this.append(last);
     this.flush();
     fsyncSync(this.fd);
     closeSync(this.fd);
@@ -135,12 +142,9 @@ export class LineWriter implements RecordWriter {
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    const buf = Buffer.from(this.pending.join(""), "utf8");
     let written = 0;
-    while (written < buf.length) written += writeSync(this.fd, buf, written, buf.length - written);
-    this.bytes += buf.length;
-    this.pending = [];
-    this.pendingChars = 0;
+    while (written < this.pos) written += writeSync(this.fd, this.buf, written, this.pos - written);
+    this.bytes += this.pos;
+    this.pos = 0;
   }
 }

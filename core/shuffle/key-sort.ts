@@ -1,16 +1,22 @@
 /**
  * Sorting records by their encoded key, stably. A comparator over strings costs about 100 ns a call,
  * which made sorting most of a map task's spill. Instead each record gets one number, a few leading
- * bytes of its key (after the bytes every key shares) above its index; a Float64Array of those sorts
- * in native code, and only records whose leading bytes tie are compared in full (then by index,
- * which keeps emit order among equal keys).
+ * bytes of its key (after the bytes every key shares) above its index; an array of those sorts in
+ * native code, and only records whose leading bytes tie are compared in full (then by index, which
+ * keeps emit order among equal keys).
  */
 
-/** Enough index bits for any buffer; the rest of a double's 53 bits hold key bytes. */
-const WIDE = { indexBits: 29, keyBytes: 3 };
-const NARROW = { indexBits: 21, keyBytes: 4 };
+/**
+ * Each record's sort word is 64 bits: four key bytes, then (below 2^24 records) a fifth key byte
+ * and a 24-bit index, else a 32-bit index. BigUint64Array sorts them natively, about twice as fast
+ * as the Float64Array of 53-bit words this used to sort; the words are written and read as 32-bit
+ * halves, so no BigInt is made.
+ */
+const NARROW_BELOW = 1 << 24;
 /** Keys compared past this many shared leading bytes still sort right, through the tie-break. */
 const MAX_SHARED = 8;
+/** Where a word's high and low halves sit among the Uint32Array's pairs. */
+const [HI, LO] = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? [1, 0] : [0, 1];
 
 export interface SortKeys {
   /** How many records. */
@@ -21,32 +27,35 @@ export interface SortKeys {
   compare(i: number, j: number): number;
 }
 
-/** Record indices in key order, emit order among equal keys. */
-export function keyOrder(keys: SortKeys): Int32Array {
+/** Record indices in key order, emit order among equal keys. (`narrowBelow`: tests lower it, to sort with wide words.) */
+export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array {
   const n = keys.n;
   if (n < 2) return Int32Array.from({ length: n }, (_, i) => i);
-  if (n >= 2 ** WIDE.indexBits) throw new RangeError(`${n} records are too many to sort at once; lower --sort-buffer`);
-  const { indexBits, keyBytes } = n < 2 ** NARROW.indexBits ? NARROW : WIDE;
+  if (n > 0xffffffff) throw new RangeError(`${n} records are too many to sort at once; lower --sort-buffer`);
+  const narrow = n < Math.min(narrowBelow, NARROW_BELOW);
   const skip = sharedPrefix(keys);
-  const scale = 2 ** indexBits;
-  const packed = new Float64Array(n);
+  const packed = new BigUint64Array(n);
+  const words = new Uint32Array(packed.buffer);
+  // A shorter key reads as 0 past its end: it ties, then sorts first in full.
+  const at = (i: number, k: number) => Math.max(0, keys.byte(i, skip + k));
   for (let i = 0; i < n; i++) {
-    let v = 0;
-    for (let k = 0; k < keyBytes; k++) v = v * 256 + Math.max(0, keys.byte(i, skip + k)); // a shorter key ties, then sorts first in full
-    packed[i] = v * scale + i;
+    words[2 * i + HI] = ((at(i, 0) << 24) | (at(i, 1) << 16) | (at(i, 2) << 8) | at(i, 3)) >>> 0;
+    words[2 * i + LO] = narrow ? ((at(i, 4) << 24) | i) >>> 0 : i;
   }
   packed.sort();
   const order = new Int32Array(n);
+  const indexMask = narrow ? NARROW_BELOW - 1 : 0xffffffff;
+  const keyMask = narrow ? ~indexMask >>> 0 : 0;
   const tied: number[] = [];
   const byKey = (a: number, b: number) => keys.compare(a, b) || a - b;
   for (let i = 0; i < n; ) {
-    const bytes = Math.floor(packed[i]! / scale);
+    const hi = words[2 * i + HI]!, lo = (words[2 * i + LO]! & keyMask) >>> 0;
     let j = i + 1;
-    while (j < n && Math.floor(packed[j]! / scale) === bytes) j++;
-    if (j - i === 1) order[i] = packed[i]! - bytes * scale;
+    while (j < n && words[2 * j + HI] === hi && (words[2 * j + LO]! & keyMask) >>> 0 === lo) j++;
+    if (j - i === 1) order[i] = (words[2 * i + LO]! & indexMask) >>> 0;
     else {
       tied.length = 0;
-      for (let k = i; k < j; k++) tied.push(packed[k]! - bytes * scale);
+      for (let k = i; k < j; k++) tied.push((words[2 * k + LO]! & indexMask) >>> 0);
       tied.sort(byKey);
       for (let k = 0; k < tied.length; k++) order[i + k] = tied[k]!;
     }

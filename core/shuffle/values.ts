@@ -36,7 +36,7 @@ export function encodeValueInto(buf: Buffer, pos: number, v: unknown, serialized
     case "string": {
       buf[pos] = ValueTag.String;
       // Reserve a 5-byte varint so the length can be written after the bytes.
-      let n = v.length <= 128 ? asciiInto(buf, pos + 6, v) : -1;
+      let n = v.length <= ASCII_LOOP_MAX ? asciiInto(buf, pos + 6, v) : -1;
       if (n < 0) n = buf.write(v, pos + 6, "utf8");
       writeVarint5(buf, pos + 1, n);
       return pos + 6 + n;
@@ -91,6 +91,9 @@ export function writeVarint(buf: Buffer, pos: number, n: number): number {
   buf[pos++] = n;
   return pos;
 }
+
+/** Strings up to this long are written by asciiInto's loop; longer ones by Buffer#write (measured here: 8 chars 2.5x faster by the loop, 20 even, 90 3x slower). */
+const ASCII_LOOP_MAX = 20;
 
 /**
  * Writes a short ASCII string's bytes with a loop (Buffer#write's call costs more than the copy),
