@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keyOrder } from "../../core/shuffle/key-sort.js";
+import { keyHead, keyOrder } from "../../core/shuffle/key-sort.js";
 import { int, makeRng, type Rng } from "./support/random.js";
 
 /** The oracle: byte-wise comparison of the keys as Buffers, then emit order (a plain insertion into sorted position). */
@@ -15,12 +15,15 @@ function binary(rng: Rng, alphabet: number, maxLen: number, prefix = ""): string
 }
 
 /** keyOrder over binary strings (one char per byte). */
-function order(eks: string[], narrowBelow?: number): number[] {
+function order(eks: string[], narrowBelow?: number, withHeads = false): number[] {
+  const head = new Uint32Array(eks.length * 2);
+  eks.forEach((ek, i) => keyHead(Buffer.from(ek, "latin1"), 0, ek.length, head, 2 * i));
   const got = keyOrder(
     {
       n: eks.length,
       byte: (i, k) => (k < eks[i]!.length ? eks[i]!.charCodeAt(k) : -1),
       compare: (i, j) => (eks[i]! < eks[j]! ? -1 : eks[i]! > eks[j]! ? 1 : 0),
+      ...(withHeads ? { head } : {}),
     },
     narrowBelow,
   );
@@ -42,6 +45,9 @@ describe("keyOrder: byte order of the encodings, emit order among equal keys", (
         expect(order(items.map((x) => x.ek))).toEqual(oracle(items));
         // Past 2^24 records a word holds four key bytes and a 32-bit index instead of five and 24 bits.
         expect(order(items.map((x) => x.ek), 2)).toEqual(oracle(items));
+        // With the keys' first bytes given as heads (zero-padded: a short key's padding must not sort it wrong).
+        expect(order(items.map((x) => x.ek), undefined, true)).toEqual(oracle(items));
+        expect(order(items.map((x) => x.ek), 2, true)).toEqual(oracle(items));
       });
     }
   });
