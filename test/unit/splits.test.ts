@@ -68,6 +68,26 @@ describe("byte-range splits read every line exactly once", () => {
     for (const splitSize of [1_000, 30_000, 200_000]) expect(readAll(path, bytes.length, splitSize), `split ${splitSize}`).toEqual(oracleLines(bytes));
   });
 
+  it("a batch larger than a decoding piece (64 KiB) reads the same lines, cut anywhere", () => {
+    // About 1 MiB of mixed lines: multibyte text, \r\n, empty lines, and lines longer than a piece.
+    let seed = 777;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const parts: string[] = [];
+    for (let size = 0; size < 1 << 20; ) {
+      const kind = rand(20);
+      const line = kind === 0 ? "" : kind === 1 ? "é日🎉".repeat(1 + rand(30)) : kind === 2 ? "L".repeat(65_000 + rand(80_000)) : "w".repeat(1 + rand(200));
+      const piece = line + (rand(4) === 0 ? "\r\n" : "\n");
+      parts.push(piece);
+      size += Buffer.byteLength(piece);
+    }
+    for (const last of ["", "unterminated tail\r"]) {
+      const bytes = Buffer.from(parts.join("") + last);
+      const path = join(dir, `pieces-${last.length}`);
+      writeFileSync(path, bytes);
+      for (const splitSize of [bytes.length, 300_000]) expect(readAll(path, bytes.length, splitSize, 1 << 20), `split ${splitSize}`).toEqual(oracleLines(bytes));
+    }
+  });
+
   it("an empty file has no splits and no records", () => {
     const path = join(dir, "empty");
     writeFileSync(path, "");
