@@ -23,3 +23,21 @@ export class SpareBuffer {
     if (whole.length > (this.kept?.length ?? 0)) this.kept = whole;
   }
 }
+
+/** A typed array kept between a thread's tasks, taken whole and given back as a SpareBuffer's buffer is. */
+export class SpareArray<T extends { readonly length: number }> {
+  private kept: T | undefined;
+
+  /** The kept array if it has at least `min` elements (it is no longer kept); else undefined. */
+  take(min: number): T | undefined {
+    const a = this.kept;
+    if (!a || a.length < min) return undefined;
+    this.kept = undefined;
+    return a;
+  }
+
+  /** Keeps `a` for the next user if it is larger than what is kept. */
+  give(a: T): void {
+    if (a.length > (this.kept?.length ?? 0)) this.kept = a;
+  }
+}

@@ -5,6 +5,7 @@
  * native code, and only records whose leading bytes tie are compared in full (then by index, which
  * keeps emit order among equal keys).
  */
+import { SpareArray } from "../spare-buffer.js";
 
 /**
  * Each record's sort word is 64 bits: four key bytes, then (below 2^24 records) a fifth key byte
@@ -13,6 +14,8 @@
  * halves, so no BigInt is made.
  */
 const NARROW_BELOW = 1 << 24;
+/** The words' array, kept between sorts (see SpareArray). */
+const sparePacked = new SpareArray<BigUint64Array>();
 /** Keys compared past this many shared leading bytes still sort right, through the tie-break. */
 const MAX_SHARED = 8;
 /** Where a word's high and low halves sit among the Uint32Array's pairs. */
@@ -53,8 +56,8 @@ export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array
   const narrow = n < Math.min(narrowBelow, NARROW_BELOW);
   const head = keys.head;
   const skip = head ? sharedHead(head, n) : sharedPrefix(keys);
-  const packed = new BigUint64Array(n);
-  const words = new Uint32Array(packed.buffer);
+  const packed = sparePacked.take(n)?.subarray(0, n) ?? new BigUint64Array(n);
+  const words = new Uint32Array(packed.buffer, packed.byteOffset, 2 * n);
   // A shorter key reads as 0 past its end: it ties, then sorts first in full.
   const at = (i: number, k: number) => {
     const b = skip + k;
@@ -66,6 +69,7 @@ export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array
     words[2 * i + LO] = narrow ? ((at(i, 4) << 24) | i) >>> 0 : i;
   }
   packed.sort();
+  const giveBack = () => sparePacked.give(new BigUint64Array(packed.buffer)); // the whole array, for the next sort
   const order = new Int32Array(n);
   const indexMask = narrow ? NARROW_BELOW - 1 : 0xffffffff;
   const keyMask = narrow ? ~indexMask >>> 0 : 0;
@@ -84,6 +88,7 @@ export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array
     }
     i = j;
   }
+  giveBack();
   return order;
 }
 
