@@ -44,7 +44,9 @@ export class Merger {
   }
 
   private less(a: number, b: number): boolean {
-    const ka = this.readers[a]!.key, kb = this.readers[b]!.key;
+    const ra = this.readers[a]!, rb = this.readers[b]!;
+    if (ra.head !== rb.head) return ra.head < rb.head;
+    const ka = ra.key, kb = rb.key;
     return ka < kb || (ka === kb && a < b);
   }
 

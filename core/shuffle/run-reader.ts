@@ -5,10 +5,17 @@ import { CorruptSegmentError, type Segment } from "./segment.js";
 import { decodeValue, readVarint, valueEnd, varintEnd } from "./values.js";
 
 const CHUNK = 256 << 10;
+/** Key bytes in `head`: six fit a double exactly. */
+const HEAD = 6;
 
 export class RunReader {
   /** The current record's encoded key (valid after next() returned true). */
   key = "";
+  /**
+   * Its first HEAD bytes as one number, zero past its end: a merge compares these first and the
+   * strings only on ties (as a map sorts, see key-sort.ts; zero padding keeps the order).
+   */
+  head = 0;
   private buf: Buffer;
   private start = 0; // next unparsed byte in buf
   private end = 0; // end of valid bytes in buf
@@ -78,6 +85,9 @@ export class RunReader {
     }
     if (vEnd < 0) return false;
     this.key = buf.toString("latin1", lenEnd, keyEnd);
+    let head = 0;
+    for (let k = 0; k < HEAD; k++) head = head * 256 + (lenEnd + k < keyEnd ? buf[lenEnd + k]! : 0);
+    this.head = head;
     this.valStart = keyEnd;
     this.valEnd = vEnd;
     this.start = vEnd;

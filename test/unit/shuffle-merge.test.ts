@@ -106,6 +106,23 @@ describe("Merger", () => {
     }
   });
 
+  it("keys that tie on their first bytes, or end within them, still merge in byte order", () => {
+    // The merge compares a number made of each key's first 6 bytes (zero past its end) before the keys.
+    const rng = makeRng(61);
+    const pool = new Set<string>(["", "\x00", "\x00\x00", "\x06", "\x06\x00", "\x06\x00\x00\x00\x00\x00\x00"]);
+    while (pool.size < 60) {
+      let k = pick(rng, ["\x06abcde", "\x06abcdf", "\x06ab", "\x06abcde\x00"]);
+      for (let n = int(rng, 0, 3); n > 0; n--) k += String.fromCharCode(pick(rng, [0, 1, 0x61, 0xff]));
+      pool.add(k);
+    }
+    const { segs, expected } = makeRuns(rng, "heads", 9, 1, [...pool], 50);
+    const m = openMerger(segs[0]!, 16);
+    const got: Item[] = [];
+    while (m.next()) got.push({ key: m.reader.key, tag: m.reader.value() as Tag });
+    m.close();
+    expect(got.map((g) => [g.key, g.tag.run, g.tag.seq])).toEqual(expected[0]!.map((w) => [w.key, w.tag.run, w.tag.seq]));
+  });
+
   it("many runs sharing one key keep run order", () => {
     const k = encodeKey("same");
     const segs = Array.from({ length: 33 }, (_, run) =>
