@@ -71,6 +71,9 @@ describe("attempts of one task keep checkpoints of their own", () => {
   });
 });
 
+/** Progress after which a held checkpoint is asked about again (see CLOCK_EVERY). */
+const STEP = 64 << 10;
+
 describe("checkpoint pacing", () => {
   afterEach(() => vi.useRealTimers());
 
@@ -88,7 +91,7 @@ describe("checkpoint pacing", () => {
       vi.advanceTimersByTime(299);
       expect(c.due(20)).toBe(maxShare === undefined);
       vi.advanceTimersByTime(1);
-      expect(c.due(20)).toBe(true);
+      expect(c.due(20 + STEP, 10)).toBe(true); // asked again after more work, with as much to write as the last
     });
   }
 
@@ -105,12 +108,21 @@ describe("checkpoint pacing", () => {
     const next = new Checkpointer(join(dir, "first-2"), "attempt-1-gg", policy, "test-kind");
     expect(next.due(10, 2000)).toBe(false);
     vi.advanceTimersByTime(599);
-    expect(next.due(10, 2000)).toBe(false);
-    expect(next.due(10, 100)).toBe(true); // little buffered (just spilled): cheap, so taken
+    expect(next.due(10 + STEP, 2000)).toBe(false);
+    expect(next.due(10 + 2 * STEP, 100)).toBe(true); // little buffered (just spilled): cheap, so taken
     vi.advanceTimersByTime(1);
-    expect(next.due(10, 2000)).toBe(true);
+    expect(next.due(10 + 3 * STEP, 2000)).toBe(true);
     // Another kind has learned nothing.
     expect(new Checkpointer(join(dir, "first-3"), "attempt-1-hh", policy, "other-kind").due(10, 2000)).toBe(true);
+    // A checkpoint held back by its cost is a matter of time: asked per record, the clock is not read each time.
+    const held = new Checkpointer(join(dir, "first-5"), "attempt-1-jj", policy, "test-kind");
+    expect(held.due(10, 1e9)).toBe(false);
+    const now = vi.spyOn(Date, "now");
+    for (let i = 1; i < 64; i++) expect(held.due(10 + i, 1e9)).toBe(false);
+    expect(now).toHaveBeenCalledTimes(0);
+    expect(held.due(10 + STEP, 1e9)).toBe(false);
+    expect(now).toHaveBeenCalledTimes(1);
+    now.mockRestore();
     // Nor does a size the user set wait (no share).
     expect(new Checkpointer(join(dir, "first-4"), "attempt-1-ii", { everyBytes: 10, everyMs: 60_000 }, "test-kind").due(10, 2000)).toBe(true);
   });
