@@ -113,17 +113,21 @@ export class LineWriter implements RecordWriter {
   }
 
   write(key: Key, value: unknown): void {
-    this.append(this.line(key, value));
+    // lines() with a string: the value as it is, its newline added as a byte (`value + "\n"` made a
+    // string of each line only to copy it again).
+    if (this.line === plainLine && typeof value === "string") this.append(value, true);
+    else this.append(this.line(key, value));
     this.records++;
   }
 
-  private append(text: string): void {
-    const most = text.length * 3;
+  private append(text: string, newline = false): void {
+    const most = text.length * 3 + 1;
     if (this.pos + most > this.buf.length) {
       this.flush();
       if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most);
     }
     this.pos += this.buf.write(text, this.pos, "utf8");
+    if (newline) this.buf[this.pos++] = 0x0a;
   }
 
   async close(): Promise<WriteProgress> {
