@@ -1,9 +1,10 @@
 /**
  * Map output pairs held as the bytes they will be written as (Hadoop's kvbuffer): all pairs of a
  * map without a combiner, and a combining map's table when it is written out. Each record
- * `varint keyLength, key, value` is appended to one growing buffer, plus four ints of metadata. A pair as JS objects (the record, its key encoding, its value) took about 250
- * bytes for a 100-byte record, and writing it out in key order touched three scattered objects per
- * record; here a record costs its bytes plus 16, and writing copies contiguous bytes.
+ * `varint keyLength, key, value` is appended to one growing buffer, plus six ints of metadata. A
+ * pair as JS objects (the record, its key encoding, its value) took about 250 bytes for a 100-byte
+ * record, and writing it out in key order touched three scattered objects per record; here a
+ * record costs its bytes plus 24, and writing copies contiguous bytes.
  */
 import type { RunWriter } from "./run-writer.js";
 import { keyHead, keyOrder } from "./key-sort.js";
