@@ -54,28 +54,23 @@ export function makeCombiner(job: Job, ctx: Context) {
 
 /** Partition of an encoding: how many boundaries are at or below it (binary search). Equal keys never split. */
 function rangePartitioner(base64: readonly string[]): Partitioner {
-  const bounds = base64.map((b) => Buffer.from(b, "base64").toString("latin1"));
-  const byteBounds = base64.map((b) => Buffer.from(b, "base64"));
-  const partitioner: Partitioner = (_key, ek) => {
-    let lo = 0, hi = bounds.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (bounds[mid]! <= ek) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  const bounds = base64.map((b) => Buffer.from(b, "base64"));
+  const latin1 = bounds.map((b) => b.toString("latin1"));
+  const partitioner: Partitioner = (_key, ek) => countAtOrBelow(bounds.length, (i) => latin1[i]! <= ek);
   // The same on the bytes of an encoding already written to the map's buffer (no string made for it).
-  partitioner.ofBytes = (bytes, at, length) => {
-    let lo = 0, hi = byteBounds.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(byteBounds[mid]!, bytes, at, length) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  partitioner.ofBytes = (bytes, at, length) => countAtOrBelow(bounds.length, (i) => compareBytes(bounds[i]!, bytes, at, length) <= 0);
   return partitioner;
+}
+
+/** How many of n sorted boundaries `atOrBelow` holds for (it holds for a prefix of them). */
+function countAtOrBelow(n: number, atOrBelow: (i: number) => boolean): number {
+  let lo = 0, hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (atOrBelow(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** `a` against bytes [at, at + length) of `b`, in byte order. */

@@ -79,9 +79,9 @@ export function formatValue(type: ColumnType, value: unknown, delimiter: string)
   return quote || value === "" ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** A header or data line: fields joined by the delimiter, CRLF-free. */
+/** A header or data line, without its newline: fields joined by the delimiter, CRLF-free. */
 export function formatLine(fields: readonly string[], delimiter: string): string {
-  return fields.join(delimiter) + "\n";
+  return fields.join(delimiter);
 }
 
 /** Quotes a column name for the header line when it needs it. */

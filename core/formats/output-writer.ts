@@ -6,8 +6,11 @@ import { formatLine, formatName, formatValue } from "./csv-values.js";
 import type { RecordWriter, WriteProgress } from "./format.js";
 import { asRow, fitRow, inferSchema } from "./schema.js";
 
-/** Turns one output record into its line (with the newline). */
-export type LineFormat = (key: Key, value: unknown) => string;
+/**
+ * Turns one output record into its line, without the newline (the writer adds it as a byte: `line +
+ * "\n"` made a string of each line only to copy it again), or undefined for none.
+ */
+export type LineFormat = (key: Key, value: unknown) => string | undefined;
 
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n" };
 const NEEDS_ESCAPE = /[\\\t\n]/;
@@ -29,17 +32,17 @@ function json(v: unknown): string {
 export function tsvLine(key: Key, value: unknown): string {
   let out = Array.isArray(key) ? key.map(tsvField).join("\t") : tsvField(key);
   if (value !== undefined) out += "\t" + tsvField(value);
-  return out + "\n";
+  return out;
 }
 
 /** `lines()` as an output: the value as it is (a string holding newlines writes several lines), never the key. */
-export function plainLine(_key: Key, value: unknown): string {
-  if (value === undefined) return "";
-  return (typeof value === "string" ? value : json(value)) + "\n";
+export function plainLine(_key: Key, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === "string" ? value : json(value);
 }
 
 export function jsonlLine(key: Key, value: unknown): string {
-  return (value === undefined ? `{"key":${json(key)}}` : `{"key":${json(key)},"value":${json(value)}}`) + "\n";
+  return value === undefined ? `{"key":${json(key)}}` : `{"key":${json(key)},"value":${json(value)}}`;
 }
 
 const FLUSH_AT = 1 << 20;
@@ -68,7 +71,9 @@ export function csvLines(format: CsvFormat, continued?: { path: string }): { lin
     }
     const values = fitRow(schema, names!, row, key);
     const fields = values.map((v, i) => formatValue(schema![names![i]!]!, v, format.delimiter));
-    return (header() ?? "") + formatLine(fields, format.delimiter);
+    const text = formatLine(fields, format.delimiter);
+    const head = header();
+    return head === undefined ? text : `${head}\n${text}`;
   };
   return { line, header };
 }
@@ -113,21 +118,20 @@ export class LineWriter implements RecordWriter {
   }
 
   write(key: Key, value: unknown): void {
-    // lines() with a string: the value as it is, its newline added as a byte (`value + "\n"` made a
-    // string of each line only to copy it again).
-    if (this.line === plainLine && typeof value === "string") this.append(value, true);
-    else this.append(this.line(key, value));
+    const line = this.line(key, value);
+    if (line !== undefined) this.append(line);
     this.records++;
   }
 
-  private append(text: string, newline = false): void {
+  /** Writes a line and its newline. */
+  private append(text: string): void {
     const most = text.length * 3 + 1;
     if (this.pos + most > this.buf.length) {
       this.flush();
       if (most > this.buf.length) this.buf = Buffer.allocUnsafe(most);
     }
     this.pos += this.buf.write(text, this.pos, "utf8");
-    if (newline) this.buf[this.pos++] = 0x0a;
+    this.buf[this.pos++] = 0x0a;
   }
 
   async close(): Promise<WriteProgress> {

@@ -16,8 +16,6 @@ import { SpareArray } from "../spare-buffer.js";
 const NARROW_BELOW = 1 << 24;
 /** The words' array, kept between sorts (see SpareArray). */
 const sparePacked = new SpareArray<BigUint64Array>();
-/** Keys compared past this many shared leading bytes still sort right, through the tie-break. */
-const MAX_SHARED = 8;
 /** Where a word's high and low halves sit among the Uint32Array's pairs. */
 const [HI, LO] = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? [1, 0] : [0, 1];
 
@@ -29,11 +27,11 @@ export interface SortKeys {
   /** Compares two records' whole encoded keys (byte order). */
   compare(i: number, j: number): number;
   /**
-   * Optionally, each key's first HEAD_BYTES bytes, zero past its end, as two big-endian words per
-   * record (see `keyHead`): read in their place where they reach, they spare a cache miss per record
-   * on keys written long ago to a large buffer.
+   * Each key's first HEAD_BYTES bytes, zero past its end, as two big-endian words per record (see
+   * `keyHead`): read in place of `byte` where they reach, they spare a cache miss per record on keys
+   * written long ago to a large buffer.
    */
-  head?: Uint32Array;
+  readonly head: Uint32Array;
 }
 
 /** Bytes of a key's head. Padding with zero keeps the order (no byte is below it); ties are compared in full. */
@@ -55,13 +53,13 @@ export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array
   if (n > 0xffffffff) throw new RangeError(`${n} records are too many to sort at once; lower --sort-buffer`);
   const narrow = n < Math.min(narrowBelow, NARROW_BELOW);
   const head = keys.head;
-  const skip = head ? sharedHead(head, n) : sharedPrefix(keys);
+  const skip = sharedHead(head, n);
   const packed = sparePacked.take(n)?.subarray(0, n) ?? new BigUint64Array(n);
   const words = new Uint32Array(packed.buffer, packed.byteOffset, 2 * n);
   // A shorter key reads as 0 past its end: it ties, then sorts first in full.
   const at = (i: number, k: number) => {
     const b = skip + k;
-    if (head === undefined || b >= HEAD_BYTES) return Math.max(0, keys.byte(i, b));
+    if (b >= HEAD_BYTES) return Math.max(0, keys.byte(i, b));
     return (head[2 * i + (b >> 2)]! >>> (24 - 8 * (b & 3))) & 0xff;
   };
   for (let i = 0; i < n; i++) {
@@ -92,7 +90,10 @@ export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array
   return order;
 }
 
-/** sharedPrefix over the keys' heads (bytes every head shares, padding included: see HEAD_BYTES). */
+/**
+ * How many leading bytes every key's head shares (a type tag, a common prefix; padding included, see
+ * HEAD_BYTES): keys alike past them still sort right, through the tie-break.
+ */
 function sharedHead(head: Uint32Array, n: number): number {
   let hi = 0, lo = 0;
   for (let w = 2; w < 2 * n; w += 2) {
@@ -100,16 +101,4 @@ function sharedHead(head: Uint32Array, n: number): number {
     lo |= head[w + 1]! ^ head[1]!;
   }
   return hi !== 0 ? Math.clz32(hi) >> 3 : lo !== 0 ? 4 + (Math.clz32(lo) >> 3) : HEAD_BYTES;
-}
-
-/** How many leading bytes every key shares (up to MAX_SHARED: a type tag, a common prefix). */
-function sharedPrefix(keys: SortKeys): number {
-  let shared = 0;
-  while (shared < MAX_SHARED && keys.byte(0, shared) >= 0) shared++;
-  for (let i = 1; i < keys.n && shared > 0; i++) {
-    let k = 0;
-    while (k < shared && keys.byte(i, k) === keys.byte(0, k)) k++;
-    shared = k;
-  }
-  return shared;
 }
