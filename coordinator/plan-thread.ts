@@ -11,7 +11,7 @@
  */
 import { getHeapStatistics } from "node:v8";
 import { parentPort } from "node:worker_threads";
-import { loadModule, loadTaskJob, verifiedArtifact } from "../core/artifact.js";
+import { loadArtifact, loadTaskJob } from "../core/artifact.js";
 import { makeRunSubmission } from "../core/cluster/runs.js";
 import { messageOf } from "../core/errors.js";
 import type { IsolatedReply, IsolatedRequest, ThreadReply, ThreadRequest } from "./plan-isolated.js";
@@ -25,7 +25,7 @@ async function answer(request: IsolatedRequest): Promise<unknown> {
       return compactPlan(await planJob(await loadTaskJob(request.base.workdir, request.base.artifact, request.label, request.stage), request.base, request.options));
     case "run": {
       const { artifact, label, settings, run } = request;
-      const mod = await loadModule(await verifiedArtifact(settings.workdir, artifact.sha256, label), label);
+      const mod = await loadArtifact(settings.workdir, artifact.sha256, label);
       return makeRunSubmission(mod, artifact, settings, { ...run, at: new Date(run.at) });
     }
   }

@@ -1,21 +1,28 @@
 /** Loads a bundled job or pipeline module and checks its default export. */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isJob, type Job } from "./api/job.js";
 import { isPipeline, type Pipeline } from "./api/pipeline.js";
 import { SheafError, messageOf } from "./errors.js";
 import { artifactPath } from "./storage.js";
 
+/** Modules imported by this thread, by sha256: every task of the job (or pipeline) reuses one. */
 const cache = new Map<string, Promise<Job | Pipeline>>();
 
-/** Imports the artifact once per thread; every task of the job (or pipeline) reuses the module. */
-export function loadModule(artifact: string, label = artifact): Promise<Job | Pipeline> {
-  let mod = cache.get(artifact);
+/**
+ * Imports the artifact at `path` (`…/artifacts/<sha256>.mjs`) once per thread, if its content has
+ * the hash its name gives: a file replaced behind the engine's back is refused, not run.
+ */
+export function loadModule(path: string, label = path): Promise<Job | Pipeline> {
+  const sha256 = artifactHash(path);
+  let mod = cache.get(sha256);
   if (!mod) {
-    mod = importModule(artifact, label);
-    cache.set(artifact, mod);
-    mod.catch(() => cache.delete(artifact));
+    mod = verifiedCode(path, sha256, label).then((code) => importModule(code, sha256, label));
+    cache.set(sha256, mod);
+    mod.catch(() => cache.delete(sha256));
   }
   return mod;
 }
@@ -24,32 +31,34 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * The job a task runs: its artifact named by hash, found in the workdir's `artifacts/`, and imported
- * only if its content has that hash (a file replaced behind the engine's back is refused).
+ * only if its content has that hash.
  */
 export async function loadTaskJob(workdir: string, sha256: string, label: string, stage?: string): Promise<Job> {
-  return loadJob(await verifiedArtifact(workdir, sha256, label), label, stage);
+  return loadJob(artifactPath(workdir, checkSha(sha256, label)), label, stage);
 }
 
-/** The path of the artifact `sha256` in the workdir, once its content is checked to have that hash. */
-export async function verifiedArtifact(workdir: string, sha256: string, label: string): Promise<string> {
+/** The module of the artifact `sha256` in the workdir, checked as loadTaskJob checks it. */
+export function loadArtifact(workdir: string, sha256: string, label: string): Promise<Job | Pipeline> {
+  return loadModule(artifactPath(workdir, checkSha(sha256, label)), label);
+}
+
+function checkSha(sha256: string, label: string): string {
   if (!SHA256.test(sha256)) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${JSON.stringify(sha256.slice(0, 80))} is not a sha256`);
-  const path = artifactPath(workdir, sha256);
-  if (!verified.has(path)) {
-    let content: Buffer;
-    try {
-      content = await readFile(path);
-    } catch (err) {
-      throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} cannot be read: ${messageOf(err)}`);
-    }
-    const actual = createHash("sha256").update(content).digest("hex");
-    if (actual !== sha256) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} does not match its hash (it holds ${actual})`);
-    verified.add(path);
-  }
-  return path;
+  return sha256;
 }
 
-/** Artifacts whose hash this thread checked (content-addressed files never change once right). */
-const verified = new Set<string>();
+/** The artifact's bytes, read once, if they have the hash `sha256`. */
+async function verifiedCode(path: string, sha256: string, label: string): Promise<Buffer> {
+  let content: Buffer;
+  try {
+    content = await readFile(path);
+  } catch (err) {
+    throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} cannot be read: ${messageOf(err)}`);
+  }
+  const actual = createHash("sha256").update(content).digest("hex");
+  if (actual !== sha256) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} does not match its hash (it holds ${actual})`);
+  return content;
+}
 
 /** The sha256 an artifact path names (`…/artifacts/<sha256>.mjs`). */
 export function artifactHash(path: string): string {
@@ -71,12 +80,22 @@ export async function loadJob(artifact: string, label = artifact, stage?: string
   return found.job;
 }
 
-async function importModule(artifact: string, label: string): Promise<Job | Pipeline> {
+/**
+ * Imports exactly the bytes that were verified. `import()` of the shared path would open it a second
+ * time, and whoever can write the workdir could swap the file between the check and the load; so the
+ * bytes go to a private copy (a fresh 0700 folder of this process's own) which is imported, then removed.
+ */
+async function importModule(code: Buffer, sha256: string, label: string): Promise<Job | Pipeline> {
   let mod: { default?: unknown };
+  const dir = await mkdtemp(join(tmpdir(), "sheaf-code-"));
   try {
-    mod = await import(pathToFileURL(artifact).href);
+    const copy = join(dir, `${sha256}.mjs`);
+    await writeFile(copy, code, { flag: "wx", mode: 0o400 });
+    mod = await import(pathToFileURL(copy).href);
   } catch (err) {
     throw new SheafError("BAD_JOB_MODULE", `job module ${label} failed to load: ${messageOf(err)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
   if (!isJob(mod.default) && !isPipeline(mod.default)) {
     const got = mod.default === undefined ? "it has no default export" : "its default export is neither a job nor a pipeline";
