@@ -8,11 +8,12 @@
  * never overwrite each other's checkpoint; one that resumes takes the furthest checkpoint it can
  * use, links its files into its own folder first, and starts from scratch if none is usable.
  */
-import { closeSync, copyFileSync, existsSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, ftruncateSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { SheafError, messageOf } from "../core/errors.js";
 import { mkdirBelow } from "../core/storage.js";
+import { checkUnder, openConfined } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
-import { isInside } from "../core/security/roots.js";
 import type { Split } from "../core/splits.js";
 import type { BadRecord, JobConfig } from "../core/tasks.js";
 import type { RunFile } from "./run-merge.js";
@@ -182,11 +183,24 @@ export class Checkpointer {
   }
 }
 
+/** What `resumeFrom` needs beyond the folders. */
+export interface ResumeOptions<C extends Checkpoint> {
+  /**
+   * The folder of the job's layout the checkpoint folder lies in (the job's scratch, or the
+   * output's `_temporary`): no file a checkpoint names may be reached through a symlink below it.
+   * @defaultValue the checkpoint folder's parent
+   */
+  root?: string;
+  /** Why a checkpoint of the right kind cannot be used by this task (a map's resume outside its split), if it cannot. */
+  refuse?: (cp: C) => string | undefined;
+}
+
 /**
  * The furthest of the task's checkpoints whose files can still be linked into `into` (this
- * attempt's folder), or undefined when there is none.
+ * attempt's folder), or undefined when there is none. A manifest that is not what an attempt of
+ * this task writes is logged, dropped and never followed.
  */
-export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], into: string): Resumed<C> | undefined {
+export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], into: string, options: ResumeOptions<C> = {}): Resumed<C> | undefined {
   let names: string[];
   // Most tasks have none: a failed readdir builds an error (~80 µs of an empty task), existsSync does not.
   if (!existsSync(dir)) return undefined;
@@ -195,80 +209,170 @@ export function resumeFrom<C extends Checkpoint>(dir: string, kind: C["kind"], i
   } catch {
     return undefined;
   }
+  const root = options.root ?? dirname(dir);
   const found = names.flatMap((n) => {
-    const cp = readManifest<C>(join(dir, n), dir, kind);
-    return cp ? [{ cp, manifest: join(dir, n) }] : [];
+    const manifest = join(dir, n);
+    try {
+      const cp = readManifest<C>(manifest, dir, root, kind);
+      const refused = cp && options.refuse?.(cp);
+      if (refused) throw new SheafError("BAD_CHECKPOINT", refused);
+      return cp ? [{ cp, manifest }] : [];
+    } catch (err) {
+      drop(manifest, err);
+      return [];
+    }
   });
   found.sort((a, b) => (b.cp.progress ?? 0) - (a.cp.progress ?? 0));
   for (const { cp, manifest } of found) {
-    const adopted = adopt(cp, into);
-    if (adopted) return { ...adopted, manifest };
+    try {
+      const adopted = adopt(cp, into, dir, root);
+      if (adopted) return { ...adopted, manifest };
+    } catch (err) {
+      drop(manifest, err);
+    }
   }
   return undefined;
 }
 
-/** A manifest of `kind`, checked; undefined (and dropped, when hostile) otherwise. */
-function readManifest<C extends Checkpoint>(path: string, dir: string, kind: C["kind"]): C | undefined {
+/** A hostile manifest: said why, and removed, so no later attempt reads it again. */
+function drop(manifest: string, err: unknown): void {
+  process.stderr.write(`sheaf: checkpoint ${manifest} not used: ${messageOf(err)}\n`);
+  rmSync(manifest, { force: true });
+}
+
+/**
+ * A manifest of `kind`, checked; undefined when it is gone or of another kind. Throws (the caller
+ * drops it) when it is not what an attempt writes: a link, a malformed one, or one naming a file
+ * outside its own folder.
+ */
+function readManifest<C extends Checkpoint>(path: string, dir: string, root: string, kind: C["kind"]): C | undefined {
+  let fd: number;
+  try {
+    fd = openConfined(path, dir, root, "checkpoint");
+  } catch (err) {
+    if (err instanceof SheafError) throw err;
+    return undefined; // removed by an attempt that finished the task
+  }
   let cp: Checkpoint;
   try {
-    cp = checkMessage<Checkpoint>(Schemas.checkpoint, JSON.parse(readFileSync(path, "utf8")), `checkpoint ${path}`);
-  } catch {
-    return undefined;
+    cp = checkMessage<Checkpoint>(Schemas.checkpoint, JSON.parse(readFileSync(fd, "utf8")), "it");
+  } catch (err) {
+    throw err instanceof SheafError ? err : new SheafError("BAD_CHECKPOINT", messageOf(err));
+  } finally {
+    closeSync(fd);
   }
-  // Every file a checkpoint names is a link it made in its own folder: a manifest naming any other
-  // path was not written by an attempt; it is dropped, not followed, and the attempt starts clean.
+  // Every file a checkpoint names is a link it made in its own folder: the rest is checked as each is opened.
   const files = cp.kind === "map" ? [...cp.spills.map((r) => r.path), ...(cp.part ? [cp.part.path] : [])] : [cp.part.path];
-  if (files.some((f) => !isInside(resolve(dir), resolve(f)))) {
-    rmSync(path, { force: true });
-    return undefined;
-  }
+  for (const f of files) checkUnder(dir, f, "a file it names:");
   return cp.kind === kind ? (cp as C) : undefined;
 }
 
-/** The checkpoint with its map spills linked into `into`, or undefined when its files are gone. */
-function adopt<C extends Checkpoint>(cp: C, into: string): C | undefined {
+/**
+ * The checkpoint with its map spills linked into `into`, or undefined when its files are gone.
+ * Throws when a spill is not a regular file in the checkpoint's folder (a planted link).
+ */
+function adopt<C extends Checkpoint>(cp: C, into: string, dir: string, root: string): C | undefined {
   // Only spills are linked: a map task's folder is made lazily, when it has a file to hold.
   if (cp.kind !== "map" || cp.spills.length === 0) return cp;
   mkdirBelow(dirname(into), into);
   const adopted: string[] = [];
   const adopt = (file: string, name: string) => {
     const target = join(into, name);
-    linkSync(file, target);
-    adopted.push(target);
+    // The file opened without following links is the one linked: link(2) does not follow a
+    // symlink either, and a swap in between leaves a link whose inode differs, refused here.
+    const fd = openConfined(file, dir, root, "spilled run");
+    try {
+      const opened = fstatSync(fd);
+      linkSync(file, target);
+      adopted.push(target);
+      const linked = lstatSync(target);
+      if (!linked.isFile() || linked.ino !== opened.ino || linked.dev !== opened.dev) {
+        throw new SheafError("PATH_NOT_ALLOWED", `spilled run ${file} changed while it was linked`);
+      }
+    } finally {
+      closeSync(fd);
+    }
     return target;
   };
   try {
     const spills = cp.spills.map((r, i) => ({ ...r, path: adopt(r.path, `resumed-${String(i).padStart(5, "0")}`) }));
     return { ...cp, spills } as C;
-  } catch {
+  } catch (err) {
     for (const f of adopted) rmSync(f, { force: true });
+    if (err instanceof SheafError) throw err;
     return undefined;
   }
 }
 
+/** The resume fields a map checkpoint may set: where the read continues, never what it reads. */
+const RESUME_FIELDS = ["start", "firstLine", "skip"] as const;
+
+/** Why a map checkpoint's resume cannot continue `split` (undefined when it can): it may only move the read within it. */
+export function refuseResume(split: Split, resume: Partial<Split>): string | undefined {
+  const other = Object.keys(resume).find((k) => !(RESUME_FIELDS as readonly string[]).includes(k));
+  if (other !== undefined) return `its resume sets ${other}, which only the task's own split may`;
+  const { start, firstLine, skip } = resume;
+  if (start !== undefined && !(Number.isSafeInteger(start) && start >= split.start && start <= split.end)) {
+    return `its resume starts at ${start}, outside the task's split [${split.start}, ${split.end}]`;
+  }
+  if (firstLine !== undefined && !(Number.isSafeInteger(firstLine) && firstLine >= (split.firstLine ?? 1))) {
+    return `its resume's first line ${firstLine} is before the split's`;
+  }
+  if (skip !== undefined && !(Number.isSafeInteger(skip) && skip >= 0)) return `its resume skips ${skip} records`;
+  return undefined;
+}
+
+/** The task's split, continued where a checkpoint's resume (checked by `refuseResume`) says: only the resume fields are taken. */
+export function resumedSplit(split: Split, resume: Partial<Split>): Split {
+  const moved: Split = { ...split };
+  for (const k of RESUME_FIELDS) if (resume[k] !== undefined) moved[k] = resume[k];
+  return moved;
+}
+
 /**
  * Starts a part file from a checkpoint's, or, when that file cannot be copied (a concurrent attempt
- * finished and removed it, the disk lost it), forgets the checkpoint so that this attempt and every
- * later one start clean instead of failing the same way. Returns whether it continued.
+ * finished and removed it, the disk lost it, it is not a regular file in the checkpoint's folder),
+ * forgets the checkpoint so that this attempt and every later one start clean instead of failing
+ * the same way. Returns whether it continued. `root`: as for `resumeFrom`.
  */
-export function continueOrForget(manifest: string, from: PartProgress, to: string): boolean {
+export function continueOrForget(manifest: string, from: PartProgress, to: string, root = dirname(dirname(manifest))): boolean {
   try {
-    continuePart(from, to);
+    continuePart(from, to, dirname(manifest), root);
     return true;
-  } catch {
-    rmSync(manifest, { force: true });
+  } catch (err) {
+    if (err instanceof SheafError) drop(manifest, err);
+    else rmSync(manifest, { force: true });
     rmSync(to, { force: true });
     return false;
   }
 }
 
-/** Starts a part file from a checkpoint's: a copy of its first `bytes` bytes. */
-export function continuePart(from: PartProgress, to: string): void {
-  copyFileSync(from.path, to);
-  const fd = openSync(to, "r+");
+const COPY_CHUNK = 1 << 20;
+
+/**
+ * Starts a part file from a checkpoint's: a copy of its first `bytes` bytes. Read through a
+ * descriptor opened without following links (not copyFileSync, which follows them), from a file
+ * that must lie in `dir` and hold at least those bytes.
+ */
+export function continuePart(from: PartProgress, to: string, dir: string, root: string): void {
+  const src = openConfined(from.path, dir, root, "part file");
   try {
-    ftruncateSync(fd, from.bytes);
+    const size = fstatSync(src).size;
+    if (size < from.bytes) throw new SheafError("BAD_CHECKPOINT", `part file ${from.path} holds ${size} bytes, fewer than its checkpoint's ${from.bytes}`);
+    // O_NOFOLLOW: nor is the copy written through a link planted in this attempt's folder.
+    const dst = openSync(to, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (constants.O_NOFOLLOW ?? 0), 0o666);
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(1, from.bytes)));
+      for (let pos = 0; pos < from.bytes; ) {
+        const n = readSync(src, buf, 0, Math.min(buf.length, from.bytes - pos), pos);
+        if (n <= 0) throw new SheafError("BAD_CHECKPOINT", `part file ${from.path} ended at byte ${pos}, before its checkpoint's ${from.bytes}`);
+        for (let off = 0; off < n; ) off += writeSync(dst, buf, off, n - off);
+        pos += n;
+      }
+    } finally {
+      closeSync(dst);
+    }
   } finally {
-    closeSync(fd);
+    closeSync(src);
   }
 }

@@ -15,7 +15,7 @@ import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { writeSegmentIndex } from "../core/shuffle/segment-index.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
-import { Checkpointer, checkpointPolicy, continueOrForget, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
+import { Checkpointer, checkpointPolicy, continueOrForget, refuseResume, resumedSplit, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { MapOutputBuffer } from "./map-output.js";
 import { checkOutputKey, makeCombiner, makePartitioner, runHook, wrapUserError } from "./user-code.js";
@@ -41,8 +41,10 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   };
   try {
     if (mapOnly) mkdirBelow(outputTemporaryDir(task.job.output), outDir);
-    let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch);
-    if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath)) resumed = undefined;
+    // A checkpoint's files lie below this folder of the layout, reached through no link; its resume only moves the read within the task's split.
+    const root = mapOnly ? outputTemporaryDir(task.job.output) : task.job.scratch;
+    let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch, { root, refuse: (cp) => refuseResume(task.split, cp.resume) });
+    if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath, root)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
 
     let emit: (key: Key, value?: unknown) => void;
@@ -77,7 +79,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
     const sink = emit;
     if (skipLimit > 0 && !job.mapBatch) emit = (key, value) => void held.push([key, value]);
 
-    const split = resumed ? { ...task.split, ...resumed.resume } : task.split;
+    const split = resumed ? resumedSplit(task.split, resumed.resume) : task.split;
     const base = { recordsIn: resumed?.recordsIn ?? 0, bytesIn: resumed?.bytesIn ?? 0 };
     let recordsIn = base.recordsIn;
     const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job), shuffle ? "map" : "map-only");

@@ -32,9 +32,10 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
   const premerge = attemptScratchDir(task.job.scratch, task.taskId, attempt);
   let cleanup = () => {};
   try {
-    mkdirBelow(outputTemporaryDir(task.job.output), outDir);
-    let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir);
-    if (resumed && !continueOrForget(resumed.manifest, resumed.part, path)) resumed = undefined;
+    const root = outputTemporaryDir(task.job.output); // a checkpoint's part is reached from here through no link
+    mkdirBelow(root, outDir);
+    let resumed = resumeFrom<ReduceCheckpoint>(ckptDir, "reduce", outDir, { root });
+    if (resumed && !continueOrForget(resumed.manifest, resumed.part, path, root)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
     /** Keys up to this one (an encoding) are already in the part file. */
     const done = resumed ? Buffer.from(resumed.lastKey, "base64").toString("latin1") : undefined;

@@ -4,7 +4,8 @@
  * layout puts it (a map output in the job's scratch, a part under `<output>/_temporary`), so a
  * message can point the engine at nothing else.
  */
-import { isAbsolute, resolve, sep } from "node:path";
+import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { readsFiles, writesFiles } from "../formats/registry.js";
 import { SheafError } from "../errors.js";
 import { jobScratchDir, outputTemporaryDir } from "../storage.js";
@@ -19,6 +20,39 @@ function refuse(what: string, path: string, where: string): never {
 /** `path` must be `dir` or lie under it, after `..` is resolved. */
 export function checkUnder(dir: string, path: string, what: string): void {
   if (!isAbsolute(path) || !isInside(resolve(dir), resolve(path))) refuse(what, path, dir);
+}
+
+/**
+ * Opens for reading a file that a checkpoint names, only if it is a regular file under `dir`
+ * reached from `root` (an existing folder of the job's layout, at or above `dir`) through no
+ * symlink: `checkUnder` is lexical, and a link planted below `root` (the file, or a folder on its
+ * way) would lead the read anywhere. The folders are resolved and must be what they name; the file
+ * is opened with O_NOFOLLOW. Throws PATH_NOT_ALLOWED; a missing file throws as the system does.
+ */
+export function openConfined(path: string, dir: string, root: string, what: string): number {
+  checkUnder(dir, path, what);
+  checkUnder(root, dir, what);
+  const linked = (): never => {
+    throw new SheafError("PATH_NOT_ALLOWED", `${what} ${path} is not a regular file reached without symbolic links under ${dir}`);
+  };
+  const rel = relative(resolve(root), resolve(path));
+  if (rel === "") linked();
+  const real = join(realpathSync(root), rel);
+  if (realpathSync(dirname(real)) !== dirname(real)) linked();
+  // Without O_NOFOLLOW (Windows) an lstat stands in, open to a swap between the two.
+  if (constants.O_NOFOLLOW === undefined && lstatSync(real).isSymbolicLink()) linked();
+  let fd: number;
+  try {
+    fd = openSync(real, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOOP") linked();
+    throw err;
+  }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    linked();
+  }
+  return fd;
 }
 
 /** The job's folders inside the roots, and its scratch where its id puts it. */

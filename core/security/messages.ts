@@ -134,8 +134,14 @@ const ScheduleSpecSchema = v.looseObject({
 });
 
 const PartProgressSchema = v.looseObject({ path: AbsPath, bytes: Count, records: Count });
+/**
+ * Where a map's read continues: offsets and counts within the task's own split, never what it reads
+ * (`file`, `unit`, `range`, `end`). Strict: any other field refuses the checkpoint. The map task
+ * also checks them against its split.
+ */
+const ResumeSchema = v.strictObject({ start: v.optional(Count), firstLine: v.optional(Positive), skip: v.optional(Count) });
 const CheckpointSchema = v.variant("kind", [
-  v.looseObject({ kind: v.literal("map"), spills: v.array(v.looseObject({ path: AbsPath })), part: v.optional(PartProgressSchema) }),
+  v.looseObject({ kind: v.literal("map"), resume: ResumeSchema, spills: v.array(v.looseObject({ path: AbsPath })), part: v.optional(PartProgressSchema) }),
   v.looseObject({ kind: v.literal("reduce"), lastKey: v.string(), part: PartProgressSchema }),
 ]);
 
