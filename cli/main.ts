@@ -3,9 +3,11 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { SheafError } from "../core/errors.js";
+import { redactUrl } from "../core/security/credentials.js";
 import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
 import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
+import { printableReport } from "./status.js";
 
 // Commands load what they need when they run: `sheaf run` never loads BullMQ or ioredis, the
 // cluster commands never load the thread pool (a second saved per process start).
@@ -64,15 +66,16 @@ const ALLOW_ROOT = ["--allow-root <dir>", "confine inputs, outputs, workdir and 
 /** The options of every command that talks to a cluster. */
 function clusterOptions(cmd: Command): Command {
   return cmd
-    .option("--redis <url>", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// for TLS (default: $SHEAF_REDIS_URL)")
+    .option("--redis <url>", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// for TLS (default: $SHEAF_REDIS_URL); a password here shows in ps: prefer --redis-file")
+    .option("--redis-file <path>", "a file holding the Redis URL (default: $SHEAF_REDIS_URL_FILE)")
     .option("--prefix <name>", "namespace of Sheaf's keys, so clusters can share a Redis", process.env.SHEAF_PREFIX ?? "sheaf");
 }
 
 /** Runs `fn` with a Redis connection for a one-shot command, closing it after. */
-async function withRedis<T>(o: { redis?: string; prefix: string }, fn: (redis: Redis, keys: Keys) => Promise<T>): Promise<T> {
+async function withRedis<T>(o: { redis?: string; redisFile?: string; prefix: string }, fn: (redis: Redis, keys: Keys) => Promise<T>): Promise<T> {
   // Give up after about 20 s without Redis: long enough to ride out a restart while following a job.
   const { connectRedis, redisUrlFrom, Keys } = await cluster();
-  const redis = connectRedis(redisUrlFrom(o.redis), "cli", undefined, { retryStrategy: (n) => (n > 25 ? null : Math.min(200 * n, 1000)) });
+  const redis = connectRedis(redisUrlFrom(o.redis, o.redisFile), "cli", undefined, { retryStrategy: (n) => (n > 25 ? null : Math.min(200 * n, 1000)) });
   try {
     return await fn(redis, new Keys(o.prefix));
   } finally {
@@ -175,7 +178,7 @@ export function buildProgram(): Command {
       };
       const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
       await serve(new Coordinator({
-        redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, leaseMs: o.lease, retention,
+        redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
         planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
       }));
     });
@@ -186,7 +189,7 @@ export function buildProgram(): Command {
     .option(...ALLOW_ROOT)
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
-      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []) }));
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []) }));
     });
 
   program
@@ -237,14 +240,14 @@ export function buildProgram(): Command {
         if (!state) throw new SheafError("NO_SUCH_JOB", `no pipeline run ${jobId} under prefix ${keys.prefix}`);
         if (RUN_FINISHED.has(state)) throw new SheafError("JOB_FINISHED", `pipeline run ${jobId} already ${state}`);
         const run = await waitForRun(redis, keys, jobId, true);
-        process.stdout.write(`${jobId} ${run.state}\n`);
+        process.stdout.write(printableReport(`${jobId} ${run.state}`) + "\n");
         return;
       }
       const state = await cancelJob(redis, keys, jobId as JobId);
       if (!state) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
       if (FINISHED.has(state)) throw new SheafError("JOB_FINISHED", `job ${jobId} already ${state}`);
       const record = await waitForJob(redis, keys, jobId as JobId, true);
-      process.stdout.write(`${jobId} ${record.state}\n`);
+      process.stdout.write(printableReport(`${jobId} ${record.state}`) + "\n");
     });
   });
 
@@ -275,7 +278,7 @@ export function buildProgram(): Command {
   });
   clusterOptions(schedule.command("list").description("schedules: expression, zone, next due time, state, last runs")).action(async (o) => {
     const { renderSchedules, listSchedules } = await cluster();
-    await withRedis(o, async (redis, keys) => void process.stdout.write(renderSchedules(await listSchedules(redis, keys)) + "\n"));
+    await withRedis(o, async (redis, keys) => void process.stdout.write(printableReport(renderSchedules(await listSchedules(redis, keys))) + "\n"));
   });
   for (const [verb, fn, what] of [["remove", "removeSchedule", "removed"], ["pause", "pauseSchedule", "paused"], ["resume", "resumeSchedule", "resumed"]] as const) {
     clusterOptions(schedule.command(verb).description(`${verb} a schedule (a run in flight finishes)`).argument("<name>")).action(async (name: string, o) => {
@@ -304,7 +307,25 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Any user can read a process's command line (`ps`, /proc/<pid>/cmdline): one holding a password
+ * (`--redis redis://user:password@…`, `acl --password`) is rewritten with it redacted, which on
+ * Linux overwrites the command line itself. It was visible from exec to here: --redis-file or
+ * SHEAF_REDIS_URL(_FILE) keep it out of the command line altogether.
+ */
+function hideCredentials(argv: readonly string[]): void {
+  const shown = argv.map((arg, i) => {
+    if (argv[i - 1] === "--redis") return redactUrl(arg);
+    if (arg.startsWith("--redis=")) return `--redis=${redactUrl(arg.slice(8))}`;
+    if (argv[i - 1] === "--password") return "***";
+    if (arg.startsWith("--password=")) return "--password=***";
+    return arg;
+  });
+  if (shown.some((arg, i) => arg !== argv[i])) process.title = shown.join(" ");
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv === process.argv) hideCredentials(argv);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -313,8 +334,9 @@ export async function main(argv: string[]): Promise<number> {
     const verbose = program.opts().verbose || argv.includes("--verbose");
     const e = err as Error & { code?: string; exitCode?: number; failure?: { stack?: string } };
     if (e.code?.startsWith("commander.")) return e.exitCode ?? 2; // commander already printed the message
-    process.stderr.write(`sheaf: ${err instanceof SheafError ? e.message : `unexpected error: ${e?.message ?? String(err)}`}\n`);
-    if (verbose) process.stderr.write(`${e.failure?.stack ?? e.stack ?? ""}\n`);
+    // Messages may quote a job's error or state from Redis: printed without terminal controls.
+    process.stderr.write(printableReport(`sheaf: ${err instanceof SheafError ? e.message : `unexpected error: ${e?.message ?? String(err)}`}`) + "\n");
+    if (verbose) process.stderr.write(printableReport(`${e.failure?.stack ?? e.stack ?? ""}`) + "\n");
     else if (!(err instanceof SheafError)) process.stderr.write("(run with --verbose for the stack trace)\n");
     return 1;
   }

@@ -4,6 +4,39 @@ import type { RunRecord } from "../core/cluster/runs.js";
 import { isReport } from "../core/progress.js";
 import { bytes, count, duration } from "./format.js";
 
+/**
+ * What status prints comes from Redis, where a worker (or anyone who can write there) may store
+ * terminal escapes (clear the screen, rewrite lines, set the title, a hyperlink) or a CR or newline
+ * that forges a line of the report. Every C0 and C1 control, DEL, and bidirectional or line
+ * separator character is shown escaped (`\x1b`, `\n`): what was stored stays visible, and none of
+ * it reaches the terminal.
+ */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+function escaped(c: string): string {
+  const code = c.charCodeAt(0);
+  return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`);
+}
+
+/** One line of text from Redis, safe to print: every control character escaped, newlines included. */
+export function printable(text: unknown): string {
+  return String(text ?? "").replace(CONTROLS, escaped);
+}
+
+/** Text from Redis that may span lines (an error): each further line starts under the field's column, so none can pose as a field. */
+function printableBlock(text: unknown, indent: string): string {
+  return String(text ?? "").split(/\r?\n/).map(printable).join("\n" + indent);
+}
+
+/** A whole report, as a last guard for any field not escaped on its own: the newlines it keeps are the report's. */
+export function printableReport(text: string): string {
+  return text.replace(CONTROLS_BUT_NEWLINE, escaped);
+}
+
+const FIELD_INDENT = " ".repeat(10);
+
 function elapsed(r: JobRecord, now: number): string {
   if (!r.startedAt) return "-";
   return duration((r.finishedAt ?? now) - r.startedAt);
@@ -14,7 +47,7 @@ function progressText(r: JobRecord): string {
   if (!p) return r.state === "queued" ? "waiting for a coordinator" : "-";
   const parts = [`map ${p.mapsDone}/${p.mapsTotal}`];
   if (p.reducesTotal > 0) parts.push(`reduce ${p.reducesDone}/${p.reducesTotal}`);
-  return parts.join("  ");
+  return printable(parts.join("  "));
 }
 
 function runElapsed(r: RunRecord, now: number): string {
@@ -25,28 +58,28 @@ function runElapsed(r: RunRecord, now: number): string {
 function stagesText(r: RunRecord): string {
   const names = r.spec.stages.map((s) => s.name);
   const done = names.filter((n) => ["succeeded", "skipped"].includes(r.stages[n]?.state ?? "")).length;
-  return `stages ${done}/${names.length}: ${names.map((n) => `${n} ${r.stages[n]?.state ?? "pending"}`).join(", ")}`;
+  return printable(`stages ${done}/${names.length}: ${names.map((n) => `${n} ${r.stages[n]?.state ?? "pending"}`).join(", ")}`);
 }
 
 function runName(r: RunRecord): string {
-  return r.spec.schedule ? `${r.spec.pipeline} (schedule ${r.spec.schedule.name})` : r.spec.pipeline;
+  return printable(r.spec.schedule ? `${r.spec.pipeline} (schedule ${r.spec.schedule.name})` : r.spec.pipeline);
 }
 
 /** Jobs and pipeline runs, newest first; a stage's job shows inside its run, not on its own. */
 export function renderJobTable(records: readonly JobRecord[], now = Date.now(), runs: readonly RunRecord[] = []): string {
   const entries = [
-    ...records.filter((r) => !r.spec.run).map((r) => ({ at: r.spec.submittedAt, row: [r.spec.id, r.spec.name, r.state, progressText(r), elapsed(r, now)] })),
-    ...runs.map((r) => ({ at: r.spec.submittedAt, row: [r.spec.id, runName(r), r.state, stagesText(r), runElapsed(r, now)] })),
+    ...records.filter((r) => !r.spec.run).map((r) => ({ at: r.spec.submittedAt, row: [printable(r.spec.id), printable(r.spec.name), printable(r.state), progressText(r), elapsed(r, now)] })),
+    ...runs.map((r) => ({ at: r.spec.submittedAt, row: [printable(r.spec.id), runName(r), printable(r.state), stagesText(r), runElapsed(r, now)] })),
   ].sort((a, b) => b.at - a.at);
   if (entries.length === 0) return "no jobs";
   const rows = [["ID", "NAME", "STATE", "PROGRESS", "ELAPSED"], ...entries.map((e) => e.row)];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return printableReport(rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n"));
 }
 
 /** A line for `status` when messages or records were refused (forged, tampered, out of bounds): a sign of an attack or a misconfigured secret. */
 export function renderRejections(counts: Record<string, number>): string {
-  const parts = Object.entries(counts).filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([code, n]) => `${code} ${n}`);
+  const parts = Object.entries(counts).filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([code, n]) => `${printable(code)} ${n}`);
   return parts.length ? `\nrefused messages and records: ${parts.join(", ")} (see the coordinator's and workers' logs)` : "";
 }
 
@@ -54,11 +87,11 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
   const p = r.progress;
   const s = r.spec;
   const lines = [
-    `job       ${s.id} (${s.name})`,
-    `state     ${r.state}${p && r.state === "running" ? `, stage ${p.stage}` : ""}${r.cancelRequested && r.state === "running" ? " (cancelling)" : ""}`,
+    `job       ${printable(s.id)} (${printable(s.name)})`,
+    `state     ${printable(r.state)}${p && r.state === "running" ? `, stage ${printable(p.stage)}` : ""}${r.cancelRequested && r.state === "running" ? " (cancelling)" : ""}`,
     `submitted ${new Date(s.submittedAt).toISOString()}${r.startedAt ? `   elapsed ${elapsed(r, now)}` : ""}`,
-    `input     ${s.inputs.join(" ")}`,
-    `output    ${s.output}`,
+    `input     ${printable(s.inputs.join(" "))}`,
+    `output    ${printable(s.output)}`,
   ];
   if (p) {
     lines.push(`map       ${p.mapsDone}/${p.mapsTotal} done`);
@@ -68,29 +101,29 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
     if (isReport(p)) {
       lines.push(`written   ${count(p.recordsOut)} records, ${bytes(p.bytesOut)} in ${p.parts} part files`);
       const counters = Object.entries(p.counters).sort(([a], [b]) => (a < b ? -1 : 1));
-      if (counters.length) lines.push(`counters  ${counters.map(([k, v]) => `${k}=${count(v)}`).join("  ")}`);
+      if (counters.length) lines.push(`counters  ${counters.map(([k, v]) => `${printable(k)}=${count(v)}`).join("  ")}`);
     }
   }
   const failed = Math.max(r.failedAttempts, p?.failedAttempts ?? 0);
-  if (failed) lines.push(`failed    ${failed} attempts; latest: ${r.lastFailure ?? p?.lastFailure ?? "?"}`);
-  if (r.error) lines.push(`error     ${r.error}`);
-  return lines.join("\n");
+  if (failed) lines.push(`failed    ${failed} attempts; latest: ${printableBlock(r.lastFailure ?? p?.lastFailure ?? "?", FIELD_INDENT)}`);
+  if (r.error) lines.push(`error     ${printableBlock(r.error, FIELD_INDENT)}`);
+  return printableReport(lines.join("\n"));
 }
 
 export function renderRun(r: RunRecord, now = Date.now()): string {
   const s = r.spec;
   const lines = [
-    `pipeline  ${s.id} (${s.pipeline})${s.schedule ? `, schedule ${s.schedule.name} due ${new Date(s.schedule.due).toISOString()}` : ""}`,
-    `state     ${r.state}${r.cancelRequested && r.state === "running" ? " (cancelling)" : ""}`,
-    `logical   ${s.at}${s.tz ? ` (${s.tz})` : ""}${s.force ? "   --force" : ""}`,
+    `pipeline  ${printable(s.id)} (${printable(s.pipeline)})${s.schedule ? `, schedule ${printable(s.schedule.name)} due ${new Date(s.schedule.due).toISOString()}` : ""}`,
+    `state     ${printable(r.state)}${r.cancelRequested && r.state === "running" ? " (cancelling)" : ""}`,
+    `logical   ${printable(s.at)}${s.tz ? ` (${printable(s.tz)})` : ""}${s.force ? "   --force" : ""}`,
     `submitted ${new Date(s.submittedAt).toISOString()}${r.startedAt ? `   elapsed ${runElapsed(r, now)}` : ""}`,
     "stages",
   ];
   for (const stage of s.stages) {
     const o = r.stages[stage.name];
     const figures = o?.state === "succeeded" ? `  ${duration(o.millis ?? 0)}, ${count(o.recordsIn ?? 0)} records in, ${count(o.recordsOut ?? 0)} out` : "";
-    lines.push(`  ${stage.name.padEnd(12)} ${(o?.state ?? "pending").padEnd(9)} ${o?.jobId ?? ""}${figures}${o?.error && o.state !== "succeeded" ? `  ${o.error}` : ""}`);
+    lines.push(`  ${printable(stage.name).padEnd(12)} ${printable(o?.state ?? "pending").padEnd(9)} ${printable(o?.jobId ?? "")}${figures}${o?.error && o.state !== "succeeded" ? `  ${printable(o.error)}` : ""}`);
   }
-  if (r.error) lines.push(`error     ${r.error}`);
-  return lines.join("\n");
+  if (r.error) lines.push(`error     ${printableBlock(r.error, FIELD_INDENT)}`);
+  return printableReport(lines.join("\n"));
 }

@@ -33,6 +33,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { RunSettings, RunSubmission } from "../core/cluster/runs.js";
 import { SheafError, messageOf } from "../core/errors.js";
+import { jobThreadEnv } from "../core/security/credentials.js";
 import type { planJob, PlanOptions } from "./plan.js";
 
 export interface IsolationLimits {
@@ -286,7 +287,9 @@ class Pool {
   }
 
   private start(memoryMb: number): Planner {
-    const worker = new Worker(THREAD_FILE, { resourceLimits: { maxOldGenerationSizeMb: memoryMb } });
+    // A module's top-level code runs here: give it an environment without the cluster's credentials
+    // (SHEAF_SECRET, the admin Redis URL). The thread's process.argv is its own, not the coordinator's.
+    const worker = new Worker(THREAD_FILE, { resourceLimits: { maxOldGenerationSizeMb: memoryMb }, env: jobThreadEnv() });
     const planner: Planner = { worker, memoryMb, answers: 0, dead: false };
     const died = () => {
       planner.dead = true;

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { abortSignalOf, type StopSignal, type TaskExecutor } from "../core/executor.js";
 import { messageOf } from "../core/errors.js";
+import { jobThreadEnv } from "../core/security/credentials.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
 
 export interface PoolOptions {
@@ -38,6 +39,9 @@ export class ThreadPool implements TaskExecutor {
       maxThreads: options.threads,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryPerThreadMb ?? 1024 },
+      // Job code runs here: its own copy of the environment, without the cluster's credentials.
+      // (A thread's process.argv is its own too: the node binary and piscina's entry, not ours.)
+      env: jobThreadEnv(),
     });
     this.log = options.log ?? ((m) => process.stderr.write(`sheaf: thread pool: ${m}\n`));
     this.pool.on("error", (err: unknown) => this.onPoolError(err));

@@ -2,23 +2,45 @@
  * Redis connections for coordinator, workers and the CLI. Credentials and TLS come from the URL
  * (`rediss://user:password@host:port/db`); clients retry forever and log when they reconnect.
  */
+import { readFileSync } from "node:fs";
 import { Redis, type RedisOptions } from "ioredis";
 import { messageWithCauses, SheafError } from "../errors.js";
+import { noteCredentials, redactUrl } from "../security/credentials.js";
+
+export { redactUrl };
 
 export interface RedisLog {
   (message: string): void;
 }
 
-export function redisUrlFrom(flag: string | undefined): string {
-  const url = flag ?? process.env.SHEAF_REDIS_URL;
-  if (!url) throw new SheafError("NO_REDIS", "no Redis URL: pass --redis redis://host:port or set SHEAF_REDIS_URL");
-  if (!/^rediss?:\/\//.test(url)) throw new SheafError("BAD_REDIS_URL", `not a Redis URL: ${url} (expected redis://… or rediss://…)`);
+/**
+ * The Redis URL: `--redis`, else `--redis-file`, else `SHEAF_REDIS_URL`, else `SHEAF_REDIS_URL_FILE`
+ * (a file holding the URL). A password on the command line is visible to every user in `ps`; in the
+ * environment or a file, only to the process's own user (and root).
+ */
+export function redisUrlFrom(flag: string | undefined, file?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag && file) throw new SheafError("BAD_ARGUMENT", "pass --redis or --redis-file, not both");
+  const envUrl = env.SHEAF_REDIS_URL || undefined;
+  const envFile = env.SHEAF_REDIS_URL_FILE || undefined;
+  if (!flag && !file && envUrl && envFile) throw new SheafError("BAD_ARGUMENT", "set SHEAF_REDIS_URL or SHEAF_REDIS_URL_FILE, not both");
+  const path = flag ? undefined : (file ?? (envUrl ? undefined : envFile));
+  const url = flag || (path !== undefined ? readUrlFile(path, file ? "--redis-file" : "SHEAF_REDIS_URL_FILE") : envUrl);
+  if (!url) throw new SheafError("NO_REDIS", "no Redis URL: pass --redis redis://host:port or --redis-file <path>, or set SHEAF_REDIS_URL or SHEAF_REDIS_URL_FILE");
+  if (!/^rediss?:\/\//.test(url)) throw new SheafError("BAD_REDIS_URL", `not a Redis URL: ${redactUrl(url)} (expected redis://… or rediss://…)`);
+  noteCredentials(url);
   return url;
 }
 
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+function readUrlFile(path: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new SheafError("NO_REDIS", `${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const url = text.trim();
+  if (!url || /\s/.test(url)) throw new SheafError("BAD_REDIS_URL", `${what}: ${path} must hold one Redis URL`);
+  return url;
 }
 
 /**
@@ -26,6 +48,7 @@ export function redactUrl(url: string): string {
  * reconnect instead of failing), logging each loss and recovery of the link once.
  */
 export function connectRedis(url: string, role: string, log?: RedisLog, extra: RedisOptions = {}): Redis {
+  noteCredentials(url); // kept from the threads that run job code (jobThreadEnv)
   const client = new Redis(url, {
     maxRetriesPerRequest: null,
     connectionName: `sheaf-${role}`,
