@@ -30,6 +30,7 @@ import { admitRecord, checkSubmission, checkPlan } from "./admission.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
+import { keepWorkerScriptsLoaded } from "./worker-scripts.js";
 
 export interface CoordinatorOptions {
   redisUrl: string;
@@ -59,11 +60,15 @@ export interface CoordinatorOptions {
 /** Records that a job's output folder was prepared. */
 const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1";
 
-/** Records a job's outcome, moves it to the finished set, and drops its commit records and stored plan. KEYS[5]: the jobs zset; ARGV[6]: the id. */
+/**
+ * Records a job's outcome, moves it to the finished set, and drops its commit records, stored plan and
+ * prepared mark (a finished record set back to queued must be prepared again: an output with
+ * `_SUCCESS` is then refused unless --overwrite). KEYS[5]: the jobs zset; ARGV[6]: the id.
+ */
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
-redis.call('HDEL', KEYS[3], 'plan')
+redis.call('HDEL', KEYS[3], 'plan', 'planSig', 'prepared')
 redis.call('DEL', KEYS[4])
 ${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
 return 1`;
@@ -98,6 +103,7 @@ export class Coordinator {
     if (!this.signer) this.log(OPEN_CLUSTER_WARNING);
     this.redis = connectRedis(redisUrl, "coordinator", this.log);
     await checkEvictionPolicy(this.redis);
+    await keepWorkerScriptsLoaded(this.redis, this.log);
     this.sub = connectRedis(redisUrl, "coordinator-events");
     this.queue = new Queue(TASK_QUEUE, { connection: this.redis, prefix: this.keys.prefix });
     // QueueEvents blocks on its connection; BullMQ does not close a connection it was given.
@@ -231,7 +237,7 @@ export class Coordinator {
     const spec = record.spec;
     this.retention.noteWorkdir(spec.workdir);
     const resumed = started === 2;
-    const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence());
+    const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     let executor: QueueExecutor | undefined;
     try {
@@ -239,7 +245,7 @@ export class Coordinator {
       await this.admit(spec);
       const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      await this.prepareOutput(id, spec, plan, store);
+      await this.prepareOutput(id, spec, plan, store, resumed);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
@@ -278,8 +284,8 @@ export class Coordinator {
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
-  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore): Promise<void> {
-    if ((await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
+  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean): Promise<void> {
+    if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
@@ -295,8 +301,8 @@ export class Coordinator {
    */
   private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<JobPlan> {
     if (resumed) {
-      const stored = await this.redis.hget(this.keys.job(spec.id), "plan");
-      if (stored) return withConfig(JSON.parse(stored) as JobPlan); // checked by checkPlan, as a fresh one is
+      const stored = await store.storedPlan(); // its signature checked; its content by checkPlan, as a fresh one is
+      if (stored) return withConfig(JSON.parse(stored) as JobPlan);
     }
     const request = {
       artifact: spec.artifact,

@@ -13,13 +13,17 @@ import { fencedEval, guardEffect, type Fence } from "./fencing.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { JobStore } from "./job-store.js";
 import type { JobProgress } from "../core/progress.js";
+import { countRejection, Rejected } from "../core/security/rejections.js";
+import type { Signer } from "../core/security/signing.js";
 
 /** First wins for each (task id, result) pair in ARGV[3..]: one 1 or 0 per pair. */
 const COMMIT = FENCE + "local won = {} for i = 3, #ARGV, 2 do won[#won + 1] = redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) end return won";
 const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
 const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";
-/** Stores the plan unless one is stored, and returns the stored one: the first leader's plan wins. */
-const PLAN = FENCE + "redis.call('HSETNX', KEYS[3], 'plan', ARGV[3]) return redis.call('HGET', KEYS[3], 'plan')";
+/** Stores the plan and its signature unless one is stored, and returns the stored pair: the first leader's plan wins. */
+const PLAN = FENCE + `
+if redis.call('HSETNX', KEYS[3], 'plan', ARGV[3]) == 1 then redis.call('HSET', KEYS[3], 'planSig', ARGV[4]) end
+return redis.call('HMGET', KEYS[3], 'plan', 'planSig')`;
 
 export type { Fence } from "./fencing.js";
 
@@ -32,16 +36,52 @@ export class RedisJobStore implements JobStore {
   private timer: NodeJS.Timeout | undefined;
   private readonly commits: { result: TaskResult; resolve: (won: boolean) => void; reject: (err: unknown) => void }[] = [];
 
-  constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly jobId: JobId, private readonly fence: Fence) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly jobId: JobId,
+    private readonly fence: Fence,
+    /** Signs the stored plan, checked whenever it is read back: a plan is the coordinator's word, not Redis's. */
+    private readonly signer?: Signer,
+  ) {}
 
   /** Runs a fenced script; a refusal means this coordinator is no longer the leader. */
   private async fenced(script: string, key: string, ...args: string[]): Promise<number> {
     return (await fencedEval(this.redis, this.keys, this.fence, `write to ${this.jobId}`, script, [key], ...args)) as number;
   }
 
-  /** Stores the job's plan (JSON) unless one is stored already, and returns the one stored. */
+  /** Stores the job's plan (JSON) unless one is stored already, and returns the one stored, once its signature holds. */
   async storePlan(plan: string): Promise<string> {
-    return (await fencedEval(this.redis, this.keys, this.fence, `plan of ${this.jobId}`, PLAN, [this.keys.job(this.jobId)], plan)) as string;
+    const sig = this.signer ? JSON.stringify(this.signer.sign("plan", this.planMessage(plan))) : "";
+    const [stored, storedSig] = (await fencedEval(this.redis, this.keys, this.fence, `plan of ${this.jobId}`, PLAN, [this.keys.job(this.jobId)], plan, sig)) as [string, string | null];
+    return this.checkedPlan(stored, storedSig);
+  }
+
+  /** The plan stored by an earlier leader of this job, once its signature holds; undefined when none is. */
+  async storedPlan(): Promise<string | undefined> {
+    const [plan, sig] = await this.redis.hmget(this.keys.job(this.jobId), "plan", "planSig");
+    return plan ? this.checkedPlan(plan, sig ?? null) : undefined;
+  }
+
+  private async checkedPlan(plan: string, sig: string | null): Promise<string> {
+    if (!this.signer) return plan;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(sig ?? "");
+    } catch {
+      parsed = undefined;
+    }
+    const problem = this.signer.check("plan", this.planMessage(plan), parsed);
+    if (problem) {
+      await countRejection(this.redis, this.keys, "FORGED_PLAN").catch(() => {});
+      throw new Rejected("FORGED_PLAN", `stored plan of job ${this.jobId} refused: ${problem}`);
+    }
+    return plan;
+  }
+
+  /** What a plan's signature covers: the plan's text, bound to its job. */
+  private planMessage(plan: string): { jobId: string; plan: string } {
+    return { jobId: this.jobId, plan };
   }
 
   async guard(what: string): Promise<void> {

@@ -92,7 +92,7 @@ export class RunDriver {
         {
           fingerprint: (stage, upstream) => stageFingerprint(stage, spec.artifactSha, upstream, spec.job.cwd),
           committed: (stage) => committedFingerprint(stage, spec.job.workdir, spec.pipeline),
-          run: (stage, fingerprint, stageSignal) => this.runStage(id, stage.name, this.stageJob(id, stage, fingerprint), stageSignal),
+          run: (stage, fingerprint, stageSignal) => this.runStage(id, spec, stage.name, this.stageJob(id, stage, fingerprint), stageSignal),
           committedNow: async (stage, fingerprint) => {
             if (stage.output) return;
             await guardEffect(this.redis, this.keys, this.leader, `fingerprint of stage ${stage.name} of run ${id}`);
@@ -149,10 +149,13 @@ export class RunDriver {
     };
   }
 
-  /** Creates (or finds) the stage's job, then waits for it; cancelling the run cancels it. */
-  private async runStage(runId: string, stage: string, make: ReturnType<RunDriver["stageJob"]>, signal: AbortSignal): Promise<{ jobId: string; report: JobReport }> {
-    const record = (await readRun(this.redis, this.keys, runId))!;
-    const submission = make(record.spec, `${record.spec.pipeline}.${stage}`);
+  /**
+   * Creates (or finds) the stage's job, then waits for it; cancelling the run cancels it. The stage's
+   * job is made from `spec` as admitted (its signature checked), never from the record read again:
+   * the coordinator signs what it makes, so it must not make it from what Redis says now.
+   */
+  private async runStage(runId: string, spec: RunSubmission, stage: string, make: ReturnType<RunDriver["stageJob"]>, signal: AbortSignal): Promise<{ jobId: string; report: JobReport }> {
+    const submission = make(spec, `${spec.pipeline}.${stage}`);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.run(runId), this.keys.job(submission.id), this.keys.jobs, this.keys.events];
     const signed = JSON.stringify(signRecord(this.signer, "job", submission));
     const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, signed, String(submission.submittedAt))) as string | number;

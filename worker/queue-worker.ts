@@ -15,6 +15,7 @@ import { BATCH, type BatchResult } from "../core/cluster/task-batch.js";
 import { TaskAdmission } from "./admission.js";
 import { countRejection } from "../core/security/rejections.js";
 import { NoFreeThread, ThreadPool } from "./pool.js";
+import { evalshaOnly } from "./evalsha-only.js";
 
 /** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
 const SHORT_TASK_MS = 100;
@@ -73,6 +74,7 @@ export class QueueWorker {
     const { redisUrl, threads } = this.options;
     const signer = "signer" in this.options ? this.options.signer : signerFromEnv();
     if (!signer) this.log(OPEN_CLUSTER_WARNING);
+    evalshaOnly();
     this.redis = connectRedis(redisUrl, "worker", this.log);
     this.admission = new TaskAdmission(this.redis, this.keys, signer, this.options.roots ?? AllowedRoots.from(), this.log);
     this.sub = connectRedis(redisUrl, "worker-events");
@@ -95,6 +97,9 @@ export class QueueWorker {
       lockDuration: lockMs,
       stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
       maxStalledCount: 2,
+      // A refused or failed fetch (Redis restarted and its scripts not loaded again yet, or held
+      // BUSY) is tried again after a second, not BullMQ's 15 s.
+      runRetryDelay: 1000,
     });
     logQueueErrors(this.worker, "queue error", this.log);
     this.threads = threads;

@@ -1,17 +1,20 @@
 /**
  * The Redis ACL of a worker: what `sheaf worker` needs and nothing more, so a worker machine's
- * credentials cannot flush or reconfigure Redis, list its keys, or touch another cluster's prefix.
- * Found by experiment (MONITOR and ACL LOG under a worker) and from the commands BullMQ's Lua
- * scripts call, which Redis checks against the calling user too:
- * - keys: the task queue (`<prefix>:tasks:*`, BullMQ) and job records (`<prefix>:job:*`, where a
- *   worker counts failed attempts and reads whether a job still runs), the count of refused
- *   messages (`<prefix>:rejected`); channel: `<prefix>:events` (subscribe only: no PUBLISH);
- * - commands: reads and writes on those keys (BullMQ's scripts; BZPOPMIN blocks), EVAL/EVALSHA and
- *   SCRIPT LOAD/EXISTS, MULTI/EXEC, SUBSCRIBE, the connection handshake (HELLO, AUTH, SELECT,
- *   CLIENT SETNAME, PING, QUIT) and INFO (BullMQ reads the server version and eviction policy);
+ * credentials cannot flush or reconfigure Redis, list its keys, touch another cluster's prefix, or
+ * write what the coordinator owns. Found by experiment (MONITOR and ACL LOG under a worker) and
+ * from the commands BullMQ's Lua scripts call, which Redis checks against the calling user too:
+ * - keys: the task queue (`<prefix>:tasks:*`, BullMQ), a job's attempt count
+ *   (`<prefix>:job:<id>:attempts`), the count of refused messages (`<prefix>:rejected`); job records
+ *   (`<prefix>:job:*`) read only: a worker checks that a job still runs, but cannot plan, start,
+ *   cancel, restart or commit one. Channel: `<prefix>:events` (subscribe only: no PUBLISH);
+ * - commands: reads and writes on those keys, EVALSHA and SCRIPT EXISTS but no EVAL or SCRIPT LOAD
+ *   (so only the scripts a coordinator loaded run: no loop of the worker's own can freeze Redis;
+ *   worker-scripts.ts), MULTI/EXEC, SUBSCRIBE, the connection handshake (HELLO, AUTH, CLIENT
+ *   SETNAME, PING, QUIT) and INFO (BullMQ reads the server version and eviction policy);
  * - never: the @dangerous category (FLUSHALL, FLUSHDB, CONFIG, KEYS, DEBUG, SHUTDOWN, MIGRATE,
  *   RESTORE, SORT, ACL, CLIENT LIST/KILL, MONITOR, …) but INFO, SCAN and RANDOMKEY (they would
- *   list other clusters' keys), FUNCTION (server-wide), PUBLISH (a worker does not send events).
+ *   list other clusters' keys), FUNCTION and FCALL, PUBLISH (a worker does not send events), and
+ *   SELECT, MOVE, COPY (they reach the same prefix in another database: the worker works in db 0).
  */
 
 /** The rules after `ACL SETUSER <user>`; `reset` first, so running it again replaces an older rule. */
@@ -20,13 +23,12 @@ export function workerAclRules(prefix: string, password: string): string[] {
   if (!password || /\s/.test(password)) throw new TypeError("the password must be non-empty, without spaces");
   return [
     "reset", "on", `>${password}`,
-    `~${prefix}:tasks:*`, `~${prefix}:job:*`, `~${prefix}:rejected`, `&${prefix}:events`,
-    "-@all", "+@read", "+@write", "-@dangerous", "-scan", "-randomkey",
-    "-function|delete", "-function|flush", "-function|load", "-function|restore",
-    "+eval", "+evalsha", "+script|load", "+script|exists",
+    `~${prefix}:tasks:*`, `~${prefix}:job:*:attempts`, `%R~${prefix}:job:*`, `~${prefix}:rejected`, `&${prefix}:events`,
+    "-@all", "+@read", "+@write", "-@dangerous", "-@scripting", "-scan", "-randomkey", "-move", "-copy",
+    "+evalsha", "+script|exists",
     "+multi", "+exec", "+discard",
     "+subscribe", "+unsubscribe",
-    "+hello", "+auth", "+select", "+client|setname", "+ping", "+quit",
+    "+hello", "+auth", "+client|setname", "+ping", "+quit",
     "+info",
   ];
 }

@@ -54,7 +54,7 @@ export async function submitJob(redis: Redis, keys: Keys, spec: JobSubmission): 
 }
 
 export async function readJob(redis: Redis, keys: Keys, id: JobId): Promise<JobRecord | undefined> {
-  const h = await redis.hgetall(keys.job(id));
+  const [h, attempts] = await Promise.all([redis.hgetall(keys.job(id)), redis.hgetall(keys.attempts(id))]);
   if (!h.spec) return undefined;
   return {
     spec: JSON.parse(h.spec) as JobSubmission,
@@ -64,8 +64,8 @@ export async function readJob(redis: Redis, keys: Keys, id: JobId): Promise<JobR
     startedAt: h.startedAt ? Number(h.startedAt) : undefined,
     finishedAt: h.finishedAt ? Number(h.finishedAt) : undefined,
     cancelRequested: h.cancel === "1",
-    failedAttempts: Number(h.failedAttempts ?? 0),
-    lastFailure: h.lastFailure || undefined,
+    failedAttempts: Number(attempts.failedAttempts ?? 0),
+    lastFailure: attempts.lastFailure || undefined,
   };
 }
 
@@ -85,7 +85,7 @@ export async function cancelJob(redis: Redis, keys: Keys, id: JobId): Promise<Jo
   return (await cancelRecord(redis, keys.job(id), keys.jobs, keys.events, id)) as JobState | undefined;
 }
 
-/** Counts a failed attempt on a worker, for `status`. */
+/** Counts a failed attempt on a worker, for `status` (in the job's attempts key: workers cannot write its record). */
 export async function recordFailedAttempt(redis: Redis, keys: Keys, id: JobId, description: string): Promise<void> {
-  await redis.multi().hincrby(keys.job(id), "failedAttempts", 1).hset(keys.job(id), "lastFailure", description).exec();
+  await redis.multi().hincrby(keys.attempts(id), "failedAttempts", 1).hset(keys.attempts(id), "lastFailure", description.slice(0, 4096)).exec();
 }

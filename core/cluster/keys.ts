@@ -18,6 +18,12 @@ export class Keys {
   static finished(zset: string) { return `${zset}:finished`; }
   /** Hash: a job's spec, state and progress. */
   job(id: JobId) { return `${this.prefix}:job:${id}`; }
+  /**
+   * Hash: the job's failed attempts as workers count them (`failedAttempts`, `lastFailure`). Apart
+   * from the job's record, which only the coordinator and submitters write: the worker's Redis user
+   * may write this key and may only read the record (acl.ts).
+   */
+  attempts(id: JobId) { return `${this.prefix}:job:${id}:attempts`; }
   /** Hash: task id → committed result (first wins). */
   committed(id: JobId) { return `${this.prefix}:job:${id}:committed`; }
   /** Sorted set of pipeline run ids by submit time. */

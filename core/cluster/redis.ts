@@ -81,12 +81,29 @@ const LINK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE",
  * prints each as a bare stack trace.
  */
 export function logQueueErrors(emitter: { on(event: "error", listener: (err: Error) => void): unknown }, what: string, log: RedisLog): void {
+  // The same error again (a Redis held BUSY answers every call alike) is said once per REPEAT_MS
+  // with how often it came: 22,000 identical lines in 30 s drown the log and fill the disk.
+  let last = "";
+  let lastAt = 0;
+  let repeats = 0;
   emitter.on("error", (err: Error) => {
     const code = (err as { code?: string }).code;
     if ((code && LINK_ERRORS.has(code)) || /Connection is closed|connect E[A-Z]+/.test(err.message)) return;
-    log(`${what}: ${messageWithCauses(err)}`);
+    const text = `${what}: ${messageWithCauses(err)}`;
+    const now = Date.now();
+    if (text === last && now - lastAt < REPEAT_MS) {
+      repeats++;
+      return;
+    }
+    if (repeats) log(`${last} (${repeats} more times)`);
+    log(text);
+    last = text;
+    lastAt = now;
+    repeats = 0;
   });
 }
+
+const REPEAT_MS = 10_000;
 
 /** Refuses a Redis that may evict keys: an evicted task or commit record would lose work silently. */
 export async function checkEvictionPolicy(client: Redis): Promise<void> {

@@ -18,7 +18,7 @@ export interface Signature {
 }
 
 /** What a record or message claims to be: a signature made for one purpose never verifies for another. */
-export type Purpose = "job" | "run" | "schedule" | "task";
+export type Purpose = "job" | "run" | "schedule" | "task" | "plan";
 
 export class Signer {
   private readonly key: Buffer;

@@ -62,7 +62,7 @@ describe("a worker as a Redis ACL user", () => {
     const counts = new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]));
     expect(counts).toEqual(wordcountOracle(files));
     // Written by the worker as the ACL user: the first attempt of each task that starts at offset 0 failed.
-    expect(Number(await redisOf(cluster).hget(`sheaf:job:${id}`, "failedAttempts"))).toBeGreaterThanOrEqual(1);
+    expect(Number(await redisOf(cluster).hget(`sheaf:job:${id}:attempts`, "failedAttempts"))).toBeGreaterThanOrEqual(1);
     // CLIENT SETINFO (Redis 7.2+) is refused and ignored by the client: the rule leaves it out on purpose.
     // The worker's connections really are the ACL user's.
     const clients = String(await redisOf(cluster).call("CLIENT", "LIST")).split("\n").filter((l) => / name=sheaf-worker/.test(l));
@@ -94,6 +94,21 @@ describe("a worker as a Redis ACL user", () => {
     await refused(["HSET", "sheaf:run:x", "state", "failed"]);
     await refused(["PUBLISH", "sheaf:events", "cancel x"]);
     await refused(["EVAL", "return redis.call('GET', 'other:tasks:id')", 0]);
+    // Coordinator-owned state (the red team's plan race, forged cancels, replays): read only.
+    await refused(["HSETNX", "sheaf:job:some-job", "plan", "{}"]);
+    await refused(["HSET", "sheaf:job:some-job", "cancel", "1"]);
+    await refused(["HSET", "sheaf:job:some-job", "state", "running"]);
+    await refused(["HDEL", "sheaf:job:some-job", "prepared"]);
+    await refused(["HSET", "sheaf:job:some-job:committed", "map-00000", "{}"]);
+    await refused(["RPUSH", "sheaf:schedule:s:queue", "0"]);
+    expect(await worker.hincrby("sheaf:job:some-job:attempts", "failedAttempts", 1)).toBe(1); // its own count
+    // No script of its own (a loop would hold every client BUSY), no other database.
+    await refused(["EVAL", "local i = 0 while true do i = i + 1 end", 0]);
+    await refused(["SCRIPT", "LOAD", "while true do end"]);
+    await refused(["FCALL", "f", 0]);
+    await refused(["SELECT", 1]);
+    await refused(["MOVE", "sheaf:tasks:id", 1]);
+    await refused(["COPY", "sheaf:job:some-job:attempts", "sheaf:tasks:copy", "DB", 1]);
     await refused(["SUBSCRIBE", "other:events"]);
     // The log read above does see refusals: these.
     const seen = (await refusals()).map((e) => e.object);
