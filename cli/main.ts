@@ -203,6 +203,16 @@ export function buildProgram(): Command {
       process.stdout.write(workerAclCommand(o.user, o.prefix, o.password) + "\n");
     });
 
+  program
+    .command("keys")
+    .description("make the cluster's Ed25519 key pairs (submit, coordinator) in a folder, for SHEAF_KEYS")
+    .argument("<folder>")
+    .action(async (folder: string) => {
+      const { generateKeys, KEYS_GUIDE } = await import("../core/security/keygen.js");
+      const files = generateKeys(folder);
+      process.stdout.write(`wrote ${files.join(", ")}\n${KEYS_GUIDE}\n`);
+    });
+
   clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))
     .option("--watch", "refresh every second", false)
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)

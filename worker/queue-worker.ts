@@ -9,7 +9,7 @@ import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
 import { AllowedRoots } from "../core/security/roots.js";
-import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
+import { KeySigner, OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
 import { BATCH, type BatchResult } from "../core/cluster/task-batch.js";
 import { TaskAdmission } from "./admission.js";
@@ -74,6 +74,9 @@ export class QueueWorker {
     const { redisUrl, threads } = this.options;
     const signer = "signer" in this.options ? this.options.signer : signerFromEnv();
     if (!signer) this.log(OPEN_CLUSTER_WARNING);
+    if (signer instanceof KeySigner && (signer.canSign("job") || signer.canSign("task"))) {
+      this.log(`warning: the SHEAF_KEYS folder ${signer.folder} holds a private key; a worker needs only coordinator.pub (job code here can read what this worker can)`);
+    }
     evalshaOnly();
     this.redis = connectRedis(redisUrl, "worker", this.log);
     this.admission = new TaskAdmission(this.redis, this.keys, signer, this.options.roots ?? AllowedRoots.from(), this.log);

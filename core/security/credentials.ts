@@ -8,7 +8,7 @@
  */
 
 /** The engine's own secrets: never in the environment of a thread that runs job code. */
-export const ENGINE_SECRETS: readonly string[] = ["SHEAF_SECRET", "SHEAF_REDIS_URL", "SHEAF_REDIS_URL_FILE", "SHEAF_UI_TOKEN"];
+export const ENGINE_SECRETS: readonly string[] = ["SHEAF_SECRET", "SHEAF_KEYS", "SHEAF_REDIS_URL", "SHEAF_REDIS_URL_FILE", "SHEAF_UI_TOKEN"];
 
 /** Query parameters that carry a credential: ioredis takes `?password=` (and `sentinelPassword`) as options. */
 const SECRET_PARAM = /pass|pwd|secret|token|auth|key/i;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BATCH, batchQueueId } from "../../core/cluster/task-batch.js";
-import { Signer, TASK_SIGNATURE_TTL_MS } from "../../core/security/signing.js";
+import { SecretSigner, TASK_SIGNATURE_TTL_MS, type Signer } from "../../core/security/signing.js";
 import { jobScratchDir } from "../../core/storage.js";
 import type { MapTask } from "../../core/tasks.js";
 import { Cluster } from "./cluster-harness.js";
@@ -111,8 +111,8 @@ describe("with SHEAF_SECRET", () => {
     const running = "evil-20261129000000-aaaaaa";
     // A job the coordinator is not driving, marked running so that only the signature can stop its tasks.
     await cluster.client().hset(`sheaf:job:${running}`, "state", "running");
-    const right = new Signer(SECRET);
-    const wrong = new Signer("not-the-secret-0123456789");
+    const right = new SecretSigner(SECRET);
+    const wrong = new SecretSigner("not-the-secret-0123456789");
     const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
     const sign = (s: Signer, t: MapTask) => ({ ...t, sig: s.sign("task", t, expires) });
 
@@ -152,7 +152,7 @@ describe("with SHEAF_SECRET", () => {
     const before = await rejections();
     const running = "evil-20261129000000-bbbbbb";
     await cluster.client().hset(`sheaf:job:${running}`, "state", "running");
-    const right = new Signer(SECRET);
+    const right = new SecretSigner(SECRET);
     const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
     const task = (i: number): MapTask => ({ ...evilTask(running), taskId: `map-0000${i}` as MapTask["taskId"], index: i });
     const genuine = [0, 1, 2].map((i) => ({ ...task(i), sig: right.sign("task", task(i), expires) }));
