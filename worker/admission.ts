@@ -19,6 +19,12 @@ import type { JobConfig, Task } from "../core/tasks.js";
 const LIVE_FOR_MS = 2_000;
 /** The most task messages a batch may carry (the coordinator sends at most 256). */
 const MAX_BATCH = 1024;
+/**
+ * The most text a task message (or batch) may hold. A coordinator's are tens of kilobytes; a 200 MiB
+ * one written by hand took each worker to ~950 MB, and checking it outlasted its lock, so it stalled
+ * and came back forever. Refused before its signature is even computed.
+ */
+const MAX_MESSAGE_CHARS = 16 << 20;
 
 export class TaskAdmission {
   private readonly live = new Map<string, number>();
@@ -38,7 +44,10 @@ export class TaskAdmission {
 
   /** The task the message carries; otherwise throws Rejected, logged with the queue id and counted. */
   admit(queueId: string, data: unknown): Promise<Task> {
-    return this.guarded(queueId, () => this.check(data, (task) => queueId === Keys.taskJobId(task.job.jobId, task.taskId, task.runId)));
+    return this.guarded(queueId, () => {
+      checkSize(data);
+      return this.check(data, (task) => queueId === Keys.taskJobId(task.job.jobId, task.taskId, task.runId));
+    });
   }
 
   /**
@@ -47,6 +56,7 @@ export class TaskAdmission {
    */
   admitBatch(queueId: string, data: unknown): Promise<Task[]> {
     return this.guarded(queueId, async () => {
+      checkSize(data);
       const batch = data as TaskBatch | null;
       const messages = Array.isArray(batch?.tasks) ? batchMessages(batch) : undefined;
       if (!batch || !Array.isArray(messages) || messages.length < 2 || messages.length > MAX_BATCH) throw new Rejected("BAD_MESSAGE", "a batch must carry 2 to 1024 task messages");
@@ -112,5 +122,25 @@ export class TaskAdmission {
     if (this.live.size > 1000) for (const [id, at] of this.live) if (Date.now() - at >= LIVE_FOR_MS) this.live.delete(id);
     this.live.set(jobId, Date.now());
     return true;
+  }
+}
+
+/** Throws BAD_MESSAGE once the strings and keys of `data` pass MAX_MESSAGE_CHARS (it stops counting there). */
+function checkSize(data: unknown): void {
+  let chars = 0;
+  const stack: unknown[] = [data];
+  const count = (n: number) => {
+    chars += n;
+    if (chars > MAX_MESSAGE_CHARS) throw new Rejected("BAD_MESSAGE", `task message over ${MAX_MESSAGE_CHARS >> 20} MiB`);
+  };
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === "string") count(v.length);
+    else if (typeof v !== "object" || v === null) count(8);
+    else
+      for (const k in v) {
+        count(k.length + 8);
+        stack.push((v as Record<string, unknown>)[k]);
+      }
   }
 }

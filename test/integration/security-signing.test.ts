@@ -194,4 +194,17 @@ describe("with SHEAF_SECRET", () => {
     expect(existsSync(join(out, "_SUCCESS"))).toBe(false);
     expect(((await rejections()).BAD_ARTIFACT ?? 0) - before).toBeGreaterThanOrEqual(1);
   }, 90_000);
+
+  it("an oversized task message is refused at once, counted, and the workers go on", async () => {
+    const before = (await rejections()).BAD_MESSAGE ?? 0;
+    // 64 MiB of text written into the queue (the red team's was 200 MiB: it stalled and came back forever).
+    const reason = await deliver({ ...evilTask("huge-20261206000000-aaaaaa"), padding: "x".repeat(64 << 20) }, "huge-20261206000000-aaaaaa.map-00000");
+    expect(reason).toMatch(/failed: .*BAD_MESSAGE.*over 16 MiB/);
+    expect((await rejections()).BAD_MESSAGE).toBe(before + 1);
+    await queue.remove("huge-20261206000000-aaaaaa.map-00000");
+    const out = scratch.fresh();
+    const r = await cluster.run(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", input, "-o", out, "--wait", "-q"], signed);
+    expect(r.code, r.output).toBe(0);
+    expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(wordCounts(corpus));
+  }, 90_000);
 });
