@@ -121,7 +121,7 @@ export async function backfill(redis: Redis, keys: Keys, name: string, from: str
   const fired = await firedDueTimes(redis, keys, name);
   const queued = new Set(s.queued);
   const due = dueTimes(when(s.spec), parseAt(from, undefined, "--from"), parseAt(to, undefined, "--to")).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
-  await queueDueTimes(redis, keys, name, due);
+  await queueDueTimes(redis, keys, name, due, signerFromEnv());
   return due;
 }
 

@@ -14,7 +14,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { logQueueErrors } from "../core/cluster/redis.js";
 import { newRunId, readRun, RUN_FINISHED, type RunSubmission } from "../core/cluster/runs.js";
-import { ENDED, FIRE, listSchedules, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
+import { ENDED, FIRE, listSchedules, queuedDue, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { messageOf, messageWithCauses } from "../core/errors.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
@@ -69,6 +69,26 @@ export class Scheduler {
     await this.fire(job.data.schedule, due, false);
   }
 
+  /**
+   * Whether the due time at the head of a schedule's queue was queued by a signer (a backfill, or
+   * this coordinator); one that was not is dropped from the queue, counted and logged, never fired.
+   */
+  private async signedDue(name: string, due: string): Promise<boolean> {
+    if (!this.signer) return true;
+    const k = this.keys.schedule(name);
+    let sig: unknown;
+    try {
+      sig = JSON.parse((await this.redis.hget(`${k}:queue:sig`, due)) ?? "null");
+    } catch {
+      sig = undefined;
+    }
+    const problem = /^\d+$/.test(due) ? this.signer.check("due", queuedDue(name, Number(due)), sig) : "not a due time";
+    if (!problem) return true;
+    await this.redis.multi().lrem(`${k}:queue`, 1, due).hdel(`${k}:queue:sig`, due).hincrby(this.keys.rejected, "FORGED_SCHEDULE", 1).exec();
+    this.log(`schedule ${name}: queued due time ${JSON.stringify(due.slice(0, 40))} dropped: ${problem}`);
+    return false;
+  }
+
   /** A schedule fires only if it is signed (with a secret) and well formed; a refusal is counted and logged. */
   private async admit(spec: ScheduleSpec): Promise<void> {
     try {
@@ -116,9 +136,10 @@ export class Scheduler {
     const event = (outcome: string, note?: string): string => JSON.stringify({ due, outcome, run: outcome === "started" ? run.id : undefined, at: Date.now(), ...(note ? { note } : {}) } satisfies ScheduleEvent);
     const busy = now.running ? `run ${now.running} still running` : undefined;
     const k = this.keys.schedule(name);
-    const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events];
+    const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events, `${k}:queue:sig`];
+    const dueSig = this.signer && !fromQueue && spec.overlap === "queue" ? JSON.stringify(this.signer.sign("due", queuedDue(name, due))) : "";
     const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(signRecord(this.signer, "run", run)), String(run.submittedAt), spec.overlap,
-      event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0", this.keys.run(""), String(Date.now()))) as number;
+      event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0", this.keys.run(""), String(Date.now()), dueSig)) as number;
     if (r === -1) throw new Interrupted(`stale leader: schedule ${name} due ${new Date(due).toISOString()} not fired`);
     const what = ["already fired", `started ${run.id}`, `skipped (${busy})`, `queued (${busy})`, "still busy"][r];
     if (r !== 4) this.log(`schedule ${name} due ${new Date(due).toISOString()}: ${what}`);
@@ -142,7 +163,7 @@ export class Scheduler {
             if (r === -1) return;
           }
           const next = (await this.redis.lindex(`${this.keys.schedule(name)}:queue`, 0)) ?? undefined;
-          if (next !== undefined) await this.fire(name, Number(next), true);
+          if (next !== undefined && (await this.signedDue(name, next))) await this.fire(name, Number(next), true);
         } catch (err) {
           // One schedule's failure (its module, say) must not keep the others from their turn.
           if (err instanceof Interrupted) throw err;

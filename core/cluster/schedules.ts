@@ -12,6 +12,7 @@ import type { Redis } from "ioredis";
 import type { RunSettings } from "./runs.js";
 import { FENCE } from "./fence.js";
 import { queueRecord } from "./records.js";
+import type { Signer } from "../security/signing.js";
 import type { Keys } from "./keys.js";
 
 export const SCHEDULE_QUEUE = "schedules";
@@ -81,7 +82,7 @@ export async function setScheduleState(redis: Redis, keys: Keys, name: string, s
 /** Removes the schedule's record (its past runs stay in `status`). */
 export async function deleteSchedule(redis: Redis, keys: Keys, name: string): Promise<void> {
   const k = keys.schedule(name);
-  await redis.multi().del(k, `${k}:queue`, `${k}:fired`, `${k}:history`).srem(keys.schedules, name).exec();
+  await redis.multi().del(k, `${k}:queue`, `${k}:queue:sig`, `${k}:fired`, `${k}:history`).srem(keys.schedules, name).exec();
 }
 
 /** A fired due time is remembered at least this long, whatever the retention: a repeated wake-up must find it. */
@@ -108,11 +109,20 @@ export async function firedDueTimes(redis: Redis, keys: Keys, name: string): Pro
   return new Map(Object.entries(h).map(([due, run]) => [Number(due), run]));
 }
 
-/** Queues due times to run one at a time, oldest first (backfill). */
-export async function queueDueTimes(redis: Redis, keys: Keys, name: string, due: readonly number[]): Promise<void> {
+/**
+ * What a queued due time's signature covers. Whoever queues one signs it (`:queue:sig`, due → sig),
+ * and the leader fires only those whose signature holds: a due time pushed by hand into the queue
+ * would otherwise run, even on a paused schedule, under the coordinator's own signature.
+ */
+export const queuedDue = (name: string, due: number) => ({ schedule: name, due });
+
+/** Queues due times to run one at a time, oldest first (backfill), each signed when there is a signer. */
+export async function queueDueTimes(redis: Redis, keys: Keys, name: string, due: readonly number[], signer?: Signer): Promise<void> {
   if (due.length === 0) return;
-  await redis.rpush(`${keys.schedule(name)}:queue`, ...due.map(String));
-  await redis.publish(keys.events, `schedule ${name}`);
+  const k = keys.schedule(name);
+  const tx = redis.multi();
+  if (signer) tx.hset(`${k}:queue:sig`, Object.fromEntries(due.map((d) => [String(d), JSON.stringify(signer.sign("due", queuedDue(name, d)))])));
+  await tx.rpush(`${k}:queue`, ...due.map(String)).publish(keys.events, `schedule ${name}`).exec();
 }
 
 
@@ -120,9 +130,9 @@ export async function queueDueTimes(redis: Redis, keys: Keys, name: string, due:
  * Fires one due time, atomically: refused to a stale leader (-1); a due time fired before is a no-op
  * (0); while a run is going, `skip` records it skipped (2) and `queue` queues it (3); otherwise the
  * run record is created, the schedule marks it running, and the event is recorded (1).
- * KEYS: leader, epoch, schedule, :fired, :queue, :history, run, runs, events.
+ * KEYS: leader, epoch, schedule, :fired, :queue, :history, run, runs, events, :queue:sig.
  * ARGV: holder, epoch, due, run id, run spec, submittedAt, overlap, event json (started), event json (skipped|queued), fromQueue,
- * the prefix of run keys, now.
+ * the prefix of run keys, now, the signature of the due time if it is queued ('' without a signer).
  */
 export const FIRE = FENCE + `
 if redis.call('HEXISTS', KEYS[3], 'spec') == 0 then return 0 end
@@ -145,10 +155,17 @@ if (running and running ~= '') or behind then
   redis.call('HSET', KEYS[4], ARGV[3], '')
   redis.call('LPUSH', KEYS[6], ARGV[9])
   redis.call('LTRIM', KEYS[6], 0, ${HISTORY - 1})
-  if ARGV[7] == 'queue' then redis.call('RPUSH', KEYS[5], ARGV[3]) return 3 end
+  if ARGV[7] == 'queue' then
+    redis.call('RPUSH', KEYS[5], ARGV[3])
+    if ARGV[13] ~= '' then redis.call('HSET', KEYS[10], ARGV[3], ARGV[13]) end
+    return 3
+  end
   return 2
 end
-if ARGV[10] == '1' then redis.call('LREM', KEYS[5], 1, ARGV[3]) end
+if ARGV[10] == '1' then
+  redis.call('LREM', KEYS[5], 1, ARGV[3])
+  redis.call('HDEL', KEYS[10], ARGV[3])
+end
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[3], 'running', ARGV[4], 'runningDue', ARGV[3])
 if redis.call('EXISTS', KEYS[7]) == 0 then

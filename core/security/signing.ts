@@ -30,7 +30,7 @@ export interface Signature {
 }
 
 /** What a record or message claims to be: a signature made for one purpose never verifies for another. */
-export type Purpose = "job" | "run" | "schedule" | "task" | "plan";
+export type Purpose = "job" | "run" | "schedule" | "task" | "plan" | "due";
 
 export interface Signer {
   sign(purpose: Purpose, message: unknown, expires?: number): Signature;
@@ -88,6 +88,8 @@ const SIGNED_BY: Record<Purpose, readonly KeyRole[]> = {
   schedule: ["submit"],
   task: ["coordinator"],
   plan: ["coordinator"],
+  /** A due time queued to fire (a backfill's, or one that came while a run was going). */
+  due: ["submit", "coordinator"],
 };
 
 /** Ed25519 keys from a folder: `<role>.key` (private, PKCS#8 PEM, mode 0600) and `<role>.pub` (SPKI PEM). */

@@ -152,4 +152,26 @@ describe("tampering with Redis, without the secret", () => {
     const words = new Set(corpus.split(/\s+/).filter(Boolean));
     expect(new Set(parseTsv(outputText(s.path("wh/b"))).map(([w]) => w))).toEqual(words);
   }, 120_000);
+
+  it("a due time pushed by hand into a paused schedule's queue is dropped, not fired; a signed backfill runs", async () => {
+    const out = s.path("sched-out");
+    const add = await cluster.run(["schedule", "add", "nightly", WORDCOUNT, "-i", input, "-o", `${out}/{time}`, "--every", "1h"], signed);
+    expect(add.code, add.output).toBe(0);
+    expect((await cluster.run(["schedule", "pause", "nightly"], signed)).code).toBe(0);
+    const runsFor = async (due: number) => {
+      const ids = await redisOf(cluster).zrange("sheaf:runs", 0, -1);
+      const specs = await Promise.all(ids.map(async (id) => JSON.parse((await redisOf(cluster).hget(`sheaf:run:${id}`, "spec")) ?? "{}")));
+      return specs.filter((sp) => sp.schedule?.name === "nightly" && sp.schedule.due === due).length;
+    };
+    const forged = Date.UTC(2026, 0, 2, 3);
+    const before = Number((await redisOf(cluster).hget("sheaf:rejected", "FORGED_SCHEDULE")) ?? 0);
+    await redisOf(cluster).rpush("sheaf:schedule:nightly:queue", String(forged));
+    await until("the forged due time to leave the queue", async () => (await redisOf(cluster).llen("sheaf:schedule:nightly:queue")) === 0, 30_000, 100);
+    expect(await runsFor(forged)).toBe(0);
+    expect(Number(await redisOf(cluster).hget("sheaf:rejected", "FORGED_SCHEDULE"))).toBe(before + 1);
+    // The same queue, filled by a submitter holding the secret, runs.
+    const bf = await cluster.run(["schedule", "backfill", "nightly", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"], signed);
+    expect(bf.code, bf.output).toBe(0);
+    await until("the backfilled run", async () => (await runsFor(Date.UTC(2026, 0, 1))) === 1, 30_000, 100);
+  }, 90_000);
 });
