@@ -247,7 +247,7 @@ export class Coordinator {
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
       await this.prepareOutput(id, spec, plan, store, resumed);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
-      executor = new QueueExecutor(this.queue, this.events, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
+      executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,

@@ -23,6 +23,7 @@ import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js"
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
 import { messageOf } from "../core/errors.js";
 import { Interrupted } from "./interrupted.js";
+import type { Redis } from "ioredis";
 import { QueueResults, type Finish } from "./queue-results.js";
 import type { RetryPolicy } from "./retry.js";
 
@@ -76,11 +77,13 @@ export class QueueExecutor implements TaskExecutor {
   constructor(
     private readonly queue: Queue,
     events: QueueEvents,
+    /** The queue's connection, to read finished entries (queue-results.ts). */
+    redis: Redis,
     private readonly retry: RetryPolicy,
     private readonly stop: (bullJobId: string) => Promise<unknown>,
     private readonly signer?: Signer,
   ) {
-    this.results = new QueueResults(queue, events);
+    this.results = new QueueResults(queue, events, redis);
   }
 
   run(task: Task, signal?: StopSignal, onStart?: () => void): Promise<TaskOutcome> {

@@ -4,12 +4,17 @@
  * number of tasks. (BullMQ's `job.waitUntilFinished` adds three listeners per job, one of them on the
  * queue's single `closing` event: removing it scans every other waiter's, O(n) per task.)
  *
- * Events are a hint, not the truth: BullMQ trims its event stream (about 10,000 events), so a
+ * Events are a hint, not the truth, twice over. What an event says is never taken: a completed or
+ * failed event only makes the waiter read its queue entry (its return value or failure, set by the
+ * script that finished the entry under its lock), since anyone who can write to the event stream
+ * (the worker's Redis user too) could otherwise report any result for any task. And BullMQ trims its
+ * event stream (about 10,000 events), so a
  * coordinator that falls behind, or reconnects, can miss one. A waiter that has heard nothing for a
  * while is looked up in Redis (its job's state), as is one whose add found the job already there
  * (the `duplicated` event: a resumed coordinator re-adding a task that may have finished).
  */
 import { Job as BullJob, type Queue, type QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
 
 export type Finish = { ok: true; value: unknown } | { ok: false; reason: string };
 
@@ -27,8 +32,10 @@ export class QueueResults {
   private readonly waiters = new Map<string, Waiter>();
   private readonly timer: NodeJS.Timeout;
   private sweeping = false;
-  private readonly onCompleted = ({ jobId, returnvalue }: { jobId: string; returnvalue: unknown }) => this.finish(jobId, { ok: true, value: returnvalue });
-  private readonly onFailed = ({ jobId, failedReason }: { jobId: string; failedReason: string }) => this.finish(jobId, { ok: false, reason: failedReason });
+  private readonly onCompleted = ({ jobId }: { jobId: string }) => this.readEntry(jobId);
+  private readonly onFailed = ({ jobId }: { jobId: string }) => this.readEntry(jobId);
+  /** Queue ids whose entries are read together, in one round trip per turn of the event loop. */
+  private toRead: string[] = [];
   private readonly onActive = ({ jobId }: { jobId: string }) => {
     const w = this.waiters.get(jobId);
     if (w) w.checkedAt = Date.now();
@@ -38,7 +45,7 @@ export class QueueResults {
     if (this.waiters.has(jobId)) void this.lookUp([jobId]);
   };
 
-  constructor(private readonly queue: Queue, private readonly events: QueueEvents) {
+  constructor(private readonly queue: Queue, private readonly events: QueueEvents, private readonly redis: Redis) {
     events.on("completed", this.onCompleted);
     events.on("failed", this.onFailed);
     events.on("active", this.onActive);
@@ -54,6 +61,40 @@ export class QueueResults {
   /** Stops waiting for `id` (its promise never settles). */
   forget(id: string): void {
     this.waiters.delete(id);
+  }
+
+  private readEntry(id: string): void {
+    if (!this.waiters.has(id)) return;
+    this.toRead.push(id);
+    if (this.toRead.length === 1) setImmediate(() => void this.readEntries().catch(() => {})); // unread: the sweep looks later
+  }
+
+  /**
+   * Settles each waiter from its entry as the finishing script left it (finishedOn set): a completed
+   * one by its return value, a failed one by its reason. An entry not finished (the event was not
+   * BullMQ's) is left to the sweep.
+   */
+  private async readEntries(): Promise<void> {
+    const ids = this.toRead;
+    this.toRead = [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(this.queue.toKey(id), "finishedOn", "returnvalue", "failedReason");
+    const rows = (await pipe.exec()) ?? [];
+    ids.forEach((id, i) => {
+      const [err, fields] = rows[i] ?? [];
+      if (err || !Array.isArray(fields)) return;
+      const [finishedOn, returnvalue, failedReason] = fields as (string | null)[];
+      if (!finishedOn) return;
+      if (returnvalue !== null && returnvalue !== undefined) {
+        let value: unknown;
+        try {
+          value = JSON.parse(returnvalue);
+        } catch {
+          return this.finish(id, { ok: false, reason: `queue job ${id}: its return value is not JSON` });
+        }
+        this.finish(id, { ok: true, value });
+      } else if (failedReason !== null && failedReason !== undefined) this.finish(id, { ok: false, reason: failedReason });
+    });
   }
 
   private finish(id: string, f: Finish): void {

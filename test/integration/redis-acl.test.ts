@@ -73,6 +73,33 @@ describe("a worker as a Redis ACL user", () => {
     expect(log.filter((e) => e.object !== "client|setinfo")).toEqual([]);
   }, 90_000);
 
+  it("cannot report a result through the event stream: forged completions are read from the queue entry and ignored", async () => {
+    const files = writeCorpus(s, "corpus-forged", 4, 4_000, 30, 9);
+    const out = s.fresh("out-forged");
+    const sub = await cluster.run(["submit", FAULTY, "--input", ...files, "--output", out, "--split-size", "2k", "--partitions", "2", ...params({ taskMs: 400 })]);
+    expect(sub.code, sub.output).toBe(0);
+    const id = sub.stdout.trim().split("\n")[0]!;
+    // As the red team did, as the worker user: "completed" for every map task, with an empty result
+    // (no output, nothing emitted), while the real attempts still run.
+    const forge = async () => {
+      for (let t = 0; t < 12; t++) {
+        const taskId = `map-${String(t).padStart(5, "0")}`;
+        const value = { kind: "map", taskId, attempt: 0, counters: {}, stats: { recordsIn: 0, bytesIn: 0, recordsOut: 0, bytesOut: 0, millis: 1 } };
+        await worker.xadd("sheaf:tasks:events", "*", "event", "completed", "jobId", `${id}.${taskId}`, "returnvalue", JSON.stringify(value));
+      }
+    };
+    let state: string | null = null;
+    let forged = 0;
+    while (!["succeeded", "failed", "cancelled"].includes((state = await redisOf(cluster).hget(`sheaf:job:${id}`, "state")) ?? "")) {
+      await forge();
+      forged++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(forged).toBeGreaterThanOrEqual(3);
+    expect(state).toBe("succeeded");
+    expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(wordcountOracle(files));
+  }, 90_000);
+
   it("may not flush, reconfigure or list Redis, nor touch another prefix", async () => {
     const refused = async (args: [string, ...(string | number)[]]) => {
       // A command is refused with NOPERM; a script's command, with an error naming the ACL check.
