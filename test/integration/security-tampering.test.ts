@@ -1,20 +1,28 @@
 /**
  * Plan and record tampering (red team, findings 2, 4 and 7), by someone who can write anywhere in
- * Redis but holds no SHEAF_SECRET, on a real cluster with a secret:
+ * Redis but holds no SHEAF_SECRET, on a real cluster with a secret, `--allow-root` on every process
+ * (the secret file the attacker wants read lies inside the root: only the signatures stop it) and
+ * the worker connected as the `sheaf acl` user:
  * - a plan written into a job's record before the coordinator plans it (the HSETNX race the worker
  *   user won 3 times in 4), or into a running job's record for its resume, is refused (FORGED_PLAN):
  *   the secret file it names as input is never read into the output;
  * - a finished job's record set back to queued runs again only as a fresh job would: its output,
  *   which holds `_SUCCESS`, is refused without --overwrite and stays as it was;
  * - a pipeline run's spec changed after the run was admitted (its artifact pointed at a module that
- *   writes a marker when loaded) does not reach its later stages: the marker never appears.
+ *   writes a marker when loaded) does not reach its later stages: the marker never appears;
+ * - a signed task message captured while its job ran, queued again once the job finished, is refused
+ *   (REPLAYED_TASK): the worker user cannot set the job back to running, and its setup never reruns;
+ * - a due time pushed by hand into a paused schedule's queue never fires.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobScratchDir } from "../../core/storage.js";
 import { Cluster } from "./cluster-harness.js";
-import { redisOf, until } from "./fault-kit.js";
+import { FAULTY, markers, params, redisOf, until } from "./fault-kit.js";
+import { deliverRaw } from "./raw-queue.js";
 import { builtBundleJob, EXAMPLE_JOBS, outputText, parseTsv, Scratch, wordCounts } from "./helpers.js";
 
 const SECRET = "tamper-secret-0123456789abcdef";
@@ -28,14 +36,27 @@ let secretFile = "";
 let input = "";
 const corpus = Array.from({ length: 200 }, (_, i) => `alpha beta w${i % 11}`).join("\n") + "\n";
 
+const roots = ["--allow-root", s.root];
+let workerUser: Redis;
+let queue: Queue;
+
 beforeAll(async () => {
   input = s.write("input/corpus.txt", corpus);
   secretFile = s.write("private/salaries.txt", "salary ceo 990000\nsalary cto 870000\n");
   await cluster.startRedis();
-  await cluster.worker(2, [], signed);
+  const acl = await cluster.run(["acl", "--user", "sheafworker", "--password", "w0rker-pw"]);
+  expect(await redisOf(cluster).call("ACL", "SETUSER", ...acl.stdout.trim().split(/\s+/).slice(2))).toBe("OK");
+  const workerUrl = `redis://sheafworker:w0rker-pw@127.0.0.1:${cluster.port}`;
+  workerUser = new Redis(workerUrl, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  queue = new Queue("tasks", { connection: { url: cluster.url }, prefix: "sheaf" });
+  // No coordinator yet (the first test plants plans before one starts): the worker's calls are
+  // refused until a coordinator loads its scripts, and retried.
+  await cluster.worker(2, ["--redis", workerUrl, ...roots], signed);
 }, 60_000);
 
 afterAll(async () => {
+  workerUser?.disconnect();
+  await queue?.close();
   await cluster.stop();
   cluster.assertNoLeaks();
   s.cleanup();
@@ -90,7 +111,7 @@ describe("tampering with Redis, without the secret", () => {
     const resumed = await submitSigned([WORDCOUNT, "-i", input, "-o", outB, "--workdir", workdir, "-q"]);
     await redisOf(cluster).hset(`sheaf:job:${fresh}`, "plan", await forgedPlan(fresh));
     await redisOf(cluster).hset(`sheaf:job:${resumed}`, "plan", await forgedPlan(resumed), "state", "running", "prepared", "1");
-    await cluster.coordinator([], false, signed);
+    await cluster.coordinator(roots, false, signed);
     for (const [id, out] of [[fresh, outA], [resumed, outB]] as const) {
       expect(await finished(id)).toBe("failed");
       expect(await redisOf(cluster).hget(`sheaf:job:${id}`, "error")).toMatch(/stored plan of job .* refused: (unsigned|bad signature)/);
@@ -159,7 +180,7 @@ describe("tampering with Redis, without the secret", () => {
     expect(add.code, add.output).toBe(0);
     expect((await cluster.run(["schedule", "pause", "nightly"], signed)).code).toBe(0);
     const runsFor = async (due: number) => {
-      const ids = await redisOf(cluster).zrange("sheaf:runs", 0, -1);
+      const ids = await redisOf(cluster).zrange("sheaf:runs", "0", "-1");
       const specs = await Promise.all(ids.map(async (id) => JSON.parse((await redisOf(cluster).hget(`sheaf:run:${id}`, "spec")) ?? "{}")));
       return specs.filter((sp) => sp.schedule?.name === "nightly" && sp.schedule.due === due).length;
     };
@@ -173,5 +194,29 @@ describe("tampering with Redis, without the secret", () => {
     const bf = await cluster.run(["schedule", "backfill", "nightly", "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z"], signed);
     expect(bf.code, bf.output).toBe(0);
     await until("the backfilled run", async () => (await runsFor(Date.UTC(2026, 0, 1))) === 1, 30_000, 100);
+  }, 90_000);
+
+  it("a signed task captured while its job ran, queued again after the job ended, is refused and never reruns", async () => {
+    const marks = s.path("marks");
+    mkdirSync(marks, { recursive: true });
+    const out = s.fresh("out-captured");
+    const sub = await cluster.run(["submit", FAULTY, "-i", input, "-o", out, "--workdir", workdir, "-q", ...params({ markDir: marks, taskMs: 600 })], signed);
+    expect(sub.code, sub.output).toBe(0);
+    const id = sub.stdout.trim().split("\n")[0]!;
+    const queueId = `${id}.map-00000`;
+    // The worker user may read the queue: it captures the signed message.
+    let captured: string | null = null;
+    await until("the task message", async () => (captured = await workerUser.hget(`sheaf:tasks:${queueId}`, "data")) !== null, 30_000, 20);
+    const end = await finished(id);
+    expect(end, String(await redisOf(cluster).hget(`sheaf:job:${id}`, "error"))).toBe("succeeded");
+    const starts = markers(marks, "map-00000", "start").length;
+    // It may not set the job back to running (the red team did, so the worker would take the replay)...
+    await expect(workerUser.hset(`sheaf:job:${id}`, "state", "running")).rejects.toThrow(/NOPERM/);
+    // ...so the replayed message is refused as a task of a job that no longer runs.
+    await queue.remove(queueId).catch(() => 0);
+    const before = Number((await redisOf(cluster).hget("sheaf:rejected", "REPLAYED_TASK")) ?? 0);
+    expect(await deliverRaw(queue, "map", JSON.parse(captured!), queueId)).toMatch(/failed: .*REPLAYED_TASK.*is not running/);
+    expect(Number(await redisOf(cluster).hget("sheaf:rejected", "REPLAYED_TASK"))).toBe(before + 1);
+    expect(markers(marks, "map-00000", "start")).toHaveLength(starts);
   }, 90_000);
 });
