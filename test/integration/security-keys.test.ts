@@ -1,7 +1,8 @@
 /**
  * Signatures that workers and job code cannot make (red team, finding 8; design: asymmetric keys).
  * A cluster keyed by `sheaf keys`: the submitter holds submit.key, the coordinator coordinator.key
- * and submit.pub, the worker only coordinator.pub. Then:
+ * and submit.pub, the worker only coordinator.pub (and connects as the `sheaf acl` user; every
+ * process has --allow-root). Then:
  * - a job submitted with the submit key runs to the oracle's output;
  * - job code on the worker, looking through its environment and the worker's key folder, finds no
  *   private key, and the worker's folder cannot sign a task or a job;
@@ -48,8 +49,12 @@ beforeAll(async () => {
   give(folders.worker, "coordinator.pub");
   await cluster.startRedis();
   queue = new Queue("tasks", { connection: { url: cluster.url }, prefix: "sheaf" });
-  await cluster.coordinator([], false, { SHEAF_KEYS: folders.coordinator });
-  await cluster.worker(2, [], { SHEAF_KEYS: folders.worker });
+  // As the red team's cluster: --allow-root everywhere, the worker as the `sheaf acl` user.
+  const acl = await cluster.run(["acl", "--user", "sheafworker", "--password", "w0rker-pw"]);
+  expect(await redisOf(cluster).call("ACL", "SETUSER", ...acl.stdout.trim().split(/\s+/).slice(2))).toBe("OK");
+  const roots = ["--allow-root", s.root];
+  await cluster.coordinator(roots, false, { SHEAF_KEYS: folders.coordinator });
+  await cluster.worker(2, ["--redis", `redis://sheafworker:w0rker-pw@127.0.0.1:${cluster.port}`, ...roots], { SHEAF_KEYS: folders.worker });
 }, 60_000);
 
 afterAll(async () => {
