@@ -186,8 +186,8 @@ export class QueueExecutor implements TaskExecutor {
   /** One queue job for a task alone or a batch, registered with the dispatcher before it is added. */
   private queueJob(members: Entry[]): { id: string; members: Entry[]; name: string; data: unknown; opts: JobsOptions } {
     const first = members[0]!.task;
-    const signed = members.map(({ task }) => (this.signer ? { ...task, sig: this.signer.sign("task", task, Date.now() + TASK_SIGNATURE_TTL_MS) } : task));
     const alone = members.length === 1;
+    const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
     const id = alone ? members[0]!.id : batchQueueId(first.job.jobId, members.map((m) => m.task));
     const job = { id, members };
     for (const m of members) m.job = job;
@@ -198,9 +198,14 @@ export class QueueExecutor implements TaskExecutor {
       this.ended();
       return alone ? this.settleOne(members[0]!, f) : this.settleBatch(members, f);
     });
-    // A batch gives its job's config once (task-batch.ts); the signatures were made over whole messages.
+    // A batch gives its job's config once (task-batch.ts), and is signed once, as a whole.
     const shared = members.every((m) => m.task.job === first.job);
-    const data: Task | TaskBatch = alone ? (signed[0] as Task) : shared ? { job: first.job, tasks: signed.map(({ job: _job, ...m }) => m) } : { tasks: signed };
+    let data: Task | TaskBatch;
+    if (alone) data = this.signer ? { ...first, sig: this.signer.sign("task", first, expires) } : first;
+    else {
+      const batch: TaskBatch = shared ? { job: first.job, tasks: members.map(({ task: { job: _job, ...m } }) => m) } : { tasks: members.map((m) => m.task) };
+      data = this.signer ? { ...batch, sig: this.signer.sign("batch", batch, expires) } : batch;
+    }
     return {
       id,
       members,

@@ -64,8 +64,12 @@ export class TaskAdmission {
       // holds: nothing a message names is looked at before); each message's own fields, each.
       let config: JobConfig | undefined;
       const shared = batch.job === undefined ? undefined : { job: batch.job, check: () => (config ??= this.checkConfig(batch.job)) };
+      if (this.signer) {
+        const problem = this.signer.check("batch", { tasks: batch.tasks, job: batch.job }, batch.sig);
+        if (problem) throw new Rejected("FORGED_TASK", `batch ${problem}`);
+      }
       const tasks: Task[] = [];
-      for (const m of messages) tasks.push(await this.check(m, () => true, shared));
+      for (const m of messages) tasks.push(await this.check(m, () => true, shared, true));
       const jobId = tasks[0]!.job.jobId;
       if (tasks.some((t) => t.job.jobId !== jobId) || queueId !== batchQueueId(jobId, tasks)) {
         throw new Rejected("REPLAYED_TASK", `batch queue id does not match its tasks (job ${jobId})`);
@@ -94,11 +98,12 @@ export class TaskAdmission {
 
   /**
    * `placed`: whether the task sits under the queue id its job and task give it. `shared`: the
-   * batch's job config and its (memoised) check: a message that carries it is checked for its own fields.
+   * batch's job config and its (memoised) check: a message that carries it is checked for its own
+   * fields. `inSignedBatch`: the message came in a batch whose signature over all of it held.
    */
-  private async check(data: unknown, placed: (task: Task) => boolean, shared?: { job: unknown; check: () => JobConfig }): Promise<Task> {
+  private async check(data: unknown, placed: (task: Task) => boolean, shared?: { job: unknown; check: () => JobConfig }, inSignedBatch = false): Promise<Task> {
     const { sig, ...fields } = (data ?? {}) as { sig?: Signature; job?: unknown };
-    if (this.signer) {
+    if (this.signer && !inSignedBatch) {
       const problem = this.signer.check("task", fields, sig);
       if (problem) throw new Rejected("FORGED_TASK", `task message ${problem}`);
     }

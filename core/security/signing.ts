@@ -30,7 +30,7 @@ export interface Signature {
 }
 
 /** What a record or message claims to be: a signature made for one purpose never verifies for another. */
-export type Purpose = "job" | "run" | "schedule" | "task" | "plan" | "due";
+export type Purpose = "job" | "run" | "schedule" | "task" | "batch" | "plan" | "due";
 
 export interface Signer {
   sign(purpose: Purpose, message: unknown, expires?: number): Signature;
@@ -87,6 +87,7 @@ const SIGNED_BY: Record<Purpose, readonly KeyRole[]> = {
   run: ["submit", "coordinator"],
   schedule: ["submit"],
   task: ["coordinator"],
+  batch: ["coordinator"],
   plan: ["coordinator"],
   /** A due time queued to fire (a backfill's, or one that came while a run was going). */
   due: ["submit", "coordinator"],

@@ -148,23 +148,28 @@ describe("with SHEAF_SECRET", () => {
     expect(status.stdout).toMatch(new RegExp(`refused messages and records: .*FORGED_TASK ${after.FORGED_TASK}.*REPLAYED_TASK ${after.REPLAYED_TASK}`));
   }, 90_000);
 
-  it("a batch of task messages is checked message by message: one unsigned, or the batch under another id, refuses it all", async () => {
+  it("a batch is signed as a whole: unsigned, one message altered, or under another id, it is refused whole", async () => {
     const before = await rejections();
     const running = "evil-20261129000000-bbbbbb";
     await cluster.client().hset(`sheaf:job:${running}`, "state", "running");
     const right = new SecretSigner(SECRET);
     const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
     const task = (i: number): MapTask => ({ ...evilTask(running), taskId: `map-0000${i}` as MapTask["taskId"], index: i });
-    const genuine = [0, 1, 2].map((i) => ({ ...task(i), sig: right.sign("task", task(i), expires) }));
-    const id = batchQueueId(running, genuine);
-    // Two genuine messages around an unsigned one: refused before anything runs.
-    expect(await deliverRaw(queue, BATCH, { tasks: [genuine[0], task(1), genuine[2]] }, id)).toMatch(/FORGED_TASK.*unsigned/);
-    // Every message genuine, but the batch is not under the id its messages give it (a replay).
-    expect(await deliverRaw(queue, BATCH, { tasks: genuine.slice(0, 2) }, `${id}.copy`)).toMatch(/REPLAYED_TASK/);
+    const tasks = [0, 1, 2].map(task);
+    const sig = right.sign("batch", { tasks }, expires);
+    const id = batchQueueId(running, tasks);
+    expect(await deliverRaw(queue, BATCH, { tasks }, id)).toMatch(/FORGED_TASK.*batch unsigned/);
+    // Signed, then one message pointed at another output: the signature covers every message.
+    const altered = [tasks[0], { ...tasks[1]!, job: { ...tasks[1]!.job, output: scratch.path("elsewhere") } }, tasks[2]];
+    expect(await deliverRaw(queue, BATCH, { tasks: altered, sig }, `${id}.altered`)).toMatch(/FORGED_TASK.*batch bad signature/);
+    // A task's own signature does not sign a batch of it.
+    expect(await deliverRaw(queue, BATCH, { tasks, sig: right.sign("task", { tasks }, expires) }, `${id}.purpose`)).toMatch(/FORGED_TASK.*batch bad signature/);
+    // Genuine, but not under the id its messages give it (a replay).
+    expect(await deliverRaw(queue, BATCH, { tasks, sig }, `${id}.copy`)).toMatch(/REPLAYED_TASK/);
     expect(existsSync(marker)).toBe(false);
     expect(existsSync(jobScratchDir(workdir, running as never))).toBe(false);
     const after = await rejections();
-    expect((after.FORGED_TASK ?? 0) - (before.FORGED_TASK ?? 0)).toBe(1);
+    expect((after.FORGED_TASK ?? 0) - (before.FORGED_TASK ?? 0)).toBe(3);
     expect((after.REPLAYED_TASK ?? 0) - (before.REPLAYED_TASK ?? 0)).toBe(1);
   }, 60_000);
 
