@@ -1,7 +1,7 @@
 /** `sheaf submit`: bundle the job into the shared workdir, record it in Redis, print its id; with --wait, follow it. */
 import { resolve } from "node:path";
 import type { Redis } from "ioredis";
-import { OutputCommitter } from "../coordinator/committer.js";
+import { checkOutputFolder } from "../coordinator/committer.js";
 import type { StageOutcome } from "../coordinator/pipeline-runner.js";
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
@@ -35,7 +35,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   const id = newJobId(job.name);
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
   if (o.inputs.length) listInputs(o.inputs, cwd);
-  if (writesFiles(job.output)) new OutputCommitter(output).check(o.overwrite);
+  if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
   // With SHEAF_SECRET, the record is signed: a coordinator plans only records its submitters signed.
   await submitJob(redis, keys, signRecord(signerFromEnv(), "job", {
     id,

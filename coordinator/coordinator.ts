@@ -16,7 +16,7 @@ import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { outputSink } from "../core/formats/registry.js";
-import { OutputCommitter } from "./committer.js";
+import { OutputCommitter, type CommitStep } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import type { JobPlan } from "./plan.js";
@@ -72,6 +72,16 @@ redis.call('HDEL', KEYS[3], 'plan', 'planSig', 'prepared')
 redis.call('DEL', KEYS[4])
 ${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
 return 1`;
+
+/**
+ * A test seam for the commit protocol's crash safety: with `SHEAF_TEST_KILL_AFTER_COMMIT_STEP=<step>`
+ * (committer.ts CommitStep), the coordinator kills itself (SIGKILL) right after that step of a job
+ * commit, as a crash there would.
+ */
+function killAfterCommitStep(): ((step: CommitStep) => void) | undefined {
+  const at = process.env.SHEAF_TEST_KILL_AFTER_COMMIT_STEP;
+  return at ? (step) => void (step === at && process.kill(process.pid, "SIGKILL")) : undefined;
+}
 
 export class Coordinator {
   private readonly keys: Keys;
@@ -251,6 +261,8 @@ export class Coordinator {
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,
+        overwrite: spec.overwrite,
+        onCommitStep: killAfterCommitStep(),
         startedAt: record.startedAt,
         retry,
         signal,
@@ -286,7 +298,7 @@ export class Coordinator {
    */
   private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean): Promise<void> {
     if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
-    await new OutputCommitter(plan.config.output, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
+    await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
       throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);

@@ -17,7 +17,7 @@ import { outputSink } from "../core/formats/registry.js";
 import { outputTemporaryDir } from "../core/storage.js";
 import { checkResult } from "../core/security/confine.js";
 import { CommittedResults } from "./committed.js";
-import { OutputCommitter } from "./committer.js";
+import { OutputCommitter, type CommitStep } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
@@ -34,8 +34,10 @@ export interface DriverOptions {
   store?: JobStore;
   /** False when resuming a job whose output folder was already prepared. @defaultValue true */
   prepareOutput?: boolean;
-  /** With prepareOutput: replace a finished job's output. */
+  /** Replace a finished job's output (checked when preparing it, and again when the commit swaps the new one in). */
   overwrite?: boolean;
+  /** Called after each step of the job commit (a test seam: fault tests stop a coordinator there). */
+  onCommitStep?: (step: CommitStep) => void;
   /** When the job started (a resumed job keeps its first start). */
   startedAt?: number;
   retry?: RetryPolicy;
@@ -99,7 +101,7 @@ export class JobDriver {
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.store = options.store ?? new MemoryJobStore();
-    this.committer = new OutputCommitter(plan.config.output, undefined, this.guard);
+    this.committer = new OutputCommitter(plan.config, undefined, this.guard, options.onCommitStep);
     this.progress = {
       stage: "map",
       mapsDone: 0,
@@ -123,7 +125,7 @@ export class JobDriver {
 
   async run(): Promise<JobReport> {
     const sink = await outputSink(this.plan.config.formats.output);
-    if (sink) this.committer = new OutputCommitter(this.plan.config.output, sink, this.guard);
+    if (sink) this.committer = new OutputCommitter(this.plan.config, sink, this.guard, this.options.onCommitStep);
     // Outside the try: a refused output folder (another job's output) must not be aborted.
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {
@@ -150,7 +152,7 @@ export class JobDriver {
       this.progress.stage = "commit";
       this.emitProgress();
       const parts = [...this.committed.keptResults()].flatMap((r) => (r.part ? [r.part] : []));
-      await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint);
+      await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint, this.options.overwrite ?? false);
       return this.report();
     } catch (err) {
       if (this.interrupted) throw this.refused ?? this.abort.signal.reason;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import type { JobId, TaskId } from "./ids.js";
 
 export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
@@ -35,6 +35,11 @@ export const outputTemporaryDir = (output: string) => join(output, "_temporary")
 /** An attempt's private folder for its part file. */
 export const attemptOutputDir = (output: string, task: TaskId, attempt: string) => join(outputTemporaryDir(output), `${task}-${attempt}`);
 export const successMarker = (output: string) => join(output, "_SUCCESS");
+/**
+ * Where a job assembles its output before swapping it in: a hidden folder beside the output (on the
+ * same filesystem, so parts move by rename), named after the job.
+ */
+export const stagingDir = (output: string, jobId: string) => join(dirname(output), `.${basename(output)}.sheaf-${jobId}`);
 
 /**
  * Where a task keeps its checkpoint: beside the files it protects, so they can be hard-linked —

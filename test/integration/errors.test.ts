@@ -2,8 +2,8 @@
  * Bad input and failing jobs: a non-zero exit, one clear line on stderr (a stack trace only with
  * --verbose), and no _SUCCESS and no part files left in the output folder.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIXTURE_JOBS, Scratch, allLines, leftovers, outputText, partFiles, run, runOk, splitLines, type CliResult } from "./helpers.js";
 
@@ -158,11 +158,16 @@ describe("failing user code", () => {
     expect(msg).toContain("cannot reduce poison");
   });
 
-  it("a failing job run with --overwrite over a finished output leaves no _SUCCESS and no part files", () => {
+  it("a failing job run with --overwrite over a finished output leaves that output as it was, _SUCCESS included", () => {
     const out = s.fresh();
     runOk({ job: BOOM, inputs: files, output: out, workdir, partitions: 2 });
+    const before = partFiles(out);
     const r = run({ job: BOOM, inputs: files, output: out, workdir, partitions: 2, maxAttempts: 1, overwrite: true, params: { fail: "reduce" } });
-    expectCleanFailure(r, out);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(out).sort()).toEqual(["_SUCCESS", ...before.map((p) => p.name)].sort());
+    expect(partFiles(out)).toEqual(before);
+    expect(readdirSync(dirname(out)).filter((n) => n.startsWith(`.${basename(out)}.sheaf-`))).toEqual([]);
   });
 
   it("does not retry a FatalError, but retries an ordinary error up to --max-attempts", () => {

@@ -76,11 +76,13 @@ async function watchRenewals(c: Cluster, pid: number): Promise<() => Promise<voi
 
 /**
  * Watches the attempts' part files under `<out>/_temporary`: one that disappears must have been
- * committed (renamed into the output), never deleted. Returns the parts deleted so far.
+ * committed (moved to the job's staging folder, which the commit swaps in for the output), never
+ * deleted. Returns the parts gone from `_temporary` that are not in the output (call it once the
+ * job has ended).
  */
 function watchParts(out: string): () => string[] {
   const seen = new Set<string>();
-  const deleted: string[] = [];
+  const gone: string[] = [];
   const tmp = join(out, "_temporary");
   const timer = setInterval(() => {
     const now = new Set<string>();
@@ -89,12 +91,12 @@ function watchParts(out: string): () => string[] {
         for (const f of readdirSync(join(tmp, attempt))) if (f.startsWith("part-")) now.add(join(attempt, f));
       }
     } catch {} // not there (yet, or any more): every part is then gone from it
-    for (const p of seen) if (!now.has(p) && !existsSync(join(out, basename(p)))) deleted.push(p);
+    for (const p of seen) if (!now.has(p)) gone.push(p);
     seen.clear();
     for (const p of now) seen.add(p);
   }, 5);
   closers.push(() => clearInterval(timer));
-  return () => deleted;
+  return () => gone.filter((p) => !existsSync(join(out, basename(p))));
 }
 
 /** A line of inputs[i] before `below`, at a byte offset where no other input has a line (throwAt names an offset, not a file). */
