@@ -9,7 +9,7 @@ import { runPipeline, type StageOutcome } from "../coordinator/pipeline-runner.j
 import type { Job } from "../core/api/job.js";
 import { isPipeline, type Pipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";
-import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
+import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import { resolveStages } from "../core/pipeline/stages.js";
 import { parseAt } from "../core/pipeline/templates.js";
 import { SheafError } from "../core/errors.js";
@@ -103,7 +103,6 @@ async function runOnPool(
 
 /** Every stage of a pipeline, on the shared pool: independent stages at the same time. */
 async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: RunOptions, pool: ThreadPool, signal?: AbortSignal): Promise<PipelineRunReport> {
-  const workdir = resolve(options.workdir);
   const cwd = process.cwd();
   if (options.inputs.length || options.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(options.at);
@@ -116,14 +115,11 @@ async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: 
     stages,
     {
       fingerprint: (stage, upstream) => stageFingerprint(stage, artifact.sha256, upstream, cwd),
-      committed: (stage) => committedFingerprint(stage, workdir, pipeline.name),
+      committed: (stage) => committedFingerprint(stage),
       run: (stage, fingerprint, stageSignal) => {
         const job = pipeline.stages.find((s) => s.name === stage.name)!.job;
         const settings = { ...options, inputs: stage.inputs, output: stage.output, partitions: stage.partitions ?? options.partitions, params: stage.params };
         return runOnPool(job, artifact, settings, pool, stageSignal, { name: stage.name, fingerprint, label: `${pipeline.name}/${stage.name}` }).then((report) => ({ jobId: report.jobId, report }));
-      },
-      committedNow: (stage, fingerprint) => {
-        if (!stage.output) recordSinkFingerprint(workdir, pipeline.name, stage.name, fingerprint);
       },
       onStage: (name, o) => {
         if (o.state === "running") say(`  stage ${name}: running`);

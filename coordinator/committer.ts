@@ -102,7 +102,7 @@ export class OutputCommitter {
   async commitJob(jobId: string, parts: readonly PartFile[], badRecords: readonly BadRecord[] = [], fingerprint?: string, overwrite = true): Promise<void> {
     await this.guard("commit the job");
     if (this.sink) {
-      await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)));
+      await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)), fingerprint);
       return;
     }
     if (this.committing(this.output)) return this.finishSwap(); // a resumed commit, past its swap

@@ -14,12 +14,10 @@ import type { JobReport } from "../core/progress.js";
 export interface PipelineHooks {
   /** The stage's fingerprint, from its resolved inputs and the fingerprints of the stages before it. */
   fingerprint(stage: ResolvedStage, upstream: ReadonlyMap<string, string>): string;
-  /** The fingerprint its committed output carries, if any. */
-  committed(stage: ResolvedStage): string | undefined;
+  /** The fingerprint its committed output (or a sink's last load) carries, if any. */
+  committed(stage: ResolvedStage): string | undefined | Promise<string | undefined>;
   /** Runs the stage's job to its end; rejects when it fails. */
   run(stage: ResolvedStage, fingerprint: string, signal: AbortSignal): Promise<{ jobId: string; report: JobReport }>;
-  /** After the stage's job committed: sinks record their fingerprint here. */
-  committedNow?(stage: ResolvedStage, fingerprint: string): void | Promise<void>;
   /** Every change of a stage's state. */
   onStage?(name: string, outcome: StageOutcome): void;
 }
@@ -63,7 +61,7 @@ export async function runPipeline(
     }
     let committed: string | undefined;
     try {
-      committed = options.force ? undefined : hooks.committed(stage);
+      committed = options.force ? undefined : await hooks.committed(stage);
     } catch {
       committed = undefined; // unreadable: run the stage again
     }
@@ -74,7 +72,6 @@ export async function runPipeline(
     set(stage.name, { state: "running", startedAt: started, fingerprint, jobId: options.previous?.[stage.name]?.jobId });
     try {
       const { jobId, report } = await hooks.run(stage, fingerprint, options.signal ?? new AbortController().signal);
-      await hooks.committedNow?.(stage, fingerprint);
       prints.set(stage.name, fingerprint);
       set(stage.name, { state: "succeeded", jobId, startedAt: started, millis: Date.now() - started, recordsIn: report.recordsIn, recordsOut: report.recordsOut, fingerprint });
     } catch (err) {

@@ -17,10 +17,10 @@ import { AllowedRoots } from "../core/security/roots.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
 import { messageOf } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
-import { committedFingerprint, recordSinkFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
+import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import type { JobReport } from "../core/progress.js";
 import { jobScratchDir } from "../core/storage.js";
-import { fencedEval, guardEffect, type Fence } from "./fencing.js";
+import { fencedEval, type Fence } from "./fencing.js";
 import { Interrupted } from "./interrupted.js";
 import { admitRecord } from "./admission.js";
 import { runPipeline, type StageOutcome } from "./pipeline-runner.js";
@@ -91,13 +91,8 @@ export class RunDriver {
         spec.stages,
         {
           fingerprint: (stage, upstream) => stageFingerprint(stage, spec.artifactSha, upstream, spec.job.cwd),
-          committed: (stage) => committedFingerprint(stage, spec.job.workdir, spec.pipeline),
+          committed: (stage) => committedFingerprint(stage),
           run: (stage, fingerprint, stageSignal) => this.runStage(id, spec, stage.name, this.stageJob(id, stage, fingerprint), stageSignal),
-          committedNow: async (stage, fingerprint) => {
-            if (stage.output) return;
-            await guardEffect(this.redis, this.keys, this.leader, `fingerprint of stage ${stage.name} of run ${id}`);
-            recordSinkFingerprint(spec.job.workdir, spec.pipeline, stage.name, fingerprint);
-          },
           onStage: (name, o) => {
             stages[name] = o;
             void this.saveStages(id, stages).catch(() => {});

@@ -99,6 +99,11 @@ export interface PostgresOptions {
   key?: string | readonly string[];
   /** Sink: the columns and their types, in order. @defaultValue the table's, else inferred from the first row */
   schema?: Schema;
+  /**
+   * Sink: the table recording each load (its job, rows, outcome and, for a pipeline stage, the
+   * fingerprint a rerun skips on). @defaultValue `sheaf_loads` in the target table's schema
+   */
+  loadsTable?: string;
 }
 export interface PostgresFormat {
   readonly format: "postgres";
@@ -110,6 +115,7 @@ export interface PostgresFormat {
   readonly mode: "replace" | "append" | "upsert";
   readonly key?: readonly string[];
   readonly schema?: Schema;
+  readonly loadsTable?: string;
 }
 
 export interface TsvOutput {
@@ -201,8 +207,9 @@ export function parquet(options: ParquetOptions = {}): ParquetFormat {
  */
 export function postgres(options: PostgresOptions): PostgresFormat {
   if (options === null || typeof options !== "object") fail("postgres()", "options", "an object", options);
-  checkKeys("postgres()", options, ["url", "table", "query", "splitBy", "splits", "mode", "key", "schema"]);
-  const { url, table, query, splitBy, splits = 4, mode = "replace" } = options;
+  checkKeys("postgres()", options, ["url", "table", "query", "splitBy", "splits", "mode", "key", "schema", "loadsTable"]);
+  const { url, table, query, splitBy, splits = 4, mode = "replace", loadsTable } = options;
+  if (loadsTable !== undefined && (typeof loadsTable !== "string" || !IDENT.test(loadsTable))) fail("postgres()", "loadsTable", "a table name (schema.table allowed)", loadsTable);
   if (url !== undefined && typeof url !== "string") fail("postgres()", "url", "a connection URL", url);
   if (table !== undefined && (typeof table !== "string" || !IDENT.test(table))) fail("postgres()", "table", "a table name (schema.table allowed)", table);
   if (query !== undefined && (typeof query !== "string" || query.trim() === "")) fail("postgres()", "query", "an SQL query", query);
@@ -225,5 +232,6 @@ export function postgres(options: PostgresOptions): PostgresFormat {
     mode,
     ...(key ? { key } : {}),
     ...(schema ? { schema } : {}),
+    ...(loadsTable !== undefined ? { loadsTable } : {}),
   };
 }

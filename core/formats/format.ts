@@ -89,9 +89,15 @@ export interface OutputSink {
   check(): Promise<void>;
   /**
    * Makes every committed part visible at once, exactly once per job: a second call for the same
-   * job (a coordinator that resumed a half-done commit) changes nothing.
+   * job (a coordinator that resumed a half-done commit) changes nothing. A pipeline stage's
+   * `fingerprint` is recorded in the same transaction, beside what it loaded.
    */
-  commit(jobId: string, parts: readonly PartFile[]): Promise<void>;
+  commit(jobId: string, parts: readonly PartFile[], fingerprint?: string): Promise<void>;
+  /**
+   * The fingerprint of the load the destination still holds: the last one, if it recorded one and
+   * the destination was not replaced since (a dropped, recreated or truncated table); else undefined.
+   */
+  committedFingerprint(): Promise<string | undefined>;
   /** Removes one losing attempt's staged part. */
   discard(part: PartFile): Promise<void>;
   /** Removes everything staged for the job; the destination stays as it was. */

@@ -29,16 +29,28 @@ const sha256 = (text: string): string => createHash("sha256").update(text).diges
  */
 const JOB_LOCK = "hashtextextended($1, 0)";
 
-/** `sheaf_loads` beside the target table: one row per ended job (loaded or aborted). */
+/** The loads table (`loadsTable`, else `sheaf_loads` beside the target): one row per ended job (loaded or aborted). */
 function markerOf(format: PostgresFormat): string {
+  if (format.loadsTable) return quoteIdent(format.loadsTable);
   const schema = schemaOf(tableOf(format));
   return quoteIdent(schema ? `${schema}.sheaf_loads` : "sheaf_loads");
 }
 
-/** Creates the marker table, or adds `outcome` to one made by an earlier version. */
+/**
+ * Creates the loads table, or adds the columns an earlier version's lacks. A load records the
+ * pipeline stage's fingerprint and which table it filled (its oid and file node: a table dropped
+ * and made again has another oid; one truncated, another file node), so a rerun skips the stage
+ * only while the rows it loaded can still be there.
+ */
 const MARKER_DDL = (marker: string) =>
   `CREATE TABLE IF NOT EXISTS ${marker} (job_id text PRIMARY KEY, target text NOT NULL, rows bigint NOT NULL, outcome text NOT NULL DEFAULT 'loaded', loaded_at timestamptz NOT NULL DEFAULT now());
-   ALTER TABLE ${marker} ADD COLUMN IF NOT EXISTS outcome text NOT NULL DEFAULT 'loaded'`;
+   ALTER TABLE ${marker} ADD COLUMN IF NOT EXISTS outcome text NOT NULL DEFAULT 'loaded';
+   ALTER TABLE ${marker} ADD COLUMN IF NOT EXISTS fingerprint text;
+   ALTER TABLE ${marker} ADD COLUMN IF NOT EXISTS target_oid oid;
+   ALTER TABLE ${marker} ADD COLUMN IF NOT EXISTS target_filenode oid`;
+
+/** The target's oid and file node, as a load records them and a skip check compares them. */
+const TARGET_IDENTITY = `SELECT to_regclass($1)::oid AS oid, pg_relation_filenode(to_regclass($1)) AS filenode`;
 
 /** Every staging table of a job starts with this. */
 export function stagePrefix(jobId: string): string {
@@ -314,7 +326,7 @@ export function postgresSink(format: PostgresFormat): OutputSink {
       });
     },
 
-    async commit(jobId: string, parts: readonly PartFile[]): Promise<void> {
+    async commit(jobId: string, parts: readonly PartFile[], fingerprint?: string): Promise<void> {
       const prefix = stagePrefix(jobId);
       for (const part of parts) stagedOf(part, prefix);
       await withClient(format, async (client) => {
@@ -332,7 +344,10 @@ export function postgresSink(format: PostgresFormat): OutputSink {
           const claim = await client.query(`INSERT INTO ${marker} (job_id, target, rows) VALUES ($1, $2, 0) ON CONFLICT (job_id) DO NOTHING`, [jobId, table]);
           if (claim.rowCount === 1) {
             const rows = await load(client, parts);
-            await client.query(`UPDATE ${marker} SET rows = $2, loaded_at = now() WHERE job_id = $1`, [jobId, rows]);
+            const { rows: [id] } = await client.query<{ oid: string | null; filenode: string | null }>(TARGET_IDENTITY, [quoteIdent(table)]);
+            await client.query(`UPDATE ${marker} SET rows = $2, loaded_at = now(), fingerprint = $3, target_oid = $4, target_filenode = $5 WHERE job_id = $1`, [
+              jobId, rows, fingerprint ?? null, id?.oid ?? null, id?.filenode ?? null,
+            ]);
             await client.query("COMMIT");
           } else {
             const { rows } = await client.query<{ outcome: string }>(`SELECT outcome FROM ${marker} WHERE job_id = $1`, [jobId]);
@@ -345,6 +360,18 @@ export function postgresSink(format: PostgresFormat): OutputSink {
         }
         // Loaded (now or before): the staged parts are of no more use.
         await dropStaging(client, prefix).catch(() => {});
+      });
+    },
+
+    async committedFingerprint(): Promise<string | undefined> {
+      return withClient(format, async (client) => {
+        const { rows: [there] } = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [marker]);
+        if (!there?.ok) return undefined;
+        const { rows: [last] } = await client.query<{ fingerprint: string | null; target_oid: string | null; target_filenode: string | null }>(
+          `SELECT fingerprint, target_oid, target_filenode FROM ${marker} WHERE target = $1 AND outcome = 'loaded' ORDER BY loaded_at DESC LIMIT 1`, [table]);
+        if (!last?.fingerprint) return undefined;
+        const { rows: [now] } = await client.query<{ oid: string | null; filenode: string | null }>(TARGET_IDENTITY, [quoteIdent(table)]);
+        return now?.oid !== null && now?.oid === last.target_oid && now?.filenode === last.target_filenode ? last.fingerprint : undefined;
       });
     },
 

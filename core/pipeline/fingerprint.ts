@@ -5,8 +5,9 @@
  * fingerprint it was made with; a rerun whose fingerprint matches skips the stage.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { outputSink } from "../formats/registry.js";
 import { listInputs } from "../inputs.js";
 import { successMarker } from "../storage.js";
 import type { ResolvedStage } from "./stages.js";
@@ -27,26 +28,17 @@ export function stageFingerprint(stage: ResolvedStage, artifactSha: string, upst
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** Where a sink stage (no output folder) keeps its fingerprint: under the workdir. */
-export function sinkFingerprintPath(workdir: string, pipeline: string, stage: string): string {
-  return join(workdir, "pipelines", pipeline, `${stage}.fingerprint`);
-}
-
-/** The fingerprint a stage's committed output was made with, or undefined when none is committed. */
-export function committedFingerprint(stage: ResolvedStage, workdir: string, pipeline: string): string | undefined {
-  if (stage.output && !existsSync(successMarker(stage.output))) return undefined;
-  const file = stage.output ? join(stage.output, FINGERPRINT_FILE) : sinkFingerprintPath(workdir, pipeline, stage.name);
+/**
+ * The fingerprint a stage's committed output was made with, or undefined when none is committed: a
+ * folder's `_fingerprint` beside its `_SUCCESS`; a sink's, recorded in the destination by the load
+ * that filled it, while what it loaded can still be there (outputSink's committedFingerprint).
+ */
+export async function committedFingerprint(stage: ResolvedStage): Promise<string | undefined> {
+  if (stage.sink) return (await outputSink(stage.sink))?.committedFingerprint();
+  if (!stage.output || !existsSync(successMarker(stage.output))) return undefined;
   try {
-    return readFileSync(file, "utf8").trim();
+    return readFileSync(join(stage.output, FINGERPRINT_FILE), "utf8").trim();
   } catch {
     return undefined;
   }
-}
-
-/** Records a sink stage's fingerprint once its load committed (file outputs record theirs in the job commit). */
-export function recordSinkFingerprint(workdir: string, pipeline: string, stage: string, fingerprint: string): void {
-  const path = sinkFingerprintPath(workdir, pipeline, stage);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp`, fingerprint + "\n");
-  renameSync(`${path}.tmp`, path);
 }

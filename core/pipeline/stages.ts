@@ -4,7 +4,9 @@
  * stage's own). Plain data: a cluster stores it with the run.
  */
 import { isAbsolute, resolve, sep } from "node:path";
+import type { OutputFormat } from "../api/formats.js";
 import type { Pipeline } from "../api/pipeline.js";
+import { writesFiles } from "../formats/registry.js";
 import { SheafError } from "../errors.js";
 import { expand, logicalTime } from "./templates.js";
 
@@ -20,6 +22,8 @@ export interface ResolvedStage {
   dependsOn: string[];
   /** Absolute output folder; undefined for a sink. */
   output?: string;
+  /** A sink's output format (its skip check asks the destination what it last loaded). */
+  sink?: OutputFormat;
   partitions?: number;
   params: Record<string, string>;
 }
@@ -66,7 +70,8 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const from = stage.inputs.map((i) => (outputs.has(i) ? i : null));
     // Resolved here, so the fingerprint covers the count the stage really runs with.
     const partitions = stage.job.reduce ? (stage.partitions ?? run.partitions ?? stage.job.partitions ?? run.defaultPartitions ?? 4) : undefined;
-    return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(partitions ? { partitions } : {}), params };
+    const sink = writesFiles(stage.job.output) ? undefined : stage.job.output;
+    return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(sink ? { sink } : {}), ...(partitions ? { partitions } : {}), params };
   });
   checkOutputs(pipeline.name, resolved);
   return resolved;

@@ -312,15 +312,15 @@ describe("stage fingerprints", () => {
     expect(() => fp(stage({ inputs: ["nope/*.txt"] }))).toThrow(/input not found: nope\/\*\.txt/);
   });
 
-  it("the committed fingerprint counts only with _SUCCESS", () => {
+  it("the committed fingerprint counts only with _SUCCESS", async () => {
     const out = join(dir, "committed");
     const s = stage({ output: out });
-    expect(committedFingerprint(s, dir, "p")).toBeUndefined();
+    expect(await committedFingerprint(s)).toBeUndefined();
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, FINGERPRINT_FILE), "abc\n");
-    expect(committedFingerprint(s, dir, "p")).toBeUndefined();
+    expect(await committedFingerprint(s)).toBeUndefined();
     writeFileSync(join(out, "_SUCCESS"), "");
-    expect(committedFingerprint(s, dir, "p")).toBe("abc");
+    expect(await committedFingerprint(s)).toBe("abc");
   });
 });
 
@@ -357,7 +357,6 @@ function fakeHooks(options: { committed?: Record<string, string>; auto?: boolean
   const started: string[] = [];
   const events: string[] = [];
   const upstreamSeen = new Map<string, Record<string, string>>();
-  const committedNow: [string, string][] = [];
   const waiters: (() => void)[] = [];
   const hooks: PipelineHooks = {
     fingerprint(stage, upstream) {
@@ -377,7 +376,6 @@ function fakeHooks(options: { committed?: Record<string, string>; auto?: boolean
       for (const w of waiters.splice(0)) w();
       return promise;
     },
-    committedNow: (stage, fingerprint) => void committedNow.push([stage.name, fingerprint]),
     onStage: (name, o) => void events.push(`${name}:${o.state}`),
   };
   /** Resolves once the runner has started `n` stage runs in all (letting pending microtasks run). */
@@ -385,7 +383,7 @@ function fakeHooks(options: { committed?: Record<string, string>; auto?: boolean
     while (started.length < n) await new Promise<void>((r) => waiters.push(r));
     await new Promise((r) => setTimeout(r, 10));
   };
-  return { hooks, runs, started, events, upstreamSeen, committedNow, startedCount };
+  return { hooks, runs, started, events, upstreamSeen, startedCount };
 }
 
 const states = (o: Record<string, StageOutcome>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v.state]));
@@ -407,7 +405,6 @@ describe("runPipeline", () => {
     const outcomes = await done;
     expect(states(outcomes)).toEqual({ a: "succeeded", b: "succeeded", c: "succeeded" });
     expect(outcomes.c).toMatchObject({ jobId: "job-c", recordsIn: 10, recordsOut: 5, fingerprint: "fp-c(fp-a(),fp-b())" });
-    expect(f.committedNow).toEqual([["b", "fp-b()"], ["a", "fp-a()"], ["c", "fp-c(fp-a(),fp-b())"]]);
     expect(f.events.filter((e) => e.startsWith("c:"))).toEqual(["c:pending", "c:running", "c:succeeded"]);
   });
 
@@ -449,7 +446,6 @@ describe("runPipeline", () => {
     expect(outcomes.b!.error).toBe("depends on a");
     expect(outcomes.c!.error).toBe("depends on b");
     expect(f.started).toEqual(["a", "d", "e"]);
-    expect(f.committedNow.map(([s]) => s)).toEqual(["d", "e"]);
   });
 
   // BUG (coordinator/pipeline-runner.ts:99): the "not run" reason lists every dependency not yet
@@ -497,7 +493,6 @@ describe("runPipeline", () => {
     expect(outcomes.a!.jobId).toBeUndefined();
     expect(f.started).toEqual(["b"]);
     expect(f.upstreamSeen.get("c")).toEqual({ a: "fp-a()", b: "fp-b()" });
-    expect(f.committedNow.map(([s]) => s)).toEqual(["b"]);
   });
 
   it("skips everything when everything is committed with the same fingerprints", async () => {
