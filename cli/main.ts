@@ -73,10 +73,14 @@ function clusterOptions(cmd: Command): Command {
 
 /** Runs `fn` with a Redis connection for a one-shot command, closing it after. */
 async function withRedis<T>(o: { redis?: string; redisFile?: string; prefix: string }, fn: (redis: Redis, keys: Keys) => Promise<T>): Promise<T> {
-  // Give up after about 20 s without Redis: long enough to ride out a restart while following a job.
-  const { connectRedis, redisUrlFrom, Keys } = await cluster();
-  const redis = connectRedis(redisUrlFrom(o.redis, o.redisFile), "cli", undefined, { retryStrategy: (n) => (n > 25 ? null : Math.min(200 * n, 1000)) });
+  // Reached within 3 s, or one line says why; once connected, a lost link is retried for about 20 s:
+  // long enough to ride out a restart while following a job.
+  const { connectRedis, redisUrlFrom, untilConnected, Keys } = await cluster();
+  const url = redisUrlFrom(o.redis, o.redisFile);
+  // disconnectTimeout: ioredis waits that long for a socket already closed (a refused connection) to close.
+  const redis = connectRedis(url, "cli", undefined, { retryStrategy: (n) => (n > 25 ? null : Math.min(200 * n, 1000)), disconnectTimeout: 200 });
   try {
+    await untilConnected(redis, url, 3_000);
     return await fn(redis, new Keys(o.prefix));
   } finally {
     redis.disconnect();

@@ -72,6 +72,30 @@ export function connectRedis(url: string, role: string, log?: RedisLog, extra: R
   return client;
 }
 
+/**
+ * Resolves once `client` is connected; otherwise rejects within `timeoutMs` with one line naming
+ * the server (its password hidden) and why: a CLI command facing an unreachable Redis says so at
+ * once instead of retrying in silence.
+ */
+export function untilConnected(client: Redis, url: string, timeoutMs = 5_000): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let cause = "no answer";
+    const onError = (err: Error) => void (cause = err.message);
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      client.off("ready", onReady).off("error", onError).off("end", onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    const fail = () => done(new SheafError("REDIS_UNREACHABLE", `cannot reach Redis at ${redactUrl(url)}: ${cause}`));
+    const onReady = () => done();
+    const onEnd = () => fail();
+    const timer = setTimeout(fail, timeoutMs);
+    client.on("ready", onReady).on("error", onError).on("end", onEnd);
+  });
+}
+
 /** Network errors of a lost link, which connectRedis reports once per loss. */
 const LINK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTCONN"]);
 
