@@ -18,7 +18,7 @@ import { jobScratchDir } from "../core/storage.js";
 import { ThreadPool } from "../worker/pool.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
-import { confineSettings, describeSink, resolveOutput, type JobSettings } from "./job-settings.js";
+import { confineSettings, describeSink, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { checkPlan } from "../coordinator/admission.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { ProgressReporter } from "./progress.js";
@@ -41,6 +41,7 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
   const pool = new ThreadPool({ threads: options.threads });
   try {
     if (isPipeline(mod)) return await runPipelineHere(mod, artifact, options, pool, signal);
+    refusePipelineFlags(mod, options);
     return await runOnPool(mod, artifact, options, pool, signal);
   } finally {
     await pool.close();

@@ -16,7 +16,7 @@ import { isReport } from "../core/progress.js";
 import { listInputs } from "../core/inputs.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
-import { confineSettings, resolveOutput, type JobSettings } from "./job-settings.js";
+import { confineSettings, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { writesFiles } from "../core/formats/registry.js";
 import { jobScratchDir } from "../core/storage.js";
@@ -32,6 +32,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   const mod = await loadModule(artifact.path, jobFile);
   if (isPipeline(mod)) return submitPipeline(redis, keys, mod, artifact, o);
   const job = mod;
+  refusePipelineFlags(job, o);
   const id = newJobId(job.name);
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
   if (o.inputs.length) listInputs(o.inputs, cwd);

@@ -6,10 +6,12 @@
 import type { Redis } from "ioredis";
 import type { Job } from "../api/job.js";
 import { definePipeline, isPipeline, type Pipeline } from "../api/pipeline.js";
+import { writesFiles } from "../formats/registry.js";
 import { resolveStages, type StageOutcome } from "../pipeline/stages.js";
 import type { ResolvedStage } from "../pipeline/stages.js";
 import type { JobSubmission } from "./jobs.js";
 import { Keys } from "./keys.js";
+import { SheafError } from "../errors.js";
 import { cancelRecord, submitRecord, unfinishedIds } from "./records.js";
 
 export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -112,6 +114,9 @@ export function makeRunSubmission(
   settings: RunSettings,
   o: { id: string; at: Date; tz?: string; force?: boolean; schedule?: { name: string; due: number } },
 ): RunSubmission {
+  if (!isPipeline(mod) && settings.output === undefined && writesFiles(mod.output)) {
+    throw new SheafError("NO_OUTPUT", `job ${mod.name} writes ${mod.output.format} files: give it --output (a folder; {date} and {time} in it are the run's logical time)`);
+  }
   const pipeline = isPipeline(mod)
     ? mod
     : definePipeline({ name: mod.name, stages: { [mod.name]: { job: mod, ...(settings.inputs?.length ? { input: settings.inputs } : {}), ...(settings.output !== undefined ? { output: settings.output } : {}) } } });

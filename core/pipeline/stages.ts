@@ -3,10 +3,12 @@
  * input becomes its output folder), outputs as folders, parameters merged (`--param` over the
  * stage's own). Plain data: a cluster stores it with the run.
  */
+import { existsSync } from "node:fs";
 import { isAbsolute, resolve, sep } from "node:path";
 import type { OutputFormat } from "../api/formats.js";
 import type { Pipeline } from "../api/pipeline.js";
 import { writesFiles } from "../formats/registry.js";
+import { closest } from "../did-you-mean.js";
 import { SheafError } from "../errors.js";
 import { expand, logicalTime } from "./templates.js";
 
@@ -65,6 +67,7 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const ctx = { date, time, params };
     const output = stage.output === undefined ? undefined : absolute(expand(stage.output, ctx, where), run.cwd);
     outputs.set(stage.name, output);
+    for (const i of stage.inputs) if (!outputs.has(i)) refuseMisspeltStage(i, expand(i, ctx, where), run.cwd, pipeline, where);
     const upstream = stage.inputs.filter((i) => outputs.has(i));
     const inputs = stage.inputs.map((i) => (outputs.has(i) ? outputs.get(i)! : expand(i, ctx, where)));
     const from = stage.inputs.map((i) => (outputs.has(i) ? i : null));
@@ -75,6 +78,17 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
   });
   checkOutputs(pipeline.name, resolved);
   return resolved;
+}
+
+/**
+ * An input that is neither a stage nor a path that exists, but is close to a stage's name, is a
+ * misspelt stage: refused now, before any stage runs, rather than read as a path once the stages
+ * before it have run.
+ */
+function refuseMisspeltStage(input: string, path: string, cwd: string, pipeline: Pipeline, where: string): void {
+  if (pipeline.stages.some((s) => s.name === input) || /[*?[{]/.test(path) || existsSync(resolve(cwd, path))) return;
+  const meant = closest(input, pipeline.stages.map((s) => s.name));
+  if (meant) throw new SheafError("UNKNOWN_STAGE", `${where}: input ${JSON.stringify(input)} names no stage and no file: did you mean stage ${JSON.stringify(meant)}?`);
 }
 
 /** Two stages writing one folder (or one inside the other's) would overwrite each other's output and fingerprint. */

@@ -6,8 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { definePipeline, defineJob, isPipeline, postgres, type Pipeline, type PipelineSpec } from "../../core/api/index.js";
+import { definePipeline, defineJob, isPipeline, lines, postgres, tsv, type Pipeline, type PipelineSpec } from "../../core/api/index.js";
 import { SheafError } from "../../core/errors.js";
+import { closest } from "../../core/did-you-mean.js";
 import { committedFingerprint, FINGERPRINT_FILE, stageFingerprint } from "../../core/pipeline/fingerprint.js";
 import { resolveStages, type ResolvedStage } from "../../core/pipeline/stages.js";
 import { expand, logicalTime, parseAt } from "../../core/pipeline/templates.js";
@@ -551,5 +552,30 @@ describe("resolveStages refuses clashing outputs and resolves partitions", () =>
     expect(byFlag).toEqual({ own: 5, flag: 3 });
     const byDefault = Object.fromEntries(resolveStages(p, { at: new Date(), params: {}, cwd: "/w", defaultPartitions: 2 }).map((s) => [s.name, s.partitions]));
     expect(byDefault).toEqual({ own: 5, flag: 2 });
+  });
+});
+
+describe("a misspelt stage name in an input", () => {
+  it("is refused when resolving, before any stage runs, with the stage meant", () => {
+    const job = defineJob({ name: "j", input: lines(), map() {}, output: tsv() });
+    const pipeline = definePipeline({
+      name: "typo",
+      stages: { clean: { job, input: "in/*.txt", output: "out/clean" }, daily: { job, input: "cleen", output: "out/daily" } },
+    });
+    expect(() => resolveStages(pipeline, { at: new Date(), params: {}, cwd: tmpdir() })).toThrow('pipeline typo, stage daily: input "cleen" names no stage and no file: did you mean stage "clean"?');
+    // A path that exists, or one close to no stage, is a path (its absence is reported when the stage runs).
+    const far = definePipeline({ name: "far", stages: { clean: { job, input: "in/*.txt", output: "out/clean" }, daily: { job, input: "orders-2026", output: "out/daily" } } });
+    expect(resolveStages(far, { at: new Date(), params: {}, cwd: tmpdir() })[1]!.inputs).toEqual(["orders-2026"]);
+  });
+
+});
+
+describe("closest", () => {
+  it("finds a name within a few edits, and nothing far", () => {
+    expect(closest("cleen", ["clean", "daily"])).toBe("clean");
+    expect(closest("dialy", ["clean", "daily"])).toBe("daily");
+    expect(closest("Load", ["load"])).toBe("load");
+    expect(closest("orders", ["clean", "daily"])).toBeUndefined();
+    expect(closest("x", ["a", "b"])).toBeUndefined(); // one letter off a one-letter name is no evidence
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * Mistakes refused before anything runs, with one line that says what to do (issue "Nothing lost on
+ * a rerun", findings 3, 5 and 9): a misspelt stage name in an input (the stage before it used to
+ * run first, then "input not found"), `--at` on a plain job (ignored, exit 0), a scheduled job that
+ * writes files without `--output` (it failed at every fire time). On `sheaf run` and on a cluster.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cluster } from "./cluster-harness.js";
+import { EXAMPLE_JOBS, Scratch, runCli } from "./helpers.js";
+
+const s = new Scratch("refusals");
+const cluster = new Cluster(s.path("wd"));
+const WORDCOUNT = join(EXAMPLE_JOBS, "wordcount.ts");
+let input = "";
+let typo = "";
+
+beforeAll(async () => {
+  input = s.write("in/a.txt", "alpha beta\n");
+  typo = s.write(
+    "typo.ts",
+    `import { defineJob, definePipeline, lines, tsv } from "sheaf";
+const j = defineJob({ name: "j", input: lines(), map(l: string, emit) { emit(l, 1); }, output: tsv() });
+export default definePipeline({ name: "typo", stages: {
+  clean: { job: j, input: ${JSON.stringify(input)}, output: ${JSON.stringify(s.path("wh", "clean"))} },
+  daily: { job: j, input: "cleen", output: ${JSON.stringify(s.path("wh", "daily"))} } } });
+`,
+  );
+  await cluster.startRedis();
+});
+afterAll(async () => {
+  await cluster.stop();
+  cluster.assertNoLeaks();
+  s.cleanup();
+});
+
+const oneLine = (stderr: string) => stderr.trim().split("\n");
+
+describe("refused before anything runs", () => {
+  it("a misspelt stage in an input: no stage runs, and the stage meant is named", async () => {
+    const r = runCli(["run", typo, "--workdir", s.path("run-wd")]);
+    expect(r.status).toBe(1);
+    expect(oneLine(r.stderr)).toEqual(['sheaf: pipeline typo, stage daily: input "cleen" names no stage and no file: did you mean stage "clean"?']);
+    const sub = await cluster.run(["submit", typo]);
+    expect(sub.code).toBe(1);
+    expect(sub.output).toContain('did you mean stage "clean"?');
+    expect(existsSync(s.path("wh", "clean"))).toBe(false);
+    expect(await cluster.client().zcard("sheaf:runs")).toBe(0);
+  });
+
+  it("--at (or --force) on a plain job", async () => {
+    const out = s.path("out-at");
+    const r = runCli(["run", WORDCOUNT, "-i", input, "-o", out, "--workdir", s.path("run-wd"), "--at", "2026-03-01"]);
+    expect(r.status).toBe(1);
+    expect(oneLine(r.stderr)).toEqual(["sheaf: --at is for pipelines: job wordcount has no logical time or stages (pass values to a job with --param)"]);
+    expect(existsSync(out)).toBe(false);
+    const sub = await cluster.run(["submit", WORDCOUNT, "-i", input, "-o", out, "--force"]);
+    expect(sub.code).toBe(1);
+    expect(sub.output).toContain("sheaf: --force is for pipelines");
+    expect(await cluster.client().zcard("sheaf:jobs")).toBe(0);
+  });
+
+  it("a scheduled job that writes files, without --output", async () => {
+    const r = await cluster.run(["schedule", "add", "nightly", WORDCOUNT, "-i", input, "--every", "10s"]);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.output)).toEqual(["sheaf: job wordcount writes tsv files: give it --output (a folder; {date} and {time} in it are the run's logical time)"]);
+    expect(await cluster.client().smembers("sheaf:schedules")).toEqual([]);
+  });
+});
