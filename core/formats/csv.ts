@@ -13,6 +13,7 @@ import { parse as parseSync } from "csv-parse/sync";
 import type { ColumnType, CsvFormat } from "../api/formats.js";
 import type { RecordLocation } from "../api/types.js";
 import { SheafError, messageOf } from "../errors.js";
+import { closest } from "../did-you-mean.js";
 import type { Split } from "../splits.js";
 import type { InputReader, ReadBatch, ReadOptions } from "./format.js";
 import { ValueError, parseValue } from "./csv-values.js";
@@ -82,6 +83,7 @@ export function csvReader(format: CsvFormat): InputReader {
 
   return {
     async plan(files, splitSize, cwd) {
+      checkDeclaredColumns(format, files, cwd, parseOne);
       if (format.multiline) return files.filter((f) => f.size > 0).map((f) => ({ file: f.path, start: 0, end: f.size, unit: "whole" as const, bytes: f.size }));
       return planTextSplits(files, splitSize, true, cwd);
     },
@@ -163,6 +165,24 @@ function parseLines(
 function csvProblem(err: unknown): string {
   if ((err as { code?: string }).code === "CSV_QUOTE_NOT_CLOSED") return "a quoted field is not closed";
   return messageOf(err).replace(/ at line \d+/, "");
+}
+
+/**
+ * Refuses, when planning, a typed column that a file's header does not have: it would stay an
+ * untyped string in every row (`amout: "float64"` left `amount` a string, compared as text).
+ */
+function checkDeclaredColumns(format: CsvFormat, files: readonly { path: string; size: number }[], cwd: string, parseOne: (text: string) => string[][]): void {
+  const declared = Object.keys(format.columns);
+  if (!format.header || declared.length === 0) return;
+  for (const f of files) {
+    if (f.size === 0) continue;
+    const header = readHeader(f.path, cwd, parseOne);
+    const missing = declared.filter((c) => !header.includes(c));
+    if (missing.length === 0) continue;
+    const meant = missing.map((m) => [m, closest(m, header)] as const).filter(([, c]) => c !== undefined);
+    const hint = meant.length ? `; did you mean ${meant.map(([m, c]) => `${c} (for ${m})`).join(", ")}?` : "";
+    throw new SheafError("BAD_COLUMNS", `csv() columns ${missing.join(", ")} are not in the header of ${f.path} (${header.join(", ")})${hint}`);
+  }
 }
 
 /** The header of a file, read from its first line (splits other than the first need it too). */

@@ -67,4 +67,22 @@ describe("refused before anything runs", () => {
     expect(oneLine(r.output)).toEqual(["sheaf: job wordcount writes tsv files: give it --output (a folder; {date} and {time} in it are the run's logical time)"]);
     expect(await cluster.client().smembers("sheaf:schedules")).toEqual([]);
   });
+
+  it("a CSV column typed but not in the header, naming the header (finding 4)", async () => {
+    const csvFile = s.write("in/orders.csv", "order_id,amount\n1,2.50\n2,10\n");
+    const job = s.write("amt.ts", `import { defineJob, csv, tsv } from "sheaf";
+export default defineJob({ name: "amt", input: csv({ columns: { amout: "float64" } }), map(r: { amount: unknown }, emit) { emit("t", typeof r.amount); }, output: tsv() });
+`);
+    const want = `csv() columns amout are not in the header of ${csvFile} (order_id, amount); did you mean amount (for amout)?`;
+    const out = s.path("out-amt");
+    const r = runCli(["run", job, "-i", csvFile, "-o", out, "--workdir", s.path("run-wd")]);
+    expect(r.status).toBe(1);
+    expect(oneLine(r.stderr)).toEqual([`sheaf: ${want}`]);
+    expect(existsSync(out)).toBe(false);
+    await cluster.coordinator();
+    await cluster.worker(1);
+    const sub = await cluster.run(["submit", job, "-i", csvFile, "-o", s.path("out-amt-cluster"), "--wait"]);
+    expect(sub.code).toBe(1);
+    expect(sub.output).toContain(want);
+  }, 60_000);
 });
