@@ -309,11 +309,13 @@ export function buildProgram(): Command {
       .description("run every due time in [from, to] not run yet, oldest first, one at a time")
       .argument("<name>")
       .requiredOption("--from <time>", "ISO time")
-      .requiredOption("--to <time>", "ISO time"),
+      .requiredOption("--to <time>", "ISO time")
+      .option("--max-runs <n>", "refuse to queue more due times than this without --yes", positiveInt("--max-runs"), 100)
+      .option("--yes", "queue every due time of the window, however many", false),
   ).action(async (name: string, o) => {
     const { backfill } = await cluster();
     await withRedis(o, async (redis, keys) => {
-      const due = await backfill(redis, keys, name, o.from, o.to);
+      const due = await backfill(redis, keys, name, o.from, o.to, { maxRuns: o.maxRuns, yes: o.yes });
       process.stdout.write(`schedule ${name}: ${due.length} due times queued${due.length ? ` (${new Date(due[0]!).toISOString()} … ${new Date(due.at(-1)!).toISOString()})` : ""}\n`);
     });
   });

@@ -115,12 +115,30 @@ export async function resumeSchedule(redis: Redis, keys: Keys, name: string): Pr
   await upsert(redis, keys, s.spec);
 }
 
-/** Queues every due time in [from, to] not run yet, oldest first; they run one at a time. Returns them. */
-export async function backfill(redis: Redis, keys: Keys, name: string, from: string, to: string): Promise<number[]> {
+/** How many due times a backfill queues without `--yes`. */
+export const BACKFILL_MAX_RUNS = 100;
+
+/**
+ * Queues every due time in [from, to] never run, oldest first; they run one at a time. Returns them.
+ * A due time counts as run when it fired (the fired hash) or its run's record is there, whatever
+ * that run's outcome: a second backfill over a window queues nothing again. More than `maxRuns` due
+ * times are refused unless `yes` (a 10 s schedule over a day is 8,640 runs).
+ */
+export async function backfill(redis: Redis, keys: Keys, name: string, from: string, to: string, o: { maxRuns?: number; yes?: boolean } = {}): Promise<number[]> {
   const s = await existing(redis, keys, name);
   const fired = await firedDueTimes(redis, keys, name);
   const queued = new Set(s.queued);
-  const due = dueTimes(when(s.spec), parseAt(from, undefined, "--from"), parseAt(to, undefined, "--to")).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
+  const start = parseAt(from, undefined, "--from");
+  const end = parseAt(to, undefined, "--to");
+  const window = dueTimes(when(s.spec), start, end).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
+  const pipe = redis.pipeline();
+  for (const d of window) pipe.exists(keys.run(newRunId(name, d)));
+  const exists = ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
+  const due = window.filter((_, i) => !exists[i]);
+  const maxRuns = o.maxRuns ?? BACKFILL_MAX_RUNS;
+  if (due.length > maxRuns && !o.yes) {
+    throw new SheafError("BACKFILL_TOO_BIG", `schedule ${name} would run ${due.length} due times between ${start.toISOString()} and ${end.toISOString()}, more than --max-runs ${maxRuns}: pass --yes to queue them all, or narrow the window`);
+  }
   await queueDueTimes(redis, keys, name, due, signerFromEnv());
   return due;
 }

@@ -413,6 +413,16 @@ describe("backfill", () => {
     }
     const fired = await firedOf(cluster, name);
     for (const r of runs) expect(fired.get(r.due)).toBe(r.id);
+    // Retention forgets fired due times (by due time: these are months old); their runs' records
+    // still say they ran, so the window queues nothing again (it re-queued them before).
+    await redisOf(cluster).del(`sheaf:schedule:${name}:fired`);
+    expect(await cli(cluster, ["schedule", "backfill", name, "--from", "2026-01-01T00:00:00Z", "--to", "2026-01-01T00:00:20Z"])).toBe(`schedule ${name}: 0 due times queued\n`);
+    // A window of more than --max-runs due times is refused unless --yes: nothing is queued.
+    const big = ["--from", "2026-02-01T00:00:00Z", "--to", "2026-02-01T00:04:00Z"]; // 121 due times, 2 s apart
+    const refused = await cluster.run(["schedule", "backfill", name, ...big]);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(`sheaf: schedule ${name} would run 121 due times between 2026-02-01T00:00:00.000Z and 2026-02-01T00:04:00.000Z, more than --max-runs 100: pass --yes to queue them all, or narrow the window`);
+    expect(await redisOf(cluster).llen(`sheaf:schedule:${name}:queue`)).toBe(0);
     await remove(cluster, name);
   });
 });
