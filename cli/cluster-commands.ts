@@ -5,7 +5,7 @@ export { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js"
 export { cancelRun, isRunId, listRuns, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
 export { Keys } from "../core/cluster/keys.js";
 export { connectRedis, redisUrlFrom, untilConnected } from "../core/cluster/redis.js";
-export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule } from "./schedule.js";
+export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule, updateSchedule } from "./schedule.js";
 export { renderJob, renderJobTable, renderRejections, renderRun } from "./status.js";
 export { readRejections } from "../core/security/rejections.js";
 export { submit, waitForJob, waitForRun } from "./submit.js";

@@ -290,6 +290,32 @@ export function buildProgram(): Command {
       process.stdout.write(`schedule ${spec.name} added\n`);
     });
   });
+  clusterOptions(
+    schedule
+      .command("update")
+      .description("re-bundle a schedule's module (or another) and change the flags given; history, fired due times and state are kept")
+      .argument("<name>", "the schedule's name")
+      .argument("[module]", "a job or pipeline module to run from now on (default: the one it was added with, bundled again)")
+      .option("--cron <expr>", "cron: 5 fields, or 6 with seconds first")
+      .option("--every <duration>", "an interval: 10s, 5m, 1h, 1d")
+      .option("--tz <zone>", "the zone of --cron and of {date}/{time}")
+      .option("--overlap <policy>", "skip or queue")
+      .option("-i, --input <path...>", "a job's inputs (templates allowed)", collect as never)
+      .option("-o, --output <dir>", "a job's output folder (templates allowed)")
+      .addOption(new Option("--param <k=v>", "a parameter for every run (repeatable; replaces the schedule's)").argParser(param))
+      .option("--workdir <dir>", "shared folder for artifacts and intermediate files")
+      .addOption(new Option("--split-size <size>", "target split size").argParser(size))
+      .option("--max-attempts <n>", "attempts per task", positiveInt("--max-attempts")),
+  ).action(async (name: string, module: string | undefined, o) => {
+    const { updateSchedule } = await cluster();
+    await withRedis(o, async (redis, keys) => {
+      const settings = {
+        inputs: o.input ? (o.input as string[]).flat() : undefined, output: o.output, params: o.param, workdir: o.workdir, splitSize: o.splitSize, maxAttempts: o.maxAttempts,
+      };
+      const spec = await updateSchedule(redis, keys, name, { module, cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
+      process.stdout.write(`schedule ${spec.name} updated: code ${spec.artifactSha.slice(0, 12)}\n`);
+    });
+  });
   clusterOptions(schedule.command("list").description("schedules: expression, zone, next due time, state, last runs")).action(async (o) => {
     const { renderSchedules, listSchedules } = await cluster();
     await withRedis(o, async (redis, keys) => void process.stdout.write(printableReport(renderSchedules(await listSchedules(redis, keys))) + "\n"));

@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import { loadModule } from "../core/artifact.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { makeRunSubmission, newRunId } from "../core/cluster/runs.js";
+import { makeRunSubmission, newRunId, type RunSettings } from "../core/cluster/runs.js";
 import {
   deleteSchedule, firedDueTimes, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
 } from "../core/cluster/schedules.js";
@@ -64,37 +64,69 @@ async function existing(redis: Redis, keys: Keys, name: string): Promise<Schedul
 export async function addSchedule(redis: Redis, keys: Keys, name: string, module: string, o: AddOptions): Promise<ScheduleSpec> {
   if (!NAME.test(name)) throw new SheafError("BAD_SCHEDULE", `a schedule name is letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
   if ((o.cron === undefined) === (o.every === undefined)) throw new SheafError("BAD_SCHEDULE", "give --cron \"<expr>\" or --every <duration>, one of them");
-  if (o.overlap !== "skip" && o.overlap !== "queue") throw new SheafError("BAD_SCHEDULE", `--overlap must be skip or queue, got ${JSON.stringify(o.overlap)}`);
-  let everyMs: number | undefined;
-  try {
-    everyMs = o.every === undefined ? undefined : parseEvery(o.every);
-  } catch (err) {
-    throw new SheafError("BAD_SCHEDULE", (err as Error).message);
-  }
-  if (o.tz !== undefined && everyMs !== undefined) throw new SheafError("BAD_SCHEDULE", "--tz applies to --cron schedules only");
-  if (await readSchedule(redis, keys, name)) throw new SheafError("SCHEDULE_EXISTS", `schedule ${name} exists: remove it first`);
-  const spec0 = { cron: o.cron, everyMs, tz: o.tz };
-  validateSchedule(when(spec0));
-  const workdir = resolve(o.settings.workdir);
-  const artifact = await bundleJob(module, workdir);
-  const mod = await loadModule(artifact.path, module);
+  if (await readSchedule(redis, keys, name)) throw new SheafError("SCHEDULE_EXISTS", `schedule ${name} exists: remove it first, or change it with schedule update`);
   const s = o.settings;
-  const settings = {
-    workdir, cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
+  const settings: RunSettings = {
+    workdir: resolve(s.workdir), cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
     taskTimeoutMs: s.taskTimeoutMs, checkpointBytes: s.checkpointBytes, speculative: s.speculative,
     ...(s.inputs.length ? { inputs: s.inputs } : {}), ...(s.output !== undefined ? { output: s.output } : {}),
   };
-  // Resolve once now, so a bad module, path or template fails here rather than at 2 a.m.
-  makeRunSubmission(mod, artifact, settings, { id: newRunId(name), at: new Date(), tz: o.tz });
-  const spec: ScheduleSpec = {
-    name, module, artifact: artifact.path, artifactSha: artifact.sha256,
-    ...(o.cron !== undefined ? { cron: o.cron } : { everyMs }),
-    ...(o.tz ? { tz: o.tz } : {}),
-    overlap: o.overlap, settings, createdAt: Date.now(),
-  };
+  const spec = await resolveSpec(name, module, { cron: o.cron, everyMs: everyOf(o.every), tz: o.tz }, o.overlap, settings, Date.now());
   await saveSchedule(redis, keys, signRecord(signerFromEnv(), "schedule", spec));
   await upsert(redis, keys, spec);
   return spec;
+}
+
+/** What `schedule update` may change: anything given replaces what the schedule had. */
+export interface UpdateOptions {
+  module?: string;
+  cron?: string;
+  every?: string;
+  tz?: string;
+  overlap?: string;
+  settings: Partial<Omit<RunSettings, "cwd">>;
+}
+
+/**
+ * Re-bundles a schedule's module (from the file it was added from, or another) and changes what is
+ * given, keeping its history, fired due times, queue and state: later runs run the new code.
+ */
+export async function updateSchedule(redis: Redis, keys: Keys, name: string, o: UpdateOptions): Promise<ScheduleSpec> {
+  const { spec: old, state } = await existing(redis, keys, name);
+  if (o.cron !== undefined && o.every !== undefined) throw new SheafError("BAD_SCHEDULE", "give --cron \"<expr>\" or --every <duration>, not both");
+  const timing = o.cron !== undefined ? { cron: o.cron, tz: o.tz ?? old.tz } : o.every !== undefined ? { everyMs: everyOf(o.every), tz: o.tz } : { cron: old.cron, everyMs: old.everyMs, tz: o.tz ?? old.tz };
+  // Paths stay relative to where the schedule was added; a module given now is found from here.
+  const module = o.module !== undefined ? resolve(o.module) : old.module;
+  const given = Object.fromEntries(Object.entries(o.settings).filter(([, v]) => v !== undefined));
+  const settings: RunSettings = { ...old.settings, ...given, ...(given.workdir ? { workdir: resolve(String(given.workdir)) } : {}), cwd: old.settings.cwd };
+  const spec = await resolveSpec(name, module, timing, o.overlap ?? old.overlap, settings, old.createdAt);
+  await redis.hset(keys.schedule(name), "spec", JSON.stringify(signRecord(signerFromEnv(), "schedule", spec)));
+  if (state === "active") await upsert(redis, keys, spec);
+  return spec;
+}
+
+function everyOf(every: string | undefined): number | undefined {
+  try {
+    return every === undefined ? undefined : parseEvery(every);
+  } catch (err) {
+    throw new SheafError("BAD_SCHEDULE", (err as Error).message);
+  }
+}
+
+/** A schedule's spec: its timing checked, its module bundled now and resolved once, so a bad module, path or template fails here rather than at 2 a.m. */
+async function resolveSpec(name: string, module: string, timing: { cron?: string; everyMs?: number; tz?: string }, overlap: string, settings: RunSettings, createdAt: number): Promise<ScheduleSpec> {
+  if (overlap !== "skip" && overlap !== "queue") throw new SheafError("BAD_SCHEDULE", `--overlap must be skip or queue, got ${JSON.stringify(overlap)}`);
+  if (timing.tz !== undefined && timing.everyMs !== undefined) throw new SheafError("BAD_SCHEDULE", "--tz applies to --cron schedules only");
+  validateSchedule(when(timing));
+  const artifact = await bundleJob(resolve(settings.cwd, module), settings.workdir);
+  const mod = await loadModule(artifact.path, module);
+  makeRunSubmission(mod, artifact, settings, { id: newRunId(name), at: new Date(), tz: timing.tz });
+  return {
+    name, module, artifact: artifact.path, artifactSha: artifact.sha256,
+    ...(timing.cron !== undefined ? { cron: timing.cron } : { everyMs: timing.everyMs }),
+    ...(timing.tz ? { tz: timing.tz } : {}),
+    overlap, settings, createdAt, bundledAt: Date.now(),
+  };
 }
 
 export async function removeSchedule(redis: Redis, keys: Keys, name: string): Promise<void> {
@@ -143,14 +175,21 @@ export async function backfill(redis: Redis, keys: Keys, name: string, from: str
   return due;
 }
 
+/** An interval as written: 1h, 90s, 1d. */
+export function formatEvery(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 export function renderSchedules(records: readonly ScheduleRecord[], now = new Date()): string {
   if (records.length === 0) return "no schedules";
   return records
     .map((r) => {
       const s = r.spec;
-      const expr = s.cron !== undefined ? `cron "${s.cron}" ${s.tz ?? "UTC"}` : `every ${s.everyMs! / 1000}s`;
+      const expr = s.cron !== undefined ? `cron "${s.cron}" ${s.tz ?? "UTC"}` : `every ${formatEvery(s.everyMs!)}`;
       const next = r.state === "paused" ? "-" : nextDue(when(s), now).toISOString();
-      const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})`];
+      const code = `code ${s.artifactSha.slice(0, 12)}${s.bundledAt ? ` bundled ${new Date(s.bundledAt).toISOString()}` : ""}`;
+      const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})  ${code}`];
       if (r.running) lines.push(`  running   ${r.running}`);
       if (r.queued.length) lines.push(`  queued    ${r.queued.length} due times, next ${new Date(r.queued[0]!).toISOString()}`);
       for (const e of r.history.slice(0, 5)) lines.push(`  ${new Date(e.due).toISOString()}  ${e.outcome}${e.run ? `  ${e.run}` : ""}${e.note ? `  ${e.note}` : ""}`);

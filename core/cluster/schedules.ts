@@ -30,6 +30,8 @@ export interface ScheduleSpec {
   overlap: "skip" | "queue";
   settings: RunSettings;
   createdAt: number;
+  /** When its module was last bundled (`schedule add` or `update`). */
+  bundledAt?: number;
 }
 
 export interface ScheduleEvent {

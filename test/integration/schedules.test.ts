@@ -427,6 +427,43 @@ describe("backfill", () => {
   });
 });
 
+describe("update", () => {
+  it("re-bundles the edited module and changes the flags given; history, fired due times and state are kept", async () => {
+    const name = "upd";
+    const out = s.path("out-upd");
+    const file = s.write("job/versioned.ts", JOB_SOURCE.replace("emit(line);", 'emit("v1");'));
+    live.get(cluster) ?? live.set(cluster, new Set());
+    live.get(cluster)!.add(name);
+    expect(await cli(cluster, ["schedule", "add", name, file, "-i", INPUT, "-o", `${out}/{time}`, "--every", "1h"])).toBe(`schedule ${name} added\n`);
+    await cli(cluster, ["schedule", "pause", name]);
+    // Two past due times run with the code as added.
+    await cli(cluster, ["schedule", "backfill", name, "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-01T01:00:00Z"]);
+    await settled(cluster, name, 40_000);
+    const before = await historyOf(cluster, name);
+    const firedBefore = await firedOf(cluster, name);
+    const listed = await cli(cluster, ["schedule", "list"]);
+    const hash = /code ([0-9a-f]{12}) bundled /.exec(listed)?.[1];
+    expect(hash).toBeDefined();
+    // The file is edited; the schedule takes it, and a new interval given as written.
+    s.write("job/versioned.ts", JOB_SOURCE.replace("emit(line);", 'emit("v2");'));
+    expect(await cli(cluster, ["schedule", "update", name, "--every", "2h"])).toMatch(new RegExp(`^schedule ${name} updated: code [0-9a-f]{12}\n$`));
+    const after = await cli(cluster, ["schedule", "list"]);
+    expect(after).toContain(`${name}  paused  every 2h  overlap skip  next -  (${file})  code `);
+    expect(after).not.toContain(`code ${hash}`);
+    await cli(cluster, ["schedule", "backfill", name, "--from", "2026-03-01T02:00:00Z", "--to", "2026-03-01T02:00:00Z"]);
+    await settled(cluster, name, 40_000);
+    expect(outputText(join(out, "2026-03-01T00-00-00"))).toBe("v1\n");
+    expect(outputText(join(out, "2026-03-01T01-00-00"))).toBe("v1\n");
+    expect(outputText(join(out, "2026-03-01T02-00-00"))).toBe("v2\n");
+    // Kept: every event and fired due time from before, and the paused state.
+    const history = await historyOf(cluster, name);
+    for (const e of before) expect(history).toContainEqual(e);
+    for (const [due, run] of firedBefore) expect((await firedOf(cluster, name)).get(due)).toBe(run);
+    expect(await redisOf(cluster).hget(`sheaf:schedule:${name}`, "state")).toBe("paused");
+    await remove(cluster, name);
+  });
+});
+
 describe("coordinator failover", () => {
   // The catch-up policy (coordinator/scheduler.ts's header): "while no coordinator leads, BullMQ
   // holds the next wake-up; the new leader fires it once, late, and the scheduler continues from
