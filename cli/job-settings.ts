@@ -67,9 +67,9 @@ export function describeSink(job: Job): string {
   return job.output.format === "postgres" ? `PostgreSQL table ${job.output.table}` : "";
 }
 
-/** Refuses the pipeline-only flags (`--at`, `--tz`, `--force`) for a plain job, which would ignore them. */
-export function refusePipelineFlags(job: Job, flags: { at?: string; tz?: string; force?: boolean }): void {
-  const given = [flags.at !== undefined && "--at", flags.tz !== undefined && "--tz", flags.force && "--force"].filter(Boolean);
+/** Refuses the pipeline-only flags (`--at`, `--tz`, `--force`, `--only`, `--from`) for a plain job, which would ignore them. */
+export function refusePipelineFlags(job: Job, flags: { at?: string; tz?: string; force?: boolean; only?: string; from?: string }): void {
+  const given = [flags.at !== undefined && "--at", flags.tz !== undefined && "--tz", flags.force && "--force", flags.only !== undefined && "--only", flags.from !== undefined && "--from"].filter(Boolean);
   if (given.length) {
     throw new SheafError("PIPELINE_ONLY", `${given.join(", ")} ${given.length > 1 ? "are" : "is"} for pipelines: job ${job.name} has no logical time or stages (pass values to a job with --param)`);
   }

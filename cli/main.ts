@@ -57,6 +57,8 @@ function jobOptions(cmd: Command): Command {
     .option("--overwrite", "replace the output of an earlier finished job", false)
     .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
     .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false)
+    .option("--only <stage>", "pipelines: rerun this stage alone (the stages it reads must be committed)")
+    .option("--from <stage>", "pipelines: rerun this stage and every stage after it (the ones before skip if committed)")
     .option(...ALLOW_ROOT);
 }
 
@@ -138,7 +140,7 @@ export function buildProgram(): Command {
       process.once("SIGTERM", onSignal);
       try {
         const { runJob } = await import("./run.js");
-        await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force }, controller.signal);
+        await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from }, controller.signal);
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
@@ -151,7 +153,7 @@ export function buildProgram(): Command {
     .action(async (jobFile: string, o) => {
       const { submit, isRunId, waitForRun, waitForJob } = await cluster();
       await withRedis(o, async (redis, keys) => {
-        const id = await submit(redis, keys, jobFile, { ...jobSettings(o), at: o.at, force: o.force });
+        const id = await submit(redis, keys, jobFile, { ...jobSettings(o), at: o.at, force: o.force, only: o.only, from: o.from });
         process.stdout.write(id + "\n");
         if (!o.wait) return;
         if (isRunId(id)) {

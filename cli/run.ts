@@ -5,7 +5,7 @@
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../coordinator/driver.js";
 import { planJob } from "../coordinator/plan.js";
-import { runPipeline, type StageOutcome } from "../coordinator/pipeline-runner.js";
+import { runPipeline, selectStages, type StageOutcome } from "../coordinator/pipeline-runner.js";
 import type { Job } from "../core/api/job.js";
 import { isPipeline, type Pipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";
@@ -29,6 +29,8 @@ export interface RunOptions extends JobSettings {
   /** Pipelines: the logical time (ISO), and rerun stages whose output is already committed. */
   at?: string;
   force?: boolean;
+  only?: string;
+  from?: string;
 }
 
 /** Runs a job module, or every stage of a pipeline module, on one thread pool in this process. */
@@ -108,6 +110,7 @@ async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: 
   if (options.inputs.length || options.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(options.at);
   const stages = resolveStages(pipeline, { at, params: options.params, cwd, partitions: options.partitions, defaultPartitions: options.threads });
+  selectStages(pipeline.name, stages, options); // an unknown --only or --from stage, refused before any stage runs
   const started = Date.now();
   const say = (line: string) => !options.quiet && process.stderr.write(line + "\n");
   say(`pipeline ${pipeline.name}: ${stages.length} stages, logical time ${at.toISOString()}`);
@@ -127,7 +130,7 @@ async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: 
         else if (o.state !== "pending") say(`  stage ${name}: ${describeOutcome(o)}`);
       },
     },
-    { force: options.force, signal },
+    { force: options.force, only: options.only, from: options.from, signal },
   ).catch((err) => {
     const outcomes = (err as { outcomes?: Record<string, StageOutcome> }).outcomes;
     if (outcomes) say(pipelineSummary(pipeline.name, outcomes, Date.now() - started));

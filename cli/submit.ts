@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import type { Redis } from "ioredis";
 import { checkOutputFolder } from "../coordinator/committer.js";
-import type { StageOutcome } from "../coordinator/pipeline-runner.js";
+import { selectStages, type StageOutcome } from "../coordinator/pipeline-runner.js";
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";
@@ -65,6 +65,9 @@ export interface PipelineSettings {
   at?: string;
   tz?: string;
   force?: boolean;
+  /** Rerun one stage alone, or one stage and every stage after it. */
+  only?: string;
+  from?: string;
   /** Set when a schedule fires the run. */
   schedule?: { name: string; due: number };
 }
@@ -73,7 +76,8 @@ export interface PipelineSettings {
 export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipeline, artifact: Artifact, o: JobSettings & PipelineSettings): Promise<string> {
   if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(o.at);
-  const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, schedule: o.schedule });
+  const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, only: o.only, from: o.from, schedule: o.schedule });
+  selectStages(spec.pipeline, spec.stages, o); // an unknown --only or --from stage, refused before it is queued
   await submitRun(redis, keys, signRecord(signerFromEnv(), "run", spec));
   return spec.id;
 }

@@ -5,6 +5,7 @@
  * output carries the same fingerprint is skipped; a failed stage stops its dependents, and the
  * pipeline fails naming it. Independent branches still run to their end.
  */
+import { closest } from "../core/did-you-mean.js";
 import { SheafError, messageOf } from "../core/errors.js";
 import type { ResolvedStage, StageOutcome } from "../core/pipeline/stages.js";
 
@@ -32,8 +33,11 @@ export async function runPipeline(
   pipeline: string,
   stages: readonly ResolvedStage[],
   hooks: PipelineHooks,
-  options: { force?: boolean; signal?: AbortSignal; previous?: Readonly<Record<string, StageOutcome>> } = {},
+  options: { force?: boolean; signal?: AbortSignal; previous?: Readonly<Record<string, StageOutcome>> } & StageSelection = {},
 ): Promise<Record<string, StageOutcome>> {
+  const { rerun, needed } = selectStages(pipeline, stages, options);
+  /** With --only: the stages it reads from, used as committed. */
+  const readFrom = options.only === undefined ? new Set<string>() : upstreamOf(stages, options.only);
   const outcomes: Record<string, StageOutcome> = {};
   const prints = new Map<string, string>();
   const set = (name: string, o: StageOutcome) => {
@@ -61,13 +65,19 @@ export async function runPipeline(
     }
     let committed: string | undefined;
     try {
-      committed = options.force ? undefined : await hooks.committed(stage);
+      committed = options.force || rerun.has(stage.name) ? undefined : await hooks.committed(stage);
     } catch {
       committed = undefined; // unreadable: run the stage again
     }
     if (committed === fingerprint) {
       prints.set(stage.name, fingerprint);
       return set(stage.name, { state: "skipped", fingerprint, millis: 0 });
+    }
+    if (!needed.has(stage.name)) {
+      // --only: a stage before it is used as committed, never run.
+      const error = `has no committed output for this run, and --only ${options.only} runs no other stage: run the pipeline (or --from ${stage.name}) first`;
+      firstFailure ??= { stage: stage.name, error };
+      return set(stage.name, { state: "failed", error, fingerprint });
     }
     set(stage.name, { state: "running", startedAt: started, fingerprint, jobId: options.previous?.[stage.name]?.jobId });
     try {
@@ -86,6 +96,11 @@ export async function runPipeline(
     let started = false;
     for (const stage of stages) {
       if (outcomes[stage.name]!.state !== "pending" || running.has(stage.name)) continue;
+      if (options.only !== undefined && stage.name !== options.only && !readFrom.has(stage.name)) {
+        set(stage.name, { state: "not run", error: `--only ${options.only}` });
+        started = true;
+        continue;
+      }
       const deps = stage.dependsOn.map((d) => outcomes[d]!.state);
       if (deps.some((d) => d === "failed" || d === "not run" || d === "cancelled")) {
         const stopped = stage.dependsOn.filter((d) => ["failed", "not run", "cancelled"].includes(outcomes[d]!.state));
@@ -110,4 +125,44 @@ export async function runPipeline(
   if (options.signal?.aborted) throw new SheafError("PIPELINE_CANCELLED", `pipeline ${pipeline} was cancelled`);
   if (firstFailure) throw Object.assign(new PipelineFailedError(pipeline, firstFailure.stage, firstFailure.error), { outcomes });
   return outcomes;
+}
+
+/** Rerunning part of a pipeline: `only` one stage (the stages it reads must be committed), or everything `from` one stage on. */
+export interface StageSelection {
+  only?: string;
+  from?: string;
+}
+
+/**
+ * The stages rerun whatever is committed (`--only`'s, or `--from`'s and every stage after it), and
+ * those allowed to run at all (with `--only`, that one; the stages before it must be committed).
+ * An unknown stage is refused before anything runs, naming the one meant.
+ */
+export function selectStages(pipeline: string, stages: readonly ResolvedStage[], o: StageSelection): { rerun: Set<string>; needed: Set<string> } {
+  const all = new Set(stages.map((s) => s.name));
+  if (o.only !== undefined && o.from !== undefined) throw new SheafError("BAD_SELECTION", "give --only or --from, not both");
+  for (const [flag, name] of [["--only", o.only], ["--from", o.from]] as const) {
+    if (name === undefined || all.has(name)) continue;
+    const meant = closest(name, all);
+    throw new SheafError("UNKNOWN_STAGE", `pipeline ${pipeline} has no stage ${JSON.stringify(name)} (${flag})${meant ? `: did you mean ${JSON.stringify(meant)}?` : ""}; its stages: ${[...all].join(", ")}`);
+  }
+  if (o.only !== undefined) return { rerun: new Set([o.only]), needed: new Set([o.only]) };
+  if (o.from === undefined) return { rerun: new Set(), needed: all };
+  const rerun = new Set([o.from]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const s of stages) if (!rerun.has(s.name) && s.dependsOn.some((d) => rerun.has(d))) grew = rerun.add(s.name) !== undefined;
+  }
+  return { rerun, needed: all };
+}
+
+/** Every stage `name` depends on, directly or not. */
+function upstreamOf(stages: readonly ResolvedStage[], name: string): Set<string> {
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  const up = new Set<string>();
+  const visit = (n: string) => {
+    for (const d of byName.get(n)?.dependsOn ?? []) if (!up.has(d)) visit((up.add(d), d));
+  };
+  visit(name);
+  return up;
 }

@@ -98,7 +98,7 @@ export class RunDriver {
             void this.saveStages(id, stages).catch(() => {});
           },
         },
-        { force: spec.force, signal, previous: record.stages as Record<string, StageOutcome> },
+        { force: spec.force, only: spec.only, from: spec.from, signal, previous: record.stages as Record<string, StageOutcome> },
       );
     } catch (err) {
       if (signal.reason instanceof Interrupted) throw signal.reason;

@@ -29,6 +29,9 @@ export interface RunSubmission {
   at: string;
   tz?: string;
   force: boolean;
+  /** Rerun one stage alone, or one stage and every stage after it (pipeline-runner.ts StageSelection). */
+  only?: string;
+  from?: string;
   stages: ResolvedStage[];
   /** Settings every stage's job inherits (split size, attempts, …): a job submission without its per-stage fields. */
   job: Omit<JobSubmission, "id" | "name" | "inputs" | "output" | "params" | "partitions" | "submittedAt" | "stage" | "fingerprint" | "run">;
@@ -112,7 +115,7 @@ export function makeRunSubmission(
   mod: Job | Pipeline,
   artifact: { path: string; sha256: string },
   settings: RunSettings,
-  o: { id: string; at: Date; tz?: string; force?: boolean; schedule?: { name: string; due: number } },
+  o: { id: string; at: Date; tz?: string; force?: boolean; only?: string; from?: string; schedule?: { name: string; due: number } },
 ): RunSubmission {
   if (!isPipeline(mod) && settings.output === undefined && writesFiles(mod.output)) {
     throw new SheafError("NO_OUTPUT", `job ${mod.name} writes ${mod.output.format} files: give it --output (a folder; {date} and {time} in it are the run's logical time)`);
@@ -129,6 +132,8 @@ export function makeRunSubmission(
     at: o.at.toISOString(),
     ...(o.tz ? { tz: o.tz } : {}),
     force: o.force ?? false,
+    ...(o.only !== undefined ? { only: o.only } : {}),
+    ...(o.from !== undefined ? { from: o.from } : {}),
     stages,
     job: {
       artifact: artifact.path,

@@ -65,6 +65,23 @@ describe("pipelines on a cluster", () => {
     expect(again.output).toMatch(/stage daily: skipped/);
   });
 
+  it("--only reruns one stage, --from a stage and those after it; an unknown one is refused at submit", async () => {
+    const wh = s.path("wh-partial");
+    const args = ["submit", pipeline, "--at", DAY, ...params({ orders, warehouse: wh }), "--wait"];
+    expect((await cluster.run(args, env)).code).toBe(0);
+    const only = await cluster.run([...args, "--only", "daily"], env);
+    expect(only.code, only.output).toBe(0);
+    expect(only.output).toMatch(/stage clean: skipped/);
+    expect(only.output).toMatch(/stage daily: succeeded/);
+    const from = await cluster.run([...args, "--from", "clean"], env);
+    expect(from.code, from.output).toBe(0);
+    expect(from.output).toMatch(/stage clean: succeeded/);
+    expect(from.output).toMatch(/stage daily: succeeded/);
+    const typo = await cluster.run([...args, "--from", "claen"], env);
+    expect(typo.code).toBe(1);
+    expect(typo.output).toContain('sheaf: pipeline orders-nightly has no stage "claen" (--from): did you mean "clean"?');
+  });
+
   it("a failing stage fails the run naming it, and its dependents do not run", async () => {
     const broken = s.path("orders-broken");
     mkdirSync(join(broken, DAY), { recursive: true });

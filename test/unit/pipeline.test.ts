@@ -579,3 +579,34 @@ describe("closest", () => {
     expect(closest("x", ["a", "b"])).toBeUndefined(); // one letter off a one-letter name is no evidence
   });
 });
+
+describe("rerunning part of a pipeline", () => {
+  const chain = () => dag({ a: [], b: ["a"], c: ["b"], d: [] });
+
+  it("--only b reruns b alone (committed a skipped, c and d not run)", async () => {
+    const f = fakeHooks({ committed: { a: "fp-a()", b: "fp-b(fp-a())", c: "fp-c(fp-b(fp-a()))", d: "fp-d()" }, auto: true });
+    const outcomes = await runPipeline("p", chain(), f.hooks, { only: "b" });
+    expect(states(outcomes)).toEqual({ a: "skipped", b: "succeeded", c: "not run", d: "not run" });
+    expect(f.started).toEqual(["b"]);
+  });
+
+  it("--only b fails, running nothing, when a stage it reads is not committed", async () => {
+    const f = fakeHooks({ auto: true });
+    const err = await runPipeline("p", chain(), f.hooks, { only: "b" }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/stage a: has no committed output for this run, and --only b runs no other stage/);
+    expect(f.started).toEqual([]);
+  });
+
+  it("--from b reruns b and everything after it; before it, committed stages skip", async () => {
+    const f = fakeHooks({ committed: { a: "fp-a()", b: "fp-b(fp-a())", c: "fp-c(fp-b(fp-a()))", d: "fp-d()" }, auto: true });
+    const outcomes = await runPipeline("p", chain(), f.hooks, { from: "b" });
+    expect(states(outcomes)).toEqual({ a: "skipped", b: "succeeded", c: "succeeded", d: "skipped" });
+    expect(f.started.sort()).toEqual(["b", "c"]);
+  });
+
+  it("an unknown stage is refused before anything runs, naming the stages", async () => {
+    const f = fakeHooks({ auto: true });
+    await expect(runPipeline("p", chain(), f.hooks, { from: "bb" })).rejects.toThrow('pipeline p has no stage "bb" (--from); its stages: a, b, c, d');
+    expect(f.started).toEqual([]);
+  });
+});
