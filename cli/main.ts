@@ -1,4 +1,5 @@
 /** The `sheaf` command line. */
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
@@ -39,10 +40,19 @@ function collect(text: string, previous: string[] = []): string[] {
   return [...previous, text];
 }
 
-/** The options `run` and `submit` share: what to run on, where to write, how to cut it. */
+/** The options `run` and `submit` share: what to run on, where to write, how to cut it; and the pipelines' own. */
 function jobOptions(cmd: Command): Command {
+  return taskOptions(cmd.argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)"))
+    .option("--overwrite", "replace the output of an earlier finished job", false)
+    .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
+    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false)
+    .option("--only <stage>", "pipelines: rerun this stage alone (the stages it reads must be committed)")
+    .option("--from <stage>", "pipelines: rerun this stage and every stage after it (the ones before skip if committed)");
+}
+
+/** The options of a job's tasks, for `run`, `submit` and `schedule add` alike. */
+function taskOptions(cmd: Command): Command {
   return cmd
-    .argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)")
     .option("-i, --input <path...>", "input files, folders or globs (repeatable; none for a table source)", collect as never)
     .option("-o, --output <dir>", "output folder (none for a sink such as postgres())")
     .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
@@ -54,11 +64,6 @@ function jobOptions(cmd: Command): Command {
     .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
     .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data (or 10 s)", size)
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
-    .option("--overwrite", "replace the output of an earlier finished job", false)
-    .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
-    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false)
-    .option("--only <stage>", "pipelines: rerun this stage alone (the stages it reads must be committed)")
-    .option("--from <stage>", "pipelines: rerun this stage and every stage after it (the ones before skip if committed)")
     .option(...ALLOW_ROOT);
 }
 
@@ -123,9 +128,23 @@ function jobSettings(o: Record<string, any>): JobSettings {
   };
 }
 
+/** The version in the package.json beside the CLI (two folders up from dist/cli or cli). */
+function packageVersion(): string {
+  for (const up of ["../../package.json", "../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "sheaf" && pkg.version) return pkg.version;
+    } catch {
+      // not there
+    }
+  }
+  return "unknown";
+}
+
 export function buildProgram(): Command {
   const program = new Command("sheaf")
     .description("Sheaf: MapReduce jobs in TypeScript, on this machine's threads or on a Redis cluster")
+    .version(packageVersion(), "-V, --version", "print the version of sheaf")
     .option("--verbose", "print full stack traces of errors")
     .showHelpAfterError("(sheaf --help, or sheaf <command> --help, for usage)")
     .exitOverride(); // inherited by the subcommands: errors come back to main() instead of exiting
@@ -268,7 +287,7 @@ export function buildProgram(): Command {
   });
 
   const schedule = program.command("schedule").description("run a job or pipeline on a cron expression or an interval (fired by the coordinator's leader)");
-  clusterOptions(
+  clusterOptions(taskOptions(
     schedule
       .command("add")
       .description("add a schedule")
@@ -277,17 +296,11 @@ export function buildProgram(): Command {
       .option("--cron <expr>", "cron: 5 fields, or 6 with seconds first")
       .option("--every <duration>", "an interval: 10s, 5m, 1h, 1d (aligned to multiples of it since the epoch)")
       .option("--tz <zone>", "the zone of --cron and of {date}/{time} (default UTC)")
-      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip")
-      .option("-i, --input <path...>", "a job's inputs (templates allowed)", collect as never)
-      .option("-o, --output <dir>", "a job's output folder (templates allowed)")
-      .addOption(new Option("--param <k=v>", "a parameter for every run (repeatable)").argParser(param).default({}, "none"))
-      .option("--workdir <dir>", "shared folder for artifacts and intermediate files", process.env.SHEAF_WORKDIR ?? ".sheaf")
-      .addOption(new Option("--split-size <size>", "target split size").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
-      .option("--max-attempts <n>", "attempts per task", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts),
-  ).action(async (name: string, module: string, o) => {
+      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip"),
+  )).action(async (name: string, module: string, o) => {
     const { addSchedule } = await cluster();
     await withRedis(o, async (redis, keys) => {
-      const settings = { ...jobSettings({ ...o, sortBuffer: JOB_DEFAULTS.sortBufferBytes, overwrite: true }) };
+      const settings = { ...jobSettings({ ...o, overwrite: true }) };
       const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
       process.stdout.write(`schedule ${spec.name} added\n`);
     });

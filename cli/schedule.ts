@@ -14,6 +14,7 @@ import {
   deleteSchedule, firedDueTimes, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
 } from "../core/cluster/schedules.js";
 import { SheafError } from "../core/errors.js";
+import { AllowedRoots } from "../core/security/roots.js";
 import { dueTimes, nextDue, parseEvery, validateSchedule, type ScheduleSpec as When } from "../core/schedule-clock.js";
 import { parseAt } from "../core/pipeline/templates.js";
 import { bundleJob } from "./bundle.js";
@@ -66,6 +67,10 @@ export async function addSchedule(redis: Redis, keys: Keys, name: string, module
   if ((o.cron === undefined) === (o.every === undefined)) throw new SheafError("BAD_SCHEDULE", "give --cron \"<expr>\" or --every <duration>, one of them");
   if (await readSchedule(redis, keys, name)) throw new SheafError("SCHEDULE_EXISTS", `schedule ${name} exists: remove it first, or change it with schedule update`);
   const s = o.settings;
+  // Templates ({date}) are expanded at each run: the workdir and the output's fixed part are checked now.
+  const roots = AllowedRoots.from(s.allowRoots);
+  roots.check(resolve(s.workdir), "workdir");
+  if (s.output !== undefined) roots.check(resolve(s.output), "output");
   const settings: RunSettings = {
     workdir: resolve(s.workdir), cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
     taskTimeoutMs: s.taskTimeoutMs, checkpointBytes: s.checkpointBytes, speculative: s.speculative,

@@ -4,11 +4,11 @@
  * run first, then "input not found"), `--at` on a plain job (ignored, exit 0), a scheduled job that
  * writes files without `--output` (it failed at every fire time). On `sheaf run` and on a cluster.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
-import { EXAMPLE_JOBS, Scratch, runCli } from "./helpers.js";
+import { EXAMPLE_JOBS, REPO, Scratch, runCli } from "./helpers.js";
 
 const s = new Scratch("refusals");
 const cluster = new Cluster(s.path("wd"));
@@ -84,5 +84,19 @@ export default defineJob({ name: "amt", input: csv({ columns: { amout: "float64"
     const sub = await cluster.run(["submit", job, "-i", csvFile, "-o", s.path("out-amt-cluster"), "--wait"]);
     expect(sub.code).toBe(1);
     expect(sub.output).toContain(want);
+  }, 60_000);
+
+  it("sheaf --version; schedule add takes run's job flags, --allow-root included", async () => {
+    const version = runCli(["--version"]);
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).version);
+    const outside = await cluster.run(["schedule", "add", "confined", WORDCOUNT, "-i", input, "-o", "/tmp/elsewhere/{date}", "--every", "1h", "--allow-root", s.root]);
+    expect(outside.code).toBe(1);
+    expect(outside.output).toContain("sheaf: output /tmp/elsewhere/{date} is outside the allowed roots");
+    const ok = await cluster.run(["schedule", "add", "flags", WORDCOUNT, "-i", input, "-o", s.path("sched", "{date}"), "--every", "1h", "--partitions", "3", "--task-timeout", "60000", "--no-speculative", "--allow-root", s.root]);
+    expect(ok.code, ok.output).toBe(0);
+    const spec = JSON.parse((await cluster.client().hget("sheaf:schedule:flags", "spec"))!);
+    expect(spec.settings).toMatchObject({ partitions: 3, taskTimeoutMs: 60000, speculative: false });
+    expect((await cluster.run(["schedule", "remove", "flags"])).code).toBe(0);
   }, 60_000);
 });
