@@ -45,6 +45,9 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
 ${endRecord("KEYS[4]", "ARGV[6]", "ARGV[4]")}
 return 1`;
 
+/** How long a stage's job record may be missing before the stage fails (a read racing a restart is not a loss). */
+const RECORD_LOST_AFTER_MS = 5_000;
+
 export class RunDriver {
   private onJob: ((stage: string, jobId: string) => void) | undefined;
 
@@ -157,12 +160,20 @@ export class RunDriver {
     if (jobId === -1) throw new Interrupted(`stale leader: stage ${stage} of run ${runId} not started`);
     const id = String(jobId) as JobId;
     this.onJob?.(stage, id);
+    let missingSince: number | undefined;
     for (;;) {
       if (signal.aborted) {
         if (!(signal.reason instanceof Interrupted)) await cancelJob(this.redis, this.keys, id).catch(() => {});
         throw Object.assign(new Error("cancelled"), { jobId: id });
       }
       const job = await readJob(this.redis, this.keys, id);
+      // Created with the run's own record (STAGE_JOB), a stage's job record cannot come back once it
+      // is gone (the last second of an AOF lost in a crash, a wipe): waiting for it would hang the
+      // run, and its schedule, for ever. The stage fails; a rerun makes a new job.
+      if (!job) {
+        missingSince ??= Date.now();
+        if (Date.now() - missingSince >= RECORD_LOST_AFTER_MS) throw Object.assign(new Error(`its job ${id} is gone from Redis (lost in a Redis restart or wipe?): run the pipeline again`), { jobId: id });
+      } else missingSince = undefined;
       if (job && FINISHED.has(job.state)) {
         if (job.state !== "succeeded") throw Object.assign(new Error(job.error ?? job.state), { jobId: id });
         return { jobId: id, report: job.progress as JobReport };
