@@ -12,6 +12,8 @@ import { loadModule } from "../core/artifact.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import { resolveStages } from "../core/pipeline/stages.js";
 import { parseAt } from "../core/pipeline/templates.js";
+import { processAlive, releaseOutput, takeOutput } from "../core/output-writer-lock.js";
+import { writesFiles } from "../core/formats/registry.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
@@ -83,6 +85,9 @@ async function runOnPool(
   const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
 
+  // One writer per output folder: another live job's is refused, naming it.
+  const files = writesFiles(job.output);
+  if (files) await takeOutput(output, jobId, "run", processAlive);
   // A pipeline prints stage lines instead: several stages' live lines would overwrite each other.
   const progress = options.quiet || stage ? undefined : new ProgressReporter(job.name);
   try {
@@ -100,6 +105,7 @@ async function runOnPool(
   } catch (err) {
     throw Object.assign(err as Error, { jobId });
   } finally {
+    if (files) releaseOutput(output, jobId);
     progress?.stop();
   }
 }

@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import type { Redis } from "ioredis";
 import { checkOutputFolder } from "../coordinator/committer.js";
+import { checkOutputFree, processAlive } from "../core/output-writer-lock.js";
 import { selectStages, type StageOutcome } from "../coordinator/pipeline-runner.js";
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
@@ -36,7 +37,10 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   const id = newJobId(job.name);
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
   if (o.inputs.length) listInputs(o.inputs, cwd);
-  if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
+  if (writesFiles(job.output)) {
+    checkOutputFolder(output, o.overwrite);
+    await checkOutputFree(output, async (holder) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await redis.hget(keys.job(holder.jobId as JobId), "state")) ?? "")));
+  }
   // With SHEAF_SECRET, the record is signed: a coordinator plans only records its submitters signed.
   await submitJob(redis, keys, signRecord(signerFromEnv(), "job", {
     id,

@@ -15,7 +15,9 @@ import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
-import { outputSink } from "../core/formats/registry.js";
+import { outputSink, writesFiles } from "../core/formats/registry.js";
+import type { OutputFormat } from "../core/api/formats.js";
+import { processAlive, releaseOutput, takeOutput, type WriterLock } from "../core/output-writer-lock.js";
 import { OutputCommitter, type CommitStep } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
@@ -269,14 +271,14 @@ export class Coordinator {
       });
       const report = await driver.run();
       await store.flush(report);
-      await this.finish(id, "succeeded");
+      await this.finish(id, spec.output, "succeeded");
       this.log(`job ${id} succeeded in ${report.millis} ms`);
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
         const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
         await store.flush().catch(() => {});
-        await this.finish(id, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
+        await this.finish(id, spec.output, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
         this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${messageOf(err)}`}`);
       } catch (interrupted) {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
@@ -297,12 +299,24 @@ export class Coordinator {
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
   private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean): Promise<void> {
+    // One writer per output folder (a resume takes it again: it holds it already).
+    if (writesFiles(plan.config.formats.output as OutputFormat)) {
+      await store.guard("take the output");
+      await takeOutput(spec.output, id, "cluster", (holder) => this.holderAlive(holder));
+    }
     if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
       throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
     }
+  }
+
+  /** Whether the job holding an output still runs: a cluster job by its record, a `sheaf run` by its process. */
+  private async holderAlive(holder: WriterLock): Promise<boolean> {
+    if (holder.by !== "cluster") return processAlive(holder);
+    const state = await this.redis.hget(this.keys.job(holder.jobId as JobId), "state");
+    return state === "queued" || state === "running";
   }
 
   /**
@@ -347,10 +361,12 @@ export class Coordinator {
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
-  private async finish(id: JobId, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
+  private async finish(id: JobId, output: string, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id), this.keys.jobs];
     const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);
+    // Given back before the end is announced: whoever waited for this job may write the output next.
+    releaseOutput(output, id);
     await this.redis.publish(this.keys.events, `finished ${id}`);
     if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);
     await this.removeTasks(id);

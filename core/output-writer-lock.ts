@@ -1,0 +1,94 @@
+/**
+ * One writer per output folder. A job takes its output for itself before it prepares it, with a
+ * lock file beside it (`.<name>.sheaf-writer`, created exclusively) naming the job, and gives it back
+ * when it ends; a second job naming that output while the first runs is refused, naming it (two
+ * jobs on one output used to fail each other, one removing the other's `_temporary`). A lock whose
+ * holder is gone (a `sheaf run` killed on this host, a cluster job that ended) is taken over.
+ * `sheaf run` and a cluster's coordinator use the same lock, so they exclude each other too.
+ */
+import { readFileSync, unlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { SheafError } from "./errors.js";
+
+export interface WriterLock {
+  jobId: string;
+  /** `run` (a `sheaf run` process, `pid` on `host`) or `cluster` (a job driven through Redis). */
+  by: "run" | "cluster";
+  pid: number;
+  host: string;
+  since: number;
+}
+
+/** Whether the holder still runs: asked of Redis for a cluster job; a run on this host by its pid. */
+export type Liveness = (holder: WriterLock) => boolean | Promise<boolean>;
+
+export const writerLockPath = (output: string) => join(dirname(output), `.${basename(output)}.sheaf-writer`);
+
+function read(path: string): WriterLock | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as WriterLock;
+  } catch {
+    return undefined; // gone, or half-written by a holder that died: taken over
+  }
+}
+
+/** A `sheaf run` on this host is alive while its pid is; one on another host is taken to be. */
+export function processAlive(holder: WriterLock): boolean {
+  if (holder.by !== "run" || holder.host !== hostname()) return true;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function busy(output: string, holder: WriterLock): SheafError {
+  return new SheafError(
+    "OUTPUT_BUSY",
+    `output ${output} is being written by job ${holder.jobId} (${holder.by === "run" ? `sheaf run, pid ${holder.pid} on ${holder.host}` : "on the cluster"}, since ${new Date(holder.since).toISOString()}): wait for it to end or cancel it (a lock left by a crash: ${writerLockPath(output)})`,
+  );
+}
+
+/** Refuses when another live job holds the output (checked, not taken: `submit` asks before queuing). */
+export async function checkOutputFree(output: string, alive: Liveness, jobId?: string): Promise<void> {
+  const holder = read(writerLockPath(output));
+  if (holder && holder.jobId !== jobId && (await alive(holder))) throw busy(output, holder);
+}
+
+/** Takes the output for `jobId` (again, on a resume); throws OUTPUT_BUSY while another live job holds it. */
+export async function takeOutput(output: string, jobId: string, by: WriterLock["by"], alive: Liveness): Promise<void> {
+  const path = writerLockPath(output);
+  const mine: WriterLock = { jobId, by, pid: process.pid, host: hostname(), since: Date.now() };
+  mkdirSync(dirname(path), { recursive: true });
+  for (let tries = 0; tries < 5; tries++) {
+    try {
+      writeFileSync(path, JSON.stringify(mine), { flag: "wx" });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const holder = read(path);
+    if (holder?.jobId === jobId) return;
+    if (holder && (await alive(holder))) throw busy(output, holder);
+    // Its holder is gone: removed, then created again exclusively (another taker may win that race).
+    try {
+      unlinkSync(path);
+    } catch {
+      // removed by another taker
+    }
+  }
+  throw new SheafError("OUTPUT_BUSY", `output ${output}: could not take its lock ${path}`);
+}
+
+/** Gives the output back, if `jobId` still holds it. */
+export function releaseOutput(output: string, jobId: string): void {
+  const path = writerLockPath(output);
+  if (read(path)?.jobId !== jobId) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * One writer per output (issue "Found by fault injection", finding 1): two jobs started at once on
+ * one output folder used to fail each other, and the loser's abort deleted the winner's committed
+ * output. Now the second is refused while the first runs, naming it, and the output is the first's,
+ * complete, checked against a plain word count; on `sheaf run` and on a cluster (submit is refused
+ * before queuing, and a job queued anyway fails at its coordinator). A lock left by a killed run is
+ * taken over.
+ */
+import { existsSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writerLockPath } from "../../core/output-writer-lock.js";
+import { Cluster } from "./cluster-harness.js";
+import { FAULTY, params, runAsync, until, wordcountOracle, writeCorpus, expectOracle } from "./fault-kit.js";
+import { Scratch, runCli } from "./helpers.js";
+
+const s = new Scratch("one-writer");
+let files: string[] = [];
+
+beforeAll(() => {
+  files = writeCorpus(s, "corpus", 3, 6_000, 40, 3);
+});
+afterAll(() => s.cleanup());
+
+describe("two jobs on one output", () => {
+  it("sheaf run: the second is refused while the first runs; the output is the first's, whole", async () => {
+    const out = s.path("out-run");
+    const args = ["run", FAULTY, "-i", ...files, "-o", out, "--split-size", "4k", "--workdir", s.path("wd"), "-q"];
+    const first = runAsync([...args, ...params({ taskMs: 400 })]);
+    await new Promise((r) => setTimeout(r, 700)); // planned and holding the output
+    const second = await runAsync([...args, "--overwrite"]).done;
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`sheaf: output ${out} is being written by job faulty-\\S+ \\(sheaf run, pid ${first.pid} on ${hostname()}`));
+    expect((await first.done).status).toBe(0);
+    expectOracle(out, wordcountOracle(files));
+    // Free again once the first ended.
+    const third = runCli([...args, "--overwrite"]);
+    expect(third.status, third.stderr).toBe(0);
+  }, 60_000);
+
+  it("a lock left by a killed sheaf run is taken over", () => {
+    const out = s.path("out-stale");
+    writeFileSync(writerLockPath(out), JSON.stringify({ jobId: "dead-1", by: "run", pid: 2 ** 22 + 17, host: hostname(), since: 0 }));
+    const r = runCli(["run", FAULTY, "-i", ...files, "-o", out, "--workdir", s.path("wd"), "-q"]);
+    expect(r.status, r.stderr).toBe(0);
+    expectOracle(out, wordcountOracle(files));
+  });
+
+  it("a cluster: a second submit is refused at once, naming the running job; the first's output is whole", async () => {
+    const cluster = new Cluster(s.path("cluster-wd"));
+    try {
+      await cluster.startRedis();
+      await cluster.coordinator();
+      await cluster.worker(2);
+      const out = s.path("out-cluster");
+      const args = ["submit", FAULTY, "-i", ...files, "-o", out, "--split-size", "4k"];
+      const sub = await cluster.run([...args, ...params({ taskMs: 2_000 })]);
+      expect(sub.code, sub.output).toBe(0);
+      const id = sub.stdout.trim().split("\n")[0]!;
+      await until("its coordinator to take the output", () => existsSync(writerLockPath(out)), 30_000, 20);
+      const second = await cluster.run([...args, "--overwrite", "--wait"]);
+      expect(second.code).toBe(1);
+      expect(second.output).toContain(`sheaf: output ${out} is being written by job ${id} (on the cluster`);
+      const waited = await cluster.run(["status", id]);
+      expect(waited.code).toBe(0);
+      const { waitJob } = await import("./fault-kit.js");
+      expect((await waitJob(cluster, id, 60_000)).state).toBe("succeeded");
+      expectOracle(out, wordcountOracle(files));
+      expect((await cluster.run([...args, "--overwrite", "--wait"])).code).toBe(0);
+      expectOracle(out, wordcountOracle(files));
+    } finally {
+      await cluster.stop();
+    }
+    cluster.assertNoLeaks();
+  }, 120_000);
+});
+
