@@ -7,7 +7,7 @@ import { selectStages, type StageOutcome } from "../coordinator/pipeline-runner.
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";
-import { makeRunSubmission, newRunId, readRun, RUN_FINISHED, submitRun, type RunRecord } from "../core/cluster/runs.js";
+import { makeRunSubmission, newRunId, readRun, RUN_FINISHED, submitRun, unfinishedRuns, type RunRecord, type RunSubmission } from "../core/cluster/runs.js";
 import { parseAt } from "../core/pipeline/templates.js";
 import { FINISHED, readJob, submitJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
@@ -82,8 +82,26 @@ export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipelin
   const at = parseAt(o.at);
   const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, only: o.only, from: o.from, schedule: o.schedule });
   selectStages(spec.pipeline, spec.stages, o); // an unknown --only or --from stage, refused before it is queued
+  const twin = await runningTwin(redis, keys, spec);
+  if (twin) throw new SheafError("RUN_EXISTS", `pipeline ${spec.pipeline} is already running for ${spec.at} as run ${twin}: wait for it (sheaf status ${twin}) or cancel it`);
   await submitRun(redis, keys, signRecord(signerFromEnv(), "run", spec));
   return spec.id;
+}
+
+/**
+ * An unfinished run of the same pipeline that writes any of the same outputs (or, for one without
+ * output folders, has the same logical time): a second run would only contend with it, stage by
+ * stage, for the same outputs.
+ */
+async function runningTwin(redis: Redis, keys: Keys, spec: RunSubmission): Promise<string | undefined> {
+  const outputs = new Set(spec.stages.flatMap((s) => (s.output ? [s.output] : [])));
+  for (const id of await unfinishedRuns(redis, keys)) {
+    const other = (await readRun(redis, keys, id))?.spec;
+    if (!other || other.pipeline !== spec.pipeline) continue;
+    const shared = other.stages.some((s) => s.output !== undefined && outputs.has(s.output));
+    if (shared || (outputs.size === 0 && other.at === spec.at)) return id;
+  }
+  return undefined;
 }
 
 /** How often a waiting `submit` reads its job's record (its progress), unless the end is announced first. */

@@ -3,7 +3,8 @@
  * ever (issue "Found by fault injection", finding 2: the run's driver polled a stage's job record
  * whose spec was gone, `status` said `running` indefinitely, and every later due time of its
  * schedule was skipped as "still running"). Here a stage's job record is deleted while it runs: the
- * stage fails, naming the lost job, and the run ends; a rerun of the pipeline succeeds.
+ * stage fails, naming the lost job, and the run ends; a rerun of the pipeline succeeds. And a
+ * pipeline resubmitted while its run is going is refused, naming the run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
@@ -47,5 +48,16 @@ describe("a stage's job record lost while the run waits for it", () => {
     expect(await redisOf(cluster).hget(`sheaf:run:${runId}`, "error")).toContain(`stage a: its job ${jobId} is gone from Redis`);
     const again = await cluster.run(["submit", pipeline, "--wait"]);
     expect(again.code, again.output).toBe(0);
+  }, 90_000);
+
+  it("a pipeline resubmitted while its run is going is refused, naming that run (issue 24)", async () => {
+    const first = await cluster.run(["submit", pipeline, "--param", "sleep=1"]);
+    expect(first.code, first.output).toBe(0);
+    const runId = first.stdout.trim().split("\n")[0]!;
+    const again = await cluster.run(["submit", pipeline, "--param", "sleep=1"]);
+    expect(again.code).toBe(1);
+    expect(again.output).toMatch(new RegExp(`sheaf: pipeline two is already running for \\S+ as run ${runId.replace(/[.]/g, "\\.")}: wait for it`));
+    await until("the first run to end", async () => (await redisOf(cluster).hget(`sheaf:run:${runId}`, "state")) === "succeeded", 30_000, 100);
+    expect((await cluster.run(["submit", pipeline, "--wait"])).code).toBe(0);
   }, 90_000);
 });
