@@ -3,13 +3,15 @@
  * lock file beside it (`.<name>.sheaf-writer`, created exclusively) naming the job, and gives it back
  * when it ends; a second job naming that output while the first runs is refused, naming it (two
  * jobs on one output used to fail each other, one removing the other's `_temporary`). A lock whose
- * holder is gone (a `sheaf run` killed on this host, a cluster job that ended) is taken over.
+ * holder is gone (a `sheaf run` killed on this host, a cluster job that ended) is taken over, and
+ * what that holder's commit left beside the output is cleared.
  * `sheaf run` and a cluster's coordinator use the same lock, so they exclude each other too.
  */
-import { readFileSync, unlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { SheafError } from "./errors.js";
+import { stagingDir } from "./storage.js";
 
 export interface WriterLock {
   jobId: string;
@@ -72,6 +74,7 @@ export async function takeOutput(output: string, jobId: string, by: WriterLock["
     const holder = read(path);
     if (holder?.jobId === jobId) return;
     if (holder && (await alive(holder))) throw busy(output, holder);
+    if (holder) cleanUpAfter(output, holder.jobId);
     // Its holder is gone: removed, then created again exclusively (another taker may win that race).
     try {
       unlinkSync(path);
@@ -80,6 +83,22 @@ export async function takeOutput(output: string, jobId: string, by: WriterLock["
     }
   }
   throw new SheafError("OUTPUT_BUSY", `output ${output}: could not take its lock ${path}`);
+}
+
+/**
+ * What a dead holder left of its commit: its staging folder (the new output not swapped in yet, or
+ * the previous one swapped out), and its `_COMMITTING` mark. Killed between the two renames of the
+ * fallback swap, it left no output folder: the previous output is put back first.
+ */
+function cleanUpAfter(output: string, deadJobId: string): void {
+  const staging = stagingDir(output, deadJobId);
+  if (!existsSync(output) && existsSync(`${staging}.old`)) renameSync(`${staging}.old`, output);
+  for (const dir of [staging, `${staging}.old`]) rmSync(dir, { recursive: true, force: true });
+  try {
+    if (readFileSync(join(output, "_COMMITTING"), "utf8") === deadJobId) unlinkSync(join(output, "_COMMITTING"));
+  } catch {
+    // no mark of its own there
+  }
 }
 
 /** Gives the output back, if `jobId` still holds it. */

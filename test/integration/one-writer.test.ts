@@ -6,10 +6,12 @@
  * before queuing, and a job queued anyway fails at its coordinator). A lock left by a killed run is
  * taken over.
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writerLockPath } from "../../core/output-writer-lock.js";
+import { stagingDir } from "../../core/storage.js";
 import { Cluster } from "./cluster-harness.js";
 import { FAULTY, params, runAsync, until, wordcountOracle, writeCorpus, expectOracle } from "./fault-kit.js";
 import { Scratch, runCli } from "./helpers.js";
@@ -38,12 +40,15 @@ describe("two jobs on one output", () => {
     expect(third.status, third.stderr).toBe(0);
   }, 60_000);
 
-  it("a lock left by a killed sheaf run is taken over", () => {
+  it("a lock left by a killed sheaf run is taken over, and what its commit left beside the output cleared", () => {
     const out = s.path("out-stale");
     writeFileSync(writerLockPath(out), JSON.stringify({ jobId: "dead-1", by: "run", pid: 2 ** 22 + 17, host: hostname(), since: 0 }));
+    mkdirSync(stagingDir(out, "dead-1"), { recursive: true });
+    writeFileSync(join(stagingDir(out, "dead-1"), "part-00000"), "half a commit\n");
     const r = runCli(["run", FAULTY, "-i", ...files, "-o", out, "--workdir", s.path("wd"), "-q"]);
     expect(r.status, r.stderr).toBe(0);
     expectOracle(out, wordcountOracle(files));
+    expect(readdirSync(dirname(out)).filter((n) => n.startsWith(`.${basename(out)}.`))).toEqual([]);
   });
 
   it("a cluster: a second submit is refused at once, naming the running job; the first's output is whole", async () => {
