@@ -5,9 +5,19 @@ import { SheafError, UserCodeError } from "../core/errors.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import type { Context } from "./context.js";
 
-/** Errors of the engine's own (a corrupt run read inside a values iterator) pass through unwrapped. */
+/**
+ * Errors of the engine's own (a corrupt run read inside a values iterator) pass through unwrapped;
+ * so does a full disk met while the engine writes what `where` emitted (a spill, a part file): it is
+ * no record's fault, is not a bad record to skip, and another attempt (elsewhere) may have room.
+ */
 export function wrapUserError(where: string, input: (RecordLocation & { key?: string }) | undefined, err: unknown): Error {
   if (err instanceof SheafError || err instanceof CorruptSegmentError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    const path = (err as NodeJS.ErrnoException).path;
+    const what = where === "reduce" || where === "cleanup" ? "its output" : "its output and spills";
+    return new SheafError("NO_SPACE", `no space left${path ? ` on ${path}` : " on the device"} (${code === "EDQUOT" ? "disk quota exceeded" : "disk full"}) while the task wrote ${what}`, true, { cause: err });
+  }
   return new UserCodeError(where, input, err);
 }
 
