@@ -13,7 +13,7 @@
  * while is looked up in Redis (its job's state), as is one whose add found the job already there
  * (the `duplicated` event: a resumed coordinator re-adding a task that may have finished).
  */
-import { Job as BullJob, type Queue, type QueueEvents } from "bullmq";
+import type { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 
 export type Finish = { ok: true; value: unknown } | { ok: false; reason: string };
@@ -127,10 +127,8 @@ export class QueueResults {
           const state = await this.queue.getJobState(id);
           // Gone while awaited (removed by hand, or trimmed): the task runs again.
           if (state === "unknown") return this.finish(id, { ok: false, reason: `queue job ${id} is gone` });
-          if (state !== "completed" && state !== "failed") return;
-          const job = await BullJob.fromId(this.queue, id);
-          if (!job) return;
-          this.finish(id, state === "completed" ? { ok: true, value: job.returnvalue } : { ok: false, reason: job.failedReason });
+          // Read as an event's entry is: one pipelined read for all of them.
+          if (state === "completed" || state === "failed") this.readEntry(id);
         }),
       );
     }
