@@ -7,11 +7,7 @@ export function bytes(n: number): string {
   return `${i === 0 ? Math.round(n) : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
-/** 1234567 → "1,234,567". Not toLocaleString: its first call loads ICU data, 50 ms of every run's summary. */
-export function count(n: number): string {
-  const [int, frac] = String(n).split(".");
-  return int!.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (frac ? `.${frac}` : "");
-}
+export { count, plural } from "../core/show.js";
 
 export function duration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;

@@ -1,6 +1,6 @@
 /** How a pipeline run reads on a terminal: a line per stage change, and a summary table at the end. */
 import type { StageOutcome } from "../coordinator/pipeline-runner.js";
-import { count, duration } from "./format.js";
+import { count, duration, plural } from "./format.js";
 
 export interface PipelineRunReport {
   pipeline: string;
@@ -11,7 +11,7 @@ export interface PipelineRunReport {
 
 export function describeOutcome(o: StageOutcome): string {
   let text: string = o.state;
-  if (o.state === "succeeded") text += ` in ${duration(o.millis ?? 0)}, ${count(o.recordsIn ?? 0)} records in, ${count(o.recordsOut ?? 0)} out`;
+  if (o.state === "succeeded") text += ` in ${duration(o.millis ?? 0)}, ${plural(o.recordsIn ?? 0, "record")} in, ${count(o.recordsOut ?? 0)} out`;
   if (o.state === "skipped") text += " (output already committed with the same fingerprint)";
   if (o.error) text += `: ${o.error}`;
   return text;

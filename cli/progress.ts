@@ -1,7 +1,7 @@
 /** Live progress: one redrawn line on a terminal, plain lines otherwise (at stage changes and every 10%). */
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { TaskFailure } from "../core/tasks.js";
-import { bytes, count, duration, rate } from "./format.js";
+import { bytes, count, duration, plural, rate } from "./format.js";
 
 export class ProgressReporter {
   private latest: JobProgress | undefined;
@@ -38,9 +38,9 @@ export class ProgressReporter {
 
   summary(r: JobReport, output: string): string {
     const lines = [
-      `${this.jobName} succeeded in ${duration(r.millis)}: ${r.mapsTotal} map tasks, ${r.reducesTotal} reduce tasks`,
-      `  input   ${count(r.recordsIn)} records, ${bytes(r.bytesIn)} (${bytes(rate(r.bytesIn, r.millis))}/s)`,
-      `  output  ${count(r.recordsOut)} records, ${bytes(r.bytesOut)} in ${r.parts} part files: ${output}`,
+      `${this.jobName} succeeded in ${duration(r.millis)}: ${plural(r.mapsTotal, "map task")}, ${plural(r.reducesTotal, "reduce task")}`,
+      `  input   ${plural(r.recordsIn, "record")}, ${bytes(r.bytesIn)} (${bytes(rate(r.bytesIn, r.millis))}/s)`,
+      `  output  ${plural(r.recordsOut, "record")}, ${bytes(r.bytesOut)} in ${plural(r.parts, "part file")}: ${output}`,
     ];
     if (r.resumedBytes || r.resumedKeys) lines.push(`  resumed from checkpoints: ${bytes(r.resumedBytes)} of map input and ${count(r.resumedKeys)} reduce keys not redone`);
     const counters = Object.entries(r.counters).sort(([a], [b]) => (a < b ? -1 : 1));

@@ -24,6 +24,7 @@ import { confineSettings, describeSink, refusePipelineFlags, resolveOutput, type
 import { checkPlan } from "../coordinator/admission.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { ProgressReporter } from "./progress.js";
+import { plural } from "./format.js";
 
 export interface RunOptions extends JobSettings {
   threads: number;
@@ -119,7 +120,7 @@ async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: 
   selectStages(pipeline.name, stages, options); // an unknown --only or --from stage, refused before any stage runs
   const started = Date.now();
   const say = (line: string) => !options.quiet && process.stderr.write(line + "\n");
-  say(`pipeline ${pipeline.name}: ${stages.length} stages, logical time ${at.toISOString()}`);
+  say(`pipeline ${pipeline.name}: ${plural(stages.length, "stage")}, logical time ${at.toISOString()}`);
   const outcomes = await runPipeline(
     pipeline.name,
     stages,

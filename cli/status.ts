@@ -2,7 +2,7 @@
 import type { JobRecord } from "../core/cluster/jobs.js";
 import type { RunRecord } from "../core/cluster/runs.js";
 import { isReport } from "../core/progress.js";
-import { bytes, count, duration } from "./format.js";
+import { bytes, count, duration, plural } from "./format.js";
 
 /**
  * What status prints comes from Redis, where a worker (or anyone who can write there) may store
@@ -97,15 +97,15 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
     lines.push(`map       ${p.mapsDone}/${p.mapsTotal} done`);
     if (p.reducesTotal > 0) lines.push(`reduce    ${p.reducesDone}/${p.reducesTotal} done`);
     if (r.state === "running") lines.push(`tasks     ${p.running} running or queued`);
-    lines.push(`read      ${count(p.recordsIn)} records, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}`);
+    lines.push(`read      ${plural(p.recordsIn, "record")}, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}`);
     if (isReport(p)) {
-      lines.push(`written   ${count(p.recordsOut)} records, ${bytes(p.bytesOut)} in ${p.parts} part files`);
+      lines.push(`written   ${plural(p.recordsOut, "record")}, ${bytes(p.bytesOut)} in ${plural(p.parts, "part file")}`);
       const counters = Object.entries(p.counters).sort(([a], [b]) => (a < b ? -1 : 1));
       if (counters.length) lines.push(`counters  ${counters.map(([k, v]) => `${printable(k)}=${count(v)}`).join("  ")}`);
     }
   }
   const failed = Math.max(r.failedAttempts, p?.failedAttempts ?? 0);
-  if (failed) lines.push(`failed    ${failed} attempts; latest: ${printableBlock(r.lastFailure ?? p?.lastFailure ?? "?", FIELD_INDENT)}`);
+  if (failed) lines.push(`failed    ${plural(failed, "attempt")}; latest: ${printableBlock(r.lastFailure ?? p?.lastFailure ?? "?", FIELD_INDENT)}`);
   if (r.error) lines.push(`error     ${printableBlock(r.error, FIELD_INDENT)}`);
   return printableReport(lines.join("\n"));
 }
@@ -121,7 +121,7 @@ export function renderRun(r: RunRecord, now = Date.now()): string {
   ];
   for (const stage of s.stages) {
     const o = r.stages[stage.name];
-    const figures = o?.state === "succeeded" ? `  ${duration(o.millis ?? 0)}, ${count(o.recordsIn ?? 0)} records in, ${count(o.recordsOut ?? 0)} out` : "";
+    const figures = o?.state === "succeeded" ? `  ${duration(o.millis ?? 0)}, ${plural(o.recordsIn ?? 0, "record")} in, ${count(o.recordsOut ?? 0)} out` : "";
     lines.push(`  ${printable(stage.name).padEnd(12)} ${printable(o?.state ?? "pending").padEnd(9)} ${printable(o?.jobId ?? "")}${figures}${o?.error && o.state !== "succeeded" ? `  ${printable(o.error)}` : ""}`);
   }
   if (r.error) lines.push(`error     ${printableBlock(r.error, FIELD_INDENT)}`);

@@ -33,6 +33,7 @@ import { AllowedRoots } from "../core/security/roots.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
 import { keepWorkerScriptsLoaded } from "./worker-scripts.js";
+import { plural } from "../core/show.js";
 
 export interface CoordinatorOptions {
   redisUrl: string;
@@ -199,7 +200,7 @@ export class Coordinator {
   private async adoptLegacyRecords(): Promise<void> {
     try {
       const n = (await adoptLegacyRecords(this.redis, this.keys.jobs, (id) => this.keys.job(id as JobId))) + (await adoptLegacyRecords(this.redis, this.keys.runs, (id) => this.keys.run(id)));
-      if (n) this.log(`sorted ${n} records from an earlier version into the unfinished and finished sets`);
+      if (n) this.log(`sorted ${plural(n, "record")} from an earlier version into the unfinished and finished sets`);
     } catch (err) {
       this.log(`cannot sort earlier records: ${messageOf(err)}`);
     }

@@ -24,6 +24,7 @@ import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Interrupted } from "./interrupted.js";
 import { removeTree } from "./remove-tree.js";
 import { stragglers } from "./speculation.js";
+import { plural } from "../core/show.js";
 
 export { Interrupted } from "./interrupted.js";
 
@@ -220,7 +221,7 @@ export class JobDriver {
       const first = all[0]!;
       throw new SheafError(
         "TOO_MANY_BAD_RECORDS",
-        `job ${this.plan.config.name} failed: ${all.length} bad records, more than skipBadRecords (${limit}); the first at ${first.file} byte ${first.offset}: ${first.error}`,
+        `job ${this.plan.config.name} failed: ${plural(all.length, "bad record")}, more than skipBadRecords (${limit}); the first at ${first.file} byte ${first.offset}: ${first.error}`,
       );
     }
     return all;

@@ -14,6 +14,7 @@ import { pruneFiredDueTimes } from "../core/cluster/schedules.js";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { artifactsDir } from "../core/storage.js";
+import { plural } from "../core/show.js";
 
 export interface RetentionOptions {
   /** Finished jobs kept (and, separately, finished pipeline runs). @defaultValue 1000 */
@@ -62,7 +63,7 @@ export class Retention {
     for (const [zset, keyOf] of [[this.keys.jobs, (id: string) => this.keys.job(id as JobId)], [this.keys.runs, (id: string) => this.keys.run(id)]] as const) {
       for (let n = -1; n !== 0; pruned += n) n = await pruneRecords(this.redis, this.keys, zset, keyOf, bounds, now);
     }
-    if (pruned) this.log(`retention: deleted ${pruned} finished records`);
+    if (pruned) this.log(`retention: deleted ${plural(pruned, "finished record")}`);
     if (now - this.lastGc >= Math.min(MAX_GC_EVERY_MS, this.o.artifactGraceMs)) {
       this.lastGc = now;
       await this.collectArtifacts(now).catch((err) => this.log(`retention: cannot collect artifacts: ${messageOf(err)}`));

@@ -16,6 +16,7 @@ import { TaskAdmission } from "./admission.js";
 import { countRejection } from "../core/security/rejections.js";
 import { NoFreeThread, ThreadPool } from "./pool.js";
 import { evalshaOnly } from "./evalsha-only.js";
+import { plural } from "../core/show.js";
 
 /** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
 const SHORT_TASK_MS = 100;
@@ -108,7 +109,7 @@ export class QueueWorker {
     this.threads = threads;
     await this.worker.waitUntilReady();
     this.prefetchTimer = setInterval(() => this.adaptPrefetch(), SHORT_TASK_MS).unref();
-    this.log(`ready: ${threads} threads, queue ${this.keys.prefix}:${TASK_QUEUE}`);
+    this.log(`ready: ${plural(threads, "thread")}, queue ${this.keys.prefix}:${TASK_QUEUE}`);
   }
 
   private process(job: BullJob, token?: string): Promise<TaskResult | BatchResult> {
