@@ -352,11 +352,12 @@ export function buildProgram(): Command {
       .requiredOption("--from <time>", "ISO time")
       .requiredOption("--to <time>", "ISO time")
       .option("--max-runs <n>", "refuse to queue more due times than this without --yes", positiveInt("--max-runs"), 100)
-      .option("--yes", "queue every due time of the window, however many", false),
+      .option("--yes", "queue every due time of the window, however many", false)
+      .option("--rerun-failed", "also run again the due times whose last run failed (each under a new run id)", false),
   ).action(async (name: string, o) => {
     const { backfill } = await cluster();
     await withRedis(o, async (redis, keys) => {
-      const due = await backfill(redis, keys, name, o.from, o.to, { maxRuns: o.maxRuns, yes: o.yes });
+      const due = await backfill(redis, keys, name, o.from, o.to, { maxRuns: o.maxRuns, yes: o.yes, rerunFailed: o.rerunFailed });
       process.stdout.write(`schedule ${name}: ${due.length} due times queued${due.length ? ` (${new Date(due[0]!).toISOString()} … ${new Date(due.at(-1)!).toISOString()})` : ""}\n`);
     });
   });

@@ -11,7 +11,7 @@ import { signerFromEnv, signRecord } from "../core/security/signing.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { makeRunSubmission, newRunId, type RunSettings } from "../core/cluster/runs.js";
 import {
-  deleteSchedule, firedDueTimes, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
+  deleteSchedule, firedDueTimes, latestRunOf, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
 } from "../core/cluster/schedules.js";
 import { SheafError } from "../core/errors.js";
 import { AllowedRoots } from "../core/security/roots.js";
@@ -158,20 +158,27 @@ export const BACKFILL_MAX_RUNS = 100;
 /**
  * Queues every due time in [from, to] never run, oldest first; they run one at a time. Returns them.
  * A due time counts as run when it fired (the fired hash) or its run's record is there, whatever
- * that run's outcome: a second backfill over a window queues nothing again. More than `maxRuns` due
- * times are refused unless `yes` (a 10 s schedule over a day is 8,640 runs).
+ * that run's outcome: a second backfill over a window queues nothing again. With `rerunFailed`, a
+ * due time whose newest run failed is queued too, and runs under a new run id (`-r2`, `-r3`, ...);
+ * a pipeline's rerun skips the stages its failed run committed. More than `maxRuns` due times are
+ * refused unless `yes` (a 10 s schedule over a day is 8,640 runs).
  */
-export async function backfill(redis: Redis, keys: Keys, name: string, from: string, to: string, o: { maxRuns?: number; yes?: boolean } = {}): Promise<number[]> {
+export async function backfill(
+  redis: Redis, keys: Keys, name: string, from: string, to: string, o: { maxRuns?: number; yes?: boolean; rerunFailed?: boolean } = {},
+): Promise<number[]> {
   const s = await existing(redis, keys, name);
   const fired = await firedDueTimes(redis, keys, name);
   const queued = new Set(s.queued);
   const start = parseAt(from, undefined, "--from");
   const end = parseAt(to, undefined, "--to");
-  const window = dueTimes(when(s.spec), start, end).map((d) => d.getTime()).filter((d) => !fired.get(d) && !queued.has(d));
-  const pipe = redis.pipeline();
-  for (const d of window) pipe.exists(keys.run(newRunId(name, d)));
-  const exists = ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
-  const due = window.filter((_, i) => !exists[i]);
+  const due: number[] = [];
+  for (const d of dueTimes(when(s.spec), start, end).map((t) => t.getTime())) {
+    if (queued.has(d)) continue;
+    const latest = await latestRunOf(redis, keys, name, d, fired.get(d) ?? "");
+    // A fired due time whose run record retention removed still ran.
+    const ran = latest !== undefined || !!fired.get(d);
+    if (!ran || (o.rerunFailed && latest?.state === "failed")) due.push(d);
+  }
   const maxRuns = o.maxRuns ?? BACKFILL_MAX_RUNS;
   if (due.length > maxRuns && !o.yes) {
     throw new SheafError("BACKFILL_TOO_BIG", `schedule ${name} would run ${due.length} due times between ${start.toISOString()} and ${end.toISOString()}, more than --max-runs ${maxRuns}: pass --yes to queue them all, or narrow the window`);

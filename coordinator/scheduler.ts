@@ -14,7 +14,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { logQueueErrors } from "../core/cluster/redis.js";
 import { newRunId, readRun, RUN_FINISHED, type RunSubmission } from "../core/cluster/runs.js";
-import { ENDED, FIRE, listSchedules, queuedDue, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
+import { ENDED, FIRE, latestRunOf, listSchedules, queuedDue, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { messageOf, messageWithCauses } from "../core/errors.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
@@ -108,6 +108,10 @@ export class Scheduler {
     if (schedule.state === "paused" && !fromQueue) return 0;
     const { spec } = schedule;
     await this.admit(spec);
+    // A queued due time whose last run failed was queued to run again (backfill --rerun-failed): under
+    // an id of its own, so FIRE creates a new record rather than pointing at the failed one.
+    const last = fromQueue ? await latestRunOf(this.redis, this.keys, name, due) : undefined;
+    const attempt = last ? last.attempt + (last.state === "failed" ? 1 : 0) : 1;
     let run: RunSubmission;
     try {
       // Resolving the run imports the schedule's module: in a thread of its own, with limits.
@@ -116,7 +120,7 @@ export class Scheduler {
           artifact: { path: spec.artifact, sha256: spec.artifactSha },
           label: spec.module,
           settings: spec.settings,
-          run: { id: newRunId(name, due), at: new Date(due).toISOString(), ...(spec.tz ? { tz: spec.tz } : {}), schedule: { name, due } },
+          run: { id: newRunId(name, due, attempt), at: new Date(due).toISOString(), ...(spec.tz ? { tz: spec.tz } : {}), schedule: { name, due } },
         },
         `schedule ${name}`,
         this.planLimits,

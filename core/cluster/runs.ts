@@ -152,9 +152,19 @@ export function makeRunSubmission(
   };
 }
 
-/** A run id: the pipeline's name, the mark, then time and randomness (or the schedule's due time). */
-export function newRunId(pipeline: string, due?: number): string {
-  if (due !== undefined) return `${pipeline}${RUN_ID_MARK}${new Date(due).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+/**
+ * A run id: the pipeline's name, the mark, then time and randomness; or, for a schedule, its due
+ * time and, from the second run of one due time on (`backfill --rerun-failed`), `-rN`, so a rerun
+ * gets a record of its own and the failed run's stays as it was.
+ */
+export function newRunId(pipeline: string, due?: number, attempt = 1): string {
+  if (due !== undefined) return `${pipeline}${RUN_ID_MARK}${new Date(due).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}${attempt > 1 ? `-r${attempt}` : ""}`;
   const time = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
   return `${pipeline}${RUN_ID_MARK}${time}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Which run of its due time a schedule's run id is (1 for the first; see newRunId). */
+export function runAttempt(id: string): number {
+  const m = /-r(\d+)$/.exec(id);
+  return m ? Number(m[1]) : 1;
 }

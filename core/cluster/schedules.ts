@@ -9,7 +9,7 @@
  * `:fired` (due time → run id), `:history` (newest first, capped).
  */
 import type { Redis } from "ioredis";
-import type { RunSettings } from "./runs.js";
+import { newRunId, runAttempt, type RunSettings } from "./runs.js";
 import { FENCE } from "./fence.js";
 import { queueRecord } from "./records.js";
 import type { Signer } from "../security/signing.js";
@@ -109,6 +109,29 @@ export async function pruneFiredDueTimes(redis: Redis, keys: Keys, name: string,
 export async function firedDueTimes(redis: Redis, keys: Keys, name: string): Promise<Map<number, string>> {
   const h = await redis.hgetall(`${keys.schedule(name)}:fired`);
   return new Map(Object.entries(h).map(([due, run]) => [Number(due), run]));
+}
+
+/** The newest run of a due time: its id, which run of the due time it is, and its state. */
+export interface DueRun {
+  id: string;
+  attempt: number;
+  state: string;
+}
+
+/**
+ * The newest run of a schedule's due time, or undefined if it never ran (or its record is gone).
+ * The fired hash names the newest; retention may have forgotten it, so the ids after it are probed
+ * too (a rerun's id is its due time's with `-rN`).
+ */
+export async function latestRunOf(redis: Redis, keys: Keys, name: string, due: number, fired?: string): Promise<DueRun | undefined> {
+  const named = fired ?? (await redis.hget(`${keys.schedule(name)}:fired`, String(due)));
+  let latest: DueRun | undefined;
+  for (let attempt = named ? runAttempt(named) : 1; ; attempt++) {
+    const id = newRunId(name, due, attempt);
+    const state = await redis.hget(keys.run(id), "state");
+    if (state === null) return latest;
+    latest = { id, attempt, state };
+  }
 }
 
 /**

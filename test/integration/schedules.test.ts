@@ -427,6 +427,54 @@ describe("backfill", () => {
   });
 });
 
+describe("backfill --rerun-failed", () => {
+  it("runs the due times whose last run failed again, each under a new run id, keeping the failed run's record; others are not touched", async () => {
+    const name = "bf-rerun";
+    const out = s.path("out-bf-rerun");
+    const input = s.write("in/flaky.txt", "fail\n");
+    const job = s.write("job/flaky.ts", JOB_SOURCE.replace("emit(line);", 'if (line === "fail") throw new Error("told to fail"); emit(line);'));
+    live.get(cluster) ?? live.set(cluster, new Set());
+    live.get(cluster)!.add(name);
+    await cli(cluster, ["schedule", "add", name, job, "-i", input, "-o", `${out}/{time}`, "--every", "1h", "--max-attempts", "1"]);
+    await cli(cluster, ["schedule", "pause", name]);
+    await settled(cluster, name);
+    const inWindow = (r: RunInfo) => r.due >= Date.UTC(2026, 3, 1) && r.due <= Date.UTC(2026, 3, 1, 2);
+    const window = ["--from", "2026-04-01T00:00:00Z", "--to", "2026-04-01T02:00:00Z"];
+    const dues = [0, 1, 2].map((h) => Date.UTC(2026, 3, 1, h));
+
+    expect(await cli(cluster, ["schedule", "backfill", name, ...window])).toContain(`schedule ${name}: 3 due times queued`);
+    await settled(cluster, name);
+    const failed = (await runsOf(cluster, name)).filter(inWindow);
+    expect(failed.map((r) => [r.due, r.state])).toEqual(dues.map((d) => [d, "failed"]));
+    // Without the flag, a failed due time has run: nothing to queue (it re-queued them under the same ids before).
+    expect(await cli(cluster, ["schedule", "backfill", name, ...window])).toBe(`schedule ${name}: 0 due times queued\n`);
+
+    // The cause is mended; the middle due time is made to have succeeded already by a rerun of its own.
+    s.write("in/flaky.txt", "hello\n");
+    expect(await cli(cluster, ["schedule", "backfill", name, "--from", "2026-04-01T01:00:00Z", "--to", "2026-04-01T01:00:00Z", "--rerun-failed"])).toContain(`schedule ${name}: 1 due time`);
+    await settled(cluster, name);
+    expect(await cli(cluster, ["schedule", "backfill", name, ...window, "--rerun-failed"])).toBe(
+      `schedule ${name}: 2 due times queued (2026-04-01T00:00:00.000Z … 2026-04-01T02:00:00.000Z)\n`,
+    );
+    await settled(cluster, name);
+
+    const runs = (await runsOf(cluster, name)).filter(inWindow);
+    const fired = await firedOf(cluster, name);
+    for (const d of dues) {
+      const ofDue = runs.filter((r) => r.due === d).sort((a, b) => a.submittedAt - b.submittedAt);
+      const base = `${name}.run-${iso(d).replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}`;
+      // The failed run's record stays; the rerun has its own id and succeeded; the fired hash names it.
+      expect(ofDue.map((r) => [r.id, r.state])).toEqual([[base, "failed"], [`${base}-r2`, "succeeded"]]);
+      expect(fired.get(d)).toBe(`${base}-r2`);
+      expect(outputText(join(out, timeName(d)))).toBe("hello\n");
+    }
+    expectNoOverlap(runs);
+    // Nothing failed is left: a further --rerun-failed queues nothing.
+    expect(await cli(cluster, ["schedule", "backfill", name, ...window, "--rerun-failed"])).toBe(`schedule ${name}: 0 due times queued\n`);
+    await remove(cluster, name);
+  });
+});
+
 describe("update", () => {
   it("re-bundles the edited module and changes the flags given; history, fired due times and state are kept", async () => {
     const name = "upd";
