@@ -13,3 +13,20 @@ export function count(n: number): string {
 export function plural(n: number, noun: string, many = `${noun}s`): string {
   return `${count(n)} ${n === 1 ? noun : many}`;
 }
+
+/**
+ * A key as the job wrote it, for messages: a bigint as its digits (`100003`, not `100003n`: the
+ * int64 column it came from shows it so), a string quoted (so `"7"` and `7` differ), an array of
+ * parts as `["fr",2026]`. Long keys are cut at 200 characters.
+ */
+export function showKey(key: unknown): string {
+  const text = keyText(key);
+  return text.length > 200 ? text.slice(0, 200) + "…" : text;
+}
+
+function keyText(key: unknown): string {
+  if (typeof key === "string") return JSON.stringify(key);
+  if (typeof key === "number" || typeof key === "bigint" || typeof key === "boolean") return String(key);
+  if (Array.isArray(key)) return `[${key.map(keyText).join(",")}]`;
+  return JSON.stringify(key) ?? String(key);
+}

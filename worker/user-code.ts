@@ -4,6 +4,7 @@ import type { Key, RecordLocation } from "../core/api/types.js";
 import { SheafError, UserCodeError } from "../core/errors.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import type { Context } from "./context.js";
+import { showKey } from "../core/show.js";
 
 /**
  * Errors of the engine's own (a corrupt run read inside a values iterator) pass through unwrapped;
@@ -21,10 +22,8 @@ export function wrapUserError(where: string, input: (RecordLocation & { key?: st
   return new UserCodeError(where, input, err);
 }
 
-export function displayKey(key: Key): string {
-  const text = JSON.stringify(key, (_k, v) => (typeof v === "bigint" ? `${v}n` : v)) ?? String(key);
-  return text.length > 200 ? text.slice(0, 200) + "…" : text;
-}
+/** A key in an error message: see showKey. */
+export const displayKey: (key: Key) => string = showKey;
 
 export function checkOutputKey(key: unknown): asserts key is Key {
   const t = typeof key;

@@ -6,6 +6,7 @@
 import type { ColumnType, Schema } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import { SheafError } from "../errors.js";
+import { showKey } from "../show.js";
 
 export type Row = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ function show(value: unknown): string {
 
 /** Names the output record (its key) in an error. */
 function record(key: Key): string {
-  return `the record with key ${show(key)}`;
+  return `the record with key ${showKey(key)}`;
 }
 
 /** The value of a reduce (or a map-only emit) as a row, or an error naming the record. */
