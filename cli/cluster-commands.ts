@@ -9,5 +9,6 @@ export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, re
 export { renderJob, renderJobTable, renderRejections, renderRun } from "./status.js";
 export { readRejections } from "../core/security/rejections.js";
 export { submit, waitForJob, waitForRun } from "./submit.js";
+export { jobEnded, runEnded } from "./ended.js";
 export { AllowedRoots } from "../core/security/roots.js";
 export { parseEvery } from "../core/schedule-clock.js";

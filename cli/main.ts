@@ -170,18 +170,18 @@ export function buildProgram(): Command {
     .option("--wait", "follow the job to its end; exit non-zero unless it succeeds", false)
     .option("-q, --quiet", "with --wait: no progress or summary", false)
     .action(async (jobFile: string, o) => {
-      const { submit, isRunId, waitForRun, waitForJob } = await cluster();
+      const { submit, isRunId, waitForRun, waitForJob, jobEnded, runEnded } = await cluster();
       await withRedis(o, async (redis, keys) => {
         const id = await submit(redis, keys, jobFile, { ...jobSettings(o), at: o.at, force: o.force, only: o.only, from: o.from });
         process.stdout.write(id + "\n");
         if (!o.wait) return;
         if (isRunId(id)) {
           const run = await waitForRun(redis, keys, id, o.quiet);
-          if (run.state !== "succeeded") throw new SheafError("PIPELINE_" + run.state.toUpperCase(), `pipeline run ${id} ${run.state}: ${run.error ?? ""}`);
+          if (run.state !== "succeeded") throw runEnded(run);
           return;
         }
         const record = await waitForJob(redis, keys, id as JobId, o.quiet);
-        if (record.state !== "succeeded") throw new SheafError("JOB_" + record.state.toUpperCase(), `job ${id} ${record.state}: ${record.error ?? ""}`);
+        if (record.state !== "succeeded") throw jobEnded(record);
       });
     });
 

@@ -2,9 +2,12 @@
  * Issue 17, the sharp edges of what `sheaf run` prints: keys as the job wrote them, a failure that
  * names the job once. Each test failed on the code before its fix.
  */
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { FIXTURE_JOBS, Scratch, run } from "./helpers.js";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Cluster } from "./cluster-harness.js";
+import { FIXTURE_JOBS, REPO, Scratch, run } from "./helpers.js";
+
+const FIXTURE_PIPELINES = join(REPO, "test/fixtures/pipelines");
 
 const s = new Scratch("sharp-edges");
 afterAll(() => s.cleanup());
@@ -16,5 +19,41 @@ describe("sheaf run prints", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("reduce threw on key 100003: cannot reduce this id");
     expect(r.stderr).not.toContain("100003n");
+  });
+});
+
+describe("on a cluster, submit --wait", () => {
+  const cluster = new Cluster(s.path("cluster-workdir"));
+  beforeAll(async () => {
+    await cluster.startRedis();
+    await cluster.coordinator();
+    await cluster.worker(2);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster.stop();
+    cluster.assertNoLeaks();
+  });
+
+  const lastLine = (text: string) => text.trimEnd().split("\n").at(-1)!;
+
+  it("ends a failed job with one line naming the job once, then the task and the record", async () => {
+    const input = s.write("boom.txt", "one two\nbad\nthree\n");
+    const args = [join(FIXTURE_JOBS, "boom.ts"), "--input", input, "--param", "fail=map", "--param", "bad=bad", "--max-attempts", "1", "-q"];
+    const embedded = lastLine(run({ job: args[0]!, inputs: [input], output: s.fresh(), workdir: s.path("wd"), params: { fail: "map", bad: "bad" }, maxAttempts: 1 }).stderr);
+    const r = await cluster.run(["submit", ...args, "--output", s.fresh(), "--wait"]);
+    expect(r.code).toBe(1);
+    const cause = `failed: task map-00000 (attempt 1 of 1): map threw on the record at ${input} byte 8: cannot map "bad"`;
+    expect(embedded).toBe(`sheaf: job boom ${cause}`);
+    const id = r.stdout.trim().split("\n")[0]!;
+    expect(lastLine(r.output)).toBe(`sheaf: job ${id} ${cause}`);
+  });
+
+  it("ends a failed pipeline run naming the pipeline once, then the stage and its job", async () => {
+    const dir = dirname(s.write("sharp/in/a.txt", "one two\nbad\nthree\n"));
+    const r = await cluster.run(["submit", join(FIXTURE_PIPELINES, "sharp.ts"), "--param", `dir=${dirname(dir)}`, "--param", "bad=bad", "--max-attempts", "1", "--wait", "-q"]);
+    expect(r.code).toBe(1);
+    const line = lastLine(r.output);
+    expect(line).toBe(`sheaf: pipeline run ${r.stdout.trim()} failed: stage count: job sharp.count failed: task map-00000 (attempt 1 of 1): map threw on the record at ${dir}/a.txt byte 8: cannot map "bad"`);
+    expect(line.match(/pipeline/g)).toHaveLength(1);
   });
 });

@@ -1,0 +1,27 @@
+/**
+ * The error `submit --wait` ends with when a job or a pipeline run did not succeed. The coordinator
+ * records the cause as `sheaf run` words it, naming the job itself ("job wc failed: task map-00003
+ * …"): put after "job <id> failed:" it would name the job twice, so that lead is dropped and the id
+ * (which users need for `sheaf status`) names it once.
+ */
+import type { JobRecord } from "../core/cluster/jobs.js";
+import type { RunRecord } from "../core/cluster/runs.js";
+import { SheafError } from "../core/errors.js";
+
+/** `cause` less a lead that names `what` again; empty when all it says is that `what` ended so. */
+function causeAfter(cause: string, what: string): string {
+  for (const lead of [`${what} failed: `, `${what}: `]) if (cause.startsWith(lead)) return cause.slice(lead.length);
+  return cause === `${what} was cancelled` ? "" : cause;
+}
+
+function ended(code: string, subject: string, state: string, cause: string): SheafError {
+  return new SheafError(code + state.toUpperCase(), `${subject} ${state}${cause ? `: ${cause}` : ""}`);
+}
+
+export function jobEnded(record: JobRecord): SheafError {
+  return ended("JOB_", `job ${record.spec.id}`, record.state, causeAfter(record.error ?? "", `job ${record.spec.name}`));
+}
+
+export function runEnded(record: RunRecord): SheafError {
+  return ended("PIPELINE_", `pipeline run ${record.spec.id}`, record.state, causeAfter(record.error ?? "", `pipeline ${record.spec.pipeline}`));
+}
