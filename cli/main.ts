@@ -9,6 +9,7 @@ import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
 import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
 import { printableReport } from "./status.js";
+import { plural } from "./format.js";
 
 // Commands load what they need when they run: `sheaf run` never loads BullMQ or ioredis, the
 // cluster commands never load the thread pool (a second saved per process start).
@@ -358,7 +359,7 @@ export function buildProgram(): Command {
     const { backfill } = await cluster();
     await withRedis(o, async (redis, keys) => {
       const due = await backfill(redis, keys, name, o.from, o.to, { maxRuns: o.maxRuns, yes: o.yes, rerunFailed: o.rerunFailed });
-      process.stdout.write(`schedule ${name}: ${due.length} due times queued${due.length ? ` (${new Date(due[0]!).toISOString()} … ${new Date(due.at(-1)!).toISOString()})` : ""}\n`);
+      process.stdout.write(`schedule ${name}: ${plural(due.length, "due time")} queued${due.length ? ` (${new Date(due[0]!).toISOString()} … ${new Date(due.at(-1)!).toISOString()})` : ""}\n`);
     });
   });
 
