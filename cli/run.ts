@@ -22,6 +22,7 @@ import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
 import { confineSettings, describeSink, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { checkPlan } from "../coordinator/admission.js";
+import { killAfterCommitStep } from "../coordinator/committer.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { ProgressReporter } from "./progress.js";
 import { plural } from "./format.js";
@@ -97,6 +98,7 @@ async function runOnPool(
       overwrite: options.overwrite || stage !== undefined,
       onProgress: (p) => progress?.update(p),
       onAttemptFailed: (f, retry) => (progress ? progress.attemptFailed(f, retry) : !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: task ${f.taskId} attempt ${f.attempt} failed${retry ? " (will retry)" : ""}: ${f.message}\n`)),
+      onCommitStep: killAfterCommitStep(),
       signal,
     });
     const report = await driver.run();

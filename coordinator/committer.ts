@@ -49,6 +49,16 @@ export type Guard = (what: string) => Promise<void>;
 /** The steps of a job commit, for tests that stop it after each one (a coordinator killed there). */
 export type CommitStep = "staged" | "parts" | "success" | "swapped" | "old-removed";
 
+/**
+ * A test seam for the commit protocol's crash safety: with `SHEAF_TEST_KILL_AFTER_COMMIT_STEP=<step>`,
+ * the process committing (a coordinator, or `sheaf run`) kills itself (SIGKILL) right after that
+ * step of a job commit, as a crash there would.
+ */
+export function killAfterCommitStep(): ((step: CommitStep) => void) | undefined {
+  const at = process.env.SHEAF_TEST_KILL_AFTER_COMMIT_STEP;
+  return at ? (step) => void (step === at && process.kill(process.pid, "SIGKILL")) : undefined;
+}
+
 export class OutputCommitter {
   readonly output: string;
   private readonly staging: string;

@@ -18,7 +18,7 @@ import { jobScratchDir } from "../core/storage.js";
 import { outputSink, writesFiles } from "../core/formats/registry.js";
 import type { OutputFormat } from "../core/api/formats.js";
 import { processAlive, releaseOutput, takeOutput, type WriterLock } from "../core/output-writer-lock.js";
-import { OutputCommitter, type CommitStep } from "./committer.js";
+import { killAfterCommitStep, OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
 import type { JobPlan } from "./plan.js";
@@ -75,16 +75,6 @@ redis.call('HDEL', KEYS[3], 'plan', 'planSig', 'prepared')
 redis.call('DEL', KEYS[4])
 ${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
 return 1`;
-
-/**
- * A test seam for the commit protocol's crash safety: with `SHEAF_TEST_KILL_AFTER_COMMIT_STEP=<step>`
- * (committer.ts CommitStep), the coordinator kills itself (SIGKILL) right after that step of a job
- * commit, as a crash there would.
- */
-function killAfterCommitStep(): ((step: CommitStep) => void) | undefined {
-  const at = process.env.SHEAF_TEST_KILL_AFTER_COMMIT_STEP;
-  return at ? (step) => void (step === at && process.kill(process.pid, "SIGKILL")) : undefined;
-}
 
 export class Coordinator {
   private readonly keys: Keys;
@@ -154,9 +144,11 @@ export class Coordinator {
       this.scheduler.start();
       this.poller = setInterval(() => void this.scan(), this.options.pollMs ?? 1000);
       await this.scan();
+      // The listener on `stopping` is removed after: leases lost and won again must not pile them up.
       await new Promise<void>((resolve) => {
-        lost.signal.addEventListener("abort", () => resolve(), { once: true });
-        this.stopping.signal.addEventListener("abort", () => resolve(), { once: true });
+        const done = () => (this.stopping.signal.removeEventListener("abort", done), resolve());
+        lost.signal.addEventListener("abort", done, { once: true });
+        this.stopping.signal.addEventListener("abort", done, { once: true });
       });
       clearInterval(this.poller);
       this.sub.off("message", onMessage);

@@ -4,6 +4,7 @@
  * launches backup attempts for stragglers, re-runs a map task whose output turns out corrupt or
  * missing, and commits the first successful attempt of each task.
  */
+import { sleep } from "../core/sleep.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -121,8 +122,11 @@ export class JobDriver {
       for (const set of this.live.values()) for (const a of set) a.stop.abort(this.abort.signal.reason);
     }, { once: true });
     if (options.signal?.aborted) this.abort.abort(options.signal.reason);
-    else options.signal?.addEventListener("abort", () => this.abort.abort(options.signal?.reason), { once: true });
+    else options.signal?.addEventListener("abort", this.follow, { once: true });
   }
+
+  /** Follows the caller's signal; removed when the job ends, as stages of one pipeline share it. */
+  private readonly follow = () => this.abort.abort(this.options.signal?.reason);
 
   async run(): Promise<JobReport> {
     const sink = await outputSink(this.plan.config.formats.output);
@@ -160,6 +164,7 @@ export class JobDriver {
       await this.committer.abort(this.plan.config.jobId);
       throw err;
     } finally {
+      this.options.signal?.removeEventListener("abort", this.follow);
       // Asynchronous, so a large job's cleanup does not stall the other jobs a coordinator drives;
       // retried, as stopped attempts may still be writing; and never replacing the outcome.
       // A stale leader must not remove it: the next leader's attempts use it.
@@ -467,9 +472,3 @@ class Durations {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
-  });
-}

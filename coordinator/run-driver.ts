@@ -5,6 +5,7 @@
  * fenced and recorded in the run (`job:<stage>`), so a coordinator that resumes the run waits for
  * the same job instead of starting a second one.
  */
+import { sleep } from "../core/sleep.js";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { FENCE, START } from "../core/cluster/fence.js";
@@ -178,10 +179,7 @@ export class RunDriver {
         if (job.state !== "succeeded") throw Object.assign(new Error(job.error ?? job.state), { jobId: id });
         return { jobId: id, report: job.progress as JobReport };
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 200);
-        signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, { once: true });
-      });
+      await sleep(200, signal);
     }
   }
 }

@@ -166,5 +166,8 @@ export class Cluster {
     const open = this.clients.filter((c) => c.status !== "end");
     if (open.length) throw new Error(`leaked Redis connections: ${open.length}`);
     if (this.redisProc && this.redisProc.exitCode === null && this.redisProc.signalCode === null) throw new Error("leaked redis-server");
+    // Node warns when listeners pile up on one emitter or signal: a leak (one per poll, say) in a process here.
+    const warned = this.procs.filter((p) => p.output().includes("MaxListenersExceededWarning"));
+    if (warned.length) throw new Error(`listener leak warned by: ${warned.map((p) => p.child.spawnargs.slice(2).join(" ")).join("; ")}`);
   }
 }

@@ -112,18 +112,19 @@ export function markers(dir: string, task?: string, what?: Marker["what"]): Mark
 
 export interface AsyncResult {
   status: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
 }
 
-export function runAsync(args: string[]): { done: Promise<AsyncResult>; pid: number } {
+export function runAsync(args: string[], env: Record<string, string> = {}): { done: Promise<AsyncResult>; pid: number } {
   const started = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, FORCE_COLOR: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, FORCE_COLOR: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
-  const done = new Promise<AsyncResult>((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr, ms: Date.now() - started })));
+  const done = new Promise<AsyncResult>((resolve) => child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr, ms: Date.now() - started })));
   return { done, pid: child.pid! };
 }
 

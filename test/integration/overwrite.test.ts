@@ -104,6 +104,27 @@ describe("sheaf run --overwrite", () => {
   }, 120_000);
 });
 
+describe("sheaf run --overwrite, killed during its commit", () => {
+  for (const [i, step] of (["staged", "parts", "success", "swapped", "old-removed"] as const).entries()) {
+    it(`SIGKILLed after the commit step "${step}": a reader sees old or new throughout; the next run takes over and leaves nothing behind`, async () => {
+      rmSync(out, { recursive: true, force: true });
+      expect((await runAsync(runArgs(2, [])).done).status).toBe(0);
+      const reader = poll();
+      const killed = await runAsync(runArgs(3 + (i % 2), ["--overwrite"]), { SHEAF_TEST_KILL_AFTER_COMMIT_STEP: step }).done;
+      expect(killed.signal, killed.stderr).toBe("SIGKILL");
+      // Before the swap the old output is there; from the swap on, the new one.
+      expect(readerSees()).toBe(["swapped", "old-removed"].includes(step) ? `v${3 + (i % 2)}` : "v2");
+      // The next run finds the dead run's lock, clears what its commit left, and replaces the output.
+      const next = await runAsync(runArgs(5, ["--overwrite"])).done;
+      expect(next.status, next.stderr).toBe(0);
+      expect(reader.stop(), "views that were not a complete version").toEqual([]);
+      expect(readerSees()).toBe("v5");
+      expect(readdirSync(out).sort()).toEqual(["_SUCCESS", "part-00000", "part-00001", "part-00002"]);
+      expect(readdirSync(dirname(out)).filter((n) => n !== basename(out))).toEqual([]);
+    }, 120_000);
+  }
+});
+
 describe("a cluster, --overwrite", () => {
   const cluster = new Cluster(s.path("cluster-wd"));
   let leader: Proc;
