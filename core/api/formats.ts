@@ -45,6 +45,8 @@ export interface CsvOptions {
   columns?: Schema;
   /** Input: quoted fields may hold newlines; each file is read as one split. @defaultValue false */
   multiline?: boolean;
+  /** Input: field texts read as null, in every column, compared exactly (after unquoting), e.g. `["", "NULL"]`. @defaultValue [""] */
+  nullValues?: readonly string[];
   /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
   schema?: Schema;
 }
@@ -54,6 +56,8 @@ export interface CsvFormat {
   readonly delimiter: string;
   readonly columns: Schema;
   readonly multiline: boolean;
+  /** Absent for the default, `[""]`: a format written before the option fingerprints as it did. */
+  readonly nullValues?: readonly string[];
   readonly schema?: Schema;
 }
 
@@ -171,7 +175,7 @@ export function tsv(): TsvOutput {
 
 /** RFC 4180 CSV: as an input, one row object per line (typed by `columns`); as an output, one line per row. */
 export function csv(options: CsvOptions = {}): CsvFormat {
-  checkKeys("csv()", options, ["header", "delimiter", "columns", "multiline", "schema"]);
+  checkKeys("csv()", options, ["header", "delimiter", "columns", "multiline", "nullValues", "schema"]);
   const { header = true, delimiter = ",", multiline = false } = options;
   if (typeof header !== "boolean") fail("csv()", "header", "true or false", header);
   if (typeof multiline !== "boolean") fail("csv()", "multiline", "true or false", multiline);
@@ -180,7 +184,10 @@ export function csv(options: CsvOptions = {}): CsvFormat {
   }
   const columns = checkSchema("csv()", "columns", options.columns) ?? {};
   const schema = checkSchema("csv()", "schema", options.schema);
-  return { format: "csv", header, delimiter, columns, multiline, ...(schema ? { schema } : {}) };
+  const { nullValues } = options;
+  if (nullValues !== undefined && (!Array.isArray(nullValues) || nullValues.some((v) => typeof v !== "string"))) fail("csv()", "nullValues", "a list of strings", nullValues);
+  const nulls = nullValues && !(nullValues.length === 1 && nullValues[0] === "") ? { nullValues: Object.freeze([...nullValues]) } : {};
+  return { format: "csv", header, delimiter, columns, multiline, ...nulls, ...(schema ? { schema } : {}) };
 }
 
 /** Arrow IPC: as an input, files in the file or stream format, split by record batch; as an output, IPC files. */

@@ -47,7 +47,7 @@ export function parseValue(type: ColumnType, text: string): unknown {
       const t = text.trim().toLowerCase();
       if (TRUE.has(t)) return true;
       if (FALSE.has(t)) return false;
-      throw new ValueError("is not a boolean (true/false, t/f, 1/0, yes/no)");
+      throw new ValueError("is not a boolean (true/false, t/f, yes/no, y/n, 1/0, in any case)");
     }
     case "date": {
       const m = DATE.exec(text.trim());

@@ -26,8 +26,11 @@ const MULTILINE_BATCH = 4096;
 /** Column names and types of a file, and how to turn a parsed record into a row object. */
 class RowShape {
   readonly types: (ColumnType | undefined)[];
-  constructor(readonly names: string[], columns: CsvFormat["columns"]) {
-    this.types = names.map((n) => columns[n]);
+  /** The field texts read as null; undefined for the default, the empty field alone (a cheaper test). */
+  private readonly nulls: Set<string> | undefined;
+  constructor(readonly names: string[], format: CsvFormat) {
+    this.types = names.map((n) => format.columns[n]);
+    if (format.nullValues) this.nulls = new Set(format.nullValues);
   }
   /** A row object, or a message saying why the fields do not make one. */
   toRow(fields: string[]): Record<string, unknown> | string {
@@ -37,7 +40,7 @@ class RowShape {
     for (let i = 0; i < names.length; i++) {
       const text = fields[i]!;
       const type = types[i];
-      if (text === "") row[names[i]!] = null;
+      if (this.nulls ? this.nulls.has(text) : text === "") row[names[i]!] = null;
       else if (type === undefined || type === "string") row[names[i]!] = text;
       else {
         try {
@@ -92,20 +95,20 @@ export function csvReader(format: CsvFormat): InputReader {
       if (format.multiline) return readMultiline(split, format, onBatch, opts, namesOf);
       let shape: RowShape | undefined;
       const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? readHeader(split.file, opts.cwd, parseOne) : undefined;
-      if (headerFromFile) shape = new RowShape(headerFromFile, format.columns);
+      if (headerFromFile) shape = new RowShape(headerFromFile, format);
       let records = 0;
       const stats = await readLineBatches(split, opts.cwd, (lines, bytes, resume) => {
         let first = 0;
         if (format.header && !shape) {
           // This split holds the file's first line: the header.
           if ((lines.firstLine ?? 1) === 1 && lines.lines.length > 0 && (split.skip ?? 0) === 0) {
-            shape = new RowShape(parseOne(lines.lines[0]!)[0] ?? [], format.columns);
+            shape = new RowShape(parseOne(lines.lines[0]!)[0] ?? [], format);
             first = 1;
           } else if ((split.skip ?? 0) > 0) {
-            shape = new RowShape(readHeader(split.file, opts.cwd, parseOne), format.columns);
+            shape = new RowShape(readHeader(split.file, opts.cwd, parseOne), format);
           }
         }
-        const { rows, index } = parseLines(lines, first, split.file, opts, parseOne, (width) => (shape ??= new RowShape(namesOf(undefined, width), format.columns)));
+        const { rows, index } = parseLines(lines, first, split.file, opts, parseOne, (width) => (shape ??= new RowShape(namesOf(undefined, width), format)));
         records += rows.length;
         return onBatch(new CsvBatch(rows, (i) => lineLocation(lines, split.file, index[i]!), bytes, resume));
       });
@@ -260,7 +263,7 @@ async function readMultiline(
       lastBytes = info.bytes;
       lastLine = info.lines;
       if (!shape) {
-        shape = new RowShape(namesOf(format.header ? record : undefined, record.length), format.columns);
+        shape = new RowShape(namesOf(format.header ? record : undefined, record.length), format);
         if (format.header) continue;
       }
       if (++seen <= skip) continue;
