@@ -1,7 +1,7 @@
 /** Live progress: one redrawn line on a terminal, plain lines otherwise (at stage changes and every 10%). */
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { TaskFailure } from "../core/tasks.js";
-import { bytes, count, duration, plural, rate } from "./format.js";
+import { bytes, count, countersText, duration, plural, rate } from "./format.js";
 
 export class ProgressReporter {
   private latest: JobProgress | undefined;
@@ -43,8 +43,8 @@ export class ProgressReporter {
       `  output  ${plural(r.recordsOut, "record")}, ${bytes(r.bytesOut)} in ${plural(r.parts, "part file")}: ${output}`,
     ];
     if (r.resumedBytes || r.resumedKeys) lines.push(`  resumed from checkpoints: ${bytes(r.resumedBytes)} of map input and ${count(r.resumedKeys)} reduce keys not redone`);
-    const counters = Object.entries(r.counters).sort(([a], [b]) => (a < b ? -1 : 1));
-    if (counters.length) lines.push(`  counters ${counters.map(([k, v]) => `${k}=${count(v)}`).join("  ")}`);
+    const counters = countersText(r.counters);
+    if (counters) lines.push(`  counters ${counters}`);
     return lines.join("\n");
   }
 

@@ -2,7 +2,8 @@
 import type { JobRecord } from "../core/cluster/jobs.js";
 import type { RunRecord } from "../core/cluster/runs.js";
 import { isReport } from "../core/progress.js";
-import { bytes, count, duration, plural } from "./format.js";
+import { bytes, countersText, duration, plural } from "./format.js";
+import { stageFigures } from "./pipeline-summary.js";
 
 /**
  * What status prints comes from Redis, where a worker (or anyone who can write there) may store
@@ -100,8 +101,8 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
     lines.push(`read      ${plural(p.recordsIn, "record")}, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}`);
     if (isReport(p)) {
       lines.push(`written   ${plural(p.recordsOut, "record")}, ${bytes(p.bytesOut)} in ${plural(p.parts, "part file")}`);
-      const counters = Object.entries(p.counters).sort(([a], [b]) => (a < b ? -1 : 1));
-      if (counters.length) lines.push(`counters  ${counters.map(([k, v]) => `${printable(k)}=${count(v)}`).join("  ")}`);
+      const counters = countersText(p.counters, printable);
+      if (counters) lines.push(`counters  ${counters}`);
     }
   }
   const failed = Math.max(r.failedAttempts, p?.failedAttempts ?? 0);
@@ -121,7 +122,7 @@ export function renderRun(r: RunRecord, now = Date.now()): string {
   ];
   for (const stage of s.stages) {
     const o = r.stages[stage.name];
-    const figures = o?.state === "succeeded" ? `  ${duration(o.millis ?? 0)}, ${plural(o.recordsIn ?? 0, "record")} in, ${count(o.recordsOut ?? 0)} out` : "";
+    const figures = o?.state === "succeeded" ? `  ${duration(o.millis ?? 0)}, ${stageFigures(o, printable)}` : "";
     lines.push(`  ${printable(stage.name).padEnd(12)} ${printable(o?.state ?? "pending").padEnd(9)} ${printable(o?.jobId ?? "")}${figures}${o?.error && o.state !== "succeeded" ? `  ${printable(o.error)}` : ""}`);
   }
   if (r.error) lines.push(`error     ${printableBlock(r.error, FIELD_INDENT)}`);

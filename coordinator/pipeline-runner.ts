@@ -83,7 +83,8 @@ export async function runPipeline(
     try {
       const { jobId, report } = await hooks.run(stage, fingerprint, options.signal ?? new AbortController().signal);
       prints.set(stage.name, fingerprint);
-      set(stage.name, { state: "succeeded", jobId, startedAt: started, millis: Date.now() - started, recordsIn: report.recordsIn, recordsOut: report.recordsOut, fingerprint });
+      set(stage.name, { state: "succeeded", jobId, startedAt: started, millis: Date.now() - started, recordsIn: report.recordsIn, recordsOut: report.recordsOut,
+        bytesIn: report.bytesIn, bytesOut: report.bytesOut, counters: report.counters, fingerprint });
     } catch (err) {
       const cancelled = options.signal?.aborted ?? false;
       const jobId = (err as { jobId?: string }).jobId;

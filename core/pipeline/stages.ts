@@ -40,6 +40,10 @@ export interface StageOutcome {
   millis?: number;
   recordsIn?: number;
   recordsOut?: number;
+  /** Bytes read and written, and the job's counters: what a plain run's summary shows. */
+  bytesIn?: number;
+  bytesOut?: number;
+  counters?: Record<string, number>;
   error?: string;
   fingerprint?: string;
 }

@@ -5,9 +5,18 @@
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
-import { FIXTURE_JOBS, REPO, Scratch, run } from "./helpers.js";
+import { FIXTURE_JOBS, REPO, Scratch, run, runCli } from "./helpers.js";
 
 const FIXTURE_PIPELINES = join(REPO, "test/fixtures/pipelines");
+
+/** The sharp pipeline over "one two\nthree\nfour\n": its stage line and summary name bytes and the lines counter. */
+function expectStageFigures(stderr: string): void {
+  expect(stderr).toContain("stage count: succeeded in");
+  expect(stderr).toMatch(/stage count: succeeded in .*, 3 records \(19 B\) in, 4 \(\d+ B\) out; counters lines=3$/m);
+  expect(stderr).toMatch(/^  stage +state +time +records in +bytes in +records out +bytes out +job$/m);
+  expect(stderr).toMatch(/^  count +succeeded +\S+ m?s +3 +19 B +4 +\d+ B +\S+$/m);
+  expect(stderr).toMatch(/^  counters of count: lines=3$/m);
+}
 
 const s = new Scratch("sharp-edges");
 afterAll(() => s.cleanup());
@@ -19,6 +28,13 @@ describe("sheaf run prints", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("reduce threw on key 100003: cannot reduce this id");
     expect(r.stderr).not.toContain("100003n");
+  });
+
+  it("a pipeline's summary with each stage's bytes and counters, as a plain run's summary has them", () => {
+    const dir = dirname(dirname(s.write("pipeline/in/a.txt", "one two\nthree\nfour\n")));
+    const r = runCli(["run", join(FIXTURE_PIPELINES, "sharp.ts"), "--param", `dir=${dir}`, "--workdir", s.path("wd")]);
+    expect(r.status, r.stderr).toBe(0);
+    expectStageFigures(r.stderr);
   });
 });
 
@@ -55,5 +71,12 @@ describe("on a cluster, submit --wait", () => {
     const line = lastLine(r.output);
     expect(line).toBe(`sheaf: pipeline run ${r.stdout.trim()} failed: stage count: job sharp.count failed: task map-00000 (attempt 1 of 1): map threw on the record at ${dir}/a.txt byte 8: cannot map "bad"`);
     expect(line.match(/pipeline/g)).toHaveLength(1);
+  });
+
+  it("a pipeline run's summary with each stage's bytes and counters", async () => {
+    const dir = dirname(dirname(s.write("cluster-pipeline/in/a.txt", "one two\nthree\nfour\n")));
+    const r = await cluster.run(["submit", join(FIXTURE_PIPELINES, "sharp.ts"), "--param", `dir=${dir}`, "--wait"]);
+    expect(r.code, r.output).toBe(0);
+    expectStageFigures(r.output);
   });
 });
