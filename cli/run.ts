@@ -2,6 +2,7 @@
  * `sheaf run`: the embedded runner. The same planner, tasks, shuffle and commit as a cluster,
  * with a thread pool in this process as the executor.
  */
+import { mkdirSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../coordinator/driver.js";
 import { planJob } from "../coordinator/plan.js";
@@ -23,6 +24,8 @@ import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipe
 import { confineSettings, describeSink, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { checkPlan } from "../coordinator/admission.js";
 import { killAfterCommitStep } from "../coordinator/committer.js";
+import { removeTree } from "../coordinator/remove-tree.js";
+import { collectDeadRuns, markRunOwner } from "../core/leftovers.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { ProgressReporter } from "./progress.js";
 import { plural } from "./format.js";
@@ -51,6 +54,8 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
     return await runOnPool(mod, artifact, options, pool, signal);
   } finally {
     await pool.close();
+    // Scratch folders of runs killed on this host (their staging tables went at this run's sink check).
+    await collectDeadRuns(workdir, removeTree).catch(() => {});
   }
 }
 
@@ -93,6 +98,9 @@ async function runOnPool(
   // A pipeline prints stage lines instead: several stages' live lines would overwrite each other.
   const progress = options.quiet || stage ? undefined : new ProgressReporter(job.name);
   try {
+    // Marked as this process's, so a later run can tell it from a live one if this one is killed.
+    mkdirSync(scratch, { recursive: true });
+    markRunOwner(scratch, jobId);
     const driver = new JobDriver(plan, pool, {
       retry: { maxAttempts: options.maxAttempts, backoffMs: 250 },
       overwrite: options.overwrite || stage !== undefined,

@@ -2,8 +2,9 @@
  * Retention, run by the coordinator's leader: finished job and pipeline run records past the bounds
  * are deleted with their keys (see pruneRecords) at most once a second, at a cost of O(what goes),
  * never O(history). Less often (every minute, or the artifact grace period if shorter): artifacts
- * that nothing unfinished names are deleted from the workdirs the coordinator has seen, and each
- * schedule's fired due times are pruned to the same bounds as the records.
+ * that nothing unfinished names are deleted from the workdirs the coordinator has seen, as are the
+ * scratch folders of jobs no longer running (core/leftovers.ts), and each schedule's fired due
+ * times are pruned to the same bounds as the records.
  */
 import { readdir, stat, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -14,6 +15,8 @@ import { pruneFiredDueTimes } from "../core/cluster/schedules.js";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { artifactsDir } from "../core/storage.js";
+import { collectOrphans } from "../core/leftovers.js";
+import { removeTree } from "./remove-tree.js";
 import { plural } from "../core/show.js";
 
 export interface RetentionOptions {
@@ -68,6 +71,7 @@ export class Retention {
       this.lastGc = now;
       await this.collectArtifacts(now).catch((err) => this.log(`retention: cannot collect artifacts: ${messageOf(err)}`));
       await this.pruneSchedules(now).catch((err) => this.log(`retention: cannot prune schedules' fired due times: ${messageOf(err)}`));
+      await this.collectScratch(now).catch((err) => this.log(`retention: cannot collect scratch folders: ${messageOf(err)}`));
     }
   }
 
@@ -76,6 +80,19 @@ export class Retention {
     for (const name of await this.redis.smembers(this.keys.schedules)) {
       await pruneFiredDueTimes(this.redis, this.keys, name, this.o.keepJobs, now - this.o.keepForMs, now);
     }
+  }
+
+  /**
+   * Scratch folders of jobs that are not unfinished in Redis (killed, or their record wiped), older
+   * than the artifact grace period by job id; a `sheaf run`'s only once it is dead, or past retention.
+   */
+  private async collectScratch(now: number): Promise<void> {
+    const live = new Set(await this.redis.zrange(Keys.unfinished(this.keys.jobs), "0", "-1"));
+    let removed = 0;
+    for (const workdir of this.workdirs) {
+      removed += (await collectOrphans(workdir, live, { graceMs: this.o.artifactGraceMs, runGraceMs: this.o.keepForMs, now }, removeTree)).length;
+    }
+    if (removed) this.log(`retention: removed ${plural(removed, "scratch folder")} of jobs no longer running`);
   }
 
   /** Deletes artifacts older than the grace period that no unfinished job or run, nor any schedule, names. */

@@ -6,12 +6,14 @@
  * same job finds it there and changes nothing.
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
 import type { ColumnType, PostgresFormat, Schema } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import { SheafError } from "../errors.js";
+import { jobIdTime, scratchOwner } from "../leftovers.js";
 import type { PartFile } from "../tasks.js";
 import type { OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { PG_TYPE, VOCABULARY, columnsOf, connect, dbError, quoteIdent, quoteName, schemaOf, withClient, type Column } from "./postgres-connect.js";
@@ -109,9 +111,12 @@ class StagingWriter implements PostgresWriter {
 
   private readonly jobId: string;
 
+  private readonly scratch: string;
+
   constructor(private readonly format: PostgresFormat, target: WriteTarget) {
     this.staged = stagingTable(format, target);
     this.jobId = target.job.jobId;
+    this.scratch = target.job.scratch;
   }
 
   get size(): number { return this.bytes + this.pendingChars; }
@@ -168,6 +173,8 @@ class StagingWriter implements PostgresWriter {
       await client.query("BEGIN");
       await client.query(`DROP TABLE IF EXISTS ${quoteIdent(this.staged)}`);
       await client.query(`CREATE UNLOGGED TABLE ${quoteIdent(this.staged)} (${defs.join(", ")})`);
+      // Whose it is, so that a later job can collect it if this one dies with it committed (collectLeftovers).
+      await client.query(`COMMENT ON TABLE ${quoteIdent(this.staged)} IS ${sqlText(JSON.stringify({ job: this.jobId, scratch: this.scratch } satisfies StagingOwner))}`);
       const copy = copyStreams.from(`COPY ${quoteIdent(this.staged)} (${this.names.map(quoteName).join(", ")}) FROM STDIN`);
       copy.on("error", (err) => (this.failed ??= dbError(err, this.format, client, true)));
       this.copy = client.query(copy);
@@ -222,6 +229,23 @@ class StagingWriter implements PostgresWriter {
     if (this.committed) await withClient(this.format, (c) => c.query(`DROP TABLE IF EXISTS ${quoteIdent(this.staged)}`)).catch(() => {});
   }
 }
+
+/** A staging table's owner, in its comment: the job, and its scratch folder (marked by a `sheaf run`). */
+interface StagingOwner {
+  job: string;
+  scratch: string;
+}
+
+/** Whether a staging table's job is dead without having said so: see collectLeftovers. */
+function leftBehind(o: StagingOwner, now: number): boolean {
+  if (existsSync(o.scratch)) return scratchOwner(o.scratch) === "dead run";
+  return now - (jobIdTime(o.job) ?? now) > LEFTOVER_GRACE_MS;
+}
+
+/** A job whose scratch folder is gone is taken for dead once its id is this old. */
+const LEFTOVER_GRACE_MS = 3_600_000;
+
+const sqlText = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 export function postgresSink(format: PostgresFormat): OutputSink {
   const table = tableOf(format);
@@ -303,9 +327,35 @@ export function postgresSink(format: PostgresFormat): OutputSink {
     throw new SheafError("STAGING_LOST", `the staged part ${part.path} holds ${rows} rows, ${part.records} were written (a server restart empties unlogged tables)`);
   }
 
+  /**
+   * Drops the staging tables in the target's schema that dead jobs left (a job drops its own when it
+   * ends; one killed with parts committed never does): a job the loads table says ended, a
+   * `sheaf run` dead on this host (by its scratch folder's mark), or one whose scratch folder is
+   * gone and whose id is older than an hour. Tables without an owner comment are left alone.
+   */
+  async function collectLeftovers(client: pg.Client): Promise<void> {
+    const { rows } = await client.query<{ t: string; owner: string | null }>(
+      `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t, obj_description((quote_ident(schemaname) || '.' || quote_ident(tablename))::regclass, 'pg_class') AS owner
+         FROM pg_tables WHERE schemaname = coalesce($1, current_schema()) AND left(tablename, 12) = 'sheaf_stage_'`, [schema ?? null]);
+    const owned = rows.flatMap((r) => {
+      try {
+        const o = JSON.parse(r.owner ?? "") as StagingOwner;
+        return typeof o.job === "string" && typeof o.scratch === "string" ? [{ table: r.t, ...o }] : [];
+      } catch {
+        return [];
+      }
+    });
+    if (owned.length === 0) return;
+    const { rows: [hasMarker] } = await client.query<{ ok: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS ok`, [marker]);
+    const ended = new Set(hasMarker?.ok ? (await client.query<{ job_id: string }>(`SELECT job_id FROM ${marker} WHERE job_id = ANY($1)`, [owned.map((o) => o.job)])).rows.map((r) => r.job_id) : []);
+    const dead = owned.filter((o) => ended.has(o.job) || leftBehind(o, Date.now()));
+    if (dead.length) await client.query(`DROP TABLE IF EXISTS ${dead.map((d) => d.table).join(", ")}`);
+  }
+
   return {
     async check(): Promise<void> {
       await withClient(format, async (client) => {
+        await collectLeftovers(client).catch(() => {}); // best effort: never what stops a job
         const columns = await columnsOf(client, table);
         const names = columns?.map((c) => c.name) ?? Object.keys(format.schema ?? {});
         const lacking = (wanted: readonly string[], what: string): void => {
