@@ -41,12 +41,35 @@ function collect(text: string, previous: string[] = []): string[] {
   return [...previous, text];
 }
 
+/** An on/off flag; help says "off" as the README's flags table does, not commander's "false". */
+function flag(flags: string, description: string): Option {
+  return new Option(flags, description).default(false, "off");
+}
+
+/**
+ * Help names the environment variable a default comes from, not the value it had when help was
+ * printed: on a machine with SHEAF_WORKDIR set, "(default: /mnt/shared/sheaf)" would hide where it came from.
+ */
+const WORKDIR_DEFAULT = "$SHEAF_WORKDIR or ./.sheaf";
+const PREFIX_DEFAULT = "$SHEAF_PREFIX or sheaf";
+
+/** The environment a cluster command reads, after its options in --help. */
+const CLUSTER_ENV = `
+Environment:
+  SHEAF_REDIS_URL        default of --redis (SHEAF_REDIS_URL_FILE: of --redis-file)
+  SHEAF_PREFIX           default of --prefix
+  SHEAF_KEYS             a folder of this machine's keys (see sheaf keys), which
+                         sign and check job records and task messages
+  SHEAF_SECRET           instead of SHEAF_KEYS: one shared secret, 16 characters
+                         or more, the same on every machine, that signs everything
+  SHEAF_ALLOW_ROOTS      default of --allow-root, ':'-separated`;
+
 /** The options `run` and `submit` share: what to run on, where to write, how to cut it; and the pipelines' own. */
 function jobOptions(cmd: Command): Command {
   return taskOptions(cmd.argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)"))
-    .option("--overwrite", "replace the output of an earlier finished job", false)
+    .addOption(flag("--overwrite", "replace the output of an earlier finished job, atomically"))
     .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
-    .option("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint", false)
+    .addOption(flag("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint"))
     .option("--only <stage>", "pipelines: rerun this stage alone (the stages it reads must be committed)")
     .option("--from <stage>", "pipelines: rerun this stage and every stage after it (the ones before skip if committed)");
 }
@@ -56,16 +79,21 @@ function taskOptions(cmd: Command): Command {
   return cmd
     .option("-i, --input <path...>", "input files, folders or globs (repeatable; none for a table source)", collect as never)
     .option("-o, --output <dir>", "output folder (none for a sink such as postgres())")
-    .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else the thread count)", positiveInt("--partitions"))
+    .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else --threads; on a cluster 4)", positiveInt("--partitions"))
     .addOption(new Option("--split-size <size>", "target split size, bytes or with k/m/g").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
     .addOption(new Option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk").argParser(size).default(JOB_DEFAULTS.sortBufferBytes, "128m"))
     .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts)
     .addOption(new Option("--param <k=v>", "a job parameter, in ctx.params (repeatable)").argParser(param).default({}, "none"))
-    .option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)", process.env.SHEAF_WORKDIR ?? ".sheaf")
+    .addOption(new Option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)").default(process.env.SHEAF_WORKDIR ?? ".sheaf", WORKDIR_DEFAULT))
     .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
-    .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data (or 10 s)", size)
+    .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data or 10 s (default: 16m, taking at most 5% of a task's time)", size)
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
     .option(...ALLOW_ROOT);
+}
+
+/** `--threads`, on run and worker: the default is this machine's CPU count, which help names as such. */
+function threads(): Option {
+  return new Option("-t, --threads <n>", "worker threads").argParser(positiveInt("--threads")).default(JOB_DEFAULTS.threads, `the CPU count, ${JOB_DEFAULTS.threads} here`);
 }
 
 /** `--allow-root`, on run, submit, coordinator and worker. */
@@ -76,7 +104,8 @@ function clusterOptions(cmd: Command): Command {
   return cmd
     .option("--redis <url>", "Redis URL, redis://[user:password@]host:port[/db] or rediss:// for TLS (default: $SHEAF_REDIS_URL); a password here shows in ps: prefer --redis-file")
     .option("--redis-file <path>", "a file holding the Redis URL (default: $SHEAF_REDIS_URL_FILE)")
-    .option("--prefix <name>", "namespace of Sheaf's keys, so clusters can share a Redis", process.env.SHEAF_PREFIX ?? "sheaf");
+    .addOption(new Option("--prefix <name>", "namespace of Sheaf's keys, so clusters can share a Redis").default(process.env.SHEAF_PREFIX ?? "sheaf", PREFIX_DEFAULT))
+    .addHelpText("after", CLUSTER_ENV);
 }
 
 /** Runs `fn` with a Redis connection for a one-shot command, closing it after. */
@@ -146,13 +175,15 @@ export function buildProgram(): Command {
   const program = new Command("sheaf")
     .description("Sheaf: MapReduce jobs in TypeScript, on this machine's threads or on a Redis cluster")
     .version(packageVersion(), "-V, --version", "print the version of sheaf")
-    .option("--verbose", "print full stack traces of errors")
+    .addOption(flag("--verbose", "print full stack traces of errors"))
+    // Each command's help lists --verbose and --version too: they are taken after the command as well.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError("(sheaf --help, or sheaf <command> --help, for usage)")
     .exitOverride(); // inherited by the subcommands: errors come back to main() instead of exiting
 
   jobOptions(program.command("run").description("run a job in this process, on a thread pool (no Redis needed)"))
-    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
-    .option("-q, --quiet", "no progress or summary", false)
+    .addOption(threads())
+    .addOption(flag("-q, --quiet", "no progress or summary"))
     .action(async (jobFile: string, o) => {
       const controller = new AbortController();
       const onSignal = () => controller.abort();
@@ -168,8 +199,8 @@ export function buildProgram(): Command {
     });
 
   clusterOptions(jobOptions(program.command("submit").description("queue a job on a cluster; prints its id")))
-    .option("--wait", "follow the job to its end; exit non-zero unless it succeeds", false)
-    .option("-q, --quiet", "with --wait: no progress or summary", false)
+    .addOption(flag("--wait", "follow the job to its end; exit non-zero unless it succeeds"))
+    .addOption(flag("-q, --quiet", "with --wait: no progress or summary"))
     .action(async (jobFile: string, o) => {
       const { submit, isRunId, waitForRun, waitForJob, jobEnded, runEnded } = await cluster();
       await withRedis(o, async (redis, keys) => {
@@ -210,7 +241,7 @@ export function buildProgram(): Command {
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
-    .option("-t, --threads <n>", "worker threads", positiveInt("--threads"), JOB_DEFAULTS.threads)
+    .addOption(threads())
     .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long (default: 3000)", positiveInt("--lock"))
     .option(...ALLOW_ROOT)
     .action(async (o) => {
@@ -221,7 +252,7 @@ export function buildProgram(): Command {
   program
     .command("acl")
     .description("print the Redis ACL SETUSER command for a worker user (see docs: Redis ACL for workers)")
-    .option("--prefix <name>", "the cluster's key prefix", process.env.SHEAF_PREFIX ?? "sheaf")
+    .addOption(new Option("--prefix <name>", "the cluster's key prefix").default(process.env.SHEAF_PREFIX ?? "sheaf", PREFIX_DEFAULT))
     .option("--user <name>", "the Redis user", "sheafworker")
     .option("--password <password>", "the user's password (default: a placeholder to replace)", "CHANGE-ME")
     .action(async (o) => {
@@ -240,7 +271,7 @@ export function buildProgram(): Command {
     });
 
   clusterOptions(program.command("status").description("a table of recent jobs, or one job in detail").argument("[jobId]"))
-    .option("--watch", "refresh every second", false)
+    .addOption(flag("--watch", "refresh every second"))
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
       const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections } = await cluster();
@@ -353,8 +384,8 @@ export function buildProgram(): Command {
       .requiredOption("--from <time>", "ISO time")
       .requiredOption("--to <time>", "ISO time")
       .option("--max-runs <n>", "refuse to queue more due times than this without --yes", positiveInt("--max-runs"), 100)
-      .option("--yes", "queue every due time of the window, however many", false)
-      .option("--rerun-failed", "also run again the due times whose last run failed (each under a new run id)", false),
+      .addOption(flag("--yes", "queue every due time of the window, however many"))
+      .addOption(flag("--rerun-failed", "also run again the due times whose last run failed (each under a new run id)")),
   ).action(async (name: string, o) => {
     const { backfill } = await cluster();
     await withRedis(o, async (redis, keys) => {
