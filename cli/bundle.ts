@@ -20,9 +20,11 @@ export interface Artifact {
   path: string;
 }
 
+/** `file:line:column: text`; esbuild counts columns in bytes, editors and Node in characters. */
 function formatMessage(m: Message): string {
-  const loc = m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ` : "";
-  return `${loc}${m.text}`;
+  const at = m.location;
+  const column = at ? Buffer.from(at.lineText, "utf8").subarray(0, at.column).toString("utf8").length + 1 : 0;
+  return `${at ? `${at.file}:${at.line}:${column}: ` : ""}${m.text}`;
 }
 
 export async function bundleJob(jobFile: string, workdir: string): Promise<Artifact> {
@@ -38,6 +40,10 @@ export async function bundleJob(jobFile: string, workdir: string): Promise<Artif
       target: "node20",
       logLevel: "silent",
       banner: { js: BANNER },
+      // Inline, so the artifact stays one self-checking file: an error while it loads is named by
+      // the line of the user's file (core/load-location.ts). Sources' text left out: positions suffice.
+      sourcemap: "inline",
+      sourcesContent: false,
       plugins: [
         {
           name: "sheaf-public-api",

@@ -8,6 +8,7 @@ import { isJob, type Job } from "./api/job.js";
 import { isPipeline, type Pipeline } from "./api/pipeline.js";
 import { SheafError, messageOf } from "./errors.js";
 import { artifactPath } from "./storage.js";
+import { loadLocation } from "./load-location.js";
 
 /** Modules imported by this thread, by sha256: every task of the job (or pipeline) reuses one. */
 const cache = new Map<string, Promise<Job | Pipeline>>();
@@ -88,12 +89,14 @@ export async function loadJob(artifact: string, label = artifact, stage?: string
 async function importModule(code: Buffer, sha256: string, label: string): Promise<Job | Pipeline> {
   let mod: { default?: unknown };
   const dir = await mkdtemp(join(tmpdir(), "sheaf-code-"));
+  const copy = join(dir, `${sha256}.mjs`);
   try {
-    const copy = join(dir, `${sha256}.mjs`);
     await writeFile(copy, code, { flag: "wx", mode: 0o400 });
     mod = await import(pathToFileURL(copy).href);
   } catch (err) {
-    throw new SheafError("BAD_JOB_MODULE", `job module ${label} failed to load: ${messageOf(err)}`);
+    // Where in the user's files, as a build error names it: `jobs/x.ts:4:13: …`.
+    const at = loadLocation(err, code.toString("utf8"), copy, label);
+    throw new SheafError("BAD_JOB_MODULE", `job module ${label} failed to load: ${at ? `${at}: ` : ""}${messageOf(err)}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -438,7 +438,7 @@ describe("a bad pipeline module or command line", () => {
     expectRejected(
       "loop",
       `a: { job: words, input: "b", output: "out/a" }, b: { job: merge, input: ["in/x.txt", "a"], output: "out/b" }, c: { job: linecount, input: "in/x.txt", output: "out/c" }`,
-      /^sheaf: job module \S+pipeline\.ts failed to load: pipeline loop has a cycle: a → b → a$/,
+      /^sheaf: job module \S+pipeline\.ts failed to load: \S+pipeline\.ts:\d+:\d+: pipeline loop has a cycle: a → b → a$/, // at the definePipeline call (issue 17)
     );
   });
 

@@ -38,6 +38,41 @@ describe("sheaf run prints", () => {
   });
 });
 
+/** A job file whose line 7 is `line7`, the lines before it comments (one with non-ASCII text). */
+function jobWithLine7(name: string, line7: string): string {
+  const head = ['import { defineJob, lines, sum, tsv } from "sheaf";', "", "// naïve 日本語 😀", "", "function nothing(): void {}", "nothing();"];
+  const tail = ["", `export default defineJob({ name: "${name}", input: lines(), map(l: string, emit) { emit(l, 1); }, reduce: (_k, v: Iterable<number>) => sum(v), output: tsv() });`];
+  return s.write(`jobs/${name}.ts`, [...head, line7, ...tail].join("\n") + "\n");
+}
+
+describe("a job file that does not load names its line and column", () => {
+  const fail = (job: string) => {
+    const r = run({ job, inputs: [s.write("any.txt", "x\n")], output: s.fresh(), workdir: s.path("wd") });
+    expect(r.status).toBe(1);
+    return r.stderr.trimEnd();
+  };
+
+  it("a syntax error, its column counted in characters after non-ASCII text", () => {
+    const job = jobWithLine7("syntax", 'const s = "日本語 ü"; const x = (;');
+    expect(fail(job)).toMatch(/syntax\.ts:7:31: Unexpected ";"$/);
+  });
+
+  it("a syntax error only V8 finds (an invalid regular expression)", () => {
+    const job = jobWithLine7("regex", "export const BAD = /a{2,1}/;");
+    expect(fail(job)).toMatch(new RegExp(`^sheaf: job module ${job.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} failed to load: ${job.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:7:20: Invalid regular expression`));
+  });
+
+  it("a throw at import time, at the line that threw", () => {
+    const job = jobWithLine7("throws", '  if (Date.now() > 0) throw new Error("no table to load");');
+    expect(fail(job)).toContain(`${job}:7:29: no table to load`);
+  });
+
+  it("a field defineJob refuses, at the defineJob call", () => {
+    const job = s.write("jobs/field.ts", 'import { defineJob } from "sheaf";\n\n\nexport default defineJob({ name: "x", input: 5 as never, map() {} });\n');
+    expect(fail(job)).toMatch(/field\.ts:4:16: job\.input must be an input format/);
+  });
+});
+
 describe("on a cluster, submit --wait", () => {
   const cluster = new Cluster(s.path("cluster-workdir"));
   beforeAll(async () => {
