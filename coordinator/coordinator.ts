@@ -3,6 +3,7 @@
  * each with the same JobDriver `sheaf run` uses, over the BullMQ task queue. A job's committed
  * results live in Redis, so a restarted (or standby) coordinator resumes it where it stood.
  */
+import { sleep } from "../core/sleep.js";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { artifactHash } from "../core/artifact.js";
@@ -220,7 +221,7 @@ export class Coordinator {
     const abort = new AbortController();
     const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log, this.signer, this.roots)
       .drive(id, abort.signal)
-      .catch((err) => this.log(`pipeline run ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
+      .catch(async (err) => this.log(`pipeline run ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.run(id))}`))
       .finally(() => this.drivers.delete(id as JobId));
     this.drivers.set(id as JobId, { abort, done });
   }
@@ -228,9 +229,20 @@ export class Coordinator {
   private drive(id: JobId): void {
     const abort = new AbortController();
     const done = this.runJob(id, abort.signal)
-      .catch((err) => this.log(`job ${id}: ${messageOf(err)}; it stays in Redis for the next scan`))
+      .catch(async (err) => this.log(`job ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.job(id))}`))
       .finally(() => this.drivers.delete(id));
     this.drivers.set(id, { abort, done });
+  }
+
+  /**
+   * What becomes of a job or run this coordinator stopped driving: resumed by the next leader or scan
+   * while its record is in Redis; nothing, once the record is gone (a wipe, an AOF cut short).
+   */
+  private async fateOf(key: string): Promise<string> {
+    const there = await Promise.race([this.redis.exists(key).catch(() => undefined), sleep(2_000).then(() => undefined)]);
+    if (there === 1) return "left to resume";
+    if (there === 0) return "given up: its record is gone from Redis (a wipe, or a restart that lost it), so nothing will resume it";
+    return "left to resume if its record is still in Redis (Redis did not answer)";
   }
 
   private async runJob(id: JobId, signal: AbortSignal): Promise<void> {
@@ -275,7 +287,7 @@ export class Coordinator {
         this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${messageOf(err)}`}`);
       } catch (interrupted) {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
-        this.log(`job ${id} left to resume: ${interrupted.message}`);
+        this.log(`job ${id} ${await this.fateOf(jobKey)}: ${interrupted.message}`);
       }
     } finally {
       await executor?.close();

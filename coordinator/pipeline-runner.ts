@@ -49,9 +49,10 @@ export async function runPipeline(
   const running = new Map<string, Promise<void>>();
 
   const runOne = async (stage: ResolvedStage): Promise<void> => {
-    const started = Date.now();
-    // A resumed run (another coordinator drove it before) keeps what its stages already did.
+    // A resumed run (another coordinator drove it before) keeps what its stages already did, and a
+    // stage it was running keeps its start: its time counts from then, not from the failover.
     const before = options.previous?.[stage.name];
+    const started = before?.state === "running" && before.startedAt ? before.startedAt : Date.now();
     if ((before?.state === "succeeded" || before?.state === "skipped") && before.fingerprint) {
       prints.set(stage.name, before.fingerprint);
       return set(stage.name, before);

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
-import { redisOf, until } from "./fault-kit.js";
+import { delay, redisOf, until } from "./fault-kit.js";
 import { Scratch } from "./helpers.js";
 
 const s = new Scratch("lost-records");
@@ -59,5 +59,57 @@ describe("a stage's job record lost while the run waits for it", () => {
     expect(again.output).toMatch(new RegExp(`sheaf: pipeline two is already running for \\S+ as run ${runId.replace(/[.]/g, "\\.")}: wait for it`));
     await until("the first run to end", async () => (await redisOf(cluster).hget(`sheaf:run:${runId}`, "state")) === "succeeded", 30_000, 100);
     expect((await cluster.run(["submit", pipeline, "--wait"])).code).toBe(0);
+  }, 90_000);
+});
+
+describe("what a coordinator says and records across a failover and a wipe (issue 24, finding 5)", () => {
+  const c = new Cluster(s.path("wd-failover"));
+  let file = "";
+  beforeAll(async () => {
+    const input = s.write("in/f.txt", "alpha beta\ngamma\n");
+    file = s.write(
+      "held.ts",
+      `import { defineJob, definePipeline, lines, tsv } from "sheaf";
+const held = defineJob({ name: "held", input: lines(), setup(ctx) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(ctx.params.holdMs)); }, map(l: string, emit) { emit(l, 1); }, output: tsv() });
+export default definePipeline({ name: "held", stages: { a: { job: held, input: [${JSON.stringify(input)}], output: ${JSON.stringify(s.path("wh-f", "a"))} } } });
+`,
+    );
+    await c.startRedis();
+  });
+  afterAll(async () => {
+    await c.stop();
+    c.assertNoLeaks();
+  });
+
+  const stageA = async (runId: string) => (JSON.parse((await redisOf(c).hget(`sheaf:run:${runId}`, "stages")) ?? "{}") as Record<string, { state: string; startedAt?: number; millis?: number }>).a;
+
+  it("a stage resumed by the standby keeps its start: its time counts from before the failover", async () => {
+    const leader = await c.coordinator();
+    const standby = await c.coordinator([], true);
+    await c.worker(1);
+    const sub = await c.run(["submit", file, "--param", "holdMs=5000"]);
+    expect(sub.code, sub.output).toBe(0);
+    const runId = sub.stdout.trim().split("\n")[0]!;
+    await until("stage a running", async () => (await stageA(runId))?.state === "running", 30_000, 20);
+    const startedAt = (await stageA(runId))!.startedAt!;
+    await delay(1_000);
+    leader.child.kill("SIGKILL");
+    await until("the run to end", async () => ["failed", "succeeded", "cancelled"].includes((await redisOf(c).hget(`sheaf:run:${runId}`, "state")) ?? ""), 60_000, 100);
+    const a = (await stageA(runId))!;
+    expect(a.state).toBe("succeeded");
+    expect(a.startedAt).toBe(startedAt);
+    expect(a.millis!).toBeGreaterThanOrEqual(4_500); // the task held 5 s from before the kill; counted from the resume it was under 4 s
+    expect(standby.output()).toContain("leader (epoch");
+  }, 90_000);
+
+  it("a job whose record a wipe removed is said to be given up, not left to resume", async () => {
+    const sub = await c.run(["submit", file, "--param", "holdMs=3000"]);
+    expect(sub.code, sub.output).toBe(0);
+    const runId = sub.stdout.trim().split("\n")[0]!;
+    await until("stage a running", async () => (await stageA(runId))?.state === "running", 30_000, 20);
+    await redisOf(c).flushall();
+    const leader = c.procs.find((p) => p.child.spawnargs.includes("coordinator") && p.child.exitCode === null && p.child.signalCode === null && p.output().includes("leader (epoch"))!;
+    await until("the coordinator to give the run up", () => /given up: its record is gone from Redis/.test(leader.output()), 30_000, 100).catch((err) => { throw new Error(`${err.message}; coordinator said:\n${leader.output().slice(-3000)}`); });
+    expect(leader.output()).not.toMatch(/left to resume|stays in Redis for the next scan/);
   }, 90_000);
 });
