@@ -10,6 +10,18 @@ export class SheafError extends Error {
   }
 }
 
+/**
+ * A full disk (ENOSPC) or quota (EDQUOT) as NO_SPACE, naming the path written and what it was;
+ * undefined for any other error. Not a record's fault, never a bad record to skip, and retryable:
+ * another attempt, elsewhere or later, may have room.
+ */
+export function diskFull(err: unknown, path?: string, what = "its output"): SheafError | undefined {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  const where = path ?? (err as NodeJS.ErrnoException).path;
+  return new SheafError("NO_SPACE", `no space left${where ? ` on ${where}` : " on the device"} (${code === "EDQUOT" ? "disk quota exceeded" : "disk full"}) while the task wrote ${what}`, true, { cause: err });
+}
+
 /** User code (map, combine, reduce, setup, cleanup, partitioner) threw. */
 export class UserCodeError extends SheafError {
   constructor(readonly where: string, readonly input: (RecordLocation & { key?: string }) | undefined, override readonly cause: unknown) {
@@ -49,6 +61,8 @@ export function toFailure(err: unknown, task: Pick<Task, "taskId" | "attempt">):
     message: messageOf(err),
     stack: err instanceof UserCodeError && err.cause instanceof Error ? err.cause.stack : e?.stack,
   };
+  const full = err instanceof SheafError ? undefined : diskFull(err);
+  if (full) return { ...base, message: full.message, code: full.code, retryable: true };
   if (err instanceof SheafError) {
     return { ...base, code: err.code, retryable: err.retryable, ...(err instanceof UserCodeError && err.input ? { input: err.input } : {}) };
   }

@@ -1,7 +1,7 @@
 /** Calls into user code, turning what it throws into a UserCodeError that names the record or key. */
 import type { Job } from "../core/api/job.js";
 import type { Key, RecordLocation } from "../core/api/types.js";
-import { SheafError, UserCodeError } from "../core/errors.js";
+import { diskFull, SheafError, UserCodeError } from "../core/errors.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import type { Context } from "./context.js";
 import { showKey } from "../core/show.js";
@@ -13,12 +13,8 @@ import { showKey } from "../core/show.js";
  */
 export function wrapUserError(where: string, input: (RecordLocation & { key?: string }) | undefined, err: unknown): Error {
   if (err instanceof SheafError || err instanceof CorruptSegmentError) return err;
-  const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === "ENOSPC" || code === "EDQUOT") {
-    const path = (err as NodeJS.ErrnoException).path;
-    const what = where === "reduce" || where === "cleanup" ? "its output" : "its output and spills";
-    return new SheafError("NO_SPACE", `no space left${path ? ` on ${path}` : " on the device"} (${code === "EDQUOT" ? "disk quota exceeded" : "disk full"}) while the task wrote ${what}`, true, { cause: err });
-  }
+  const full = diskFull(err, undefined, where === "reduce" || where === "cleanup" ? "its output" : "its output and spills");
+  if (full) return full;
   return new UserCodeError(where, input, err);
 }
 

@@ -1,4 +1,5 @@
 /** Line-oriented outputs: tsv, jsonl and csv, written by one buffered LineWriter that can continue a part from a checkpoint. */
+import { diskFull } from "../errors.js";
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import type { CsvFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
@@ -101,7 +102,7 @@ export class LineWriter implements RecordWriter {
   private bytes = 0;
   private records = 0;
 
-  constructor(path: string, private readonly line: LineFormat, from?: WriteProgress, private readonly trailer?: () => string | undefined) {
+  constructor(private readonly path: string, private readonly line: LineFormat, from?: WriteProgress, private readonly trailer?: () => string | undefined) {
     this.fd = openSync(path, from ? "a" : "w");
     this.bytes = from?.bytes ?? 0;
     this.records = from?.records ?? 0;
@@ -138,7 +139,11 @@ export class LineWriter implements RecordWriter {
     const last = this.trailer?.();
     if (last) this.append(last);
     this.flush();
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd); // a filesystem may report a full disk only now
+    } catch (err) {
+      throw diskFull(err, this.path, "its part file") ?? err;
+    }
     closeSync(this.fd);
     this.fd = -1;
     return { bytes: this.bytes, records: this.records };
@@ -151,7 +156,11 @@ export class LineWriter implements RecordWriter {
 
   private flush(): void {
     let written = 0;
-    while (written < this.pos) written += writeSync(this.fd, this.buf, written, this.pos - written);
+    try {
+      while (written < this.pos) written += writeSync(this.fd, this.buf, written, this.pos - written);
+    } catch (err) {
+      throw diskFull(err, this.path, "its part file") ?? err;
+    }
     this.bytes += this.pos;
     this.pos = 0;
   }

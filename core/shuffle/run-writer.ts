@@ -2,6 +2,7 @@
  * Writes sorted runs: one file, one segment per partition in partition order, each a sequence of
  * records `varint keyLength, key bytes, value`. Synchronous I/O: it runs on a dedicated thread.
  */
+import { diskFull } from "../errors.js";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import type { Segment } from "./segment.js";
@@ -101,7 +102,11 @@ export class RunWriter {
     if (this.pos === 0) return;
     if (this.inSegment) this.segCrc = crc32(this.buf.subarray(this.segBufStart, this.pos), this.segCrc);
     let written = 0;
-    while (written < this.pos) written += writeSync(this.fd, this.buf, written, this.pos - written);
+    try {
+      while (written < this.pos) written += writeSync(this.fd, this.buf, written, this.pos - written);
+    } catch (err) {
+      throw diskFull(err, this.path, "its map output") ?? err;
+    }
     this.fileOffset += this.pos;
     this.pos = 0;
     this.segBufStart = 0;
