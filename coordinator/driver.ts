@@ -277,7 +277,16 @@ export class JobDriver {
     });
     for (const id of stragglers(running, durations.latest, stageSize * durations.fractionKept, Date.now())) {
       const task = byId.get(id)!;
-      void this.attempt(task.kind === "reduce" ? this.reduceTask(task.index) : task, true).catch(() => {});
+      // A reduce backup first writes its inputs list into the job's scratch folder, which may be
+      // gone (a newer leader ended the job while this one was paused) or full. Nothing may throw out
+      // of this timer (it would end the process): no backup then; the task's own attempt goes on.
+      let backup: Task;
+      try {
+        backup = task.kind === "reduce" ? this.reduceTask(task.index) : task;
+      } catch {
+        return;
+      }
+      void this.attempt(backup, true).catch(() => {});
     }
   }
 

@@ -229,3 +229,38 @@ describe("an attempt orphaned by a failover", () => {
     expect(readdirSync(out).sort()).toEqual(["_SUCCESS", "part-00000", "part-00001", "part-00002"]);
   });
 });
+
+describe("a leader paused past its lease with a reduce straggler, continued after the new leader finished the job", () => {
+  // Found by the chaos runner (seed 11): on SIGCONT the old leader's speculation timer ran before it
+  // knew it had lost the lease, saw the held reduce task as a straggler and built its backup, which
+  // writes the reduce inputs list into the job's scratch folder; the new leader had removed it with
+  // the job, and the ENOENT escaped the timer: the coordinator died (exit 1).
+  it("stands by instead of dying; the output is the undisturbed run's", async () => {
+    const name = "straggler";
+    const { cluster: c, coordinator: old, standbys: [next] } = await cluster(name, 1);
+    const marks = freshDir(s, `marks-${name}`);
+    const out = s.fresh(name);
+    const workdir = s.path(`wd-${name}`);
+    // reduce-00002 waits in setup until released; the others take 1.5 s (so it is a straggler only ~3 s after it starts).
+    const id = await submitJob(c, jobArgs(out, { markDir: marks, taskMs: 100, reduceMs: 1_500, holdTask: "reduce-00002", holdAt: "setup", holdFile: join(marks, "release") }));
+    const renewal = await watchRenewals(c, old.child.pid!);
+    await until("two reduce tasks done, the third held", async () => markers(marks, "reduce-00002", "held").length === 1 && ((await jobRecord(c, id)).progress?.reducesDone ?? 0) >= 2, 30_000, 20);
+    // Stopped right after a renewal: on SIGCONT its speculation tick (every 500 ms) comes before
+    // the renewal tick (every 667 ms) that would find the lease expired and stop the job's driver.
+    await renewal();
+    old.child.kill("SIGSTOP");
+    await until("the standby to resume the job", () => next!.output().includes(`resuming job ${id}`), 10_000, 20);
+    writeFileSync(join(marks, "release"), "");
+    const record = await waitJob(c, id, 30_000);
+    expect(record.state, record.error).toBe("succeeded");
+    await until("the job's scratch folder removed", () => !existsSync(join(workdir, "jobs", id)), 10_000, 20);
+
+    old.child.kill("SIGCONT");
+    await until("the old leader to stand down", () => /lost the leader lease/.test(old.output()) || old.child.exitCode !== null, 10_000, 20);
+    await delay(1_500); // its overdue timers have run
+    expect(old.child.exitCode, old.output()).toBeNull();
+    expect(old.output()).not.toMatch(/ENOENT/);
+    sameOutput(out, baseline);
+    expectNoTempFiles(out, workdir, id);
+  });
+});
