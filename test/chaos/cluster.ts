@@ -130,19 +130,20 @@ export class ChaosCluster {
   }
 
   /** SIGKILLs Redis; with `loseLastSecond`, cuts the AOF back to its size of a second before, as a crash before the next fsync would. */
-  async killRedis(loseLastSecond: boolean): Promise<string> {
+  async killRedis(loseLastSecond: boolean): Promise<{ note: string; cutFrom?: number }> {
     this.sampleAof();
     const at = Date.now();
     this.redisUp = false;
     await this.cluster.killRedis("SIGKILL");
-    if (!loseLastSecond) return "";
+    if (!loseLastSecond) return { note: "" };
     const file = this.aofFile();
     const before = [...this.samples].reverse().find((s) => s.t <= at - 1_000 && s.file === file);
-    if (!file || !before) return "no AOF sample a second old: nothing cut";
+    if (!file || !before) return { note: "no AOF sample a second old: nothing cut" };
     const size = statSync(file).size;
     truncateSync(file, before.size);
     this.samples = [];
-    return `cut ${size - before.size} bytes of ${file.split("/").pop()} (its last ${at - before.t} ms)`;
+    // What was written after the sample is gone: from its time on (the sample was taken after those bytes were there).
+    return { note: `cut ${size - before.size} bytes of ${file.split("/").pop()} (its last ${at - before.t} ms)`, cutFrom: before.t };
   }
 
   async startRedis(): Promise<void> {

@@ -7,6 +7,7 @@
 import { makeRng } from "../support/rng.js";
 import type { ChaosCluster, SmallDisk } from "./cluster.js";
 import type { Report } from "./report.js";
+import type { AofLoss } from "./workloads/common.js";
 
 export const FAULT_KINDS = {
   "kill-worker": { weight: 16, hold: [200, 3_000] },
@@ -49,7 +50,7 @@ export const describeFault = (f: PlannedFault): string => `+${(f.at / 1000).toFi
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Injects the planned faults in order, offsets counted from `from`, until `stopAt`; each is undone before the next starts. */
-export async function injectFaults(plan: readonly PlannedFault[], cc: ChaosCluster, disk: SmallDisk, report: Report, from: number, stopAt: number, aofLosses: number[]): Promise<void> {
+export async function injectFaults(plan: readonly PlannedFault[], cc: ChaosCluster, disk: SmallDisk, report: Report, from: number, stopAt: number, aofLosses: AofLoss[]): Promise<void> {
   for (const f of plan) {
     const due = from + f.at;
     if (due >= stopAt) break;
@@ -59,7 +60,7 @@ export async function injectFaults(plan: readonly PlannedFault[], cc: ChaosClust
   }
 }
 
-async function inject(f: PlannedFault, cc: ChaosCluster, disk: SmallDisk, report: Report, aofLosses: number[]): Promise<void> {
+async function inject(f: PlannedFault, cc: ChaosCluster, disk: SmallDisk, report: Report, aofLosses: AofLoss[]): Promise<void> {
   const workers = cc.slots.filter((s) => s.role === "worker");
   const coordinators = cc.slots.filter((s) => s.role === "coordinator");
   const leader = cc.leader() ?? coordinators[0]!;
@@ -88,8 +89,8 @@ async function inject(f: PlannedFault, cc: ChaosCluster, disk: SmallDisk, report
       const lose = f.kind === "kill-redis-lose-1s";
       const at = Date.now();
       const cut = await cc.killRedis(lose);
-      if (lose) aofLosses.push(at);
-      report.fault(f.kind, "redis", `down ${f.holdMs} ms${cut ? `; ${cut}` : ""}`);
+      if (cut.cutFrom !== undefined) aofLosses.push({ from: cut.cutFrom, at });
+      report.fault(f.kind, "redis", `down ${f.holdMs} ms${cut.note ? `; ${cut.note}` : ""}`);
       await sleep(f.holdMs);
       await cc.startRedis();
       return;

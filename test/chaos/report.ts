@@ -98,10 +98,12 @@ export interface Summary {
   lostWithAof: number;
   failedClean: number;
   refused: number;
+  /** Coordinators and workers that exited without a fault killing them (restarted; each is in the notes). */
+  crashes: number;
   ok: boolean;
 }
 
-export function summarize(r: Report, seed: number, minutes: number): Summary {
+export function summarize(r: Report, seed: number, minutes: number, crashes: number): Summary {
   const outcomes: Record<string, Record<string, number>> = {};
   for (const [w, t] of r.tallies) outcomes[w] = Object.fromEntries(t);
   return {
@@ -120,6 +122,7 @@ export function summarize(r: Report, seed: number, minutes: number): Summary {
     lostWithAof: r.count("lost-with-aof"),
     failedClean: r.count("failed-clean"),
     refused: r.count("refused"),
+    crashes,
     ok: !r.failed,
   };
 }
@@ -131,6 +134,7 @@ export function formatSummary(s: Summary, r: Report): string {
     `  faults injected: ${s.faults} (${Object.entries(s.faultsByKind).sort().map(([k, n]) => `${k} ${n}`).join(", ")})`,
     `  completed and checked: ${s.completed}; failed cleanly: ${s.failedClean}; refused: ${s.refused}; lost with the AOF's last second: ${s.lostWithAof}`,
     `  wrong ${s.wrong}, partial ${s.partial}, doubled ${s.doubled}, lost ${s.lost}, hung ${s.hung}`,
+    `  processes that exited by themselves: ${s.crashes}`,
     ...Object.entries(s.outcomes).sort().map(([w, t]) => `  ${w}: ${Object.entries(t).map(([o, n]) => `${o} ${n}`).join(", ")}`),
     ...r.notes.map((n) => `  note: ${n}`),
     s.ok ? "  RESULT: OK" : `  RESULT: FAILED (replay: npm run chaos -- --seed ${s.seed} --minutes ${s.minutes})`,

@@ -17,7 +17,7 @@ import { makeRng } from "../support/rng.js";
 import { ChaosCluster, SmallDisk } from "./cluster.js";
 import { describeFault, injectFaults, planFaults } from "./faults.js";
 import { Report, formatSummary, summarize, type Summary } from "./report.js";
-import type { Ctx } from "./workloads/common.js";
+import type { AofLoss, Ctx } from "./workloads/common.js";
 import { overwriteWorkload } from "./workloads/overwrite.js";
 import { pipelineWorkload } from "./workloads/pipeline.js";
 import { ScheduleWorkload } from "./workloads/schedule.js";
@@ -66,7 +66,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     report.note(`no PostgreSQL at ${databaseUrl} (${(err as Error).message}): the pipeline workload is left out`);
   }
 
-  const aofLosses: number[] = [];
+  const aofLosses: AofLoss[] = [];
   const grace = (o.graceSeconds ?? 180) * 1000;
   let stopAt = Infinity;
   let deadline = Infinity;
@@ -117,7 +117,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   }
   if (cc.crashes.length) report.note(`${cc.crashes.length} processes exited by themselves (see above)`);
 
-  const summary = summarize(report, o.seed, o.minutes);
+  const summary = summarize(report, o.seed, o.minutes, cc.crashes.length);
   if (fatal) summary.ok = false;
   let text = formatSummary(summary, report);
   if (!summary.ok) {

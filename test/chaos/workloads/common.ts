@@ -25,7 +25,7 @@ export interface Ctx {
   /** Once the faults stopped: anything unfinished past this is hung. */
   deadline: () => number;
   /** When Redis was SIGKILLed with its AOF's last second cut. */
-  aofLosses: number[];
+  aofLosses: AofLoss[];
   env: Record<string, string>;
 }
 
@@ -82,12 +82,18 @@ export async function follow(ctx: Ctx, kind: "job" | "run", id: string): Promise
   }
 }
 
-/**
- * Redis died with its AOF's last second cut between `from` and `to`. A write acknowledged at `at`
- * can be lost that way only by a cut within about a second after it: `aofLossBetween(ctx, at - 5_000, at + 1_500)`
- * (the CLI may return a little after the crash that took its write).
- */
-export const aofLossBetween = (ctx: Ctx, from: number, to: number): boolean => ctx.aofLosses.some((k) => k >= from && k <= to);
+/** Redis SIGKILLed `at`, its AOF cut back to its size at `from`: every write acknowledged after `from` is gone. */
+export interface AofLoss {
+  from: number;
+  at: number;
+}
 
-/** A submission acknowledged at `at` and gone from Redis: explained only by an AOF cut right after it. */
-export const lostWithAof = (ctx: Ctx, at: number): boolean => aofLossBetween(ctx, at - 5_000, at + 1_500);
+/** Writes made between `from` and `to` may have been lost with an AOF cut. */
+export const aofLossBetween = (ctx: Ctx, from: number, to: number): boolean => ctx.aofLosses.some((k) => k.at >= from && k.from <= to);
+
+/**
+ * A submission acknowledged at `at` (when its CLI returned) and gone from Redis: explained only by
+ * a cut that took writes up to then, by a crash soon after (the CLI may return a little after the
+ * crash that took its write).
+ */
+export const lostWithAof = (ctx: Ctx, at: number): boolean => ctx.aofLosses.some((k) => at >= k.from && at <= k.at + 5_000);
