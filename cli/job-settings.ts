@@ -18,6 +18,8 @@ export interface JobSettings {
   params: Record<string, string>;
   sortBufferBytes: number;
   overwrite: boolean;
+  /** Wait while another job writes the output, instead of refusing. */
+  waitForOutput?: boolean;
   maxAttempts: number;
   taskTimeoutMs?: number;
   checkpointBytes?: number;

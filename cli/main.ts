@@ -68,6 +68,7 @@ Environment:
 function jobOptions(cmd: Command): Command {
   return taskOptions(cmd.argument("<job>", "the job module (.ts or .js) whose default export is defineJob(...)"))
     .addOption(flag("--overwrite", "replace the output of an earlier finished job, atomically"))
+    .addOption(flag("--wait-for-output", "if another job is writing the output, wait for it to end instead of refusing"))
     .option("--at <time>", "pipelines: the logical time, ISO 8601 (default: now, UTC); {date} and {time} in paths use it")
     .addOption(flag("--force", "pipelines: rerun every stage, even those whose output is committed with the same fingerprint"))
     .option("--only <stage>", "pipelines: rerun this stage alone (the stages it reads must be committed)")
@@ -149,6 +150,7 @@ function jobSettings(o: Record<string, any>): JobSettings {
     params: o.param,
     sortBufferBytes: o.sortBuffer,
     overwrite: o.overwrite,
+    waitForOutput: o.waitForOutput,
     maxAttempts: o.maxAttempts,
     taskTimeoutMs: o.taskTimeout,
     checkpointBytes: o.checkpointEvery,

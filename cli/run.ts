@@ -13,7 +13,7 @@ import { loadModule } from "../core/artifact.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import { resolveStages } from "../core/pipeline/stages.js";
 import { parseAt } from "../core/pipeline/templates.js";
-import { processAlive, releaseOutput, takeOutput } from "../core/output-writer-lock.js";
+import { processAlive, releaseOutput, takeOutput, takeOutputWhenFree } from "../core/output-writer-lock.js";
 import { writesFiles } from "../core/formats/registry.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId } from "../core/ids.js";
@@ -94,7 +94,11 @@ async function runOnPool(
 
   // One writer per output folder: another live job's is refused, naming it.
   const files = writesFiles(job.output);
-  if (files) await takeOutput(output, jobId, "run", processAlive);
+  if (files) {
+    const take = () => takeOutput(output, jobId, "run", processAlive);
+    if (options.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: waiting (--wait-for-output): ${busy}\n`) });
+    else await take();
+  }
   // A pipeline prints stage lines instead: several stages' live lines would overwrite each other.
   const progress = options.quiet || stage ? undefined : new ProgressReporter(job.name);
   try {

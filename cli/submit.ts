@@ -39,7 +39,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   if (o.inputs.length) listInputs(o.inputs, cwd);
   if (writesFiles(job.output)) {
     checkOutputFolder(output, o.overwrite);
-    await checkOutputFree(output, async (holder) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await redis.hget(keys.job(holder.jobId as JobId), "state")) ?? "")));
+    if (!o.waitForOutput) await checkOutputFree(output, async (holder) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await redis.hget(keys.job(holder.jobId as JobId), "state")) ?? "")));
   }
   // With SHEAF_SECRET, the record is signed: a coordinator plans only records its submitters signed.
   await submitJob(redis, keys, signRecord(signerFromEnv(), "job", {
@@ -59,6 +59,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
     checkpointBytes: o.checkpointBytes,
     speculative: o.speculative,
     overwrite: o.overwrite,
+    ...(o.waitForOutput ? { waitForOutput: true } : {}),
     submittedAt: Date.now(),
   }));
   return id;

@@ -18,7 +18,7 @@ import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { outputSink, writesFiles } from "../core/formats/registry.js";
 import type { OutputFormat } from "../core/api/formats.js";
-import { processAlive, releaseOutput, takeOutput, type WriterLock } from "../core/output-writer-lock.js";
+import { processAlive, releaseOutput, takeOutput, takeOutputWhenFree, type WriterLock } from "../core/output-writer-lock.js";
 import { killAfterCommitStep, OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
@@ -262,7 +262,7 @@ export class Coordinator {
       await this.admit(spec);
       const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      await this.prepareOutput(id, spec, plan, store, resumed);
+      await this.prepareOutput(id, spec, plan, store, resumed, signal);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
@@ -303,11 +303,15 @@ export class Coordinator {
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
-  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean): Promise<void> {
+  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean, signal: AbortSignal): Promise<void> {
     // One writer per output folder (a resume takes it again: it holds it already).
     if (writesFiles(plan.config.formats.output as OutputFormat)) {
-      await store.guard("take the output");
-      await takeOutput(spec.output, id, "cluster", (holder) => this.holderAlive(holder));
+      const take = async () => {
+        await store.guard("take the output");
+        await takeOutput(spec.output, id, "cluster", (holder) => this.holderAlive(holder));
+      };
+      if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
+      else await take();
     }
     if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, wr
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { SheafError } from "./errors.js";
+import { sleep } from "./sleep.js";
 import { stagingDir } from "./storage.js";
 
 export interface WriterLock {
@@ -83,6 +84,25 @@ export async function takeOutput(output: string, jobId: string, by: WriterLock["
     }
   }
   throw new SheafError("OUTPUT_BUSY", `output ${output}: could not take its lock ${path}`);
+}
+
+/**
+ * Takes the output with `take`, waiting while another live job holds it (`--wait-for-output`):
+ * `onWait` is told once, with whom it waits for; an abort of `signal` ends the wait with its reason.
+ */
+export async function takeOutputWhenFree(take: () => Promise<void>, o: { signal?: AbortSignal; onWait?: (busy: string) => void; everyMs?: number } = {}): Promise<void> {
+  let told = false;
+  for (;;) {
+    try {
+      return await take();
+    } catch (err) {
+      if (!(err instanceof SheafError && err.code === "OUTPUT_BUSY")) throw err;
+      if (o.signal?.aborted) throw o.signal.reason ?? err;
+      if (!told) o.onWait?.(err.message);
+      told = true;
+      await sleep(o.everyMs ?? 500, o.signal);
+    }
+  }
 }
 
 /**

@@ -28,6 +28,8 @@ export interface JobSubmission {
   checkpointBytes?: number;
   speculative?: boolean;
   overwrite: boolean;
+  /** While another job writes the output, the coordinator waits for it (else the job fails OUTPUT_BUSY). */
+  waitForOutput?: boolean;
   submittedAt: number;
   /** A pipeline stage's job: the stage (in the pipeline artifact), its fingerprint, and the run it belongs to. */
   stage?: string;

@@ -109,6 +109,7 @@ const JobSubmissionSchema = v.looseObject({
   sortBufferBytes: Positive,
   maxAttempts: Positive,
   overwrite: v.boolean(),
+  waitForOutput: v.optional(v.boolean()),
   submittedAt: Count,
   stage: v.optional(Id),
   run: v.optional(Id),

@@ -48,7 +48,7 @@ function readmeRows(): { flags: string[]; default: string }[] {
 const COMMANDS: [string[], string[]][] = [
   [["run"], []],
   [["submit"], ["--threads"]],
-  [["schedule", "add"], ["--threads", "--quiet", "--overwrite", "--at", "--force", "--only", "--from"]],
+  [["schedule", "add"], ["--threads", "--quiet", "--overwrite", "--wait-for-output", "--at", "--force", "--only", "--from"]],
 ];
 
 describe("--help", () => {

@@ -18,9 +18,11 @@ import { Scratch, runCli } from "./helpers.js";
 
 const s = new Scratch("one-writer");
 let files: string[] = [];
+let other: string[] = [];
 
 beforeAll(() => {
   files = writeCorpus(s, "corpus", 3, 6_000, 40, 3);
+  other = writeCorpus(s, "other", 2, 5_000, 30, 9);
 });
 afterAll(() => s.cleanup());
 
@@ -38,6 +40,19 @@ describe("two jobs on one output", () => {
     // Free again once the first ended.
     const third = runCli([...args, "--overwrite"]);
     expect(third.status, third.stderr).toBe(0);
+  }, 60_000);
+
+  it("sheaf run --wait-for-output: the second waits for the first to end, then replaces its output", async () => {
+    const out = s.path("out-wait");
+    const base = ["run", FAULTY, "-o", out, "--split-size", "4k", "--workdir", s.path("wd")];
+    const first = runAsync([...base, "-i", ...files, "-q", ...params({ taskMs: 400 })]);
+    await until("the first to take the output", () => existsSync(writerLockPath(out)), 30_000, 10);
+    const second = runAsync([...base, "-i", ...other, "--overwrite", "--wait-for-output"]);
+    const [a, b] = [await first.done, await second.done];
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(new RegExp(`faulty: waiting \\(--wait-for-output\\): output ${out} is being written by job faulty-\\S+ \\(sheaf run, pid ${first.pid}`));
+    expectOracle(out, wordcountOracle(other));
   }, 60_000);
 
   it("a lock left by a killed sheaf run is taken over, and what its commit left beside the output cleared", () => {
@@ -73,6 +88,17 @@ describe("two jobs on one output", () => {
       expectOracle(out, wordcountOracle(files));
       expect((await cluster.run([...args, "--overwrite", "--wait"])).code).toBe(0);
       expectOracle(out, wordcountOracle(files));
+
+      // Asked to wait, a second job is queued; its coordinator waits for the first, then replaces the output.
+      const again = await cluster.run([...args, "--overwrite", ...params({ taskMs: 1_500 })]);
+      expect(again.code, again.output).toBe(0);
+      const firstId = again.stdout.trim().split("\n")[0]!;
+      await until("its coordinator to take the output", () => existsSync(writerLockPath(out)), 30_000, 20);
+      const waiting = await cluster.run(["submit", FAULTY, "-i", ...other, "-o", out, "--split-size", "4k", "--overwrite", "--wait-for-output", "--wait", "-q"]);
+      expect(waiting.code, waiting.output).toBe(0);
+      expect((await waitJob(cluster, firstId, 60_000)).state).toBe("succeeded");
+      expectOracle(out, wordcountOracle(other));
+      expect(cluster.procs[0]!.output()).toMatch(new RegExp(`waits \\(--wait-for-output\\): output ${out} is being written by job ${firstId}`));
     } finally {
       await cluster.stop();
     }
