@@ -6,13 +6,7 @@
  */
 import type { JobRecord } from "../core/cluster/jobs.js";
 import type { RunRecord } from "../core/cluster/runs.js";
-import { SheafError } from "../core/errors.js";
-
-/** `cause` less a lead that names `what` again; empty when all it says is that `what` ended so. */
-function causeAfter(cause: string, what: string): string {
-  for (const lead of [`${what} failed: `, `${what}: `]) if (cause.startsWith(lead)) return cause.slice(lead.length);
-  return cause === `${what} was cancelled` ? "" : cause;
-}
+import { causeAfter, SheafError } from "../core/errors.js";
 
 function ended(code: string, subject: string, state: string, cause: string): SheafError {
   return new SheafError(code + state.toUpperCase(), `${subject} ${state}${cause ? `: ${cause}` : ""}`);

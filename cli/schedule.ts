@@ -14,6 +14,7 @@ import {
   deleteSchedule, firedDueTimes, latestRunOf, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
 } from "../core/cluster/schedules.js";
 import { SheafError } from "../core/errors.js";
+import { plural } from "../core/show.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { dueTimes, nextDue, parseEvery, validateSchedule, type ScheduleSpec as When } from "../core/schedule-clock.js";
 import { parseAt } from "../core/pipeline/templates.js";
@@ -203,7 +204,7 @@ export function renderSchedules(records: readonly ScheduleRecord[], now = new Da
       const code = `code ${s.artifactSha.slice(0, 12)}${s.bundledAt ? ` bundled ${new Date(s.bundledAt).toISOString()}` : ""}`;
       const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})  ${code}`];
       if (r.running) lines.push(`  running   ${r.running}`);
-      if (r.queued.length) lines.push(`  queued    ${r.queued.length} due times, next ${new Date(r.queued[0]!).toISOString()}`);
+      if (r.queued.length) lines.push(`  queued    ${plural(r.queued.length, "due time")}, next ${new Date(r.queued[0]!).toISOString()}`);
       for (const e of r.history.slice(0, 5)) lines.push(`  ${new Date(e.due).toISOString()}  ${e.outcome}${e.run ? `  ${e.run}` : ""}${e.note ? `  ${e.note}` : ""}`);
       return lines.join("\n");
     })

@@ -13,7 +13,7 @@ import { adoptLegacyRecords, endRecord } from "../core/cluster/records.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
-import { messageOf } from "../core/errors.js";
+import { causeAfter, messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { outputSink, writesFiles } from "../core/formats/registry.js";
@@ -284,7 +284,7 @@ export class Coordinator {
         const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
         await store.flush().catch(() => {});
         await this.finish(id, spec.output, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
-        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${messageOf(err)}`}`);
+        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`);
       } catch (interrupted) {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
         this.log(`job ${id} ${await this.fateOf(jobKey)}: ${interrupted.message}`);

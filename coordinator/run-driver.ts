@@ -16,7 +16,7 @@ import { readRun, type RunState, type RunSubmission, type StageRecord } from "..
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
-import { messageOf } from "../core/errors.js";
+import { causeAfter, messageOf } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import type { JobReport } from "../core/progress.js";
@@ -115,7 +115,8 @@ export class RunDriver {
     const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader: outcome of run ${id} not recorded`);
     await this.redis.publish(this.keys.events, `finished ${id}`);
-    this.log(`pipeline run ${id} ${state}${error ? `: ${error}` : ""}`);
+    const cause = causeAfter(error, `pipeline ${spec.pipeline}`);
+    this.log(`pipeline run ${id} ${state}${cause ? `: ${cause}` : ""}`);
   }
 
   /** A run record is driven only if it is signed (with a secret), well formed, and its workdir inside the allowed roots. */

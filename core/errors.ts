@@ -22,6 +22,15 @@ export function diskFull(err: unknown, path?: string, what = "its output"): Shea
   return new SheafError("NO_SPACE", `no space left${where ? ` on ${where}` : " on the device"} (${code === "EDQUOT" ? "disk quota exceeded" : "disk full"}) while the task wrote ${what}`, true, { cause: err });
 }
 
+/**
+ * `cause` less a lead that names `what` again ("job wc failed: task …" after "job <id> failed:"),
+ * so a failure names its job once; empty when all it says is that `what` was cancelled.
+ */
+export function causeAfter(cause: string, what: string): string {
+  for (const lead of [`${what} failed: `, `${what}: `]) if (cause.startsWith(lead)) return cause.slice(lead.length);
+  return cause === `${what} was cancelled` ? "" : cause;
+}
+
 /** User code (map, combine, reduce, setup, cleanup, partitioner) threw. */
 export class UserCodeError extends SheafError {
   constructor(readonly where: string, readonly input: (RecordLocation & { key?: string }) | undefined, override readonly cause: unknown) {

@@ -397,7 +397,7 @@ describe("backfill", () => {
     expect(await cli(cluster, ["schedule", "backfill", name, ...window])).toBe(`schedule ${name}: 0 due times queued\n`);
     // A window given without a zone is UTC, and bounds are inclusive; a wider window queues only what is new.
     expect(await cli(cluster, ["schedule", "backfill", name, "--from", "2026-01-01T00:00:16", "--to", "2026-01-01T00:00:20"])).toBe(
-      `schedule ${name}: 1 due times queued (2026-01-01T00:00:20.000Z … 2026-01-01T00:00:20.000Z)\n`,
+      `schedule ${name}: 1 due time queued (2026-01-01T00:00:20.000Z … 2026-01-01T00:00:20.000Z)\n`,
     );
     want.push(Date.UTC(2026, 0, 1, 0, 0, 20));
     await settled(cluster, name, 20_000);
@@ -579,7 +579,7 @@ describe("coordinator failover", () => {
 
     // The remedy the policy names: a backfill over the whole span queues exactly the missed due times, which then run.
     const said = await cli(c, ["schedule", "backfill", name, "--from", iso(dues[0]!), "--to", iso(dues.at(-1)!)]);
-    expect(said).toMatch(new RegExp(`^schedule ${name}: ${missed.length} due times queued`));
+    expect(said).toMatch(new RegExp(`^schedule ${name}: ${missed.length} due times? queued`));
     await settled(c, name, 30_000);
     const after = await runsOf(c, name);
     expect(after.map((r) => r.due).filter((d) => !dues.includes(d))).toEqual(missed);

@@ -5,6 +5,7 @@
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
+import { until } from "./fault-kit.js";
 import { FIXTURE_JOBS, REPO, Scratch, run, runCli } from "./helpers.js";
 
 const FIXTURE_PIPELINES = join(REPO, "test/fixtures/pipelines");
@@ -97,6 +98,9 @@ describe("on a cluster, submit --wait", () => {
     expect(embedded).toBe(`sheaf: job boom ${cause}`);
     const id = r.stdout.trim().split("\n")[0]!;
     expect(lastLine(r.output)).toBe(`sheaf: job ${id} ${cause}`);
+    // The coordinator's log names it once too (it said "job <id> failed: job boom failed: task …").
+    await until("the coordinator to log it", () => cluster.procs[0]!.output().includes(`job ${id} failed`), 10_000, 20);
+    expect(cluster.procs[0]!.output()).toContain(`job ${id} ${cause}\n`);
   });
 
   it("ends a failed pipeline run naming the pipeline once, then the stage and its job", async () => {
