@@ -16,6 +16,7 @@ import { newJobId, type JobId } from "../core/ids.js";
 import { isReport } from "../core/progress.js";
 import { listInputs } from "../core/inputs.js";
 import { bundleJob, type Artifact } from "./bundle.js";
+import { printableReport } from "./status.js";
 import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
 import { confineSettings, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { AllowedRoots } from "../core/security/roots.js";
@@ -164,11 +165,12 @@ async function followRun(redis: Redis, keys: Keys, id: string, quiet: boolean, s
       const seen = `${o.state} ${o.jobId ?? ""}`;
       if (quiet || o.state === "pending" || (o.state === "running" && !o.jobId) || shown.get(name) === seen) continue;
       shown.set(name, seen);
-      process.stderr.write(`  stage ${name}: ${o.state === "running" ? `running (job ${o.jobId})` : describeOutcome(o as StageOutcome)}\n`);
+      // What Redis holds (counter names, a stage's error) is shown escaped, as status shows it.
+      process.stderr.write(printableReport(`  stage ${name}: ${o.state === "running" ? `running (job ${o.jobId})` : describeOutcome(o as StageOutcome)}`) + "\n");
     }
     if (RUN_FINISHED.has(record.state)) {
       const millis = (record.finishedAt ?? Date.now()) - (record.startedAt ?? record.spec.submittedAt);
-      if (!quiet) process.stderr.write(pipelineSummary(record.spec.pipeline, record.stages as Record<string, StageOutcome>, millis) + "\n");
+      if (!quiet) process.stderr.write(printableReport(pipelineSummary(record.spec.pipeline, record.stages as Record<string, StageOutcome>, millis)) + "\n");
       return record;
     }
     await sleep();

@@ -112,6 +112,18 @@ describe("on a cluster, submit --wait", () => {
     expect(line.match(/pipeline/g)).toHaveLength(1);
   });
 
+  it("a pipeline run's stage lines and summary show a counter's control characters escaped, as status does", async () => {
+    const input = s.write("evil/in.txt", "a\nb\n");
+    const file = s.write("evil/p.ts", `import { defineJob, definePipeline, lines, tsv } from "sheaf";
+const j = defineJob({ name: "j", input: lines(), map(l: string, emit, ctx) { ctx.counter("evil\\u001b[2J").inc(); emit(l, 1); }, output: tsv() });
+export default definePipeline({ name: "evil", stages: { one: { job: j, input: [${JSON.stringify(input)}], output: ${JSON.stringify(s.path("evil", "out"))} } } });
+`);
+    const r = await cluster.run(["submit", file, "--wait"]);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).not.toContain("\u001b");
+    expect(r.output).toContain("evil\\x1b[2J");
+  });
+
   it("a pipeline run's summary with each stage's bytes and counters", async () => {
     const dir = dirname(dirname(s.write("cluster-pipeline/in/a.txt", "one two\nthree\nfour\n")));
     const r = await cluster.run(["submit", join(FIXTURE_PIPELINES, "sharp.ts"), "--param", `dir=${dir}`, "--wait"]);
