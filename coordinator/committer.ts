@@ -52,11 +52,16 @@ export type CommitStep = "staged" | "parts" | "success" | "swapped" | "old-remov
 /**
  * A test seam for the commit protocol's crash safety: with `SHEAF_TEST_KILL_AFTER_COMMIT_STEP=<step>`,
  * the process committing (a coordinator, or `sheaf run`) kills itself (SIGKILL) right after that
- * step of a job commit, as a crash there would.
+ * step of a job commit, as a crash there would; with `throw:<step>`, the commit fails there instead
+ * (as a full disk or a lost mount would make it), and the job aborts.
  */
 export function killAfterCommitStep(): ((step: CommitStep) => void) | undefined {
   const at = process.env.SHEAF_TEST_KILL_AFTER_COMMIT_STEP;
-  return at ? (step) => void (step === at && process.kill(process.pid, "SIGKILL")) : undefined;
+  if (!at) return undefined;
+  return (step) => {
+    if (at === `throw:${step}`) throw new SheafError("COMMIT_FAILED", `the commit failed after its step "${step}" (SHEAF_TEST_KILL_AFTER_COMMIT_STEP)`);
+    if (at === step) process.kill(process.pid, "SIGKILL");
+  };
 }
 
 export class OutputCommitter {

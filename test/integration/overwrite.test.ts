@@ -104,6 +104,23 @@ describe("sheaf run --overwrite", () => {
   }, 120_000);
 });
 
+describe("sheaf run --overwrite, failing in its commit", () => {
+  for (const step of ["staged", "parts", "success"] as const) {
+    it(`a commit that fails after its step "${step}" leaves the previous output, complete, and nothing beside it`, async () => {
+      rmSync(out, { recursive: true, force: true });
+      expect((await runAsync(runArgs(6, [])).done).status).toBe(0);
+      const reader = poll();
+      const failed = await runAsync(runArgs(7, ["--overwrite"]), { SHEAF_TEST_KILL_AFTER_COMMIT_STEP: `throw:${step}` }).done;
+      expect(failed.status, failed.stderr).toBe(1);
+      expect(failed.stderr).toContain(`the commit failed after its step "${step}"`);
+      expect(reader.stop(), "views that were not a complete version").toEqual([]);
+      expect([...reader.seen]).toEqual(["v6"]);
+      expect(readdirSync(out).sort()).toEqual(["_SUCCESS", "part-00000", "part-00001", "part-00002"]);
+      expect(readdirSync(dirname(out)).filter((n) => n !== basename(out))).toEqual([]);
+    }, 60_000);
+  }
+});
+
 describe("sheaf run --overwrite, killed during its commit", () => {
   for (const [i, step] of (["staged", "parts", "success", "swapped", "old-removed"] as const).entries()) {
     it(`SIGKILLed after the commit step "${step}": a reader sees old or new throughout; the next run takes over and leaves nothing behind`, async () => {
