@@ -13,8 +13,8 @@ import { loadModule } from "../core/artifact.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import { resolveStages } from "../core/pipeline/stages.js";
 import { parseAt } from "../core/pipeline/templates.js";
-import { processAlive, releaseOutput, takeOutput, takeOutputWhenFree } from "../core/output-writer-lock.js";
-import { writesFiles } from "../core/formats/registry.js";
+import { processAlive, takeOutputWhenFree } from "../core/output-writer-lock.js";
+import { outputLock } from "../core/formats/registry.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
@@ -92,13 +92,11 @@ async function runOnPool(
   const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
 
-  // One writer per output folder: another live job's is refused, naming it.
-  const files = writesFiles(job.output);
-  if (files) {
-    const take = () => takeOutput(output, jobId, "run", processAlive);
-    if (options.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: waiting (--wait-for-output): ${busy}\n`) });
-    else await take();
-  }
+  // One writer per output folder or sink table: another live job's is refused (or waited for), naming it.
+  const lock = await outputLock(job.output, output);
+  const take = () => lock.take(jobId, "run", processAlive);
+  if (options.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: waiting (--wait-for-output): ${busy}\n`) });
+  else await take();
   // A pipeline prints stage lines instead: several stages' live lines would overwrite each other.
   const progress = options.quiet || stage ? undefined : new ProgressReporter(job.name);
   try {
@@ -120,7 +118,7 @@ async function runOnPool(
   } catch (err) {
     throw Object.assign(err as Error, { jobId });
   } finally {
-    if (files) releaseOutput(output, jobId);
+    await lock.release(jobId);
     progress?.stop();
   }
 }

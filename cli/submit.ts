@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import type { Redis } from "ioredis";
 import { checkOutputFolder } from "../coordinator/committer.js";
-import { checkOutputFree, processAlive } from "../core/output-writer-lock.js";
+import { processAlive, type WriterLock } from "../core/output-writer-lock.js";
 import { selectStages, type StageOutcome } from "../coordinator/pipeline-runner.js";
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
@@ -20,7 +20,7 @@ import { printableReport } from "./status.js";
 import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
 import { confineSettings, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { AllowedRoots } from "../core/security/roots.js";
-import { writesFiles } from "../core/formats/registry.js";
+import { outputLock, writesFiles } from "../core/formats/registry.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
@@ -38,9 +38,16 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   const id = newJobId(job.name);
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
   if (o.inputs.length) listInputs(o.inputs, cwd);
-  if (writesFiles(job.output)) {
-    checkOutputFolder(output, o.overwrite);
-    if (!o.waitForOutput) await checkOutputFree(output, async (holder) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await redis.hget(keys.job(holder.jobId as JobId), "state")) ?? "")));
+  if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
+  if (!o.waitForOutput) {
+    const alive = async (holder: WriterLock) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await redis.hget(keys.job(holder.jobId as JobId), "state")) ?? ""));
+    try {
+      await (await outputLock(job.output, output)).checkFree(alive);
+    } catch (err) {
+      // A sink this machine cannot reach is checked by the coordinator, which must reach it anyway.
+      if (err instanceof SheafError && err.code === "OUTPUT_BUSY") throw err;
+      if (writesFiles(job.output)) throw err;
+    }
   }
   // With SHEAF_SECRET, the record is signed: a coordinator plans only records its submitters signed.
   await submitJob(redis, keys, signRecord(signerFromEnv(), "job", {

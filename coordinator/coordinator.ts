@@ -16,9 +16,8 @@ import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from
 import { causeAfter, messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
-import { outputSink, writesFiles } from "../core/formats/registry.js";
-import type { OutputFormat } from "../core/api/formats.js";
-import { processAlive, releaseOutput, takeOutput, takeOutputWhenFree, type WriterLock } from "../core/output-writer-lock.js";
+import { outputLock, outputSink } from "../core/formats/registry.js";
+import { processAlive, releaseOutput, takeOutputWhenFree, type OutputLock, type WriterLock } from "../core/output-writer-lock.js";
 import { killAfterCommitStep, OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
 import { LeaderLease } from "./leader.js";
@@ -256,13 +255,15 @@ export class Coordinator {
     const resumed = started === 2;
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
+    let lock: OutputLock | undefined;
     let executor: QueueExecutor | undefined;
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       await this.admit(spec);
       const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      await this.prepareOutput(id, spec, plan, store, resumed, signal);
+      lock = await outputLock(plan.config.formats.output, spec.output);
+      await this.prepareOutput(id, spec, plan, store, resumed, signal, lock);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
       executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
@@ -276,14 +277,14 @@ export class Coordinator {
       });
       const report = await driver.run();
       await store.flush(report);
-      await this.finish(id, spec.output, "succeeded");
+      await this.finish(id, spec.output, lock, "succeeded");
       this.log(`job ${id} succeeded in ${report.millis} ms`);
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
         const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
         await store.flush().catch(() => {});
-        await this.finish(id, spec.output, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
+        await this.finish(id, spec.output, lock, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
         this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`);
       } catch (interrupted) {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
@@ -303,16 +304,14 @@ export class Coordinator {
    * Clears the output folder once per job, and records that it did: a resumed job must not clear
    * the parts it already committed, but one whose coordinator died before this point still must.
    */
-  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean, signal: AbortSignal): Promise<void> {
-    // One writer per output folder (a resume takes it again: it holds it already).
-    if (writesFiles(plan.config.formats.output as OutputFormat)) {
-      const take = async () => {
-        await store.guard("take the output");
-        await takeOutput(spec.output, id, "cluster", (holder) => this.holderAlive(holder));
-      };
-      if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
-      else await take();
-    }
+  private async prepareOutput(id: JobId, spec: JobSubmission, plan: JobPlan, store: RedisJobStore, resumed: boolean, signal: AbortSignal, lock: OutputLock): Promise<void> {
+    // One writer per output folder or sink table (a resume takes it again: it holds it already).
+    const take = async () => {
+      await store.guard("take the output");
+      await lock.take(id, "cluster", (holder) => this.holderAlive(holder));
+    };
+    if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
+    else await take();
     if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
@@ -370,12 +369,13 @@ export class Coordinator {
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
-  private async finish(id: JobId, output: string, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
+  private async finish(id: JobId, output: string, lock: OutputLock | undefined, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id), this.keys.jobs];
     const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);
     // Given back before the end is announced: whoever waited for this job may write the output next.
-    releaseOutput(output, id);
+    releaseOutput(output, id); // an output folder's, even if this leader did not take it (a resume that failed before)
+    await lock?.release(id);
     await this.redis.publish(this.keys.events, `finished ${id}`);
     if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);
     await this.removeTasks(id);

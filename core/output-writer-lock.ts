@@ -47,12 +47,40 @@ export function processAlive(holder: WriterLock): boolean {
   }
 }
 
-function busy(output: string, holder: WriterLock): SheafError {
+/** The refusal of a second writer: names the output, the job holding it, and where its lock lies. */
+export function writerBusy(output: string, holder: WriterLock, lock = writerLockPath(output)): SheafError {
   return new SheafError(
     "OUTPUT_BUSY",
-    `output ${output} is being written by job ${holder.jobId} (${holder.by === "run" ? `sheaf run, pid ${holder.pid} on ${holder.host}` : "on the cluster"}, since ${new Date(holder.since).toISOString()}): wait for it to end or cancel it (a lock left by a crash: ${writerLockPath(output)})`,
+    `output ${output} is being written by job ${holder.jobId} (${holder.by === "run" ? `sheaf run, pid ${holder.pid} on ${holder.host}` : "on the cluster"}, since ${new Date(holder.since).toISOString()}): wait for it to end or cancel it, or pass --wait-for-output (a lock left by a crash: ${lock})`,
   );
 }
+const busy = (output: string, holder: WriterLock) => writerBusy(output, holder);
+
+/**
+ * An output's writer lock, whatever the output: an output folder's lock file (here), or a sink's
+ * own (a PostgreSQL table's row in `sheaf_writers`). `sheaf run`, `submit` and the coordinator
+ * take, check and release it the same way.
+ */
+export interface OutputLock {
+  /** Takes it for `jobId` (again, on a resume); OUTPUT_BUSY while another live job holds it. */
+  take(jobId: string, by: WriterLock["by"], alive: Liveness): Promise<void>;
+  /** OUTPUT_BUSY if another live job holds it (checked, not taken). */
+  checkFree(alive: Liveness, jobId?: string): Promise<void>;
+  /** Gives it back, if `jobId` still holds it. */
+  release(jobId: string): Promise<void>;
+}
+
+/** The writer lock of an output folder. */
+export function folderLock(output: string): OutputLock {
+  return {
+    take: (jobId, by, alive) => takeOutput(output, jobId, by, alive),
+    checkFree: (alive, jobId) => checkOutputFree(output, alive, jobId),
+    release: async (jobId) => releaseOutput(output, jobId),
+  };
+}
+
+/** A holder as this process would be one. */
+export const holderOf = (jobId: string, by: WriterLock["by"]): WriterLock => ({ jobId, by, pid: process.pid, host: hostname(), since: Date.now() });
 
 /** Refuses when another live job holds the output (checked, not taken: `submit` asks before queuing). */
 export async function checkOutputFree(output: string, alive: Liveness, jobId?: string): Promise<void> {
@@ -63,7 +91,7 @@ export async function checkOutputFree(output: string, alive: Liveness, jobId?: s
 /** Takes the output for `jobId` (again, on a resume); throws OUTPUT_BUSY while another live job holds it. */
 export async function takeOutput(output: string, jobId: string, by: WriterLock["by"], alive: Liveness): Promise<void> {
   const path = writerLockPath(output);
-  const mine: WriterLock = { jobId, by, pid: process.pid, host: hostname(), since: Date.now() };
+  const mine = holderOf(jobId, by);
   mkdirSync(dirname(path), { recursive: true });
   for (let tries = 0; tries < 5; tries++) {
     try {

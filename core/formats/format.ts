@@ -2,6 +2,7 @@
  * The one reader/writer interface every format implements (lines, jsonl, csv, arrow, parquet,
  * postgres). Map and reduce tasks call only these; `registry.ts` picks the implementation.
  */
+import type { OutputLock } from "../output-writer-lock.js";
 import type { RecordLocation } from "../api/types.js";
 import type { Key } from "../api/types.js";
 import type { InputFile } from "../inputs.js";
@@ -102,4 +103,6 @@ export interface OutputSink {
   discard(part: PartFile): Promise<void>;
   /** Removes everything staged for the job; the destination stays as it was. */
   abort(jobId: string): Promise<void>;
+  /** The destination's writer lock: one job writes it at a time. */
+  lock(): OutputLock;
 }

@@ -14,6 +14,7 @@ import type { ColumnType, PostgresFormat, Schema } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import { SheafError } from "../errors.js";
 import { jobIdTime, scratchOwner } from "../leftovers.js";
+import { holderOf, writerBusy, type OutputLock, type WriterLock } from "../output-writer-lock.js";
 import type { PartFile } from "../tasks.js";
 import type { OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { PG_TYPE, VOCABULARY, columnsOf, connect, dbError, quoteIdent, quoteName, schemaOf, withClient, type Column } from "./postgres-connect.js";
@@ -352,7 +353,53 @@ export function postgresSink(format: PostgresFormat): OutputSink {
     if (dead.length) await client.query(`DROP TABLE IF EXISTS ${dead.map((d) => d.table).join(", ")}`);
   }
 
+  /**
+   * One writer per table: a row per target in `sheaf_writers` (beside the target) names the job
+   * loading it, as an output folder's lock file does; a dead holder's row is taken over.
+   */
+  const writers = quoteIdent(schema ? `${schema}.sheaf_writers` : "sheaf_writers");
+  const lock: OutputLock = {
+    async take(jobId, by, alive) {
+      const mine = holderOf(jobId, by);
+      await withClient(format, async (client) => {
+        await client.query(`CREATE TABLE IF NOT EXISTS ${writers} (target text PRIMARY KEY, job_id text NOT NULL, holder text NOT NULL)`).catch((err) => {
+          if (!["23505", "42P07"].includes(String((err as { code?: unknown }).code))) throw err; // made at the same time by another job
+        });
+        for (let tries = 0; tries < 5; tries++) {
+          const { rowCount } = await client.query(`INSERT INTO ${writers} (target, job_id, holder) VALUES ($1, $2, $3) ON CONFLICT (target) DO NOTHING`, [table, jobId, JSON.stringify(mine)]);
+          if (rowCount === 1) return;
+          const holder = await holderIn(client);
+          if (holder?.jobId === jobId) return;
+          if (holder && (await alive(holder))) throw writerBusy(`table ${table}`, holder, `its row in ${writers}`);
+          // Its holder is gone: its row removed (if still its), then taken exclusively (another taker may win).
+          await client.query(`DELETE FROM ${writers} WHERE target = $1 AND job_id = $2`, [table, holder?.jobId ?? ""]);
+        }
+        throw new SheafError("OUTPUT_BUSY", `table ${table}: could not take its row in ${writers}`);
+      });
+    },
+    async checkFree(alive, jobId) {
+      await withClient(format, async (client) => {
+        const holder = await holderIn(client).catch(() => undefined); // no writers table yet: free
+        if (holder && holder.jobId !== jobId && (await alive(holder))) throw writerBusy(`table ${table}`, holder, `its row in ${writers}`);
+      });
+    },
+    async release(jobId) {
+      await withClient(format, (client) => client.query(`DELETE FROM ${writers} WHERE target = $1 AND job_id = $2`, [table, jobId])).catch(() => {});
+    },
+  };
+
+  async function holderIn(client: pg.Client): Promise<WriterLock | undefined> {
+    const { rows: [row] } = await client.query<{ holder: string }>(`SELECT holder FROM ${writers} WHERE target = $1`, [table]);
+    try {
+      return row ? (JSON.parse(row.holder) as WriterLock) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
+    lock: () => lock,
+
     async check(): Promise<void> {
       await withClient(format, async (client) => {
         await collectLeftovers(client).catch(() => {}); // best effort: never what stops a job

@@ -7,6 +7,7 @@ import { csvReader } from "./csv.js";
 import type { InputReader, OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { LineWriter, csvLines, jsonlLine, plainLine, tsvLine } from "./output-writer.js";
 import { textReader } from "./text.js";
+import { folderLock, type OutputLock } from "../output-writer-lock.js";
 
 export async function inputReader(format: InputFormat): Promise<InputReader> {
   switch (format.format) {
@@ -70,6 +71,11 @@ export function extensionOf(format: OutputFormat): string {
 export async function outputSink(format: OutputFormat): Promise<OutputSink | undefined> {
   if (format.format !== "postgres") return undefined;
   return (await import("./postgres-sink.js")).postgresSink(format);
+}
+
+/** The writer lock of a job's output: its folder's, or its sink's. */
+export async function outputLock(format: OutputFormat, output: string): Promise<OutputLock> {
+  return writesFiles(format) ? folderLock(output) : (await outputSink(format))!.lock();
 }
 
 /** True for outputs that write no files (a database sink): a job with one needs no `--output`. */

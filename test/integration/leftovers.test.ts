@@ -108,7 +108,8 @@ describe("a cluster's retention", () => {
     const old = join(jobs, "wiped-20250101000000-abc123");
     mkdirSync(join(old, "map-00000"), { recursive: true });
     writeFileSync(join(old, "map-00000", "spill"), "x");
-    const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
+    // Stamped ahead of now (the grace here is 1 s, shorter than a retention pass can be relied on): younger than the grace throughout.
+    const stamp = new Date(Date.now() + 600_000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
     const young = join(jobs, `young-${stamp}-abc123`);
     mkdirSync(young, { recursive: true });
     utimesSync(young, new Date(), new Date());

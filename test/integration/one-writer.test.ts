@@ -106,3 +106,75 @@ describe("two jobs on one output", () => {
   }, 120_000);
 });
 
+
+describe("two jobs into one PostgreSQL table", () => {
+  const DB = (process.env.DATABASE_URL ??= "postgres://postgres@127.0.0.1:5432/test");
+  const schema = `sheaf_it_writer_${process.pid}_${Date.now().toString(36)}`;
+  let db: import("pg").Client;
+  let job = "";
+  let input = "";
+  const words = Array.from({ length: 300 }, (_, i) => `w${(i * 11) % 23}`);
+
+  beforeAll(async () => {
+    const pg = (await import("pg")).default;
+    db = new pg.Client({ connectionString: DB });
+    await db.connect();
+    await db.query(`CREATE SCHEMA ${schema}`);
+    input = s.write("table-in/words.txt", words.join("\n") + "\n");
+    // Word count replacing a table; with holdMs, its reduce holds in setup (the job keeps the table meanwhile).
+    job = s.write("table-job.ts", `import { defineJob, lines, postgres, sum } from "sheaf";
+export default defineJob({ name: "tw", input: lines(), map(w: string, emit) { emit(w, 1); },
+  setup(ctx) { const ms = Number(ctx.params.holdMs ?? 0); if (ms && ctx.taskId.startsWith("reduce")) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); },
+  reduce: (w: string, n: Iterable<number>) => ({ word: w, n: sum(n) }), partitions: 1,
+  output: postgres({ table: ${JSON.stringify(`${schema}.counts`)}, mode: "replace", schema: { word: "string", n: "int32" } }) });
+`);
+  });
+  afterAll(async () => {
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await db.end();
+  });
+
+  const loaded = async () => new Map((await db.query<{ word: string; n: number }>(`SELECT word, n FROM ${schema}.counts`)).rows.map((r) => [r.word, r.n]));
+  const oracle = () => {
+    const m = new Map<string, number>();
+    for (const w of words) m.set(w, (m.get(w) ?? 0) + 1);
+    return m;
+  };
+
+  it("sheaf run: the second is refused while the first loads, naming it; --wait-for-output waits", async () => {
+    const args = ["run", job, "-i", input, "--workdir", s.path("wd-table"), "-q"];
+    const first = runAsync([...args, "--param", "holdMs=1500"]);
+    await until("the first to hold the table", async () => (await db.query(`SELECT 1 FROM ${schema}.sheaf_writers`).catch(() => ({ rowCount: 0 }))).rowCount === 1, 30_000, 20);
+    const second = await runAsync(args).done;
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`sheaf: output table ${schema}\\.counts is being written by job tw-\\S+ \\(sheaf run, pid ${first.pid} on ${hostname()}`));
+    const waiting = await runAsync([...args, "--wait-for-output"]).done;
+    expect((await first.done).status).toBe(0);
+    expect(waiting.status, waiting.stderr).toBe(0);
+    expect(await loaded()).toEqual(oracle());
+    expect((await db.query(`SELECT 1 FROM ${schema}.sheaf_writers`)).rowCount).toBe(0); // given back
+  }, 60_000);
+
+  it("a cluster: a second submit is refused at once, naming the job loading the table", async () => {
+    const cluster = new Cluster(s.path("cluster-table-wd"));
+    try {
+      await cluster.startRedis();
+      await cluster.coordinator();
+      await cluster.worker(2);
+      const sub = await cluster.run(["submit", job, "-i", input, "--param", "holdMs=2000"]);
+      expect(sub.code, sub.output).toBe(0);
+      const id = sub.stdout.trim().split("\n")[0]!;
+      await until("its coordinator to take the table", async () => (await db.query(`SELECT 1 FROM ${schema}.sheaf_writers`).catch(() => ({ rowCount: 0 }))).rowCount === 1, 30_000, 20);
+      const second = await cluster.run(["submit", job, "-i", input, "--wait"]);
+      expect(second.code).toBe(1);
+      expect(second.output).toContain(`sheaf: output table ${schema}.counts is being written by job ${id} (on the cluster`);
+      const { waitJob } = await import("./fault-kit.js");
+      expect((await waitJob(cluster, id, 60_000)).state).toBe("succeeded");
+      expect(await loaded()).toEqual(oracle());
+      expect((await db.query(`SELECT 1 FROM ${schema}.sheaf_writers`)).rowCount).toBe(0);
+    } finally {
+      await cluster.stop();
+    }
+    cluster.assertNoLeaks();
+  }, 120_000);
+});
