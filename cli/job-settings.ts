@@ -1,4 +1,5 @@
 /** What `run` and `submit` both take from the command line about a job: inputs, output, and how to cut and run it. */
+import { JOB_DEFAULTS as CORE_DEFAULTS } from "../core/defaults.js";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { listInputs } from "../core/inputs.js";
@@ -28,12 +29,8 @@ export interface JobSettings {
   allowRoots?: string[];
 }
 
-export const JOB_DEFAULTS = {
-  threads: availableParallelism(),
-  splitSize: 64 << 20,
-  sortBufferBytes: 128 << 20,
-  maxAttempts: 4,
-};
+/** core/defaults.ts's, and `sheaf run`'s thread count. */
+export const JOB_DEFAULTS = { ...CORE_DEFAULTS, threads: availableParallelism() };
 
 /**
  * The output folder of a job, absolute: `--output`, or for a sink (which writes no files) a

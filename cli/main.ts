@@ -80,7 +80,7 @@ function taskOptions(cmd: Command): Command {
   return cmd
     .option("-i, --input <path...>", "input files, folders or globs (repeatable; none for a table source)", collect as never)
     .option("-o, --output <dir>", "output folder (none for a sink such as postgres())")
-    .option("-p, --partitions <n>", "number of reduce tasks (default: the job's, else --threads; on a cluster 4)", positiveInt("--partitions"))
+    .option("-p, --partitions <n>", `number of reduce tasks (default: the job's, else ${JOB_DEFAULTS.partitions}, on both transports)`, positiveInt("--partitions"))
     .addOption(new Option("--split-size <size>", "target split size, bytes or with k/m/g").argParser(size).default(JOB_DEFAULTS.splitSize, "64m"))
     .addOption(new Option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk").argParser(size).default(JOB_DEFAULTS.sortBufferBytes, "128m"))
     .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts)

@@ -2,6 +2,8 @@
  * `sheaf run`: the embedded runner. The same planner, tasks, shuffle and commit as a cluster,
  * with a thread pool in this process as the executor.
  */
+import { DEFAULT_RETRY } from "../coordinator/retry.js";
+import { JOB_DEFAULTS } from "../core/defaults.js";
 import { mkdirSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../coordinator/driver.js";
@@ -82,7 +84,7 @@ async function runOnPool(
       inputs: options.inputs,
       splitSize: options.splitSize,
       partitions: options.partitions,
-      defaultPartitions: options.threads,
+      defaultPartitions: JOB_DEFAULTS.partitions,
       taskTimeoutMs: options.taskTimeoutMs,
       speculative: options.speculative,
       checkpointBytes: options.checkpointBytes,
@@ -104,7 +106,7 @@ async function runOnPool(
     mkdirSync(scratch, { recursive: true });
     markRunOwner(scratch, jobId);
     const driver = new JobDriver(plan, pool, {
-      retry: { maxAttempts: options.maxAttempts, backoffMs: 250 },
+      retry: { maxAttempts: options.maxAttempts, backoffMs: DEFAULT_RETRY.backoffMs },
       overwrite: options.overwrite || stage !== undefined,
       onProgress: (p) => progress?.update(p),
       onAttemptFailed: (f, retry) => (progress ? progress.attemptFailed(f, retry) : !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: task ${f.taskId} attempt ${f.attempt} failed${retry ? " (will retry)" : ""}: ${f.message}\n`)),
@@ -128,7 +130,7 @@ async function runPipelineHere(pipeline: Pipeline, artifact: Artifact, options: 
   const cwd = process.cwd();
   if (options.inputs.length || options.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(options.at);
-  const stages = resolveStages(pipeline, { at, params: options.params, cwd, partitions: options.partitions, defaultPartitions: options.threads });
+  const stages = resolveStages(pipeline, { at, params: options.params, cwd, partitions: options.partitions, defaultPartitions: JOB_DEFAULTS.partitions });
   selectStages(pipeline.name, stages, options); // an unknown --only or --from stage, refused before any stage runs
   const started = Date.now();
   const say = (line: string) => !options.quiet && process.stderr.write(line + "\n");

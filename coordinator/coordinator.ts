@@ -3,6 +3,8 @@
  * each with the same JobDriver `sheaf run` uses, over the BullMQ task queue. A job's committed
  * results live in Redis, so a restarted (or standby) coordinator resumes it where it stood.
  */
+import { DEFAULT_RETRY } from "./retry.js";
+import { JOB_DEFAULTS } from "../core/defaults.js";
 import { sleep } from "../core/sleep.js";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
@@ -264,7 +266,7 @@ export class Coordinator {
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
       lock = await outputLock(plan.config.formats.output, spec.output);
       await this.prepareOutput(id, spec, plan, store, resumed, signal, lock);
-      const retry = { maxAttempts: spec.maxAttempts, backoffMs: 1000 };
+      const retry = { maxAttempts: spec.maxAttempts, backoffMs: DEFAULT_RETRY.backoffMs };
       executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
       const driver = new JobDriver(plan, executor, {
         store,
@@ -358,7 +360,7 @@ export class Coordinator {
         inputs: spec.inputs,
         splitSize: spec.splitSize,
         partitions: spec.partitions,
-        defaultPartitions: this.options.defaultPartitions ?? 4,
+        defaultPartitions: this.options.defaultPartitions ?? JOB_DEFAULTS.partitions,
         taskTimeoutMs: spec.taskTimeoutMs,
         speculative: spec.speculative,
         checkpointBytes: spec.checkpointBytes,

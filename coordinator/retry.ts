@@ -1,4 +1,5 @@
 /** Attempt limits and backoff, shared by every transport. */
+import { JOB_DEFAULTS } from "../core/defaults.js";
 
 export interface RetryPolicy {
   /** Attempts per task, the first included. @defaultValue 4 */
@@ -7,7 +8,7 @@ export interface RetryPolicy {
   backoffMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, backoffMs: 250 };
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: JOB_DEFAULTS.maxAttempts, backoffMs: JOB_DEFAULTS.retryBackoffMs };
 
 /** Exponential backoff with "equal jitter": half fixed, half random, so retries of many tasks spread out. */
 export function backoffDelay(policy: RetryPolicy, failedAttempt: number): number {

@@ -3,6 +3,7 @@
  * input becomes its output folder), outputs as folders, parameters merged (`--param` over the
  * stage's own). Plain data: a cluster stores it with the run.
  */
+import { JOB_DEFAULTS } from "../defaults.js";
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve, sep } from "node:path";
 import type { OutputFormat } from "../api/formats.js";
@@ -76,7 +77,7 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const inputs = stage.inputs.map((i) => (outputs.has(i) ? outputs.get(i)! : expand(i, ctx, where)));
     const from = stage.inputs.map((i) => (outputs.has(i) ? i : null));
     // Resolved here, so the fingerprint covers the count the stage really runs with.
-    const partitions = stage.job.reduce ? (stage.partitions ?? run.partitions ?? stage.job.partitions ?? run.defaultPartitions ?? 4) : undefined;
+    const partitions = stage.job.reduce ? (stage.partitions ?? run.partitions ?? stage.job.partitions ?? run.defaultPartitions ?? JOB_DEFAULTS.partitions) : undefined;
     const sink = writesFiles(stage.job.output) ? undefined : stage.job.output;
     return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(sink ? { sink } : {}), ...(partitions ? { partitions } : {}), params };
   });

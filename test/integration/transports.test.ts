@@ -77,6 +77,20 @@ const cases: Case[] = [
     },
   },
   {
+    // Neither the job nor a flag names partitions: both transports take the one default (sheaf run
+    // took its thread count, 2 here, and a cluster 4), so the parts are the same.
+    name: "word count, no partitions named: the same default on both transports",
+    job: () => join(EXAMPLE_JOBS, "wordcount.ts"),
+    inputs: () => files,
+    args: ["--split-size", "700"],
+    check: (out) => {
+      expect(readdirSync(out).filter((n) => n.startsWith("part-"))).toHaveLength(4);
+      const want = new Map<string, number>();
+      for (const lines of fileLines) for (const l of lines) for (const w of words(l)) want.set(w, (want.get(w) ?? 0) + 1);
+      expect(new Map(parseTsv(outputText(out)).map(([w, n]) => [w!, Number(n)]))).toEqual(want);
+    },
+  },
+  {
     name: "inverted index (line numbers, values in map-task then emit order)",
     job: () => join(EXAMPLE_JOBS, "inverted-index.ts"),
     inputs: () => files,
