@@ -1,6 +1,5 @@
 /** Engine errors carry a code; callers tell them apart by code, never by message text. */
 import type { RecordLocation } from "./api/types.js";
-import type { TaskFailure, Task } from "./tasks.js";
 
 export class SheafError extends Error {
   /** `options.cause`: the error this one explains, for the logs. */
@@ -61,25 +60,3 @@ export function messageWithCauses(err: unknown): string {
   return parts.join(": caused by: ");
 }
 
-/** Turns anything a task threw into data that survives structured clone. */
-export function toFailure(err: unknown, task: Pick<Task, "taskId" | "attempt">): TaskFailure {
-  const e = err as Partial<UserCodeError> & { code?: unknown; stack?: string };
-  const base = {
-    taskId: task.taskId,
-    attempt: task.attempt,
-    message: messageOf(err),
-    stack: err instanceof UserCodeError && err.cause instanceof Error ? err.cause.stack : e?.stack,
-  };
-  const full = err instanceof SheafError ? undefined : diskFull(err);
-  if (full) return { ...base, message: full.message, code: full.code, retryable: true };
-  if (err instanceof SheafError) {
-    return { ...base, code: err.code, retryable: err.retryable, ...(err instanceof UserCodeError && err.input ? { input: err.input } : {}) };
-  }
-  if (e?.code === "CORRUPT_INTERMEDIATE") {
-    // Retrying the reader cannot help: the task that wrote the file must run again.
-    const segment = (err as { segment?: { producer?: string; path: string } }).segment;
-    const producer = segment?.producer as TaskFailure["producer"];
-    return { ...base, code: e.code, retryable: true, ...(producer ? { producer, lost: segment!.path } : {}) };
-  }
-  return { ...base, code: typeof e?.code === "string" ? e.code : "TASK_ERROR", retryable: true };
-}

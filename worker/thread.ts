@@ -1,6 +1,6 @@
 /** The piscina thread entry: load the job artifact, run one task (or several short ones), return plain results (errors as data). */
 import { loadTaskJob } from "../core/artifact.js";
-import { toFailure } from "../core/errors.js";
+import { toFailure } from "../core/task-failure.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
 import { runMapTask } from "./map-task.js";
 import { runReduceTask } from "./reduce-task.js";

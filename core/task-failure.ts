@@ -1,0 +1,26 @@
+/** What a failed attempt reports: the error, classified (retryable or not, a lost intermediate file). */
+import { diskFull, messageOf, SheafError, UserCodeError } from "./errors.js";
+import type { Task, TaskFailure } from "./tasks.js";
+
+/** Turns anything a task threw into data that survives structured clone. */
+export function toFailure(err: unknown, task: Pick<Task, "taskId" | "attempt">): TaskFailure {
+  const e = err as Partial<UserCodeError> & { code?: unknown; stack?: string };
+  const base = {
+    taskId: task.taskId,
+    attempt: task.attempt,
+    message: messageOf(err),
+    stack: err instanceof UserCodeError && err.cause instanceof Error ? err.cause.stack : e?.stack,
+  };
+  const full = err instanceof SheafError ? undefined : diskFull(err);
+  if (full) return { ...base, message: full.message, code: full.code, retryable: true };
+  if (err instanceof SheafError) {
+    return { ...base, code: err.code, retryable: err.retryable, ...(err instanceof UserCodeError && err.input ? { input: err.input } : {}) };
+  }
+  if (e?.code === "CORRUPT_INTERMEDIATE") {
+    // Retrying the reader cannot help: the task that wrote the file must run again.
+    const segment = (err as { segment?: { producer?: string; path: string } }).segment;
+    const producer = segment?.producer as TaskFailure["producer"];
+    return { ...base, code: e.code, retryable: true, ...(producer ? { producer, lost: segment!.path } : {}) };
+  }
+  return { ...base, code: typeof e?.code === "string" ? e.code : "TASK_ERROR", retryable: true };
+}
