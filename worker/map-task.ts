@@ -18,7 +18,7 @@ import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, checkpointPolicy, continueOrForget, refuseResume, resumedSplit, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
 import { MapOutputBuffer } from "./map-output.js";
-import { checkOutputKey, makeCombiner, makePartitioner, runHook, wrapUserError } from "./user-code.js";
+import { checkOutputKey, makeCombiner, makePartitioner, refuseAsync, runHook, wrapUserError } from "./user-code.js";
 
 export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   const started = Date.now();
@@ -115,7 +115,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       }
     };
 
-    runHook(job, "setup", ctx);
+    await runHook(job, "setup", ctx);
     const { map, mapBatch } = job;
     const reader = await inputReader(job.input);
     let mapped: Pick<ReadBatch, "bytes" | "resume"> | undefined;
@@ -135,7 +135,8 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
         for (let i = 0; i < records.length; i++) {
           ctx.index = i;
           try {
-            map!(records[i], emit, ctx);
+            const r = map!(records[i], emit, ctx);
+            if (r !== undefined) refuseAsync("map", r);
           } catch (err) {
             const error = wrapUserError("map", batch.location(i), err);
             if (skipLimit === 0 || !(error instanceof UserCodeError) || !error.retryable) throw error;
@@ -157,7 +158,7 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       if (writes.length) await Promise.all(writes.splice(0));
       mapped = { bytes: batch.bytes, resume: batch.resume };
     }, { cwd: task.job.cwd, onBadRecord });
-    runHook(job, "cleanup", ctx);
+    await runHook(job, "cleanup", ctx);
 
     const stats = { recordsIn, bytesIn: base.bytesIn + read.bytes, recordsOut: 0, bytesOut: 0, spills: 0, millis: 0, ...(resumed ? { resumed: base.bytesIn } : {}) };
     const result: TaskResult = { kind: "map", taskId: task.taskId, attempt: task.attempt, counters: ctx.counterValues(), stats };

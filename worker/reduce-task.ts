@@ -17,7 +17,7 @@ import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirB
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, checkpointPolicy, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
-import { displayKey, runHook, wrapUserError } from "./user-code.js";
+import { displayKey, refuseAsync, runHook, wrapUserError } from "./user-code.js";
 
 export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskResult> {
   const started = Date.now();
@@ -50,7 +50,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
     const groups = new Grouper(merger);
     const reduce = job.reduce!;
     const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job), "reduce");
-    runHook(job, "setup", ctx);
+    await runHook(job, "setup", ctx);
     let skipped = 0;
     for (let ek = groups.nextKey(); ek !== undefined; ek = groups.nextKey()) {
       if (done !== undefined && ek <= done) {
@@ -61,6 +61,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
       let out: unknown;
       try {
         out = reduce(key, groups.values(), ctx);
+        refuseAsync("reduce", out);
       } catch (err) {
         throw wrapUserError("reduce", { file: "", offset: 0, key: displayKey(key) }, err);
       }
@@ -77,7 +78,7 @@ export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskRes
         } else checkpointer.skip(writer.size);
       }
     }
-    runHook(job, "cleanup", ctx);
+    await runHook(job, "cleanup", ctx);
     const { bytes, records } = await writer.close();
     merger.close();
     rmSync(premerge, { recursive: true, force: true });

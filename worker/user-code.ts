@@ -88,13 +88,24 @@ function compareBytes(a: Uint8Array, b: Uint8Array, at: number, length: number):
   return a.length - length;
 }
 
-/** Runs setup or cleanup, naming the hook when it throws. */
-export function runHook(job: Job, hook: "setup" | "cleanup", ctx: Context): void {
+/** Runs setup or cleanup, naming the hook when it throws; an async one is awaited. */
+export async function runHook(job: Job, hook: "setup" | "cleanup", ctx: Context): Promise<void> {
   const fn = job[hook];
   if (!fn) return;
   try {
-    fn(ctx);
+    await fn(ctx);
   } catch (err) {
     throw wrapUserError(hook, undefined, err);
   }
+}
+
+/**
+ * Refuses what an async `map` or `reduce` returns, a promise: awaiting one per record would cost a
+ * microtask each (and its emits would land after the record's), and ignoring it would lose them or
+ * write `{}`. `mapBatch` is awaited, once per batch: the place for asynchronous work.
+ */
+export function refuseAsync(where: "map" | "reduce", result: unknown): void {
+  if (typeof (result as { then?: unknown } | null | undefined)?.then !== "function") return;
+  (result as Promise<unknown>).catch?.(() => {}); // its rejection is this error's business now
+  throw new SheafError("ASYNC_USER_CODE", `${where} returned a promise: an async ${where} is not supported (its work would be lost); make it synchronous, or do asynchronous work in mapBatch, which is awaited`);
 }
