@@ -7,7 +7,8 @@
  * what that holder's commit left beside the output is cleared.
  * `sheaf run` and a cluster's coordinator use the same lock, so they exclude each other too.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { SheafError } from "./errors.js";
@@ -28,13 +29,23 @@ export type Liveness = (holder: WriterLock) => boolean | Promise<boolean>;
 
 export const writerLockPath = (output: string) => join(dirname(output), `.${basename(output)}.sheaf-writer`);
 
-function read(path: string): WriterLock | undefined {
+function readText(path: string): string | undefined {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as WriterLock;
+    return readFileSync(path, "utf8");
   } catch {
-    return undefined; // gone, or half-written by a holder that died: taken over
+    return undefined;
   }
 }
+
+function parse(text: string): WriterLock | undefined {
+  try {
+    return JSON.parse(text) as WriterLock;
+  } catch {
+    return undefined; // not a lock Sheaf wrote whole: taken over
+  }
+}
+
+const read = (path: string): WriterLock | undefined => parse(readText(path) ?? "");
 
 /** A `sheaf run` on this host is alive while its pid is; one on another host is taken to be. */
 export function processAlive(holder: WriterLock): boolean {
@@ -91,27 +102,53 @@ export async function checkOutputFree(output: string, alive: Liveness, jobId?: s
 /** Takes the output for `jobId` (again, on a resume); throws OUTPUT_BUSY while another live job holds it. */
 export async function takeOutput(output: string, jobId: string, by: WriterLock["by"], alive: Liveness): Promise<void> {
   const path = writerLockPath(output);
-  const mine = holderOf(jobId, by);
   mkdirSync(dirname(path), { recursive: true });
-  for (let tries = 0; tries < 5; tries++) {
-    try {
-      writeFileSync(path, JSON.stringify(mine), { flag: "wx" });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  // Written whole under a private name, then linked in place (link fails if the lock exists): a
+  // reader never sees a lock half-written, which it would take for a dead holder's.
+  const draft = `${path}.${process.pid}-${randomBytes(4).toString("hex")}`;
+  writeFileSync(draft, JSON.stringify(holderOf(jobId, by)));
+  try {
+    for (let tries = 0; tries < 5; tries++) {
+      try {
+        linkSync(draft, path);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      const text = readText(path);
+      if (text === undefined) continue; // removed meanwhile
+      const holder = parse(text);
+      if (holder?.jobId === jobId) return;
+      if (holder && (await alive(holder))) throw busy(output, holder);
+      removeStale(path, text, draft);
+      if (holder) cleanUpAfter(output, holder.jobId);
     }
-    const holder = read(path);
-    if (holder?.jobId === jobId) return;
-    if (holder && (await alive(holder))) throw busy(output, holder);
-    if (holder) cleanUpAfter(output, holder.jobId);
-    // Its holder is gone: removed, then created again exclusively (another taker may win that race).
+    throw new SheafError("OUTPUT_BUSY", `output ${output}: could not take its lock ${path}`);
+  } finally {
+    rmSync(draft, { force: true });
+  }
+}
+
+/**
+ * Removes a dead holder's lock, and only it: moved aside first, then checked to be the lock that
+ * was judged dead. Another taker may have replaced it meanwhile (removing it unseen would let two
+ * jobs hold the output): that one is put back.
+ */
+function removeStale(path: string, deadText: string, draft: string): void {
+  const aside = `${draft}.stale`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // already moved by another taker
+  }
+  if (readText(aside) !== deadText) {
     try {
-      unlinkSync(path);
+      linkSync(aside, path);
     } catch {
-      // removed by another taker
+      // a third taker holds it now: it stays theirs
     }
   }
-  throw new SheafError("OUTPUT_BUSY", `output ${output}: could not take its lock ${path}`);
+  rmSync(aside, { force: true });
 }
 
 /**
