@@ -135,13 +135,20 @@ export class ChaosCluster {
     const at = Date.now();
     this.redisUp = false;
     await this.cluster.killRedis("SIGKILL");
-    if (!loseLastSecond) return { note: "" };
+    // Sizes from before this crash are no "last second" of the next one.
+    if (!loseLastSecond) {
+      this.samples = [];
+      return { note: "" };
+    }
     const file = this.aofFile();
-    const before = [...this.samples].reverse().find((s) => s.t <= at - 1_000 && s.file === file);
-    if (!file || !before) return { note: "no AOF sample a second old: nothing cut" };
+    const samples = this.samples;
+    this.samples = [];
+    // The size a second before; if Redis has been up for less, the size it came up with (cut less than a second).
+    const mine = samples.filter((s) => s.file === file);
+    const before = [...mine].reverse().find((s) => s.t <= at - 1_000) ?? mine[0];
+    if (!file || !before) return { note: "no AOF sample since Redis started: nothing cut" };
     const size = statSync(file).size;
     truncateSync(file, before.size);
-    this.samples = [];
     // What was written after the sample is gone: from its time on (the sample was taken after those bytes were there).
     return { note: `cut ${size - before.size} bytes of ${file.split("/").pop()} (its last ${at - before.t} ms)`, cutFrom: before.t };
   }
