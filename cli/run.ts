@@ -97,7 +97,8 @@ async function runOnPool(
   // One writer per output folder or sink table: another live job's is refused (or waited for), naming it.
   const lock = await outputLock(job.output, output);
   const take = () => lock.take(jobId, "run", processAlive);
-  if (options.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: waiting (--wait-for-output): ${busy}\n`) });
+  // Two stages may write one table (each appending its rows): the second waits for the first.
+  if (options.waitForOutput || stage) await takeOutputWhenFree(take, { signal, onWait: (busy) => !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: waiting (--wait-for-output): ${busy}\n`) });
   else await take();
   // A pipeline prints stage lines instead: several stages' live lines would overwrite each other.
   const progress = options.quiet || stage ? undefined : new ProgressReporter(job.name);

@@ -3,9 +3,9 @@
  * each with the same JobDriver `sheaf run` uses, over the BullMQ task queue. A job's committed
  * results live in Redis, so a restarted (or standby) coordinator resumes it where it stood.
  */
+import { mkdirSync } from "node:fs";
 import { DEFAULT_RETRY } from "./retry.js";
 import { JOB_DEFAULTS } from "../core/defaults.js";
-import { sleep } from "../core/sleep.js";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { artifactHash } from "../core/artifact.js";
@@ -18,7 +18,9 @@ import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from
 import { causeAfter, messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
-import { outputLock, outputSink } from "../core/formats/registry.js";
+import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
+import type { OutputFormat } from "../core/api/formats.js";
+import { markClusterOwner } from "../core/leftovers.js";
 import { processAlive, releaseOutput, takeOutputWhenFree, type OutputLock, type WriterLock } from "../core/output-writer-lock.js";
 import { killAfterCommitStep, OutputCommitter } from "./committer.js";
 import { Interrupted, JobDriver } from "./driver.js";
@@ -240,7 +242,7 @@ export class Coordinator {
    * while its record is in Redis; nothing, once the record is gone (a wipe, an AOF cut short).
    */
   private async fateOf(key: string): Promise<string> {
-    const there = await Promise.race([this.redis.exists(key).catch(() => undefined), sleep(2_000).then(() => undefined)]);
+    const there = await Promise.race([this.redis.exists(key).catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 2_000).unref())]);
     if (there === 1) return "left to resume";
     if (there === 0) return "given up: its record is gone from Redis (a wipe, or a restart that lost it), so nothing will resume it";
     return "left to resume if its record is still in Redis (Redis did not answer)";
@@ -253,7 +255,6 @@ export class Coordinator {
     const record = await readJob(this.redis, this.keys, id);
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
-    this.retention.noteWorkdir(spec.workdir);
     const resumed = started === 2;
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
@@ -262,6 +263,7 @@ export class Coordinator {
     try {
       if (record.cancelRequested) throw new Error("cancelled");
       await this.admit(spec);
+      this.retention.noteAdmittedWorkdir(spec.workdir);
       const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
       lock = await outputLock(plan.config.formats.output, spec.output);
@@ -314,11 +316,30 @@ export class Coordinator {
     };
     if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
     else await take();
+    // Marked with this cluster's prefix: retention collects it if the job is lost, and no other cluster does.
+    await store.guard("mark the scratch folder");
+    mkdirSync(plan.config.scratch, { recursive: true });
+    markClusterOwner(plan.config.scratch, this.keys.prefix);
     if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
     if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
       throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
+    }
+  }
+
+  /**
+   * The output lock of a job this leader ended before it looked the lock up (a resumed job
+   * cancelled or refused first): from the plan an earlier leader stored. Only released with it, so
+   * its signature is not needed; a sink's row of this job must not outlive it.
+   */
+  private async storedLock(id: JobId, output: string): Promise<OutputLock | undefined> {
+    try {
+      const plan = JSON.parse((await this.redis.hget(this.keys.job(id), "plan")) ?? "null") as { config?: { formats?: { output?: OutputFormat } } } | null;
+      const format = plan?.config?.formats?.output;
+      return format && !writesFiles(format) ? await outputLock(format, output) : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -372,6 +393,7 @@ export class Coordinator {
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
   private async finish(id: JobId, output: string, lock: OutputLock | undefined, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
+    lock ??= await this.storedLock(id, output); // read before FINISH drops the plan
     const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id), this.keys.jobs];
     const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
     if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);

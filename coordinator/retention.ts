@@ -40,6 +40,7 @@ const ARTIFACT = /^[0-9a-f]{64}\.mjs$/;
 export class Retention {
   private readonly o: Required<RetentionOptions>;
   private readonly workdirs = new Set<string>();
+  private readonly admitted = new Set<string>();
   private lastSweep = 0;
   private lastGc = 0;
 
@@ -55,6 +56,15 @@ export class Retention {
   /** A workdir whose artifacts to collect: the coordinator learns them from the jobs it drives. */
   noteWorkdir(dir: string): void {
     this.workdirs.add(dir);
+  }
+
+  /**
+   * A workdir a job this coordinator admitted names (its signature and allowed roots checked):
+   * scratch folders are collected only there, never in one an unchecked record names.
+   */
+  noteAdmittedWorkdir(dir: string): void {
+    this.workdirs.add(dir);
+    this.admitted.add(dir);
   }
 
   /** Prunes records past the bounds (at most once a second) and collects artifacts (less often). */
@@ -83,14 +93,15 @@ export class Retention {
   }
 
   /**
-   * Scratch folders of jobs that are not unfinished in Redis (killed, or their record wiped), older
-   * than the artifact grace period by job id; a `sheaf run`'s only once it is dead, or past retention.
+   * Scratch folders of this prefix's jobs that are not unfinished in Redis (killed, or their record
+   * wiped), older than the artifact grace period by job id, and of dead `sheaf run`s on this host;
+   * in workdirs of admitted jobs only (core/leftovers.ts).
    */
   private async collectScratch(now: number): Promise<void> {
     const live = new Set(await this.redis.zrange(Keys.unfinished(this.keys.jobs), "0", "-1"));
     let removed = 0;
-    for (const workdir of this.workdirs) {
-      removed += (await collectOrphans(workdir, live, { graceMs: this.o.artifactGraceMs, runGraceMs: this.o.keepForMs, now }, removeTree)).length;
+    for (const workdir of this.admitted) {
+      removed += (await collectOrphans(workdir, this.keys.prefix, live, { graceMs: this.o.artifactGraceMs, now }, removeTree)).length;
     }
     if (removed) this.log(`retention: removed ${plural(removed, "scratch folder")} of jobs no longer running`);
   }

@@ -141,6 +141,8 @@ export class RunDriver {
       params: stage.params,
       ...(stage.partitions ? { partitions: stage.partitions } : {}),
       overwrite: true,
+      // Two stages may write one table (each appending its rows): the second waits for the first.
+      waitForOutput: true,
       submittedAt: Date.now(),
       stage: stage.name,
       fingerprint,

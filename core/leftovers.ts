@@ -3,37 +3,55 @@
  * PostgreSQL sink, committed staging tables. A job removes both when it ends; one killed (a
  * `sheaf run` SIGKILLed, a cluster job whose Redis state was wiped) never does.
  *
- * A `sheaf run` marks its scratch folder with its pid and host (RUN_OWNER): the next `sheaf run` on
- * the workdir removes the folders whose run is dead on this host. A cluster's coordinator removes
- * the folders of jobs Redis does not know as unfinished, once their job id is older than a grace
- * period (a job id starts with its creation time), and leaves marked folders to `sheaf run` unless
- * they are older than the retention period.
+ * Every scratch folder is marked by whoever drives its job: a `sheaf run` with its pid and host
+ * (RUN_OWNER), a cluster's coordinator with its Redis prefix (CLUSTER_OWNER). The next `sheaf run`
+ * on the workdir removes the folders of runs dead on this host; a coordinator removes the folders
+ * marked with its own prefix whose job Redis does not know as unfinished, once their job id (which
+ * starts with its creation time) is older than a grace period, and dead runs' folders. A folder
+ * marked by another prefix, or not marked, is never touched: clusters may share a workdir.
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { processAlive } from "./output-writer-lock.js";
 
 export const RUN_OWNER = "sheaf-run.owner";
+export const CLUSTER_OWNER = "sheaf-cluster.owner";
 const JOBS = "jobs";
 
 /** Marks a `sheaf run` job's scratch folder (made by then) as this process's. */
 export function markRunOwner(scratch: string, jobId: string): void {
-  writeFileSync(join(scratch, RUN_OWNER), JSON.stringify({ jobId, by: "run", pid: process.pid, host: hostname(), since: Date.now() }));
+  // Whole or not at all (written aside, then renamed): a mark read half-written looks like a dead run's.
+  const aside = join(scratch, `${RUN_OWNER}.${process.pid}`);
+  writeFileSync(aside, JSON.stringify({ jobId, by: "run", pid: process.pid, host: hostname(), since: Date.now() }));
+  renameSync(aside, join(scratch, RUN_OWNER));
 }
 
-/** Whose a scratch folder is: a `sheaf run` alive or dead, or a cluster job (no mark). */
-export function scratchOwner(scratch: string): "live run" | "dead run" | "cluster" {
+/** Marks a cluster job's scratch folder (made by then) with the coordinator's Redis prefix. */
+export function markClusterOwner(scratch: string, prefix: string): void {
+  const aside = join(scratch, `${CLUSTER_OWNER}.${process.pid}`);
+  writeFileSync(aside, JSON.stringify({ prefix }));
+  renameSync(aside, join(scratch, CLUSTER_OWNER));
+}
+
+/** Whose a scratch folder is: a `sheaf run` alive or dead, a cluster job (of which prefix), or unknown (no mark). */
+export function scratchOwner(scratch: string): "live run" | "dead run" | { prefix: string } | "unknown" {
   let text: string;
   try {
     text = readFileSync(join(scratch, RUN_OWNER), "utf8");
   } catch {
-    return "cluster";
+    try {
+      const { prefix } = JSON.parse(readFileSync(join(scratch, CLUSTER_OWNER), "utf8")) as { prefix?: unknown };
+      return typeof prefix === "string" ? { prefix } : "unknown";
+    } catch {
+      return "unknown";
+    }
   }
   try {
     return processAlive(JSON.parse(text)) ? "live run" : "dead run";
   } catch {
-    return "dead run"; // half-written by a run that died as it started
+    // Not a mark Sheaf wrote (they are renamed in whole): dead once it has not changed for a minute.
+    return Date.now() - (statSync(join(scratch, RUN_OWNER), { throwIfNoEntry: false })?.mtimeMs ?? 0) > 60_000 ? "dead run" : "live run";
   }
 }
 
@@ -51,18 +69,18 @@ export async function collectDeadRuns(workdir: string, remove: (dir: string) => 
 }
 
 /**
- * Scratch folders no live job owns, for a coordinator: not an unfinished job in Redis (`live`), and
- * older than `graceMs` by job id; a `sheaf run`'s only once dead or older than `runGraceMs`.
+ * Scratch folders no live job owns, for a coordinator of `prefix`: its own jobs' that are not
+ * unfinished in Redis (`live`) and older than `graceMs` by job id, and dead runs' on this host.
  */
 export async function collectOrphans(
-  workdir: string, live: ReadonlySet<string>, o: { graceMs: number; runGraceMs: number; now: number }, remove: (dir: string) => Promise<void>,
+  workdir: string, prefix: string, live: ReadonlySet<string>, o: { graceMs: number; now: number }, remove: (dir: string) => Promise<void>,
 ): Promise<string[]> {
   const gone: string[] = [];
   for (const id of jobFolders(workdir)) {
-    const age = o.now - (jobIdTime(id) ?? o.now);
-    if (live.has(id) || age < o.graceMs) continue;
     const owner = scratchOwner(join(workdir, JOBS, id));
-    if (owner === "live run" && age < o.runGraceMs) continue;
+    const orphan = owner === "dead run" ||
+      (typeof owner === "object" && owner.prefix === prefix && !live.has(id) && o.now - (jobIdTime(id) ?? o.now) >= o.graceMs);
+    if (!orphan) continue;
     await remove(join(workdir, JOBS, id));
     gone.push(id);
   }

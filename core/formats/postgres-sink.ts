@@ -7,6 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
 import type { Writable } from "node:stream";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
@@ -175,7 +177,7 @@ class StagingWriter implements PostgresWriter {
       await client.query(`DROP TABLE IF EXISTS ${quoteIdent(this.staged)}`);
       await client.query(`CREATE UNLOGGED TABLE ${quoteIdent(this.staged)} (${defs.join(", ")})`);
       // Whose it is, so that a later job can collect it if this one dies with it committed (collectLeftovers).
-      await client.query(`COMMENT ON TABLE ${quoteIdent(this.staged)} IS ${sqlText(JSON.stringify({ job: this.jobId, scratch: this.scratch } satisfies StagingOwner))}`);
+      await client.query(`COMMENT ON TABLE ${quoteIdent(this.staged)} IS ${sqlText(JSON.stringify({ job: this.jobId, scratch: this.scratch, host: hostname() } satisfies StagingOwner))}`);
       const copy = copyStreams.from(`COPY ${quoteIdent(this.staged)} (${this.names.map(quoteName).join(", ")}) FROM STDIN`);
       copy.on("error", (err) => (this.failed ??= dbError(err, this.format, client, true)));
       this.copy = client.query(copy);
@@ -231,16 +233,22 @@ class StagingWriter implements PostgresWriter {
   }
 }
 
-/** A staging table's owner, in its comment: the job, and its scratch folder (marked by a `sheaf run`). */
+/** A staging table's owner, in its comment: the job, its scratch folder (marked by a `sheaf run`), and the host that wrote it. */
 interface StagingOwner {
   job: string;
   scratch: string;
+  host?: string;
 }
 
-/** Whether a staging table's job is dead without having said so: see collectLeftovers. */
+/**
+ * Whether a staging table's job is dead without having said so (see collectLeftovers), on positive
+ * evidence only: its `sheaf run` is dead on this host; or it was written on this host, whose
+ * workdir holds no folder for it any more, and its job id is over an hour old. A job whose scratch
+ * folder this machine cannot see (another host's local disk, another mount) is never judged dead.
+ */
 function leftBehind(o: StagingOwner, now: number): boolean {
   if (existsSync(o.scratch)) return scratchOwner(o.scratch) === "dead run";
-  return now - (jobIdTime(o.job) ?? now) > LEFTOVER_GRACE_MS;
+  return o.host === hostname() && existsSync(dirname(o.scratch)) && now - (jobIdTime(o.job) ?? now) > LEFTOVER_GRACE_MS;
 }
 
 /** A job whose scratch folder is gone is taken for dead once its id is this old. */
@@ -358,6 +366,8 @@ export function postgresSink(format: PostgresFormat): OutputSink {
    * loading it, as an output folder's lock file does; a dead holder's row is taken over.
    */
   const writers = quoteIdent(schema ? `${schema}.sheaf_writers` : "sheaf_writers");
+  // The row's key is the table qualified by its schema: `t` and `public.t` are one table.
+  const KEY = schema ? "$1::text" : "(current_schema() || '.' || $1::text)";
   const lock: OutputLock = {
     async take(jobId, by, alive) {
       const mine = holderOf(jobId, by);
@@ -366,13 +376,13 @@ export function postgresSink(format: PostgresFormat): OutputSink {
           if (!["23505", "42P07"].includes(String((err as { code?: unknown }).code))) throw err; // made at the same time by another job
         });
         for (let tries = 0; tries < 5; tries++) {
-          const { rowCount } = await client.query(`INSERT INTO ${writers} (target, job_id, holder) VALUES ($1, $2, $3) ON CONFLICT (target) DO NOTHING`, [table, jobId, JSON.stringify(mine)]);
+          const { rowCount } = await client.query(`INSERT INTO ${writers} (target, job_id, holder) VALUES (${KEY}, $2, $3) ON CONFLICT (target) DO NOTHING`, [table, jobId, JSON.stringify(mine)]);
           if (rowCount === 1) return;
           const holder = await holderIn(client);
           if (holder?.jobId === jobId) return;
           if (holder && (await alive(holder))) throw writerBusy(`table ${table}`, holder, `its row in ${writers}`);
           // Its holder is gone: its row removed (if still its), then taken exclusively (another taker may win).
-          await client.query(`DELETE FROM ${writers} WHERE target = $1 AND job_id = $2`, [table, holder?.jobId ?? ""]);
+          await client.query(`DELETE FROM ${writers} WHERE target = ${KEY} AND job_id = $2`, [table, holder?.jobId ?? ""]);
         }
         throw new SheafError("OUTPUT_BUSY", `table ${table}: could not take its row in ${writers}`);
       });
@@ -384,12 +394,12 @@ export function postgresSink(format: PostgresFormat): OutputSink {
       });
     },
     async release(jobId) {
-      await withClient(format, (client) => client.query(`DELETE FROM ${writers} WHERE target = $1 AND job_id = $2`, [table, jobId])).catch(() => {});
+      await withClient(format, (client) => client.query(`DELETE FROM ${writers} WHERE target = ${KEY} AND job_id = $2`, [table, jobId])).catch(() => {});
     },
   };
 
   async function holderIn(client: pg.Client): Promise<WriterLock | undefined> {
-    const { rows: [row] } = await client.query<{ holder: string }>(`SELECT holder FROM ${writers} WHERE target = $1`, [table]);
+    const { rows: [row] } = await client.query<{ holder: string }>(`SELECT holder FROM ${writers} WHERE target = ${KEY}`, [table]);
     try {
       return row ? (JSON.parse(row.holder) as WriterLock) : undefined;
     } catch {

@@ -4,7 +4,8 @@
  * table (`sheaf_stage_<hash>_reduce…`) and its scratch folder forever. The next `sheaf run` into the
  * same sink drops the dead run's staging tables (before it starts) and removes its scratch folder;
  * the rows it loads match a count made here by a plain loop, each once.
- * On a cluster, the coordinator's retention removes the scratch folder of a job whose record is gone.
+ * On a cluster, the coordinator's retention removes the scratch folder of a job whose record is gone,
+ * if its mark names the coordinator's prefix: another cluster's, or an unmarked one, stays.
  */
 import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -108,12 +109,22 @@ describe("a cluster's retention", () => {
     const old = join(jobs, "wiped-20250101000000-abc123");
     mkdirSync(join(old, "map-00000"), { recursive: true });
     writeFileSync(join(old, "map-00000", "spill"), "x");
+    writeFileSync(join(old, "sheaf-cluster.owner"), JSON.stringify({ prefix: "sheaf" })); // as its coordinator marked it
+    // Another cluster's (another prefix sharing the workdir), and one nobody marked: never touched.
+    const theirs = join(jobs, "theirs-20250101000000-abc123");
+    mkdirSync(theirs, { recursive: true });
+    writeFileSync(join(theirs, "sheaf-cluster.owner"), JSON.stringify({ prefix: "other" }));
+    const unmarked = join(jobs, "unmarked-20250101000000-abc123");
+    mkdirSync(unmarked, { recursive: true });
     // Stamped ahead of now (the grace here is 1 s, shorter than a retention pass can be relied on): younger than the grace throughout.
     const stamp = new Date(Date.now() + 600_000).toISOString().replace(/[-:T]/g, "").slice(0, 14);
     const young = join(jobs, `young-${stamp}-abc123`);
     mkdirSync(young, { recursive: true });
+    writeFileSync(join(young, "sheaf-cluster.owner"), JSON.stringify({ prefix: "sheaf" }));
     utimesSync(young, new Date(), new Date());
     await until("the wiped job's folder to go", () => !existsSync(old), 90_000, 200);
     expect(existsSync(young)).toBe(true);
+    expect(existsSync(theirs)).toBe(true);
+    expect(existsSync(unmarked)).toBe(true);
   }, 120_000);
 });

@@ -20,7 +20,7 @@ beforeAll(async () => {
   pipeline = s.write(
     "two.ts",
     `import { defineJob, definePipeline, lines, tsv } from "sheaf";
-const slow = defineJob({ name: "slow", input: lines(), setup(ctx) { if (ctx.params.sleep) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); }, map(l: string, emit) { emit(l, 1); }, output: tsv() });
+const slow = defineJob({ name: "slow", input: lines(), setup(ctx) { if (ctx.params.sleep) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500 * Number(ctx.params.sleep)); }, map(l: string, emit) { emit(l, 1); }, output: tsv() });
 const copy = defineJob({ name: "copy", input: lines(), map(l: string, emit) { emit(l, 1); }, output: tsv() });
 export default definePipeline({ name: "two", stages: { a: { job: slow, input: [${JSON.stringify(input)}], output: ${JSON.stringify(s.path("wh", "a"))} }, b: { job: copy, input: "a", output: ${JSON.stringify(s.path("wh", "b"))} } } });
 `,
@@ -51,10 +51,10 @@ describe("a stage's job record lost while the run waits for it", () => {
   }, 90_000);
 
   it("a pipeline resubmitted while its run is going is refused, naming that run (issue 24)", async () => {
-    const first = await cluster.run(["submit", pipeline, "--param", "sleep=1"]);
+    const first = await cluster.run(["submit", pipeline, "--param", "sleep=4"]);
     expect(first.code, first.output).toBe(0);
     const runId = first.stdout.trim().split("\n")[0]!;
-    const again = await cluster.run(["submit", pipeline, "--param", "sleep=1"]);
+    const again = await cluster.run(["submit", pipeline, "--param", "sleep=4"]);
     expect(again.code).toBe(1);
     expect(again.output).toMatch(new RegExp(`sheaf: pipeline two is already running for \\S+ as run ${runId.replace(/[.]/g, "\\.")}: wait for it`));
     await until("the first run to end", async () => (await redisOf(cluster).hget(`sheaf:run:${runId}`, "state")) === "succeeded", 30_000, 100);
