@@ -168,8 +168,8 @@ describe("the leader coordinator sent SIGTERM", () => {
   // the next leader, re-adding it under the same id, gets that failure and fails the job — although
   // the README says a coordinator stopped with SIGTERM leaves its jobs running for the next one.
   // Seen too: the job failed with "ENOTEMPTY: directory not empty, rmdir <workdir>/jobs/<id>" —
-  // JobDriver.run()'s `finally` (driver.ts:125) removes the scratch folder while a stopped attempt
-  // still writes in it, and that error replaces the job's real outcome.
+  // JobDriver.run()'s `finally` removed the scratch folder while a stopped attempt
+  // still wrote in it, and that error replaced the job's real outcome.
   it("mid-job with a standby: the standby resumes the job, which completes", async () => {
     const name = "term-standby";
     const { cluster: c, coordinator, standbys: [standby] } = await cluster(name, 1);

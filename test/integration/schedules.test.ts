@@ -13,10 +13,9 @@
  * cluster with a standby coordinator. Like the other integration tests, nothing here imports
  * engine code: due times and their `{time}` names are computed with plain Date arithmetic.
  *
- * Two engine bugs make tests here fail (see the ENGINE BUG comments): interval due times are
- * derived from the wrong instant (the "each run is fired at its due time" test fails every time;
- * now and then a due time is silently never fired, which the others see as a gap), and a run that
- * ended still blocks its schedule until the coordinator's next 1 s poll (the skip test).
+ * Two former engine bugs are pinned here as regressions (see the "Regression" comments): interval
+ * due times derived from the wrong instant, and a run that had ended still blocking its schedule
+ * until the coordinator's next 1 s poll.
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -219,21 +218,11 @@ describe("an interval schedule", () => {
     await remove(cluster, name);
   });
 
-  // ENGINE BUG (fails every time): an interval schedule's due times are not the instants its runs
-  // are fired at. Each run is fired between half an interval and one and a half intervals after
-  // its due time, and the first run right away, which can be before its due time (up to half an
-  // interval early) or for a due time before the schedule was added. Two causes:
-  // - coordinator/scheduler.ts:49 takes the due time from `job.opts.prevMillis ?? job.timestamp`.
-  //   For an `every` job scheduler BullMQ 6.7 leaves `prevMillis` unset (it is set for cron only),
-  //   and `job.timestamp` is when BullMQ created the job: when the *previous* wake-up was taken.
-  //   Line 54 rounds that to the nearest multiple: the previous wake-up's time, not this one's.
-  //   (The wake-up's own time is in the job id, `repeat:<name>:<millis>`.)
-  // - cli/schedule.ts:39 registers `{ every }` with no `offset`/`startDate`, although
-  //   core/schedule-clock.ts's header says either is needed for BullMQ to fire at the multiples of
-  //   the interval. BullMQ fires at once, then every interval at the phase of the moment of `add`.
-  // When that phase is near half an interval, the rounding of a wake-up time that varies by a few
-  // ms flips: one due time is never fired and nothing records it (the other tests here then see a
-  // gap now and then: "gap after …").
+  // Regression (an engine bug, fixed): an interval schedule's runs were fired up to an interval
+  // away from their due times, the first even before the schedule was added. The due time was
+  // taken from when BullMQ created the wake-up (the previous one's time), not from the wake-up's id
+  // (`repeat:<name>:<millis>`), and the job scheduler was registered without the offset that makes
+  // BullMQ fire at multiples of the interval; near half an interval's phase a due time was never fired.
   it("--every 2s: each run is fired at its due time (not before it, not an interval late), the first after the schedule was added", () => {
     if (!every2) throw new Error("needs the --every 2s test's runs");
     const { runs, createdAt } = every2;
@@ -283,15 +272,10 @@ describe("overlap: a run that lasts longer than the interval", () => {
     // Nothing was queued under skip.
     expect(history.some((e) => e.outcome === "queued")).toBe(false);
 
-    // ENGINE BUG (fails about half the time: it depends on the phase of the coordinator's poll
-    // against the wake-ups): a due time is skipped although the run it names had already finished.
-    // Only Scheduler.tick (coordinator/scheduler.ts:90-96) clears a schedule's `running` run, and
-    // tick runs from Coordinator.scan, which runs on the 1 s poll (coordinator/coordinator.ts:113)
-    // and on "submitted"/"schedule" events (:108) — not on the "finished <run>" event the RunDriver
-    // publishes (coordinator/run-driver.ts:102). So for up to a second after a run ends, the FIRE
-    // script (core/cluster/schedules.ts:112-116) still finds it running and skips (or queues) the
-    // wake-up's due time. With a 250 ms job on `--every 1s --overlap skip`, every other due time can
-    // be skipped with no run in the way.
+    // Regression (an engine bug, fixed): a due time was skipped although the run it named had
+    // already finished, because only the scheduler's tick cleared a schedule's running run and the
+    // tick ran on the 1 s poll, not on the "finished <run>" event; FIRE now also ends a running run
+    // it finds finished.
     const stale = skipped
       .filter((e) => byId.get(/^run (\S+)/.exec(e.note!)![1]!)!.finishedAt <= e.at)
       .map((e) => `${iso(e.due)} skipped at ${iso(e.at)}, ${e.note}, but it finished at ${iso(byId.get(/^run (\S+)/.exec(e.note!)![1]!)!.finishedAt)}`);

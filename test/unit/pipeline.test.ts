@@ -449,9 +449,9 @@ describe("runPipeline", () => {
     expect(f.started).toEqual(["a", "d", "e"]);
   });
 
-  // BUG (coordinator/pipeline-runner.ts:99): the "not run" reason lists every dependency not yet
-  // succeeded, so a stage still running when a sibling dependency fails is named too ("depends on
-  // a, b" although a then succeeds). Flip to `it` once the reason names only failed / not run / cancelled stages.
+  // Regression (a bug, fixed): the "not run" reason listed every dependency not yet succeeded, so a
+  // stage still running when a sibling dependency failed was named too ("depends on a, b" although
+  // a then succeeded).
   it("a stage not run names only the dependencies that failed, not one still running", async () => {
     const f = fakeHooks();
     const done = runPipeline("p", dag({ a: [], b: [], c: ["a", "b"] }), f.hooks);
