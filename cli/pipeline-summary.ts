@@ -1,5 +1,5 @@
 /** How a pipeline run reads on a terminal: a line per stage change, and a summary table at the end. */
-import type { StageOutcome } from "../coordinator/pipeline-runner.js";
+import type { StageOutcome } from "../engine/pipeline-runner.js";
 import { bytes, count, countersText, duration, plural } from "./format.js";
 
 export interface PipelineRunReport {

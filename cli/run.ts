@@ -2,13 +2,13 @@
  * `sheaf run`: the embedded runner. The same planner, tasks, shuffle and commit as a cluster,
  * with a thread pool in this process as the executor.
  */
-import { DEFAULT_RETRY } from "../coordinator/retry.js";
+import { DEFAULT_RETRY } from "../engine/retry.js";
 import { JOB_DEFAULTS } from "../core/defaults.js";
 import { mkdirSync } from "node:fs";
 import { resolve, sep } from "node:path";
-import { JobDriver, type JobReport } from "../coordinator/driver.js";
-import { planJob } from "../coordinator/plan.js";
-import { runPipeline, selectStages, type StageOutcome } from "../coordinator/pipeline-runner.js";
+import { JobDriver, type JobReport } from "../engine/driver.js";
+import { planJob } from "../engine/plan.js";
+import { runPipeline, selectStages, type StageOutcome } from "../engine/pipeline-runner.js";
 import type { Job } from "../core/api/job.js";
 import { isPipeline, type Pipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";
@@ -24,9 +24,9 @@ import { ThreadPool } from "../worker/pool.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
 import { confineSettings, describeSink, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
-import { checkPlan } from "../coordinator/admission.js";
-import { killAfterCommitStep } from "../coordinator/committer.js";
-import { removeTree } from "../coordinator/remove-tree.js";
+import { checkPlan } from "../engine/admission.js";
+import { killAfterCommitStep } from "../engine/committer.js";
+import { removeTree } from "../engine/remove-tree.js";
 import { collectDeadRuns, markRunOwner } from "../core/leftovers.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { ProgressReporter } from "./progress.js";

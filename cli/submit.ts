@@ -1,9 +1,9 @@
 /** `sheaf submit`: bundle the job into the shared workdir, record it in Redis, print its id; with --wait, follow it. */
 import { resolve } from "node:path";
 import type { Redis } from "ioredis";
-import { checkOutputFolder } from "../coordinator/committer.js";
+import { checkOutputFolder } from "../engine/committer.js";
 import { processAlive, type WriterLock } from "../core/output-writer-lock.js";
-import { selectStages, type StageOutcome } from "../coordinator/pipeline-runner.js";
+import { selectStages, type StageOutcome } from "../engine/pipeline-runner.js";
 import type { Pipeline } from "../core/api/pipeline.js";
 import { isPipeline } from "../core/api/pipeline.js";
 import { loadModule } from "../core/artifact.js";

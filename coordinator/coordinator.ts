@@ -4,7 +4,7 @@
  * results live in Redis, so a restarted (or standby) coordinator resumes it where it stood.
  */
 import { mkdirSync } from "node:fs";
-import { DEFAULT_RETRY } from "./retry.js";
+import { DEFAULT_RETRY } from "../engine/retry.js";
 import { JOB_DEFAULTS } from "../core/defaults.js";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
@@ -22,17 +22,17 @@ import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js
 import type { OutputFormat } from "../core/api/formats.js";
 import { markClusterOwner } from "../core/leftovers.js";
 import { processAlive, releaseOutput, takeOutputWhenFree, type OutputLock, type WriterLock } from "../core/output-writer-lock.js";
-import { killAfterCommitStep, OutputCommitter } from "./committer.js";
-import { Interrupted, JobDriver } from "./driver.js";
+import { killAfterCommitStep, OutputCommitter } from "../engine/committer.js";
+import { Interrupted, JobDriver } from "../engine/driver.js";
 import { LeaderLease } from "./leader.js";
-import type { JobPlan } from "./plan.js";
-import { withConfig } from "./stored-plan.js";
-import { planIsolated, stopPlanning, type IsolationLimits } from "./plan-isolated.js";
+import type { JobPlan } from "../engine/plan.js";
+import { withConfig } from "../engine/stored-plan.js";
+import { planIsolated, stopPlanning, type IsolationLimits } from "../engine/plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { RedisJobStore, type Fence } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
-import { admitRecord, checkSubmission, checkPlan } from "./admission.js";
+import { admitRecord, checkSubmission, checkPlan } from "../engine/admission.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";

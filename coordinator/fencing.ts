@@ -9,7 +9,7 @@
 import type { Redis } from "ioredis";
 import { FENCE } from "../core/cluster/fence.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { Interrupted } from "./interrupted.js";
+import { Interrupted } from "../engine/interrupted.js";
 
 /** Who may act: the lease holder, the epoch it was granted, and whether its lease is still surely held. */
 export interface Fence {

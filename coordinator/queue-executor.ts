@@ -22,10 +22,10 @@ import { checkMessage, Schemas } from "../core/security/messages.js";
 import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
 import { messageOf } from "../core/errors.js";
-import { Interrupted } from "./interrupted.js";
+import { Interrupted } from "../engine/interrupted.js";
 import type { Redis } from "ioredis";
 import { QueueResults, type Finish } from "./queue-results.js";
-import type { RetryPolicy } from "./retry.js";
+import type { RetryPolicy } from "../engine/retry.js";
 
 /**
  * Completed queue entries kept, queue-wide (older ones are deleted as tasks complete), so a long job

@@ -11,7 +11,7 @@ import type { TaskResult } from "../core/tasks.js";
 import { FENCE } from "../core/cluster/fence.js";
 import { fencedEval, guardEffect, type Fence } from "./fencing.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
-import type { JobStore } from "./job-store.js";
+import type { JobStore } from "../engine/job-store.js";
 import type { JobProgress } from "../core/progress.js";
 import { countRejection, Rejected } from "../core/security/rejections.js";
 import type { Signer } from "../core/security/signing.js";

@@ -16,7 +16,7 @@ import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { artifactsDir } from "../core/storage.js";
 import { collectOrphans } from "../core/leftovers.js";
-import { removeTree } from "./remove-tree.js";
+import { removeTree } from "../engine/remove-tree.js";
 import { plural } from "../core/show.js";
 
 export interface RetentionOptions {

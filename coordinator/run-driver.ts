@@ -22,9 +22,9 @@ import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerp
 import type { JobReport } from "../core/progress.js";
 import { jobScratchDir } from "../core/storage.js";
 import { fencedEval, type Fence } from "./fencing.js";
-import { Interrupted } from "./interrupted.js";
-import { admitRecord } from "./admission.js";
-import { runPipeline, type StageOutcome } from "./pipeline-runner.js";
+import { Interrupted } from "../engine/interrupted.js";
+import { admitRecord } from "../engine/admission.js";
+import { runPipeline, type StageOutcome } from "../engine/pipeline-runner.js";
 
 
 /** The stage's job: the one already recorded in the run, or a new job record, queued. */

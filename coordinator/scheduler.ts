@@ -18,9 +18,9 @@ import { ENDED, FIRE, latestRunOf, listSchedules, queuedDue, readSchedule, SCHED
 import { messageOf, messageWithCauses } from "../core/errors.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
-import { Interrupted } from "./interrupted.js";
-import { admitRecord } from "./admission.js";
-import { runSubmissionIsolated, type IsolationLimits } from "./plan-isolated.js";
+import { Interrupted } from "../engine/interrupted.js";
+import { admitRecord } from "../engine/admission.js";
+import { runSubmissionIsolated, type IsolationLimits } from "../engine/plan-isolated.js";
 
 export class Scheduler {
   private worker: Worker | undefined;

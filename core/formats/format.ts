@@ -83,7 +83,7 @@ export interface RecordWriter {
 
 /**
  * Where committed parts go when the job commits. Files are renamed into the output folder
- * (coordinator/committer.ts); a sink such as PostgreSQL loads its staged parts in one transaction.
+ * (engine/committer.ts); a sink such as PostgreSQL loads its staged parts in one transaction.
  */
 export interface OutputSink {
   /** Checks the destination is reachable and fit before any task runs. */

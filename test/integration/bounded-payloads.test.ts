@@ -29,7 +29,7 @@ describe("bounded payloads", () => {
   /** Runs word count in this process over `maps` splits and `partitions` reduces, recording each message and result. */
   async function recorded(splitSize: number, partitions: number) {
     const [{ loadModule }, { planJob }, { JobDriver }, { ThreadPool }] = await Promise.all([
-      dist("core/artifact.js"), dist("coordinator/plan.js"), dist("coordinator/driver.js"), dist("worker/pool.js"),
+      dist("core/artifact.js"), dist("engine/plan.js"), dist("engine/driver.js"), dist("worker/pool.js"),
     ]);
     const workdir = s.path("wd");
     const artifact = await builtBundleJob(WORDCOUNT, workdir);

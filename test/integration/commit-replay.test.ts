@@ -19,7 +19,7 @@ const dist = (p: string) => import(join(REPO, "dist", p));
 describe("a result committed before the driver knew it", () => {
   it.each([["map-only (parts)", 0], ["with reduces (map outputs)", 2]])("keeps the winner's files when its own commit reports 'not won': %s", async (_label, partitions) => {
     const [{ loadModule }, { planJob }, { JobDriver }, { ThreadPool }, { MemoryJobStore }] = await Promise.all([
-      dist("core/artifact.js"), dist("coordinator/plan.js"), dist("coordinator/driver.js"), dist("worker/pool.js"), dist("coordinator/job-store.js"),
+      dist("core/artifact.js"), dist("engine/plan.js"), dist("engine/driver.js"), dist("worker/pool.js"), dist("engine/job-store.js"),
     ]);
     const lines = Array.from({ length: 400 }, (_, i) => `line ${i} ${i % 7}`);
     const input = s.write(`in-${partitions}.txt`, lines.join("\n") + "\n");

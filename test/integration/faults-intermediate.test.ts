@@ -215,7 +215,7 @@ describe("two attempts of one task that both finish", () => {
 });
 
 describe("a map output lost under several reducers (embedded)", () => {
-  // Regression (was an engine bug): JobDriver.regenerate (coordinator/driver.ts:273-294) never stores its promise in
+  // Regression (was an engine bug): JobDriver.regenerate (engine/driver.ts:273-294) never stores its promise in
   // `this.regenerating`, so every reducer that notices the loss re-runs the map task again, and
   // past MAX_REGENERATIONS (3) the next reducer's failure is counted as an ordinary failed attempt
   // ("output of map-00001 lost 4 times"): with --max-attempts 1 the job fails although no task

@@ -163,7 +163,7 @@ describe("a record that always throws, on a cluster", () => {
   // Regression (was an engine bug): on a cluster a failing task runs up to --max-attempts² times (here 4 runs for
   // --max-attempts 2, 16 for the default 4): each BullMQ job gets `attempts: maxAttempts`
   // (coordinator/queue-executor.ts:31-34) and the driver then retries the failed task as a new copy
-  // up to maxAttempts times again (JobDriver.runTask, coordinator/driver.ts:187-213). The error still says "attempt 2 of 2".
+  // up to maxAttempts times again (JobDriver.runTask, engine/driver.ts:187-213). The error still says "attempt 2 of 2".
   it("…after exactly --max-attempts runs of the task", () => {
     expect(runs).toBe(2);
   });

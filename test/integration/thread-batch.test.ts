@@ -14,7 +14,7 @@ const dist = (p: string) => import(join(REPO, "dist", p));
 
 describe("ThreadPool.runBatch", () => {
   it("runs a batch of map tasks on one thread and returns one outcome per task", async () => {
-    const [{ loadModule }, { planJob }, { ThreadPool }] = await Promise.all([dist("core/artifact.js"), dist("coordinator/plan.js"), dist("worker/pool.js")]);
+    const [{ loadModule }, { planJob }, { ThreadPool }] = await Promise.all([dist("core/artifact.js"), dist("engine/plan.js"), dist("worker/pool.js")]);
     const workdir = s.path("wd");
     const input = s.write("in.txt", Array.from({ length: 40 }, (_, i) => `w${i % 3}`).join("\n") + "\n");
     const artifact = await builtBundleJob(join(EXAMPLE_JOBS, "wordcount.ts"), workdir);

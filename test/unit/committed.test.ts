@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CommittedResults } from "../../coordinator/committed.js";
+import { CommittedResults } from "../../engine/committed.js";
 import { taskId } from "../../core/ids.js";
 import type { TaskResult } from "../../core/tasks.js";
 

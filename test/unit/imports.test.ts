@@ -1,6 +1,6 @@
 /**
  * The layering the README's layout table promises, checked on every `npm test`: imports flow
- * toward `core/`; `coordinator/` and `worker/` never import each other; example jobs import only
+ * toward `core/`; the engine imports only `core/`; `coordinator/` and `worker/` never import each other; example jobs import only
  * the public API (and each other: a pipeline module composes job modules); and no module imports itself through a circle (runtime imports: a circle through
  * `import type` alone is erased by the compiler, but is reported too, so none creeps in).
  */
@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const FOLDERS = ["core", "coordinator", "worker", "cli", "jobs"];
+const FOLDERS = ["core", "engine", "coordinator", "worker", "cli", "jobs"];
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -44,6 +44,11 @@ describe("import boundaries", () => {
 
   it("core imports nothing outside core", () => {
     const wrong = files.filter((f) => top(f) === "core").flatMap((f) => graph.get(f)!.local.filter((t) => top(t) !== "core").map((t) => `${f} → ${t}`));
+    expect(wrong).toEqual([]);
+  });
+
+  it("the engine imports only core (it serves both transports)", () => {
+    const wrong = files.filter((f) => top(f) === "engine").flatMap((f) => graph.get(f)!.local.filter((t) => !["engine", "core"].includes(top(t))).map((t) => `${f} → ${t}`));
     expect(wrong).toEqual([]);
   });
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { OutputCommitter, type CommitStep } from "../../coordinator/committer.js";
+import { OutputCommitter, type CommitStep } from "../../engine/committer.js";
 import { exchangePaths } from "../../core/exchange.js";
 import type { PartFile } from "../../core/tasks.js";
 

@@ -12,7 +12,7 @@ import { closest } from "../../core/did-you-mean.js";
 import { committedFingerprint, FINGERPRINT_FILE, stageFingerprint } from "../../core/pipeline/fingerprint.js";
 import { resolveStages, type ResolvedStage } from "../../core/pipeline/stages.js";
 import { expand, logicalTime, parseAt } from "../../core/pipeline/templates.js";
-import { PipelineFailedError, runPipeline, type PipelineHooks, type StageOutcome } from "../../coordinator/pipeline-runner.js";
+import { PipelineFailedError, runPipeline, type PipelineHooks, type StageOutcome } from "../../engine/pipeline-runner.js";
 import type { JobReport } from "../../core/progress.js";
 
 const map = () => {};

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cutPoints } from "../../coordinator/range-sample.js";
+import { cutPoints } from "../../engine/range-sample.js";
 
 describe("range boundaries from sorted sample keys", () => {
   it("cuts distinct keys into equal shares", () => {
