@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { JOB_DEFAULTS } from "./job-settings.js";
-import { runJob } from "./run.js";
+import { JOB_DEFAULTS } from "../runner/job-settings.js";
+import { runJob } from "../runner/run.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const ORDERS = join(ROOT, "demo-data", "orders");

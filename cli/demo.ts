@@ -7,8 +7,8 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { JOB_DEFAULTS } from "./job-settings.js";
-import { runJob } from "./run.js";
+import { JOB_DEFAULTS } from "../runner/job-settings.js";
+import { runJob } from "../runner/run.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DATA = join(ROOT, "demo-data");

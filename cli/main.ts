@@ -7,9 +7,9 @@ import { SheafError } from "../core/errors.js";
 import { redactUrl } from "../core/security/credentials.js";
 import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
-import { JOB_DEFAULTS, type JobSettings } from "./job-settings.js";
-import { printableReport } from "./status.js";
-import { plural } from "./format.js";
+import { JOB_DEFAULTS, type JobSettings } from "../runner/job-settings.js";
+import { printableReport } from "../runner/status.js";
+import { plural } from "../runner/format.js";
 
 // Commands load what they need when they run: `sheaf run` never loads BullMQ or ioredis, the
 // cluster commands never load the thread pool (a second saved per process start).
@@ -192,7 +192,7 @@ export function buildProgram(): Command {
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
       try {
-        const { runJob } = await import("./run.js");
+        const { runJob } = await import("../runner/run.js");
         await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from }, controller.signal);
       } finally {
         process.off("SIGINT", onSignal);

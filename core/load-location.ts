@@ -1,7 +1,7 @@
 /**
  * Where in the user's own files a job module failed to load. An artifact is one bundle, so the
  * positions V8 gives (a throw at import time, a syntax error only V8 finds such as an invalid
- * regular expression) are lines of the bundle; the inline source map cli/bundle.ts adds turns them
+ * regular expression) are lines of the bundle; the inline source map runner/bundle.ts adds turns them
  * back into `jobs/x.ts:4:13`, the file as bundled (relative to the folder it was bundled from).
  */
 import { spawnSync } from "node:child_process";

@@ -288,6 +288,6 @@ export function wordCounts(text: string): Map<string, number> {
 
 /** The built CLI's bundler (it resolves `sheaf` to the built public API, as `sheaf submit` does). */
 export async function builtBundleJob(jobFile: string, workdir: string): Promise<{ sha256: string; path: string }> {
-  const { bundleJob } = (await import(join(REPO, "dist/cli/bundle.js"))) as typeof import("../../cli/bundle.js");
+  const { bundleJob } = (await import(join(REPO, "dist/runner/bundle.js"))) as typeof import("../../runner/bundle.js");
   return bundleJob(jobFile, workdir);
 }

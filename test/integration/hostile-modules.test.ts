@@ -36,7 +36,7 @@ afterAll(async () => {
  * The built bundler, as the CLI runs it: from the sources, `import "sheaf"` would resolve to
  * core/api/index.js, which only the build writes.
  */
-const { bundleJob } = (await import(pathToFileURL(join(REPO, "dist/cli/bundle.js")).href)) as typeof import("../../cli/bundle.js");
+const { bundleJob } = (await import(pathToFileURL(join(REPO, "dist/runner/bundle.js")).href)) as typeof import("../../runner/bundle.js");
 
 /** Bundles a job file into the cluster's workdir and queues its job record, skipping submit's checks. */
 async function queueUnchecked(file: string, name: string): Promise<JobId> {

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const FOLDERS = ["core", "engine", "coordinator", "worker", "cli", "jobs"];
+const FOLDERS = ["core", "engine", "coordinator", "worker", "runner", "cli", "jobs"];
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -49,6 +49,11 @@ describe("import boundaries", () => {
 
   it("the engine imports only core (it serves both transports)", () => {
     const wrong = files.filter((f) => top(f) === "engine").flatMap((f) => graph.get(f)!.local.filter((t) => !["engine", "core"].includes(top(t))).map((t) => `${f} → ${t}`));
+    expect(wrong).toEqual([]);
+  });
+
+  it("the runner API never imports the command line (the CLI is a parser over it)", () => {
+    const wrong = files.filter((f) => top(f) === "runner").flatMap((f) => graph.get(f)!.local.filter((t) => top(t) === "cli").map((t) => `${f} → ${t}`));
     expect(wrong).toEqual([]);
   });
 

@@ -1,8 +1,8 @@
 /** Issue 17: a count of one reads "1 map task", not "1 map tasks", in every summary and status line. */
 import { describe, expect, it } from "vitest";
-import { ProgressReporter } from "../../cli/progress.js";
-import { describeOutcome } from "../../cli/pipeline-summary.js";
-import { renderJob } from "../../cli/status.js";
+import { ProgressReporter } from "../../runner/progress.js";
+import { describeOutcome } from "../../runner/pipeline-summary.js";
+import { renderJob } from "../../runner/status.js";
 import { plural } from "../../core/show.js";
 import type { JobReport } from "../../core/progress.js";
 import type { JobRecord } from "../../core/cluster/jobs.js";

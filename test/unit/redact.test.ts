@@ -12,7 +12,7 @@ import type { JobRecord } from "../../core/cluster/jobs.js";
 import { redactUrl, redisUrlFrom } from "../../core/cluster/redis.js";
 import type { RunRecord } from "../../core/cluster/runs.js";
 import { jobThreadEnv, noteCredentials } from "../../core/security/credentials.js";
-import { printable, renderJob, renderJobTable, renderRun } from "../../cli/status.js";
+import { printable, renderJob, renderJobTable, renderRun } from "../../runner/status.js";
 
 describe("redactUrl", () => {
   const cases: [string, string][] = [

@@ -1,0 +1,104 @@
+/**
+ * The runner API's options: the CLI's flags in camelCase, validated once here with an error naming
+ * the field, and turned into the settings `run` and `submit` share. Defaults are core/defaults.ts's.
+ */
+import * as v from "valibot";
+import { JOB_DEFAULTS } from "../core/defaults.js";
+import { SheafError } from "../core/errors.js";
+import type { JobSettings } from "./job-settings.js";
+import type { PipelineSettings } from "./submit.js";
+
+const Count = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+const JobOptionsSchema = v.strictObject({
+  input: v.optional(v.union([v.string(), v.array(v.string())])),
+  output: v.optional(v.string()),
+  workdir: v.optional(v.string()),
+  partitions: v.optional(Count),
+  splitSize: v.optional(Count),
+  sortBuffer: v.optional(Count),
+  params: v.optional(v.record(v.string(), v.string())),
+  maxAttempts: v.optional(Count),
+  taskTimeout: v.optional(Count),
+  checkpointEvery: v.optional(Count),
+  speculative: v.optional(v.boolean()),
+  overwrite: v.optional(v.boolean()),
+  waitForOutput: v.optional(v.boolean()),
+  allowRoots: v.optional(v.array(v.string())),
+  at: v.optional(v.union([v.string(), v.date()])),
+  tz: v.optional(v.string()),
+  force: v.optional(v.boolean()),
+  only: v.optional(v.string()),
+  from: v.optional(v.string()),
+});
+
+/** What `run` and `submit` take: a job's (or pipeline's) settings, as the CLI's flags give them. */
+export interface JobOptions {
+  /** Input files, folders or globs (none for a table source or a pipeline). */
+  input?: string | string[];
+  /** The output folder (none for a sink or a pipeline). */
+  output?: string;
+  /** Artifacts and intermediate files. @defaultValue `$SHEAF_WORKDIR`, else `.sheaf` */
+  workdir?: string;
+  /** Reduce tasks; overrides the job's `partitions`. @defaultValue the job's, else 4 */
+  partitions?: number;
+  /** Target bytes per map task. @defaultValue 64 MiB */
+  splitSize?: number;
+  /** Map-side sort buffer per task, in bytes, before sorted runs spill. @defaultValue 128 MiB */
+  sortBuffer?: number;
+  /** Job parameters, in `ctx.params`. */
+  params?: Record<string, string>;
+  /** Attempts per task before the job fails. @defaultValue 4 */
+  maxAttempts?: number;
+  /** Milliseconds before an attempt is stopped and retried; overrides the job's `taskTimeout`. */
+  taskTimeout?: number;
+  /** Bytes of work between a task's checkpoints. @defaultValue 16 MiB */
+  checkpointEvery?: number;
+  /** `false`: no backup attempts for stragglers. @defaultValue the job's, else true */
+  speculative?: boolean;
+  /** Replace a finished job's output, atomically. @defaultValue false */
+  overwrite?: boolean;
+  /** While another job writes the output, wait for it instead of refusing. @defaultValue false */
+  waitForOutput?: boolean;
+  /** Inputs, output and workdir must lie inside these folders (with `SHEAF_ALLOW_ROOTS`). */
+  allowRoots?: string[];
+  /** Pipelines: the logical time, and the zone it is read in. @defaultValue now, UTC */
+  at?: string | Date;
+  tz?: string;
+  /** Pipelines: rerun every stage; rerun one stage; rerun a stage and those after it. */
+  force?: boolean;
+  only?: string;
+  from?: string;
+}
+
+/** Checks `o` (unknown fields refused, each naming the field) and gives the settings it stands for. */
+export function jobSettingsOf(o: unknown, caller: string): JobSettings & PipelineSettings {
+  const parsed = v.safeParse(JobOptionsSchema, o ?? {});
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const field = issue.path?.map((p) => String(p.key)).join(".") || "options";
+    throw new SheafError("BAD_OPTION", `${caller}: option ${field}: ${issue.message}`);
+  }
+  const x = parsed.output;
+  return {
+    inputs: x.input === undefined ? [] : typeof x.input === "string" ? [x.input] : x.input,
+    output: x.output,
+    workdir: x.workdir ?? process.env.SHEAF_WORKDIR ?? ".sheaf",
+    splitSize: x.splitSize ?? JOB_DEFAULTS.splitSize,
+    partitions: x.partitions,
+    params: x.params ?? {},
+    sortBufferBytes: x.sortBuffer ?? JOB_DEFAULTS.sortBufferBytes,
+    overwrite: x.overwrite ?? false,
+    waitForOutput: x.waitForOutput,
+    maxAttempts: x.maxAttempts ?? JOB_DEFAULTS.maxAttempts,
+    taskTimeoutMs: x.taskTimeout,
+    checkpointBytes: x.checkpointEvery,
+    speculative: x.speculative,
+    allowRoots: x.allowRoots ?? [], // SHEAF_ALLOW_ROOTS is added where they are used (AllowedRoots.from)
+    at: x.at instanceof Date ? x.at.toISOString() : x.at,
+    tz: x.tz,
+    force: x.force,
+    only: x.only,
+    from: x.from,
+  };
+}
