@@ -9,7 +9,7 @@ import type { Redis } from "ioredis";
 import { loadModule } from "../core/artifact.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { makeRunSubmission, newRunId, type RunSettings } from "../core/cluster/runs.js";
+import { makeRunSubmission, newRunId, runAttempt, type RunSettings } from "../core/cluster/runs.js";
 import {
   deleteSchedule, firedDueTimes, latestRunOf, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
 } from "../core/cluster/schedules.js";
@@ -173,9 +173,14 @@ export async function backfill(
   const start = parseAt(from, undefined, "--from");
   const end = parseAt(to, undefined, "--to");
   const due: number[] = [];
-  for (const d of dueTimes(when(s.spec), start, end).map((t) => t.getTime())) {
-    if (queued.has(d)) continue;
-    const latest = await latestRunOf(redis, keys, name, d, fired.get(d) ?? "");
+  const window = dueTimes(when(s.spec), start, end).map((t) => t.getTime()).filter((d) => !queued.has(d));
+  // One round trip for the run each due time's fired entry names (or its first); only a due time
+  // whose run is there is looked at further (for a rerun after it).
+  const pipe = redis.pipeline();
+  for (const d of window) pipe.exists(keys.run(newRunId(name, d, runAttempt(fired.get(d) || newRunId(name, d)))));
+  const there = ((await pipe.exec()) ?? []).map(([, n]) => n === 1);
+  for (const [i, d] of window.entries()) {
+    const latest = there[i] ? await latestRunOf(redis, keys, name, d, fired.get(d) ?? "") : undefined;
     // A fired due time whose run record retention removed still ran.
     const ran = latest !== undefined || !!fired.get(d);
     if (!ran || (o.rerunFailed && latest?.state === "failed")) due.push(d);
