@@ -20,7 +20,7 @@ export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
   reduce?: (key: K, values: Iterable<V>, ctx: TaskContext) => O | undefined;
   /** @defaultValue tsv() */
   output?: OutputFormat;
-  /** Number of reduce tasks. @defaultValue the number of threads running the job */
+  /** Number of reduce tasks. @defaultValue 4, on `sheaf run` and a cluster alike (`--partitions` overrides it) */
   partitions?: number;
   /**
    * Chooses a key's partition, an integer in [0, n). `"range"` gives a total order: partitions hold
@@ -49,10 +49,10 @@ export interface JobSpec<R = any, K extends Key = any, V = any, O = any> {
    * still sorts (grouping by key relies on it), so output is the same either way. @defaultValue "key"
    */
   sort?: "key" | "none";
-  /** Called once per task before its first record. */
-  setup?: (ctx: TaskContext) => void;
-  /** Called once per task after its last record. */
-  cleanup?: (ctx: TaskContext) => void;
+  /** Called once per task before its first record; an async one is awaited. */
+  setup?: (ctx: TaskContext) => void | Promise<void>;
+  /** Called once per task after its last record; an async one is awaited. */
+  cleanup?: (ctx: TaskContext) => void | Promise<void>;
 }
 
 /** A validated job, as the default export of a job module. */
