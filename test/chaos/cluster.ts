@@ -6,7 +6,7 @@
  * fills up.
  */
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { Cluster, type Proc } from "../integration/cluster-harness.js";
@@ -156,6 +156,15 @@ export class ChaosCluster {
   async startRedis(): Promise<void> {
     await this.cluster.startRedis();
     this.redisUp = true;
+  }
+
+  /** Writes every coordinator's and worker's output to `<dir>/<role>-<pid>.log` (kept with a failed run's files). */
+  saveLogs(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const p of this.cluster.procs) {
+      const role = ["coordinator", "worker"].find((r) => p.child.spawnargs.includes(r));
+      if (role) writeFileSync(join(dir, `${role}-${p.child.pid}.log`), p.output());
+    }
   }
 
   async close(): Promise<void> {

@@ -111,6 +111,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     report.note(`the runner failed: ${(err as Error).stack}`);
   } finally {
     await cc.close().catch((err: Error) => report.note(`stopping the cluster: ${err.message}`));
+    cc.saveLogs(join(root, "logs"));
     disk.unmount();
     if (pgOk) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
     await admin.end().catch(() => undefined);
