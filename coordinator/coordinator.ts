@@ -75,7 +75,7 @@ const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1"
 const FINISH = FENCE + `
 redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
-redis.call('HDEL', KEYS[3], 'plan', 'planSig', 'prepared')
+redis.call('HDEL', KEYS[3], 'plan', 'planSig', 'prepared', 'published')
 redis.call('DEL', KEYS[4])
 ${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
 return 1`;

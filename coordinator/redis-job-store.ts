@@ -20,6 +20,7 @@ import type { Signer } from "../core/security/signing.js";
 const COMMIT = FENCE + "local won = {} for i = 3, #ARGV, 2 do won[#won + 1] = redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) end return won";
 const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
 const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";
+const PUBLISHED = FENCE + "return redis.call('HSET', KEYS[3], 'published', '1')";
 /** Stores the plan and its signature unless one is stored, and returns the stored pair: the first leader's plan wins. */
 const PLAN = FENCE + `
 if redis.call('HSETNX', KEYS[3], 'plan', ARGV[3]) == 1 then redis.call('HSET', KEYS[3], 'planSig', ARGV[4]) end
@@ -122,6 +123,14 @@ export class RedisJobStore implements JobStore {
   /** A committed result read back, checked as any message from Redis is. */
   private parseResult(taskId: string, json: string): TaskResult {
     return checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
+  }
+
+  async published(): Promise<boolean> {
+    return (await this.redis.hget(this.keys.job(this.jobId), "published")) === "1";
+  }
+
+  async markPublished(): Promise<void> {
+    await this.fenced(PUBLISHED, this.keys.job(this.jobId));
   }
 
   async uncommit(taskId: TaskId): Promise<void> {

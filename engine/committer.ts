@@ -14,6 +14,7 @@
  * A job whose output is a sink (PostgreSQL) stages its parts there instead: the job commit hands
  * them to the sink, which makes them visible at once.
  */
+import type { JobStore } from "./job-store.js";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SheafError } from "../core/errors.js";
@@ -77,6 +78,8 @@ export class OutputCommitter {
     private readonly sink?: OutputSink,
     private readonly guard: Guard = async () => {},
     private readonly afterStep: (step: CommitStep) => void = () => {},
+    /** Where the job records that its output is swapped in (the job store); absent, a resume relies on the files alone. */
+    private readonly record?: Pick<JobStore, "published" | "markPublished">,
   ) {
     this.output = job.output;
     this.staging = stagingDir(job.output, job.jobId);
@@ -120,7 +123,14 @@ export class OutputCommitter {
       await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)), fingerprint);
       return;
     }
-    if (this.committing(this.output)) return this.finishSwap(); // a resumed commit, past its swap
+    if (this.committing(this.output)) {
+      // A resumed commit, past its swap.
+      await this.record?.markPublished();
+      return this.finishSwap();
+    }
+    // A resumed commit that had finished: the output is this job's, whatever `_temporary` holds now
+    // (an attempt redelivered after the commit can write its part there again).
+    if (!this.committing(this.staging) && (await this.record?.published())) return this.removeTemporary();
     const sorted = [...parts].sort((a, b) => (a.name < b.name ? -1 : 1));
     if (!this.committing(this.staging) && sorted.length > 0 && sorted.every((p) => !existsSync(p.path)) && existsSync(successMarker(this.output))) {
       // A resumed commit that had finished (its parts moved, its marker gone): only `_temporary`,
@@ -152,6 +162,7 @@ export class OutputCommitter {
     await this.guard("publish the job's output");
     this.swapIn(overwrite);
     this.afterStep("swapped");
+    await this.record?.markPublished();
     await this.finishSwap();
   }
 

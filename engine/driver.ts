@@ -103,7 +103,7 @@ export class JobDriver {
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.store = options.store ?? new MemoryJobStore();
-    this.committer = new OutputCommitter(plan.config, undefined, this.guard, options.onCommitStep);
+    this.committer = new OutputCommitter(plan.config, undefined, this.guard, options.onCommitStep, this.store);
     this.progress = {
       stage: "map",
       mapsDone: 0,
@@ -130,7 +130,7 @@ export class JobDriver {
 
   async run(): Promise<JobReport> {
     const sink = await outputSink(this.plan.config.formats.output);
-    if (sink) this.committer = new OutputCommitter(this.plan.config, sink, this.guard, this.options.onCommitStep);
+    if (sink) this.committer = new OutputCommitter(this.plan.config, sink, this.guard, this.options.onCommitStep, this.store);
     // Outside the try: a refused output folder (another job's output) must not be aborted.
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);
     try {

@@ -22,6 +22,13 @@ export interface JobStore {
    * rejects with Interrupted when this process may no longer act for the job (a stale leader).
    */
   guard(what: string): Promise<void>;
+  /**
+   * Whether this job's commit swapped its output in: recorded right after the swap, so a resumed
+   * commit knows its output is published even once nothing in the folder names the job (the
+   * output's `_SUCCESS` is empty by contract) and a late attempt has left a part in `_temporary`.
+   */
+  published(): Promise<boolean>;
+  markPublished(): Promise<void>;
 }
 
 export class MemoryJobStore implements JobStore {
@@ -49,4 +56,14 @@ export class MemoryJobStore implements JobStore {
 
   /** One process drives the job: it always may. */
   async guard(): Promise<void> {}
+
+  private swapped = false;
+
+  async published(): Promise<boolean> {
+    return this.swapped;
+  }
+
+  async markPublished(): Promise<void> {
+    this.swapped = true;
+  }
 }

@@ -102,3 +102,20 @@ describe("a job commit over a finished output", () => {
     expect(readdirSync(dirname(output))).toEqual([basename(output)]);
   });
 });
+
+describe("a commit resumed after it had finished", () => {
+  it("is a no-op even when a redelivered attempt wrote a committed part into _temporary again (chaos seed 2026: the job failed with ENOENT though its output was in)", async () => {
+    const { output, parts } = setUp();
+    const { MemoryJobStore } = await import("../../engine/job-store.js");
+    const store = new MemoryJobStore();
+    await new OutputCommitter({ output, jobId: "job-1" }, undefined, async () => {}, () => {}, store).commitJob("job-1", parts);
+    expect(readerSees(output)).toBe("new");
+    // The leader died before recording the job's end; an attempt redelivered by the queue wrote its
+    // part again under a _temporary the resume made again.
+    mkdirSync(dirname(parts[1]!.path), { recursive: true });
+    writeFileSync(parts[1]!.path, "new one\n");
+    await new OutputCommitter({ output, jobId: "job-1" }, undefined, async () => {}, () => {}, store).commitJob("job-1", parts);
+    expect(readerSees(output)).toBe("new");
+    expect(readdirSync(output).sort()).toEqual(["_SUCCESS", "part-00000", "part-00001"]);
+  });
+});
