@@ -45,7 +45,7 @@ describe("two jobs on one output", () => {
   it("sheaf run --wait-for-output: the second waits for the first to end, then replaces its output", async () => {
     const out = s.path("out-wait");
     const base = ["run", FAULTY, "-o", out, "--split-size", "4k", "--workdir", s.path("wd")];
-    const first = runAsync([...base, "-i", ...files, "-q", ...params({ taskMs: 400 })]);
+    const first = runAsync([...base, "-i", ...files, "-q", ...params({ taskMs: 1_500 })]);
     await until("the first to take the output", () => existsSync(writerLockPath(out)), 30_000, 10);
     const second = runAsync([...base, "-i", ...other, "--overwrite", "--wait-for-output"]);
     const [a, b] = [await first.done, await second.done];
@@ -74,7 +74,7 @@ describe("two jobs on one output", () => {
       await cluster.worker(2);
       const out = s.path("out-cluster");
       const args = ["submit", FAULTY, "-i", ...files, "-o", out, "--split-size", "4k"];
-      const sub = await cluster.run([...args, ...params({ taskMs: 2_000 })]);
+      const sub = await cluster.run([...args, ...params({ taskMs: 3_000 })]);
       expect(sub.code, sub.output).toBe(0);
       const id = sub.stdout.trim().split("\n")[0]!;
       await until("its coordinator to take the output", () => existsSync(writerLockPath(out)), 30_000, 20);
@@ -90,7 +90,7 @@ describe("two jobs on one output", () => {
       expectOracle(out, wordcountOracle(files));
 
       // Asked to wait, a second job is queued; its coordinator waits for the first, then replaces the output.
-      const again = await cluster.run([...args, "--overwrite", ...params({ taskMs: 1_500 })]);
+      const again = await cluster.run([...args, "--overwrite", ...params({ taskMs: 3_000 })]);
       expect(again.code, again.output).toBe(0);
       const firstId = again.stdout.trim().split("\n")[0]!;
       await until("its coordinator to take the output", () => existsSync(writerLockPath(out)), 30_000, 20);
@@ -143,7 +143,7 @@ export default defineJob({ name: "tw", input: lines(), map(w: string, emit) { em
 
   it("sheaf run: the second is refused while the first loads, naming it; --wait-for-output waits", async () => {
     const args = ["run", job, "-i", input, "--workdir", s.path("wd-table"), "-q"];
-    const first = runAsync([...args, "--param", "holdMs=1500"]);
+    const first = runAsync([...args, "--param", "holdMs=5000"]);
     await until("the first to hold the table", async () => (await db.query(`SELECT 1 FROM ${schema}.sheaf_writers`).catch(() => ({ rowCount: 0 }))).rowCount === 1, 30_000, 20);
     const second = await runAsync(args).done;
     expect(second.status).toBe(1);
@@ -161,7 +161,7 @@ export default defineJob({ name: "tw", input: lines(), map(w: string, emit) { em
       await cluster.startRedis();
       await cluster.coordinator();
       await cluster.worker(2);
-      const sub = await cluster.run(["submit", job, "-i", input, "--param", "holdMs=2000"]);
+      const sub = await cluster.run(["submit", job, "-i", input, "--param", "holdMs=6000"]);
       expect(sub.code, sub.output).toBe(0);
       const id = sub.stdout.trim().split("\n")[0]!;
       await until("its coordinator to take the table", async () => (await db.query(`SELECT 1 FROM ${schema}.sheaf_writers`).catch(() => ({ rowCount: 0 }))).rowCount === 1, 30_000, 20);
