@@ -10,7 +10,7 @@
  * starts with its creation time) is older than a grace period, and dead runs' folders. A folder
  * marked by another prefix, or not marked, is never touched: clusters may share a workdir.
  */
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { processAlive } from "./output-writer-lock.js";
@@ -21,17 +21,27 @@ const JOBS = "jobs";
 
 /** Marks a `sheaf run` job's scratch folder (made by then) as this process's. */
 export function markRunOwner(scratch: string, jobId: string): void {
-  // Whole or not at all (written aside, then renamed): a mark read half-written looks like a dead run's.
-  const aside = join(scratch, `${RUN_OWNER}.${process.pid}`);
-  writeFileSync(aside, JSON.stringify({ jobId, by: "run", pid: process.pid, host: hostname(), since: Date.now() }));
-  renameSync(aside, join(scratch, RUN_OWNER));
+  mark(scratch, RUN_OWNER, { jobId, by: "run", pid: process.pid, host: hostname(), since: Date.now() });
+}
+
+/**
+ * Writes a mark whole or not at all (aside, then renamed: a mark read half-written looks like a
+ * dead run's). Best effort: a full disk must not fail the job for it; an unmarked folder is only
+ * never collected.
+ */
+function mark(scratch: string, name: string, what: unknown): void {
+  const aside = join(scratch, `${name}.${process.pid}`);
+  try {
+    writeFileSync(aside, JSON.stringify(what));
+    renameSync(aside, join(scratch, name));
+  } catch {
+    rmSync(aside, { force: true });
+  }
 }
 
 /** Marks a cluster job's scratch folder (made by then) with the coordinator's Redis prefix. */
 export function markClusterOwner(scratch: string, prefix: string): void {
-  const aside = join(scratch, `${CLUSTER_OWNER}.${process.pid}`);
-  writeFileSync(aside, JSON.stringify({ prefix }));
-  renameSync(aside, join(scratch, CLUSTER_OWNER));
+  mark(scratch, CLUSTER_OWNER, { prefix });
 }
 
 /** Whose a scratch folder is: a `sheaf run` alive or dead, a cluster job (of which prefix), or unknown (no mark). */

@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { SheafError } from "./errors.js";
+import { diskFull, SheafError } from "./errors.js";
 import { sleep } from "./sleep.js";
 import { stagingDir } from "./storage.js";
 
@@ -106,7 +106,12 @@ export async function takeOutput(output: string, jobId: string, by: WriterLock["
   // Written whole under a private name, then linked in place (link fails if the lock exists): a
   // reader never sees a lock half-written, which it would take for a dead holder's.
   const draft = `${path}.${process.pid}-${randomBytes(4).toString("hex")}`;
-  writeFileSync(draft, JSON.stringify(holderOf(jobId, by)));
+  try {
+    writeFileSync(draft, JSON.stringify(holderOf(jobId, by)));
+  } catch (err) {
+    rmSync(draft, { force: true });
+    throw diskFull(err, draft, "its output's writer lock") ?? err;
+  }
   try {
     for (let tries = 0; tries < 5; tries++) {
       try {
