@@ -10,8 +10,10 @@ import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { artifactHash } from "../core/artifact.js";
 import { FINISHED, readJob, unfinishedJobs, type JobSubmission } from "../core/cluster/jobs.js";
-import { FENCE, START } from "../core/cluster/fence.js";
-import { adoptLegacyRecords, endRecord } from "../core/cluster/records.js";
+import { adoptLegacyRecords } from "../core/cluster/records.js";
+import { LeaderWrites, type Fence } from "../core/cluster/state/leader-writes.js";
+import { decodeEvent, publishEvent } from "../core/cluster/state/events.js";
+import { readField, RECORD_FIELDS } from "../core/cluster/state/fields.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
@@ -29,7 +31,7 @@ import type { JobPlan } from "../engine/plan.js";
 import { withConfig } from "../engine/stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "../engine/plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
-import { RedisJobStore, type Fence } from "./redis-job-store.js";
+import { RedisJobStore } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
 import { admitRecord, checkSubmission, checkPlan } from "../engine/admission.js";
@@ -63,22 +65,6 @@ export interface CoordinatorOptions {
   roots?: AllowedRoots;
 }
 
-
-/** Records that a job's output folder was prepared. */
-const PREPARED = FENCE + "redis.call('HSET', KEYS[3], 'prepared', '1') return 1";
-
-/**
- * Records a job's outcome, moves it to the finished set, and drops its commit records, stored plan and
- * prepared mark (a finished record set back to queued must be prepared again: an output with
- * `_SUCCESS` is then refused unless --overwrite). KEYS[5]: the jobs zset; ARGV[6]: the id.
- */
-const FINISH = FENCE + `
-redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
-redis.call('HDEL', KEYS[3], 'plan', 'planSig', 'prepared', 'published')
-redis.call('DEL', KEYS[4])
-${endRecord("KEYS[5]", "ARGV[6]", "ARGV[4]")}
-return 1`;
 
 export class Coordinator {
   private readonly keys: Keys;
@@ -125,7 +111,7 @@ export class Coordinator {
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
     this.retention = new Retention(this.redis, this.keys, this.options.retention ?? {}, this.log);
-    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.fence(), this.log, this.options.planLimits, this.signer);
+    this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.leaderFence(), this.log, this.options.planLimits, this.signer);
     void this.lead();
   }
 
@@ -139,10 +125,10 @@ export class Coordinator {
       await this.adoptLegacyRecords();
       await this.sub.subscribe(this.keys.events);
       const onMessage = (_channel: string, message: string) => {
-        const [kind, id] = message.split(" ") as [string, JobId];
+        const event = decodeEvent(message);
         // A finished run frees its schedule for the next due time: look at once, not at the next poll.
-        if (kind === "submitted" || kind === "schedule" || kind === "finished") void this.scan();
-        if (kind === "cancel") this.drivers.get(id)?.abort.abort();
+        if (event?.kind === "submitted" || event?.kind === "schedule" || event?.kind === "finished") void this.scan();
+        if (event?.kind === "cancel") this.drivers.get(event.id as JobId)?.abort.abort();
       };
       this.sub.on("message", onMessage);
       this.scheduler.start();
@@ -210,7 +196,7 @@ export class Coordinator {
     const live = [...this.drivers].filter(([, d]) => !d.abort.signal.aborted);
     if (live.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const [id] of live) pipe.hget(isRunId(id) ? this.keys.run(id) : this.keys.job(id), "cancel");
+    for (const [id] of live) pipe.hget(isRunId(id) ? this.keys.run(id) : this.keys.job(id), RECORD_FIELDS.cancel);
     const flags = (await pipe.exec()) ?? [];
     live.forEach(([id, d], i) => {
       if (flags[i]?.[1] === "1") {
@@ -250,12 +236,16 @@ export class Coordinator {
 
   private async runJob(id: JobId, signal: AbortSignal): Promise<void> {
     const jobKey = this.keys.job(id);
-    const started = (await this.redis.eval(START, 3, this.keys.leader, this.keys.epoch, jobKey, ...this.fence(), String(Date.now()))) as number;
-    if (started <= 0) return;
+    const writes = new LeaderWrites(this.redis, this.keys, this.leaderFence());
+    const started = await writes.start("job", id).catch((err: unknown) => {
+      if (err instanceof Interrupted) return "finished" as const; // not this leader's to start
+      throw err;
+    });
+    if (started === "finished") return;
     const record = await readJob(this.redis, this.keys, id);
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
-    const resumed = started === 2;
+    const resumed = started === "resumed";
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     let lock: OutputLock | undefined;
@@ -269,7 +259,7 @@ export class Coordinator {
       lock = await outputLock(plan.config.formats.output, spec.output);
       await this.prepareOutput(id, spec, plan, store, resumed, signal, lock);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: DEFAULT_RETRY.backoffMs };
-      executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => this.redis.publish(this.keys.events, `stop ${bullId}`), this.signer);
+      executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => publishEvent(this.redis, this.keys, { kind: "stop", id: bullId }), this.signer);
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,
@@ -286,7 +276,7 @@ export class Coordinator {
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
-        const cancelled = signal.aborted || (await this.redis.hget(jobKey, "cancel")) === "1";
+        const cancelled = signal.aborted || (await readField(this.redis, jobKey, "cancel")) === "1";
         await store.flush().catch(() => {});
         await this.finish(id, spec.output, lock, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
         this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`);
@@ -320,12 +310,9 @@ export class Coordinator {
     await store.guard("mark the scratch folder");
     mkdirSync(plan.config.scratch, { recursive: true });
     markClusterOwner(plan.config.scratch, this.keys.prefix);
-    if (resumed && (await this.redis.hget(this.keys.job(id), "prepared")) === "1") return;
+    if (resumed && (await readField(this.redis, this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
-    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id)];
-    if (((await this.redis.eval(PREPARED, keys.length, ...keys, ...this.fence())) as number) === -1) {
-      throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): ${id} not started`);
-    }
+    await new LeaderWrites(this.redis, this.keys, this.leaderFence()).prepared(id);
   }
 
   /**
@@ -335,7 +322,7 @@ export class Coordinator {
    */
   private async storedLock(id: JobId, output: string): Promise<OutputLock | undefined> {
     try {
-      const plan = JSON.parse((await this.redis.hget(this.keys.job(id), "plan")) ?? "null") as { config?: { formats?: { output?: OutputFormat } } } | null;
+      const plan = JSON.parse((await readField(this.redis, this.keys.job(id), "plan")) ?? "null") as { config?: { formats?: { output?: OutputFormat } } } | null;
       const format = plan?.config?.formats?.output;
       return format && !writesFiles(format) ? await outputLock(format, output) : undefined;
     } catch {
@@ -346,7 +333,7 @@ export class Coordinator {
   /** Whether the job holding an output still runs: a cluster job by its record, a `sheaf run` by its process. */
   private async holderAlive(holder: WriterLock): Promise<boolean> {
     if (holder.by !== "cluster") return processAlive(holder);
-    const state = await this.redis.hget(this.keys.job(holder.jobId as JobId), "state");
+    const state = await readField(this.redis, this.keys.job(holder.jobId as JobId), "state");
     return state === "queued" || state === "running";
   }
 
@@ -394,19 +381,13 @@ export class Coordinator {
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */
   private async finish(id: JobId, output: string, lock: OutputLock | undefined, state: "succeeded" | "failed" | "cancelled", error = ""): Promise<void> {
     lock ??= await this.storedLock(id, output); // read before FINISH drops the plan
-    const keys = [this.keys.leader, this.keys.epoch, this.keys.job(id), this.keys.committed(id), this.keys.jobs];
-    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
-    if (done === -1) throw new Interrupted(`stale leader (epoch ${this.lease.epoch}): outcome of ${id} not recorded`);
+    await new LeaderWrites(this.redis, this.keys, this.leaderFence()).finishJob(id, state, error);
     // Given back before the end is announced: whoever waited for this job may write the output next.
     releaseOutput(output, id); // an output folder's, even if this leader did not take it (a resume that failed before)
     await lock?.release(id);
-    await this.redis.publish(this.keys.events, `finished ${id}`);
-    if (state !== "succeeded") await this.redis.publish(this.keys.events, `cancel ${id}`);
+    await publishEvent(this.redis, this.keys, { kind: "finished", id });
+    if (state !== "succeeded") await publishEvent(this.redis, this.keys, { kind: "cancel", id });
     await this.removeTasks(id);
-  }
-
-  private fence(): [string, string] {
-    return [this.lease.holder, String(this.lease.epoch)];
   }
 
   /** This leadership's fence: its epoch, and the lease's local deadline (a paused leader must not act even before Redis answers). */
@@ -421,14 +402,15 @@ export class Coordinator {
    * until none is left.
    */
   private async removeTasks(id: JobId): Promise<void> {
-    const prefix = `${this.keys.prefix}:${TASK_QUEUE}:${id}.`;
+    const queueKey = this.queue.toKey("");
+    const prefix = `${queueKey}${id}.`;
     for (let round = 0; round < 10; round++) {
       let left = 0;
       let cursor = "0";
       do {
         const [next, found] = await this.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
         cursor = next;
-        const ids = new Set(found.map((k) => k.slice(`${this.keys.prefix}:${TASK_QUEUE}:`.length).split(":")[0]!));
+        const ids = new Set(found.map((k) => k.slice(queueKey.length).split(":")[0]!));
         left += ids.size;
         await Promise.all([...ids].map((jid) => this.queue.remove(jid).catch(() => 0)));
       } while (cursor !== "0");

@@ -5,13 +5,8 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
+import { releaseLease, renewLease } from "../core/cluster/state/unfenced-writes.js";
 
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
 export interface LeaseOptions {
   /** Lease length; a dead leader is replaced within about this long. @defaultValue 5000 */
@@ -48,7 +43,7 @@ export class LeaderLease {
       if (ok === "OK") {
         const epoch = await this.timed(this.redis.incr(this.keys.epoch)).catch(() => undefined);
         if (epoch === undefined) {
-          await this.timed(this.redis.eval(RELEASE, 1, this.keys.leader, this.holder)).catch(() => {});
+          await this.timed(releaseLease(this.redis, this.keys, this.holder)).catch(() => {});
           continue;
         }
         this.epoch = epoch;
@@ -66,7 +61,7 @@ export class LeaderLease {
     if (this.timer) clearInterval(this.timer);
     clearTimeout(this.watchdog);
     this.timer = undefined;
-    if (this.held) await this.timed(this.redis.eval(RELEASE, 1, this.keys.leader, this.holder)).catch(() => {});
+    if (this.held) await this.timed(releaseLease(this.redis, this.keys, this.holder)).catch(() => {});
     this.held = false;
   }
 
@@ -83,10 +78,10 @@ export class LeaderLease {
     this.renewing = true;
     const sentAt = Date.now();
     try {
-      const ok = await this.timed(this.redis.eval(RENEW, 1, this.keys.leader, this.holder, String(this.leaseMs))).catch(() => undefined);
+      const ok = await this.timed(renewLease(this.redis, this.keys, this.holder, this.leaseMs)).catch(() => undefined);
       if (!this.held) return;
-      if (ok === 1) this.confirm(sentAt, onLost);
-      else if (ok === 0) this.stepDown(onLost); // another holds it
+      if (ok === true) this.confirm(sentAt, onLost);
+      else if (ok === false) this.stepDown(onLost); // another holds it
     } finally {
       this.renewing = false;
     }

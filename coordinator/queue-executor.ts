@@ -22,7 +22,7 @@ import { checkMessage, Schemas } from "../core/security/messages.js";
 import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
 import { messageOf } from "../core/errors.js";
-import { Interrupted } from "../engine/interrupted.js";
+import { Interrupted } from "../core/interrupted.js";
 import type { Redis } from "ioredis";
 import { QueueResults, type Finish } from "./queue-results.js";
 import type { RetryPolicy } from "../engine/retry.js";

@@ -8,25 +8,15 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import type { JobId, TaskId } from "../core/ids.js";
 import type { TaskResult } from "../core/tasks.js";
-import { FENCE } from "../core/cluster/fence.js";
-import { fencedEval, guardEffect, type Fence } from "./fencing.js";
+import { LeaderWrites, type Fence } from "../core/cluster/state/leader-writes.js";
+import { readField } from "../core/cluster/state/fields.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { JobStore } from "../engine/job-store.js";
 import type { JobProgress } from "../core/progress.js";
 import { countRejection, Rejected } from "../core/security/rejections.js";
 import type { Signer } from "../core/security/signing.js";
 
-/** First wins for each (task id, result) pair in ARGV[3..]: one 1 or 0 per pair. */
-const COMMIT = FENCE + "local won = {} for i = 3, #ARGV, 2 do won[#won + 1] = redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) end return won";
-const UNCOMMIT = FENCE + "return redis.call('HDEL', KEYS[3], ARGV[3])";
-const PROGRESS = FENCE + "return redis.call('HSET', KEYS[3], 'progress', ARGV[3])";
-const PUBLISHED = FENCE + "return redis.call('HSET', KEYS[3], 'published', '1')";
-/** Stores the plan and its signature unless one is stored, and returns the stored pair: the first leader's plan wins. */
-const PLAN = FENCE + `
-if redis.call('HSETNX', KEYS[3], 'plan', ARGV[3]) == 1 then redis.call('HSET', KEYS[3], 'planSig', ARGV[4]) end
-return redis.call('HMGET', KEYS[3], 'plan', 'planSig')`;
-
-export type { Fence } from "./fencing.js";
+export type { Fence } from "../core/cluster/state/leader-writes.js";
 
 /** Progress writes are throttled; commits never are. */
 const PROGRESS_EVERY_MS = 250;
@@ -36,31 +26,29 @@ export class RedisJobStore implements JobStore {
   private pending: JobProgress | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly commits: { result: TaskResult; resolve: (won: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private readonly writes: LeaderWrites;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly jobId: JobId,
-    private readonly fence: Fence,
+    fence: Fence,
     /** Signs the stored plan, checked whenever it is read back: a plan is the coordinator's word, not Redis's. */
     private readonly signer?: Signer,
-  ) {}
-
-  /** Runs a fenced script; a refusal means this coordinator is no longer the leader. */
-  private async fenced(script: string, key: string, ...args: string[]): Promise<number> {
-    return (await fencedEval(this.redis, this.keys, this.fence, `write to ${this.jobId}`, script, [key], ...args)) as number;
+  ) {
+    this.writes = new LeaderWrites(redis, keys, fence);
   }
 
   /** Stores the job's plan (JSON) unless one is stored already, and returns the one stored, once its signature holds. */
   async storePlan(plan: string): Promise<string> {
     const sig = this.signer ? JSON.stringify(this.signer.sign("plan", this.planMessage(plan))) : "";
-    const [stored, storedSig] = (await fencedEval(this.redis, this.keys, this.fence, `plan of ${this.jobId}`, PLAN, [this.keys.job(this.jobId)], plan, sig)) as [string, string | null];
+    const [stored, storedSig] = await this.writes.storePlan(this.jobId, plan, sig);
     return this.checkedPlan(stored, storedSig);
   }
 
   /** The plan stored by an earlier leader of this job, once its signature holds; undefined when none is. */
   async storedPlan(): Promise<string | undefined> {
-    const [plan, sig] = await this.redis.hmget(this.keys.job(this.jobId), "plan", "planSig");
+    const [plan, sig] = await Promise.all([readField(this.redis, this.keys.job(this.jobId), "plan"), readField(this.redis, this.keys.job(this.jobId), "planSig")]);
     return plan ? this.checkedPlan(plan, sig ?? null) : undefined;
   }
 
@@ -86,7 +74,7 @@ export class RedisJobStore implements JobStore {
   }
 
   async guard(what: string): Promise<void> {
-    await guardEffect(this.redis, this.keys, this.fence, `${what} of ${this.jobId}`);
+    await this.writes.guard(`${what} of ${this.jobId}`);
   }
 
   async load(): Promise<Map<TaskId, TaskResult>> {
@@ -108,8 +96,8 @@ export class RedisJobStore implements JobStore {
   private async flushCommits(): Promise<void> {
     const batch = this.commits.splice(0);
     try {
-      const won = (await this.fenced(COMMIT, this.keys.committed(this.jobId), ...batch.flatMap((c) => [c.result.taskId, JSON.stringify(c.result)]))) as unknown as number[];
-      batch.forEach((c, i) => c.resolve(won[i] === 1));
+      const won = await this.writes.commit(this.jobId, batch.map((c) => [c.result.taskId, JSON.stringify(c.result)] as const));
+      batch.forEach((c, i) => c.resolve(won[i] === true));
     } catch (err) {
       for (const c of batch) c.reject(err);
     }
@@ -126,15 +114,15 @@ export class RedisJobStore implements JobStore {
   }
 
   async published(): Promise<boolean> {
-    return (await this.redis.hget(this.keys.job(this.jobId), "published")) === "1";
+    return (await readField(this.redis, this.keys.job(this.jobId), "published")) === "1";
   }
 
   async markPublished(): Promise<void> {
-    await this.fenced(PUBLISHED, this.keys.job(this.jobId));
+    await this.writes.published(this.jobId);
   }
 
   async uncommit(taskId: TaskId): Promise<void> {
-    await this.fenced(UNCOMMIT, this.keys.committed(this.jobId), taskId);
+    await this.writes.uncommit(this.jobId, taskId);
   }
 
   async progress(p: JobProgress): Promise<void> {
@@ -153,6 +141,6 @@ export class RedisJobStore implements JobStore {
     this.timer = undefined;
     this.lastProgress = Date.now();
     if (!this.pending && Object.keys(extra).length === 0) return;
-    await this.fenced(PROGRESS, this.keys.job(this.jobId), JSON.stringify({ ...this.pending, ...extra }));
+    await this.writes.progress(this.jobId, JSON.stringify({ ...this.pending, ...extra }));
   }
 }

@@ -10,7 +10,8 @@ import { readdir, stat, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { Redis } from "ioredis";
 import { Keys } from "../core/cluster/keys.js";
-import { pruneRecords } from "../core/cluster/records.js";
+import { pruneRecords } from "../core/cluster/state/unfenced-writes.js";
+import { RECORD_FIELDS } from "../core/cluster/state/fields.js";
 import { pruneFiredDueTimes } from "../core/cluster/schedules.js";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
@@ -131,8 +132,8 @@ export class Retention {
       this.redis.smembers(this.keys.schedules),
     ]);
     const pipe = this.redis.pipeline();
-    for (const id of jobs) pipe.hget(this.keys.job(id as JobId), "spec");
-    for (const id of runs) pipe.hget(this.keys.run(id), "spec");
+    for (const id of jobs) pipe.hget(this.keys.job(id as JobId), RECORD_FIELDS.spec);
+    for (const id of runs) pipe.hget(this.keys.run(id), RECORD_FIELDS.spec);
     for (const name of schedules) pipe.hget(this.keys.schedule(name), "spec");
     const live = new Set<string>();
     for (const [err, text] of (await pipe.exec()) ?? []) {

@@ -8,10 +8,11 @@
 import { sleep } from "../core/sleep.js";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import { FENCE, START } from "../core/cluster/fence.js";
 import { cancelJob, FINISHED, readJob, type JobSubmission } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { endRecord, queueRecord } from "../core/cluster/records.js";
+import { LeaderWrites, type Fence } from "../core/cluster/state/leader-writes.js";
+import { publishEvent } from "../core/cluster/state/events.js";
+import { readField } from "../core/cluster/state/fields.js";
 import { readRun, type RunState, type RunSubmission, type StageRecord } from "../core/cluster/runs.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { AllowedRoots } from "../core/security/roots.js";
@@ -21,30 +22,10 @@ import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import type { JobReport } from "../core/progress.js";
 import { jobScratchDir } from "../core/storage.js";
-import { fencedEval, type Fence } from "./fencing.js";
-import { Interrupted } from "../engine/interrupted.js";
+import { Interrupted } from "../core/interrupted.js";
 import { admitRecord } from "../engine/admission.js";
 import { runPipeline, type StageOutcome } from "../engine/pipeline-runner.js";
 
-
-/** The stage's job: the one already recorded in the run, or a new job record, queued. */
-const STAGE_JOB = FENCE + `
-local existing = redis.call('HGET', KEYS[3], 'job:' .. ARGV[3])
-if existing then return existing end
-redis.call('HSET', KEYS[3], 'job:' .. ARGV[3], ARGV[4])
-redis.call('HSET', KEYS[4], 'spec', ARGV[5], 'state', 'queued')
-${queueRecord("KEYS[5]", "ARGV[4]", "ARGV[6]")}
-redis.call('PUBLISH', KEYS[6], 'submitted ' .. ARGV[4])
-return ARGV[4]`;
-
-const STAGES = FENCE + "return redis.call('HSET', KEYS[3], 'stages', ARGV[3])";
-
-/** Records the run's outcome and moves it to the finished set. KEYS[4]: the runs zset; ARGV[6]: the id. */
-const FINISH = FENCE + `
-redis.call('HSET', KEYS[3], 'state', ARGV[3], 'finishedAt', ARGV[4])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[3], 'error', ARGV[5]) end
-${endRecord("KEYS[4]", "ARGV[6]", "ARGV[4]")}
-return 1`;
 
 /** How long a stage's job record may be missing before the stage fails (a read racing a restart is not a loss). */
 const RECORD_LOST_AFTER_MS = 5_000;
@@ -61,24 +42,23 @@ export class RunDriver {
     private readonly roots: AllowedRoots = AllowedRoots.open,
   ) {}
 
-  private fence(): [string, string] {
-    return [this.leader.holder, String(this.leader.epoch)];
+  private get writes(): LeaderWrites {
+    return new LeaderWrites(this.redis, this.keys, this.leader);
   }
 
   /** Records the stages' outcomes, fenced (a stale leader's view must not replace the next one's). */
   private saveStages(id: string, stages: Record<string, StageRecord>): Promise<unknown> {
-    return fencedEval(this.redis, this.keys, this.leader, `stages of run ${id}`, STAGES, [this.keys.run(id)], JSON.stringify(stages));
+    return this.writes.stages(id, JSON.stringify(stages));
   }
 
   async drive(id: string, signal: AbortSignal): Promise<void> {
     const key = this.keys.run(id);
-    const started = (await this.redis.eval(START, 3, this.keys.leader, this.keys.epoch, key, ...this.fence(), String(Date.now()))) as number;
-    if (started === -1) throw new Interrupted(`stale leader: run ${id} not started`);
-    if (started === 0) return;
+    const started = await this.writes.start("run", id);
+    if (started === "finished") return;
     const record = await readRun(this.redis, this.keys, id);
     if (!record) return;
     const spec = record.spec;
-    this.log(`${started === 2 ? "resuming" : "starting"} pipeline run ${id}`);
+    this.log(`${started === "resumed" ? "resuming" : "starting"} pipeline run ${id}`);
     const stages: Record<string, StageRecord> = { ...record.stages };
     // Shown in status as soon as the stage's job exists.
     this.onJob = (stage, jobId) => {
@@ -106,15 +86,13 @@ export class RunDriver {
       );
     } catch (err) {
       if (signal.reason instanceof Interrupted) throw signal.reason;
-      const cancelled = signal.aborted || (await this.redis.hget(key, "cancel")) === "1";
+      const cancelled = signal.aborted || (await readField(this.redis, key, "cancel")) === "1";
       state = cancelled ? "cancelled" : "failed";
       error = cancelled ? "cancelled" : messageOf(err);
     }
     await this.saveStages(id, stages);
-    const keys = [this.keys.leader, this.keys.epoch, key, this.keys.runs];
-    const done = (await this.redis.eval(FINISH, keys.length, ...keys, ...this.fence(), state, String(Date.now()), error, id)) as number;
-    if (done === -1) throw new Interrupted(`stale leader: outcome of run ${id} not recorded`);
-    await this.redis.publish(this.keys.events, `finished ${id}`);
+    await this.writes.finishRun(id, state, error);
+    await publishEvent(this.redis, this.keys, { kind: "finished", id });
     const cause = causeAfter(error, `pipeline ${spec.pipeline}`);
     this.log(`pipeline run ${id} ${state}${cause ? `: ${cause}` : ""}`);
   }
@@ -158,11 +136,8 @@ export class RunDriver {
    */
   private async runStage(runId: string, spec: RunSubmission, stage: string, make: ReturnType<RunDriver["stageJob"]>, signal: AbortSignal): Promise<{ jobId: string; report: JobReport }> {
     const submission = make(spec, `${spec.pipeline}.${stage}`);
-    const keys = [this.keys.leader, this.keys.epoch, this.keys.run(runId), this.keys.job(submission.id), this.keys.jobs, this.keys.events];
     const signed = JSON.stringify(signRecord(this.signer, "job", submission));
-    const jobId = (await this.redis.eval(STAGE_JOB, keys.length, ...keys, ...this.fence(), stage, submission.id, signed, String(submission.submittedAt))) as string | number;
-    if (jobId === -1) throw new Interrupted(`stale leader: stage ${stage} of run ${runId} not started`);
-    const id = String(jobId) as JobId;
+    const id = await this.writes.stageJob(runId, stage, submission.id, signed, submission.submittedAt);
     this.onJob?.(stage, id);
     let missingSince: number | undefined;
     for (;;) {

@@ -1,7 +1,7 @@
 /**
  * Fires schedules, under the leader lease. A BullMQ Worker on the `schedules` queue receives the
  * job schedulers' wake-ups (the due time is the job's `prevMillis`) and fires each through the
- * fenced FIRE script (core/cluster/schedules.ts): one run per schedule and due time, whatever the
+ * fenced fire script (core/cluster/state/lua/fire.lua): one run per schedule and due time, whatever the
  * failovers. A tick notices runs that ended, records their outcome, and starts the next queued due
  * time (overlap `queue`, and backfills), one at a time.
  *
@@ -14,11 +14,12 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { logQueueErrors } from "../core/cluster/redis.js";
 import { newRunId, readRun, RUN_FINISHED, type RunSubmission } from "../core/cluster/runs.js";
-import { ENDED, FIRE, latestRunOf, listSchedules, queuedDue, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
+import { latestRunOf, listSchedules, queuedDue, readSchedule, SCHEDULE_QUEUE, type ScheduleEvent, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { messageOf, messageWithCauses } from "../core/errors.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
-import { Interrupted } from "../engine/interrupted.js";
+import { Interrupted } from "../core/interrupted.js";
+import { LeaderWrites, type Fence, type Fired } from "../core/cluster/state/leader-writes.js";
 import { admitRecord } from "../engine/admission.js";
 import { runSubmissionIsolated, type IsolationLimits } from "../engine/plan-isolated.js";
 
@@ -32,7 +33,7 @@ export class Scheduler {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly connect: () => Redis,
-    private readonly fence: () => [string, string],
+    private readonly fence: () => Fence,
     private readonly log: (m: string) => void,
     /** Limits on resolving a run's stages, which imports the schedule's module (in a thread of its own). */
     private readonly planLimits?: IsolationLimits,
@@ -102,10 +103,10 @@ export class Scheduler {
   }
 
   /** Fires one due time of a schedule (from a wake-up, or the head of its queue). */
-  private async fire(name: string, due: number, fromQueue: boolean): Promise<number> {
+  private async fire(name: string, due: number, fromQueue: boolean): Promise<Fired | "not fired"> {
     const schedule = await readSchedule(this.redis, this.keys, name);
-    if (!schedule) return 0;
-    if (schedule.state === "paused" && !fromQueue) return 0;
+    if (!schedule) return "not fired";
+    if (schedule.state === "paused" && !fromQueue) return "not fired";
     const { spec } = schedule;
     await this.admit(spec);
     // A queued due time whose last run failed was queued to run again (backfill --rerun-failed): under
@@ -136,18 +137,17 @@ export class Scheduler {
     }
     // Read again: resolving took a while, and the schedule may have been paused or removed meanwhile.
     const now = await readSchedule(this.redis, this.keys, name);
-    if (!now || (now.state === "paused" && !fromQueue)) return 0;
+    if (!now || (now.state === "paused" && !fromQueue)) return "not fired";
     const event = (outcome: string, note?: string): string => JSON.stringify({ due, outcome, run: outcome === "started" ? run.id : undefined, at: Date.now(), ...(note ? { note } : {}) } satisfies ScheduleEvent);
     const busy = now.running ? `run ${now.running} still running` : undefined;
-    const k = this.keys.schedule(name);
-    const keys = [this.keys.leader, this.keys.epoch, k, `${k}:fired`, `${k}:queue`, `${k}:history`, this.keys.run(run.id), this.keys.runs, this.keys.events, `${k}:queue:sig`];
     const dueSig = this.signer && !fromQueue && spec.overlap === "queue" ? JSON.stringify(this.signer.sign("due", queuedDue(name, due))) : "";
-    const r = (await this.redis.eval(FIRE, keys.length, ...keys, ...this.fence(), String(due), run.id, JSON.stringify(signRecord(this.signer, "run", run)), String(run.submittedAt), spec.overlap,
-      event("started"), event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue ? "1" : "0", this.keys.run(""), String(Date.now()), dueSig)) as number;
-    if (r === -1) throw new Interrupted(`stale leader: schedule ${name} due ${new Date(due).toISOString()} not fired`);
-    const what = ["already fired", `started ${run.id}`, `skipped (${busy})`, `queued (${busy})`, "still busy"][r];
-    if (r !== 4) this.log(`schedule ${name} due ${new Date(due).toISOString()}: ${what}`);
-    return r;
+    const fired = await new LeaderWrites(this.redis, this.keys, this.fence()).fire({
+      schedule: name, due, runId: run.id, runSpec: JSON.stringify(signRecord(this.signer, "run", run)), submittedAt: run.submittedAt, overlap: spec.overlap,
+      startedEvent: event("started"), busyEvent: event(spec.overlap === "queue" ? "queued" : "skipped", busy), fromQueue, dueSig,
+    });
+    const what: Record<Fired, string> = { "already fired": "already fired", started: `started ${run.id}`, skipped: `skipped (${busy})`, queued: `queued (${busy})`, "still queued": "still busy" };
+    if (fired !== "still queued") this.log(`schedule ${name} due ${new Date(due).toISOString()}: ${what[fired]}`);
+    return fired;
   }
 
   /** Records the outcome of schedules' runs that ended, and starts queued due times. */
@@ -162,9 +162,7 @@ export class Scheduler {
             const run = await readRun(this.redis, this.keys, s.running);
             if (run && !RUN_FINISHED.has(run.state)) continue;
             const event: ScheduleEvent = { due: run?.spec.schedule?.due ?? 0, outcome: run?.state ?? "lost", run: s.running, at: Date.now(), ...(run?.error ? { note: run.error } : {}) };
-            const k = this.keys.schedule(name);
-            const r = (await this.redis.eval(ENDED, 4, this.keys.leader, this.keys.epoch, k, `${k}:history`, ...this.fence(), s.running, JSON.stringify(event))) as number;
-            if (r === -1) return;
+            await new LeaderWrites(this.redis, this.keys, this.fence()).scheduleEnded(name, s.running, JSON.stringify(event));
           }
           const next = (await this.redis.lindex(`${this.keys.schedule(name)}:queue`, 0)) ?? undefined;
           if (next !== undefined && (await this.signedDue(name, next))) await this.fire(name, Number(next), true);

@@ -22,12 +22,12 @@ import { OutputCommitter, type CommitStep } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
-import { Interrupted } from "./interrupted.js";
+import { Interrupted } from "../core/interrupted.js";
 import { removeTree } from "./remove-tree.js";
 import { stragglers } from "./speculation.js";
 import { plural } from "../core/show.js";
 
-export { Interrupted } from "./interrupted.js";
+export { Interrupted } from "../core/interrupted.js";
 
 export type { JobProgress, JobReport, Stage } from "../core/progress.js";
 

@@ -11,6 +11,7 @@ import { makeRunSubmission, newRunId, readRun, RUN_FINISHED, submitRun, unfinish
 import { parseAt } from "../core/pipeline/templates.js";
 import { FINISHED, readJob, submitJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
+import { readField } from "../core/cluster/state/fields.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { isReport } from "../core/progress.js";
@@ -40,7 +41,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   if (o.inputs.length) listInputs(o.inputs, cwd);
   if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
   if (!o.waitForOutput) {
-    const alive = async (holder: WriterLock) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await redis.hget(keys.job(holder.jobId as JobId), "state")) ?? ""));
+    const alive = async (holder: WriterLock) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await readField(redis, keys.job(holder.jobId as JobId), "state")) ?? ""));
     try {
       await (await outputLock(job.output, output)).checkFree(alive);
     } catch (err) {

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import { Keys } from "../core/cluster/keys.js";
+import { readField } from "../core/cluster/state/fields.js";
 import { batchMessages, batchQueueId, type TaskBatch } from "../core/cluster/task-batch.js";
 import { messageOf, SheafError } from "../core/errors.js";
 import { checkJobConfig, checkTask, checkTaskFiles } from "../core/security/confine.js";
@@ -122,7 +123,7 @@ export class TaskAdmission {
   private async running(jobId: string): Promise<boolean> {
     const seen = this.live.get(jobId);
     if (seen !== undefined && Date.now() - seen < LIVE_FOR_MS) return true;
-    const state = await this.redis.hget(this.keys.job(jobId as never), "state");
+    const state = await readField(this.redis, this.keys.job(jobId as never), "state");
     if (state !== "running") return false;
     if (this.live.size > 1000) for (const [id, at] of this.live) if (Date.now() - at >= LIVE_FOR_MS) this.live.delete(id);
     this.live.set(jobId, Date.now());

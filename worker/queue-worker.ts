@@ -16,6 +16,7 @@ import { TaskAdmission } from "./admission.js";
 import { countRejection } from "../core/security/rejections.js";
 import { NoFreeThread, ThreadPool } from "./pool.js";
 import { evalshaOnly } from "./evalsha-only.js";
+import { decodeEvent } from "../core/cluster/state/events.js";
 import { plural } from "../core/show.js";
 
 /** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
@@ -84,13 +85,15 @@ export class QueueWorker {
     this.sub = connectRedis(redisUrl, "worker-events");
     await this.sub.subscribe(this.keys.events);
     this.sub.on("message", (_channel: string, message: string) => {
-      const [kind, id] = message.split(" ");
-      if ((kind === "cancel" || kind === "finished") && id) this.admission.ended(id);
-      if (kind === "cancel" && id) {
+      const event = decodeEvent(message);
+      if (!event) return;
+      const { kind, id } = event;
+      if (kind === "cancel" || kind === "finished") this.admission.ended(id);
+      if (kind === "cancel") {
         this.ended.add(id);
         for (const c of this.running.get(id) ?? []) c.abort();
       }
-      if (kind === "stop" && id) this.byQueueId.get(id)?.abort(); // another attempt of the task committed
+      if (kind === "stop") this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
     this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
     const lockMs = this.options.lockMs ?? DEFAULT_LOCK_MS;

@@ -3,7 +3,8 @@ import type { Redis } from "ioredis";
 import type { JobId } from "../ids.js";
 import type { JobProgress, JobReport } from "../progress.js";
 import { Keys } from "./keys.js";
-import { cancelRecord, submitRecord, unfinishedIds } from "./records.js";
+import { unfinishedIds } from "./records.js";
+import { cancelRecord, submitRecord } from "./state/unfenced-writes.js";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const FINISHED: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);

@@ -12,7 +12,8 @@ import type { ResolvedStage } from "../pipeline/stages.js";
 import type { JobSubmission } from "./jobs.js";
 import { Keys } from "./keys.js";
 import { SheafError } from "../errors.js";
-import { cancelRecord, submitRecord, unfinishedIds } from "./records.js";
+import { unfinishedIds } from "./records.js";
+import { cancelRecord, submitRecord } from "./state/unfenced-writes.js";
 
 export type RunState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const RUN_FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed", "cancelled"]);

@@ -10,13 +10,12 @@
  */
 import type { Redis } from "ioredis";
 import { newRunId, runAttempt, type RunSettings } from "./runs.js";
-import { FENCE } from "./fence.js";
-import { queueRecord } from "./records.js";
+import { SCHEDULE_HISTORY } from "./state/fields.js";
+import { encodeEvent } from "./state/events.js";
 import type { Signer } from "../security/signing.js";
 import type { Keys } from "./keys.js";
 
 export const SCHEDULE_QUEUE = "schedules";
-const HISTORY = 50;
 
 export interface ScheduleSpec {
   name: string;
@@ -55,7 +54,7 @@ export async function readSchedule(redis: Redis, keys: Keys, name: string): Prom
   const [h, queued, history] = await Promise.all([
     redis.hgetall(keys.schedule(name)),
     redis.lrange(`${keys.schedule(name)}:queue`, 0, -1),
-    redis.lrange(`${keys.schedule(name)}:history`, 0, HISTORY - 1),
+    redis.lrange(`${keys.schedule(name)}:history`, 0, SCHEDULE_HISTORY - 1),
   ]);
   if (!h.spec) return undefined;
   return {
@@ -147,68 +146,5 @@ export async function queueDueTimes(redis: Redis, keys: Keys, name: string, due:
   const k = keys.schedule(name);
   const tx = redis.multi();
   if (signer) tx.hset(`${k}:queue:sig`, Object.fromEntries(due.map((d) => [String(d), JSON.stringify(signer.sign("due", queuedDue(name, d)))])));
-  await tx.rpush(`${k}:queue`, ...due.map(String)).publish(keys.events, `schedule ${name}`).exec();
+  await tx.rpush(`${k}:queue`, ...due.map(String)).publish(keys.events, encodeEvent({ kind: "schedule", id: name })).exec();
 }
-
-
-/**
- * Fires one due time, atomically: refused to a stale leader (-1); a due time fired before is a no-op
- * (0); while a run is going, `skip` records it skipped (2) and `queue` queues it (3); otherwise the
- * run record is created, the schedule marks it running, and the event is recorded (1).
- * KEYS: leader, epoch, schedule, :fired, :queue, :history, run, runs, events, :queue:sig.
- * ARGV: holder, epoch, due, run id, run spec, submittedAt, overlap, event json (started), event json (skipped|queued), fromQueue,
- * the prefix of run keys, now, the signature of the due time if it is queued ('' without a signer).
- */
-export const FIRE = FENCE + `
-if redis.call('HEXISTS', KEYS[3], 'spec') == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 and ARGV[10] ~= '1' then return 0 end
-local running = redis.call('HGET', KEYS[3], 'running')
-if running and running ~= '' then
-  -- The previous run may have ended since the last tick: record it here rather than block this due time.
-  local st = redis.call('HGET', ARGV[11] .. running, 'state')
-  if st == 'succeeded' or st == 'failed' or st == 'cancelled' then
-    redis.call('LPUSH', KEYS[6], cjson.encode({ due = tonumber(redis.call('HGET', KEYS[3], 'runningDue') or '0'), outcome = st, run = running, at = tonumber(ARGV[12]) }))
-    redis.call('HSET', KEYS[3], 'running', '')
-    running = nil
-  end
-end
--- With overlap queue, a live due time goes behind the due times already queued, even if nothing
--- runs at this instant: the tick that starts the head may not have got there yet.
-local behind = ARGV[10] ~= '1' and ARGV[7] == 'queue' and redis.call('LLEN', KEYS[5]) > 0
-if (running and running ~= '') or behind then
-  if ARGV[10] == '1' then return 4 end
-  redis.call('HSET', KEYS[4], ARGV[3], '')
-  redis.call('LPUSH', KEYS[6], ARGV[9])
-  redis.call('LTRIM', KEYS[6], 0, ${HISTORY - 1})
-  if ARGV[7] == 'queue' then
-    redis.call('RPUSH', KEYS[5], ARGV[3])
-    if ARGV[13] ~= '' then redis.call('HSET', KEYS[10], ARGV[3], ARGV[13]) end
-    return 3
-  end
-  return 2
-end
-if ARGV[10] == '1' then
-  redis.call('LREM', KEYS[5], 1, ARGV[3])
-  redis.call('HDEL', KEYS[10], ARGV[3])
-end
-redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
-redis.call('HSET', KEYS[3], 'running', ARGV[4], 'runningDue', ARGV[3])
-if redis.call('EXISTS', KEYS[7]) == 0 then
-  redis.call('HSET', KEYS[7], 'spec', ARGV[5], 'state', 'queued')
-  ${queueRecord("KEYS[8]", "ARGV[4]", "ARGV[6]")}
-  redis.call('PUBLISH', KEYS[9], 'submitted ' .. ARGV[4])
-end
-redis.call('LPUSH', KEYS[6], ARGV[8])
-redis.call('LTRIM', KEYS[6], 0, ${HISTORY - 1})
-return 1`;
-
-/**
- * The schedule's running run ended: clear it and record the outcome (fenced).
- * KEYS: leader, epoch, schedule, :history. ARGV: holder, epoch, run id, event json.
- */
-export const ENDED = FENCE + `
-if redis.call('HGET', KEYS[3], 'running') ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[3], 'running', '')
-redis.call('LPUSH', KEYS[4], ARGV[4])
-redis.call('LTRIM', KEYS[4], 0, ${HISTORY - 1})
-return 1`;

@@ -6,6 +6,7 @@
  * finishing after the job committed, must leave nothing behind (no `_temporary` after `_SUCCESS`).
  * Outputs are compared with an undisturbed run and the oracle.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Redis } from "ioredis";
@@ -16,6 +17,7 @@ import {
   until, waitJob, wordcountOracle, writeCorpus, type JobRecord,
 } from "./fault-kit.js";
 import { Scratch, allLines, sameOutput } from "./helpers.js";
+import { scriptSource } from "../../core/cluster/state/scripts.js";
 
 const s = new Scratch("faults-split-brain");
 let inputs: string[] = [];
@@ -56,6 +58,9 @@ afterEach(() => {
 });
 stopClustersAfterEach(clusters, s);
 
+const RENEW = scriptSource("lease-renew");
+const RENEW_SHA = createHash("sha1").update(RENEW).digest("hex");
+
 /** Waits for a coordinator's next lease renewal, seen by Redis MONITOR (its scripts carry its holder, `<pid>-<id>`). */
 async function watchRenewals(c: Cluster, pid: number): Promise<() => Promise<void>> {
   const client = new Redis(c.url);
@@ -69,7 +74,8 @@ async function watchRenewals(c: Cluster, pid: number): Promise<() => Promise<voi
   let renewed: (() => void) | undefined;
   monitor.on("monitor", (_time: string, args: string[]) => {
     const [cmd, script] = args;
-    if (cmd?.toLowerCase() === "eval" && script?.includes("PEXPIRE") && args.some((a) => a.startsWith(`${pid}-`))) renewed?.();
+    const renewal = (cmd?.toLowerCase() === "evalsha" && script === RENEW_SHA) || (cmd?.toLowerCase() === "eval" && script === RENEW);
+    if (renewal && args.some((a) => a.startsWith(`${pid}-`))) renewed?.();
   });
   return () => new Promise<void>((resolve) => (renewed = resolve));
 }

@@ -5,7 +5,8 @@
  * unfinished; the run a schedule is still running), and how a scan heals the unfinished set.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { cancelRecord, pruneRecords, submitRecord, unfinishedIds } from "../../core/cluster/records.js";
+import { unfinishedIds } from "../../core/cluster/records.js";
+import { cancelRecord, pruneRecords, submitRecord } from "../../core/cluster/state/unfenced-writes.js";
 import { Keys } from "../../core/cluster/keys.js";
 import { Cluster } from "./cluster-harness.js";
 import { redisOf } from "./fault-kit.js";

@@ -1,4 +1,4 @@
-import { SheafError } from "../core/errors.js";
+import { SheafError } from "./errors.js";
 
 /**
  * The abort reason of a coordinator that stops or loses its leadership: the job is not cancelled,
