@@ -3,6 +3,7 @@
  * and the engine that runs the job supplies the readers and writers (core/formats/).
  * Every descriptor is JSON-safe, so a plan stored in Redis carries it unchanged.
  */
+import type { RecordBatch } from "apache-arrow";
 
 /** The one column type vocabulary: CSV typing, output schemas, PostgreSQL tables. */
 export type ColumnType = "string" | "int32" | "int64" | "float64" | "bool" | "date" | "timestamp";
@@ -10,6 +11,37 @@ export const COLUMN_TYPES: readonly ColumnType[] = ["string", "int32", "int64", 
 
 /** Column name → type, in column order. */
 export type Schema = Readonly<Record<string, ColumnType>>;
+
+/** What a column of each type holds in a row object (see the README's column types). */
+export interface ColumnValues {
+  string: string;
+  int32: number;
+  int64: bigint;
+  float64: number;
+  bool: boolean;
+  date: Date;
+  timestamp: Date;
+}
+
+/** A row of a table input: column name → value, as the reader decodes it. */
+export type Row = Record<string, unknown>;
+
+/**
+ * A CSV row: the columns `columns` types hold their type, or null for a null text (`nullValues`,
+ * an empty field by default); the other columns hold strings or null, typed `unknown` here because
+ * an index signature cannot say "string" without clashing with the typed columns.
+ */
+export type CsvRow<C extends Schema = {}> = { [K in keyof C]: ColumnValues[C[K]] | null } & Row;
+
+/**
+ * Type-only, never set at run time: what an input hands `map` (one record) and `mapBatch` (one
+ * batch). It rides on the descriptor so `defineJob` can type both from `input` alone; a symbol key
+ * keeps it out of JSON and out of the way of the descriptor's real fields.
+ */
+declare const reads: unique symbol;
+export interface Reads<R, B> {
+  readonly [reads]?: { readonly record: R; readonly batch: B };
+}
 
 export interface LinesOptions {
   /**
@@ -27,22 +59,24 @@ export interface LinesOptions {
   raw?: boolean;
 }
 
-export interface LinesInput {
+/** `lines()`: `map` gets a string; `mapBatch` gets `B`, the lines as strings, or as bytes with `raw`. */
+export interface LinesInput<B extends string[] | Uint8Array = string[] | Uint8Array> extends Reads<string, B> {
   readonly format: "lines";
   readonly lineNumbers: boolean;
   readonly raw?: boolean;
 }
-export interface JsonlFormat {
+/** `jsonl<T>()`: each record is a parsed JSON value, `unknown` unless `T` asserts its shape. */
+export interface JsonlFormat<T = unknown> extends Reads<T, T[]> {
   readonly format: "jsonl";
 }
 
-export interface CsvOptions {
+export interface CsvOptions<C extends Schema = Schema> {
   /** Input: the first line of each file names the columns. Output: write a header line. @defaultValue true */
   header?: boolean;
   /** One character. @defaultValue "," */
   delimiter?: string;
   /** Input: types of the named columns (the others stay strings). Without a header, names every column in order. */
-  columns?: Schema;
+  columns?: C;
   /** Input: quoted fields may hold newlines; each file is read as one split. @defaultValue false */
   multiline?: boolean;
   /** Input: field texts read as null, in every column, compared exactly (after unquoting), e.g. `["", "NULL"]`. @defaultValue [""] */
@@ -50,7 +84,8 @@ export interface CsvOptions {
   /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
   schema?: Schema;
 }
-export interface CsvFormat {
+/** `csv()`: `map` gets a row object, `mapBatch` an array of them. */
+export interface CsvFormat<R = Row> extends Reads<R, R[]> {
   readonly format: "csv";
   readonly header: boolean;
   readonly delimiter: string;
@@ -65,7 +100,8 @@ export interface ArrowOptions {
   /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
   schema?: Schema;
 }
-export interface ArrowFormat {
+/** `arrow<R>()`: `map` gets a row object (R asserts its shape), `mapBatch` an apache-arrow RecordBatch. */
+export interface ArrowFormat<R = Row> extends Reads<R, RecordBatch> {
   readonly format: "arrow";
   readonly schema?: Schema;
 }
@@ -79,7 +115,8 @@ export interface ParquetOptions {
   /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
   schema?: Schema;
 }
-export interface ParquetFormat {
+/** `parquet<R>()`: `map` gets a row object (R asserts its shape), `mapBatch` an apache-arrow RecordBatch. */
+export interface ParquetFormat<R = Row> extends Reads<R, RecordBatch> {
   readonly format: "parquet";
   readonly columns?: readonly string[];
   readonly compression: ParquetCompression;
@@ -109,7 +146,8 @@ export interface PostgresOptions {
    */
   loadsTable?: string;
 }
-export interface PostgresFormat {
+/** `postgres<R>()` as a source: `map` gets a row object (R asserts its shape), `mapBatch` an array of them. */
+export interface PostgresFormat<R = Row> extends Reads<R, R[]> {
   readonly format: "postgres";
   readonly url?: string;
   readonly table?: string;
@@ -126,9 +164,15 @@ export interface TsvOutput {
   readonly format: "tsv";
 }
 
-export type InputFormat = LinesInput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
+// `any` row types: a descriptor of any row type is an input (its type only ever narrows user code).
+export type InputFormat = LinesInput | JsonlFormat<any> | CsvFormat<any> | ArrowFormat<any> | ParquetFormat<any> | PostgresFormat<any>;
 /** As an output, `lines()` writes each value as one line as it is (a string; anything else as JSON), and no key. */
-export type OutputFormat = TsvOutput | LinesInput | JsonlFormat | CsvFormat | ArrowFormat | ParquetFormat | PostgresFormat;
+export type OutputFormat = TsvOutput | LinesInput | JsonlFormat<any> | CsvFormat<any> | ArrowFormat<any> | ParquetFormat<any> | PostgresFormat<any>;
+
+/** The record `map` gets from an input format. */
+export type RecordOf<F> = F extends Reads<infer R, unknown> ? R : never;
+/** The batch `mapBatch` gets from an input format. */
+export type BatchOf<F> = F extends Reads<unknown, infer B> ? B : never;
 /** @deprecated the name of JsonlFormat used as an input */
 export type JsonlInput = JsonlFormat;
 /** @deprecated the name of JsonlFormat used as an output */
@@ -157,6 +201,9 @@ export function checkSchema(fn: string, field: string, schema: unknown): Schema 
 }
 
 /** One record per text line (without its terminator), splittable by byte range. */
+export function lines(options: LinesOptions & { raw: true }): LinesInput<Uint8Array>;
+export function lines(options?: LinesOptions & { raw?: false }): LinesInput<string[]>;
+export function lines(options?: LinesOptions): LinesInput;
 export function lines(options: LinesOptions = {}): LinesInput {
   checkKeys("lines()", options, ["lineNumbers", "raw"]);
   if (options.raw !== undefined && typeof options.raw !== "boolean") fail("lines()", "raw", "true or false", options.raw);
@@ -164,7 +211,7 @@ export function lines(options: LinesOptions = {}): LinesInput {
 }
 
 /** One JSON value per line: as an input, each parsed line is a record; as an output, `{"key":…,"value":…}` per line. */
-export function jsonl(): JsonlFormat {
+export function jsonl<T = unknown>(): JsonlFormat<T> {
   return { format: "jsonl" };
 }
 
@@ -174,7 +221,7 @@ export function tsv(): TsvOutput {
 }
 
 /** RFC 4180 CSV: as an input, one row object per line (typed by `columns`); as an output, one line per row. */
-export function csv(options: CsvOptions = {}): CsvFormat {
+export function csv<const C extends Schema = {}>(options: CsvOptions<C> = {}): CsvFormat<CsvRow<C>> {
   checkKeys("csv()", options, ["header", "delimiter", "columns", "multiline", "nullValues", "schema"]);
   const { header = true, delimiter = ",", multiline = false } = options;
   if (typeof header !== "boolean") fail("csv()", "header", "true or false", header);
@@ -191,14 +238,14 @@ export function csv(options: CsvOptions = {}): CsvFormat {
 }
 
 /** Arrow IPC: as an input, files in the file or stream format, split by record batch; as an output, IPC files. */
-export function arrow(options: ArrowOptions = {}): ArrowFormat {
+export function arrow<R = Row>(options: ArrowOptions = {}): ArrowFormat<R> {
   checkKeys("arrow()", options, ["schema"]);
   const schema = checkSchema("arrow()", "schema", options.schema);
   return { format: "arrow", ...(schema ? { schema } : {}) };
 }
 
 /** Parquet: as an input, any codec, split by row group; as an output, `compression` (zstd) files. */
-export function parquet(options: ParquetOptions = {}): ParquetFormat {
+export function parquet<R = Row>(options: ParquetOptions = {}): ParquetFormat<R> {
   checkKeys("parquet()", options, ["columns", "compression", "schema"]);
   const columns = options.columns === undefined ? undefined : [...options.columns];
   if (columns && (columns.length === 0 || columns.some((c) => typeof c !== "string" || c === ""))) fail("parquet()", "columns", "a list of column names", options.columns);
@@ -212,7 +259,7 @@ export function parquet(options: ParquetOptions = {}): ParquetFormat {
  * PostgreSQL: as an input, a table or query read as rows, cut into `splits` tasks by ranges of
  * `splitBy`; as an output, a table loaded all or nothing when the job commits.
  */
-export function postgres(options: PostgresOptions): PostgresFormat {
+export function postgres<R = Row>(options: PostgresOptions): PostgresFormat<R> {
   if (options === null || typeof options !== "object") fail("postgres()", "options", "an object", options);
   checkKeys("postgres()", options, ["url", "table", "query", "splitBy", "splits", "mode", "key", "schema", "loadsTable"]);
   const { url, table, query, splitBy, splits = 4, mode = "replace", loadsTable } = options;

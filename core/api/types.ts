@@ -1,8 +1,14 @@
 /** A scalar or composite key. Keys have one total order, identical on every machine (see core/keys.ts). */
 export type Key = string | number | bigint | boolean | readonly Key[];
 
-/** Emits one key/value pair from map, or one output record from a map-only job. */
-export type Emit<K extends Key = Key, V = unknown> = (key: K, value?: V) => void;
+/** Emits one key/value pair from map: a job with a reduce groups values, so every pair has one. */
+export type Emit<K extends Key = Key, V = unknown> = (key: K, value: V) => void;
+
+/**
+ * Emits one output record from a map-only job: `emit(key, value)`, or `emit(key)` alone, which the
+ * output writes as it would a key with no value (a line of `lines()`, a `key` row of `tsv()`).
+ */
+export type MapOnlyEmit<K extends Key = Key, V = unknown> = (key: K, value?: V) => void;
 
 /** A named counter, summed over the committed attempts of a job. */
 export interface Counter {

@@ -24,6 +24,7 @@ describe("defineJob validates once, naming the field", () => {
     ["an unknown input", { name: "x", map, input: { format: "xml" } }, /job\.input must be an input format/],
     ["an unknown output", { name: "x", map, output: "tsv" }, /job\.output must be an output format/],
     ["a misspelt field", { name: "x", map, reducer: map }, /job\.reducer is not a job field/],
+    ["the removed sort field", { name: "x", map, sort: "none" }, /job\.sort is no longer a job field: Sheaf always sorts/],
   ];
   for (const [what, spec, message] of bad) {
     it(`rejects ${what}`, () => {
