@@ -426,10 +426,12 @@ export async function main(argv: string[]): Promise<number> {
     const verbose = program.opts().verbose || argv.includes("--verbose");
     const e = err as Error & { code?: string; exitCode?: number; failure?: { stack?: string } };
     if (e.code?.startsWith("commander.")) return e.exitCode ?? 2; // commander already printed the message
+    // An INTERNAL SheafError is a failed assertion: reported as unexpected, like any other bug.
+    const known = err instanceof SheafError && err.code !== "INTERNAL";
     // Messages may quote a job's error or state from Redis: printed without terminal controls.
-    process.stderr.write(printableReport(`sheaf: ${err instanceof SheafError ? e.message : `unexpected error: ${e?.message ?? String(err)}`}`) + "\n");
+    process.stderr.write(printableReport(`sheaf: ${known ? e.message : `unexpected error: ${e?.message ?? String(err)}`}`) + "\n");
     if (verbose) process.stderr.write(printableReport(`${e.failure?.stack ?? e.stack ?? ""}`) + "\n");
-    else if (!(err instanceof SheafError)) process.stderr.write("(run with --verbose for the stack trace)\n");
+    else if (!known) process.stderr.write("(run with --verbose for the stack trace)\n");
     return 1;
   }
 }

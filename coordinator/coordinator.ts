@@ -17,7 +17,7 @@ import { readField, RECORD_FIELDS } from "../core/cluster/state/fields.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
-import { causeAfter, messageOf } from "../core/errors.js";
+import { causeAfter, messageOf, SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir } from "../core/storage.js";
 import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
@@ -251,7 +251,7 @@ export class Coordinator {
     let lock: OutputLock | undefined;
     let executor: QueueExecutor | undefined;
     try {
-      if (record.cancelRequested) throw new Error("cancelled");
+      if (record.cancelRequested) throw new SheafError("JOB_CANCELLED", "cancelled");
       await this.admit(spec);
       this.retention.noteAdmittedWorkdir(spec.workdir);
       const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
@@ -341,12 +341,13 @@ export class Coordinator {
    * The plan is computed once and stored with the job (fenced, first wins), so a resumed job — or
    * a leader that planned at the same time as a stale one — runs exactly the same tasks. Planning
    * imports the job module, so it runs in a thread of its own (plan-isolated.ts): a module that
-   * exits, loops or fills the heap at load fails its own job, not this coordinator.
+   * exits, loops or fills the heap at load fails its own job, not this coordinator. Unchecked:
+   * the caller checks it (checkPlan), read back or fresh.
    */
-  private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<JobPlan> {
+  private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<unknown> {
     if (resumed) {
       const stored = await store.storedPlan(); // its signature checked; its content by checkPlan, as a fresh one is
-      if (stored) return withConfig(JSON.parse(stored) as JobPlan);
+      if (stored) return withConfig(JSON.parse(stored));
     }
     const request = {
       artifact: spec.artifact,
@@ -375,7 +376,7 @@ export class Coordinator {
       },
     };
     const compact = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
-    return withConfig(JSON.parse(await store.storePlan(compact)) as JobPlan);
+    return withConfig(JSON.parse(await store.storePlan(compact)));
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */

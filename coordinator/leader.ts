@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { releaseLease, renewLease } from "../core/cluster/state/unfenced-writes.js";
+import { SheafError } from "../core/errors.js";
 
 
 export interface LeaseOptions {
@@ -107,7 +108,7 @@ export class LeaderLease {
   private timed<T>(command: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("lease command timed out")), Math.floor(this.leaseMs / 3));
+      timer = setTimeout(() => reject(new SheafError("REDIS_UNREACHABLE", "lease command timed out")), Math.floor(this.leaseMs / 3));
     });
     return Promise.race([command, timeout]).finally(() => clearTimeout(timer));
   }

@@ -18,10 +18,10 @@ import { Keys } from "../core/cluster/keys.js";
 import { BATCH, batchQueueId, type BatchResult, type TaskBatch } from "../core/cluster/task-batch.js";
 import type { StopSignal, TaskExecutor } from "../core/executor.js";
 import { checkResult } from "../core/security/confine.js";
-import { checkMessage, Schemas } from "../core/security/messages.js";
+import { checkMessage, ifValid, Schemas } from "../core/security/messages.js";
 import { TASK_SIGNATURE_TTL_MS, type Signer } from "../core/security/signing.js";
-import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
-import { messageOf } from "../core/errors.js";
+import type { Task, TaskFailure, TaskOutcome } from "../core/tasks.js";
+import { messageOf, SheafError } from "../core/errors.js";
 import { Interrupted } from "../core/interrupted.js";
 import type { Redis } from "ioredis";
 import { QueueResults, type Finish } from "./queue-results.js";
@@ -95,7 +95,7 @@ export class QueueExecutor implements TaskExecutor {
         resolve(o);
       };
       e.resolve = settle;
-      if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
+      if (signal?.aborted) return reject(signal.reason ?? new SheafError("JOB_ABORTED", "aborted"));
       signal?.addEventListener("abort", () => this.abort(e, signal.reason), { once: true });
       this.waiting.push(e);
       this.scheduleFlush();
@@ -110,7 +110,7 @@ export class QueueExecutor implements TaskExecutor {
   private abort(e: Entry, reason: unknown): void {
     if (e.done) return;
     e.done = true;
-    e.reject(reason ?? new Error("aborted"));
+    e.reject(reason ?? new SheafError("JOB_ABORTED", "aborted"));
     if (!e.job || reason instanceof Interrupted) return; // one still waiting here is skipped by flush()
     const { id, members } = e.job;
     if (members.length > 1) this.stop(e.id).catch(() => {});
@@ -250,8 +250,8 @@ export class QueueExecutor implements TaskExecutor {
   /** A result names files the job commit will move: it must name them where the task writes. */
   private checked(task: Task, id: string, value: unknown): TaskOutcome {
     try {
-      const result = checkMessage<TaskResult>(Schemas.result, value, `result of ${id}`);
-      if (result.taskId !== task.taskId) throw new Error(`result of ${id} names task ${result.taskId}`);
+      const result = checkMessage(Schemas.result, value, `result of ${id}`);
+      if (result.taskId !== task.taskId) throw new SheafError("BAD_RESULT", `result of ${id} names task ${result.taskId}`);
       checkResult(task.job, result);
       if (task.kind === "map") this.taskMs = this.taskMs === undefined ? result.stats.millis : 0.8 * this.taskMs + 0.2 * result.stats.millis;
       return { ok: true, result };
@@ -272,14 +272,14 @@ function badResult(task: Task, message: string): TaskFailure {
 }
 
 /**
- * Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit) is
- * wrapped. `made`: the run's failed attempts (BullMQ's attemptsMade), the last one included.
+ * Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit, a
+ * reason that does not fit the failure's schema) is wrapped. `made`: the run's failed attempts (BullMQ's attemptsMade), the last one included.
  */
 export function failureOf(task: Task, reason: string, made: number): TaskFailure {
   const attempt = task.attempt + Math.max(made, 1) - 1;
   try {
-    const f = JSON.parse(reason) as TaskFailure;
-    if (typeof f.code === "string" && typeof f.message === "string") return { ...f, attempt: Math.max(f.attempt, attempt) };
+    const f = ifValid(Schemas.failure, JSON.parse(reason));
+    if (f) return { ...f, attempt: Math.max(f.attempt, attempt) };
   } catch {}
   // A task whose workers kept dying (stalled past BullMQ's limit): the scheduler may run it again.
   return { code: "TASK_LOST", message: reason, retryable: true, taskId: task.taskId, attempt };

@@ -110,7 +110,7 @@ export class RedisJobStore implements JobStore {
 
   /** A committed result read back, checked as any message from Redis is. */
   private parseResult(taskId: string, json: string): TaskResult {
-    return checkMessage<TaskResult>(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
+    return checkMessage(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
   }
 
   async published(): Promise<boolean> {

@@ -17,7 +17,7 @@ import { readRun, type RunState, type RunSubmission, type StageRecord } from "..
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { signRecord, type Signer } from "../core/security/signing.js";
-import { causeAfter, messageOf } from "../core/errors.js";
+import { causeAfter, messageOf, SheafError } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import type { JobReport } from "../core/progress.js";
@@ -68,7 +68,7 @@ export class RunDriver {
     let state: RunState = "succeeded";
     let error = "";
     try {
-      if (record.cancelRequested) throw new Error("cancelled");
+      if (record.cancelRequested) throw new SheafError("PIPELINE_CANCELLED", "cancelled");
       await this.admit(spec);
       await runPipeline(
         spec.pipeline,
@@ -143,7 +143,7 @@ export class RunDriver {
     for (;;) {
       if (signal.aborted) {
         if (!(signal.reason instanceof Interrupted)) await cancelJob(this.redis, this.keys, id).catch(() => {});
-        throw Object.assign(new Error("cancelled"), { jobId: id });
+        throw Object.assign(new SheafError("JOB_CANCELLED", "cancelled"), { jobId: id });
       }
       const job = await readJob(this.redis, this.keys, id);
       // Created with the run's own record (STAGE_JOB), a stage's job record cannot come back once it
@@ -151,10 +151,10 @@ export class RunDriver {
       // run, and its schedule, for ever. The stage fails; a rerun makes a new job.
       if (!job) {
         missingSince ??= Date.now();
-        if (Date.now() - missingSince >= RECORD_LOST_AFTER_MS) throw Object.assign(new Error(`its job ${id} is gone from Redis (lost in a Redis restart or wipe?): run the pipeline again`), { jobId: id });
+        if (Date.now() - missingSince >= RECORD_LOST_AFTER_MS) throw Object.assign(new SheafError("JOB_NOT_FOUND", `its job ${id} is gone from Redis (lost in a Redis restart or wipe?): run the pipeline again`), { jobId: id });
       } else missingSince = undefined;
       if (job && FINISHED.has(job.state)) {
-        if (job.state !== "succeeded") throw Object.assign(new Error(job.error ?? job.state), { jobId: id });
+        if (job.state !== "succeeded") throw Object.assign(new SheafError(job.state === "cancelled" ? "JOB_CANCELLED" : "JOB_FAILED", job.error ?? job.state), { jobId: id });
         return { jobId: id, report: job.progress as JobReport };
       }
       await sleep(200, signal);

@@ -14,6 +14,7 @@ import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync 
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { processAlive } from "./output-writer-lock.js";
+import { ifValid, Schemas } from "./security/messages.js";
 
 export const RUN_OWNER = "sheaf-run.owner";
 export const CLUSTER_OWNER = "sheaf-cluster.owner";
@@ -57,12 +58,13 @@ export function scratchOwner(scratch: string): "live run" | "dead run" | { prefi
       return "unknown";
     }
   }
+  let owner;
   try {
-    return processAlive(JSON.parse(text)) ? "live run" : "dead run";
-  } catch {
-    // Not a mark Sheaf wrote (they are renamed in whole): dead once it has not changed for a minute.
-    return Date.now() - (statSync(join(scratch, RUN_OWNER), { throwIfNoEntry: false })?.mtimeMs ?? 0) > 60_000 ? "dead run" : "live run";
-  }
+    owner = ifValid(Schemas.writerLock, JSON.parse(text));
+  } catch {}
+  if (owner) return processAlive(owner) ? "live run" : "dead run";
+  // Not a mark Sheaf wrote (they are renamed in whole): dead once it has not changed for a minute.
+  return Date.now() - (statSync(join(scratch, RUN_OWNER), { throwIfNoEntry: false })?.mtimeMs ?? 0) > 60_000 ? "dead run" : "live run";
 }
 
 /** When a job was created, from its id (`<name>-YYYYMMDDhhmmss-<random>`, UTC); undefined if it is not one. */

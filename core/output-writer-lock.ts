@@ -12,17 +12,11 @@ import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, unli
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { diskFull, SheafError } from "./errors.js";
+import { ifValid, Schemas, type WriterLock } from "./security/messages.js";
 import { sleep } from "./sleep.js";
 import { stagingDir } from "./storage.js";
 
-export interface WriterLock {
-  jobId: string;
-  /** `run` (a `sheaf run` process, `pid` on `host`) or `cluster` (a job driven through Redis). */
-  by: "run" | "cluster";
-  pid: number;
-  host: string;
-  since: number;
-}
+export type { WriterLock } from "./security/messages.js";
 
 /** Whether the holder still runs: asked of Redis for a cluster job; a run on this host by its pid. */
 export type Liveness = (holder: WriterLock) => boolean | Promise<boolean>;
@@ -39,9 +33,9 @@ function readText(path: string): string | undefined {
 
 function parse(text: string): WriterLock | undefined {
   try {
-    return JSON.parse(text) as WriterLock;
+    return ifValid(Schemas.writerLock, JSON.parse(text));
   } catch {
-    return undefined; // not a lock Sheaf wrote whole: taken over
+    return undefined; // not a lock Sheaf wrote whole: taken over (as is one that does not fit its schema)
   }
 }
 

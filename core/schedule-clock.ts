@@ -48,7 +48,7 @@ export function parseEvery(text: string): number {
   const ms = match && unit !== undefined ? Number(match[1]) * unit : NaN;
   if (!Number.isSafeInteger(ms) || ms < MIN_EVERY_MS) {
     const why = Number.isNaN(ms) ? "expected a whole number and a unit: ms, s, m, h or d (e.g. 10s, 5m, 1h, 1d)" : "it must be at least 1s";
-    throw new TypeError(`invalid interval ${JSON.stringify(text)}: ${why}`);
+    throw new SheafError("BAD_ARGUMENT", `invalid interval ${JSON.stringify(text)}: ${why}`);
   }
   return ms;
 }
@@ -87,7 +87,7 @@ export function nextDue(spec: ScheduleSpec, after: Date): Date {
 export function dueTimes(spec: ScheduleSpec, from: Date, to: Date, limit = 10_000): Date[] {
   const start = checkDate(from, "from");
   const end = checkDate(to, "to");
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`limit must be a whole number >= 0, got ${limit}`);
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new SheafError("BAD_ARGUMENT", `limit must be a whole number >= 0, got ${limit}`);
   validateSchedule(spec);
   if (start > end) {
     throw new SheafError("INVALID_RANGE", `empty range: from ${from.toISOString()} is after to ${to.toISOString()}`);
@@ -203,7 +203,7 @@ function formatter(tz: string): Intl.DateTimeFormat {
 
 function checkDate(d: Date, name: string): number {
   const t = d instanceof Date ? d.getTime() : NaN;
-  if (Number.isNaN(t)) throw new RangeError(`${name} is not a valid date: ${String(d)}`);
+  if (Number.isNaN(t)) throw new SheafError("BAD_TIME", `${name} is not a valid date: ${String(d)}`);
   return t;
 }
 

@@ -7,36 +7,16 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
 import type { InputFile } from "./inputs.js";
 
-/**
- * A map task's share of the input. For text it is a byte range of a file; other formats count
- * `start` and `end` in their own `unit`. Plain data: plans are stored as JSON.
- */
-export interface Split {
-  /** The input file, as listed; for a table source, a label naming the table or query. */
-  file: string;
-  start: number;
-  end: number;
-  /**
-   * What start and end count: bytes (the default), Parquet row groups, Arrow record batches, or
-   * `whole` for a file read in one piece (gzip, multiline CSV); `range` for a key range of a table.
-   */
-  unit?: "bytes" | "rowGroups" | "batches" | "whole" | "range";
-  /** 1-based number of the first line the split owns, when the format counts lines. */
-  firstLine?: number;
-  /** Records of the split already mapped by an earlier attempt (a resumed split skips them). */
-  skip?: number;
-  /** A key range of a table source: `splitBy` values in [lo, hi), decimal strings; null is open. */
-  range?: { lo: string | null; hi: string | null; nulls?: boolean };
-  /** Bytes the split covers, for progress (the file size share, or an estimate). */
-  bytes?: number;
-}
+export type { Split } from "./security/messages.js";
+import type { Split } from "./security/messages.js";
+import { SheafError } from "./errors.js";
 
 /** Like Hadoop's SPLIT_SLOP: a tail up to 10% over the split size stays with the last split. */
 const SLOP = 1.1;
 
 /** `file` in each split is the path as listed; `cwd` resolves it for reading. */
 export function planSplits(files: readonly InputFile[], splitSize: number, countLines = false, cwd = process.cwd()): Split[] {
-  if (!(splitSize >= 1)) throw new RangeError(`split size must be at least 1 byte, got ${splitSize}`);
+  if (!(splitSize >= 1)) throw new SheafError("BAD_OPTION", `split size must be at least 1 byte, got ${splitSize}`);
   const splits: Split[] = [];
   for (const f of files) {
     if (f.size === 0) continue;
@@ -94,9 +74,9 @@ function numberLines(path: string, splits: Split[]): void {
 /** Parses sizes like `64m`, `512k`, `1g` or plain bytes. */
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$/i.exec(text);
-  if (!m) throw new RangeError(`not a size: ${JSON.stringify(text)} (expected bytes, or a number with k, m, g or t)`);
+  if (!m) throw new SheafError("BAD_OPTION", `not a size: ${JSON.stringify(text)} (expected bytes, or a number with k, m, g or t)`);
   const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g" | "t"];
   const bytes = Math.floor(Number(m[1]) * unit);
-  if (bytes < 1) throw new RangeError(`size must be at least 1 byte: ${JSON.stringify(text)}`);
+  if (bytes < 1) throw new SheafError("BAD_OPTION", `size must be at least 1 byte: ${JSON.stringify(text)}`);
   return bytes;
 }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import type { JobId, TaskId } from "./ids.js";
+import { SheafError } from "./errors.js";
 
 export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
 export const artifactPath = (workdir: string, sha256: string) => join(artifactsDir(workdir), `${sha256}.mjs`);
@@ -56,7 +57,7 @@ export const checkpointDir = (base: { scratch: string; output: string }, task: T
  */
 export function mkdirBelow(root: string, dir: string): void {
   const rel = relative(root, dir);
-  if (rel.startsWith("..") || rel === "") throw new Error(`${dir} is not below ${root}`);
+  if (rel.startsWith("..") || rel === "") throw new SheafError("INTERNAL", `${dir} is not below ${root}`);
   let path = root;
   for (const part of rel.split(sep)) {
     path = join(path, part);

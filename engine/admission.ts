@@ -25,10 +25,10 @@ import { recordProblem, type Purpose, type Signer } from "../core/security/signi
 export async function admitRecord(redis: Redis, keys: Keys, signer: Signer | undefined, purpose: Purpose, record: object, what: string, check: () => void): Promise<void> {
   try {
     const problem = recordProblem(signer, purpose, record);
-    if (problem) throw new Rejected(`FORGED_${purpose.toUpperCase()}`, `${purpose} record ${problem}`);
+    if (problem) throw new Rejected(`FORGED_${purpose.toUpperCase() as Uppercase<Purpose>}`, `${purpose} record ${problem}`);
     check();
   } catch (err) {
-    const code = (err as { code?: string }).code ?? "BAD_MESSAGE";
+    const code = err instanceof SheafError ? err.code : "BAD_MESSAGE";
     await countRejection(redis, keys, code).catch(() => {});
     throw new Rejected(code, `${what} rejected: ${messageOf(err)}`);
   }
@@ -48,17 +48,17 @@ export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void 
  * A plan (computed, or read back from Redis) for `spec`: its folders and every input file inside
  * the roots. Each map task is bound to the plan's one checked config.
  */
-export function checkPlan(plan: JobPlan, spec: Pick<JobSubmission, "id" | "workdir" | "output">, roots: AllowedRoots): JobPlan {
-  checkMessage(Schemas.plan, plan, `plan of job ${spec.id}`);
+export function checkPlan(data: unknown, spec: Pick<JobSubmission, "id" | "workdir" | "output">, roots: AllowedRoots): JobPlan {
+  const plan = checkMessage(Schemas.plan, data, `plan of job ${spec.id}`);
   const c = plan.config;
   if (c.jobId !== spec.id || c.workdir !== spec.workdir || c.output !== spec.output) {
     throw new SheafError("BAD_MESSAGE", `plan of job ${spec.id} does not match its job record`);
   }
   checkJobConfig(c, roots);
   for (const f of plan.inputs) checkInputFile(c, f.path, roots);
-  for (const m of plan.maps) {
-    m.job = c;
+  const maps = plan.maps.map((m) => {
     checkSplit(c, m.split, roots);
-  }
-  return plan;
+    return Object.assign(m, { job: c });
+  });
+  return Object.assign(plan, { maps });
 }

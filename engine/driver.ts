@@ -412,7 +412,7 @@ export class JobDriver {
     if (current && current !== cause.lost) return Promise.resolve(); // already re-run since that reducer started
     const count = (this.regenerations.get(mapTask) ?? 0) + 1;
     this.regenerations.set(mapTask, count);
-    if (count > MAX_REGENERATIONS) return Promise.reject(new Error(`output of ${mapTask} lost ${count} times`));
+    if (count > MAX_REGENERATIONS) return Promise.reject(new SheafError("MAP_OUTPUT_LOST", `output of ${mapTask} lost ${count} times`));
     this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${mapTask}` }, true);
     pending = (async (): Promise<void> => {
       const template = this.plan.maps.find((m) => m.taskId === mapTask) as MapTask;
@@ -422,7 +422,7 @@ export class JobDriver {
         this.mapGeneration++;
       }
       await this.runTask(template);
-      if (!this.committed.has(mapTask)) throw new Error(`${mapTask} could not be re-run`);
+      if (!this.committed.has(mapTask)) throw new SheafError("MAP_OUTPUT_LOST", `${mapTask} could not be re-run`);
     })().finally(() => this.regenerating.delete(mapTask));
     this.regenerating.set(mapTask, pending);
     return pending;

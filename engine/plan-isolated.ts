@@ -32,8 +32,9 @@
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { RunSettings, RunSubmission } from "../core/cluster/runs.js";
-import { SheafError, messageOf } from "../core/errors.js";
+import { isErrorCode, SheafError, messageOf } from "../core/errors.js";
 import { jobThreadEnv } from "../core/security/credentials.js";
+import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { planJob, PlanOptions } from "./plan.js";
 
 export interface IsolationLimits {
@@ -96,7 +97,7 @@ export function planIsolated(request: Omit<Extract<IsolatedRequest, { kind: "pla
 
 /** A pipeline run's submission (its stages resolved), computed in a thread of its own. */
 export async function runSubmissionIsolated(request: Omit<Extract<IsolatedRequest, { kind: "run" }>, "kind">, what: string, limits: IsolationLimits = {}, signal?: AbortSignal): Promise<RunSubmission> {
-  return JSON.parse(await isolated({ kind: "run", ...request }, what, limits, signal)) as RunSubmission;
+  return checkMessage(Schemas.run, JSON.parse(await isolated({ kind: "run", ...request }, what, limits, signal)), `${what}'s run submission`);
 }
 
 /** The artifact a request imports: a thread that imported it serves only it. */
@@ -139,7 +140,7 @@ function inThread(planner: Planner, request: IsolatedRequest, what: string, time
     signal?.addEventListener("abort", onAbort, { once: true });
     planner.current = {
       seq,
-      answered: ({ reply, heapUsed }) => settle(reply.ok ? { json: reply.json, heapUsed } : { error: new SheafError(reply.code, reply.message) }),
+      answered: ({ reply, heapUsed }) => settle(reply.ok ? { json: reply.json, heapUsed } : { error: new SheafError(isErrorCode(reply.code) ? reply.code : "PLAN_ERROR", reply.message) }),
       failed: (err) => {
         const code = (err as { code?: unknown }).code;
         settle({

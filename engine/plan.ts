@@ -6,14 +6,8 @@ import { listInputs, type InputFile } from "../core/inputs.js";
 import type { JobConfig, MapTask } from "../core/tasks.js";
 import { sampleRangeBoundaries } from "./range-sample.js";
 
-export interface JobPlan {
-  config: JobConfig;
-  inputs: InputFile[];
-  /** Map tasks with attempt 0: each attempt gets its own number. */
-  maps: MapTask[];
-  /** Number of reduce tasks (0 for a map-only job). */
-  reduces: number;
-}
+export type { JobPlan } from "../core/security/messages.js";
+import type { JobPlan } from "../core/security/messages.js";
 
 export interface PlanOptions {
   /** Input arguments: files, folders, globs. */

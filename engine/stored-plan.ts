@@ -16,15 +16,19 @@ export function compactPlan(plan: JobPlan): JobPlan {
  * and its splits one string per input file (JSON.parse makes one per split: 100,000 tiny splits of a
  * file held its path 100,000 times).
  */
-export function withConfig(plan: JobPlan): JobPlan {
+export function withConfig(data: unknown): unknown {
+  // Unchecked yet (checkPlan checks it next): every field is taken to be possibly missing.
+  const plan = data as { config?: unknown; maps?: unknown } | null;
+  if (!Array.isArray(plan?.maps)) return data; // refused by checkPlan
   const files = new Map<string, string>();
-  for (const m of plan.maps ?? []) {
+  for (const m of plan.maps as ({ job?: unknown; split?: { file?: unknown } } | null)[]) {
+    if (m === null || typeof m !== "object") continue;
     m.job ??= plan.config;
     const file = m.split?.file;
     if (typeof file !== "string") continue; // refused by checkPlan
     const known = files.get(file);
     if (known === undefined) files.set(file, file);
-    else m.split.file = known;
+    else m.split!.file = known;
   }
-  return plan;
+  return data;
 }

@@ -8,14 +8,15 @@ import type { JobRecord } from "../core/cluster/jobs.js";
 import type { RunRecord } from "../core/cluster/runs.js";
 import { causeAfter, SheafError } from "../core/errors.js";
 
-function ended(code: string, subject: string, state: string, cause: string): SheafError {
-  return new SheafError(code + state.toUpperCase(), `${subject} ${state}${cause ? `: ${cause}` : ""}`);
+/** `JOB_CANCELLED` or `PIPELINE_CANCELLED` for a cancelled one, else `…_FAILED` (the message names the state). */
+function ended(kind: "JOB" | "PIPELINE", subject: string, state: string, cause: string): SheafError {
+  return new SheafError(`${kind}_${state === "cancelled" ? "CANCELLED" : "FAILED"}`, `${subject} ${state}${cause ? `: ${cause}` : ""}`);
 }
 
 export function jobEnded(record: JobRecord): SheafError {
-  return ended("JOB_", `job ${record.spec.id}`, record.state, causeAfter(record.error ?? "", `job ${record.spec.name}`));
+  return ended("JOB", `job ${record.spec.id}`, record.state, causeAfter(record.error ?? "", `job ${record.spec.name}`));
 }
 
 export function runEnded(record: RunRecord): SheafError {
-  return ended("PIPELINE_", `pipeline run ${record.spec.id}`, record.state, causeAfter(record.error ?? "", `pipeline ${record.spec.pipeline}`));
+  return ended("PIPELINE", `pipeline run ${record.spec.id}`, record.state, causeAfter(record.error ?? "", `pipeline ${record.spec.pipeline}`));
 }

@@ -92,7 +92,7 @@ export class TaskAdmission {
 
   /** A batch's shared job config, checked as a task message's would be. */
   private checkConfig(job: unknown): JobConfig {
-    const config = checkMessage<JobConfig>(Schemas.jobConfig, job, "task message's job");
+    const config = checkMessage(Schemas.jobConfig, job, "task message's job");
     checkJobConfig(config, this.roots);
     return config;
   }
@@ -110,7 +110,8 @@ export class TaskAdmission {
     }
     const ownJob = shared === undefined || fields.job !== shared.job;
     if (!ownJob) shared.check();
-    const task = checkMessage<Task>(ownJob ? Schemas.task : Schemas.taskFields, fields, "task message");
+    // A message without its own job shares the batch's, checked once (the same object as its `job`).
+    const task: Task = ownJob ? checkMessage(Schemas.task, fields, "task message") : Object.assign(checkMessage(Schemas.taskFields, fields, "task message"), { job: shared.check() });
     if (!placed(task)) {
       throw new Rejected("REPLAYED_TASK", `queue id does not match job ${task.job.jobId}, ${task.taskId}`);
     }

@@ -13,10 +13,9 @@ import { basename, dirname, join } from "node:path";
 import { SheafError, messageOf } from "../core/errors.js";
 import { mkdirBelow } from "../core/storage.js";
 import { checkUnder, openConfined } from "../core/security/confine.js";
-import { checkMessage, Schemas } from "../core/security/messages.js";
+import { checkMessage, Schemas, type Checkpoint, type PartProgress } from "../core/security/messages.js";
 import type { Split } from "../core/splits.js";
-import type { BadRecord, JobConfig } from "../core/tasks.js";
-import type { RunFile } from "./run-merge.js";
+import type { JobConfig } from "../core/tasks.js";
 
 export interface CheckpointPolicy {
   /** Checkpoint after this many input bytes (map) or output bytes (reduce)… */
@@ -32,39 +31,7 @@ export interface CheckpointPolicy {
   maxShare?: number;
 }
 
-/** The part file written so far: its first `bytes` bytes hold `records` whole records. */
-export interface PartProgress {
-  path: string;
-  bytes: number;
-  records: number;
-}
-
-export interface MapCheckpoint {
-  kind: "map";
-  /** Where the read continues: the split fields the reader set after the last mapped batch. */
-  resume: Partial<Split>;
-  recordsIn: number;
-  bytesIn: number;
-  counters: Record<string, number>;
-  badRecords: BadRecord[];
-  /** With reduce: the runs holding every pair emitted so far. */
-  spills: RunFile[];
-  /** Map-only: the part file so far. */
-  part?: PartProgress;
-}
-
-export interface ReduceCheckpoint {
-  kind: "reduce";
-  /** The encoding of the last key whose output is in the part file (base64 of its bytes). */
-  lastKey: string;
-  counters: Record<string, number>;
-  part: PartProgress;
-}
-
-export type Checkpoint = (MapCheckpoint | ReduceCheckpoint) & {
-  /** How far it got (input bytes for map, output bytes for reduce): a resume takes the furthest. */
-  progress?: number;
-};
+export type { Checkpoint, MapCheckpoint, PartProgress, ReduceCheckpoint } from "../core/security/messages.js";
 
 /** A checkpoint as resumed, with the manifest it came from (to forget it if it cannot be continued). */
 export type Resumed<C extends Checkpoint> = C & { manifest: string };
@@ -255,7 +222,7 @@ function readManifest<C extends Checkpoint>(path: string, dir: string, root: str
   }
   let cp: Checkpoint;
   try {
-    cp = checkMessage<Checkpoint>(Schemas.checkpoint, JSON.parse(readFileSync(fd, "utf8")), "it");
+    cp = checkMessage(Schemas.checkpoint, JSON.parse(readFileSync(fd, "utf8")), "it");
   } catch (err) {
     throw err instanceof SheafError ? err : new SheafError("BAD_CHECKPOINT", messageOf(err));
   } finally {

@@ -2,7 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import { abortSignalOf, type StopSignal, type TaskExecutor } from "../core/executor.js";
-import { messageOf } from "../core/errors.js";
+import { messageOf, SheafError } from "../core/errors.js";
 import { jobThreadEnv } from "../core/security/credentials.js";
 import type { Task, TaskOutcome } from "../core/tasks.js";
 
@@ -31,7 +31,7 @@ export class ThreadPool implements TaskExecutor {
   private lastStopAt = -Infinity;
 
   constructor(options: PoolOptions) {
-    if (!Number.isInteger(options.threads) || options.threads < 1) throw new TypeError(`threads must be a positive integer, got ${options.threads}`);
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new SheafError("BAD_OPTION", `threads must be a positive integer, got ${options.threads}`);
     this.slots = new Semaphore(options.threads);
     this.pool = new Piscina({
       filename: THREAD_FILE,

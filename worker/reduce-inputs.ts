@@ -6,7 +6,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { MERGE_FAN_IN } from "../core/shuffle/merge.js";
-import { readReduceInputs, type MapOutputRef } from "../core/shuffle/reduce-inputs.js";
+import { readReduceInputs } from "../core/shuffle/reduce-inputs.js";
 import { readSegment } from "../core/shuffle/segment-index.js";
 import type { Segment } from "../core/shuffle/segment.js";
 import { checkUnder } from "../core/security/confine.js";
@@ -16,7 +16,7 @@ import { mergeRuns } from "./run-merge.js";
 
 /** This partition's segment of each map output, in map-task order. */
 export function reduceSegments(task: ReduceTask): Segment[] {
-  const refs = checkMessage<MapOutputRef[]>(Schemas.mapOutputRefs, readReduceInputs(task.inputs), `list of map outputs ${task.inputs.path}`);
+  const refs = checkMessage(Schemas.mapOutputRefs, readReduceInputs(task.inputs), `list of map outputs ${task.inputs.path}`);
   return refs.map((r) => {
     checkUnder(task.job.scratch, r.path, `job ${task.job.name}, ${task.taskId}: map output`);
     return readSegment(r.path, task.index, task.job.partitions, r.indexCrc, r.producer);

@@ -5,11 +5,8 @@ import { RunWriter } from "../core/shuffle/run-writer.js";
 import type { Segment } from "../core/shuffle/segment.js";
 import type { Key } from "../core/api/types.js";
 
-/** A file of sorted runs, one segment per partition. */
-export interface RunFile {
-  path: string;
-  segments: Omit<Segment, "path">[];
-}
+export type { RunFile } from "../core/security/messages.js";
+import type { RunFile } from "../core/security/messages.js";
 
 /** `encodedKey` is the key's encoding when the caller has it (a string key folded in place has none yet). */
 export type Combiner = (key: Key, values: Iterable<unknown>, encodedKey?: string) => unknown;

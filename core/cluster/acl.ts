@@ -16,11 +16,12 @@
  *   list other clusters' keys), FUNCTION and FCALL, PUBLISH (a worker does not send events), and
  *   SELECT, MOVE, COPY (they reach the same prefix in another database: the worker works in db 0).
  */
+import { SheafError } from "../errors.js";
 
 /** The rules after `ACL SETUSER <user>`; `reset` first, so running it again replaces an older rule. */
 export function workerAclRules(prefix: string, password: string): string[] {
-  if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new TypeError(`prefix must be letters, digits, '_', '.' or '-', got ${JSON.stringify(prefix)}`);
-  if (!password || /\s/.test(password)) throw new TypeError("the password must be non-empty, without spaces");
+  if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new SheafError("BAD_OPTION", `prefix must be letters, digits, '_', '.' or '-', got ${JSON.stringify(prefix)}`);
+  if (!password || /\s/.test(password)) throw new SheafError("BAD_OPTION", "the password must be non-empty, without spaces");
   return [
     "reset", "on", `>${password}`,
     `~${prefix}:tasks:*`, `~${prefix}:job:*:attempts`, `%R~${prefix}:job:*`, `~${prefix}:rejected`, `&${prefix}:events`,
@@ -35,6 +36,6 @@ export function workerAclRules(prefix: string, password: string): string[] {
 
 /** The whole command, as `redis-cli` takes it. */
 export function workerAclCommand(user: string, prefix: string, password: string): string {
-  if (!/^[A-Za-z0-9_.-]+$/.test(user)) throw new TypeError(`user must be letters, digits, '_', '.' or '-', got ${JSON.stringify(user)}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(user)) throw new SheafError("BAD_OPTION", `user must be letters, digits, '_', '.' or '-', got ${JSON.stringify(user)}`);
   return ["ACL", "SETUSER", user, ...workerAclRules(prefix, password)].join(" ");
 }

@@ -2,6 +2,7 @@
 import type { Redis } from "ioredis";
 import type { JobId } from "../ids.js";
 import type { JobProgress, JobReport } from "../progress.js";
+import type { JobSubmission } from "../security/messages.js";
 import { Keys } from "./keys.js";
 import { unfinishedIds } from "./records.js";
 import { cancelRecord, submitRecord } from "./state/unfenced-writes.js";
@@ -9,34 +10,7 @@ import { cancelRecord, submitRecord } from "./state/unfenced-writes.js";
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const FINISHED: ReadonlySet<JobState> = new Set(["succeeded", "failed", "cancelled"]);
 
-/** What `sheaf submit` sends: everything the coordinator needs to plan the job. */
-export interface JobSubmission {
-  id: JobId;
-  name: string;
-  /** Absolute path of the bundled job in the shared workdir. */
-  artifact: string;
-  workdir: string;
-  inputs: string[];
-  /** Absolute output folder. */
-  output: string;
-  cwd: string;
-  params: Record<string, string>;
-  partitions?: number;
-  splitSize: number;
-  sortBufferBytes: number;
-  maxAttempts: number;
-  taskTimeoutMs?: number;
-  checkpointBytes?: number;
-  speculative?: boolean;
-  overwrite: boolean;
-  /** While another job writes the output, the coordinator waits for it (else the job fails OUTPUT_BUSY). */
-  waitForOutput?: boolean;
-  submittedAt: number;
-  /** A pipeline stage's job: the stage (in the pipeline artifact), its fingerprint, and the run it belongs to. */
-  stage?: string;
-  fingerprint?: string;
-  run?: string;
-}
+export type { JobSubmission } from "../security/messages.js";
 
 export interface JobRecord {
   spec: JobSubmission;
@@ -60,7 +34,7 @@ export async function readJob(redis: Redis, keys: Keys, id: JobId): Promise<JobR
   const [h, attempts] = await Promise.all([redis.hgetall(keys.job(id)), redis.hgetall(keys.attempts(id))]);
   if (!h.spec) return undefined;
   return {
-    spec: JSON.parse(h.spec) as JobSubmission,
+    spec: JSON.parse(h.spec) as JobSubmission, // checked where acted on (admitRecord in coordinator.ts)
     state: h.state as JobState,
     progress: h.progress ? (JSON.parse(h.progress) as JobProgress | JobReport) : undefined,
     error: h.error || undefined,

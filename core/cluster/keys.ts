@@ -1,12 +1,13 @@
 /** Names of everything Sheaf keeps in Redis, under one prefix so that several clusters can share a Redis. */
 import type { JobId } from "../ids.js";
+import { SheafError } from "../errors.js";
 
 /** BullMQ queue of tasks (keys `<prefix>:tasks:*`). */
 export const TASK_QUEUE = "tasks";
 
 export class Keys {
   constructor(readonly prefix: string) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new TypeError(`prefix must be letters, digits, '_', '.' or '-', got ${JSON.stringify(prefix)}`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) throw new SheafError("BAD_OPTION", `prefix must be letters, digits, '_', '.' or '-', got ${JSON.stringify(prefix)}`);
   }
   /** Sorted set of job ids by submit time. */
   get jobs() { return `${this.prefix}:jobs`; }

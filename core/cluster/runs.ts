@@ -8,8 +8,8 @@ import type { Job } from "../api/job.js";
 import { definePipeline, isPipeline, type Pipeline } from "../api/pipeline.js";
 import { writesFiles } from "../formats/registry.js";
 import { resolveStages, type StageOutcome } from "../pipeline/stages.js";
-import type { ResolvedStage } from "../pipeline/stages.js";
-import type { JobSubmission } from "./jobs.js";
+import * as v from "valibot";
+import { ifValid, Schemas, type RunSettings, type RunSubmission } from "../security/messages.js";
 import { Keys } from "./keys.js";
 import { SheafError } from "../errors.js";
 import { unfinishedIds } from "./records.js";
@@ -20,26 +20,9 @@ export const RUN_FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed
 
 /** What one stage shows in `status`: its state, job and figures. */
 export type StageRecord = StageOutcome;
+const StageRecords = v.record(v.string(), Schemas.stageOutcome);
 
-export interface RunSubmission {
-  id: string;
-  pipeline: string;
-  artifact: string;
-  artifactSha: string;
-  /** The logical time (ISO) and the zone its {date} and {time} are read in. */
-  at: string;
-  tz?: string;
-  force: boolean;
-  /** Rerun one stage alone, or one stage and every stage after it (pipeline-runner.ts StageSelection). */
-  only?: string;
-  from?: string;
-  stages: ResolvedStage[];
-  /** Settings every stage's job inherits (split size, attempts, …): a job submission without its per-stage fields. */
-  job: Omit<JobSubmission, "id" | "name" | "inputs" | "output" | "params" | "partitions" | "submittedAt" | "stage" | "fingerprint" | "run">;
-  /** The schedule that fired it, and the due time it is keyed by. */
-  schedule?: { name: string; due: number };
-  submittedAt: number;
-}
+export type { RunSubmission } from "../security/messages.js";
 
 export interface RunRecord {
   spec: RunSubmission;
@@ -59,9 +42,9 @@ export async function readRun(redis: Redis, keys: Keys, id: string): Promise<Run
   const h = await redis.hgetall(keys.run(id));
   if (!h.spec) return undefined;
   return {
-    spec: JSON.parse(h.spec) as RunSubmission,
+    spec: JSON.parse(h.spec) as RunSubmission, // checked where acted on (admitRecord in run-driver.ts)
     state: h.state as RunState,
-    stages: h.stages ? (JSON.parse(h.stages) as Record<string, StageRecord>) : {},
+    stages: (h.stages && ifValid(StageRecords, JSON.parse(h.stages))) || {},
     error: h.error || undefined,
     startedAt: h.startedAt ? Number(h.startedAt) : undefined,
     finishedAt: h.finishedAt ? Number(h.finishedAt) : undefined,
@@ -91,22 +74,7 @@ export function isRunId(id: string): boolean {
 }
 
 /** What a run inherits from the command line (or a schedule): job settings and parameters. */
-export interface RunSettings {
-  workdir: string;
-  cwd: string;
-  params: Record<string, string>;
-  /** `--partitions`: over every stage's job. */
-  partitions?: number;
-  splitSize: number;
-  sortBufferBytes: number;
-  maxAttempts: number;
-  taskTimeoutMs?: number;
-  checkpointBytes?: number;
-  speculative?: boolean;
-  /** A job module (not a pipeline) runs as a pipeline of one stage: these are its paths (templates allowed). */
-  inputs?: string[];
-  output?: string;
-}
+export type { RunSettings } from "../security/messages.js";
 
 /**
  * A run of a pipeline module — or of a job module, as a pipeline of one stage named after the job —

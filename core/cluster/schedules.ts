@@ -12,35 +12,13 @@ import type { Redis } from "ioredis";
 import { newRunId, runAttempt, type RunSettings } from "./runs.js";
 import { SCHEDULE_HISTORY } from "./state/fields.js";
 import { encodeEvent } from "./state/events.js";
+import { ifValid, Schemas, type ScheduleEvent, type ScheduleSpec } from "../security/messages.js";
 import type { Signer } from "../security/signing.js";
 import type { Keys } from "./keys.js";
 
 export const SCHEDULE_QUEUE = "schedules";
 
-export interface ScheduleSpec {
-  name: string;
-  /** The module as given to `schedule add`, and its bundled artifact. */
-  module: string;
-  artifact: string;
-  artifactSha: string;
-  cron?: string;
-  everyMs?: number;
-  tz?: string;
-  overlap: "skip" | "queue";
-  settings: RunSettings;
-  createdAt: number;
-  /** When its module was last bundled (`schedule add` or `update`). */
-  bundledAt?: number;
-}
-
-export interface ScheduleEvent {
-  due: number;
-  /** started, skipped (a run was still going), queued, succeeded, failed, cancelled. */
-  outcome: string;
-  run?: string;
-  at: number;
-  note?: string;
-}
+export type { ScheduleEvent, ScheduleSpec } from "../security/messages.js";
 
 export interface ScheduleRecord {
   spec: ScheduleSpec;
@@ -58,11 +36,11 @@ export async function readSchedule(redis: Redis, keys: Keys, name: string): Prom
   ]);
   if (!h.spec) return undefined;
   return {
-    spec: JSON.parse(h.spec) as ScheduleSpec,
+    spec: JSON.parse(h.spec) as ScheduleSpec, // checked where acted on (admitRecord in scheduler.ts)
     state: h.state === "paused" ? "paused" : "active",
     running: h.running || undefined,
     queued: queued.map(Number),
-    history: history.map((e) => JSON.parse(e) as ScheduleEvent),
+    history: history.flatMap((e) => ifValid(Schemas.scheduleEvent, JSON.parse(e)) ?? []),
   };
 }
 

@@ -140,7 +140,7 @@ export function groupUnits(file: string, sizes: readonly number[], splitSize: nu
 
 export const arrowReader: InputReader = {
   async plan(files: readonly InputFile[], splitSize: number, cwd: string): Promise<Split[]> {
-    if (!(splitSize >= 1)) throw new RangeError(`split size must be at least 1 byte, got ${splitSize}`);
+    if (!(splitSize >= 1)) throw new SheafError("BAD_OPTION", `split size must be at least 1 byte, got ${splitSize}`);
     const splits: Split[] = [];
     const schemas = new SchemaCheck();
     for (const f of files) {

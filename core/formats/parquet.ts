@@ -15,6 +15,7 @@ import type { Split } from "../splits.js";
 import { SchemaCheck, badInput, discardFile, groupUnits, guard, writeFully } from "./arrow.js";
 import { RowFitter, SplitCursor, bytesThrough } from "./arrow-rows.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
+import { SheafError } from "../errors.js";
 
 /** Rows per decoded batch: what `mapBatch` receives at most. */
 const BATCH_ROWS = 65_536;
@@ -62,7 +63,7 @@ const GROUP_UP_TO = 8 << 20;
 /** `columns` (from `parquet({ columns })`) limits what is decoded; the others are never read. */
 export const parquetReader = (columns?: readonly string[]): InputReader => ({
   async plan(files: readonly InputFile[], splitSize: number, cwd: string): Promise<Split[]> {
-    if (!(splitSize >= 1)) throw new RangeError(`split size must be at least 1 byte, got ${splitSize}`);
+    if (!(splitSize >= 1)) throw new SheafError("BAD_OPTION", `split size must be at least 1 byte, got ${splitSize}`);
     const splits: Split[] = [];
     const schemas = new SchemaCheck();
     for (const f of files) {

@@ -17,6 +17,7 @@ import type { Key } from "../api/types.js";
 import { SheafError } from "../errors.js";
 import { jobIdTime, scratchOwner } from "../leftovers.js";
 import { holderOf, writerBusy, type OutputLock, type WriterLock } from "../output-writer-lock.js";
+import { ifValid, Schemas, type StagingOwner } from "../security/messages.js";
 import type { PartFile } from "../tasks.js";
 import type { OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { PG_TYPE, VOCABULARY, columnsOf, connect, dbError, quoteIdent, quoteName, schemaOf, withClient, type Column } from "./postgres-connect.js";
@@ -234,12 +235,6 @@ class StagingWriter implements PostgresWriter {
 }
 
 /** A staging table's owner, in its comment: the job, its scratch folder (marked by a `sheaf run`), and the host that wrote it. */
-interface StagingOwner {
-  job: string;
-  scratch: string;
-  host?: string;
-}
-
 /**
  * Whether a staging table's job is dead without having said so (see collectLeftovers), on positive
  * evidence only: its `sheaf run` is dead on this host; or it was written on this host, whose
@@ -348,8 +343,8 @@ export function postgresSink(format: PostgresFormat): OutputSink {
          FROM pg_tables WHERE schemaname = coalesce($1, current_schema()) AND left(tablename, 12) = 'sheaf_stage_'`, [schema ?? null]);
     const owned = rows.flatMap((r) => {
       try {
-        const o = JSON.parse(r.owner ?? "") as StagingOwner;
-        return typeof o.job === "string" && typeof o.scratch === "string" ? [{ table: r.t, ...o }] : [];
+        const o = ifValid(Schemas.stagingOwner, JSON.parse(r.owner ?? ""));
+        return o ? [{ table: r.t, ...o }] : [];
       } catch {
         return [];
       }
@@ -401,7 +396,7 @@ export function postgresSink(format: PostgresFormat): OutputSink {
   async function holderIn(client: pg.Client): Promise<WriterLock | undefined> {
     const { rows: [row] } = await client.query<{ holder: string }>(`SELECT holder FROM ${writers} WHERE target = ${KEY}`, [table]);
     try {
-      return row ? (JSON.parse(row.holder) as WriterLock) : undefined;
+      return row ? ifValid(Schemas.writerLock, JSON.parse(row.holder)) : undefined;
     } catch {
       return undefined;
     }

@@ -6,48 +6,14 @@
 import { JOB_DEFAULTS } from "../defaults.js";
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve, sep } from "node:path";
-import type { OutputFormat } from "../api/formats.js";
 import type { Pipeline } from "../api/pipeline.js";
 import { writesFiles } from "../formats/registry.js";
 import { closest } from "../did-you-mean.js";
 import { SheafError } from "../errors.js";
 import { expand, logicalTime } from "./templates.js";
+import type { ResolvedStage, StageOutcome } from "../security/messages.js";
 
-export interface ResolvedStage {
-  name: string;
-  /** Input paths and globs, upstream outputs included, relative to the run's cwd. */
-  inputs: string[];
-  /** For each input, the stage whose output it is, or null for a path the pipeline names. */
-  from: (string | null)[];
-  /** Stages whose output this one reads. */
-  upstream: string[];
-  /** Every stage that must succeed first (upstream, then `after`). */
-  dependsOn: string[];
-  /** Absolute output folder; undefined for a sink. */
-  output?: string;
-  /** A sink's output format (its skip check asks the destination what it last loaded). */
-  sink?: OutputFormat;
-  partitions?: number;
-  params: Record<string, string>;
-}
-
-export type StageState = "pending" | "running" | "succeeded" | "skipped" | "failed" | "cancelled" | "not run";
-
-/** What became of a stage in a run: shown by run summaries and `status`, stored with a cluster's run. */
-export interface StageOutcome {
-  state: StageState;
-  jobId?: string;
-  startedAt?: number;
-  millis?: number;
-  recordsIn?: number;
-  recordsOut?: number;
-  /** Bytes read and written, and the job's counters: what a plain run's summary shows. */
-  bytesIn?: number;
-  bytesOut?: number;
-  counters?: Record<string, number>;
-  error?: string;
-  fingerprint?: string;
-}
+export type { ResolvedStage, StageOutcome, StageState } from "../security/messages.js";
 
 export interface RunContext {
   /** The logical time. */

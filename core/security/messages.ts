@@ -1,171 +1,494 @@
 /**
- * Schemas of everything Sheaf reads back from Redis or from a checkpoint folder: task messages,
- * results, stored plans, job/run/schedule records and checkpoint manifests. A message is checked
- * before use rather than cast, so a malformed or hostile one is refused with a clear error instead
- * of reaching the file system. Objects are loose (extra fields pass through untouched): the schema
- * pins down the fields whose shape matters, paths and ids above all.
+ * Schemas of everything Sheaf reads back from Redis, from a queue or from disk: task messages,
+ * results and failures, stored plans, job/run/schedule records, checkpoint manifests, the list of
+ * map outputs, writer locks. They are the one definition of these messages: each type is the
+ * schema's output (`v.InferOutput`), re-exported where it is used (core/tasks.ts, jobs.ts, …).
+ *
+ * A message is checked before use rather than cast, so a malformed or hostile one is refused with a
+ * clear error instead of reaching the file system. Extra fields pass through untouched (checkMessage
+ * returns the message itself, not a copy). Schemas only check and narrow types, never transform
+ * values: `typed` below names the type of a value the schema cannot spell (a branded id, a format
+ * object it checks only loosely), and changes nothing.
  */
 import { isAbsolute } from "node:path";
 import * as v from "valibot";
+import type { InputFormat, OutputFormat } from "../api/formats.js";
 import { SheafError } from "../errors.js";
+import type { JobId, TaskId } from "../ids.js";
 import { isSafeId } from "./roots.js";
+
+/** The value unchanged, known as T from here on (see the module comment). */
+const typed = <T>() => v.transform<any, T>((x) => x as T);
 
 const AbsPath = v.pipe(v.string(), v.check((s) => isAbsolute(s) && !s.includes("\0"), "must be an absolute path"));
 const PathText = v.pipe(v.string(), v.check((s) => s !== "" && !s.includes("\0"), "must be a path"));
 const Id = v.pipe(v.string(), v.check((s: string) => isSafeId(s), "must be letters, digits, '.', '_' or '-'"));
-const TaskIdSchema = v.pipe(v.string(), v.regex(/^(map|reduce)-\d{5,}$/, "must be a task id"));
+const JobIdSchema = v.pipe(Id, typed<JobId>());
+const TaskIdSchema = v.pipe(v.string(), v.regex(/^(map|reduce)-\d{5,}$/, "must be a task id"), typed<TaskId>());
 const Sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "must be a sha256"));
 const Count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const Positive = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
 const Params = v.record(v.string(), v.string());
+const Counters = v.record(v.string(), v.number());
 const Format = v.looseObject({ format: v.string() });
 
-const JobConfigSchema = v.looseObject({
-  jobId: Id,
+const JobConfigSchema = v.object({
+  jobId: JobIdSchema,
   name: Id,
+  /**
+   * The sha256 of the bundled job module, never a path: workers load `<workdir>/artifacts/<sha256>.mjs`
+   * and check its hash before importing it.
+   */
   artifact: Sha256,
+  /** Absolute path of the shared work directory (artifacts, intermediate files). */
   workdir: AbsPath,
   params: Params,
+  /** The submitter's working directory: relative input paths are resolved against it. */
   cwd: AbsPath,
+  /** Number of reduce partitions (0 for a map-only job). */
   partitions: Count,
+  /** Absolute path of the job's output folder (for a sink such as PostgreSQL: where attempts keep their scratch). */
   output: AbsPath,
-  formats: v.looseObject({ input: Format, output: Format }),
+  /** The job's input and output formats, as its module declares them (checked here for their `format` only). */
+  formats: v.object({ input: v.pipe(Format, typed<InputFormat>()), output: v.pipe(Format, typed<OutputFormat>()) }),
+  /** For a pipeline stage: its name (the artifact's default export is the pipeline), and the fingerprint its output records. */
   stage: v.optional(Id),
   fingerprint: v.optional(v.string()),
+  /** Absolute path of the job's folder for intermediate files. */
   scratch: AbsPath,
+  /**
+   * `partitioner: "range"`: the sampled boundaries, key encodings (base64) in ascending order;
+   * partition p holds the keys from boundary p-1 (inclusive) to boundary p (exclusive).
+   */
   rangeBoundaries: v.optional(v.array(v.string())),
+  /** Map-side sort buffer, in bytes: past it, sorted runs spill to disk. */
   sortBufferBytes: Positive,
+  /** An attempt's deadline, in ms. */
   taskTimeoutMs: Positive,
+  /** Bad records a task may skip (the job-wide limit; the driver enforces the total). */
   skipBadRecords: Count,
+  /** Backup attempts for stragglers near the end of a stage. */
   speculative: v.boolean(),
+  /** Tasks checkpoint after this many bytes (input for map, output for reduce)… */
   checkpointBytes: Positive,
+  /** …or this many ms, whichever comes first… */
   checkpointMs: Positive,
+  /**
+   * …spending at most this share of a task's time on checkpoints (the default cadence: a combining
+   * map's checkpoint writes its whole table). Absent when the user set the size, which then bounds
+   * the work a retry redoes exactly.
+   */
   checkpointShare: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
 });
+/** What every task of a job needs to know about the job. */
+export type JobConfig = v.InferOutput<typeof JobConfigSchema>;
 
-const SplitSchema = v.looseObject({
+const SplitSchema = v.object({
+  /** The input file, as listed; for a table source, a label naming the table or query. */
   file: PathText,
   start: Count,
   end: Count,
+  /**
+   * What start and end count: bytes (the default), Parquet row groups, Arrow record batches, or
+   * `whole` for a file read in one piece (gzip, multiline CSV); `range` for a key range of a table.
+   */
   unit: v.optional(v.picklist(["bytes", "rowGroups", "batches", "whole", "range"])),
+  /** 1-based number of the first line the split owns, when the format counts lines. */
   firstLine: v.optional(Positive),
+  /** Records of the split already mapped by an earlier attempt (a resumed split skips them). */
   skip: v.optional(Count),
-  range: v.optional(v.looseObject({ lo: v.nullable(v.string()), hi: v.nullable(v.string()), nulls: v.optional(v.boolean()) })),
+  /** A key range of a table source: `splitBy` values in [lo, hi), decimal strings; null is open. */
+  range: v.optional(v.object({ lo: v.nullable(v.string()), hi: v.nullable(v.string()), nulls: v.optional(v.boolean()) })),
+  /** Bytes the split covers, for progress (the file size share, or an estimate). */
   bytes: v.optional(Count),
 });
+/**
+ * A map task's share of the input. For text it is a byte range of a file; other formats count
+ * `start` and `end` in their own `unit`. Plain data: plans are stored as JSON.
+ */
+export type Split = v.InferOutput<typeof SplitSchema>;
 
+const ReduceInputsSchema = v.object({ path: AbsPath, maps: Count, crc: Count });
+/** What a reduce task's message carries: where the list of map outputs is and how to check it. */
+export type ReduceInputs = v.InferOutput<typeof ReduceInputsSchema>;
 
 /** A task's own fields; its job's config is checked apart where many tasks share one (a plan, a batch). */
 const TaskFields = {
   taskId: TaskIdSchema,
   index: Count,
+  /**
+   * The attempt number, from 1: failed attempts of the task that counted against its limit, plus 1.
+   * A backup attempt and a re-run of a map task whose output was lost do not add to it.
+   */
   attempt: Count,
+  /** A backup attempt for a straggler: its failure does not fail the task (the attempt it backs up goes on). */
+  backup: v.optional(v.boolean()),
+  /**
+   * Which run of the task this is, from 0: a backup attempt, a retry the scheduler decided on, or a
+   * map task re-run because its output was lost.
+   */
   copy: v.optional(Count),
+  /**
+   * Unique name of a run after the first (copy > 0), so that a queue keys it apart from every
+   * earlier run, those of a previous coordinator included. The first run has none: a resuming
+   * coordinator must find the same queue job again.
+   */
   runId: v.optional(v.pipe(v.string(), v.regex(/^\d+-[0-9a-f]+$/, "must be a run id"))),
 };
 const MapTaskFields = { kind: v.literal("map"), ...TaskFields, split: SplitSchema };
-const ReduceTaskFields = { kind: v.literal("reduce"), ...TaskFields, inputs: v.looseObject({ path: AbsPath, maps: Count, crc: Count }) };
-const TaskSchema = v.variant("kind", [v.looseObject({ ...MapTaskFields, job: JobConfigSchema }), v.looseObject({ ...ReduceTaskFields, job: JobConfigSchema })]);
-const TaskFieldsSchema = v.variant("kind", [v.looseObject(MapTaskFields), v.looseObject(ReduceTaskFields)]);
+const ReduceTaskFields = {
+  kind: v.literal("reduce"),
+  ...TaskFields,
+  /** The committed map outputs, in map-task order: this partition's run of each is read through its segment index. */
+  inputs: ReduceInputsSchema,
+};
+const MapTaskSchema = v.object({ ...MapTaskFields, job: JobConfigSchema });
+const ReduceTaskSchema = v.object({ ...ReduceTaskFields, job: JobConfigSchema });
+const TaskSchema = v.variant("kind", [MapTaskSchema, ReduceTaskSchema]);
+const MapTaskFieldsSchema = v.object(MapTaskFields);
+const TaskFieldsSchema = v.variant("kind", [MapTaskFieldsSchema, v.object(ReduceTaskFields)]);
+export type MapTask = v.InferOutput<typeof MapTaskSchema>;
+export type ReduceTask = v.InferOutput<typeof ReduceTaskSchema>;
+/** A task message: what whoever schedules tasks sends whoever runs them. */
+export type Task = v.InferOutput<typeof TaskSchema>;
 
+const MapOutputRefSchema = v.object({
+  /** The map task that wrote it (re-run when it is found corrupt or missing). */
+  producer: TaskIdSchema,
+  path: AbsPath,
+  /** CRC-32 of its segment index. */
+  indexCrc: Count,
+});
 /** The list of map outputs a reduce task reads (a file in the job's scratch space). */
-const MapOutputRefsSchema = v.array(v.looseObject({ producer: TaskIdSchema, path: AbsPath, indexCrc: Count }));
+const MapOutputRefsSchema = v.array(MapOutputRefSchema);
+export type MapOutputRef = v.InferOutput<typeof MapOutputRefSchema>;
 
-const PartSchema = v.looseObject({ path: PathText, name: v.pipe(v.string(), v.regex(/^part-\d+(\.\w+)?$/, "must be a part name")), bytes: Count, records: Count });
+const PartSchema = v.object({
+  /** Where the attempt wrote it (under `<output>/_temporary/`); for a sink, where it staged it (a table). */
+  path: PathText,
+  /** Its final name in the output folder. */
+  name: v.pipe(v.string(), v.regex(/^part-\d+(\.\w+)?$/, "must be a part name")),
+  bytes: Count,
+  records: Count,
+});
+/** A file written by an attempt, to be committed into the output (or a sink's staged part). */
+export type PartFile = v.InferOutput<typeof PartSchema>;
+
+const TaskStatsSchema = v.object({
+  recordsIn: Count,
+  bytesIn: Count,
+  recordsOut: Count,
+  bytesOut: Count,
+  spills: Count,
+  millis: v.pipe(v.number(), v.minValue(0)),
+  /** What a resumed attempt did not redo: input bytes (map) or keys (reduce) covered by its checkpoint. */
+  resumed: v.optional(Count),
+});
+export type TaskStats = v.InferOutput<typeof TaskStatsSchema>;
+
+const BadRecordSchema = v.object({ file: v.string(), offset: Count, line: v.optional(Count), row: v.optional(Count), error: v.string() });
+/** A record skipped because map threw on it (with `skipBadRecords`). */
+export type BadRecord = v.InferOutput<typeof BadRecordSchema>;
 
 const ResultSchema = v.pipe(
-  v.looseObject({
+  v.object({
     kind: v.picklist(["map", "reduce"]),
     taskId: TaskIdSchema,
     attempt: Count,
-    mapOutput: v.optional(v.looseObject({ path: AbsPath, indexCrc: Count })),
+    /**
+     * Map tasks of a job with reduce: the map output file, and the CRC of its segment index (one
+     * segment per partition, beside it). Absent when the task emitted nothing (stats.recordsOut 0):
+     * it wrote no file, and reduce tasks skip it.
+     */
+    mapOutput: v.optional(v.object({ path: AbsPath, indexCrc: Count })),
+    /** Reduce tasks, and map tasks of a map-only job. */
     part: v.optional(PartSchema),
-    counters: v.record(v.string(), v.number()),
-    stats: v.looseObject({ recordsIn: Count, bytesIn: Count, recordsOut: Count, bytesOut: Count }),
-    badRecords: v.optional(v.array(v.looseObject({ file: v.string(), offset: Count, error: v.string() }))),
+    counters: Counters,
+    stats: TaskStatsSchema,
+    /** Records skipped because map threw on them (with `skipBadRecords`). */
+    badRecords: v.optional(v.array(BadRecordSchema)),
   }),
   // A map task that wrote no output must say it emitted nothing: reduces skip it.
   v.check((r) => r.kind !== "map" || r.mapOutput !== undefined || r.part !== undefined || r.stats.recordsOut === 0, "a map result without output must have emitted no records"),
 );
+/** What a task's attempt returns. */
+export type TaskResult = v.InferOutput<typeof ResultSchema>;
 
-const PlanSchema = v.looseObject({
+const RecordLocationSchema = v.object({
+  file: v.string(),
+  offset: v.number(),
+  line: v.optional(v.number()),
+  row: v.optional(v.number()),
+  key: v.optional(v.string()),
+});
+const FailureSchema = v.object({
+  code: v.string(),
+  message: v.string(),
+  /** False when retrying cannot help (FatalError, a job module that does not load). */
+  retryable: v.boolean(),
+  /** The failed task's id; `rejected` for a message a worker refused before it knew its task. */
+  taskId: v.pipe(v.string(), typed<TaskId>()),
+  attempt: Count,
+  /** The record being processed, when the error came from user code. */
+  input: v.optional(RecordLocationSchema),
+  /** For map outputs found corrupt or missing: the map task to re-run, and the file that was lost. */
+  producer: v.optional(TaskIdSchema),
+  lost: v.optional(v.string()),
+  stack: v.optional(v.string()),
+});
+/** An error that crossed a thread or process boundary, as data. */
+export type TaskFailure = v.InferOutput<typeof FailureSchema>;
+
+const InputFileSchema = v.object({ path: PathText, size: Count });
+const PlanSchema = v.object({
   config: JobConfigSchema,
-  inputs: v.array(v.looseObject({ path: PathText, size: Count })),
-  maps: v.array(v.looseObject(MapTaskFields)), // each bound to the config once checked (checkPlan)
+  inputs: v.array(InputFileSchema),
+  /** Map tasks with attempt 0: each attempt gets its own number. Stored without the job's config (stored-plan.ts). */
+  maps: v.array(MapTaskFieldsSchema),
+  /** Number of reduce tasks (0 for a map-only job). */
   reduces: Count,
 });
+/** A job's plan: its config, inputs, map tasks (each bound to the one config) and reduce count. */
+export type JobPlan = Omit<v.InferOutput<typeof PlanSchema>, "maps"> & { maps: MapTask[] };
 
-const JobSubmissionSchema = v.looseObject({
-  id: Id,
-  name: Id,
+/** What every job submission carries but a pipeline stage's job takes from its run. */
+const SubmissionSettings = {
+  /** Absolute path of the bundled job in the shared workdir. */
   artifact: AbsPath,
   workdir: AbsPath,
-  inputs: v.array(PathText),
-  output: AbsPath,
   cwd: AbsPath,
-  params: Params,
-  partitions: v.optional(Positive),
   splitSize: Positive,
   sortBufferBytes: Positive,
   maxAttempts: Positive,
+  taskTimeoutMs: v.optional(Positive),
+  checkpointBytes: v.optional(Positive),
+  speculative: v.optional(v.boolean()),
   overwrite: v.boolean(),
+  /** While another job writes the output, the coordinator waits for it (else the job fails OUTPUT_BUSY). */
   waitForOutput: v.optional(v.boolean()),
+};
+const JobSubmissionSchema = v.object({
+  id: JobIdSchema,
+  name: Id,
+  ...SubmissionSettings,
+  inputs: v.array(PathText),
+  /** Absolute output folder. */
+  output: AbsPath,
+  params: Params,
+  partitions: v.optional(Positive),
   submittedAt: Count,
+  /** A pipeline stage's job: the stage (in the pipeline artifact), its fingerprint, and the run it belongs to. */
   stage: v.optional(Id),
+  fingerprint: v.optional(v.string()),
   run: v.optional(Id),
 });
+/** What `sheaf submit` sends: everything the coordinator needs to plan the job. */
+export type JobSubmission = v.InferOutput<typeof JobSubmissionSchema>;
 
-const StageSchema = v.looseObject({ name: Id, output: v.optional(v.string()) });
+const StageSchema = v.object({
+  name: Id,
+  /** Input paths and globs, upstream outputs included, relative to the run's cwd. */
+  inputs: v.array(v.string()),
+  /** For each input, the stage whose output it is, or null for a path the pipeline names. */
+  from: v.array(v.nullable(v.string())),
+  /** Stages whose output this one reads. */
+  upstream: v.array(v.string()),
+  /** Every stage that must succeed first (upstream, then `after`). */
+  dependsOn: v.array(v.string()),
+  /** Absolute output folder; undefined for a sink. */
+  output: v.optional(v.string()),
+  /** A sink's output format (its skip check asks the destination what it last loaded). */
+  sink: v.optional(v.pipe(Format, typed<OutputFormat>())),
+  partitions: v.optional(Positive),
+  params: Params,
+});
+/** A pipeline stage resolved for a run: its inputs, output and dependencies. */
+export type ResolvedStage = v.InferOutput<typeof StageSchema>;
 
-const RunSubmissionSchema = v.looseObject({
+const RunSubmissionSchema = v.object({
   id: Id,
   pipeline: Id,
   artifact: AbsPath,
   artifactSha: Sha256,
+  /** The logical time (ISO) and the zone its {date} and {time} are read in. */
+  at: v.string(),
+  tz: v.optional(v.string()),
+  force: v.boolean(),
+  /** Rerun one stage alone, or one stage and every stage after it (pipeline-runner.ts StageSelection). */
+  only: v.optional(v.string()),
+  from: v.optional(v.string()),
   stages: v.array(StageSchema),
-  job: v.looseObject({ artifact: AbsPath, workdir: AbsPath, cwd: AbsPath }),
+  /** Settings every stage's job inherits (split size, attempts, …): a job submission without its per-stage fields. */
+  job: v.object(SubmissionSettings),
+  /** The schedule that fired it, and the due time it is keyed by. */
+  schedule: v.optional(v.object({ name: v.string(), due: v.number() })),
   submittedAt: Count,
 });
+/**
+ * A run of a pipeline module — or of a job module, as a pipeline of one stage named after the job —
+ * with its stages resolved for the logical time `at` (read in `tz`).
+ */
+export type RunSubmission = v.InferOutput<typeof RunSubmissionSchema>;
 
-const ScheduleSpecSchema = v.looseObject({
+const StageOutcomeSchema = v.object({
+  state: v.picklist(["pending", "running", "succeeded", "skipped", "failed", "cancelled", "not run"]),
+  jobId: v.optional(v.string()),
+  startedAt: v.optional(v.number()),
+  millis: v.optional(v.number()),
+  recordsIn: v.optional(v.number()),
+  recordsOut: v.optional(v.number()),
+  /** Bytes read and written, and the job's counters: what a plain run's summary shows. */
+  bytesIn: v.optional(v.number()),
+  bytesOut: v.optional(v.number()),
+  counters: v.optional(Counters),
+  error: v.optional(v.string()),
+  fingerprint: v.optional(v.string()),
+});
+/** What became of a stage in a run: shown by run summaries and `status`, stored with a cluster's run. */
+export type StageOutcome = v.InferOutput<typeof StageOutcomeSchema>;
+export type StageState = StageOutcome["state"];
+
+const RunSettingsSchema = v.object({
+  workdir: AbsPath,
+  cwd: AbsPath,
+  params: Params,
+  /** `--partitions`: over every stage's job. */
+  partitions: v.optional(Positive),
+  splitSize: Positive,
+  sortBufferBytes: Positive,
+  maxAttempts: Positive,
+  taskTimeoutMs: v.optional(Positive),
+  checkpointBytes: v.optional(Positive),
+  speculative: v.optional(v.boolean()),
+  /** A job module (not a pipeline) runs as a pipeline of one stage: these are its paths (templates allowed). */
+  inputs: v.optional(v.array(v.string())),
+  output: v.optional(v.string()),
+});
+/** The settings a schedule's runs are submitted with. */
+export type RunSettings = v.InferOutput<typeof RunSettingsSchema>;
+
+const ScheduleSpecSchema = v.object({
   name: Id,
+  /** The module as given to `schedule add`, and its bundled artifact. */
+  module: v.string(),
   artifact: AbsPath,
   artifactSha: Sha256,
-  settings: v.looseObject({ workdir: AbsPath, cwd: AbsPath }),
+  cron: v.optional(v.string()),
+  everyMs: v.optional(Positive),
+  tz: v.optional(v.string()),
+  overlap: v.picklist(["skip", "queue"]),
+  settings: RunSettingsSchema,
+  createdAt: Count,
+  /** When its module was last bundled (`schedule add` or `update`). */
+  bundledAt: v.optional(Count),
 });
+export type ScheduleSpec = v.InferOutput<typeof ScheduleSpecSchema>;
 
-const PartProgressSchema = v.looseObject({ path: AbsPath, bytes: Count, records: Count });
+const ScheduleEventSchema = v.object({
+  due: v.number(),
+  /** started, skipped (a run was still going), queued, succeeded, failed, cancelled. */
+  outcome: v.string(),
+  run: v.optional(v.string()),
+  at: v.number(),
+  note: v.optional(v.string()),
+});
+/** One entry of a schedule's history. */
+export type ScheduleEvent = v.InferOutput<typeof ScheduleEventSchema>;
+
+const PartProgressSchema = v.object({ path: AbsPath, bytes: Count, records: Count });
+/** The part file written so far: its first `bytes` bytes hold `records` whole records. */
+export type PartProgress = v.InferOutput<typeof PartProgressSchema>;
+
+const RunFileSchema = v.object({
+  path: AbsPath,
+  /** One segment per partition (its place in the run file). */
+  segments: v.array(v.object({ offset: Count, length: Count, records: Count, crc: Count, producer: v.optional(v.string()) })),
+});
+/** A sorted run file and its segments, one per partition. */
+export type RunFile = v.InferOutput<typeof RunFileSchema>;
+
 /**
  * Where a map's read continues: offsets and counts within the task's own split, never what it reads
  * (`file`, `unit`, `range`, `end`). Strict: any other field refuses the checkpoint. The map task
  * also checks them against its split.
  */
 const ResumeSchema = v.strictObject({ start: v.optional(Count), firstLine: v.optional(Positive), skip: v.optional(Count) });
-const CheckpointSchema = v.variant("kind", [
-  v.looseObject({ kind: v.literal("map"), resume: ResumeSchema, spills: v.array(v.looseObject({ path: AbsPath })), part: v.optional(PartProgressSchema) }),
-  v.looseObject({ kind: v.literal("reduce"), lastKey: v.string(), part: PartProgressSchema }),
-]);
+/** How far it got (input bytes for map, output bytes for reduce): a resume takes the furthest. */
+const progress = v.optional(v.pipe(v.number(), v.minValue(0)));
+const MapCheckpointSchema = v.object({
+  kind: v.literal("map"),
+  /** Where the read continues: the split fields the reader set after the last mapped batch. */
+  resume: ResumeSchema,
+  recordsIn: Count,
+  bytesIn: Count,
+  counters: Counters,
+  badRecords: v.array(BadRecordSchema),
+  /** With reduce: the runs holding every pair emitted so far. */
+  spills: v.array(RunFileSchema),
+  /** Map-only: the part file so far. */
+  part: v.optional(PartProgressSchema),
+  progress,
+});
+const ReduceCheckpointSchema = v.object({
+  kind: v.literal("reduce"),
+  /** The encoding of the last key whose output is in the part file (base64 of its bytes). */
+  lastKey: v.string(),
+  counters: Counters,
+  part: PartProgressSchema,
+  progress,
+});
+const CheckpointSchema = v.variant("kind", [MapCheckpointSchema, ReduceCheckpointSchema]);
+export type MapCheckpoint = v.InferOutput<typeof MapCheckpointSchema>;
+export type ReduceCheckpoint = v.InferOutput<typeof ReduceCheckpointSchema>;
+/** A task's checkpoint manifest (`checkpoint-<attempt>.json`). */
+export type Checkpoint = v.InferOutput<typeof CheckpointSchema>;
+
+const WriterLockSchema = v.object({
+  jobId: v.string(),
+  /** `run` (a `sheaf run` process, `pid` on `host`) or `cluster` (a job driven through Redis). */
+  by: v.picklist(["run", "cluster"]),
+  pid: v.number(),
+  host: v.string(),
+  since: v.number(),
+});
+/** Who writes an output: its lock file's content, or a sink's writer row. */
+export type WriterLock = v.InferOutput<typeof WriterLockSchema>;
+
+const StagingOwnerSchema = v.object({ job: v.string(), scratch: v.string(), host: v.optional(v.string()) });
+/** Whose a sink's staging table is (the table's comment). */
+export type StagingOwner = v.InferOutput<typeof StagingOwnerSchema>;
 
 export const Schemas = {
   task: TaskSchema,
   taskFields: TaskFieldsSchema,
   jobConfig: JobConfigSchema,
   result: ResultSchema,
+  failure: FailureSchema,
   plan: PlanSchema,
   job: JobSubmissionSchema,
   run: RunSubmissionSchema,
+  stageOutcome: StageOutcomeSchema,
   schedule: ScheduleSpecSchema,
+  scheduleEvent: ScheduleEventSchema,
   checkpoint: CheckpointSchema,
   mapOutputRefs: MapOutputRefsSchema,
+  writerLock: WriterLockSchema,
+  stagingOwner: StagingOwnerSchema,
 } as const;
 
 /**
- * Returns `data` typed as T when it fits the schema; otherwise throws BAD_MESSAGE naming `what` and
- * the first fields that do not fit.
+ * Returns `data`, typed as the schema's output, when it fits the schema; otherwise throws
+ * BAD_MESSAGE naming `what` and the first fields that do not fit. `data` itself is returned, not a
+ * copy: fields the schema does not name pass through (the schemas transform nothing).
  */
-export function checkMessage<T>(schema: v.GenericSchema, data: unknown, what: string): T {
+export function checkMessage<S extends v.GenericSchema>(schema: S, data: unknown, what: string): v.InferOutput<S> {
   const r = v.safeParse(schema, data);
-  if (r.success) return data as T;
+  if (r.success) return data as v.InferOutput<S>;
   const where = r.issues.slice(0, 3).map((i) => `${v.getDotPath(i) ?? "(root)"}: ${i.message}`);
   throw new SheafError("BAD_MESSAGE", `${what} is malformed (${where.join("; ")})`);
+}
+
+/** `data` typed as the schema's output when it fits; undefined otherwise (for what is only shown, or taken over when malformed). */
+export function ifValid<S extends v.GenericSchema>(schema: S, data: unknown): v.InferOutput<S> | undefined {
+  return v.is(schema, data) ? (data as v.InferOutput<S>) : undefined;
 }

@@ -1,11 +1,11 @@
 /** Messages and records refused by a check: logged with what names them, and counted in Redis by reason. */
 import type { Redis } from "ioredis";
 import type { Keys } from "../cluster/keys.js";
-import { SheafError } from "../errors.js";
+import { SheafError, type ErrorCode } from "../errors.js";
 
 /** A message or record that failed a check (signature, schema, bounds, liveness): never run. */
 export class Rejected extends SheafError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message);
   }
 }

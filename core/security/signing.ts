@@ -148,7 +148,7 @@ function loadKey(path: string, kind: "private" | "public"): KeyObject {
   try {
     const pem = readFileSync(path);
     const key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
-    if (key.asymmetricKeyType !== "ed25519") throw new Error(`an ${key.asymmetricKeyType} key, not ed25519`);
+    if (key.asymmetricKeyType !== "ed25519") throw new SheafError("BAD_KEY", `an ${key.asymmetricKeyType} key, not ed25519`);
     return key;
   } catch (err) {
     throw new SheafError("BAD_KEY", `${path} is not an Ed25519 ${kind} key: ${(err as Error).message}`);

@@ -6,6 +6,7 @@
  * keeps emit order among equal keys).
  */
 import { SpareArray } from "../spare-buffer.js";
+import { SheafError } from "../errors.js";
 
 /**
  * Each record's sort word is 64 bits: four key bytes, then (below 2^24 records) a fifth key byte
@@ -50,7 +51,7 @@ export function keyHead(bytes: Uint8Array, at: number, length: number, into: Uin
 export function keyOrder(keys: SortKeys, narrowBelow = NARROW_BELOW): Int32Array {
   const n = keys.n;
   if (n < 2) return Int32Array.from({ length: n }, (_, i) => i);
-  if (n > 0xffffffff) throw new RangeError(`${n} records are too many to sort at once; lower --sort-buffer`);
+  if (n > 0xffffffff) throw new SheafError("BAD_OPTION", `${n} records are too many to sort at once; lower --sort-buffer`);
   const narrow = n < Math.min(narrowBelow, NARROW_BELOW);
   const head = keys.head;
   const skip = sharedHead(head, n);

@@ -8,20 +8,8 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { SheafError } from "../errors.js";
 
-export interface MapOutputRef {
-  /** The map task that wrote it (re-run when it is found corrupt or missing). */
-  producer: string;
-  path: string;
-  /** CRC-32 of its segment index. */
-  indexCrc: number;
-}
-
-/** What a reduce task's message carries: where the list is and how to check it. */
-export interface ReduceInputs {
-  path: string;
-  maps: number;
-  crc: number;
-}
+export type { MapOutputRef, ReduceInputs } from "../security/messages.js";
+import type { MapOutputRef, ReduceInputs } from "../security/messages.js";
 
 /** Writes the list (content-addressed: the same list is written once) and returns its reference. */
 export function writeReduceInputs(scratch: string, refs: readonly MapOutputRef[]): ReduceInputs {
@@ -36,15 +24,18 @@ export function writeReduceInputs(scratch: string, refs: readonly MapOutputRef[]
   return { path, maps: refs.length, crc };
 }
 
-/** The list a reduce task reads; a file missing or not matching its reference fails the attempt (retried with a fresh list). */
-export function readReduceInputs(ref: ReduceInputs): MapOutputRef[] {
+/**
+ * The list a reduce task reads, unchecked (the worker checks it against its schema); a file missing
+ * or not matching its reference fails the attempt (retried with a fresh list).
+ */
+export function readReduceInputs(ref: ReduceInputs): unknown[] {
   let body: Buffer;
   try {
     body = readFileSync(ref.path);
   } catch (err) {
     throw new SheafError("REDUCE_INPUTS_LOST", `list of map outputs ${ref.path} cannot be read: ${(err as Error).message}`, true);
   }
-  const refs = crc32(body) === ref.crc ? (JSON.parse(body.toString("utf8")) as MapOutputRef[]) : undefined;
+  const refs = crc32(body) === ref.crc ? (JSON.parse(body.toString("utf8")) as unknown) : undefined;
   if (!Array.isArray(refs) || refs.length !== ref.maps) throw new SheafError("REDUCE_INPUTS_LOST", `list of map outputs ${ref.path} fails its checksum`, true);
   return refs;
 }

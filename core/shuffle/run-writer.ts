@@ -2,7 +2,7 @@
  * Writes sorted runs: one file, one segment per partition in partition order, each a sequence of
  * records `varint keyLength, key bytes, value`. Synchronous I/O: it runs on a dedicated thread.
  */
-import { diskFull } from "../errors.js";
+import { diskFull, SheafError } from "../errors.js";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import type { Segment } from "./segment.js";
@@ -28,7 +28,7 @@ export class RunWriter {
   }
 
   beginSegment(): void {
-    if (this.inSegment) throw new Error("RunWriter: segment already open");
+    if (this.inSegment) throw new SheafError("INTERNAL", "RunWriter: segment already open");
     this.inSegment = true;
     this.segStart = this.fileOffset + this.pos;
     this.segBufStart = this.pos;
@@ -70,7 +70,7 @@ export class RunWriter {
   }
 
   endSegment(): Omit<Segment, "path"> {
-    if (!this.inSegment) throw new Error("RunWriter: no segment open");
+    if (!this.inSegment) throw new SheafError("INTERNAL", "RunWriter: no segment open");
     this.segCrc = crc32(this.buf.subarray(this.segBufStart, this.pos), this.segCrc);
     this.segBufStart = this.pos;
     this.inSegment = false;

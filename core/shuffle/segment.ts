@@ -1,3 +1,5 @@
+import { SheafError, type ErrorCode } from "../errors.js";
+
 /** Where one partition's sorted run sits in a map output file, and how to check it. */
 export interface Segment {
   /** Path of the file holding the run. */
@@ -12,11 +14,11 @@ export interface Segment {
 }
 
 /** The error code for a checksum mismatch, a truncated file or an undecodable record. */
-export const CORRUPT = "CORRUPT_INTERMEDIATE";
+export const CORRUPT = "CORRUPT_INTERMEDIATE" satisfies ErrorCode;
 
-export class CorruptSegmentError extends Error {
-  readonly code = CORRUPT;
+/** Retryable, but by the task that wrote the segment (its `producer`), run again: see toFailure. */
+export class CorruptSegmentError extends SheafError {
   constructor(readonly segment: Segment, detail: string) {
-    super(`corrupt intermediate file ${segment.path} (bytes ${segment.offset}+${segment.length}): ${detail}`);
+    super(CORRUPT, `corrupt intermediate file ${segment.path} (bytes ${segment.offset}+${segment.length}): ${detail}`, true);
   }
 }

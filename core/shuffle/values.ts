@@ -4,6 +4,7 @@
  * (objects, arrays, bigints, dates) goes through V8's structured-clone serializer.
  */
 import { serialize, deserialize } from "node:v8";
+import { SheafError } from "../errors.js";
 
 export const enum ValueTag { Undefined = 0, Null = 1, False = 2, True = 3, Int = 4, Double = 5, String = 6, Other = 7 }
 
@@ -43,7 +44,7 @@ export function encodeValueInto(buf: Buffer, pos: number, v: unknown, serialized
     }
     default:
       if (v === null) { buf[pos] = ValueTag.Null; return pos + 1; }
-      if (!serialized) throw new Error("encodeValueInto: object value without its serialized form");
+      if (!serialized) throw new SheafError("INTERNAL", "encodeValueInto: object value without its serialized form");
       buf[pos] = ValueTag.Other;
       pos = writeVarint(buf, pos + 1, serialized.length);
       serialized.copy(buf, pos);

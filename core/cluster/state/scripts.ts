@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
+import { SheafError } from "../../errors.js";
 import { Keys } from "../keys.js";
 import { SCHEDULE_HISTORY } from "./fields.js";
 
@@ -60,7 +61,7 @@ export function scriptSource(name: ScriptName): string {
   const text = [spec.records ? read("records.lua") : "", spec.fenced ? read("fence.lua") : "", read(`${name}.lua`)].join("\n");
   return text.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = CONSTANTS[key];
-    if (value === undefined) throw new Error(`${name}.lua: unknown constant {{${key}}}`);
+    if (value === undefined) throw new SheafError("INTERNAL", `${name}.lua: unknown constant {{${key}}}`);
     return value;
   });
 }
@@ -70,7 +71,7 @@ const defined = new WeakSet<Redis>();
 
 /** Runs script `name` with `keys` and `args` on `redis`, defining every script there the first time. */
 export function runScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  if (keys.length !== SCRIPTS[name].keys) throw new Error(`${name}.lua takes ${SCRIPTS[name].keys} keys, given ${keys.length}`);
+  if (keys.length !== SCRIPTS[name].keys) throw new SheafError("INTERNAL", `${name}.lua takes ${SCRIPTS[name].keys} keys, given ${keys.length}`);
   if (!defined.has(redis)) {
     for (const script of SCRIPT_NAMES) redis.defineCommand(commandOf(script), { numberOfKeys: SCRIPTS[script].keys, lua: scriptSource(script) });
     defined.add(redis);
