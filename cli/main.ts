@@ -8,6 +8,9 @@ import { redactUrl } from "../core/security/credentials.js";
 import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
 import { JOB_DEFAULTS, type JobSettings } from "../runner/job-settings.js";
+import { SERVICE_DEFAULTS } from "../core/defaults.js";
+import { showDuration } from "../core/show.js";
+import { jobSettingsOf, type JobOptions } from "../runner/options.js";
 import { printableReport } from "../runner/status.js";
 import { plural } from "../runner/format.js";
 
@@ -86,8 +89,8 @@ function taskOptions(cmd: Command): Command {
     .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts)
     .addOption(new Option("--param <k=v>", "a job parameter, in ctx.params (repeatable)").argParser(param).default({}, "none"))
     .addOption(new Option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)").default(process.env.SHEAF_WORKDIR ?? ".sheaf", WORKDIR_DEFAULT))
-    .option("--task-timeout <ms>", "stop and retry an attempt running longer than this (default: the job's, else 30 min)", positiveInt("--task-timeout"))
-    .option("--checkpoint-every <size>", "tasks checkpoint their progress after this much data or 10 s (default: 16m, taking at most 5% of a task's time)", size)
+    .option("--task-timeout <ms>", `stop and retry an attempt running longer than this (default: the job's, else ${JOB_DEFAULTS.taskTimeoutMs / 60_000} min)`, positiveInt("--task-timeout"))
+    .option("--checkpoint-every <size>", `tasks checkpoint their progress after this much data or 10 s (default: ${JOB_DEFAULTS.checkpointBytes >> 20}m, taking at most 5% of a task's time)`, size)
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
     .option(...ALLOW_ROOT);
 }
@@ -140,24 +143,29 @@ async function serve(service: { start(): Promise<void>; stop(): Promise<void> })
   await service.stop();
 }
 
-function jobSettings(o: Record<string, any>): JobSettings {
-  return {
-    inputs: ((o.input ?? []) as string[]).flat(),
+/**
+ * A command's flags as the runner API's options, checked by the one schema `run` and `submit` use
+ * (runner/options.ts): the CLI is a parser over that API.
+ */
+function jobSettings(o: Record<string, any>, command: string): JobSettings {
+  const options: JobOptions = {
+    input: ((o.input ?? []) as string[]).flat(),
     output: o.output,
     workdir: o.workdir,
     splitSize: o.splitSize,
     partitions: o.partitions,
     params: o.param,
-    sortBufferBytes: o.sortBuffer,
+    sortBuffer: o.sortBuffer,
     overwrite: o.overwrite,
     waitForOutput: o.waitForOutput,
     maxAttempts: o.maxAttempts,
-    taskTimeoutMs: o.taskTimeout,
-    checkpointBytes: o.checkpointEvery,
+    taskTimeout: o.taskTimeout,
+    checkpointEvery: o.checkpointEvery,
     // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
     speculative: o.speculative === false ? false : undefined,
     allowRoots: o.allowRoot ?? [],
   };
+  return jobSettingsOf(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), `sheaf ${command}`);
 }
 
 /** The version in the package.json beside the CLI (two folders up from dist/cli or cli). */
@@ -193,7 +201,7 @@ export function buildProgram(): Command {
       process.once("SIGTERM", onSignal);
       try {
         const { runJob } = await import("../runner/run.js");
-        await runJob(jobFile, { ...jobSettings(o), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from }, controller.signal);
+        await runJob(jobFile, { ...jobSettings(o, "run"), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from }, controller.signal);
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
@@ -206,7 +214,7 @@ export function buildProgram(): Command {
     .action(async (jobFile: string, o) => {
       const { submit, isRunId, waitForRun, waitForJob, jobEnded, runEnded } = await cluster();
       await withRedis(o, async (redis, keys) => {
-        const id = await submit(redis, keys, jobFile, { ...jobSettings(o), at: o.at, force: o.force, only: o.only, from: o.from });
+        const id = await submit(redis, keys, jobFile, { ...jobSettings(o, "submit"), at: o.at, force: o.force, only: o.only, from: o.from });
         process.stdout.write(id + "\n");
         if (!o.wait) return;
         if (isRunId(id)) {
@@ -220,11 +228,11 @@ export function buildProgram(): Command {
     });
 
   clusterOptions(program.command("coordinator").description("plan jobs and schedule their tasks (one leader at a time; others stand by)"))
-    .option("--lease <ms>", "leader lease length", positiveInt("--lease"), 5000)
-    .option("--plan-timeout <ms>", "fail a job whose planning (its module's top-level code included) takes longer", positiveInt("--plan-timeout"), 120_000)
-    .option("--keep-jobs <n>", "finished jobs kept in Redis (and finished pipeline runs, counted apart); older ones are deleted", positiveInt("--keep-jobs"), 1000)
-    .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", "7d")
-    .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", "1h")
+    .option("--lease <ms>", "leader lease length", positiveInt("--lease"), SERVICE_DEFAULTS.leaseMs)
+    .option("--plan-timeout <ms>", "fail a job whose planning (its module's top-level code included) takes longer", positiveInt("--plan-timeout"), SERVICE_DEFAULTS.planTimeoutMs)
+    .option("--keep-jobs <n>", "finished jobs kept in Redis (and finished pipeline runs, counted apart); older ones are deleted", positiveInt("--keep-jobs"), SERVICE_DEFAULTS.keepJobs)
+    .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", showDuration(SERVICE_DEFAULTS.keepForMs))
+    .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", showDuration(SERVICE_DEFAULTS.artifactGraceMs))
     .option(...ALLOW_ROOT)
     .action(async (o) => {
       const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
@@ -244,7 +252,7 @@ export function buildProgram(): Command {
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
     .addOption(threads())
-    .option("--lock <ms>", "task lock; a dead worker's tasks are retried within about 1.5x this long (default: 3000)", positiveInt("--lock"))
+    .option("--lock <ms>", `task lock; a dead worker's tasks are retried within about 1.5x this long (default: ${SERVICE_DEFAULTS.lockMs})`, positiveInt("--lock"))
     .option(...ALLOW_ROOT)
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
@@ -334,7 +342,7 @@ export function buildProgram(): Command {
   )).action(async (name: string, module: string, o) => {
     const { addSchedule } = await cluster();
     await withRedis(o, async (redis, keys) => {
-      const settings = { ...jobSettings({ ...o, overwrite: true }) };
+      const settings = jobSettings({ ...o, overwrite: true }, "schedule add");
       const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
       process.stdout.write(`schedule ${spec.name} added\n`);
     });

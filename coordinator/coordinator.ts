@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { DEFAULT_RETRY } from "../engine/retry.js";
-import { JOB_DEFAULTS } from "../core/defaults.js";
+import { JOB_DEFAULTS, SERVICE_DEFAULTS } from "../core/defaults.js";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { artifactHash } from "../core/artifact.js";
@@ -132,7 +132,7 @@ export class Coordinator {
       };
       this.sub.on("message", onMessage);
       this.scheduler.start();
-      this.poller = setInterval(() => void this.scan(), this.options.pollMs ?? 1000);
+      this.poller = setInterval(() => void this.scan(), this.options.pollMs ?? SERVICE_DEFAULTS.pollMs);
       await this.scan();
       // The listener on `stopping` is removed after: leases lost and won again must not pile them up.
       await new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { releaseLease, renewLease } from "../core/cluster/state/unfenced-writes.js";
 import { SheafError } from "../core/errors.js";
+import { SERVICE_DEFAULTS } from "../core/defaults.js";
 
 
 export interface LeaseOptions {
@@ -28,7 +29,7 @@ export class LeaderLease {
 
   /** `redis` should be a connection of the lease's own whose commands fail rather than wait (see Coordinator). */
   constructor(private readonly redis: Redis, private readonly keys: Keys, options: LeaseOptions = {}) {
-    this.leaseMs = options.leaseMs ?? 5000;
+    this.leaseMs = options.leaseMs ?? SERVICE_DEFAULTS.leaseMs;
   }
 
   /** Surely held by the local clock: with the same margin for clock drift as the watchdog's. */

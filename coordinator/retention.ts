@@ -19,6 +19,7 @@ import { artifactsDir } from "../core/storage.js";
 import { collectOrphans } from "../core/leftovers.js";
 import { removeTree } from "../engine/remove-tree.js";
 import { plural } from "../core/show.js";
+import { SERVICE_DEFAULTS } from "../core/defaults.js";
 
 export interface RetentionOptions {
   /** Finished jobs kept (and, separately, finished pipeline runs). @defaultValue 1000 */
@@ -32,7 +33,7 @@ export interface RetentionOptions {
   artifactGraceMs?: number;
 }
 
-export const RETENTION_DEFAULTS = { keepJobs: 1000, keepForMs: 7 * 86_400_000, artifactGraceMs: 3_600_000 } as const;
+export const RETENTION_DEFAULTS = { keepJobs: SERVICE_DEFAULTS.keepJobs, keepForMs: SERVICE_DEFAULTS.keepForMs, artifactGraceMs: SERVICE_DEFAULTS.artifactGraceMs } as const;
 
 const SWEEP_EVERY_MS = 1000;
 const MAX_GC_EVERY_MS = 60_000;

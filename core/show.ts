@@ -30,3 +30,10 @@ function keyText(key: unknown): string {
   if (Array.isArray(key)) return `[${key.map(keyText).join(",")}]`;
   return JSON.stringify(key) ?? String(key);
 }
+
+/** `ms` as a duration flag reads it (parseEvery), in the largest unit that divides it: 604800000 → "7d". */
+export function showDuration(ms: number): string {
+  const units: [string, number][] = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000], ["ms", 1]];
+  const [unit, size] = units.find(([, size]) => ms % size === 0)!;
+  return `${ms / size}${unit}`;
+}

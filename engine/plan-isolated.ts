@@ -31,6 +31,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import type { RunSettings, RunSubmission } from "../core/cluster/runs.js";
 import { isErrorCode, SheafError, messageOf } from "../core/errors.js";
 import { jobThreadEnv } from "../core/security/credentials.js";
@@ -44,8 +45,8 @@ export interface IsolationLimits {
   memoryMb?: number;
 }
 
-export const DEFAULT_PLAN_TIMEOUT_MS = 120_000;
-const DEFAULT_MEMORY_MB = 1024;
+const DEFAULT_PLAN_TIMEOUT_MS = SERVICE_DEFAULTS.planTimeoutMs;
+const DEFAULT_MEMORY_MB = SERVICE_DEFAULTS.planMemoryMb;
 /** Threads planning at once: a burst of submitted jobs must not start a thread (and a heap) each. */
 const MAX_CONCURRENT = 4;
 /** Threads answering requests on one artifact at once: more wait for those (warm) threads. */

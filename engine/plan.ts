@@ -1,5 +1,6 @@
 /** Turns a job and its inputs into tasks: one map task per split, one reduce task per partition. */
 import type { Job } from "../core/api/job.js";
+import { JOB_DEFAULTS } from "../core/defaults.js";
 import { taskId } from "../core/ids.js";
 import { inputReader, readsFiles } from "../core/formats/registry.js";
 import { listInputs, type InputFile } from "../core/inputs.js";
@@ -26,8 +27,7 @@ export interface PlanOptions {
 /** What the job itself decides, unless the command line overrides it. */
 type JobDefaults = "partitions" | "taskTimeoutMs" | "skipBadRecords" | "speculative" | "checkpointBytes" | "checkpointMs" | "formats";
 
-export const DEFAULT_TASK_TIMEOUT_MS = 30 * 60_000;
-export const DEFAULT_CHECKPOINT = { bytes: 16 << 20, ms: 10_000, share: 0.05 };
+export const DEFAULT_CHECKPOINT = { bytes: JOB_DEFAULTS.checkpointBytes, ms: 10_000, share: 0.05 };
 
 /** Lists the inputs (a table source has none) and asks the input format to cut them into splits. */
 export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): Promise<JobPlan> {
@@ -40,7 +40,7 @@ export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, opti
     ...(rangeBoundaries ? { rangeBoundaries } : {}),
     formats: { input: job.input, output: job.output },
     partitions: reduces,
-    taskTimeoutMs: options.taskTimeoutMs ?? job.taskTimeout ?? DEFAULT_TASK_TIMEOUT_MS,
+    taskTimeoutMs: options.taskTimeoutMs ?? job.taskTimeout ?? JOB_DEFAULTS.taskTimeoutMs,
     skipBadRecords: job.skipBadRecords ?? 0,
     speculative: options.speculative ?? job.speculative ?? true,
     checkpointBytes: options.checkpointBytes ?? DEFAULT_CHECKPOINT.bytes,

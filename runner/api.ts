@@ -4,7 +4,9 @@
  * `submit` queues one, as `sheaf submit`, and returns a handle to follow, await or cancel it.
  * Failures reject with a SheafError (`code`, and `message` as the CLI prints it).
  */
+import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
+import { listSchedules, type ScheduleRecord, type ScheduleSpec } from "../core/cluster/schedules.js";
 import { cancelJob, listJobs, readJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
 import { connectRedis, redisUrlFrom, untilConnected } from "../core/cluster/redis.js";
@@ -23,6 +25,7 @@ export type { JobReport } from "../engine/driver.js";
 export type { PipelineRunReport } from "./pipeline-summary.js";
 export type { JobRecord } from "../core/cluster/jobs.js";
 export type { RunRecord } from "../core/cluster/runs.js";
+export type { ScheduleRecord, ScheduleSpec } from "../core/cluster/schedules.js";
 
 export interface RunOptions extends JobOptions {
   /** Worker threads. @defaultValue the CPU count */
@@ -61,11 +64,40 @@ export interface JobHandle {
   readonly done: Promise<JobReport | RunRecord>;
 }
 
+/** A schedule's timing: `cron` (in `tz`) or `every`, and what a run that comes due while the last one runs does. */
+export interface ScheduleTiming {
+  /** Cron: 5 fields, or 6 with seconds first. */
+  cron?: string;
+  /** An interval: 10s, 5m, 1h, 1d (aligned to multiples of it since the epoch). */
+  every?: string;
+  /** The zone of `cron` and of {date}/{time}. @defaultValue UTC */
+  tz?: string;
+  /** `skip` (recorded) or `queue`. @defaultValue "skip" */
+  overlap?: "skip" | "queue";
+}
+
+/** The cluster's schedules (`sheaf schedule ...`). */
+export interface Schedules {
+  /** Adds a schedule of a job or pipeline module; each run replaces its output (runs are idempotent). */
+  add(name: string, module: string | URL, options: ScheduleTiming & JobOptions): Promise<ScheduleSpec>;
+  /** Re-bundles its module (or `module`) and changes what is given; history and state are kept. */
+  update(name: string, options?: ScheduleTiming & Pick<JobOptions, "input" | "output" | "params" | "workdir" | "splitSize" | "maxAttempts"> & { module?: string | URL }): Promise<ScheduleSpec>;
+  /** Every schedule: spec, state, running run, queued due times, recent history. */
+  list(): Promise<ScheduleRecord[]>;
+  pause(name: string): Promise<void>;
+  resume(name: string): Promise<void>;
+  /** Removes it (a run in flight finishes). */
+  remove(name: string): Promise<void>;
+  /** Queues every due time in [from, to] not run yet (and, with `rerunFailed`, those whose last run failed); returns them. */
+  backfill(name: string, window: { from: string | Date; to: string | Date; maxRuns?: number; yes?: boolean; rerunFailed?: boolean }): Promise<number[]>;
+}
+
 export interface ClusterClient {
   /** Queues a job or pipeline module (`sheaf submit`). */
   submit(jobFile: string | URL, options?: JobOptions): Promise<JobHandle>;
   /** The latest jobs and pipeline runs, newest first (`sheaf status`). */
   status(limit?: number): Promise<{ jobs: JobRecord[]; runs: RunRecord[] }>;
+  readonly schedules: Schedules;
   /** Closes the connection; handles still following a job reject. */
   close(): Promise<void>;
 }
@@ -103,10 +135,34 @@ export async function connect(options: ConnectOptions = {}): Promise<ClusterClie
       const [jobs, runs] = await Promise.all([listJobs(redis, keys, limit), listRuns(redis, keys, limit)]);
       return { jobs, runs };
     },
+    schedules: schedulesOf(redis, keys),
     async close() {
       redis.disconnect();
     },
   };
 }
 
-const pathOf = (file: string | URL): string => (file instanceof URL ? decodeURIComponent(file.pathname) : file);
+function schedulesOf(redis: Redis, keys: Keys): Schedules {
+  const iso = (t: string | Date) => (t instanceof Date ? t.toISOString() : t);
+  return {
+    async add(name, module, { cron, every, tz, overlap, ...job }) {
+      const { addSchedule } = await import("./schedule.js");
+      return addSchedule(redis, keys, name, pathOf(module), { cron, every, tz, overlap: overlap ?? "skip", settings: jobSettingsOf({ ...job, overwrite: true }, "schedules.add()") });
+    },
+    async update(name, { module, cron, every, tz, overlap, input, ...given } = {}) {
+      const { updateSchedule } = await import("./schedule.js");
+      const settings = { ...given, ...(input !== undefined ? { inputs: typeof input === "string" ? [input] : input } : {}) };
+      return updateSchedule(redis, keys, name, { module: module === undefined ? undefined : pathOf(module), cron, every, tz, overlap, settings });
+    },
+    list: () => listSchedules(redis, keys),
+    pause: async (name) => (await import("./schedule.js")).pauseSchedule(redis, keys, name),
+    resume: async (name) => (await import("./schedule.js")).resumeSchedule(redis, keys, name),
+    remove: async (name) => (await import("./schedule.js")).removeSchedule(redis, keys, name),
+    async backfill(name, { from, to, ...o }) {
+      const { backfill } = await import("./schedule.js");
+      return backfill(redis, keys, name, iso(from), iso(to), o);
+    },
+  };
+}
+
+const pathOf = (file: string | URL): string => (file instanceof URL ? fileURLToPath(file) : file);

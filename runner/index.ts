@@ -5,4 +5,4 @@
  */
 export * from "../core/api/index.js";
 export { SheafError } from "../core/errors.js";
-export { connect, run, type ClusterClient, type ConnectOptions, type JobHandle, type JobOptions, type JobRecord, type JobReport, type PipelineRunReport, type RunOptions, type RunRecord } from "./api.js";
+export { connect, run, type ClusterClient, type ConnectOptions, type JobHandle, type JobOptions, type JobRecord, type JobReport, type PipelineRunReport, type RunOptions, type RunRecord, type ScheduleRecord, type Schedules, type ScheduleSpec, type ScheduleTiming } from "./api.js";

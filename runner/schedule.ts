@@ -14,7 +14,7 @@ import {
   deleteSchedule, firedDueTimes, latestRunOf, listSchedules, queueDueTimes, readSchedule, saveSchedule, SCHEDULE_QUEUE, setScheduleState, type ScheduleRecord, type ScheduleSpec,
 } from "../core/cluster/schedules.js";
 import { SheafError } from "../core/errors.js";
-import { plural } from "../core/show.js";
+import { plural, showDuration } from "../core/show.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { dueTimes, nextDue, parseEvery, validateSchedule, type ScheduleSpec as When } from "../core/schedule-clock.js";
 import { parseAt } from "../core/pipeline/templates.js";
@@ -193,18 +193,12 @@ export async function backfill(
   return due;
 }
 
-/** An interval as written: 1h, 90s, 1d. */
-export function formatEvery(ms: number): string {
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}
-
 export function renderSchedules(records: readonly ScheduleRecord[], now = new Date()): string {
   if (records.length === 0) return "no schedules";
   return records
     .map((r) => {
       const s = r.spec;
-      const expr = s.cron !== undefined ? `cron "${s.cron}" ${s.tz ?? "UTC"}` : `every ${formatEvery(s.everyMs!)}`;
+      const expr = s.cron !== undefined ? `cron "${s.cron}" ${s.tz ?? "UTC"}` : `every ${showDuration(s.everyMs!)}`;
       const next = r.state === "paused" ? "-" : nextDue(when(s), now).toISOString();
       const code = `code ${s.artifactSha.slice(0, 12)}${s.bundledAt ? ` bundled ${new Date(s.bundledAt).toISOString()}` : ""}`;
       const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})  ${code}`];

@@ -5,6 +5,7 @@
  */
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
+import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
@@ -25,7 +26,6 @@ const PREFETCH_PER_THREAD = 8;
 /** How long a prefetched task may wait for a thread before it is handed back to the queue. */
 const PARK_LIMIT_MS = 250;
 /** A task lock's length unless `--lock` says otherwise (see QueueWorkerOptions.lockMs). */
-const DEFAULT_LOCK_MS = 3_000;
 
 export interface QueueWorkerOptions {
   redisUrl: string;
@@ -96,7 +96,7 @@ export class QueueWorker {
       if (kind === "stop") this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
     this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
-    const lockMs = this.options.lockMs ?? DEFAULT_LOCK_MS;
+    const lockMs = this.options.lockMs ?? SERVICE_DEFAULTS.lockMs;
     this.worker = new Worker(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
       prefix: this.keys.prefix,

@@ -34,6 +34,7 @@ afterAll(async () => {
 
 const PROGRAM = `
 import { run, connect } from "sheaf";
+import { pathToFileURL } from "node:url";
 
 const [wordcount, slow, boom, files, embeddedOut, clusterOut, workdir, bad] = JSON.parse(process.argv[2]);
 const said = {};
@@ -57,12 +58,27 @@ said.cancelled = await codeOf(held.done);
 const failing = await cluster.submit(boom, { input: files, output: clusterOut + "-boom", workdir, params: { fail: "map", bad }, maxAttempts: 1 });
 said.failed = await codeOf(failing.done);
 said.latest = (await cluster.status(5)).jobs.map((j) => j.state);
+
+// Schedules: added from a file URL, a run comes due and succeeds, paused, resumed, removed.
+const added = await cluster.schedules.add("api-every", pathToFileURL(wordcount), { every: "2s", input: files, output: clusterOut + "-scheduled", workdir });
+said.scheduleAdded = { name: added.name, everyMs: added.everyMs };
+let ran;
+for (let i = 0; i < 300 && !ran; i++) {
+  await new Promise((r) => setTimeout(r, 100));
+  ran = (await cluster.schedules.list()).find((s) => s.spec.name === "api-every")?.history.find((e) => e.outcome === "succeeded");
+}
+said.scheduleRan = ran?.outcome ?? "no run succeeded in 30 s";
+await cluster.schedules.pause("api-every");
+said.schedulePaused = (await cluster.schedules.list()).find((s) => s.spec.name === "api-every")?.state;
+await cluster.schedules.resume("api-every");
+await cluster.schedules.remove("api-every");
+said.scheduleRemoved = (await cluster.schedules.list()).some((s) => s.spec.name === "api-every") ? "still listed" : "gone";
 await cluster.close();
 console.log(JSON.stringify(said));
 `;
 
 describe("the runner API from a program", () => {
-  it("runs a job embedded and on a cluster with identical outputs, follows, cancels and catches a failure by code", () => {
+  it("runs a job embedded and on a cluster with identical outputs, follows, cancels, catches a failure by code, and keeps a schedule", () => {
     const program = s.write("program/main.mjs", PROGRAM);
     const slow = s.write("program/slow.ts", `import { defineJob, lines, tsv } from "sheaf";
 export default defineJob({ name: "slow", input: lines(), setup(ctx) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(ctx.params.ms)); }, map(l: string, emit) { emit(l, 1); }, output: tsv() });
@@ -83,5 +99,10 @@ export default defineJob({ name: "slow", input: lines(), setup(ctx) { Atomics.wa
     expect(said.cancelled).toBe("JOB_CANCELLED");
     expect(said.failed).toBe("JOB_FAILED");
     expect(said.latest.slice(0, 3)).toEqual(["failed", "cancelled", "succeeded"]);
+    expect(said.scheduleAdded).toEqual({ name: "api-every", everyMs: 2000 });
+    expect(said.scheduleRan).toBe("succeeded");
+    expectOracle(clusterOut + "-scheduled", wordcountOracle(files));
+    expect(said.schedulePaused).toBe("paused");
+    expect(said.scheduleRemoved).toBe("gone");
   }, 150_000);
 });

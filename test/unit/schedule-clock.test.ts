@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { defaultRepeatStrategy } from "bullmq";
 import { dueTimes, logicalDate, nextDue, parseEvery, validateSchedule, type ScheduleSpec } from "../../core/schedule-clock.js";
 import { SheafError } from "../../core/errors.js";
+import { showDuration } from "../../core/show.js";
+import { SERVICE_DEFAULTS } from "../../core/defaults.js";
 
 // ---------------------------------------------------------------------------------------------
 // Independent oracles.
@@ -72,6 +74,16 @@ function expectSheafError(fn: () => unknown, code: string, ...fragments: string[
 }
 
 // ---------------------------------------------------------------------------------------------
+
+describe("showDuration", () => {
+  it("prints a duration parseEvery reads back to the same milliseconds, in the largest whole unit", () => {
+    const cases: [number, string][] = [[SERVICE_DEFAULTS.keepForMs, "7d"], [SERVICE_DEFAULTS.artifactGraceMs, "1h"], [90_000, "90s"], [1_500, "1500ms"], [30 * 60_000, "30m"]];
+    for (const [ms, text] of cases) {
+      expect(showDuration(ms)).toBe(text);
+      expect(parseEvery(showDuration(ms))).toBe(ms);
+    }
+  });
+});
 
 describe("parseEvery", () => {
   it.each([
