@@ -9,6 +9,17 @@ import { basename, dirname, join, relative, sep } from "node:path";
 import type { JobId, TaskId } from "./ids.js";
 import { SheafError } from "./errors.js";
 
+/**
+ * A location written as a URL (`scheme://...`) instead of a path is refused, naming it, before
+ * anything runs: read as a path, `s3://bucket/out` would quietly become a local folder `s3:/bucket/out`.
+ */
+export function checkLocation(location: string, what: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
+  if (scheme === undefined) return;
+  const why = scheme === "s3" ? "object storage (s3://) is not supported yet" : scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
+  throw new SheafError("UNSUPPORTED_STORAGE", `${what} ${location}: ${why}; give a local or shared folder path`);
+}
+
 export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
 export const artifactPath = (workdir: string, sha256: string) => join(artifactsDir(workdir), `${sha256}.mjs`);
 export const jobScratchDir = (workdir: string, jobId: JobId) => join(workdir, "jobs", jobId);

@@ -5,6 +5,7 @@
 import * as v from "valibot";
 import { JOB_DEFAULTS } from "../core/defaults.js";
 import { SheafError } from "../core/errors.js";
+import { checkLocation } from "../core/storage.js";
 import type { JobSettings } from "./job-settings.js";
 import type { PipelineSettings } from "./submit.js";
 
@@ -80,10 +81,14 @@ export function jobSettingsOf(o: unknown, caller: string): JobSettings & Pipelin
     throw new SheafError("BAD_OPTION", `${caller}: option ${field}: ${issue.message}`);
   }
   const x = parsed.output;
+  for (const input of typeof x.input === "string" ? [x.input] : (x.input ?? [])) checkLocation(input, `${caller}: input`);
+  if (x.output !== undefined) checkLocation(x.output, `${caller}: output`);
+  const workdir = x.workdir ?? process.env.SHEAF_WORKDIR ?? ".sheaf";
+  checkLocation(workdir, `${caller}: workdir`);
   return {
     inputs: x.input === undefined ? [] : typeof x.input === "string" ? [x.input] : x.input,
     output: x.output,
-    workdir: x.workdir ?? process.env.SHEAF_WORKDIR ?? ".sheaf",
+    workdir,
     splitSize: x.splitSize ?? JOB_DEFAULTS.splitSize,
     partitions: x.partitions,
     params: x.params ?? {},

@@ -4,7 +4,7 @@
  * run first, then "input not found"), `--at` on a plain job (ignored, exit 0), a scheduled job that
  * writes files without `--output` (it failed at every fire time). On `sheaf run` and on a cluster.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
@@ -59,6 +59,28 @@ describe("refused before anything runs", () => {
     expect(sub.code).toBe(1);
     expect(sub.output).toContain("sheaf: --force is for pipelines");
     expect(await cluster.client().zcard("sheaf:jobs")).toBe(0);
+  });
+
+  it("a URL as a location (s3://, gs://, hdfs://, file://): one line naming it, and no folder named after it", async () => {
+    const cwd = s.fresh("url-cwd");
+    mkdirSync(cwd);
+    const cases: [string[], string][] = [
+      [["-i", input, "-o", "s3://my-bucket/clean/"], "sheaf run: output s3://my-bucket/clean/: object storage (s3://) is not supported yet; give a local or shared folder path"],
+      [["-i", "gs://b/in/*.txt", "-o", "out"], "sheaf run: input gs://b/in/*.txt: gs:// is not a storage Sheaf knows; give a local or shared folder path"],
+      [["-i", input, "-o", "out", "--workdir", "hdfs://nn/sheaf"], "sheaf run: workdir hdfs://nn/sheaf: hdfs:// is not a storage Sheaf knows; give a local or shared folder path"],
+      [["-i", `file://${input}`, "-o", "out"], `sheaf run: input file://${input}: give the path itself, not a file:// URL; give a local or shared folder path`],
+    ];
+    for (const [args, said] of cases) {
+      const r = runCli(["run", WORDCOUNT, ...args], { cwd });
+      expect(r.status, r.stderr).toBe(1);
+      expect(oneLine(r.stderr)).toEqual([`sheaf: ${said}`]);
+    }
+    const sub = await cluster.run(["submit", WORDCOUNT, "-i", input, "-o", "s3://my-bucket/clean/"]);
+    expect(sub.code).toBe(1);
+    expect(sub.output).toContain("sheaf: sheaf submit: output s3://my-bucket/clean/: object storage (s3://) is not supported yet");
+    expect(await cluster.client().zcard("sheaf:jobs")).toBe(0);
+    // Nothing was made in the working folder: no `s3:` folder, no `out`, no `.sheaf`.
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it("a scheduled job that writes files, without --output", async () => {
