@@ -259,7 +259,7 @@ export class Coordinator {
       lock = await outputLock(plan.config.formats.output, spec.output);
       await this.prepareOutput(id, spec, plan, store, resumed, signal, lock);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: DEFAULT_RETRY.backoffMs };
-      executor = new QueueExecutor(this.queue, this.events, this.redis, retry, (bullId) => publishEvent(this.redis, this.keys, { kind: "stop", id: bullId }), this.signer);
+      executor = new QueueExecutor(this.queue, this.events, this.redis, (bullId) => publishEvent(this.redis, this.keys, { kind: "stop", id: bullId }), this.signer);
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,

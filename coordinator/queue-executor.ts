@@ -2,18 +2,25 @@
  * The cluster's TaskExecutor: tasks become BullMQ jobs, and their ends come back through one
  * dispatcher (queue-results.ts), not a waiter per task.
  *
- * A task alone is one queue job (id `<jobId>.<taskId>`, so adding it again when a coordinator resumes
- * is a no-op). BullMQ owns its retries: attempts, exponential backoff with jitter, and stalled-job
- * recovery. A run is given only the attempts the task has left (a backup, one), and the worker numbers
- * its attempts on from the task's (`attempt + attemptsMade`), so "attempt N of M" never passes M.
+ * A task alone is one queue job (id `<jobId>.<taskId>`, or `…<taskId>.<runId>` for a later run, so
+ * adding it again when a coordinator resumes is a no-op). Every queue job is one attempt: retries are
+ * the driver's alone (engine/driver.ts, with its backoff, engine/retry.ts, as on `sheaf run`), each
+ * a new queue job numbered by the driver, so one count of attempts exists and "attempt N of M" never
+ * passes M. The queue keeps only its stalled-job recovery: a job whose worker died (its lock expired)
+ * goes back to the queue as the same attempt, resumed from its checkpoint; one whose workers died
+ * more than the worker's maxStalledCount times (BullMQ then fails it, whatever its attempts) comes
+ * back as a retryable TASK_LOST, and the driver runs it again as its next attempt.
  *
  * Short map tasks go several to a queue job (task-batch.ts), so that each does not pay a queue round
- * trip: how many is learnt from the tasks' own run times (about BATCH_WORK_MS of work per batch). A
- * stage starts with PROBE tasks alone; once one has finished the rest are batched if short, and if
- * none has finished within PROBE_MS they are long enough to go one per job. A batched task's failure
- * comes back as its outcome and the driver retries it (as it does any failure the queue gave up on).
+ * trip. This is the cluster's one short-task feedback loop: the run time each worker reports in a
+ * map task's result (stats.millis) feeds a moving average here, which sets the batch size (about
+ * BATCH_WORK_MS of work per batch); workers keep no average of their own, and prefetch while what
+ * they are given is batches (worker/queue-worker.ts). A stage starts with PROBE tasks alone; once
+ * one has finished the rest are batched if short, and if none has finished within PROBE_MS they are
+ * long enough to go one per job. A batched task's failure comes back as its outcome, and the driver
+ * retries it as it does any other.
  */
-import { Job as BullJob, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
+import type { JobsOptions, Queue, QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
 import { BATCH, batchQueueId, type BatchResult, type TaskBatch } from "../core/cluster/task-batch.js";
 import type { StopSignal, TaskExecutor } from "../core/executor.js";
@@ -25,7 +32,6 @@ import { messageOf, SheafError } from "../core/errors.js";
 import { Interrupted } from "../core/interrupted.js";
 import type { Redis } from "ioredis";
 import { QueueResults, type Finish } from "./queue-results.js";
-import type { RetryPolicy } from "../engine/retry.js";
 
 /**
  * Completed queue entries kept, queue-wide (older ones are deleted as tasks complete), so a long job
@@ -37,7 +43,7 @@ const KEEP_COMPLETED = 1000;
 /** Tasks sent alone at first, to learn how long the stage's tasks take, and how long to wait for one. */
 const PROBE = 16;
 const PROBE_MS = 250;
-/** Map tasks shorter than this (on average, on a thread) are batched… */
+/** Map tasks shorter than this (on average, on a thread, as workers report it) are batched… */
 const SHORT_TASK_MS = 20;
 /** …about this much work to a batch, and at most MAX_BATCH tasks. */
 const BATCH_WORK_MS = 50;
@@ -79,7 +85,6 @@ export class QueueExecutor implements TaskExecutor {
     events: QueueEvents,
     /** The queue's connection, to read finished entries (queue-results.ts). */
     redis: Redis,
-    private readonly retry: RetryPolicy,
     private readonly stop: (bullJobId: string) => Promise<unknown>,
     private readonly signer?: Signer,
   ) {
@@ -213,8 +218,8 @@ export class QueueExecutor implements TaskExecutor {
       data,
       opts: {
         jobId: id,
-        attempts: !alone || first.backup ? 1 : Math.max(1, this.retry.maxAttempts - first.attempt + 1),
-        backoff: { type: "exponential", delay: this.retry.backoffMs, jitter: 0.5 },
+        // One attempt: the driver retries (see the file's comment); the worker fails a job for good.
+        attempts: 1,
         removeOnComplete: { count: KEEP_COMPLETED },
         // Pipeline stages that run at once share the workers: their tasks interleave by index.
         ...(first.job.stage ? { priority: Math.min(first.index + 1, 2_097_152) } : {}),
@@ -228,21 +233,19 @@ export class QueueExecutor implements TaskExecutor {
     if (this.waiting.length) this.scheduleFlush();
   }
 
-  private async settleOne(e: Entry, f: Finish): Promise<void> {
+  private settleOne(e: Entry, f: Finish): void {
     if (e.done) return;
-    if (f.ok) return e.resolve(this.checked(e.task, e.id, f.value));
-    const latest = await BullJob.fromId(this.queue, e.id).catch(() => undefined);
-    e.resolve({ ok: false, failure: failureOf(e.task, f.reason, latest?.attemptsMade ?? 1) });
+    e.resolve(f.ok ? this.checked(e.task, e.id, f.value) : { ok: false, failure: failureOf(e.task, f.reason) });
   }
 
   private settleBatch(members: Entry[], f: Finish): void {
     const outcomes = f.ok ? (f.value as BatchResult | null)?.outcomes : undefined;
     members.forEach((e, i) => {
       if (e.done) return;
-      if (!f.ok) return e.resolve({ ok: false, failure: failureOf(e.task, f.reason, 1) });
+      if (!f.ok) return e.resolve({ ok: false, failure: failureOf(e.task, f.reason) });
       const o = Array.isArray(outcomes) ? (outcomes[i] as TaskOutcome | undefined) : undefined;
       if (o?.ok === true) return e.resolve(this.checked(e.task, e.id, o.result));
-      if (o?.ok === false) return e.resolve({ ok: false, failure: failureOf(e.task, JSON.stringify(o.failure), 1) });
+      if (o?.ok === false) return e.resolve({ ok: false, failure: failureOf(e.task, JSON.stringify(o.failure)) });
       e.resolve({ ok: false, failure: badResult(e.task, `result of ${e.id}: no outcome in its batch's result`) });
     });
   }
@@ -253,6 +256,7 @@ export class QueueExecutor implements TaskExecutor {
       const result = checkMessage(Schemas.result, value, `result of ${id}`);
       if (result.taskId !== task.taskId) throw new SheafError("BAD_RESULT", `result of ${id} names task ${result.taskId}`);
       checkResult(task.job, result);
+      // The one measure of how short tasks are (the file's comment): it sets the batch size.
       if (task.kind === "map") this.taskMs = this.taskMs === undefined ? result.stats.millis : 0.8 * this.taskMs + 0.2 * result.stats.millis;
       return { ok: true, result };
     } catch (err) {
@@ -272,15 +276,15 @@ function badResult(task: Task, message: string): TaskFailure {
 }
 
 /**
- * Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a stall past the limit, a
- * reason that does not fit the failure's schema) is wrapped. `made`: the run's failed attempts (BullMQ's attemptsMade), the last one included.
+ * Workers fail a BullMQ job with the TaskFailure as JSON; anything else (a job stalled past the
+ * workers' limit, whose workers kept dying, or a reason that does not fit the failure's schema) is
+ * wrapped as TASK_LOST, retryable. A queue job is one attempt, so the failure is the attempt the
+ * driver gave the run, whatever number its message says.
  */
-export function failureOf(task: Task, reason: string, made: number): TaskFailure {
-  const attempt = task.attempt + Math.max(made, 1) - 1;
+export function failureOf(task: Task, reason: string): TaskFailure {
   try {
     const f = ifValid(Schemas.failure, JSON.parse(reason));
-    if (f) return { ...f, attempt: Math.max(f.attempt, attempt) };
+    if (f) return { ...f, attempt: task.attempt };
   } catch {}
-  // A task whose workers kept dying (stalled past BullMQ's limit): the scheduler may run it again.
-  return { code: "TASK_LOST", message: reason, retryable: true, taskId: task.taskId, attempt };
+  return { code: "TASK_LOST", message: reason, retryable: true, taskId: task.taskId, attempt: task.attempt };
 }

@@ -3,6 +3,12 @@
  * has committed) the reduce stage, then the job commit. Retries failed attempts with backoff,
  * launches backup attempts for stragglers, re-runs a map task whose output turns out corrupt or
  * missing, and commits the first successful attempt of each task.
+ *
+ * The driver is the only layer that retries, on every transport: an executor runs each attempt it is
+ * given once (a cluster's queue jobs are single-attempt, coordinator/queue-executor.ts) and reports
+ * its failure under the attempt number the driver gave it. So the driver's count of a task's failed
+ * attempts is the one count, each retry waits backoffDelay (engine/retry.ts), and a task that always
+ * fails runs exactly maxAttempts times.
  */
 import { sleep } from "../core/sleep.js";
 import { randomBytes } from "node:crypto";
@@ -308,18 +314,14 @@ export class JobDriver {
       }
       const f = outcome.failure;
       const max = this.retry.maxAttempts;
-      const before = this.failures.get(template.taskId) ?? 0;
-      // A queue may have retried within the run: f.attempt is then the number of its last attempt.
-      // The limit is per task, not per layer, and the numbers never pass it.
-      const counted = (n: number) => Math.min(Math.max(before, n), max);
       if (f.producer) {
-        // The input was lost, not this task's fault: re-run the map task that wrote it, then retry.
-        // Only the queue's earlier attempts in this run (if any) count.
-        this.failures.set(template.taskId, counted(f.attempt - 1));
+        // The input was lost, not this task's fault: re-run the map task that wrote it, then retry;
+        // this run costs the task no attempt.
         const regenerated = await this.regenerate(f.producer, f).then(() => true, () => false);
         if (regenerated) continue;
       }
-      const used = counted(Math.max(before + 1, f.attempt));
+      // This run was attempt failures + 1 (see attempt()); the executor retried nothing within it.
+      const used = Math.min((this.failures.get(template.taskId) ?? 0) + 1, max);
       this.failures.set(template.taskId, used);
       const failure = { ...f, attempt: used };
       const willRetry = f.retryable && used < max;

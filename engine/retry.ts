@@ -1,10 +1,13 @@
-/** Attempt limits and backoff, shared by every transport. */
+/**
+ * Attempt limits and backoff, shared by every transport. Only the driver (driver.ts) retries: a
+ * cluster's queue jobs are single-attempt, so these are the one limit and the one backoff.
+ */
 import { JOB_DEFAULTS } from "../core/defaults.js";
 
 export interface RetryPolicy {
   /** Attempts per task, the first included. @defaultValue 4 */
   maxAttempts: number;
-  /** Delay before the second attempt, doubled for each later one, with jitter. @defaultValue 250 */
+  /** Delay before the second attempt, doubled for each later one, with jitter. @defaultValue 1000 */
   backoffMs: number;
 }
 

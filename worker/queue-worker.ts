@@ -1,7 +1,15 @@
 /**
  * `sheaf worker`: a BullMQ consumer feeding this machine's thread pool. Compute happens on the
  * pool's threads, so this process's main thread stays free to renew task locks; a worker that
- * dies stops renewing, and its tasks are handed to others once their locks expire.
+ * dies stops renewing, and its tasks are handed to others once their locks expire (BullMQ's stalled
+ * check puts them back in the queue: the same attempt, resumed from its checkpoint).
+ *
+ * A queue job is one attempt of its tasks, numbered by the coordinator's driver, which alone retries
+ * (coordinator/queue-executor.ts): a failed task fails its queue job for good (UnrecoverableError),
+ * and the attempt a task runs as is the one its message names.
+ *
+ * How many queue jobs the worker takes at once follows the coordinator's one measure of how short
+ * tasks are (see prefetch() below); the worker measures nothing itself.
  */
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
@@ -20,8 +28,7 @@ import { evalshaOnly } from "./evalsha-only.js";
 import { decodeEvent } from "../core/cluster/state/events.js";
 import { plural } from "../core/show.js";
 
-/** Below this average task time, a worker prefetches PREFETCH_PER_THREAD tasks per thread. */
-const SHORT_TASK_MS = 100;
+/** Queue jobs taken per thread while the coordinator sends batches (short tasks). */
 const PREFETCH_PER_THREAD = 8;
 /** How long a prefetched task may wait for a thread before it is handed back to the queue. */
 const PARK_LIMIT_MS = 250;
@@ -61,11 +68,6 @@ export class QueueWorker {
   private threads = 1;
   /** Jobs cancelled (or failed) since this worker started. */
   private readonly ended = new Set<string>();
-  /** When each running attempt got its thread. */
-  private readonly startedAt = new Map<AbortController, number>();
-  private prefetchTimer: NodeJS.Timeout | undefined;
-  /** Moving average of how long tasks run on a thread, to size the prefetch. */
-  private taskMs = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
@@ -111,11 +113,11 @@ export class QueueWorker {
     logQueueErrors(this.worker, "queue error", this.log);
     this.threads = threads;
     await this.worker.waitUntilReady();
-    this.prefetchTimer = setInterval(() => this.adaptPrefetch(), SHORT_TASK_MS).unref();
     this.log(`ready: ${plural(threads, "thread")}, queue ${this.keys.prefix}:${TASK_QUEUE}`);
   }
 
   private process(job: BullJob, token?: string): Promise<TaskResult | BatchResult> {
+    this.prefetch(job.name === BATCH);
     return job.name === BATCH ? this.processBatch(job) : this.processOne(job as BullJob<Task, TaskResult>, token);
   }
 
@@ -127,18 +129,16 @@ export class QueueWorker {
     } catch (err) {
       throw rejected(err);
     }
-    // The queue's own retries number on from the attempt the coordinator gave the run; a restart
-    // after a stall (its worker died) is the same attempt, resumed. Folder names add a random part.
-    const task: Task = { ...admitted, attempt: admitted.attempt + job.attemptsMade };
+    // The attempt is the one the coordinator gave the run; a restart after a stall (its worker died)
+    // is the same attempt, resumed. Folder names add a random part.
+    const task = admitted;
     try {
       // A prefetched task waits for a thread only briefly: if the threads stay busy (a straggler), it
       // goes back to the queue for an idle worker, rather than sit parked behind them.
       const outcome = await this.runTask(job.id!, task, PARK_LIMIT_MS);
       if (outcome.ok) return outcome.result;
-      const f = outcome.failure;
-      const reason = JSON.stringify(f);
-      // A lost input (f.producer) is for the coordinator to repair; retrying here cannot help.
-      throw f.retryable && !f.producer && f.code !== "JOB_CANCELLED" && f.code !== "STOPPED" ? new Error(reason) : new UnrecoverableError(reason);
+      // For good, whatever the job's options: the coordinator's driver decides whether to retry.
+      throw new UnrecoverableError(JSON.stringify(outcome.failure));
     } catch (err) {
       if (err instanceof NoFreeThread) {
         await job.moveToWait(token);
@@ -180,12 +180,9 @@ export class QueueWorker {
     let set = this.running.get(jobId);
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
-    let started = 0;
     let outcomes: TaskOutcome[] | undefined;
     try {
-      // Not in startedAt: a chunk of short tasks running 100 ms is not a straggler to stop prefetching for.
-      outcomes = await this.pool.runBatch(tasks, abort.signal, () => (started = Date.now()));
-      if (outcomes) this.adaptPrefetch((Date.now() - started) / tasks.length);
+      outcomes = await this.pool.runBatch(tasks, abort.signal);
     } catch (err) {
       if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
@@ -219,10 +216,8 @@ export class QueueWorker {
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
     this.byQueueId.set(queueId, abort);
-    let started = 0;
     try {
-      const outcome = await this.pool.run(task, abort.signal, () => this.startedAt.set(abort, (started = Date.now())), parkLimitMs);
-      this.adaptPrefetch(Date.now() - started);
+      const outcome = await this.pool.run(task, abort.signal, undefined, parkLimitMs);
       if (outcome.ok) return outcome;
       await this.failed(jobId, queueId, outcome.failure);
       return outcome;
@@ -230,7 +225,6 @@ export class QueueWorker {
       if (abort.signal.aborted) return failure("STOPPED", "attempt stopped: job cancelled or task committed by another attempt");
       throw err;
     } finally {
-      this.startedAt.delete(abort);
       this.byQueueId.delete(queueId);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
@@ -238,22 +232,26 @@ export class QueueWorker {
   }
 
   /**
-   * Short tasks are dominated by queue round trips, so the worker then takes several per thread and
-   * overlaps the trips with the work; long tasks are taken one per thread, so that a task never
-   * waits here behind another while a different worker sits idle.
+   * Short tasks are dominated by queue round trips, so the worker then takes several queue jobs per
+   * thread and overlaps the trips with the work; long tasks are taken one per thread, so that a task
+   * never waits here behind another while a different worker sits idle.
+   *
+   * Which tasks are short is the coordinator's call, not measured again here: it batches map tasks
+   * from the run times workers report in their results (coordinator/queue-executor.ts), so a batch
+   * means short tasks. One measure, one feedback loop: before, the worker kept its own moving average
+   * (short below 100 ms) beside the coordinator's (below 20 ms), and the two could disagree, the
+   * worker prefetching tasks the coordinator sent one by one as long. A task given alone (not short,
+   * not measured yet, a reduce or a backup, whose straggler may hold a thread here) drops the worker
+   * back to one per thread; what it had already taken goes back to the queue if it waits over
+   * PARK_LIMIT_MS for a thread.
    */
-  private adaptPrefetch(ms?: number): void {
-    if (ms !== undefined) this.taskMs = Number.isFinite(this.taskMs) ? 0.8 * this.taskMs + 0.2 * ms : ms;
-    // A task running long now (a straggler) counts before it finishes.
-    const now = Date.now();
-    const longRunning = [...this.startedAt.values()].some((t) => now - t > SHORT_TASK_MS);
-    const want = this.taskMs < SHORT_TASK_MS && !longRunning ? this.threads * PREFETCH_PER_THREAD : this.threads;
+  private prefetch(batches: boolean): void {
+    const want = batches ? this.threads * PREFETCH_PER_THREAD : this.threads;
     if (this.worker.concurrency !== want) this.worker.concurrency = want;
   }
 
   /** Stops taking tasks, lets running ones finish, then closes the pool and connections. */
   async stop(): Promise<void> {
-    clearInterval(this.prefetchTimer);
     await this.worker?.close();
     await this.pool?.close();
     this.sub?.disconnect();

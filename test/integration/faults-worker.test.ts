@@ -82,6 +82,9 @@ describe("a worker SIGKILLed mid-task", () => {
     // The task ran again elsewhere, from its checkpoint.
     const runs = markers(marks, task, "start");
     expect(runs.length).toBeGreaterThanOrEqual(2);
+    // Handed out again by the queue's stalled check: the same attempt, resumed, not a retry.
+    expect(runs.map((m) => m.data.attempt)).toEqual(runs.map(() => 1));
+    expect(record.progress!.failedAttempts).toBe(0);
     expect(markers(marks, task, "done").every((m) => m.data.pid !== victim.child.pid)).toBe(true);
     expect(record.progress!.resumedBytes).toBeGreaterThan(0);
     reportFault("worker SIGKILL mid-map", { recoveryMs: record.finishedAt! - killedAt, jobMs: record.progress!.millis, baselineMs: baseline.ms, note: `resumedBytes ${record.progress!.resumedBytes}` });
