@@ -19,7 +19,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let failure: unknown;
@@ -31,11 +31,50 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/**
+ * Starts redis-server bound to `host` (loopback for a Cluster, a bridge address for Hosts) and
+ * resolves once it answers PING; rejects with its log if it exits first. `dieWithTest` needs setpriv.
+ */
+export async function startRedisServer(host: string, port: number, args: string[] = [], dieWithTest = false): Promise<{ proc: ChildProcess; url: string; output: () => string }> {
+  const url = `redis://${host}:${port}`;
+  const argv = ["redis-server", "--port", String(port), "--bind", host, ...args];
+  // setpriv execs redis-server with PDEATHSIG KILL (same pid): gone when the test process dies.
+  if (dieWithTest) argv.unshift("setpriv", "--pdeathsig", "KILL", "--");
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  proc.stdout!.on("data", (d) => (log = (log + d).slice(-4000)));
+  proc.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
+  await waitFor(`redis-server on ${host}:${port}`, async () => {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited ${proc.exitCode}: ${log}`);
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on("error", () => {}); // refused until the server listens: that is what we wait for
+    try {
+      await probe.connect();
+      return (await probe.ping()) === "PONG" ? true : undefined;
+    } finally {
+      probe.disconnect();
+    }
+  }).catch((err: unknown) => {
+    proc.kill("SIGKILL"); // a server that never answered must not outlive the failed start
+    throw err;
+  });
+  return { proc, url, output: () => log };
+}
+
 export interface Proc {
   child: ChildProcess;
   output: () => string;
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
+}
+
+/** Collects a child's stdout and stderr as one text and its end as a promise. */
+export function watch(child: ChildProcess): Proc {
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | string>((resolve) => child.on("exit", (code, sig) => resolve(code ?? sig ?? -1)));
+  return { child, output: () => out, exited };
 }
 
 export class Cluster {
@@ -54,22 +93,7 @@ export class Cluster {
 
   async startRedis(): Promise<void> {
     this.port ||= await freePort();
-    const proc = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", ...this.redisArgs], { stdio: ["ignore", "pipe", "pipe"] });
-    let log = "";
-    proc.stdout!.on("data", (d) => (log = (log + d).slice(-4000)));
-    proc.stderr!.on("data", (d) => (log = (log + d).slice(-4000)));
-    this.redisProc = proc;
-    await waitFor(`redis-server on port ${this.port}`, async () => {
-      if (proc.exitCode !== null) throw new Error(`redis-server exited ${proc.exitCode}: ${log}`);
-      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on("error", () => {}); // refused until the server listens: that is what we wait for
-      try {
-        await probe.connect();
-        return (await probe.ping()) === "PONG" ? true : undefined;
-      } finally {
-        probe.disconnect();
-      }
-    });
+    this.redisProc = (await startRedisServer("127.0.0.1", this.port, this.redisArgs)).proc;
   }
 
   async killRedis(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -100,11 +124,7 @@ export class Cluster {
       env: { ...process.env, SHEAF_REDIS_URL: this.url, SHEAF_WORKDIR: this.workdir, FORCE_COLOR: "0", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
-    child.stderr!.on("data", (d) => (out += d));
-    const exited = new Promise<number | string>((resolve) => child.on("exit", (code, sig) => resolve(code ?? sig ?? -1)));
-    const proc = { child, output: () => out, exited };
+    const proc = watch(child);
     this.procs.push(proc);
     return proc;
   }
