@@ -6,11 +6,15 @@
 import { readdirSync, statSync, type Stats } from "node:fs";
 import { join, resolve } from "node:path";
 import { SheafError } from "./errors.js";
+import { isObjectUrl, objectUrl, parseObjectUrl } from "./store/location.js";
+import { listObjects } from "./store/s3.js";
 
 export interface InputFile {
-  /** The path as listed (relative paths stay relative to the working directory). */
+  /** The path as listed (relative paths stay relative to the working directory), or an object's s3:// URL. */
   path: string;
   size: number;
+  /** An object's ETag (a file's version is its mtime, read when needed). */
+  etag?: string;
 }
 
 export class MissingInputError extends SheafError {
@@ -97,30 +101,75 @@ function readdirSafe(cwd: string, dir: string) {
 /**
  * Lists every input file once, sorted by path; throws MissingInputError naming every argument that
  * matched nothing. Relative arguments are resolved against `cwd` (the submitter's working
- * directory) but listed as given, so records name their files the same way on every machine.
+ * directory) but listed as given, so records name their files the same way on every machine. An
+ * `s3://bucket/key` argument names an object, a folder of objects (a key prefix ending at a `/`),
+ * or a glob on keys.
  */
-export function listInputs(args: readonly string[], cwd = process.cwd()): InputFile[] {
+export async function listInputs(args: readonly string[], cwd = process.cwd()): Promise<InputFile[]> {
   const files: InputFile[] = [];
   const missing: string[] = [];
   for (const arg of args) {
-    const before = files.length;
-    const paths = GLOB_CHARS.test(arg) && !statOrNull(cwd, arg) ? expandGlob(cwd, arg) : [arg];
-    for (const path of paths) {
-      const st = statOrNull(cwd, path);
-      if (!st) continue;
-      if (st.isDirectory()) walk(cwd, path, files);
-      else files.push({ path, size: st.size });
-    }
-    if (files.length === before && !paths.some((p) => statOrNull(cwd, p)?.isDirectory())) missing.push(arg);
+    const found = isObjectUrl(arg) ? await listObjectInput(arg) : listLocalInput(arg, cwd);
+    if (found) files.push(...found);
+    else missing.push(arg);
   }
   if (missing.length) throw new MissingInputError(missing);
   const seen = new Set<string>();
   return files
     .filter((f) => {
-      const key = resolve(cwd, f.path);
+      const key = isObjectUrl(f.path) ? f.path : resolve(cwd, f.path);
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     })
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** The files one local argument names, or undefined when it names nothing (an empty folder names no file, but is there). */
+function listLocalInput(arg: string, cwd: string): InputFile[] | undefined {
+  const files: InputFile[] = [];
+  const paths = GLOB_CHARS.test(arg) && !statOrNull(cwd, arg) ? expandGlob(cwd, arg) : [arg];
+  for (const path of paths) {
+    const st = statOrNull(cwd, path);
+    if (!st) continue;
+    if (st.isDirectory()) walk(cwd, path, files);
+    else files.push({ path, size: st.size });
+  }
+  return files.length === 0 && !paths.some((p) => statOrNull(cwd, p)?.isDirectory()) ? undefined : files;
+}
+
+/**
+ * The objects one `s3://` argument names: the object itself, else every object under it as a folder
+ * (names under it starting with `_` or `.` skipped, as in a folder), or the objects a glob matches.
+ */
+async function listObjectInput(arg: string): Promise<InputFile[] | undefined> {
+  const { bucket, key } = parseObjectUrl(arg);
+  const glob = key.search(GLOB_CHARS);
+  if (glob >= 0) {
+    const matches = keyMatcher(key);
+    const listed = await listObjects(objectUrl(bucket, key.slice(0, glob)));
+    const found = listed.filter((o) => matches(o.path.slice(`s3://${bucket}/`.length)));
+    return found.length ? found.map(({ path, size, etag }) => ({ path, size, etag })) : undefined;
+  }
+  const folder = key === "" || key.endsWith("/") ? key : `${key}/`;
+  const listed = await listObjects(objectUrl(bucket, key));
+  const exact = listed.find((o) => o.path === objectUrl(bucket, key));
+  if (exact && key !== folder) return [{ path: exact.path, size: exact.size, etag: exact.etag }];
+  const under = listed.filter((o) => o.path.startsWith(objectUrl(bucket, folder)));
+  if (under.length === 0) return undefined;
+  return under
+    .filter((o) => !o.path.slice(objectUrl(bucket, folder).length).split("/").some(hidden))
+    .map(({ path, size, etag }) => ({ path, size, etag }));
+}
+
+/** Whether a key matches a glob of keys: `*`, `?`, `[...]` within a segment, `**` across segments. */
+function keyMatcher(pattern: string): (key: string) => boolean {
+  const segments = pattern.split("/").map((seg) => (seg === "**" ? "**" : segmentRegex(seg)));
+  const match = (parts: string[], i: number, j: number): boolean => {
+    if (i === segments.length) return j === parts.length;
+    const seg = segments[i]!;
+    if (seg === "**") return match(parts, i + 1, j) || (j < parts.length && !hidden(parts[j]!) && match(parts, i, j + 1));
+    return j < parts.length && seg.test(parts[j]!) && match(parts, i + 1, j + 1);
+  };
+  return (key) => match(key.split("/"), 0, 0);
 }

@@ -10,6 +10,7 @@ import type { InputFile } from "./inputs.js";
 export type { Split } from "./security/messages.js";
 import type { Split } from "./security/messages.js";
 import { SheafError } from "./errors.js";
+import { isObjectUrl } from "./store/location.js";
 
 /** Like Hadoop's SPLIT_SLOP: a tail up to 10% over the split size stays with the last split. */
 const SLOP = 1.1;
@@ -27,7 +28,8 @@ export function planSplits(files: readonly InputFile[], splitSize: number, count
       start += splitSize;
     }
     fileSplits.push({ file: f.path, start, end: f.size });
-    if (countLines) numberLines(resolve(cwd, f.path), fileSplits);
+    // An object is not scanned at planning (that would read it whole): its records carry byte offsets, not line numbers.
+    if (countLines && !isObjectUrl(f.path)) numberLines(resolve(cwd, f.path), fileSplits);
     splits.push(...fileSplits);
   }
   return splits;

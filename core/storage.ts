@@ -12,11 +12,12 @@ import { SheafError } from "./errors.js";
 /**
  * A location written as a URL (`scheme://...`) instead of a path is refused, naming it, before
  * anything runs: read as a path, `s3://bucket/out` would quietly become a local folder `s3:/bucket/out`.
+ * An input may be an object (`s3://bucket/key`, read by range).
  */
-export function checkLocation(location: string, what: string): void {
+export function checkLocation(location: string, what: string, objects: "read" | "none" = "none"): void {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined) return;
-  const why = scheme === "s3" ? "object storage (s3://) is not supported yet" : scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
+  if (scheme === undefined || (scheme === "s3" && objects === "read")) return;
+  const why = scheme === "s3" ? "object storage (s3://) is read as an input, not yet written to" : scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
   throw new SheafError("UNSUPPORTED_STORAGE", `${what} ${location}: ${why}; give a local or shared folder path`);
 }
 

@@ -14,7 +14,7 @@ import type { JobReport } from "../core/progress.js";
 
 export interface PipelineHooks {
   /** The stage's fingerprint, from its resolved inputs and the fingerprints of the stages before it. */
-  fingerprint(stage: ResolvedStage, upstream: ReadonlyMap<string, string>): string;
+  fingerprint(stage: ResolvedStage, upstream: ReadonlyMap<string, string>): string | Promise<string>;
   /** The fingerprint its committed output (or a sink's last load) carries, if any. */
   committed(stage: ResolvedStage): string | undefined | Promise<string | undefined>;
   /** Runs the stage's job to its end; rejects when it fails. */
@@ -59,7 +59,7 @@ export async function runPipeline(
     }
     let fingerprint: string;
     try {
-      fingerprint = hooks.fingerprint(stage, prints);
+      fingerprint = await hooks.fingerprint(stage, prints);
     } catch (err) {
       firstFailure ??= { stage: stage.name, error: messageOf(err) };
       return set(stage.name, { state: "failed", error: messageOf(err) });

@@ -3,6 +3,7 @@ import { JOB_DEFAULTS as CORE_DEFAULTS } from "../core/defaults.js";
 import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { listInputs } from "../core/inputs.js";
+import { isObjectUrl } from "../core/store/location.js";
 import type { AllowedRoots } from "../core/security/roots.js";
 import type { Job } from "../core/api/job.js";
 import { SheafError } from "../core/errors.js";
@@ -53,12 +54,14 @@ export function resolveOutput(job: Job, settings: Pick<JobSettings, "inputs" | "
 }
 
 /** Refuses, before anything is bundled or queued, a workdir, output or input file outside the allowed roots. */
-export function confineSettings(roots: AllowedRoots, settings: Pick<JobSettings, "inputs" | "output" | "workdir">, cwd: string): void {
+export async function confineSettings(roots: AllowedRoots, settings: Pick<JobSettings, "inputs" | "output" | "workdir">, cwd: string): Promise<void> {
   if (!roots.confined) return;
   roots.check(resolve(settings.workdir), "workdir");
   if (settings.output !== undefined) roots.check(resolve(settings.output), "output");
   // Each file as listed (a folder's symlinks included), resolved as the OS would follow it.
-  for (const f of settings.inputs.length ? listInputs(settings.inputs, cwd) : []) roots.check(isAbsolute(f.path) ? f.path : cwd + sep + f.path, "input");
+  for (const f of settings.inputs.length ? await listInputs(settings.inputs, cwd) : []) {
+    if (!isObjectUrl(f.path)) roots.check(isAbsolute(f.path) ? f.path : cwd + sep + f.path, "input");
+  }
 }
 
 /** Where a job's output goes, for messages: the folder, or the sink's table. */

@@ -46,7 +46,7 @@ export interface RunOptions extends JobSettings {
 export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport | PipelineRunReport> {
   const workdir = resolve(options.workdir);
   const roots = AllowedRoots.from(options.allowRoots);
-  confineSettings(roots, options, process.cwd());
+  await confineSettings(roots, options, process.cwd());
   const artifact = await bundleJob(jobFile, workdir);
   const mod = await loadModule(artifact.path, jobFile);
   const pool = new ThreadPool({ threads: options.threads });

@@ -30,7 +30,7 @@ import { signerFromEnv, signRecord } from "../core/security/signing.js";
 export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings & PipelineSettings): Promise<JobId | string> {
   const cwd = process.cwd();
   const workdir = resolve(o.workdir);
-  confineSettings(AllowedRoots.from(o.allowRoots), o, cwd);
+  await confineSettings(AllowedRoots.from(o.allowRoots), o, cwd);
   const artifact = await bundleJob(jobFile, workdir);
   const mod = await loadModule(artifact.path, jobFile);
   if (isPipeline(mod)) return submitPipeline(redis, keys, mod, artifact, o);
@@ -38,7 +38,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   refusePipelineFlags(job, o);
   const id = newJobId(job.name);
   const output = resolveOutput(job, o, jobScratchDir(workdir, id));
-  if (o.inputs.length) listInputs(o.inputs, cwd);
+  if (o.inputs.length) await listInputs(o.inputs, cwd);
   if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
   if (!o.waitForOutput) {
     const alive = async (holder: WriterLock) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await readField(redis, keys.job(holder.jobId as JobId), "state")) ?? ""));

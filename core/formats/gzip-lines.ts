@@ -4,6 +4,9 @@
  * text. A resumed read skips the lines an earlier attempt already mapped.
  */
 import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+import { isObjectUrl } from "../store/location.js";
+import { readRange } from "../store/s3.js";
 import { resolve } from "node:path";
 import { createGunzip } from "node:zlib";
 import { SheafError, messageOf } from "../errors.js";
@@ -33,10 +36,13 @@ export async function readGzipLines(
   onBatch: (batch: LineBatch, compressedBytes: number, linesThrough: number) => void | Promise<void>,
   cwd: string,
 ): Promise<GzipLineStats> {
-  const file = createReadStream(resolve(cwd, split.file), { highWaterMark: 1 << 16 });
+  // An object is streamed whole: a gzip stream cannot be entered in the middle.
+  const file: Readable = isObjectUrl(split.file) ? ((await readRange(split.file, 0, split.end)) ?? Readable.from([])) : createReadStream(resolve(cwd, split.file), { highWaterMark: 1 << 16 });
+  let compressed = 0;
+  file.on("data", (c: Buffer) => void (compressed += c.length));
   const gunzip = createGunzip();
   const text = file.pipe(gunzip);
-  file.on("error", (err) => gunzip.destroy(err));
+  file.on("error", (err: Error) => gunzip.destroy(err));
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let offset = 0; // decompressed offset of the first pending byte
@@ -69,7 +75,7 @@ export async function readGzipLines(
     line += lines.length;
     stats.lines += lines.length;
     try {
-      await onBatch(batch, file.bytesRead, line - 1);
+      await onBatch(batch, compressed, line - 1);
     } catch (err) {
       fromCallback = err;
       throw err;
@@ -112,6 +118,6 @@ export async function readGzipLines(
     file.destroy();
     gunzip.destroy();
   }
-  stats.bytes = file.bytesRead;
+  stats.bytes = compressed;
   return stats;
 }

@@ -104,6 +104,15 @@ function decodeLines(region: Buffer, terminated: boolean): string[] {
   return lines;
 }
 
+/**
+ * A local copy of part of the split's file (an object's bytes fetched by range): `path` holds the
+ * file's bytes from offset `base` on, through the end of the split's last line.
+ */
+export interface LocalWindow {
+  path: string;
+  base: number;
+}
+
 export interface LineReadStats {
   bytes: number;
   lines: number;
@@ -124,9 +133,9 @@ export function readLines(split: Split, onBatch: (batch: LineBatch) => void, buf
  * for, so a consumer may await between batches. Returns the read's stats; closes the file however
  * the iteration ends.
  */
-export function* lineBatches(split: Split, bufferSize = 1 << 20, cwd = process.cwd(), raw = false): Generator<LineBatch, LineReadStats, void> {
-  const fd = openSync(resolve(cwd, split.file), "r");
-  const scanner = new LineScanner(fd, split, bufferSize, raw);
+export function* lineBatches(split: Split, bufferSize = 1 << 20, cwd = process.cwd(), raw = false, window?: LocalWindow): Generator<LineBatch, LineReadStats, void> {
+  const fd = openSync(window ? window.path : resolve(cwd, split.file), "r");
+  const scanner = new LineScanner(fd, split, bufferSize, raw, window?.base);
   try {
     return yield* scanner.run();
   } finally {
@@ -153,7 +162,7 @@ class LineScanner {
   private lineNo: number | undefined;
   private stats: LineReadStats = { bytes: 0, lines: 0 };
 
-  constructor(private fd: number, private split: Split, bufferSize: number, private readonly raw = false) {
+  constructor(private fd: number, private split: Split, bufferSize: number, private readonly raw = false, private readonly base = 0) {
     // A small split gets a small buffer (it grows for a longer line): a fresh MiB per task, its pages
     // touched, was most of what a tiny task cost.
     const span = split.end - split.start + SLACK;
@@ -198,7 +207,7 @@ class LineScanner {
   private afterNewline(from: number): number {
     const probe = Buffer.allocUnsafe(Math.min(this.buf.length, 64 << 10));
     for (let at = from; ; ) {
-      const n = readSync(this.fd, probe, 0, probe.length, at);
+      const n = readSync(this.fd, probe, 0, probe.length, at - this.base);
       if (n <= 0) return -1;
       const nl = probe.subarray(0, n).indexOf(NL);
       if (nl >= 0) return at + nl + 1;
@@ -253,7 +262,7 @@ class LineScanner {
   }
 
   private read(): void {
-    const n = readSync(this.fd, this.buf, this.len, this.buf.length - this.len, this.bufStart + this.len);
+    const n = readSync(this.fd, this.buf, this.len, this.buf.length - this.len, this.bufStart + this.len - this.base);
     if (n <= 0) this.eof = true;
     this.len += n;
   }

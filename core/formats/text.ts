@@ -11,6 +11,8 @@ import { planSplits, type Split } from "../splits.js";
 import type { InputReader, ReadBatch, ReadOptions } from "./format.js";
 import { isGzip, readGzipLines } from "./gzip-lines.js";
 import { lineBatches, type LineBatch } from "./line-reader.js";
+import { isObjectUrl } from "../store/location.js";
+import { fetchLineWindow } from "../store/line-window.js";
 
 /** Byte-range splits for plain files; a gzip file is one split, read whole (lines counted for free). */
 export function planTextSplits(files: readonly InputFile[], splitSize: number, countLines: boolean, cwd: string): Split[] {
@@ -74,7 +76,8 @@ export async function readLineBatches(
   }
   // The byte-range scanner is synchronous (the hot path); a batch stays valid until the next is asked for.
   // Raw batches are larger: what they cost per batch (emitting a chunk's distinct keys) is then paid less often.
-  const batches = lineBatches(split, raw ? RAW_BATCH_BYTES : undefined, cwd, raw);
+  const window = isObjectUrl(split.file) ? await fetchLineWindow(split) : undefined;
+  const batches = lineBatches(split, raw ? RAW_BATCH_BYTES : undefined, cwd, raw, window);
   try {
     for (;;) {
       const next = batches.next();
@@ -86,6 +89,7 @@ export async function readLineBatches(
     }
   } finally {
     batches.return(undefined as never); // a batch that threw: close the file (and free the buffer) now, not at GC
+    await window?.remove();
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Skip-if-committed: a stage's fingerprint covers the job code (the pipeline artifact's hash),
- * its resolved inputs (each file's path, size and mtime, or the fingerprint of the upstream stage
+ * its resolved inputs (each file's path, size and mtime, an object's size and ETag, or the fingerprint of the upstream stage
  * that wrote it), its parameters, partitions and output. A committed output records the
  * fingerprint it was made with; a rerun whose fingerprint matches skips the stage.
  */
@@ -16,12 +16,14 @@ import type { ResolvedStage } from "./stages.js";
 export const FINGERPRINT_FILE = "_fingerprint";
 
 /** `upstream` holds the fingerprints of the stages already run or skipped in this run. */
-export function stageFingerprint(stage: ResolvedStage, artifactSha: string, upstream: ReadonlyMap<string, string>, cwd: string): string {
-  const inputs = stage.inputs.map((path, i) => {
+export async function stageFingerprint(stage: ResolvedStage, artifactSha: string, upstream: ReadonlyMap<string, string>, cwd: string): Promise<string> {
+  const inputs = [];
+  for (const [i, path] of stage.inputs.entries()) {
     const from = stage.from[i];
-    if (from) return { stage: from, fingerprint: upstream.get(from) ?? "" };
-    return listInputs([path], cwd).map((f) => ({ path: f.path, size: f.size, mtime: statSync(resolve(cwd, f.path)).mtimeMs }));
-  });
+    if (from) inputs.push({ stage: from, fingerprint: upstream.get(from) ?? "" });
+    // An object's version is its ETag; a file's, its mtime.
+    else inputs.push((await listInputs([path], cwd)).map((f) => (f.etag !== undefined ? { path: f.path, size: f.size, etag: f.etag } : { path: f.path, size: f.size, mtime: statSync(resolve(cwd, f.path)).mtimeMs })));
+  }
   const after = stage.dependsOn.filter((d) => !stage.upstream.includes(d)).map((d) => ({ after: d, fingerprint: upstream.get(d) ?? "" }));
   const params = Object.fromEntries(Object.entries(stage.params).sort(([a], [b]) => (a < b ? -1 : 1)));
   const text = JSON.stringify({ artifact: artifactSha, stage: stage.name, inputs, after, params, partitions: stage.partitions ?? null, output: stage.output ?? null });

@@ -38,7 +38,7 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const where = `pipeline ${pipeline.name}, stage ${stage.name}`;
     const ctx = { date, time, params };
     if (stage.output !== undefined) checkLocation(expand(stage.output, ctx, where), `${where}: output`);
-    for (const i of stage.inputs) checkLocation(expand(i, ctx, where), `${where}: input`);
+    for (const i of stage.inputs) checkLocation(expand(i, ctx, where), `${where}: input`, "read");
     const output = stage.output === undefined ? undefined : absolute(expand(stage.output, ctx, where), run.cwd);
     outputs.set(stage.name, output);
     for (const i of stage.inputs) if (!outputs.has(i)) refuseMisspeltStage(i, expand(i, ctx, where), run.cwd, pipeline, where);
