@@ -19,7 +19,8 @@ import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
 import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
 import { causeAfter, messageOf, SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
-import { jobScratchDir } from "../core/storage.js";
+import { jobScratchDir, objectOutputScratch } from "../core/storage.js";
+import { isObjectUrl } from "../core/store/location.js";
 import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
 import type { OutputFormat } from "../core/api/formats.js";
 import { markClusterOwner } from "../core/leftovers.js";
@@ -256,7 +257,7 @@ export class Coordinator {
       this.retention.noteAdmittedWorkdir(spec.workdir);
       const plan = checkPlan(await this.planOf(spec, resumed, signal, store), spec, this.roots);
       if (signal.reason instanceof Interrupted) throw signal.reason; // stopped while planning
-      lock = await outputLock(plan.config.formats.output, spec.output);
+      lock = await outputLock(plan.config.formats.output, spec.output, plan.config.objectOutput);
       await this.prepareOutput(id, spec, plan, store, resumed, signal, lock);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: DEFAULT_RETRY.backoffMs };
       executor = new QueueExecutor(this.queue, this.events, this.redis, (bullId) => publishEvent(this.redis, this.keys, { kind: "stop", id: bullId }), this.signer);
@@ -311,7 +312,7 @@ export class Coordinator {
     mkdirSync(plan.config.scratch, { recursive: true });
     markClusterOwner(plan.config.scratch, this.keys.prefix);
     if (resumed && (await readField(this.redis, this.keys.job(id), "prepared")) === "1") return;
-    await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output), (what) => store.guard(what)).prepare(spec.overwrite);
+    await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output, plan.config.objectOutput), (what) => store.guard(what)).prepare(spec.overwrite);
     await new LeaderWrites(this.redis, this.keys, this.leaderFence()).prepared(id);
   }
 
@@ -322,9 +323,10 @@ export class Coordinator {
    */
   private async storedLock(id: JobId, output: string): Promise<OutputLock | undefined> {
     try {
-      const plan = JSON.parse((await readField(this.redis, this.keys.job(id), "plan")) ?? "null") as { config?: { formats?: { output?: OutputFormat } } } | null;
+      const plan = JSON.parse((await readField(this.redis, this.keys.job(id), "plan")) ?? "null") as { config?: { formats?: { output?: OutputFormat }; objectOutput?: string } } | null;
       const format = plan?.config?.formats?.output;
-      return format && !writesFiles(format) ? await outputLock(format, output) : undefined;
+      const objectOutput = plan?.config?.objectOutput;
+      return format && (objectOutput || !writesFiles(format)) ? await outputLock(format, output, objectOutput) : undefined;
     } catch {
       return undefined;
     }
@@ -360,7 +362,8 @@ export class Coordinator {
         workdir: spec.workdir,
         params: spec.params,
         cwd: spec.cwd,
-        output: spec.output,
+        // Parts bound for an object store are written in the scratch space first (core/store/object-output.ts).
+        ...(isObjectUrl(spec.output) ? { output: objectOutputScratch(jobScratchDir(spec.workdir, spec.id)), objectOutput: spec.output } : { output: spec.output }),
         scratch: jobScratchDir(spec.workdir, spec.id),
         sortBufferBytes: spec.sortBufferBytes,
         ...(spec.stage ? { stage: spec.stage, fingerprint: spec.fingerprint } : {}),
@@ -384,7 +387,7 @@ export class Coordinator {
     lock ??= await this.storedLock(id, output); // read before FINISH drops the plan
     await new LeaderWrites(this.redis, this.keys, this.leaderFence()).finishJob(id, state, error);
     // Given back before the end is announced: whoever waited for this job may write the output next.
-    releaseOutput(output, id); // an output folder's, even if this leader did not take it (a resume that failed before)
+    if (!isObjectUrl(output)) releaseOutput(output, id); // an output folder's, even if this leader did not take it (a resume that failed before)
     await lock?.release(id);
     await publishEvent(this.redis, this.keys, { kind: "finished", id });
     if (state !== "succeeded") await publishEvent(this.redis, this.keys, { kind: "cancel", id });

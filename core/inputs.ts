@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { SheafError } from "./errors.js";
 import { isObjectUrl, objectUrl, parseObjectUrl } from "./store/location.js";
 import { listObjects } from "./store/s3.js";
+import { readManifest } from "./store/manifest.js";
 
 export interface InputFile {
   /** The path as listed (relative paths stay relative to the working directory), or an object's s3:// URL. */
@@ -157,6 +158,17 @@ async function listObjectInput(arg: string): Promise<InputFile[] | undefined> {
   if (exact && key !== folder) return [{ path: exact.path, size: exact.size, etag: exact.etag }];
   const under = listed.filter((o) => o.path.startsWith(objectUrl(bucket, folder)));
   if (under.length === 0) return undefined;
+  // A job's output: the parts its manifest lists, and nothing else (an overwrite's old or new parts beside them).
+  if (under.some((o) => o.path === objectUrl(bucket, `${folder}_SUCCESS`))) {
+    const manifest = await readManifest(objectUrl(bucket, folder));
+    if (manifest) {
+      return manifest.parts.map((p) => {
+        const o = under.find((x) => x.path === objectUrl(bucket, folder + p.name));
+        if (!o) throw new SheafError("MISSING_INPUT", `input ${arg}: part ${p.name}, listed in its _SUCCESS manifest, is not there`);
+        return { path: o.path, size: o.size, etag: o.etag };
+      });
+    }
+  }
   return under
     .filter((o) => !o.path.slice(objectUrl(bucket, folder).length).split("/").some(hidden))
     .map(({ path, size, etag }) => ({ path, size, etag }));

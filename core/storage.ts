@@ -12,18 +12,20 @@ import { SheafError } from "./errors.js";
 /**
  * A location written as a URL (`scheme://...`) instead of a path is refused, naming it, before
  * anything runs: read as a path, `s3://bucket/out` would quietly become a local folder `s3:/bucket/out`.
- * An input may be an object (`s3://bucket/key`, read by range).
+ * An input or output may be in an object store (`s3://bucket/prefix`).
  */
-export function checkLocation(location: string, what: string, objects: "read" | "none" = "none"): void {
+export function checkLocation(location: string, what: string, objects: "read-write" | "none" = "none"): void {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined || (scheme === "s3" && objects === "read")) return;
-  const why = scheme === "s3" ? "object storage (s3://) is read as an input, not yet written to" : scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
+  if (scheme === undefined || (scheme === "s3" && objects === "read-write")) return;
+  const why = scheme === "s3" ? "object storage (s3://) holds inputs and outputs, not yet the workdir" : scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
   throw new SheafError("UNSUPPORTED_STORAGE", `${what} ${location}: ${why}; give a local or shared folder path`);
 }
 
 export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
 export const artifactPath = (workdir: string, sha256: string) => join(artifactsDir(workdir), `${sha256}.mjs`);
 export const jobScratchDir = (workdir: string, jobId: JobId) => join(workdir, "jobs", jobId);
+/** Where a job whose output is a sink (a table, an object store) keeps its attempts' parts: in its scratch space. */
+export const objectOutputScratch = (scratch: string) => join(scratch, "output");
 
 /**
  * An attempt's name in folder names: its number and a random suffix, since two attempts can share

@@ -10,7 +10,8 @@ import { SheafError } from "../core/errors.js";
 import { checkInputFile, checkJobConfig, checkSplit } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { AllowedRoots } from "../core/security/roots.js";
-import { artifactPath } from "../core/storage.js";
+import { artifactPath, objectOutputScratch } from "../core/storage.js";
+import { isObjectUrl } from "../core/store/location.js";
 import type { JobPlan } from "./plan.js";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
@@ -40,8 +41,8 @@ export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void 
     throw new SheafError("PATH_NOT_ALLOWED", `job ${spec.name}: artifact ${spec.artifact} is not in the workdir's artifacts/`);
   }
   roots.check(spec.workdir, `job ${spec.name}: workdir`);
-  roots.check(spec.output, `job ${spec.name}: output`);
-  for (const input of spec.inputs) roots.check(isAbsolute(input) ? input : spec.cwd + sep + input, `job ${spec.name}: input`);
+  if (!isObjectUrl(spec.output)) roots.check(spec.output, `job ${spec.name}: output`);
+  for (const input of spec.inputs) if (!isObjectUrl(input)) roots.check(isAbsolute(input) ? input : spec.cwd + sep + input, `job ${spec.name}: input`);
 }
 
 /**
@@ -51,7 +52,8 @@ export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void 
 export function checkPlan(data: unknown, spec: Pick<JobSubmission, "id" | "workdir" | "output">, roots: AllowedRoots): JobPlan {
   const plan = checkMessage(Schemas.plan, data, `plan of job ${spec.id}`);
   const c = plan.config;
-  if (c.jobId !== spec.id || c.workdir !== spec.workdir || c.output !== spec.output) {
+  const output = isObjectUrl(spec.output) ? c.objectOutput : c.output;
+  if (c.jobId !== spec.id || c.workdir !== spec.workdir || output !== spec.output || (c.objectOutput !== undefined && c.output !== objectOutputScratch(c.scratch))) {
     throw new SheafError("BAD_MESSAGE", `plan of job ${spec.id} does not match its job record`);
   }
   checkJobConfig(c, roots);

@@ -95,7 +95,7 @@ export class OutputCommitter {
    * output stays as it is, complete, until the commit swaps the new one in.
    */
   async prepare(overwrite: boolean): Promise<void> {
-    await this.sink?.check();
+    await this.sink?.check(overwrite);
     this.check(overwrite || this.sink !== undefined);
     await this.guard("prepare the output");
     mkdirSync(outputTemporaryDir(this.output), { recursive: true });
@@ -120,7 +120,7 @@ export class OutputCommitter {
   async commitJob(jobId: string, parts: readonly PartFile[], badRecords: readonly BadRecord[] = [], fingerprint?: string, overwrite = true): Promise<void> {
     await this.guard("commit the job");
     if (this.sink) {
-      await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)), fingerprint);
+      await this.sink.commit(jobId, [...parts].sort((a, b) => (a.name < b.name ? -1 : 1)), fingerprint, this.afterStep);
       return;
     }
     if (this.committing(this.output)) {

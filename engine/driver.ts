@@ -135,7 +135,7 @@ export class JobDriver {
   private readonly follow = () => this.abort.abort(this.options.signal?.reason);
 
   async run(): Promise<JobReport> {
-    const sink = await outputSink(this.plan.config.formats.output);
+    const sink = await outputSink(this.plan.config.formats.output, this.plan.config.objectOutput);
     if (sink) this.committer = new OutputCommitter(this.plan.config, sink, this.guard, this.options.onCommitStep, this.store);
     // Outside the try: a refused output folder (another job's output) must not be aborted.
     if (this.options.prepareOutput ?? true) await this.committer.prepare(this.options.overwrite ?? false);

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { listInputs } from "../core/inputs.js";
 import { isObjectUrl } from "../core/store/location.js";
+import { objectOutputScratch } from "../core/storage.js";
 import type { AllowedRoots } from "../core/security/roots.js";
 import type { Job } from "../core/api/job.js";
 import { SheafError } from "../core/errors.js";
@@ -47,17 +48,21 @@ export function resolveOutput(job: Job, settings: Pick<JobSettings, "inputs" | "
   }
   if (!writesFiles(job.output)) {
     if (settings.output !== undefined) throw new SheafError("UNUSED_OUTPUT", `job ${job.name} loads its output into ${job.output.format}, not files: drop --output`);
-    return join(scratch, "output");
+    return objectOutputScratch(scratch);
   }
   if (settings.output === undefined) throw new SheafError("MISSING_OUTPUT", `job ${job.name} writes ${job.output.format} files: give --output <dir>`);
-  return resolve(settings.output);
+  // Parts bound for an object store are written in the scratch space first (core/store/object-output.ts).
+  return isObjectUrl(settings.output) ? objectOutputScratch(scratch) : resolve(settings.output);
 }
+
+/** The job's output prefix in an object store, when `--output` is one. */
+export const objectOutputOf = (settings: Pick<JobSettings, "output">): string | undefined => (settings.output !== undefined && isObjectUrl(settings.output) ? settings.output : undefined);
 
 /** Refuses, before anything is bundled or queued, a workdir, output or input file outside the allowed roots. */
 export async function confineSettings(roots: AllowedRoots, settings: Pick<JobSettings, "inputs" | "output" | "workdir">, cwd: string): Promise<void> {
   if (!roots.confined) return;
   roots.check(resolve(settings.workdir), "workdir");
-  if (settings.output !== undefined) roots.check(resolve(settings.output), "output");
+  if (settings.output !== undefined && !isObjectUrl(settings.output)) roots.check(resolve(settings.output), "output");
   // Each file as listed (a folder's symlinks included), resolved as the OS would follow it.
   for (const f of settings.inputs.length ? await listInputs(settings.inputs, cwd) : []) {
     if (!isObjectUrl(f.path)) roots.check(isAbsolute(f.path) ? f.path : cwd + sep + f.path, "input");

@@ -23,7 +23,9 @@ import { jobScratchDir } from "../core/storage.js";
 import { ThreadPool } from "../worker/pool.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
-import { confineSettings, describeSink, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
+import { confineSettings, describeSink, objectOutputOf, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
+import { isObjectUrl } from "../core/store/location.js";
+import { folderOf } from "../core/store/manifest.js";
 import { checkPlan } from "../engine/admission.js";
 import { killAfterCommitStep } from "../engine/committer.js";
 import { removeTree } from "../engine/remove-tree.js";
@@ -74,10 +76,11 @@ async function runOnPool(
   const jobId = newJobId(job.name);
   const scratch = jobScratchDir(workdir, jobId);
   const output = resolveOutput(job, options, scratch);
+  const objectOutput = objectOutputOf(options);
   const plan = await planJob(
     job,
     {
-      jobId, name: job.name, artifact: artifact.sha256, workdir, params: options.params, cwd: process.cwd(), output, scratch, sortBufferBytes: options.sortBufferBytes,
+      jobId, name: job.name, artifact: artifact.sha256, workdir, params: options.params, cwd: process.cwd(), output, ...(objectOutput ? { objectOutput } : {}), scratch, sortBufferBytes: options.sortBufferBytes,
       ...(stage ? { stage: stage.name, fingerprint: stage.fingerprint } : {}),
     },
     {
@@ -90,12 +93,12 @@ async function runOnPool(
       checkpointBytes: options.checkpointBytes,
     },
   );
-  checkPlan(plan, { id: jobId, workdir, output }, AllowedRoots.from(options.allowRoots));
-  const inside = plan.inputs.find((f) => resolve(f.path).startsWith(output + sep));
+  checkPlan(plan, { id: jobId, workdir, output: objectOutput ?? output }, AllowedRoots.from(options.allowRoots));
+  const inside = plan.inputs.find((f) => (objectOutput ? f.path.startsWith(folderOf(objectOutput)) : !isObjectUrl(f.path) && resolve(f.path).startsWith(output + sep)));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
 
   // One writer per output folder or sink table: another live job's is refused (or waited for), naming it.
-  const lock = await outputLock(job.output, output);
+  const lock = await outputLock(job.output, output, objectOutput);
   const take = () => lock.take(jobId, "run", processAlive);
   // Two stages may write one table (each appending its rows): the second waits for the first.
   if (options.waitForOutput || stage) await takeOutputWhenFree(take, { signal, onWait: (busy) => !options.quiet && process.stderr.write(`${stage?.label ?? job.name}: waiting (--wait-for-output): ${busy}\n`) });

@@ -19,9 +19,9 @@ import { listInputs } from "../core/inputs.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { printableReport } from "./status.js";
 import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
-import { confineSettings, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
+import { confineSettings, objectOutputOf, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { AllowedRoots } from "../core/security/roots.js";
-import { outputLock, writesFiles } from "../core/formats/registry.js";
+import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
@@ -37,13 +37,16 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
   const job = mod;
   refusePipelineFlags(job, o);
   const id = newJobId(job.name);
-  const output = resolveOutput(job, o, jobScratchDir(workdir, id));
+  const objectOutput = objectOutputOf(o);
+  const folder = resolveOutput(job, o, jobScratchDir(workdir, id)); // checks --input and --output first
+  const output = objectOutput ?? folder;
   if (o.inputs.length) await listInputs(o.inputs, cwd);
-  if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
+  if (objectOutput) await (await outputSink(job.output, objectOutput))!.check(o.overwrite);
+  else if (writesFiles(job.output)) checkOutputFolder(output, o.overwrite);
   if (!o.waitForOutput) {
     const alive = async (holder: WriterLock) => (holder.by === "run" ? processAlive(holder) : ["queued", "running"].includes((await readField(redis, keys.job(holder.jobId as JobId), "state")) ?? ""));
     try {
-      await (await outputLock(job.output, output)).checkFree(alive);
+      await (await outputLock(job.output, output, objectOutput)).checkFree(alive);
     } catch (err) {
       // A sink this machine cannot reach is checked by the coordinator, which must reach it anyway.
       if (err instanceof SheafError && err.code === "OUTPUT_BUSY") throw err;

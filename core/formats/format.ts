@@ -86,14 +86,14 @@ export interface RecordWriter {
  * (engine/committer.ts); a sink such as PostgreSQL loads its staged parts in one transaction.
  */
 export interface OutputSink {
-  /** Checks the destination is reachable and fit before any task runs. */
-  check(): Promise<void>;
+  /** Checks the destination is reachable and fit before any task runs (a finished output is refused unless `overwrite`, where that applies). */
+  check(overwrite?: boolean): Promise<void>;
   /**
    * Makes every committed part visible at once, exactly once per job: a second call for the same
    * job (a coordinator that resumed a half-done commit) changes nothing. A pipeline stage's
    * `fingerprint` is recorded in the same transaction, beside what it loaded.
    */
-  commit(jobId: string, parts: readonly PartFile[], fingerprint?: string): Promise<void>;
+  commit(jobId: string, parts: readonly PartFile[], fingerprint?: string, afterStep?: (step: "parts" | "swapped") => void): Promise<void>;
   /**
    * The fingerprint of the load the destination still holds: the last one, if it recorded one and
    * the destination was not replaced since (a dropped, recreated or truncated table); else undefined.

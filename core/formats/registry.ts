@@ -35,6 +35,12 @@ export function readsFiles(format: InputFormat): boolean {
  * `sync()` returned progress are ever continued).
  */
 export async function createRecordWriter(format: OutputFormat, target: WriteTarget, from?: WriteProgress): Promise<RecordWriter> {
+  const { objectOutput } = target.job;
+  if (objectOutput) return new (await import("../store/object-output.js")).ObjectPartWriter(await fileWriter(format, target), target, objectOutput);
+  return fileWriter(format, target, from);
+}
+
+async function fileWriter(format: OutputFormat, target: WriteTarget, from?: WriteProgress): Promise<RecordWriter> {
   switch (format.format) {
     case "tsv":
       return new LineWriter(target.path, tsvLine, from);
@@ -67,15 +73,19 @@ export function extensionOf(format: OutputFormat): string {
   }
 }
 
-/** The sink a job's committed parts are loaded into, or undefined for files in an output folder. */
-export async function outputSink(format: OutputFormat): Promise<OutputSink | undefined> {
+/**
+ * The sink a job's committed parts are loaded into: a database's, or an object store's for files
+ * written to `objectOutput` (s3://); undefined for files in an output folder.
+ */
+export async function outputSink(format: OutputFormat, objectOutput?: string): Promise<OutputSink | undefined> {
+  if (objectOutput) return (await import("../store/object-output.js")).objectSink(objectOutput, format);
   if (format.format !== "postgres") return undefined;
   return (await import("./postgres-sink.js")).postgresSink(format);
 }
 
 /** The writer lock of a job's output: its folder's, or its sink's. */
-export async function outputLock(format: OutputFormat, output: string): Promise<OutputLock> {
-  return writesFiles(format) ? folderLock(output) : (await outputSink(format))!.lock();
+export async function outputLock(format: OutputFormat, output: string, objectOutput?: string): Promise<OutputLock> {
+  return writesFiles(format) && !objectOutput ? folderLock(output) : (await outputSink(format, objectOutput))!.lock();
 }
 
 /** True for outputs that write no files (a database sink): a job with one needs no `--output`. */

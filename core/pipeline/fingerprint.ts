@@ -9,6 +9,8 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { outputSink } from "../formats/registry.js";
 import { listInputs } from "../inputs.js";
+import { isObjectUrl } from "../store/location.js";
+import { readManifest } from "../store/manifest.js";
 import { successMarker } from "../storage.js";
 import type { ResolvedStage } from "./stages.js";
 
@@ -37,6 +39,8 @@ export async function stageFingerprint(stage: ResolvedStage, artifactSha: string
  */
 export async function committedFingerprint(stage: ResolvedStage): Promise<string | undefined> {
   if (stage.sink) return (await outputSink(stage.sink))?.committedFingerprint();
+  // An output in an object store keeps it in its manifest (core/store/object-output.ts).
+  if (stage.output && isObjectUrl(stage.output)) return (await readManifest(stage.output))?.fingerprint;
   if (!stage.output || !existsSync(successMarker(stage.output))) return undefined;
   try {
     return readFileSync(join(stage.output, FINGERPRINT_FILE), "utf8").trim();

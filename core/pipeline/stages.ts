@@ -11,6 +11,7 @@ import { writesFiles } from "../formats/registry.js";
 import { closest } from "../did-you-mean.js";
 import { SheafError } from "../errors.js";
 import { checkLocation } from "../storage.js";
+import { isObjectUrl } from "../store/location.js";
 import { expand, logicalTime } from "./templates.js";
 import type { ResolvedStage, StageOutcome } from "../security/messages.js";
 
@@ -37,8 +38,8 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const params = { ...stage.params, ...run.params };
     const where = `pipeline ${pipeline.name}, stage ${stage.name}`;
     const ctx = { date, time, params };
-    if (stage.output !== undefined) checkLocation(expand(stage.output, ctx, where), `${where}: output`);
-    for (const i of stage.inputs) checkLocation(expand(i, ctx, where), `${where}: input`, "read");
+    if (stage.output !== undefined) checkLocation(expand(stage.output, ctx, where), `${where}: output`, "read-write");
+    for (const i of stage.inputs) checkLocation(expand(i, ctx, where), `${where}: input`, "read-write");
     const output = stage.output === undefined ? undefined : absolute(expand(stage.output, ctx, where), run.cwd);
     outputs.set(stage.name, output);
     for (const i of stage.inputs) if (!outputs.has(i)) refuseMisspeltStage(i, expand(i, ctx, where), run.cwd, pipeline, where);
@@ -79,5 +80,5 @@ function checkOutputs(pipeline: string, stages: readonly ResolvedStage[]): void 
 }
 
 function absolute(path: string, cwd: string): string {
-  return isAbsolute(path) ? path : resolve(cwd, path);
+  return isAbsolute(path) || isObjectUrl(path) ? path : resolve(cwd, path);
 }

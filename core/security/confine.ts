@@ -12,6 +12,8 @@ import { jobScratchDir, outputTemporaryDir } from "../storage.js";
 import type { JobConfig, Task, TaskResult } from "../tasks.js";
 import type { Split } from "../splits.js";
 import { isInside, type AllowedRoots } from "./roots.js";
+import { isObjectUrl } from "../store/location.js";
+import { folderOf } from "../store/manifest.js";
 
 function refuse(what: string, path: string, where: string): never {
   throw new SheafError("PATH_NOT_ALLOWED", `${what} ${path} is outside ${where}`);
@@ -65,7 +67,8 @@ export function checkJobConfig(job: JobConfig, roots: AllowedRoots): void {
 
 /** An input file, resolved against the job's working directory as the OS would (symlinks and all). */
 export function checkInputFile(job: JobConfig, file: string, roots: AllowedRoots): void {
-  if (!roots.confined || !readsFiles(job.formats.input)) return;
+  // Roots bound the filesystem; an object is the store's credentials' to allow.
+  if (!roots.confined || !readsFiles(job.formats.input) || isObjectUrl(file)) return;
   roots.check(isAbsolute(file) ? file : job.cwd + sep + file, `job ${job.name}: input`);
 }
 
@@ -94,5 +97,9 @@ export function checkResult(job: JobConfig, result: TaskResult): void {
     throw new SheafError("BAD_MESSAGE", `${label}: a map result of a ${mapOnly ? "map-only job must name a part file" : "job with reduce must not name a part file"}`);
   }
   if (result.mapOutput) checkUnder(resolve(job.scratch, result.taskId), result.mapOutput.path, `${label}: map output`);
-  if (result.part && writesFiles(job.formats.output)) checkUnder(outputTemporaryDir(job.output), result.part.path, `${label}: part file`);
+  if (result.part && job.objectOutput) {
+    // Staged under the job's own keys: a result cannot point the commit at another job's objects.
+    const staging = `${folderOf(job.objectOutput)}_temporary/${job.jobId}/`;
+    if (!result.part.path.startsWith(staging) || result.part.path.includes("/../")) refuse(`${label}: part`, result.part.path, staging);
+  } else if (result.part && writesFiles(job.formats.output)) checkUnder(outputTemporaryDir(job.output), result.part.path, `${label}: part file`);
 }

@@ -21,6 +21,7 @@ import { isSafeId } from "./roots.js";
 const typed = <T>() => v.transform<any, T>((x) => x as T);
 
 const AbsPath = v.pipe(v.string(), v.check((s) => isAbsolute(s) && !s.includes("\0"), "must be an absolute path"));
+const ObjectUrl = v.pipe(v.string(), v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\0]*)?$/, "must be an s3://bucket/prefix URL"));
 const PathText = v.pipe(v.string(), v.check((s) => s !== "" && !s.includes("\0"), "must be a path"));
 const Id = v.pipe(v.string(), v.check((s: string) => isSafeId(s), "must be letters, digits, '.', '_' or '-'"));
 const JobIdSchema = v.pipe(Id, typed<JobId>());
@@ -49,6 +50,8 @@ const JobConfigSchema = v.object({
   partitions: Count,
   /** Absolute path of the job's output folder (for a sink such as PostgreSQL: where attempts keep their scratch). */
   output: AbsPath,
+  /** An output in an object store (`s3://bucket/prefix`): `output` is then where attempts keep their parts before uploading them. */
+  objectOutput: v.optional(ObjectUrl),
   /** The job's input and output formats, as its module declares them (checked here for their `format` only). */
   formats: v.object({ input: v.pipe(Format, typed<InputFormat>()), output: v.pipe(Format, typed<OutputFormat>()) }),
   /** For a pipeline stage: its name (the artifact's default export is the pipeline), and the fingerprint its output records. */
@@ -272,8 +275,8 @@ const JobSubmissionSchema = v.object({
   name: Id,
   ...SubmissionSettings,
   inputs: v.array(PathText),
-  /** Absolute output folder. */
-  output: AbsPath,
+  /** Absolute output folder, or an output prefix in an object store (s3://). */
+  output: v.union([AbsPath, ObjectUrl]),
   params: Params,
   partitions: v.optional(Positive),
   submittedAt: Count,

@@ -4,30 +4,26 @@
  * by range, its last line fetched past the split's end; the output must equal a plain count over the
  * same bytes read locally, and equal `sheaf run` over local copies.
  */
-import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { gzipSync } from "node:zlib";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Cluster } from "./cluster-harness.js";
 import { expectOracle, wordcountOracle, writeCorpus } from "./fault-kit.js";
-import { CLI, EXAMPLE_JOBS, REPO, sameOutput, Scratch } from "./helpers.js";
-import { startObjectStore, type ObjectStore } from "./object-store.js";
+import { EXAMPLE_JOBS, sameOutput, Scratch } from "./helpers.js";
+import { storeCluster, type ObjectStore } from "./object-store.js";
 
 const s = new Scratch("object-inputs");
-const cluster = new Cluster(s.path("cluster-wd"));
+const env = storeCluster(s);
+const cluster = env.cluster;
 const WORDCOUNT = `${EXAMPLE_JOBS}/wordcount.ts`;
 let store: ObjectStore;
+const sheaf = (args: string[]) => env.sheaf(args);
 let files: string[] = [];
 
-const sheaf = (args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: "utf8", timeout: 120_000, env: { ...process.env, ...store.env, FORCE_COLOR: "0" } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-};
-
 beforeAll(async () => {
-  store = await startObjectStore(s.path("s3"));
+  await env.start();
+  store = env.store();
   // Splits of 64 KiB over ~300 KiB objects: most splits start and end mid-line.
   files = writeCorpus(s, "corpus", 3, 300_000, 500, 7);
   const put = (key: string, body: Buffer) => store.client().send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body }));
@@ -35,16 +31,8 @@ beforeAll(async () => {
   await put("corpus/_SUCCESS", Buffer.from("")); // skipped, as in a folder
   await put("corpus/.hidden", Buffer.from("not counted\n"));
   await put("more/extra.txt.gz", gzipSync(readFileSync(files[0]!)));
-  await cluster.startRedis();
-  await cluster.coordinator([], false, store.env);
-  await cluster.worker(2, [], store.env);
 }, 60_000);
-afterAll(async () => {
-  await cluster.stop();
-  await store?.stop();
-  cluster.assertNoLeaks();
-  s.cleanup();
-});
+afterAll(() => env.stop());
 
 describe("inputs in an object store", () => {
   it("a folder of objects, read by range on sheaf run, equals the count over local copies and sheaf run over them", () => {

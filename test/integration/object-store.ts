@@ -8,13 +8,14 @@
  * pagination, DeleteObjects. It refuses AbortMultipartUpload and ListParts (405) and
  * ListMultipartUploads (501), ignores If-None-Match on put, and a multipart ETag has no "-N" suffix.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { REPO } from "./helpers.js";
+import { Cluster } from "./cluster-harness.js";
+import { CLI, REPO, type Scratch } from "./helpers.js";
 
 const RUNNER = join(REPO, "test/integration/s3rver-runner.mjs");
 
@@ -116,4 +117,36 @@ export async function startObjectStore(directory: string, options: ObjectStoreOp
     throw err;
   });
   return store;
+}
+
+/** A store and a cluster whose coordinator and workers (2 threads) use it, for a test file; and `sheaf` run with the store's env. */
+export function storeCluster(s: Scratch): {
+  cluster: Cluster;
+  store(): ObjectStore;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  sheaf(args: string[]): { status: number | null; stdout: string; stderr: string };
+} {
+  const cluster = new Cluster(s.path("cluster-wd"));
+  let store: ObjectStore | undefined;
+  return {
+    cluster,
+    store: () => store!,
+    async start() {
+      store = await startObjectStore(s.path("s3"));
+      await cluster.startRedis();
+      await cluster.coordinator([], false, store.env);
+      await cluster.worker(2, [], store.env);
+    },
+    async stop() {
+      await cluster.stop();
+      await store?.stop();
+      cluster.assertNoLeaks();
+      s.cleanup();
+    },
+    sheaf(args) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: "utf8", timeout: 120_000, env: { ...process.env, ...store!.env, FORCE_COLOR: "0" } });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+  };
 }

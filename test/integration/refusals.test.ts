@@ -65,7 +65,7 @@ describe("refused before anything runs", () => {
     const cwd = s.fresh("url-cwd");
     mkdirSync(cwd);
     const cases: [string[], string][] = [
-      [["-i", input, "-o", "s3://my-bucket/clean/"], "sheaf run: output s3://my-bucket/clean/: object storage (s3://) is read as an input, not yet written to; give a local or shared folder path"],
+      [["-i", input, "-o", "out", "--workdir", "s3://my-bucket/wd/"], "sheaf run: workdir s3://my-bucket/wd/: object storage (s3://) holds inputs and outputs, not yet the workdir; give a local or shared folder path"],
       [["-i", "gs://b/in/*.txt", "-o", "out"], "sheaf run: input gs://b/in/*.txt: gs:// is not a storage Sheaf knows; give a local or shared folder path"],
       [["-i", input, "-o", "out", "--workdir", "hdfs://nn/sheaf"], "sheaf run: workdir hdfs://nn/sheaf: hdfs:// is not a storage Sheaf knows; give a local or shared folder path"],
       [["-i", `file://${input}`, "-o", "out"], `sheaf run: input file://${input}: give the path itself, not a file:// URL; give a local or shared folder path`],
@@ -75,9 +75,9 @@ describe("refused before anything runs", () => {
       expect(r.status, r.stderr).toBe(1);
       expect(oneLine(r.stderr)).toEqual([`sheaf: ${said}`]);
     }
-    const sub = await cluster.run(["submit", WORDCOUNT, "-i", input, "-o", "s3://my-bucket/clean/"]);
+    const sub = await cluster.run(["submit", WORDCOUNT, "-i", input, "-o", s.path("out-url"), "--workdir", "s3://my-bucket/wd/"]);
     expect(sub.code).toBe(1);
-    expect(sub.output).toContain("sheaf: sheaf submit: output s3://my-bucket/clean/: object storage (s3://) is read as an input, not yet written to");
+    expect(sub.output).toContain("sheaf: sheaf submit: workdir s3://my-bucket/wd/: object storage (s3://) holds inputs and outputs, not yet the workdir");
     expect(await cluster.client().zcard("sheaf:jobs")).toBe(0);
     // Nothing was made in the working folder: no `s3:` folder, no `out`, no `.sheaf`.
     expect(readdirSync(cwd)).toEqual([]);
