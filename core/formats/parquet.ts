@@ -5,6 +5,8 @@
  * bytes to the part file; row groups are bounded in rows and bytes, so wasm memory stays bounded.
  */
 import { closeSync, fsyncSync, openAsBlob, openSync } from "node:fs";
+import { isObjectUrl } from "../store/location.js";
+import { objectBlob, type ByteSource } from "../store/object-blob.js";
 import { resolve } from "node:path";
 import { Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "apache-arrow";
 import * as pw from "parquet-wasm/node";
@@ -30,9 +32,11 @@ interface RowGroup {
 
 /** Opens a Parquet file: its row groups and schema, or BAD_INPUT naming the file. The caller frees it. */
 async function openParquet(path: string, file: string): Promise<{ pf: pw.ParquetFile; groups: RowGroup[]; schema: ArrowSchema }> {
-  const blob = await guard(file, "cannot open", () => openAsBlob(path));
+  // An object is read as a file is, by range: the footer, then each row group's bytes (store/object-blob.ts).
+  const blob = await guard(file, "cannot open", async () => (isObjectUrl(file) ? objectBlob(file) : ((await openAsBlob(path)) as ByteSource)));
   const size = blob.size;
-  const pf = await guard(file, "not a readable Parquet file", () => pw.ParquetFile.fromFile(blob));
+  // parquet-wasm asks its Blob only for size and slice(...).arrayBuffer() (no instanceof check).
+  const pf = await guard(file, "not a readable Parquet file", () => pw.ParquetFile.fromFile(blob as Blob));
   try {
     return await guard(file, "not a readable Parquet file", () => {
       const meta = pf.metadata();
@@ -68,7 +72,7 @@ export const parquetReader = (columns?: readonly string[]): InputReader => ({
     const schemas = new SchemaCheck();
     for (const f of files) {
       if (f.size === 0) continue;
-      const { pf, groups, schema } = await openParquet(resolve(cwd, f.path), f.path);
+      const { pf, groups, schema } = await openParquet(isObjectUrl(f.path) ? f.path : resolve(cwd, f.path), f.path);
       pf.free();
       schemas.check(f.path, schema, groups.length === 0);
       if (columns) for (const c of columns) if (!schema.fields.some((fd) => fd.name === c)) throw badInput(f.path, `it has no column ${c} (parquet({ columns }))`);
@@ -79,7 +83,7 @@ export const parquetReader = (columns?: readonly string[]): InputReader => ({
 
   async read(split: Split, onBatch: (batch: ReadBatch) => void | Promise<void>, options: ReadOptions): Promise<ReadStats> {
     const file = split.file;
-    const { pf, groups } = await openParquet(resolve(options.cwd, file), file);
+    const { pf, groups } = await openParquet(isObjectUrl(file) ? file : resolve(options.cwd, file), file);
     try {
       if (split.end > groups.length) throw badInput(file, `the split reads row groups ${split.start}-${split.end - 1} but the file has ${groups.length} (was it replaced?)`);
       const units = groups.slice(split.start, split.end);

@@ -104,6 +104,20 @@ describe("outputs in an object store", () => {
     expect(counts(partFiles(reread).map((p) => p.bytes.toString("utf8")))).toEqual(expected);
   });
 
+  it("an ETL chain through the store: CSV → Parquet on the store → Parquet read by row groups, equal to the same chain on local folders", () => {
+    const orders = join(EXAMPLE_JOBS, "data/orders.csv");
+    const wd = ["--workdir", s.path("wd"), "-q"];
+    const local = [s.fresh("clean"), s.fresh("revenue")];
+    expect(sheaf(["run", join(EXAMPLE_JOBS, "clean-orders.ts"), "-i", orders, "-o", local[0]!, ...wd]).status).toBe(0);
+    expect(sheaf(["run", join(EXAMPLE_JOBS, "daily-revenue.ts"), "-i", local[0]!, "-o", local[1]!, ...wd]).status).toBe(0);
+    const clean = sheaf(["run", join(EXAMPLE_JOBS, "clean-orders.ts"), "-i", orders, "-o", `s3://${store.bucket}/etl/clean`, ...wd]);
+    expect(clean.status, clean.stderr).toBe(0);
+    const revenue = s.fresh("revenue-from-store");
+    const r = sheaf(["run", join(EXAMPLE_JOBS, "daily-revenue.ts"), "-i", `s3://${store.bucket}/etl/clean/`, "-o", revenue, ...wd]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(partFiles(revenue)).toEqual(partFiles(local[1]!));
+  });
+
   for (const step of ["parts", "swapped"] as const) {
     it(`a commit that fails after its ${step} step: ${step === "parts" ? "no part visible and no staging object left; the previous output whole" : "the output is the new one (its manifest landed), the old parts and staging objects swept"}`, async () => {
       const prefix = `fail-${step}/`;
