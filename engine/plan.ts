@@ -35,8 +35,8 @@ export const DEFAULT_CHECKPOINT = { bytes: JOB_DEFAULTS.checkpointBytes, ms: 10_
 export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): Promise<JobPlan> {
   const inputs = readsFiles(job.input) ? await listInputs(options.inputs, base.cwd) : [];
   const object = inputs.find((f) => isObjectUrl(f.path));
-  if (object && job.input.format !== "lines" && job.input.format !== "jsonl" && job.input.format !== "parquet") {
-    throw new SheafError("UNSUPPORTED_STORAGE", `job ${job.name}: input ${object.path}: ${job.input.format}() does not read from object storage yet (lines(), jsonl() and parquet() do)`);
+  if (object && job.input.format === "arrow") {
+    throw new SheafError("UNSUPPORTED_STORAGE", `job ${job.name}: input ${object.path}: ${job.input.format}() does not read from object storage yet (lines(), jsonl(), csv() and parquet() do)`);
   }
   const splits = await (await inputReader(job.input)).plan(inputs, options.splitSize, base.cwd);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;

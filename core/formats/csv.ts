@@ -6,6 +6,7 @@
  * as a stream. The header (first line of each file) names the columns; `columns` types them.
  */
 import { createReadStream, closeSync, openSync, readSync } from "node:fs";
+import { Readable } from "node:stream";
 import { resolve } from "node:path";
 import { constants as zlibConstants, createGunzip, gunzipSync } from "node:zlib";
 import { parse as parseStream, type Info } from "csv-parse";
@@ -20,6 +21,8 @@ import { ValueError, parseValue } from "./csv-values.js";
 import { isGzip } from "./gzip-lines.js";
 import type { LineBatch } from "./line-reader.js";
 import { lineLocation, planTextSplits, readLineBatches } from "./text.js";
+import { isObjectUrl } from "../store/location.js";
+import { readRange } from "../store/s3.js";
 
 const MULTILINE_BATCH = 4096;
 
@@ -86,7 +89,7 @@ export function csvReader(format: CsvFormat): InputReader {
 
   return {
     async plan(files, splitSize, cwd) {
-      checkDeclaredColumns(format, files, cwd, parseOne);
+      await checkDeclaredColumns(format, files, cwd, parseOne);
       if (format.multiline) return files.filter((f) => f.size > 0).map((f) => ({ file: f.path, start: 0, end: f.size, unit: "whole" as const, bytes: f.size }));
       return planTextSplits(files, splitSize, true, cwd);
     },
@@ -94,9 +97,11 @@ export function csvReader(format: CsvFormat): InputReader {
     async read(split, onBatch, opts) {
       if (format.multiline) return readMultiline(split, format, onBatch, opts, namesOf);
       let shape: RowShape | undefined;
-      const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? readHeader(split.file, opts.cwd, parseOne) : undefined;
+      const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? await readHeader(split.file, opts.cwd, parseOne) : undefined;
       if (headerFromFile) shape = new RowShape(headerFromFile, format);
       let records = 0;
+      // A resumed gzip split starts past its header: read it first (readLineBatches' callback is synchronous on the hot path).
+      const resumedHeader = format.header && (split.skip ?? 0) > 0 ? await readHeader(split.file, opts.cwd, parseOne) : undefined;
       const stats = await readLineBatches(split, opts.cwd, (lines, bytes, resume) => {
         let first = 0;
         if (format.header && !shape) {
@@ -105,7 +110,7 @@ export function csvReader(format: CsvFormat): InputReader {
             shape = new RowShape(parseOne(lines.lines[0]!)[0] ?? [], format);
             first = 1;
           } else if ((split.skip ?? 0) > 0) {
-            shape = new RowShape(readHeader(split.file, opts.cwd, parseOne), format);
+            shape = new RowShape(resumedHeader ?? [], format);
           }
         }
         const { rows, index } = parseLines(lines, first, split.file, opts, parseOne, (width) => (shape ??= new RowShape(namesOf(undefined, width), format)));
@@ -174,12 +179,12 @@ function csvProblem(err: unknown): string {
  * Refuses, when planning, a typed column that a file's header does not have: it would stay an
  * untyped string in every row (`amout: "float64"` left `amount` a string, compared as text).
  */
-function checkDeclaredColumns(format: CsvFormat, files: readonly { path: string; size: number }[], cwd: string, parseOne: (text: string) => string[][]): void {
+async function checkDeclaredColumns(format: CsvFormat, files: readonly { path: string; size: number }[], cwd: string, parseOne: (text: string) => string[][]): Promise<void> {
   const declared = Object.keys(format.columns);
   if (!format.header || declared.length === 0) return;
   for (const f of files) {
     if (f.size === 0) continue;
-    const header = readHeader(f.path, cwd, parseOne);
+    const header = await readHeader(f.path, cwd, parseOne);
     const missing = declared.filter((c) => !header.includes(c));
     if (missing.length === 0) continue;
     const meant = missing.map((m) => [m, closest(m, header)] as const).filter(([, c]) => c !== undefined);
@@ -189,13 +194,14 @@ function checkDeclaredColumns(format: CsvFormat, files: readonly { path: string;
 }
 
 /** The header of a file, read from its first line (splits other than the first need it too). */
-function readHeader(file: string, cwd: string, parseOne: (text: string) => string[][]): string[] {
-  const fd = openSync(resolve(cwd, file), "r");
+async function readHeader(file: string, cwd: string, parseOne: (text: string) => string[][]): Promise<string[]> {
+  const object = isObjectUrl(file);
+  const fd = object ? -1 : openSync(resolve(cwd, file), "r");
   try {
     const chunks: Buffer[] = [];
     const buf = Buffer.allocUnsafe(1 << 16);
     for (let pos = 0; ; ) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
+      const n = object ? await readObjectBytes(file, pos, buf) : readSync(fd, buf, 0, buf.length, pos);
       const nl = buf.subarray(0, n).indexOf(10);
       chunks.push(Buffer.from(buf.subarray(0, nl >= 0 && !isGzip(file) ? nl : n)));
       if (nl >= 0 || n === 0 || isGzip(file)) break;
@@ -210,8 +216,16 @@ function readHeader(file: string, cwd: string, parseOne: (text: string) => strin
     }
     return parseOne(head.toString("utf8").replace(/\r$/, ""))[0] ?? [];
   } finally {
-    closeSync(fd);
+    if (!object) closeSync(fd);
   }
+}
+
+/** Bytes of an object from `pos` into `buf` (one ranged GET); how many. */
+async function readObjectBytes(url: string, pos: number, buf: Buffer): Promise<number> {
+  const body = await readRange(url, pos, pos + buf.length);
+  let n = 0;
+  if (body) for await (const c of body) n += (c as Buffer).copy(buf, n);
+  return n;
 }
 
 /** A whole file (plain or gzip) whose quoted fields may hold line breaks, as a csv-parse stream. */
@@ -222,7 +236,9 @@ async function readMultiline(
   opts: ReadOptions,
   namesOf: (header: string[] | undefined, width: number) => string[],
 ) {
-  const source = createReadStream(resolve(opts.cwd, split.file));
+  const source: Readable = isObjectUrl(split.file) ? ((await readRange(split.file, 0, split.end)) ?? Readable.from([])) : createReadStream(resolve(opts.cwd, split.file));
+  let bytesRead = 0;
+  source.on("data", (c: Buffer) => void (bytesRead += c.length));
   const skipErrors: { err: Error; line: number }[] = [];
   const parser = parseStream({
     delimiter: format.delimiter,
@@ -247,7 +263,7 @@ async function readMultiline(
   const flush = async () => {
     if (rows.length === 0 && seen <= skip) return;
     const batchLocs = locs;
-    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, source.bytesRead, { skip: seen });
+    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, bytesRead, { skip: seen });
     records += rows.length;
     rows = [];
     locs = [];
@@ -289,5 +305,5 @@ async function readMultiline(
   } finally {
     source.destroy();
   }
-  return { bytes: source.bytesRead, records };
+  return { bytes: bytesRead, records };
 }

@@ -83,11 +83,11 @@ export default definePipeline({ name: "objects", stages: { count: { job: wordcou
     const missing = sheaf(["run", WORDCOUNT, "-i", `s3://${store.bucket}/nothing/`, "-o", s.fresh("none"), "--workdir", s.path("wd")]);
     expect(missing.status).toBe(1);
     expect(missing.stderr.trim()).toBe(`sheaf: input not found: s3://${store.bucket}/nothing/`);
-    const csvJob = s.write("csv-job.ts", `import { defineJob, csv, tsv } from "sheaf";
-export default defineJob({ name: "csvjob", input: csv(), map(r, emit) { emit("n", 1); }, output: tsv() });
+    const arrowJob = s.write("arrow-job.ts", `import { defineJob, arrow, tsv } from "sheaf";
+export default defineJob({ name: "arrowjob", input: arrow(), map(r, emit) { emit("n", 1); }, output: tsv() });
 `);
-    const csv = sheaf(["run", csvJob, "-i", `s3://${store.bucket}/corpus/`, "-o", s.fresh("csv"), "--workdir", s.path("wd")]);
-    expect(csv.status).toBe(1);
-    expect(csv.stderr.trim()).toBe(`sheaf: job csvjob: input s3://${store.bucket}/corpus/${basename(files[0]!)}: csv() does not read from object storage yet (lines() and jsonl() do)`);
+    const refused = sheaf(["run", arrowJob, "-i", `s3://${store.bucket}/corpus/`, "-o", s.fresh("arrow"), "--workdir", s.path("wd")]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.trim()).toBe(`sheaf: job arrowjob: input s3://${store.bucket}/corpus/${basename(files[0]!)}: arrow() does not read from object storage yet (lines(), jsonl(), csv() and parquet() do)`);
   });
 });
