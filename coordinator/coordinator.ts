@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { DEFAULT_RETRY } from "../engine/retry.js";
-import { JOB_DEFAULTS, SERVICE_DEFAULTS } from "../core/defaults.js";
+import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { artifactHash } from "../core/artifact.js";
@@ -28,7 +28,7 @@ import { processAlive, releaseOutput, takeOutputWhenFree, type OutputLock, type 
 import { killAfterCommitStep, OutputCommitter } from "../engine/committer.js";
 import { Interrupted, JobDriver } from "../engine/driver.js";
 import { LeaderLease } from "./leader.js";
-import type { JobPlan } from "../engine/plan.js";
+import { planOptionsOf, type JobPlan } from "../engine/plan.js";
 import { withConfig } from "../engine/stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "../engine/plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
@@ -368,15 +368,7 @@ export class Coordinator {
         sortBufferBytes: spec.sortBufferBytes,
         ...(spec.stage ? { stage: spec.stage, fingerprint: spec.fingerprint } : {}),
       },
-      options: {
-        inputs: spec.inputs,
-        splitSize: spec.splitSize,
-        partitions: spec.partitions,
-        defaultPartitions: this.options.defaultPartitions ?? JOB_DEFAULTS.partitions,
-        taskTimeoutMs: spec.taskTimeoutMs,
-        speculative: spec.speculative,
-        checkpointBytes: spec.checkpointBytes,
-      },
+      options: planOptionsOf(spec, this.options.defaultPartitions),
     };
     const compact = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
     return withConfig(JSON.parse(await store.storePlan(compact)));

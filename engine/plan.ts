@@ -26,6 +26,15 @@ export interface PlanOptions {
   checkpointBytes?: number;
 }
 
+/**
+ * The plan options of a job's settings (a `sheaf run`'s, or a cluster job record's: the same fields),
+ * made in one place for both transports.
+ */
+export function planOptionsOf(s: Omit<PlanOptions, "defaultPartitions">, defaultPartitions: number = JOB_DEFAULTS.partitions): PlanOptions {
+  const { inputs, splitSize, partitions, taskTimeoutMs, speculative, checkpointBytes } = s;
+  return { inputs, splitSize, partitions, defaultPartitions, taskTimeoutMs, speculative, checkpointBytes };
+}
+
 /** What the job itself decides, unless the command line overrides it. */
 type JobDefaults = "partitions" | "taskTimeoutMs" | "skipBadRecords" | "speculative" | "checkpointBytes" | "checkpointMs" | "formats";
 

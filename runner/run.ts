@@ -7,7 +7,7 @@ import { JOB_DEFAULTS } from "../core/defaults.js";
 import { mkdirSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { JobDriver, type JobReport } from "../engine/driver.js";
-import { planJob } from "../engine/plan.js";
+import { planJob, planOptionsOf } from "../engine/plan.js";
 import { runPipeline, selectStages, type StageOutcome } from "../engine/pipeline-runner.js";
 import type { Job } from "../core/api/job.js";
 import { isPipeline, type Pipeline } from "../core/api/pipeline.js";
@@ -83,15 +83,7 @@ async function runOnPool(
       jobId, name: job.name, artifact: artifact.sha256, workdir, params: options.params, cwd: process.cwd(), output, ...(objectOutput ? { objectOutput } : {}), scratch, sortBufferBytes: options.sortBufferBytes,
       ...(stage ? { stage: stage.name, fingerprint: stage.fingerprint } : {}),
     },
-    {
-      inputs: options.inputs,
-      splitSize: options.splitSize,
-      partitions: options.partitions,
-      defaultPartitions: JOB_DEFAULTS.partitions,
-      taskTimeoutMs: options.taskTimeoutMs,
-      speculative: options.speculative,
-      checkpointBytes: options.checkpointBytes,
-    },
+    planOptionsOf(options),
   );
   checkPlan(plan, { id: jobId, workdir, output: objectOutput ?? output }, AllowedRoots.from(options.allowRoots));
   const inside = plan.inputs.find((f) => (objectOutput ? f.path.startsWith(folderOf(objectOutput)) : !isObjectUrl(f.path) && resolve(f.path).startsWith(output + sep)));
