@@ -167,3 +167,29 @@ export async function runRounds(contenders, runs, check) {
   }
   return noisiest;
 }
+
+/**
+ * s3rver on loopback (a child process) holding `file` as s3://bench/<its name>: `url`, the AWS SDK
+ * variables that reach it (`env`), and `stop()`.
+ */
+export async function startStore(directory, file) {
+  const { CreateBucketCommand, PutObjectCommand, S3Client } = await import("@aws-sdk/client-s3");
+  mkdirSync(directory, { recursive: true });
+  // s3rver's listing tokens use DES, which OpenSSL 3 keeps in its legacy provider.
+  const child = spawn(process.execPath, ["--openssl-legacy-provider", `${root}test/integration/s3rver-runner.mjs`, "127.0.0.1", "0", directory], { stdio: ["pipe", "pipe", "inherit"] });
+  const line = await new Promise((resolve, reject) => {
+    child.stdout.once("data", (d) => resolve(String(d)));
+    child.once("exit", (code) => reject(new Error(`s3rver exited (${code})`)));
+  });
+  const endpoint = `http://127.0.0.1:${JSON.parse(line).port}`;
+  const env = {
+    AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_S3: endpoint,
+    AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED", AWS_RESPONSE_CHECKSUM_VALIDATION: "WHEN_REQUIRED", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" }, requestChecksumCalculation: "WHEN_REQUIRED" });
+  await client.send(new CreateBucketCommand({ Bucket: "bench" })).catch(() => {});
+  const key = file.split("/").at(-1);
+  await client.send(new PutObjectCommand({ Bucket: "bench", Key: key, Body: readFileSync(file) }));
+  client.destroy();
+  return { url: `s3://bench/${key}`, env, stop: async () => void child.kill("SIGTERM") };
+}

@@ -21,7 +21,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import {
-  checkBuilt, checkIdle, runRounds, data, duckdb, ensureFile, fail, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString,
+  checkBuilt, checkIdle, runRounds, data, duckdb, ensureFile, fail, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString, startStore,
 } from "./etl-common.mjs";
 
 const VERSION = 1; // bump when the generated data changes
@@ -49,6 +49,10 @@ const generated = await ensureFile(input, async (tmp) => {
 if (generated) console.log(`generated ${input} in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
 const bytes = readOnce(input);
 
+// The same file in an S3-compatible store (s3rver, on loopback), for the store row: Sheaf reads its
+// footer and row groups by ranged GETs.
+const store = await startStore(`${data}/s3rver`, input);
+
 const out = (name) => `${data}/out-groupby-${name}`;
 const contenders = [
   { name: "hand loop (1 thread)", output: out("loop.csv"), args: (o) => [`${root}bench/etl-groupby-loop.mjs`, input, o] },
@@ -63,15 +67,16 @@ const contenders = [
   { name: "sheaf mapBatch -t 1", diagnostic: true, output: out("batch-t1"), args: (o) => sheafArgs("groupby-batch.ts", input, o, 1, ["--split-size", SPLIT_SIZE]) },
   { name: "hand loop, all columns", diagnostic: true, output: out("loop-all.csv"), args: (o) => [`${root}bench/etl-groupby-loop.mjs`, input, o, "--all-columns"] },
   { name: "hand loop, 2 threads", diagnostic: true, output: out("loop-t2.csv"), args: (o) => [`${root}bench/etl-groupby-loop.mjs`, input, o, "--threads", "2"] },
+  { name: "sheaf mapBatch -t 2, s3", output: out("batch-t2-s3"), env: store.env, args: (o) => sheafArgs("groupby-batch.ts", store.url, o, 2, ["--split-size", SPLIT_SIZE]) },
 ];
 
 checkIdle();
 console.log(`group-by over ${rows.toLocaleString("en-US")} rows of Parquet (${(bytes / 1e6).toFixed(1)} MB, ${Math.ceil(rows / rowGroup)} row groups), ` +
   `${runs} run(s) each, on ${cpus().length} cores (${process.version}); sheaf --split-size ${SPLIT_SIZE}`);
-const noisy = (await runRounds(contenders, runs, checkGroups)) > 0.1;
+const noisy = await runRounds(contenders, runs, checkGroups).finally(() => store.stop()) > 0.1;
 
 for (const c of contenders) c.rowsPerSec = rows / median(c.seconds);
-const [loop, batch2, rows2, duck, batch1, loopAll, loop2] = contenders;
+const [loop, batch2, rows2, duck, batch1, loopAll, loop2, fromStore] = contenders;
 console.log(`\n${"contender".padEnd(25)} ${"median s".padStart(9)} ${"Mrows/s".padStart(8)} ${"best s".padStart(7)} ${"CPU s".padStart(7)} ${"peak RSS".padStart(9)}   runs (s)`);
 for (const c of contenders) {
   const cells = [median(c.seconds).toFixed(2).padStart(9), (c.rowsPerSec / 1e6).toFixed(2).padStart(8), Math.min(...c.seconds).toFixed(2).padStart(7),
@@ -85,6 +90,7 @@ console.log(`etl-groupby sheaf mapBatch -t 2 / hand loop: ${ratio(batch2, loop)}
 console.log(`etl-groupby sheaf mapBatch -t 2 / duckdb -t 2: ${ratio(batch2, duck)}`);
 console.log(`etl-groupby sheaf map -t 2 / sheaf mapBatch -t 2: ${ratio(rows2, batch2)}`);
 console.log(`etl-groupby sheaf map -t 2 / hand loop: ${ratio(rows2, loop)}`);
+console.log(`etl-groupby sheaf mapBatch -t 2 from the store / from a local file: ${ratio(fromStore, batch2)}`);
 console.log(`etl-groupby sheaf mapBatch peak RSS: ${mib(peak)} (target < 1024 MiB)${peak < 2 ** 30 ? "" : "  ABOVE TARGET"}`);
 console.log(`diagnostics: sheaf mapBatch -t 2 / -t 1: ${ratio(batch2, batch1)}; hand loop 2 threads / 1 thread: ${ratio(loop2, loop)}; ` +
   `hand loop all columns / 3 columns: ${ratio(loopAll, loop)}; sheaf mapBatch -t 1 / hand loop all columns: ${ratio(batch1, loopAll)}`);
