@@ -1,5 +1,7 @@
 /** The `sheaf` command line. */
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
@@ -22,6 +24,14 @@ function positiveInt(name: string) {
   return (text: string): number => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function nonNegativeInt(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${name} must be a port number (0 for any free one)`);
     return n;
   };
 }
@@ -254,9 +264,14 @@ export function buildProgram(): Command {
     .addOption(threads())
     .option("--lock <ms>", `task lock; a dead worker's tasks are retried within about 1.5x this long (default: ${SERVICE_DEFAULTS.lockMs})`, positiveInt("--lock"))
     .option(...ALLOW_ROOT)
+    .option("--local-dir <dir>", "keep map outputs on this machine's disk and serve them to reducers over HTTP, instead of in the shared workdir (default: $SHEAF_LOCAL_DIR; needs SHEAF_SECRET)")
+    .option("--shuffle-port <n>", "port the map outputs are served on (default: 0, any free port)", nonNegativeInt("--shuffle-port"))
+    .option("--advertise <host>", "host name reducers reach this worker by (default: this host's name)")
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
-      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []) }));
+      const localDir: string | undefined = o.localDir ?? (process.env.SHEAF_LOCAL_DIR || undefined);
+      const shuffle = { localDir: localDir && resolve(localDir), port: o.shufflePort, advertise: o.advertise ?? hostname() };
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []), shuffle }));
     });
 
   program

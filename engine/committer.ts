@@ -104,7 +104,8 @@ export class OutputCommitter {
   /** Removes the files (or staged part) of an attempt that lost the race to commit. */
   async discard(result: TaskResult): Promise<void> {
     await this.guard(`discard a losing attempt of ${result.taskId}`);
-    if (result.mapOutput) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
+    // A served map output is on its worker's disk, not here: that worker removes it when the job ends.
+    if (result.mapOutput && !result.mapOutput.url) rmSync(dirname(result.mapOutput.path), { recursive: true, force: true });
     if (!result.part) return;
     // A sink's part is a staged table, not a file (its attempt folder goes with the job's scratch space).
     if (this.sink) await this.sink.discard(result.part).catch(() => {}); // the job's abort removes what remains

@@ -216,7 +216,7 @@ export class JobDriver {
     // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
     const refs = this.plan.maps.flatMap((m) => {
       const out = this.committed.get(m.taskId)?.mapOutput;
-      return out ? [{ producer: m.taskId, path: out.path, indexCrc: out.indexCrc }] : [];
+      return out ? [{ producer: m.taskId, path: out.path, indexCrc: out.indexCrc, ...(out.url ? { url: out.url } : {}) }] : [];
     });
     // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
     const ref = writeReduceInputs(this.plan.config.scratch, refs);

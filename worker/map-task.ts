@@ -2,7 +2,7 @@
  * One map task: read a split, map each record, and either shuffle the pairs or (map-only) write a
  * part file. It checkpoints as it goes; an attempt that finds a checkpoint resumes from it.
  */
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Job } from "../core/api/job.js";
 import type { Key } from "../core/api/types.js";
@@ -13,21 +13,27 @@ import { createRecordWriter, extensionOf, inputReader } from "../core/formats/re
 import { partName } from "../core/ids.js";
 import { CorruptSegmentError } from "../core/shuffle/segment.js";
 import { writeSegmentIndex } from "../core/shuffle/segment-index.js";
+import { MAP_OUTPUT } from "../core/shuffle/remote.js";
 import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirBelow, outputTemporaryDir } from "../core/storage.js";
 import type { BadRecord, MapTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, checkpointPolicy, continueOrForget, refuseResume, resumedSplit, resumeFrom, type MapCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
+import type { LocalTask } from "./local-dir.js";
 import { MapOutputBuffer } from "./map-output.js";
 import { checkOutputKey, makeCombiner, makePartitioner, refuseAsync, runHook, wrapUserError } from "./user-code.js";
 
-export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
+export async function runMapTask(task: LocalTask<MapTask>, job: Job): Promise<TaskResult> {
   const started = Date.now();
   const ctx = new Context(task);
   const attempt = attemptName(task.attempt);
-  const scratch = attemptScratchDir(task.job.scratch, task.taskId, attempt);
-  const outDir = attemptOutputDir(task.job.output, task.taskId, attempt);
   const mapOnly = task.job.partitions === 0;
-  const ckptDir = checkpointDir(task.job, task.taskId, mapOnly);
+  // With a local dir, spills, the map output and its checkpoint stay on this worker's disk (a retry
+  // on another worker starts over rather than resume: it could not read them).
+  const local = mapOnly ? undefined : task.local;
+  const localJob = local && join(local.dir, task.job.jobId);
+  const scratch = localJob ? join(localJob, task.taskId, attempt) : attemptScratchDir(task.job.scratch, task.taskId, attempt);
+  const outDir = attemptOutputDir(task.job.output, task.taskId, attempt);
+  const ckptDir = localJob ? join(localJob, task.taskId, "checkpoint") : checkpointDir(task.job, task.taskId, mapOnly);
   const partFile = partName(task.index, extensionOf(job.output));
   const partPath = join(outDir, partFile);
   let shuffle: MapOutputBuffer | undefined;
@@ -36,13 +42,15 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
   // nothing, the common case of a tiny split, then costs no file work at all.
   let made = false;
   const makeScratch = () => {
-    if (!made) mkdirBelow(task.job.scratch, scratch);
+    // The local dir has no coordinator to make a job's folder: the attempt makes what it needs (a late
+    // attempt's leftovers go with the job's folder when its end is announced, or a day later).
+    if (!made) localJob ? mkdirSync(scratch, { recursive: true }) : mkdirBelow(task.job.scratch, scratch);
     made = true;
   };
   try {
     if (mapOnly) mkdirBelow(outputTemporaryDir(task.job.output), outDir);
     // A checkpoint's files lie below this folder of the layout, reached through no link; its resume only moves the read within the task's split.
-    const root = mapOnly ? outputTemporaryDir(task.job.output) : task.job.scratch;
+    const root = mapOnly ? outputTemporaryDir(task.job.output) : (localJob ?? task.job.scratch);
     let resumed = resumeFrom<MapCheckpoint>(ckptDir, "map", scratch, { root, refuse: (cp) => refuseResume(task.split, cp.resume) });
     if (resumed?.part && !continueOrForget(resumed.manifest, resumed.part, partPath, root)) resumed = undefined;
     if (resumed) ctx.restoreCounters(resumed.counters);
@@ -170,8 +178,9 @@ export async function runMapTask(task: MapTask, job: Job): Promise<TaskResult> {
       stats.bytesOut = bytes;
     } else if (shuffle && !shuffle.empty) {
       // An empty output leaves no mapOutput: no file is written, and reduces do not read it.
-      const out = shuffle.finish(join(scratch, "map.out"));
+      const out = shuffle.finish(join(scratch, MAP_OUTPUT));
       result.mapOutput = { path: out.path, indexCrc: writeSegmentIndex(out.path, out.segments) };
+      if (local) result.mapOutput.url = `${local.base}/${task.job.jobId}/${task.taskId}/${attempt}`;
       stats.spills = shuffle.spillCount;
       stats.recordsOut = shuffle.records;
       stats.bytesOut = out.segments.reduce((n, s) => n + s.length, 0);

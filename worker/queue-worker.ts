@@ -27,6 +27,7 @@ import { NoFreeThread, ThreadPool } from "./pool.js";
 import { evalshaOnly } from "./evalsha-only.js";
 import { decodeEvent } from "../core/cluster/state/events.js";
 import { plural } from "../core/show.js";
+import { fetchReduceInputs, startShuffle, type Fetched, type LocalShuffleService, type ShuffleOptions } from "./local-shuffle.js";
 
 /** Queue jobs taken per thread while the coordinator sends batches (short tasks). */
 const PREFETCH_PER_THREAD = 8;
@@ -52,6 +53,8 @@ export interface QueueWorkerOptions {
   signer?: Signer;
   /** Where tasks may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
   roots?: AllowedRoots;
+  /** Keeps map outputs on this machine and serves them to reducers (see ShuffleOptions). @defaultValue a shared workdir */
+  shuffle?: ShuffleOptions;
 }
 
 export class QueueWorker {
@@ -68,6 +71,8 @@ export class QueueWorker {
   private threads = 1;
   /** Jobs cancelled (or failed) since this worker started. */
   private readonly ended = new Set<string>();
+  /** The network shuffle: the map outputs this worker serves, and the key its fetches are signed with. */
+  private shuffle?: LocalShuffleService;
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
@@ -76,6 +81,8 @@ export class QueueWorker {
 
   async start(): Promise<void> {
     const { redisUrl, threads } = this.options;
+    // Before anything else: a worker that cannot authenticate what it would serve refuses to start.
+    this.shuffle = await startShuffle(this.options.shuffle, this.log);
     const signer = "signer" in this.options ? this.options.signer : signerFromEnv();
     if (!signer) this.log(OPEN_CLUSTER_WARNING);
     if (signer instanceof KeySigner && (signer.canSign("job") || signer.canSign("task"))) {
@@ -90,7 +97,10 @@ export class QueueWorker {
       const event = decodeEvent(message);
       if (!event) return;
       const { kind, id } = event;
-      if (kind === "cancel" || kind === "finished") this.admission.ended(id);
+      if (kind === "cancel" || kind === "finished") {
+        this.admission.ended(id);
+        this.shuffle?.jobEnded(id);
+      }
       if (kind === "cancel") {
         this.ended.add(id);
         for (const c of this.running.get(id) ?? []) c.abort();
@@ -182,7 +192,7 @@ export class QueueWorker {
     set.add(abort);
     let outcomes: TaskOutcome[] | undefined;
     try {
-      outcomes = await this.pool.runBatch(tasks, abort.signal);
+      outcomes = await this.pool.runBatch(tasks.map((t) => this.shuffle?.forThread(t) ?? t), abort.signal);
     } catch (err) {
       if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
@@ -216,8 +226,11 @@ export class QueueWorker {
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
     this.byQueueId.set(queueId, abort);
+    let fetched: Fetched | undefined;
     try {
-      const outcome = await this.pool.run(task, abort.signal, undefined, parkLimitMs);
+      // A reduce task's served inputs are fetched here, before it takes a thread.
+      fetched = task.kind === "reduce" ? await fetchReduceInputs(task, this.shuffle, abort.signal) : undefined;
+      const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? this.shuffle?.forThread(task) ?? task, abort.signal, undefined, parkLimitMs));
       if (outcome.ok) return outcome;
       await this.failed(jobId, queueId, outcome.failure);
       return outcome;
@@ -225,6 +238,7 @@ export class QueueWorker {
       if (abort.signal.aborted) return failure("STOPPED", "attempt stopped: job cancelled or task committed by another attempt");
       throw err;
     } finally {
+      fetched?.cleanup();
       this.byQueueId.delete(queueId);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
@@ -254,6 +268,7 @@ export class QueueWorker {
   async stop(): Promise<void> {
     await this.worker?.close();
     await this.pool?.close();
+    await this.shuffle?.close();
     this.sub?.disconnect();
     this.redis?.disconnect();
   }

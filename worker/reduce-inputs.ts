@@ -12,12 +12,27 @@ import type { Segment } from "../core/shuffle/segment.js";
 import { checkUnder } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { ReduceTask } from "../core/tasks.js";
+import type { MapOutputRef } from "../core/shuffle/reduce-inputs.js";
+import { SheafError } from "../core/errors.js";
+import type { LocalTask } from "./local-dir.js";
 import { mergeRuns } from "./run-merge.js";
 
-/** This partition's segment of each map output, in map-task order. */
-export function reduceSegments(task: ReduceTask): Segment[] {
-  const refs = checkMessage(Schemas.mapOutputRefs, readReduceInputs(task.inputs), `list of map outputs ${task.inputs.path}`);
-  return refs.map((r) => {
+/** The list of map outputs a reduce task reads, checked. */
+export function mapOutputRefs(task: ReduceTask): MapOutputRef[] {
+  return checkMessage(Schemas.mapOutputRefs, readReduceInputs(task.inputs), `list of map outputs ${task.inputs.path}`);
+}
+
+/**
+ * This partition's segment of each map output, in map-task order: read where it lies (a shared
+ * folder), or, for one served by another worker, the copy this worker's main thread fetched.
+ */
+export function reduceSegments(task: LocalTask<ReduceTask>): Segment[] {
+  return mapOutputRefs(task).map((r) => {
+    if (r.url !== undefined) {
+      const fetched = task.fetched?.[r.producer];
+      if (!fetched) throw new SheafError("INTERNAL", `${task.taskId}: map output of ${r.producer} (${r.url}) was not fetched`);
+      return fetched;
+    }
     checkUnder(task.job.scratch, r.path, `job ${task.job.name}, ${task.taskId}: map output`);
     return readSegment(r.path, task.index, task.job.partitions, r.indexCrc, r.producer);
   });

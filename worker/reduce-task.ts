@@ -17,9 +17,10 @@ import { attemptName, attemptOutputDir, attemptScratchDir, checkpointDir, mkdirB
 import type { ReduceTask, TaskResult } from "../core/tasks.js";
 import { Checkpointer, checkpointPolicy, continueOrForget, resumeFrom, type ReduceCheckpoint } from "./checkpoint.js";
 import { Context } from "./context.js";
+import type { LocalTask } from "./local-dir.js";
 import { displayKey, refuseAsync, runHook, wrapUserError } from "./user-code.js";
 
-export async function runReduceTask(task: ReduceTask, job: Job): Promise<TaskResult> {
+export async function runReduceTask(task: LocalTask<ReduceTask>, job: Job): Promise<TaskResult> {
   const started = Date.now();
   const ctx = new Context(task);
   const attempt = attemptName(task.attempt);

@@ -14,6 +14,7 @@ import type { Split } from "../splits.js";
 import { isInside, type AllowedRoots } from "./roots.js";
 import { isObjectUrl } from "../store/location.js";
 import { folderOf } from "../store/manifest.js";
+import { isMapOutputUrl, MAP_OUTPUT } from "../shuffle/remote.js";
 
 function refuse(what: string, path: string, where: string): never {
   throw new SheafError("PATH_NOT_ALLOWED", `${what} ${path} is outside ${where}`);
@@ -96,7 +97,16 @@ export function checkResult(job: JobConfig, result: TaskResult): void {
   if (result.kind === "map" && (mapOnly ? result.mapOutput || !result.part : result.part)) {
     throw new SheafError("BAD_MESSAGE", `${label}: a map result of a ${mapOnly ? "map-only job must name a part file" : "job with reduce must not name a part file"}`);
   }
-  if (result.mapOutput) checkUnder(resolve(job.scratch, result.taskId), result.mapOutput.path, `${label}: map output`);
+  const served = result.mapOutput?.url;
+  if (served !== undefined) {
+    // On a worker's own disk: only its URL is ever used, and it must name this job's task (and its
+    // path end as that worker lays it out: the path is what a lost output is known by).
+    const { path } = result.mapOutput!;
+    const attempt = served.slice(served.lastIndexOf("/") + 1);
+    if (!isMapOutputUrl(served, job.jobId, result.taskId) || !path.endsWith(`${sep}${job.jobId}${sep}${result.taskId}${sep}${attempt}${sep}${MAP_OUTPUT}`)) {
+      throw new SheafError("BAD_MESSAGE", `${label}: map output ${served} (${path}) is not this job's task's`);
+    }
+  } else if (result.mapOutput) checkUnder(resolve(job.scratch, result.taskId), result.mapOutput.path, `${label}: map output`);
   if (result.part && job.objectOutput) {
     // Staged under the job's own keys: a result cannot point the commit at another job's objects.
     const staging = `${folderOf(job.objectOutput)}_temporary/${job.jobId}/`;

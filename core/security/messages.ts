@@ -21,6 +21,8 @@ import { isSafeId } from "./roots.js";
 const typed = <T>() => v.transform<any, T>((x) => x as T);
 
 const AbsPath = v.pipe(v.string(), v.check((s) => isAbsolute(s) && !s.includes("\0"), "must be an absolute path"));
+/** A map output served by the worker that wrote it (core/shuffle/remote.ts checks what it names). */
+const ShuffleUrl = v.pipe(v.string(), v.maxLength(2048), v.regex(/^http:\/\/[^\s\0]+$/, "must be an http:// URL"));
 const ObjectUrl = v.pipe(v.string(), v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\0]*)?$/, "must be an s3://bucket/prefix URL"));
 const PathText = v.pipe(v.string(), v.check((s) => s !== "" && !s.includes("\0"), "must be a path"));
 const Id = v.pipe(v.string(), v.check((s: string) => isSafeId(s), "must be letters, digits, '.', '_' or '-'"));
@@ -161,6 +163,8 @@ const MapOutputRefSchema = v.object({
   path: AbsPath,
   /** CRC-32 of its segment index. */
   indexCrc: Count,
+  /** Where its worker serves it (`--local-dir`): `path` is then on that worker's disk, fetched, never read here. */
+  url: v.optional(ShuffleUrl),
 });
 /** The list of map outputs a reduce task reads (a file in the job's scratch space). */
 const MapOutputRefsSchema = v.array(MapOutputRefSchema);
@@ -201,9 +205,10 @@ const ResultSchema = v.pipe(
     /**
      * Map tasks of a job with reduce: the map output file, and the CRC of its segment index (one
      * segment per partition, beside it). Absent when the task emitted nothing (stats.recordsOut 0):
-     * it wrote no file, and reduce tasks skip it.
+     * it wrote no file, and reduce tasks skip it. With `url`, the file is on the worker's local disk
+     * (`sheaf worker --local-dir`) and reducers fetch it from there.
      */
-    mapOutput: v.optional(v.object({ path: AbsPath, indexCrc: Count })),
+    mapOutput: v.optional(v.object({ path: AbsPath, indexCrc: Count, url: v.optional(ShuffleUrl) })),
     /** Reduce tasks, and map tasks of a map-only job. */
     part: v.optional(PartSchema),
     counters: Counters,
