@@ -1,24 +1,31 @@
 /**
  * Jobs on three hosts (network namespaces, test/integration/hosts.ts) whose inputs and outputs live
  * in the object store beside them: a coordinator on host0, a worker on host1 and one on host2, each
- * with a private tmpfs. Outputs an independent reader gets from the store (the manifest's parts)
- * must equal `sheaf run` over local files. The workdir (job code, intermediate files) is still one
- * folder that every host mounts: the hosts see the root filesystem.
+ * keeping its map outputs on its own private tmpfs (--local-dir) and serving them to reducers over
+ * HTTP. Outputs an independent reader gets from the store (the manifest's parts) must equal
+ * `sheaf run` over local files, also when a host is lost mid-shuffle. The workdir (job code, the
+ * reduce input lists, checkpoints) is still one folder every host sees: the hosts see the root
+ * filesystem.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { until, writeCorpus } from "./fault-kit.js";
+import { Redis } from "ioredis";
+import { FAULTY, freshDir, markers, until, writeCorpus } from "./fault-kit.js";
 import { CLI, EXAMPLE_JOBS, partFiles, REPO, Scratch } from "./helpers.js";
-import { Hosts, hostsUnavailable } from "./hosts.js";
+import { Hosts, hostsUnavailable, type Host } from "./hosts.js";
 
 const skip = hostsUnavailable();
 const s = new Scratch("hosts-jobs");
 let net: Hosts;
 let files: string[] = [];
 const workdir = () => s.path("shared-wd");
+const SECRET = "hosts-jobs-secret-0123456789abcdef";
+const env = () => ({ SHEAF_WORKDIR: workdir(), SHEAF_SECRET: SECRET });
+/** A worker with its map outputs on the host's own tmpfs, served to the others. */
+const worker = (h: Host) => h.sheaf(["worker", "--threads", "1", "--lock", "3000", "--local-dir", join(h.localDir, "shuffle")], env());
 
 async function object(key: string): Promise<Buffer> {
   const r = await net.store!.client().send(new GetObjectCommand({ Bucket: net.store!.bucket, Key: key }));
@@ -39,10 +46,9 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
     net = await Hosts.create("jobs", 3);
     files = writeCorpus(s, "corpus", 4, 150_000, 600, 3);
     for (const f of files) await net.store!.client().send(new PutObjectCommand({ Bucket: net.store!.bucket, Key: `in/${basename(f)}`, Body: readFileSync(f) }));
-    const env = { SHEAF_WORKDIR: workdir() };
-    const coordinator = net.hosts[0]!.sheaf(["coordinator", "--lease", "2000"], env);
+    const coordinator = net.hosts[0]!.sheaf(["coordinator", "--lease", "2000"], env());
     await until("the coordinator to lead", () => /leader \(epoch/.test(coordinator.output()), 20_000);
-    for (const h of net.hosts.slice(1)) h.sheaf(["worker", "--threads", "1", "--lock", "3000"], env);
+    for (const h of net.hosts.slice(1)) worker(h);
   }, 120_000);
   afterAll(async () => {
     await net?.destroy();
@@ -52,7 +58,7 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
   it("word count: s3 in, s3 out, the parts equal sheaf run's on local files", async () => {
     const local = s.fresh("wc-local");
     runLocally([join(EXAMPLE_JOBS, "wordcount.ts"), "-i", ...files, "-o", local, "--split-size", "64k"]);
-    const submit = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", `s3://${net.store!.bucket}/in/`, "-o", `s3://${net.store!.bucket}/wc/`, "--split-size", "64k", "--wait", "-q"], { SHEAF_WORKDIR: workdir() });
+    const submit = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", `s3://${net.store!.bucket}/in/`, "-o", `s3://${net.store!.bucket}/wc/`, "--split-size", "64k", "--wait", "-q"], env());
     expect(await submit.exited, submit.output()).toBe(0);
     expect(await manifestParts("wc/")).toEqual(partFiles(local).map((p) => p.bytes));
   }, 120_000);
@@ -63,13 +69,44 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
     const [clean, revenue] = [s.fresh("clean"), s.fresh("revenue")];
     runLocally([join(EXAMPLE_JOBS, "clean-orders.ts"), "-i", orders, "-o", clean, "--split-size", "2k"]);
     runLocally([join(EXAMPLE_JOBS, "daily-revenue.ts"), "-i", clean, "-o", revenue, "--split-size", "2k"]);
-    const env = { SHEAF_WORKDIR: workdir() };
     const b = `s3://${net.store!.bucket}`;
-    const first = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "clean-orders.ts"), "-i", `${b}/raw/orders.csv`, "-o", `${b}/etl/clean/`, "--split-size", "2k", "--wait", "-q"], env);
+    const first = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "clean-orders.ts"), "-i", `${b}/raw/orders.csv`, "-o", `${b}/etl/clean/`, "--split-size", "2k", "--wait", "-q"], env());
     expect(await first.exited, first.output()).toBe(0);
-    const second = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "daily-revenue.ts"), "-i", `${b}/etl/clean/`, "-o", `${b}/etl/revenue/`, "--split-size", "2k", "--wait", "-q"], env);
+    const second = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "daily-revenue.ts"), "-i", `${b}/etl/clean/`, "-o", `${b}/etl/revenue/`, "--split-size", "2k", "--wait", "-q"], env());
     expect(await second.exited, second.output()).toBe(0);
     expect(await manifestParts("etl/clean/")).toEqual(partFiles(clean).map((p) => p.bytes));
     expect(await manifestParts("etl/revenue/")).toEqual(partFiles(revenue).map((p) => p.bytes));
   }, 120_000);
+
+  it("a host lost mid-shuffle (every process killed, its tmpfs gone): its map outputs are made again, and the output is identical", async () => {
+    const local = s.fresh("lost-local");
+    const job = [FAULTY, "--param", "reduceMs=1500", "--split-size", "64k", "--partitions", "4"];
+    runLocally([...job, "-i", ...files, "-o", local]);
+    const b = `s3://${net.store!.bucket}`;
+    const marks = freshDir(s, "lost-marks"); // on the root filesystem, which every host sees: each task run's start
+    const submit = net.hosts[0]!.sheaf(["submit", ...job, "--param", `markDir=${marks}`, "-i", `${b}/in/`, "-o", `${b}/lost/`], env());
+    expect(await submit.exited, submit.output()).toBe(0);
+    const id = submit.output().trim().split("\n").at(-1)!;
+    const redis = new Redis(net.redisUrl);
+    try {
+      const progress = async () => JSON.parse((await redis.hget(`sheaf:job:${id}`, "progress")) ?? "{}") as { mapsDone?: number; mapsTotal?: number; reducesDone?: number };
+      await until("every map committed, the reduces not done", async () => { const p = await progress(); return p.mapsDone !== undefined && p.mapsDone === p.mapsTotal; }, 60_000, 20);
+      const host2 = net.hosts[2]!;
+      const lostAt = Date.now();
+      await host2.kill();
+      await until("the job to end", async () => ["succeeded", "failed", "cancelled"].includes((await redis.hget(`sheaf:job:${id}`, "state")) ?? ""), 90_000, 100);
+      const recovery = Date.now() - lostAt;
+      expect(await redis.hget(`sheaf:job:${id}`, "state"), await redis.hget(`sheaf:job:${id}`, "error") ?? "").toBe("succeeded");
+      console.log(`FAULT host lost mid-shuffle: the job ended ${recovery} ms after the host was killed`);
+      expect(await manifestParts("lost/")).toEqual(partFiles(local).map((p) => p.bytes));
+      // The lost host's map outputs were made again: some map task ran more than once.
+      const runs = new Map<string, number>();
+      for (const m of markers(marks, undefined, "start")) if (m.task.startsWith("map-")) runs.set(m.task, (runs.get(m.task) ?? 0) + 1);
+      expect([...runs.values()].some((n) => n > 1), JSON.stringify(Object.fromEntries(runs))).toBe(true);
+    } finally {
+      redis.disconnect();
+      await net.hosts[2]!.start();
+      worker(net.hosts[2]!);
+    }
+  }, 180_000);
 });
