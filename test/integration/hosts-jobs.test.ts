@@ -14,7 +14,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { FAULTY, freshDir, markers, until, writeCorpus } from "./fault-kit.js";
-import { CLI, EXAMPLE_JOBS, partFiles, REPO, Scratch } from "./helpers.js";
+import { CLI, EXAMPLE_JOBS, makeRng, partFiles, REPO, Scratch } from "./helpers.js";
 import { Hosts, hostsUnavailable, type Host } from "./hosts.js";
 
 const skip = hostsUnavailable();
@@ -61,6 +61,23 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
     const submit = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", `s3://${net.store!.bucket}/in/`, "-o", `s3://${net.store!.bucket}/wc/`, "--split-size", "64k", "--wait", "-q"], env());
     expect(await submit.exited, submit.output()).toBe(0);
     expect(await manifestParts("wc/")).toEqual(partFiles(local).map((p) => p.bytes));
+  }, 120_000);
+
+  it("TeraSort: s3 in, s3 out, the parts (one total order) equal sheaf run's", async () => {
+    const rng = makeRng(5);
+    const printable = (n: number) => Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rng() * 95))).join("");
+    const records = Array.from({ length: 20_000 }, (_, i) => printable(10) + String(i).padStart(10, "0") + "x".repeat(79)).join("\n") + "\n";
+    const file = s.write("records.txt", records);
+    await net.store!.client().send(new PutObjectCommand({ Bucket: net.store!.bucket, Key: "sort/in/records.txt", Body: records }));
+    const local = s.fresh("sort-local");
+    const args = [join(EXAMPLE_JOBS, "terasort.ts"), "--split-size", "256k", "--partitions", "3"];
+    runLocally([...args, "-i", file, "-o", local]);
+    const b = `s3://${net.store!.bucket}`;
+    const submit = net.hosts[0]!.sheaf(["submit", ...args, "-i", `${b}/sort/in/`, "-o", `${b}/sort/out/`, "--wait", "-q"], env());
+    expect(await submit.exited, submit.output()).toBe(0);
+    const parts = await manifestParts("sort/out/");
+    expect(parts).toEqual(partFiles(local).map((p) => p.bytes));
+    expect(Buffer.concat(parts).toString("latin1")).toBe(records.split("\n").slice(0, -1).sort().join("\n") + "\n");
   }, 120_000);
 
   it("the ETL chain: CSV in the store → Parquet in the store → Parquet read back, equal to the chain on local folders", async () => {
