@@ -95,6 +95,39 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
     expect(await manifestParts("etl/revenue/")).toEqual(partFiles(revenue).map((p) => p.bytes));
   }, 120_000);
 
+  it("a host cut off (its link down) past its task lock, then healed: its late work is refused and the output is identical", async () => {
+    const local = s.fresh("cut-local");
+    const job = [FAULTY, "--param", "reduceMs=2500", "--split-size", "64k", "--partitions", "4"];
+    runLocally([...job, "-i", ...files, "-o", local]);
+    const b = `s3://${net.store!.bucket}`;
+    const marks = freshDir(s, "cut-marks");
+    const submit = net.hosts[0]!.sheaf(["submit", ...job, "--param", `markDir=${marks}`, "-i", `${b}/in/`, "-o", `${b}/cut/`], env());
+    expect(await submit.exited, submit.output()).toBe(0);
+    const id = submit.output().trim().split("\n").at(-1)!;
+    const redis = new Redis(net.redisUrl);
+    const host2 = net.hosts[2]!;
+    try {
+      const ran = (task: string) => markers(marks, task, "start").length;
+      await until("a reduce task started on each worker", () => markers(marks, undefined, "start").filter((m) => m.task.startsWith("reduce-")).length >= 2, 60_000, 20);
+      const held = ["reduce-00000", "reduce-00001", "reduce-00002", "reduce-00003"].filter((t) => ran(t) > 0);
+      host2.cut();
+      const cutAt = Date.now();
+      // Past the lock (3 s) and the stall check: host2's running reduce is no longer its own. (A fetch
+      // from a cut host hangs until its idle timeout, so the cut is healed before the fetches give up.)
+      await new Promise((r) => setTimeout(r, 8_000));
+      host2.heal();
+      await until("the job to end", async () => ["succeeded", "failed", "cancelled"].includes((await redis.hget(`sheaf:job:${id}`, "state")) ?? ""), 150_000, 100);
+      expect(await redis.hget(`sheaf:job:${id}`, "state"), (await redis.hget(`sheaf:job:${id}`, "error")) ?? "").toBe("succeeded");
+      console.log(`FAULT host cut off for 8 s: the job ended ${Date.now() - cutAt} ms after the cut`);
+      expect(await manifestParts("cut/")).toEqual(partFiles(local).map((p) => p.bytes));
+      // The reduce host2 held when it was cut ran again, and only one run of it was committed (identical output).
+      expect(held.some((t) => ran(t) > 1), JSON.stringify(held.map((t) => [t, ran(t)]))).toBe(true);
+    } finally {
+      redis.disconnect();
+      host2.heal();
+    }
+  }, 180_000);
+
   it("a host lost mid-shuffle (every process killed, its tmpfs gone): its map outputs are made again, and the output is identical", async () => {
     const local = s.fresh("lost-local");
     const job = [FAULTY, "--param", "reduceMs=1500", "--split-size", "64k", "--partitions", "4"];
