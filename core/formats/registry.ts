@@ -78,7 +78,7 @@ export function extensionOf(format: OutputFormat): string {
  * written to `objectOutput` (s3://); undefined for files in an output folder.
  */
 export async function outputSink(format: OutputFormat, objectOutput?: string): Promise<OutputSink | undefined> {
-  if (objectOutput) return (await import("../store/object-output.js")).objectSink(objectOutput, format);
+  if (objectOutput) return (await import("../store/object-output.js")).objectSink(objectOutput);
   if (format.format !== "postgres") return undefined;
   return (await import("./postgres-sink.js")).postgresSink(format);
 }

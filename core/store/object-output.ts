@@ -19,7 +19,6 @@
  */
 import { rm } from "node:fs/promises";
 import { basename } from "node:path";
-import type { OutputFormat } from "../api/formats.js";
 import { SheafError } from "../errors.js";
 import type { OutputSink, RecordWriter, WriteProgress, WriteTarget } from "../formats/format.js";
 import { holderOf, writerBusy, type Liveness, type OutputLock, type WriterLock } from "../output-writer-lock.js";
@@ -69,7 +68,7 @@ export class ObjectPartWriter implements RecordWriter {
   }
 }
 
-export function objectSink(output: string, format: OutputFormat): OutputSink {
+export function objectSink(output: string): OutputSink {
   const folder = folderOf(output);
   const relative = (path: string) => path.slice(folder.length);
   /**
