@@ -1,8 +1,6 @@
 /** Turns a job and its inputs into tasks: one map task per split, one reduce task per partition. */
 import type { Job } from "../core/api/job.js";
 import { JOB_DEFAULTS } from "../core/defaults.js";
-import { isObjectUrl } from "../core/store/location.js";
-import { SheafError } from "../core/errors.js";
 import { taskId } from "../core/ids.js";
 import { inputReader, readsFiles } from "../core/formats/registry.js";
 import { listInputs, type InputFile } from "../core/inputs.js";
@@ -43,10 +41,6 @@ export const DEFAULT_CHECKPOINT = { bytes: JOB_DEFAULTS.checkpointBytes, ms: 10_
 /** Lists the inputs (a table source has none) and asks the input format to cut them into splits. */
 export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): Promise<JobPlan> {
   const inputs = readsFiles(job.input) ? await listInputs(options.inputs, base.cwd) : [];
-  const object = inputs.find((f) => isObjectUrl(f.path));
-  if (object && job.input.format === "arrow") {
-    throw new SheafError("UNSUPPORTED_STORAGE", `job ${job.name}: input ${object.path}: ${job.input.format}() does not read from object storage yet (lines(), jsonl(), csv() and parquet() do)`);
-  }
   const splits = await (await inputReader(job.input)).plan(inputs, options.splitSize, base.cwd);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;
   const rangeBoundaries = job.partitioner === "range" && reduces > 1 ? await sampleRangeBoundaries(job, splits, reduces, base.cwd, base.params) : undefined;

@@ -6,6 +6,8 @@
  */
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { isObjectUrl } from "../store/location.js";
+import { objectFile } from "../store/object-file.js";
 import { resolve } from "node:path";
 import {
   AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchReader, Schema as ArrowSchema,
@@ -51,7 +53,8 @@ interface Opened {
 
 /** Opens an Arrow IPC file or stream and checks that its footer (if any) fits in the file. */
 async function openArrow(path: string, file: string): Promise<Opened> {
-  const fh = await guard(file, "cannot open", () => open(path, "r"));
+  // An object is read as a file is, by range (store/object-file.ts).
+  const fh = await guard(file, "cannot open", () => (isObjectUrl(file) ? objectFile(file) : open(path, "r")));
   try {
     const { size } = await fh.stat();
     const head = Buffer.alloc(Math.min(size, 6));
@@ -145,7 +148,7 @@ export const arrowReader: InputReader = {
     const schemas = new SchemaCheck();
     for (const f of files) {
       if (f.size === 0) continue;
-      const { fh, reader, blocks } = await openArrow(resolve(cwd, f.path), f.path);
+      const { fh, reader, blocks } = await openArrow(isObjectUrl(f.path) ? f.path : resolve(cwd, f.path), f.path);
       await fh.close().catch(() => {});
       schemas.check(f.path, reader.schema, blocks !== undefined && blocks.length === 0);
       if (!blocks) splits.push({ file: f.path, start: 0, end: f.size, unit: "whole", bytes: f.size });
@@ -157,7 +160,7 @@ export const arrowReader: InputReader = {
 
   async read(split: Split, onBatch: (batch: ReadBatch) => void | Promise<void>, options: ReadOptions): Promise<ReadStats> {
     const file = split.file;
-    const { fh, reader, size, blocks } = await openArrow(resolve(options.cwd, file), file);
+    const { fh, reader, size, blocks } = await openArrow(isObjectUrl(file) ? file : resolve(options.cwd, file), file);
     try {
       if (split.unit === "batches") {
         if (!blocks) throw badInput(file, "the split reads record batches but the file is in the stream format (was it replaced?)");

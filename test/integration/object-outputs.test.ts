@@ -124,6 +124,30 @@ describe("outputs in an object store", () => {
     expect(got).toEqual(partFiles(local[0]!).map((p) => p.bytes));
   });
 
+  it("Arrow IPC on the store: written there, then read back by record batch, equal to the same on local folders", async () => {
+    const wd = ["--workdir", s.path("wd"), "-q"];
+    const clean = s.fresh("arrow-clean");
+    expect(sheaf(["run", join(EXAMPLE_JOBS, "clean-orders.ts"), "-i", join(EXAMPLE_JOBS, "data/orders.csv"), "-o", clean, ...wd]).status).toBe(0);
+    const toArrow = s.write("to-arrow.ts", `import { defineJob, parquet, arrow } from "sheaf";
+export default defineJob({ name: "to-arrow", input: parquet(), map: (r, emit) => emit(String(r.order_id), r),
+  output: arrow({ schema: { order_id: "int64", customer: "string", country: "string", amount: "float64", ordered_at: "timestamp", day: "string" } }) });
+`);
+    const count = s.write("count-arrow.ts", `import { defineJob, arrow, sum, tsv } from "sheaf";
+export default defineJob({ name: "count-arrow", input: arrow(), map: (r, emit) => emit(String(r.country), 1), reduce: (_k, ns: Iterable<number>) => sum(ns), output: tsv() });
+`);
+    const [localArrow, localCount, storeCount] = [s.fresh("arrow-local"), s.fresh("count-local"), s.fresh("count-store")];
+    expect(sheaf(["run", toArrow, "-i", clean, "-o", localArrow, ...wd]).status).toBe(0);
+    expect(sheaf(["run", count, "-i", localArrow, "-o", localCount, "--split-size", "1", ...wd]).status).toBe(0);
+    const written = sheaf(["run", toArrow, "-i", clean, "-o", `s3://${store.bucket}/arrow/`, ...wd]);
+    expect(written.status, written.stderr).toBe(0);
+    const read = sheaf(["run", count, "-i", `s3://${store.bucket}/arrow/`, "-o", storeCount, "--split-size", "1", ...wd]);
+    expect(read.status, read.stderr).toBe(0);
+    const { names } = await manifestParts("arrow/");
+    const got = await Promise.all(names.map(async (n) => Buffer.from(await (await store.client().send(new GetObjectCommand({ Bucket: store.bucket, Key: `arrow/${n}` }))).Body!.transformToByteArray())));
+    expect(got).toEqual(partFiles(localArrow).map((p) => p.bytes));
+    expect(partFiles(storeCount)).toEqual(partFiles(localCount));
+  });
+
   for (const step of ["parts", "swapped"] as const) {
     it(`a commit that fails after its ${step} step: ${step === "parts" ? "no part visible and no staging object left; the previous output whole" : "the output is the new one (its manifest landed), the old parts and staging objects swept"}`, async () => {
       const prefix = `fail-${step}/`;
