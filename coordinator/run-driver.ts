@@ -36,15 +36,16 @@ export class RunDriver {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly leader: Fence,
+    leader: Fence,
     private readonly log: (m: string) => void,
     private readonly signer?: Signer,
     private readonly roots: AllowedRoots = AllowedRoots.open,
-  ) {}
-
-  private get writes(): LeaderWrites {
-    return new LeaderWrites(this.redis, this.keys, this.leader);
+  ) {
+    this.writes = new LeaderWrites(redis, keys, leader);
   }
+
+  /** This run's fenced writes, at the leadership it was started under. */
+  private readonly writes: LeaderWrites;
 
   /** Records the stages' outcomes, fenced (a stale leader's view must not replace the next one's). */
   private saveStages(id: string, stages: Record<string, StageRecord>): Promise<unknown> {

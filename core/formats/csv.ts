@@ -22,7 +22,7 @@ import { isGzip } from "./gzip-lines.js";
 import type { LineBatch } from "./line-reader.js";
 import { lineLocation, planTextSplits, readLineBatches } from "./text.js";
 import { isObjectUrl } from "../store/location.js";
-import { readRange } from "../store/s3.js";
+import { readBytes, readRange } from "../store/s3.js";
 
 const MULTILINE_BATCH = 4096;
 
@@ -201,7 +201,7 @@ async function readHeader(file: string, cwd: string, parseOne: (text: string) =>
     const chunks: Buffer[] = [];
     const buf = Buffer.allocUnsafe(1 << 16);
     for (let pos = 0; ; ) {
-      const n = object ? await readObjectBytes(file, pos, buf) : readSync(fd, buf, 0, buf.length, pos);
+      const n = object ? (await readBytes(file, pos, pos + buf.length)).copy(buf) : readSync(fd, buf, 0, buf.length, pos);
       const nl = buf.subarray(0, n).indexOf(10);
       chunks.push(Buffer.from(buf.subarray(0, nl >= 0 && !isGzip(file) ? nl : n)));
       if (nl >= 0 || n === 0 || isGzip(file)) break;
@@ -220,13 +220,6 @@ async function readHeader(file: string, cwd: string, parseOne: (text: string) =>
   }
 }
 
-/** Bytes of an object from `pos` into `buf` (one ranged GET); how many. */
-async function readObjectBytes(url: string, pos: number, buf: Buffer): Promise<number> {
-  const body = await readRange(url, pos, pos + buf.length);
-  let n = 0;
-  if (body) for await (const c of body) n += (c as Buffer).copy(buf, n);
-  return n;
-}
 
 /** A whole file (plain or gzip) whose quoted fields may hold line breaks, as a csv-parse stream. */
 async function readMultiline(

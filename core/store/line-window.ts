@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Split } from "../splits.js";
 import type { LocalWindow } from "../formats/line-reader.js";
-import { readRange } from "./s3.js";
+import { readBytes, readRange } from "./s3.js";
 
 /** Read past the split's end this much at a time, looking for the newline that ends its last line. */
 const TAIL_CHUNK = 64 << 10;
@@ -31,8 +31,7 @@ export async function fetchLineWindow(split: Split): Promise<LocalWindow & { rem
       await pipeline(body, out, { end: false });
     }
     for (let at = split.end; last !== NL; at += TAIL_CHUNK) {
-      const tail = await readRange(split.file, at, at + TAIL_CHUNK);
-      const bytes = tail ? await collect(tail) : Buffer.alloc(0);
+      const bytes = await readBytes(split.file, at, at + TAIL_CHUNK);
       if (bytes.length === 0) break; // the object's end
       const nl = bytes.indexOf(NL);
       out.write(nl >= 0 ? bytes.subarray(0, nl + 1) : bytes);
@@ -45,10 +44,4 @@ export async function fetchLineWindow(split: Split): Promise<LocalWindow & { rem
     await remove();
     throw err;
   }
-}
-
-async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -4,7 +4,7 @@
  * and the row groups it decodes, never the whole object.
  */
 import { SheafError } from "../errors.js";
-import { headObject, readRange } from "./s3.js";
+import { headObject, readBytes } from "./s3.js";
 
 export interface ByteSource {
   readonly size: number;
@@ -22,10 +22,7 @@ export async function objectBlob(url: string): Promise<ByteSource> {
       const to = Math.min(size, end < 0 ? size + end : end);
       return {
         async arrayBuffer() {
-          const body = await readRange(url, from, to);
-          const chunks: Buffer[] = [];
-          if (body) for await (const c of body) chunks.push(c as Buffer);
-          const bytes = Buffer.concat(chunks);
+          const bytes = await readBytes(url, from, to);
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
         },
       };

@@ -5,7 +5,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { SheafError } from "../errors.js";
-import { headObject, readRange } from "./s3.js";
+import { headObject, readBytes } from "./s3.js";
 
 export async function objectFile(url: string): Promise<FileHandle> {
   const info = await headObject(url);
@@ -14,16 +14,9 @@ export async function objectFile(url: string): Promise<FileHandle> {
     fd: -1, // apache-arrow tells a file handle by its stat() and a numeric fd
     stat: async () => ({ size: info.size }),
     async read(buffer: Uint8Array, offset = 0, length = buffer.byteLength - offset, position = 0) {
-      const body = await readRange(url, position, Math.min(info.size, position + length));
-      let bytesRead = 0;
-      if (body) {
-        for await (const c of body) {
-          const chunk = c as Buffer;
-          buffer.set(chunk.subarray(0, length - bytesRead), offset + bytesRead);
-          bytesRead += Math.min(chunk.length, length - bytesRead);
-        }
-      }
-      return { bytesRead, buffer };
+      const bytes = await readBytes(url, position, Math.min(info.size, position + length));
+      buffer.set(bytes, offset);
+      return { bytesRead: bytes.length, buffer };
     },
     close: async () => {},
   };

@@ -123,12 +123,23 @@ export async function putObject(url: string, body: string | Buffer): Promise<voi
   }
 }
 
-/** The object's whole body, for small objects (a manifest). */
+/** Bytes [start, end) of the object, in memory (a footer, a record batch, a header's first line); past its end, fewer. */
+export async function readBytes(url: string, start: number, end: number): Promise<Buffer> {
+  const body = await readRange(url, start, end);
+  return body ? readAll(body) : Buffer.alloc(0);
+}
+
+/** A small object's whole body as text (a manifest, a lock), in one GET; undefined when there is none. */
 export async function getObjectText(url: string): Promise<string | undefined> {
-  const info = await headObject(url);
-  if (!info) return undefined;
-  const body = await readRange(url, 0, info.size);
-  return body ? (await readAll(body)).toString("utf8") : "";
+  const { bucket, key } = parseObjectUrl(url);
+  const { s3, client } = await connect();
+  try {
+    const r = await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
+    return (await readAll(r.Body as Readable)).toString("utf8");
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+    throw storeError("cannot read", url, err);
+  }
 }
 
 /** A server-side copy (objects up to 5 GiB, S3's limit for one CopyObject). */

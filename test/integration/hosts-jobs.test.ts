@@ -10,12 +10,13 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { FAULTY, freshDir, markers, until, writeCorpus } from "./fault-kit.js";
 import { CLI, EXAMPLE_JOBS, makeRng, partFiles, REPO, Scratch } from "./helpers.js";
 import { Hosts, hostsUnavailable, type Host } from "./hosts.js";
+import { readOutput } from "./object-store.js";
 
 const skip = hostsUnavailable();
 const s = new Scratch("hosts-jobs");
@@ -27,18 +28,27 @@ const env = () => ({ SHEAF_WORKDIR: workdir(), SHEAF_SECRET: SECRET });
 /** A worker with its map outputs on the host's own tmpfs, served to the others. */
 const worker = (h: Host) => h.sheaf(["worker", "--threads", "1", "--lock", "3000", "--local-dir", join(h.localDir, "shuffle")], env());
 
-async function object(key: string): Promise<Buffer> {
-  const r = await net.store!.client().send(new GetObjectCommand({ Bucket: net.store!.bucket, Key: key }));
-  return Buffer.from(await r.Body!.transformToByteArray());
-}
 /** The output as an independent reader gets it from the store: the parts its manifest lists. */
-async function manifestParts(prefix: string): Promise<Buffer[]> {
-  const manifest = JSON.parse((await object(`${prefix}_SUCCESS`)).toString("utf8")) as { parts: { name: string }[] };
-  return Promise.all(manifest.parts.map((p) => object(prefix + p.name)));
-}
+const manifestParts = async (prefix: string): Promise<Buffer[]> => (await readOutput(net.store!, prefix)).parts;
 function runLocally(args: string[]): void {
   const r = spawnSync(process.execPath, [CLI, "run", ...args, "--workdir", s.path("local-wd"), "-q"], { cwd: REPO, encoding: "utf8" });
   if (r.status !== 0) throw new Error(r.stderr);
+}
+
+/**
+ * The fault jobs: word count whose reduces sleep `reduceMs` first, run locally (the oracle) and
+ * submitted from host0 to write s3://…/<name>/, each task run marking its start in a folder every
+ * host sees. Returns the local output, the marks and the job's id.
+ */
+async function submitFaulty(name: string, reduceMs: number): Promise<{ local: string; marks: string; id: string }> {
+  const local = s.fresh(`${name}-local`);
+  const job = [FAULTY, "--param", `reduceMs=${reduceMs}`, "--split-size", "64k", "--partitions", "4"];
+  runLocally([...job, "-i", ...files, "-o", local]);
+  const b = `s3://${net.store!.bucket}`;
+  const marks = freshDir(s, `${name}-marks`);
+  const submit = net.hosts[0]!.sheaf(["submit", ...job, "--param", `markDir=${marks}`, "-i", `${b}/in/`, "-o", `${b}/${name}/`], env());
+  expect(await submit.exited, submit.output()).toBe(0);
+  return { local, marks, id: submit.output().trim().split("\n").at(-1)! };
 }
 
 describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () => {
@@ -96,14 +106,7 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
   }, 120_000);
 
   it("a host cut off (its link down) past its task lock, then healed: its late work is refused and the output is identical", async () => {
-    const local = s.fresh("cut-local");
-    const job = [FAULTY, "--param", "reduceMs=2500", "--split-size", "64k", "--partitions", "4"];
-    runLocally([...job, "-i", ...files, "-o", local]);
-    const b = `s3://${net.store!.bucket}`;
-    const marks = freshDir(s, "cut-marks");
-    const submit = net.hosts[0]!.sheaf(["submit", ...job, "--param", `markDir=${marks}`, "-i", `${b}/in/`, "-o", `${b}/cut/`], env());
-    expect(await submit.exited, submit.output()).toBe(0);
-    const id = submit.output().trim().split("\n").at(-1)!;
+    const { local, marks, id } = await submitFaulty("cut", 2500);
     const redis = new Redis(net.redisUrl);
     const host2 = net.hosts[2]!;
     try {
@@ -129,14 +132,7 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
   }, 180_000);
 
   it("a host lost mid-shuffle (every process killed, its tmpfs gone): its map outputs are made again, and the output is identical", async () => {
-    const local = s.fresh("lost-local");
-    const job = [FAULTY, "--param", "reduceMs=1500", "--split-size", "64k", "--partitions", "4"];
-    runLocally([...job, "-i", ...files, "-o", local]);
-    const b = `s3://${net.store!.bucket}`;
-    const marks = freshDir(s, "lost-marks"); // on the root filesystem, which every host sees: each task run's start
-    const submit = net.hosts[0]!.sheaf(["submit", ...job, "--param", `markDir=${marks}`, "-i", `${b}/in/`, "-o", `${b}/lost/`], env());
-    expect(await submit.exited, submit.output()).toBe(0);
-    const id = submit.output().trim().split("\n").at(-1)!;
+    const { local, marks, id } = await submitFaulty("lost", 1500);
     const redis = new Redis(net.redisUrl);
     try {
       const progress = async () => JSON.parse((await redis.hget(`sheaf:job:${id}`, "progress")) ?? "{}") as { mapsDone?: number; mapsTotal?: number; reducesDone?: number };

@@ -8,11 +8,11 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wordcountOracle, writeCorpus } from "./fault-kit.js";
 import { CLI, EXAMPLE_JOBS, FIXTURE_JOBS, parseTsv, partFiles, REPO, Scratch } from "./helpers.js";
-import { storeCluster, type ObjectStore } from "./object-store.js";
+import { readOutput, storeCluster, type ObjectStore } from "./object-store.js";
 
 const s = new Scratch("object-outputs");
 const env = storeCluster(s);
@@ -28,15 +28,10 @@ async function keys(prefix: string): Promise<string[]> {
   const r = await store.client().send(new ListObjectsV2Command({ Bucket: store.bucket, Prefix: prefix }));
   return (r.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort();
 }
-async function text(key: string): Promise<string> {
-  const r = await store.client().send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
-  return r.Body!.transformToString();
-}
-/** The output as an independent reader gets it: the manifest's parts, in its order. */
+/** The output as an independent reader gets it: the manifest's parts, in its order, as text. */
 async function manifestParts(prefix: string): Promise<{ names: string[]; texts: string[]; job: string }> {
-  const manifest = JSON.parse(await text(`${prefix}_SUCCESS`)) as { job: string; parts: { name: string }[] };
-  const names = manifest.parts.map((p) => p.name);
-  return { names, texts: await Promise.all(names.map((n) => text(prefix + n))), job: manifest.job };
+  const { job, names, parts } = await readOutput(store, prefix);
+  return { job, names, texts: parts.map((b) => b.toString("utf8")) };
 }
 function counts(texts: string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -119,9 +114,7 @@ describe("outputs in an object store", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(partFiles(revenue)).toEqual(partFiles(local[1]!));
     // The clean stage's Parquet parts too, byte for byte.
-    const { names } = await manifestParts("etl/clean/");
-    const got = await Promise.all(names.map(async (n) => Buffer.from(await (await store.client().send(new GetObjectCommand({ Bucket: store.bucket, Key: `etl/clean/${n}` }))).Body!.transformToByteArray())));
-    expect(got).toEqual(partFiles(local[0]!).map((p) => p.bytes));
+    expect((await readOutput(store, "etl/clean/")).parts).toEqual(partFiles(local[0]!).map((p) => p.bytes));
   });
 
   it("Arrow IPC on the store: written there, then read back by record batch, equal to the same on local folders", async () => {
@@ -142,9 +135,7 @@ export default defineJob({ name: "count-arrow", input: arrow(), map: (r, emit) =
     expect(written.status, written.stderr).toBe(0);
     const read = sheaf(["run", count, "-i", `s3://${store.bucket}/arrow/`, "-o", storeCount, "--split-size", "1", ...wd]);
     expect(read.status, read.stderr).toBe(0);
-    const { names } = await manifestParts("arrow/");
-    const got = await Promise.all(names.map(async (n) => Buffer.from(await (await store.client().send(new GetObjectCommand({ Bucket: store.bucket, Key: `arrow/${n}` }))).Body!.transformToByteArray())));
-    expect(got).toEqual(partFiles(localArrow).map((p) => p.bytes));
+    expect((await readOutput(store, "arrow/")).parts).toEqual(partFiles(localArrow).map((p) => p.bytes));
     expect(partFiles(storeCount)).toEqual(partFiles(localCount));
   });
 

@@ -13,7 +13,7 @@ import { once } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Cluster } from "./cluster-harness.js";
 import { CLI, REPO, type Scratch } from "./helpers.js";
 
@@ -149,4 +149,15 @@ export function storeCluster(s: Scratch): {
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     },
   };
+}
+
+/** An output in the store as an independent reader gets it: its `_SUCCESS` manifest's job, and the parts it lists, in its order. */
+export async function readOutput(store: ObjectStore, prefix: string): Promise<{ job: string; names: string[]; parts: Buffer[] }> {
+  const get = async (key: string) => {
+    const r = await store.client().send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
+    return Buffer.from(await r.Body!.transformToByteArray());
+  };
+  const manifest = JSON.parse((await get(`${prefix}_SUCCESS`)).toString("utf8")) as { job: string; parts: { name: string }[] };
+  const names = manifest.parts.map((p) => p.name);
+  return { job: manifest.job, names, parts: await Promise.all(names.map((n) => get(prefix + n))) };
 }
