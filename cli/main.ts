@@ -98,7 +98,7 @@ function taskOptions(cmd: Command): Command {
     .addOption(new Option("--sort-buffer <size>", "map-side sort buffer per task before spilling to disk").argParser(size).default(JOB_DEFAULTS.sortBufferBytes, "128m"))
     .option("--max-attempts <n>", "attempts per task before the job fails", positiveInt("--max-attempts"), JOB_DEFAULTS.maxAttempts)
     .addOption(new Option("--param <k=v>", "a job parameter, in ctx.params (repeatable)").argParser(param).default({}, "none"))
-    .addOption(new Option("--workdir <dir>", "folder for job artifacts and intermediate files (shared by a cluster)").default(process.env.SHEAF_WORKDIR ?? ".sheaf", WORKDIR_DEFAULT))
+    .addOption(new Option("--workdir <dir>", "job artifacts and intermediate files: a folder (shared by a cluster) or s3://bucket/prefix (hosts then share nothing but Redis and the store)").default(process.env.SHEAF_WORKDIR ?? ".sheaf", WORKDIR_DEFAULT))
     .option("--task-timeout <ms>", `stop and retry an attempt running longer than this (default: the job's, else ${JOB_DEFAULTS.taskTimeoutMs / 60_000} min)`, positiveInt("--task-timeout"))
     .option("--checkpoint-every <size>", `tasks checkpoint their progress after this much data or 10 s (default: ${JOB_DEFAULTS.checkpointBytes >> 20}m, taking at most 5% of a task's time)`, size)
     .option("--no-speculative", "no backup attempts for stragglers (default: the job's, else on)")
@@ -264,7 +264,7 @@ export function buildProgram(): Command {
     .addOption(threads())
     .option("--lock <ms>", `task lock; a dead worker's tasks are retried within about 1.5x this long (default: ${SERVICE_DEFAULTS.lockMs})`, positiveInt("--lock"))
     .option(...ALLOW_ROOT)
-    .option("--local-dir <dir>", "keep map outputs on this machine's disk and serve them to reducers over HTTP, instead of in the shared workdir (default: $SHEAF_LOCAL_DIR; needs SHEAF_SECRET)")
+    .option("--local-dir <dir>", "keep map outputs on this machine's disk and serve them to reducers over HTTP, instead of in the shared workdir (default: $SHEAF_LOCAL_DIR; for a job whose workdir is s3://, $TMPDIR/sheaf-local; needs SHEAF_SECRET)")
     .option("--shuffle-port <n>", "port the map outputs are served on (default: 0, any free port)", nonNegativeInt("--shuffle-port"))
     .option("--advertise <host>", "host name reducers reach this worker by (default: this host's name)")
     .action(async (o) => {
@@ -375,7 +375,7 @@ export function buildProgram(): Command {
       .option("-i, --input <path...>", "a job's inputs (templates allowed)", collect as never)
       .option("-o, --output <dir>", "a job's output folder (templates allowed)")
       .addOption(new Option("--param <k=v>", "a parameter for every run (repeatable; replaces the schedule's)").argParser(param))
-      .option("--workdir <dir>", "shared folder for artifacts and intermediate files")
+      .option("--workdir <dir>", "artifacts and intermediate files: a shared folder or s3://bucket/prefix")
       .addOption(new Option("--split-size <size>", "target split size").argParser(size))
       .option("--max-attempts <n>", "attempts per task", positiveInt("--max-attempts")),
   ).action(async (name: string, module: string | undefined, o) => {

@@ -308,9 +308,12 @@ export class Coordinator {
     if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
     else await take();
     // Marked with this cluster's prefix: retention collects it if the job is lost, and no other cluster does.
+    // (In a store workdir the scratch space holds objects only, removed when the job ends.)
     await store.guard("mark the scratch folder");
-    mkdirSync(plan.config.scratch, { recursive: true });
-    markClusterOwner(plan.config.scratch, this.keys.prefix);
+    if (!isObjectUrl(plan.config.scratch)) {
+      mkdirSync(plan.config.scratch, { recursive: true });
+      markClusterOwner(plan.config.scratch, this.keys.prefix);
+    }
     if (resumed && (await readField(this.redis, this.keys.job(id), "prepared")) === "1") return;
     await new OutputCommitter(plan.config, await outputSink(plan.config.formats.output, plan.config.objectOutput), (what) => store.guard(what)).prepare(spec.overwrite);
     await new LeaderWrites(this.redis, this.keys, this.leaderFence()).prepared(id);
@@ -351,6 +354,9 @@ export class Coordinator {
       const stored = await store.storedPlan(); // its signature checked; its content by checkPlan, as a fresh one is
       if (stored) return withConfig(JSON.parse(stored));
     }
+    const scratch = jobScratchDir(spec.workdir, spec.id);
+    // A sink's output, and (in a store workdir) the job's own object output, is the scratch's own: not an object output.
+    const objectOutput = isObjectUrl(spec.output) && spec.output !== objectOutputScratch(scratch);
     const request = {
       artifact: spec.artifact,
       label: spec.name,
@@ -363,8 +369,8 @@ export class Coordinator {
         params: spec.params,
         cwd: spec.cwd,
         // Parts bound for an object store are written in the scratch space first (core/store/object-output.ts).
-        ...(isObjectUrl(spec.output) ? { output: objectOutputScratch(jobScratchDir(spec.workdir, spec.id)), objectOutput: spec.output } : { output: spec.output }),
-        scratch: jobScratchDir(spec.workdir, spec.id),
+        ...(objectOutput ? { output: objectOutputScratch(scratch), objectOutput: spec.output } : { output: spec.output }),
+        scratch,
         sortBufferBytes: spec.sortBufferBytes,
         ...(spec.stage ? { stage: spec.stage, fingerprint: spec.fingerprint } : {}),
       },

@@ -16,6 +16,8 @@ import { pruneFiredDueTimes } from "../core/cluster/schedules.js";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { artifactsDir } from "../core/storage.js";
+import { isObjectUrl } from "../core/store/location.js";
+import { deleteObjects, listObjects } from "../core/store/s3.js";
 import { collectOrphans } from "../core/leftovers.js";
 import { removeTree } from "../engine/remove-tree.js";
 import { plural } from "../core/show.js";
@@ -114,6 +116,13 @@ export class Retention {
     let deleted = 0;
     for (const workdir of this.workdirs) {
       const dir = artifactsDir(workdir);
+      if (isObjectUrl(dir)) {
+        // A store's objects cannot be touched: a submitter puts an artifact again to make it fresh.
+        const old = (await listObjects(`${dir}/`)).filter((o) => ARTIFACT.test(basename(o.path)) && !live.has(basename(o.path)) && o.modified !== undefined && now - o.modified >= this.o.artifactGraceMs);
+        await deleteObjects(old.map((o) => o.path));
+        deleted += old.length;
+        continue;
+      }
       for (const name of await readdir(dir).catch(() => [] as string[])) {
         if (!ARTIFACT.test(name) || live.has(name)) continue;
         const path = join(dir, name);

@@ -21,7 +21,7 @@ import { causeAfter, messageOf, SheafError } from "../core/errors.js";
 import { newJobId, type JobId } from "../core/ids.js";
 import { committedFingerprint, stageFingerprint } from "../core/pipeline/fingerprint.js";
 import type { JobReport } from "../core/progress.js";
-import { jobScratchDir } from "../core/storage.js";
+import { jobScratchDir, objectOutputScratch } from "../core/storage.js";
 import { Interrupted } from "../core/interrupted.js";
 import { admitRecord } from "../engine/admission.js";
 import { runPipeline, type StageOutcome } from "../engine/pipeline-runner.js";
@@ -116,7 +116,7 @@ export class RunDriver {
       name: jobName,
       inputs: stage.inputs,
       // A sink stage writes no files: its attempts keep their staging state in the job's scratch space.
-      output: stage.output ?? join(jobScratchDir(spec.job.workdir, id), "output"),
+      output: stage.output ?? objectOutputScratch(jobScratchDir(spec.job.workdir, id)),
       params: stage.params,
       ...(stage.partitions ? { partitions: stage.partitions } : {}),
       overwrite: true,

@@ -1,5 +1,6 @@
 /** Loads a bundled job or pipeline module and checks its default export. */
 import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,8 @@ import { isPipeline, type Pipeline } from "./api/pipeline.js";
 import { SheafError, messageOf } from "./errors.js";
 import { artifactPath } from "./storage.js";
 import { loadLocation } from "./load-location.js";
+import { isObjectUrl } from "./store/location.js";
+import { fetchToHost, onThisHost } from "./store/local-workdir.js";
 
 /** Modules imported by this thread, by sha256: every task of the job (or pipeline) reuses one. */
 const cache = new Map<string, Promise<Job | Pipeline>>();
@@ -35,12 +38,26 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * only if its content has that hash.
  */
 export async function loadTaskJob(workdir: string, sha256: string, label: string, stage?: string): Promise<Job> {
-  return loadJob(artifactPath(workdir, checkSha(sha256, label)), label, stage);
+  return loadJob(await artifactOnThisHost(workdir, checkSha(sha256, label), label), label, stage);
 }
 
 /** The module of the artifact `sha256` in the workdir, checked as loadTaskJob checks it. */
-export function loadArtifact(workdir: string, sha256: string, label: string): Promise<Job | Pipeline> {
-  return loadModule(artifactPath(workdir, checkSha(sha256, label)), label);
+export async function loadArtifact(workdir: string, sha256: string, label: string): Promise<Job | Pipeline> {
+  return loadModule(await artifactOnThisHost(workdir, checkSha(sha256, label), label), label);
+}
+
+/**
+ * The artifact's file: in a shared workdir, where it lies; in a store workdir, this host's copy,
+ * fetched if missing or not matching its hash (loadModule verifies it again as it reads it).
+ */
+async function artifactOnThisHost(workdir: string, sha256: string, label: string): Promise<string> {
+  const path = artifactPath(workdir, sha256);
+  if (!isObjectUrl(workdir)) return path;
+  const local = onThisHost(workdir, path);
+  if (cache.has(sha256)) return local; // imported by this thread already: not read again
+  if (existsSync(local) && createHash("sha256").update(readFileSync(local)).digest("hex") === sha256) return local;
+  if (!(await fetchToHost(workdir, path, true))) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} is not in the store`);
+  return local;
 }
 
 function checkSha(sha256: string, label: string): string {

@@ -1,31 +1,40 @@
 /**
- * Where things live. The workdir (shared by every process of a cluster) holds job artifacts and
- * intermediate files; attempts write output under `<output>/_temporary` (same filesystem as the
- * output, so commits are renames).
+ * Where things live. The workdir holds job artifacts and intermediate files: a folder every process
+ * of a cluster shares, or an object store prefix (`s3://bucket/prefix`), which then holds what
+ * crosses hosts (artifacts, the reduce tasks' input lists) while each process keeps the rest in a
+ * local copy of it (core/store/local-workdir.ts). Attempts write output under `<output>/_temporary`
+ * (same filesystem as the output, so commits are renames).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { basename, dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type { JobId, TaskId } from "./ids.js";
 import { SheafError } from "./errors.js";
+import { isObjectUrl } from "./store/location.js";
 
 /**
  * A location written as a URL (`scheme://...`) instead of a path is refused, naming it, before
  * anything runs: read as a path, `s3://bucket/out` would quietly become a local folder `s3:/bucket/out`.
  * An input or output may be in an object store (`s3://bucket/prefix`).
  */
-export function checkLocation(location: string, what: string, objects: "read-write" | "none" = "none"): void {
+export function checkLocation(location: string, what: string): void {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined || (scheme === "s3" && objects === "read-write")) return;
-  const why = scheme === "s3" ? "object storage (s3://) holds inputs and outputs, not yet the workdir" : scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
-  throw new SheafError("UNSUPPORTED_STORAGE", `${what} ${location}: ${why}; give a local or shared folder path`);
+  if (scheme === undefined || scheme === "s3") return;
+  const why = scheme === "file" ? "give the path itself, not a file:// URL" : `${scheme}:// is not a storage Sheaf knows`;
+  throw new SheafError("UNSUPPORTED_STORAGE", `${what} ${location}: ${why}; give a folder path or s3://bucket/prefix`);
 }
 
-export const artifactsDir = (workdir: string) => join(workdir, "artifacts");
-export const artifactPath = (workdir: string, sha256: string) => join(artifactsDir(workdir), `${sha256}.mjs`);
-export const jobScratchDir = (workdir: string, jobId: JobId) => join(workdir, "jobs", jobId);
+/** A location as every process names it: a path made absolute, an object store prefix without its trailing `/`. */
+export const absoluteLocation = (location: string): string => (isObjectUrl(location) ? location.replace(/\/+$/, "") : resolve(location));
+
+/** `segments` below `base`, a folder or an object store prefix (where path.join would fold `s3://` into `s3:/`). */
+export const below = (base: string, ...segments: string[]): string => (isObjectUrl(base) ? [base.replace(/\/+$/, ""), ...segments].join("/") : join(base, ...segments));
+
+export const artifactsDir = (workdir: string) => below(workdir, "artifacts");
+export const artifactPath = (workdir: string, sha256: string) => below(artifactsDir(workdir), `${sha256}.mjs`);
+export const jobScratchDir = (workdir: string, jobId: JobId) => below(workdir, "jobs", jobId);
 /** Where a job whose output is a sink (a table, an object store) keeps its attempts' parts: in its scratch space. */
-export const objectOutputScratch = (scratch: string) => join(scratch, "output");
+export const objectOutputScratch = (scratch: string) => below(scratch, "output");
 
 /**
  * An attempt's name in folder names: its number and a random suffix, since two attempts can share

@@ -10,7 +10,7 @@ import { SheafError } from "../core/errors.js";
 import { checkInputFile, checkJobConfig, checkSplit } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { AllowedRoots } from "../core/security/roots.js";
-import { artifactPath, objectOutputScratch } from "../core/storage.js";
+import { absoluteLocation, artifactPath, objectOutputScratch } from "../core/storage.js";
 import { isObjectUrl } from "../core/store/location.js";
 import type { JobPlan } from "./plan.js";
 import type { Redis } from "ioredis";
@@ -37,7 +37,7 @@ export async function admitRecord(redis: Redis, keys: Keys, signer: Signer | und
 
 export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void {
   checkMessage(Schemas.job, spec, "job record");
-  if (resolve(spec.artifact) !== artifactPath(resolve(spec.workdir), artifactHash(spec.artifact))) {
+  if (absoluteLocation(spec.artifact) !== artifactPath(absoluteLocation(spec.workdir), artifactHash(spec.artifact))) {
     throw new SheafError("PATH_NOT_ALLOWED", `job ${spec.name}: artifact ${spec.artifact} is not in the workdir's artifacts/`);
   }
   roots.check(spec.workdir, `job ${spec.name}: workdir`);
@@ -52,7 +52,7 @@ export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void 
 export function checkPlan(data: unknown, spec: Pick<JobSubmission, "id" | "workdir" | "output">, roots: AllowedRoots): JobPlan {
   const plan = checkMessage(Schemas.plan, data, `plan of job ${spec.id}`);
   const c = plan.config;
-  const output = isObjectUrl(spec.output) ? c.objectOutput : c.output;
+  const output = c.objectOutput ?? c.output;
   if (c.jobId !== spec.id || c.workdir !== spec.workdir || output !== spec.output || (c.objectOutput !== undefined && c.output !== objectOutputScratch(c.scratch))) {
     throw new SheafError("BAD_MESSAGE", `plan of job ${spec.id} does not match its job record`);
   }

@@ -29,7 +29,8 @@ import { MemoryJobStore, type JobStore } from "./job-store.js";
 import type { JobPlan } from "./plan.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Interrupted } from "../core/interrupted.js";
-import { removeTree } from "./remove-tree.js";
+import { removeScratch } from "./remove-tree.js";
+import { isObjectUrl } from "../core/store/location.js";
 import { stragglers } from "./speculation.js";
 import { plural } from "../core/show.js";
 
@@ -143,8 +144,10 @@ export class JobDriver {
       // Attempts create their folders only below these (mkdirBelow), so that none can outlive the
       // job's end; made again on resume, in case a leader died between removing them and the job's end.
       await this.guard("create the job's folders");
-      await mkdir(this.plan.config.scratch, { recursive: true });
-      await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
+      if (!isObjectUrl(this.plan.config.scratch)) {
+        await mkdir(this.plan.config.scratch, { recursive: true });
+        await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
+      }
       const stored = await this.store.load();
       // Read back from a store a job commit will act on: each result must name files where its task writes.
       for (const r of stored.values()) checkResult(this.plan.config, r);
@@ -158,7 +161,8 @@ export class JobDriver {
       if (this.plan.reduces > 0) {
         this.progress.stage = "reduce";
         this.emitProgress();
-        await this.runStage(Array.from({ length: this.plan.reduces }, (_, p) => this.reduceTask(p)));
+        const inputs = await this.reduceInputs();
+        await this.runStage(Array.from({ length: this.plan.reduces }, (_, p) => this.reduceTask(p, inputs)));
       }
       this.progress.stage = "commit";
       this.emitProgress();
@@ -176,7 +180,7 @@ export class JobDriver {
       // A stale leader must not remove it: the next leader's attempts use it.
       if (!this.interrupted) {
         await this.guard("remove the scratch folder")
-          .then(() => removeTree(this.plan.config.scratch))
+          .then(() => removeScratch(this.plan.config.scratch))
           .catch(() => {});
       }
     }
@@ -202,24 +206,24 @@ export class JobDriver {
   };
 
   /** The reduce task of partition p, reading the currently committed output of every map task. */
-  private reduceTask(p: number): ReduceTask {
-    return { kind: "reduce", job: this.plan.config, taskId: taskId("reduce", p), index: p, attempt: 0, inputs: this.reduceInputs() };
+  private reduceTask(p: number, inputs: ReduceInputs): ReduceTask {
+    return { kind: "reduce", job: this.plan.config, taskId: taskId("reduce", p), index: p, attempt: 0, inputs };
   }
 
   /**
    * The list of committed map outputs, written to the scratch space once per change (a map task
    * re-run changes it), and again if it went missing.
    */
-  private reduceInputs(): ReduceInputs {
+  private async reduceInputs(): Promise<ReduceInputs> {
     const cached = this.inputsList;
-    if (cached && cached.generation === this.mapGeneration && existsSync(cached.ref.path)) return cached.ref;
+    if (cached && cached.generation === this.mapGeneration && (isObjectUrl(cached.ref.path) || existsSync(cached.ref.path))) return cached.ref;
     // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
     const refs = this.plan.maps.flatMap((m) => {
       const out = this.committed.get(m.taskId)?.mapOutput;
       return out ? [{ producer: m.taskId, path: out.path, indexCrc: out.indexCrc, ...(out.url ? { url: out.url } : {}) }] : [];
     });
     // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
-    const ref = writeReduceInputs(this.plan.config.scratch, refs);
+    const ref = await writeReduceInputs(this.plan.config.scratch, refs);
     this.inputsList = { generation: this.mapGeneration, ref };
     return ref;
   }
@@ -286,13 +290,8 @@ export class JobDriver {
       // A reduce backup first writes its inputs list into the job's scratch folder, which may be
       // gone (a newer leader ended the job while this one was paused) or full. Nothing may throw out
       // of this timer (it would end the process): no backup then; the task's own attempt goes on.
-      let backup: Task;
-      try {
-        backup = task.kind === "reduce" ? this.reduceTask(task.index) : task;
-      } catch {
-        return;
-      }
-      void this.attempt(backup, true).catch(() => {});
+      const backup = task.kind === "reduce" ? this.reduceInputs().then((inputs) => this.reduceTask(task.index, inputs)) : Promise.resolve(task);
+      void backup.then((t) => this.attempt(t, true)).catch(() => {});
     }
   }
 
@@ -305,7 +304,7 @@ export class JobDriver {
       // A reduce task reads every map output: wait while one is being re-run.
       while (template.kind === "reduce" && this.regenerating.size > 0) await Promise.allSettled(this.regenerating.values());
       if (signal.aborted || this.committed.has(template.taskId)) return;
-      const task = template.kind === "reduce" ? this.reduceTask(template.index) : template;
+      const task = template.kind === "reduce" ? this.reduceTask(template.index, await this.reduceInputs()) : template;
       const outcome = await this.attempt(task, false).catch(() => undefined);
       if (!outcome || signal.aborted) return;
       if (outcome.ok || this.committed.has(template.taskId)) {

@@ -6,10 +6,18 @@
  */
 import { opendir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { isObjectUrl } from "../core/store/location.js";
+import { deleteObjects, listObjects } from "../core/store/s3.js";
 
 const AT_ONCE = 16;
 /** Retried, as stopped attempts may still be writing. */
 const RM = { recursive: true, force: true, maxRetries: 5, retryDelay: 100 } as const;
+
+/** A job's scratch space: a folder, or in a store workdir the objects below its prefix. */
+export async function removeScratch(scratch: string): Promise<void> {
+  if (isObjectUrl(scratch)) await deleteObjects((await listObjects(`${scratch}/`)).map((o) => o.path));
+  else await removeTree(scratch);
+}
 
 export async function removeTree(dir: string): Promise<void> {
   let entries;

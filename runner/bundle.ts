@@ -9,6 +9,9 @@ import { fileURLToPath } from "node:url";
 import { build, type Message } from "esbuild";
 import { SheafError } from "../core/errors.js";
 import { artifactPath, artifactsDir } from "../core/storage.js";
+import { isObjectUrl } from "../core/store/location.js";
+import { localWorkdir } from "../core/store/local-workdir.js";
+import { putObject } from "../core/store/s3.js";
 
 const PUBLIC_API = fileURLToPath(new URL("../core/api/index.js", import.meta.url));
 
@@ -17,7 +20,10 @@ const BANNER = 'import { createRequire as __sheafCreateRequire } from "node:modu
 
 export interface Artifact {
   sha256: string;
+  /** As every process names it: `<workdir>/artifacts/<sha256>.mjs`, a path or an object store URL. */
   path: string;
+  /** The file on this host (in a store workdir, this host's copy). */
+  local: string;
 }
 
 /** `file:line:column: text`; esbuild counts columns in bytes, editors and Node in characters. */
@@ -60,6 +66,16 @@ export async function bundleJob(jobFile: string, workdir: string): Promise<Artif
     throw new SheafError("BAD_JOB_MODULE", `job file ${jobFile} does not build: ${detail}`);
   }
   const sha256 = createHash("sha256").update(code).digest("hex");
+  const local = storeArtifact(code, sha256, localWorkdir(workdir));
+  if (!isObjectUrl(workdir)) return { sha256, path: local, local };
+  // Put again even when there: a fresh write is what spares it from the coordinator's collection.
+  const path = artifactPath(workdir, sha256);
+  await putObject(path, code);
+  return { sha256, path, local };
+}
+
+/** Writes the artifact into a folder workdir (or reuses the one there), returning its path. */
+function storeArtifact(code: string, sha256: string, workdir: string): string {
   const path = artifactPath(workdir, sha256);
   const write = () => {
     mkdirSync(artifactsDir(workdir), { recursive: true });
@@ -79,5 +95,5 @@ export async function bundleJob(jobFile: string, workdir: string): Promise<Artif
       write(); // collected in between
     }
   }
-  return { sha256, path };
+  return path;
 }

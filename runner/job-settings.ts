@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { listInputs } from "../core/inputs.js";
 import { isObjectUrl } from "../core/store/location.js";
-import { objectOutputScratch } from "../core/storage.js";
+import { absoluteLocation, objectOutputScratch } from "../core/storage.js";
 import type { AllowedRoots } from "../core/security/roots.js";
 import type { Job } from "../core/api/job.js";
 import { SheafError } from "../core/errors.js";
@@ -61,7 +61,7 @@ export const objectOutputOf = (settings: Pick<JobSettings, "output">): string | 
 /** Refuses, before anything is bundled or queued, a workdir, output or input file outside the allowed roots. */
 export async function confineSettings(roots: AllowedRoots, settings: Pick<JobSettings, "inputs" | "output" | "workdir">, cwd: string): Promise<void> {
   if (!roots.confined) return;
-  roots.check(resolve(settings.workdir), "workdir");
+  roots.check(absoluteLocation(settings.workdir), "workdir");
   if (settings.output !== undefined && !isObjectUrl(settings.output)) roots.check(resolve(settings.output), "output");
   // Each file as listed (a folder's symlinks included), resolved as the OS would follow it.
   for (const f of settings.inputs.length ? await listInputs(settings.inputs, cwd) : []) {

@@ -81,8 +81,8 @@ export function jobSettingsOf(o: unknown, caller: string): JobSettings & Pipelin
     throw new SheafError("BAD_OPTION", `${caller}: option ${field}: ${issue.message}`);
   }
   const x = parsed.output;
-  for (const input of typeof x.input === "string" ? [x.input] : (x.input ?? [])) checkLocation(input, `${caller}: input`, "read-write");
-  if (x.output !== undefined) checkLocation(x.output, `${caller}: output`, "read-write");
+  for (const input of typeof x.input === "string" ? [x.input] : (x.input ?? [])) checkLocation(input, `${caller}: input`);
+  if (x.output !== undefined) checkLocation(x.output, `${caller}: output`);
   const workdir = x.workdir ?? process.env.SHEAF_WORKDIR ?? ".sheaf";
   checkLocation(workdir, `${caller}: workdir`);
   return {

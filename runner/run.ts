@@ -19,7 +19,8 @@ import { processAlive, takeOutputWhenFree } from "../core/output-writer-lock.js"
 import { outputLock } from "../core/formats/registry.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId } from "../core/ids.js";
-import { jobScratchDir } from "../core/storage.js";
+import { absoluteLocation, jobScratchDir } from "../core/storage.js";
+import { localWorkdir } from "../core/store/local-workdir.js";
 import { ThreadPool } from "../worker/pool.js";
 import { bundleJob, type Artifact } from "./bundle.js";
 import { describeOutcome, pipelineSummary, type PipelineRunReport } from "./pipeline-summary.js";
@@ -44,13 +45,16 @@ export interface RunOptions extends JobSettings {
   from?: string;
 }
 
+/** An embedded run keeps everything on this host: a store workdir stands for this host's copy of it. */
+const embeddedWorkdir = (workdir: string): string => localWorkdir(absoluteLocation(workdir));
+
 /** Runs a job module, or every stage of a pipeline module, on one thread pool in this process. */
 export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport | PipelineRunReport> {
-  const workdir = resolve(options.workdir);
+  const workdir = embeddedWorkdir(options.workdir);
   const roots = AllowedRoots.from(options.allowRoots);
   await confineSettings(roots, options, process.cwd());
   const artifact = await bundleJob(jobFile, workdir);
-  const mod = await loadModule(artifact.path, jobFile);
+  const mod = await loadModule(artifact.local, jobFile);
   const pool = new ThreadPool({ threads: options.threads });
   try {
     if (isPipeline(mod)) return await runPipelineHere(mod, artifact, options, pool, signal);
@@ -72,7 +76,7 @@ async function runOnPool(
   signal: AbortSignal | undefined,
   stage?: { name: string; fingerprint: string; label: string },
 ): Promise<JobReport & { jobId: string }> {
-  const workdir = resolve(options.workdir);
+  const workdir = embeddedWorkdir(options.workdir);
   const jobId = newJobId(job.name);
   const scratch = jobScratchDir(workdir, jobId);
   const output = resolveOutput(job, options, scratch);

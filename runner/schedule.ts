@@ -4,6 +4,7 @@
  * time). Pause removes the job scheduler and keeps the spec; resume puts it back.
  */
 import { resolve } from "node:path";
+import { absoluteLocation } from "../core/storage.js";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { loadModule } from "../core/artifact.js";
@@ -70,10 +71,10 @@ export async function addSchedule(redis: Redis, keys: Keys, name: string, module
   const s = o.settings;
   // Templates ({date}) are expanded at each run: the workdir and the output's fixed part are checked now.
   const roots = AllowedRoots.from(s.allowRoots);
-  roots.check(resolve(s.workdir), "workdir");
+  roots.check(absoluteLocation(s.workdir), "workdir");
   if (s.output !== undefined) roots.check(resolve(s.output), "output");
   const settings: RunSettings = {
-    workdir: resolve(s.workdir), cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
+    workdir: absoluteLocation(s.workdir), cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
     taskTimeoutMs: s.taskTimeoutMs, checkpointBytes: s.checkpointBytes, speculative: s.speculative,
     ...(s.inputs.length ? { inputs: s.inputs } : {}), ...(s.output !== undefined ? { output: s.output } : {}),
   };
@@ -104,7 +105,7 @@ export async function updateSchedule(redis: Redis, keys: Keys, name: string, o: 
   // Paths stay relative to where the schedule was added; a module given now is found from here.
   const module = o.module !== undefined ? resolve(o.module) : old.module;
   const given = Object.fromEntries(Object.entries(o.settings).filter(([, v]) => v !== undefined));
-  const settings: RunSettings = { ...old.settings, ...given, ...(given.workdir ? { workdir: resolve(String(given.workdir)) } : {}), cwd: old.settings.cwd };
+  const settings: RunSettings = { ...old.settings, ...given, ...(given.workdir ? { workdir: absoluteLocation(String(given.workdir)) } : {}), cwd: old.settings.cwd };
   const spec = await resolveSpec(name, module, timing, o.overlap ?? old.overlap, settings, old.createdAt);
   await redis.hset(keys.schedule(name), "spec", JSON.stringify(signRecord(signerFromEnv(), "schedule", spec)));
   if (state === "active") await upsert(redis, keys, spec);
@@ -125,7 +126,7 @@ async function resolveSpec(name: string, module: string, timing: { cron?: string
   if (timing.tz !== undefined && timing.everyMs !== undefined) throw new SheafError("BAD_SCHEDULE", "--tz applies to --cron schedules only");
   validateSchedule(when(timing));
   const artifact = await bundleJob(resolve(settings.cwd, module), settings.workdir);
-  const mod = await loadModule(artifact.path, module);
+  const mod = await loadModule(artifact.local, module);
   makeRunSubmission(mod, artifact, settings, { id: newRunId(name), at: new Date(), tz: timing.tz });
   return {
     name, module, artifact: artifact.path, artifactSha: artifact.sha256,

@@ -22,17 +22,17 @@ import { describeOutcome, pipelineSummary } from "./pipeline-summary.js";
 import { confineSettings, objectOutputOf, refusePipelineFlags, resolveOutput, type JobSettings } from "./job-settings.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
-import { jobScratchDir } from "../core/storage.js";
+import { absoluteLocation, jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
 export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings & PipelineSettings): Promise<JobId | string> {
   const cwd = process.cwd();
-  const workdir = resolve(o.workdir);
+  const workdir = absoluteLocation(o.workdir);
   await confineSettings(AllowedRoots.from(o.allowRoots), o, cwd);
   const artifact = await bundleJob(jobFile, workdir);
-  const mod = await loadModule(artifact.path, jobFile);
+  const mod = await loadModule(artifact.local, jobFile);
   if (isPipeline(mod)) return submitPipeline(redis, keys, mod, artifact, o);
   const job = mod;
   refusePipelineFlags(job, o);
@@ -93,7 +93,7 @@ export interface PipelineSettings {
 export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipeline, artifact: Artifact, o: JobSettings & PipelineSettings): Promise<string> {
   if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(o.at);
-  const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, only: o.only, from: o.from, schedule: o.schedule });
+  const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: absoluteLocation(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, only: o.only, from: o.from, schedule: o.schedule });
   selectStages(spec.pipeline, spec.stages, o); // an unknown --only or --from stage, refused before it is queued
   const twin = await runningTwin(redis, keys, spec);
   if (twin) throw new SheafError("RUN_EXISTS", `pipeline ${spec.pipeline} is already running for ${spec.at} as run ${twin}: wait for it (sheaf status ${twin}) or cancel it`);

@@ -10,6 +10,7 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SheafError } from "../core/errors.js";
+import { isObjectUrl } from "../core/store/location.js";
 import { isMapOutputUrl, shuffleKey } from "../core/shuffle/remote.js";
 import { toFailure } from "../core/task-failure.js";
 import type { ReduceTask, Task, TaskOutcome } from "../core/tasks.js";
@@ -28,11 +29,35 @@ export interface ShuffleOptions {
 }
 
 export class LocalShuffleService {
-  constructor(readonly key: Buffer, readonly local?: LocalShuffle, private readonly server?: ShuffleServer) {}
+  private starting: Promise<void> | undefined;
 
-  /** A map task as its thread gets it: told where to keep its output, and how it is served. */
-  forThread(task: Task): Task {
-    return this.local && task.kind === "map" ? ({ ...task, local: this.local } as LocalTask<Task>) : task;
+  constructor(
+    readonly key: Buffer,
+    private served?: LocalShuffle,
+    private server?: ShuffleServer,
+    /** How to serve when first needed, for a worker started without --local-dir. */
+    private readonly lazily?: { options: ShuffleOptions; log: (m: string) => void },
+  ) {}
+
+  /** Where this worker keeps and serves map outputs, once it does. */
+  get local(): LocalShuffle | undefined {
+    return this.served;
+  }
+
+  /**
+   * A map task as its thread gets it: told where to keep its output, and how it is served. A job
+   * whose workdir is an object store shares no folder between hosts: its map outputs are always
+   * served, from the OS temp folder when this worker was given no --local-dir.
+   */
+  async forThread(task: Task): Promise<Task> {
+    if (task.kind !== "map") return task;
+    if (!this.local && this.lazily && isObjectUrl(task.job.workdir)) await (this.starting ??= this.serveLocally(this.lazily));
+    return this.local ? ({ ...task, local: this.local } as LocalTask<Task>) : task;
+  }
+
+  private async serveLocally({ options, log }: { options: ShuffleOptions; log: (m: string) => void }): Promise<void> {
+    const started = await serve({ ...options, localDir: options.localDir ?? join(tmpdir(), "sheaf-local") }, this.key, log);
+    [this.served, this.server] = [started.local, started.server];
   }
 
   jobEnded(jobId: string): void {
@@ -40,6 +65,7 @@ export class LocalShuffleService {
   }
 
   async close(): Promise<void> {
+    await this.starting?.catch(() => {});
     await this.server?.close();
   }
 }
@@ -51,9 +77,14 @@ export class LocalShuffleService {
  */
 export async function startShuffle(o: ShuffleOptions | undefined, log: (m: string) => void, env = process.env): Promise<LocalShuffleService | undefined> {
   const secret = env.SHEAF_SECRET;
-  if (o?.localDir === undefined) return secret ? new LocalShuffleService(shuffleKey(secret)) : undefined;
+  if (o?.localDir === undefined) return secret ? new LocalShuffleService(shuffleKey(secret), undefined, undefined, o && { options: o, log }) : undefined;
   if (!secret) throw new SheafError("BAD_OPTION", "--local-dir needs SHEAF_SECRET: map outputs are served only to requests carrying a token derived from it");
   const key = shuffleKey(secret);
+  const { local, server } = await serve({ ...o, localDir: o.localDir }, key, log);
+  return new LocalShuffleService(key, local, server);
+}
+
+async function serve(o: ShuffleOptions & { localDir: string }, key: Buffer, log: (m: string) => void): Promise<{ local: LocalShuffle; server: ShuffleServer }> {
   const removed = sweepLocalDir(o.localDir);
   if (removed) log(`removed ${removed} job folder(s) older than a day from ${o.localDir}`);
   const server = new ShuffleServer(o.localDir, key);
@@ -61,7 +92,7 @@ export async function startShuffle(o: ShuffleOptions | undefined, log: (m: strin
   const host = o.advertise.includes(":") ? `[${o.advertise}]` : o.advertise;
   const local = { dir: o.localDir, base: `http://${host}:${port}` };
   log(`serving map outputs from ${o.localDir} at ${local.base}`);
-  return new LocalShuffleService(key, local, server);
+  return { local, server };
 }
 
 /** What a reduce task runs with: its fetched segments (or the failure that fetching them was), and their cleanup. */

@@ -28,6 +28,9 @@ import { evalshaOnly } from "./evalsha-only.js";
 import { decodeEvent } from "../core/cluster/state/events.js";
 import { plural } from "../core/show.js";
 import { fetchReduceInputs, startShuffle, type Fetched, type LocalShuffleService, type ShuffleOptions } from "./local-shuffle.js";
+import { storeJobEnded, storeTaskOnThisHost, sweepStoreScratch } from "./store-workdir.js";
+import { toFailure } from "../core/task-failure.js";
+import { SheafError } from "../core/errors.js";
 
 /** Queue jobs taken per thread while the coordinator sends batches (short tasks). */
 const PREFETCH_PER_THREAD = 8;
@@ -83,6 +86,8 @@ export class QueueWorker {
     const { redisUrl, threads } = this.options;
     // Before anything else: a worker that cannot authenticate what it would serve refuses to start.
     this.shuffle = await startShuffle(this.options.shuffle, this.log);
+    const swept = sweepStoreScratch();
+    if (swept) this.log(`removed ${swept} scratch folder(s) of store-workdir jobs older than a day`);
     const signer = "signer" in this.options ? this.options.signer : signerFromEnv();
     if (!signer) this.log(OPEN_CLUSTER_WARNING);
     if (signer instanceof KeySigner && (signer.canSign("job") || signer.canSign("task"))) {
@@ -100,6 +105,7 @@ export class QueueWorker {
       if (kind === "cancel" || kind === "finished") {
         this.admission.ended(id);
         this.shuffle?.jobEnded(id);
+        storeJobEnded(id);
       }
       if (kind === "cancel") {
         this.ended.add(id);
@@ -192,7 +198,13 @@ export class QueueWorker {
     set.add(abort);
     let outcomes: TaskOutcome[] | undefined;
     try {
-      outcomes = await this.pool.runBatch(tasks.map((t) => this.shuffle?.forThread(t) ?? t), abort.signal);
+      let ready: Task[];
+      try {
+        ready = await Promise.all(tasks.map((t) => this.prepare(t)));
+      } catch (err) {
+        return tasks.map((t) => ({ ok: false, failure: toFailure(err, t) }));
+      }
+      outcomes = await this.pool.runBatch(ready, abort.signal);
     } catch (err) {
       if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
@@ -203,6 +215,19 @@ export class QueueWorker {
     if (!outcomes) return Promise.all(tasks.map((t) => this.runTask(Keys.taskJobId(t.job.jobId, t.taskId, t.runId), t)));
     await Promise.all(outcomes.map((o, i) => (o.ok ? undefined : this.failed(jobId, Keys.taskJobId(tasks[i]!.job.jobId, tasks[i]!.taskId, tasks[i]!.runId), o.failure))));
     return outcomes;
+  }
+
+  /**
+   * A task as its thread gets it: on this host (for a job whose workdir is an object store), and
+   * told where to keep a map output that other workers fetch.
+   */
+  private async prepare(task: Task): Promise<Task> {
+    const here = await storeTaskOnThisHost(task);
+    if (this.shuffle) return this.shuffle.forThread(here);
+    if (here !== task && here.kind === "map" && here.job.partitions > 0) {
+      throw new SheafError("BAD_OPTION", `job ${here.job.name}: its workdir ${here.job.workdir} is an object store, so map outputs stay on the workers' disks and are served to reducers; serving them needs SHEAF_SECRET, which this worker lacks`);
+    }
+    return here;
   }
 
   /** A failed attempt is counted in its job's record (and a bad artifact as a rejection). */
@@ -228,9 +253,15 @@ export class QueueWorker {
     this.byQueueId.set(queueId, abort);
     let fetched: Fetched | undefined;
     try {
+      let ready: Task;
+      try {
+        ready = await this.prepare(task);
+      } catch (err) {
+        return { ok: false, failure: toFailure(err, task) };
+      }
       // A reduce task's served inputs are fetched here, before it takes a thread.
-      fetched = task.kind === "reduce" ? await fetchReduceInputs(task, this.shuffle, abort.signal) : undefined;
-      const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? this.shuffle?.forThread(task) ?? task, abort.signal, undefined, parkLimitMs));
+      fetched = ready.kind === "reduce" ? await fetchReduceInputs(ready, this.shuffle, abort.signal) : undefined;
+      const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? ready, abort.signal, undefined, parkLimitMs));
       if (outcome.ok) return outcome;
       await this.failed(jobId, queueId, outcome.failure);
       return outcome;

@@ -38,8 +38,8 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     const params = { ...stage.params, ...run.params };
     const where = `pipeline ${pipeline.name}, stage ${stage.name}`;
     const ctx = { date, time, params };
-    if (stage.output !== undefined) checkLocation(expand(stage.output, ctx, where), `${where}: output`, "read-write");
-    for (const i of stage.inputs) checkLocation(expand(i, ctx, where), `${where}: input`, "read-write");
+    if (stage.output !== undefined) checkLocation(expand(stage.output, ctx, where), `${where}: output`);
+    for (const i of stage.inputs) checkLocation(expand(i, ctx, where), `${where}: input`);
     const output = stage.output === undefined ? undefined : absolute(expand(stage.output, ctx, where), run.cwd);
     outputs.set(stage.name, output);
     for (const i of stage.inputs) if (!outputs.has(i)) refuseMisspeltStage(i, expand(i, ctx, where), run.cwd, pipeline, where);

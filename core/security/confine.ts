@@ -8,7 +8,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, realpathSync } fr
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { readsFiles, writesFiles } from "../formats/registry.js";
 import { SheafError } from "../errors.js";
-import { jobScratchDir, outputTemporaryDir } from "../storage.js";
+import { absoluteLocation, jobScratchDir, outputTemporaryDir } from "../storage.js";
 import type { JobConfig, Task, TaskResult } from "../tasks.js";
 import type { Split } from "../splits.js";
 import { isInside, type AllowedRoots } from "./roots.js";
@@ -22,7 +22,10 @@ function refuse(what: string, path: string, where: string): never {
 
 /** `path` must be `dir` or lie under it, after `..` is resolved. */
 export function checkUnder(dir: string, path: string, what: string): void {
-  if (!isAbsolute(path) || !isInside(resolve(dir), resolve(path))) refuse(what, path, dir);
+  if (isObjectUrl(dir)) {
+    const rest = path.startsWith(`${dir.replace(/\/+$/, "")}/`) ? path.slice(dir.replace(/\/+$/, "").length + 1).split("/") : [];
+    if (rest.length === 0 || rest.some((s) => s === "" || s === "." || s === "..")) refuse(what, path, dir);
+  } else if (!isAbsolute(path) || !isInside(resolve(dir), resolve(path))) refuse(what, path, dir);
 }
 
 /**
@@ -61,7 +64,7 @@ export function openConfined(path: string, dir: string, root: string, what: stri
 /** The job's folders inside the roots, and its scratch where its id puts it. */
 export function checkJobConfig(job: JobConfig, roots: AllowedRoots): void {
   const label = `job ${job.name}`;
-  if (resolve(job.scratch) !== jobScratchDir(resolve(job.workdir), job.jobId)) refuse(`${label}: scratch folder`, job.scratch, `the workdir's jobs/${job.jobId}`);
+  if (absoluteLocation(job.scratch) !== jobScratchDir(absoluteLocation(job.workdir), job.jobId)) refuse(`${label}: scratch folder`, job.scratch, `the workdir's jobs/${job.jobId}`);
   roots.check(job.workdir, `${label}: workdir`);
   roots.check(job.output, `${label}: output`);
 }

@@ -24,6 +24,8 @@ const AbsPath = v.pipe(v.string(), v.check((s) => isAbsolute(s) && !s.includes("
 /** A map output served by the worker that wrote it (core/shuffle/remote.ts checks what it names). */
 const ShuffleUrl = v.pipe(v.string(), v.maxLength(2048), v.regex(/^http:\/\/[^\s\0]+$/, "must be an http:// URL"));
 const ObjectUrl = v.pipe(v.string(), v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\0]*)?$/, "must be an s3://bucket/prefix URL"));
+/** A folder or file, or (a workdir, its artifacts and scratch, an output) a place in an object store. */
+const Location = v.union([AbsPath, ObjectUrl]);
 const PathText = v.pipe(v.string(), v.check((s) => s !== "" && !s.includes("\0"), "must be a path"));
 const Id = v.pipe(v.string(), v.check((s: string) => isSafeId(s), "must be letters, digits, '.', '_' or '-'"));
 const JobIdSchema = v.pipe(Id, typed<JobId>());
@@ -43,15 +45,15 @@ const JobConfigSchema = v.object({
    * and check its hash before importing it.
    */
   artifact: Sha256,
-  /** Absolute path of the shared work directory (artifacts, intermediate files). */
-  workdir: AbsPath,
+  /** The work directory (artifacts, intermediate files): a shared folder's absolute path, or an object store prefix. */
+  workdir: Location,
   params: Params,
   /** The submitter's working directory: relative input paths are resolved against it. */
   cwd: AbsPath,
   /** Number of reduce partitions (0 for a map-only job). */
   partitions: Count,
-  /** Absolute path of the job's output folder (for a sink such as PostgreSQL: where attempts keep their scratch). */
-  output: AbsPath,
+  /** The job's output folder (for a sink, or an object output: `<scratch>/output`, where attempts keep their scratch). */
+  output: Location,
   /** An output in an object store (`s3://bucket/prefix`): `output` is then where attempts keep their parts before uploading them. */
   objectOutput: v.optional(ObjectUrl),
   /** The job's input and output formats, as its module declares them (checked here for their `format` only). */
@@ -59,8 +61,8 @@ const JobConfigSchema = v.object({
   /** For a pipeline stage: its name (the artifact's default export is the pipeline), and the fingerprint its output records. */
   stage: v.optional(Id),
   fingerprint: v.optional(v.string()),
-  /** Absolute path of the job's folder for intermediate files. */
-  scratch: AbsPath,
+  /** The job's folder for intermediate files (in a store workdir, its prefix there; each host keeps a local copy). */
+  scratch: Location,
   /**
    * `partitioner: "range"`: the sampled boundaries, key encodings (base64) in ascending order;
    * partition p holds the keys from boundary p-1 (inclusive) to boundary p (exclusive).
@@ -113,7 +115,7 @@ const SplitSchema = v.object({
  */
 export type Split = v.InferOutput<typeof SplitSchema>;
 
-const ReduceInputsSchema = v.object({ path: AbsPath, maps: Count, crc: Count });
+const ReduceInputsSchema = v.object({ path: Location, maps: Count, crc: Count });
 /** What a reduce task's message carries: where the list of map outputs is and how to check it. */
 export type ReduceInputs = v.InferOutput<typeof ReduceInputsSchema>;
 
@@ -262,8 +264,8 @@ export type JobPlan = Omit<v.InferOutput<typeof PlanSchema>, "maps"> & { maps: M
 /** What every job submission carries but a pipeline stage's job takes from its run. */
 const SubmissionSettings = {
   /** Absolute path of the bundled job in the shared workdir. */
-  artifact: AbsPath,
-  workdir: AbsPath,
+  artifact: Location,
+  workdir: Location,
   cwd: AbsPath,
   splitSize: Positive,
   sortBufferBytes: Positive,
@@ -316,7 +318,7 @@ export type ResolvedStage = v.InferOutput<typeof StageSchema>;
 const RunSubmissionSchema = v.object({
   id: Id,
   pipeline: Id,
-  artifact: AbsPath,
+  artifact: Location,
   artifactSha: Sha256,
   /** The logical time (ISO) and the zone its {date} and {time} are read in. */
   at: v.string(),
@@ -357,7 +359,7 @@ export type StageOutcome = v.InferOutput<typeof StageOutcomeSchema>;
 export type StageState = StageOutcome["state"];
 
 const RunSettingsSchema = v.object({
-  workdir: AbsPath,
+  workdir: Location,
   cwd: AbsPath,
   params: Params,
   /** `--partitions`: over every stage's job. */
@@ -379,7 +381,7 @@ const ScheduleSpecSchema = v.object({
   name: Id,
   /** The module as given to `schedule add`, and its bundled artifact. */
   module: v.string(),
-  artifact: AbsPath,
+  artifact: Location,
   artifactSha: Sha256,
   cron: v.optional(v.string()),
   everyMs: v.optional(Positive),

@@ -5,6 +5,7 @@
  */
 import { realpathSync } from "node:fs";
 import { delimiter, isAbsolute, resolve, sep } from "node:path";
+import { isObjectUrl } from "../store/location.js";
 import { SheafError } from "../errors.js";
 
 export class AllowedRoots {
@@ -31,7 +32,8 @@ export class AllowedRoots {
 
   /** Refuses a path that resolves (symlinks included) outside every root; `what` names it in the error. */
   check(path: string, what: string): void {
-    if (!this.confined) return;
+    // Roots bound the filesystem; an object is the store's credentials' to allow.
+    if (!this.confined || isObjectUrl(path)) return;
     const real = realPath(path);
     if (real === undefined || !this.roots.some((root) => isInside(root, real))) {
       throw new SheafError("PATH_NOT_ALLOWED", `${what} ${path} is outside the allowed roots (${this.roots.join(", ")})`);

@@ -4,19 +4,25 @@
  * the outputs themselves, so its size does not grow with the number of map tasks.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { SheafError } from "../errors.js";
+import { below } from "../storage.js";
+import { isObjectUrl } from "../store/location.js";
+import { putObject } from "../store/s3.js";
 
 export type { MapOutputRef, ReduceInputs } from "../security/messages.js";
 import type { MapOutputRef, ReduceInputs } from "../security/messages.js";
 
-/** Writes the list (content-addressed: the same list is written once) and returns its reference. */
-export function writeReduceInputs(scratch: string, refs: readonly MapOutputRef[]): ReduceInputs {
+/**
+ * Writes the list (content-addressed: the same list is written once) and returns its reference. In
+ * a store workdir it is an object, which each worker fetches into its copy of the workdir.
+ */
+export async function writeReduceInputs(scratch: string, refs: readonly MapOutputRef[]): Promise<ReduceInputs> {
   const body = Buffer.from(JSON.stringify(refs));
   const crc = crc32(body);
-  const path = join(scratch, `reduce-inputs-${refs.length}-${crc.toString(16).padStart(8, "0")}.json`);
-  if (!existsSync(path)) {
+  const path = below(scratch, `reduce-inputs-${refs.length}-${crc.toString(16).padStart(8, "0")}.json`);
+  if (isObjectUrl(path)) await putObject(path, body);
+  else if (!existsSync(path)) {
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, body);
     renameSync(tmp, path);

@@ -18,6 +18,8 @@ export interface ObjectInfo {
   size: number;
   /** The ETag: what a fingerprint compares, where a file has its mtime. */
   etag: string;
+  /** When it was last written (ms since the epoch), where the store says. */
+  modified?: number;
 }
 
 type Sdk = typeof import("@aws-sdk/client-s3");
@@ -49,7 +51,7 @@ export async function listObjects(url: string): Promise<ObjectInfo[]> {
   try {
     do {
       const page = await client.send(new s3.ListObjectsV2Command({ Bucket: bucket, Prefix: key, ContinuationToken: token }));
-      for (const o of page.Contents ?? []) out.push({ path: objectUrl(bucket, o.Key!), size: o.Size ?? 0, etag: o.ETag ?? "" });
+      for (const o of page.Contents ?? []) out.push({ path: objectUrl(bucket, o.Key!), size: o.Size ?? 0, etag: o.ETag ?? "", modified: o.LastModified?.getTime() });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   } catch (err) {
@@ -129,18 +131,21 @@ export async function readBytes(url: string, start: number, end: number): Promis
   return body ? readAll(body) : Buffer.alloc(0);
 }
 
-/** A small object's whole body as text (a manifest, a lock), in one GET; undefined when there is none. */
-export async function getObjectText(url: string): Promise<string | undefined> {
+/** A small object's whole body (an artifact, a list of map outputs), in one GET; undefined when there is none. */
+export async function getObject(url: string): Promise<Buffer | undefined> {
   const { bucket, key } = parseObjectUrl(url);
   const { s3, client } = await connect();
   try {
     const r = await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
-    return (await readAll(r.Body as Readable)).toString("utf8");
+    return await readAll(r.Body as Readable);
   } catch (err) {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
     throw storeError("cannot read", url, err);
   }
 }
+
+/** A small object's whole body as text (a manifest, a lock); undefined when there is none. */
+export const getObjectText = async (url: string): Promise<string | undefined> => (await getObject(url))?.toString("utf8");
 
 /** A server-side copy (objects up to 5 GiB, S3's limit for one CopyObject). */
 export async function copyObject(from: string, to: string): Promise<void> {

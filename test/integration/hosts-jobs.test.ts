@@ -1,16 +1,17 @@
 /**
- * Jobs on three hosts (network namespaces, test/integration/hosts.ts) whose inputs and outputs live
- * in the object store beside them: a coordinator on host0, a worker on host1 and one on host2, each
- * keeping its map outputs on its own private tmpfs (--local-dir) and serving them to reducers over
- * HTTP. Outputs an independent reader gets from the store (the manifest's parts) must equal
- * `sheaf run` over local files, also when a host is lost mid-shuffle. The workdir (job code, the
- * reduce input lists, checkpoints) is still one folder every host sees: the hosts see the root
- * filesystem.
+ * Jobs on three hosts (network namespaces, test/integration/hosts.ts) that share nothing but Redis
+ * and the object store beside them: inputs, outputs and the workdir (job code, the reduce tasks'
+ * lists of map outputs) are in the store. A coordinator on host0, a worker on host1 (map outputs on
+ * its tmpfs, --local-dir) and one on host2 (no --local-dir: its OS temp folder, on its tmpfs too),
+ * each serving its map outputs to reducers over HTTP. Outputs an independent reader gets from the
+ * store (the manifest's parts) must equal `sheaf run` over local files, also when a host is lost
+ * mid-shuffle or cut off. (The hosts do see the root filesystem: the job files the submitter
+ * bundles, and the tests' own marks, are read from there; nothing Sheaf writes is.)
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { FAULTY, freshDir, markers, until, writeCorpus } from "./fault-kit.js";
@@ -22,14 +23,16 @@ const skip = hostsUnavailable();
 const s = new Scratch("hosts-jobs");
 let net: Hosts;
 let files: string[] = [];
-const workdir = () => s.path("shared-wd");
+const workdir = () => `s3://${net.store!.bucket}/work`;
 const SECRET = "hosts-jobs-secret-0123456789abcdef";
 const env = () => ({ SHEAF_WORKDIR: workdir(), SHEAF_SECRET: SECRET });
-/** A worker with its map outputs on the host's own tmpfs, served to the others. */
-const worker = (h: Host) => h.sheaf(["worker", "--threads", "1", "--lock", "3000", "--local-dir", join(h.localDir, "shuffle")], env());
+/** A worker with its map outputs on the host's own tmpfs, served to the others (host1's in the folder it is given). */
+const worker = (h: Host) => h.sheaf(["worker", "--threads", "1", "--lock", "3000", ...(h === net.hosts[1] ? ["--local-dir", join(h.localDir, "shuffle")] : [])], env());
 
 /** The output as an independent reader gets it from the store: the parts its manifest lists. */
 const manifestParts = async (prefix: string): Promise<Buffer[]> => (await readOutput(net.store!, prefix)).parts;
+const listKeys = async (prefix: string): Promise<string[]> =>
+  ((await net.store!.client().send(new ListObjectsV2Command({ Bucket: net.store!.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!);
 function runLocally(args: string[]): void {
   const r = spawnSync(process.execPath, [CLI, "run", ...args, "--workdir", s.path("local-wd"), "-q"], { cwd: REPO, encoding: "utf8" });
   if (r.status !== 0) throw new Error(r.stderr);
@@ -71,6 +74,10 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
     const submit = net.hosts[0]!.sheaf(["submit", join(EXAMPLE_JOBS, "wordcount.ts"), "-i", `s3://${net.store!.bucket}/in/`, "-o", `s3://${net.store!.bucket}/wc/`, "--split-size", "64k", "--wait", "-q"], env());
     expect(await submit.exited, submit.output()).toBe(0);
     expect(await manifestParts("wc/")).toEqual(partFiles(local).map((p) => p.bytes));
+    // The job code went through the store; the job's scratch objects (its lists of map outputs) are gone.
+    const work = await listKeys("work/");
+    expect(work.filter((k) => /^work\/artifacts\/[0-9a-f]{64}\.mjs$/.test(k)).length).toBeGreaterThan(0);
+    expect(work.filter((k) => k.startsWith("work/jobs/"))).toEqual([]);
   }, 120_000);
 
   it("TeraSort: s3 in, s3 out, the parts (one total order) equal sheaf run's", async () => {

@@ -65,21 +65,26 @@ describe("refused before anything runs", () => {
     const cwd = s.fresh("url-cwd");
     mkdirSync(cwd);
     const cases: [string[], string][] = [
-      [["-i", input, "-o", "out", "--workdir", "s3://my-bucket/wd/"], "sheaf run: workdir s3://my-bucket/wd/: object storage (s3://) holds inputs and outputs, not yet the workdir; give a local or shared folder path"],
-      [["-i", "gs://b/in/*.txt", "-o", "out"], "sheaf run: input gs://b/in/*.txt: gs:// is not a storage Sheaf knows; give a local or shared folder path"],
-      [["-i", input, "-o", "out", "--workdir", "hdfs://nn/sheaf"], "sheaf run: workdir hdfs://nn/sheaf: hdfs:// is not a storage Sheaf knows; give a local or shared folder path"],
-      [["-i", `file://${input}`, "-o", "out"], `sheaf run: input file://${input}: give the path itself, not a file:// URL; give a local or shared folder path`],
+      [["-i", input, "-o", "out", "--workdir", "gs://my-bucket/wd/"], "sheaf run: workdir gs://my-bucket/wd/: gs:// is not a storage Sheaf knows; give a folder path or s3://bucket/prefix"],
+      [["-i", "gs://b/in/*.txt", "-o", "out"], "sheaf run: input gs://b/in/*.txt: gs:// is not a storage Sheaf knows; give a folder path or s3://bucket/prefix"],
+      [["-i", input, "-o", "out", "--workdir", "hdfs://nn/sheaf"], "sheaf run: workdir hdfs://nn/sheaf: hdfs:// is not a storage Sheaf knows; give a folder path or s3://bucket/prefix"],
+      [["-i", input, "-o", "http://example.com/out"], "sheaf run: output http://example.com/out: http:// is not a storage Sheaf knows; give a folder path or s3://bucket/prefix"],
+      [["-i", `file://${input}`, "-o", "out"], `sheaf run: input file://${input}: give the path itself, not a file:// URL; give a folder path or s3://bucket/prefix`],
     ];
     for (const [args, said] of cases) {
       const r = runCli(["run", WORDCOUNT, ...args], { cwd });
       expect(r.status, r.stderr).toBe(1);
       expect(oneLine(r.stderr)).toEqual([`sheaf: ${said}`]);
     }
-    const sub = await cluster.run(["submit", WORDCOUNT, "-i", input, "-o", s.path("out-url"), "--workdir", "s3://my-bucket/wd/"]);
+    const sub = await cluster.run(["submit", WORDCOUNT, "-i", input, "-o", s.path("out-url"), "--workdir", "gs://my-bucket/wd/"]);
     expect(sub.code).toBe(1);
-    expect(sub.output).toContain("sheaf: sheaf submit: workdir s3://my-bucket/wd/: object storage (s3://) holds inputs and outputs, not yet the workdir");
+    expect(sub.output).toContain("sheaf: sheaf submit: workdir gs://my-bucket/wd/: gs:// is not a storage Sheaf knows");
     expect(await cluster.client().zcard("sheaf:jobs")).toBe(0);
     // Nothing was made in the working folder: no `s3:` folder, no `out`, no `.sheaf`.
+    expect(readdirSync(cwd)).toEqual([]);
+    // An s3:// workdir is a store's: `sheaf run` keeps everything on its host (its local copy), never a folder named after the URL.
+    const ok = runCli(["run", WORDCOUNT, "-i", input, "-o", s.path("out-s3-workdir"), "--workdir", "s3://my-bucket/wd/", "-q"], { cwd });
+    expect(ok.status, ok.stderr).toBe(0);
     expect(readdirSync(cwd)).toEqual([]);
   });
 
