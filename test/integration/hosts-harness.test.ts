@@ -169,6 +169,13 @@ describe("object store (s3rver) through the AWS SDK", () => {
     await s3.send(new S3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
     expect((await s3.send(new S3.HeadObjectCommand({ Bucket, Key }))).ContentLength).toBe(5 * 1024 * 1024 + 4);
 
+    // A copy, its source encoded as the engine encodes it (each segment by encodeURIComponent).
+    const src = "tmp/date=2026-11-28/a b,c:d@e%f.txt";
+    await s3.send(new S3.PutObjectCommand({ Bucket, Key: src, Body: "copied" }));
+    await s3.send(new S3.CopyObjectCommand({ Bucket, Key: "copy.txt", CopySource: `${Bucket}/${src.split("/").map(encodeURIComponent).join("/")}` }));
+    expect(await (await s3.send(new S3.GetObjectCommand({ Bucket, Key: "copy.txt" }))).Body!.transformToString()).toBe("copied");
+    await s3.send(new S3.DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: src }, { Key: "copy.txt" }] } }));
+
     await s3.send(new S3.PutObjectCommand({ Bucket, Key: "in/b.txt", Body: "b" }));
     const top = await s3.send(new S3.ListObjectsV2Command({ Bucket, Delimiter: "/" }));
     expect(top.CommonPrefixes?.map((p) => p.Prefix)).toEqual(["in/", "out/"]);
