@@ -6,7 +6,8 @@
  * and not the root namespace sees; the same path on every host, as on real machines. Each host has
  * its own hostname, and /etc/hosts names every host. Redis and s3rver run in the root namespace,
  * bound to the bridge address; so does a relay to a database that listens on loopback only (the
- * `database` option).
+ * `database` option). Every host knows the others' link addresses for good (static neighbour
+ * entries), so a host cut off never answers: no ARP failure tells its peers it is gone.
  *
  * Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN): `hostsUnavailable()` says why not, for skipIf.
  * Every process started here gets PDEATHSIG KILL (setpriv), so a crashed test leaves no process;
@@ -193,7 +194,10 @@ export class Host {
     await Promise.all([...this.procs.map((p) => p.exited), this.anchor && this.anchor.exitCode === null && this.anchor.signalCode === null ? once(this.anchor, "exit") : undefined]);
   }
 
-  /** Pulls the cable: the link goes down, open connections hang (no reset), as on a partition. */
+  /**
+   * Pulls the cable: the link goes down; open connections hang (no reset) and new ones are never
+   * answered (not even refused), as on a partition.
+   */
   cut(): void {
     sh("ip", "link", "set", this.link, "down");
   }
@@ -258,6 +262,12 @@ export class Hosts {
         sh("ip", "-n", ns, "addr", "add", `${prefix}${11 + i}/24`, "dev", "eth0");
         sh("ip", "-n", ns, "link", "set", "eth0", "up");
         sh("ip", "-n", ns, "link", "set", "lo", "up");
+      }
+      const macs = net.hosts.map((h) => (JSON.parse(sh("ip", "-n", h.ns, "-j", "link", "show", "eth0")) as { address: string }[])[0]!.address);
+      for (const h of net.hosts) {
+        for (const [j, peer] of net.hosts.entries()) {
+          if (peer !== h) sh("ip", "-n", h.ns, "neigh", "replace", peer.address, "lladdr", macs[j]!, "dev", "eth0", "nud", "permanent");
+        }
       }
       await Promise.all(net.hosts.map((h) => h.start()));
       const redis = await startRedisServer(net.bridgeAddress, await freePort(), ["--save", "", "--appendonly", "no", "--protected-mode", "no"], true);
