@@ -8,6 +8,11 @@
  * socket chunk). A failed fetch (refused, reset, timed out, a bad status, a short body, a bad CRC)
  * is tried again after 200 ms, 800 ms and 2 s; then the map output is reported lost, as a corrupt
  * one on a shared disk is, and the driver re-runs the map task that wrote it.
+ *
+ * Two timeouts: connecting (CONNECT_MS), then receiving (IDLE_MS). A host cut off never answers a
+ * connection, where a live one answers at once however busy its worker is (its kernel completes the
+ * handshake; the server need not have accepted yet): so a short connect timeout gives up on a lost
+ * host early, while a slow transfer from a live one still has the whole idle timeout.
  */
 import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
 import { request } from "node:http";
@@ -28,6 +33,8 @@ class Unreachable extends SheafError {}
 export const FETCH_BACKOFF_MS = [200, 800, 2000];
 /** A fetch that receives nothing for this long has failed. */
 const IDLE_MS = 20_000;
+/** A connection not made within this long has failed: time for the first SYN and two resends (at 1 s and 3 s). */
+const CONNECT_MS = 5_000;
 /** Map outputs fetched at once by one reduce task. */
 const PARALLEL = 4;
 /** A host that refused every try is tried once, not four times, for this long: its other outputs are lost too. */
@@ -43,7 +50,10 @@ export interface FetchOptions {
   partition: number;
   partitions: number;
   signal?: AbortSignal;
+  /** @defaultValue FETCH_BACKOFF_MS */
   backoffMs?: readonly number[];
+  /** @defaultValue CONNECT_MS */
+  connectMs?: number;
 }
 
 /** This partition's segment of each served map output in `refs`, as local files, by producer. */
@@ -129,9 +139,11 @@ function get(url: string, o: FetchOptions, range?: { start: number; length: numb
   return new Promise<Got>((resolve, reject) => {
     let settled = false;
     let file: WriteStream | undefined;
+    let connecting: NodeJS.Timeout | undefined;
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
+      clearTimeout(connecting);
       req.destroy();
       file?.destroy();
       reject(err);
@@ -177,6 +189,12 @@ function get(url: string, o: FetchOptions, range?: { start: number; length: numb
         if (file) file.end(done);
         else done();
       });
+    });
+    req.on("socket", (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection
+      const ms = o.connectMs ?? CONNECT_MS;
+      connecting = setTimeout(() => fail(new Unreachable("MAP_OUTPUT_LOST", `no answer from ${u.host} within ${ms} ms`, true)), ms);
+      socket.once("connect", () => clearTimeout(connecting));
     });
     req.on("timeout", () => fail(new Unreachable("MAP_OUTPUT_LOST", `no data from ${u.host} for ${IDLE_MS} ms`, true)));
     req.on("error", fail);

@@ -80,8 +80,8 @@ describe.skipIf(unavailable)(unavailable ? `hosts harness: ${unavailable}` : "ho
     expect(await finished(a.spawn(process.execPath, ["-e", "console.log(require('node:os').tmpdir())"]))).toBe(join(a.localDir, "tmp"));
   });
 
-  it("cut() takes a host off the network until heal()", async () => {
-    const [a] = net.hosts as [Hosts["hosts"][0]];
+  it("cut() takes a host off the network until heal(); its peers' connections are never answered", async () => {
+    const [a, b] = net.hosts as [Hosts["hosts"][0], Hosts["hosts"][0]];
     const server = a.spawn(process.execPath, ["-e", "require('node:net').createServer((s) => s.end('hi from ' + require('node:os').hostname())).listen(7000, () => console.log('listening'))"]);
     await expect.poll(() => server.output(), { timeout: 5_000 }).toContain("listening");
     expect(await greeting(a.address, 7000)).toBe("hi from host0");
@@ -89,6 +89,9 @@ describe.skipIf(unavailable)(unavailable ? `hosts harness: ${unavailable}` : "ho
 
     a.cut();
     expect(await greeting(a.address, 7000)).toBe("unreachable");
+    // Not refused, and not EHOSTUNREACH once ARP gives up (about 3 s): a peer's SYN goes unanswered.
+    const peer = `const s = require("node:net").connect(7000, "${a.address}"); s.on("connect", () => console.log("connected")); s.on("error", (e) => console.log(e.code)); setTimeout(() => (console.log("no answer"), process.exit()), 4000);`;
+    expect(await finished(b.spawn(process.execPath, ["-e", peer]))).toBe("no answer");
     expect(await a.spawn("timeout", redisPing).exited).toBe(124); // and Redis is out of its reach
 
     a.heal();
@@ -168,6 +171,13 @@ describe("object store (s3rver) through the AWS SDK", () => {
     }
     await s3.send(new S3.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
     expect((await s3.send(new S3.HeadObjectCommand({ Bucket, Key }))).ContentLength).toBe(5 * 1024 * 1024 + 4);
+
+    // A copy, its source encoded as the engine encodes it (each segment by encodeURIComponent).
+    const src = "tmp/date=2026-11-28/a b,c:d@e%f.txt";
+    await s3.send(new S3.PutObjectCommand({ Bucket, Key: src, Body: "copied" }));
+    await s3.send(new S3.CopyObjectCommand({ Bucket, Key: "copy.txt", CopySource: `${Bucket}/${src.split("/").map(encodeURIComponent).join("/")}` }));
+    expect(await (await s3.send(new S3.GetObjectCommand({ Bucket, Key: "copy.txt" }))).Body!.transformToString()).toBe("copied");
+    await s3.send(new S3.DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: src }, { Key: "copy.txt" }] } }));
 
     await s3.send(new S3.PutObjectCommand({ Bucket, Key: "in/b.txt", Body: "b" }));
     const top = await s3.send(new S3.ListObjectsV2Command({ Bucket, Delimiter: "/" }));

@@ -5,7 +5,9 @@
  * one mount namespace, held by an "anchor" process, where `localDir` is a tmpfs that no other host
  * and not the root namespace sees; the same path on every host, as on real machines. Each host has
  * its own hostname, and /etc/hosts names every host. Redis and s3rver run in the root namespace,
- * bound to the bridge address.
+ * bound to the bridge address; so does a relay to a database that listens on loopback only (the
+ * `database` option). Every host knows the others' link addresses for good (static neighbour
+ * entries), so a host cut off never answers: no ARP failure tells its peers it is gone.
  *
  * Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN): `hostsUnavailable()` says why not, for skipIf.
  * Every process started here gets PDEATHSIG KILL (setpriv), so a crashed test leaves no process;
@@ -103,6 +105,26 @@ let created = 0;
 export interface HostsOptions {
   /** tmpfs size of each host's local dir (only what is written counts against memory). */
   localDirSize?: string;
+  /**
+   * A database URL the root namespace reaches (PostgreSQL on 127.0.0.1:5432, say) for the hosts to
+   * reach too: a TCP relay on the bridge address forwards to its host and port, and every host gets
+   * `DATABASE_URL`, this URL with the relay's address (`Hosts.databaseUrl`). @defaultValue none
+   */
+  database?: string;
+}
+
+const RELAY = join(REPO, "test/integration/tcp-relay.mjs");
+
+/** Starts tcp-relay.mjs on `address` (a free port) to `target`'s host and port; resolves with its port. */
+async function startRelay(address: string, target: URL): Promise<{ proc: ChildProcess; port: number }> {
+  const port = target.port || "5432";
+  // Its stdin is a pipe: the relay ends when the test process does.
+  const proc = spawn(process.execPath, [RELAY, address, target.hostname.replace(/^\[|\]$/g, ""), port], { stdio: ["pipe", "pipe", "pipe"] });
+  let err = "";
+  proc.stderr!.on("data", (d) => (err += d));
+  const line = await Promise.race([once(createInterface({ input: proc.stdout! }), "line").then(([l]) => l as string), once(proc, "exit").then(() => undefined)]);
+  if (line === undefined) throw new Error(`tcp relay to ${target.host} did not start: ${err.trim()}`);
+  return { proc, port: (JSON.parse(line) as { port: number }).port };
 }
 
 export class Host {
@@ -172,7 +194,10 @@ export class Host {
     await Promise.all([...this.procs.map((p) => p.exited), this.anchor && this.anchor.exitCode === null && this.anchor.signalCode === null ? once(this.anchor, "exit") : undefined]);
   }
 
-  /** Pulls the cable: the link goes down, open connections hang (no reset), as on a partition. */
+  /**
+   * Pulls the cable: the link goes down; open connections hang (no reset) and new ones are never
+   * answered (not even refused), as on a partition.
+   */
   cut(): void {
     sh("ip", "link", "set", this.link, "down");
   }
@@ -188,9 +213,12 @@ export class Hosts {
   bridgeAddress = "";
   redisUrl = "";
   store: ObjectStore | undefined;
-  /** SHEAF_REDIS_URL and the store's AWS variables, for every process on a host. */
+  /** With the `database` option: that URL through the relay, as the hosts reach it. */
+  databaseUrl = "";
+  /** SHEAF_REDIS_URL, the store's AWS variables and DATABASE_URL (with `database`), for every process on a host. */
   env: Record<string, string> = {};
   private redis: ChildProcess | undefined;
+  private relay: ChildProcess | undefined;
   private destroyed = false;
   private readonly onExit = () => this.removeNetwork();
 
@@ -235,12 +263,27 @@ export class Hosts {
         sh("ip", "-n", ns, "link", "set", "eth0", "up");
         sh("ip", "-n", ns, "link", "set", "lo", "up");
       }
+      const macs = net.hosts.map((h) => (JSON.parse(sh("ip", "-n", h.ns, "-j", "link", "show", "eth0")) as { address: string }[])[0]!.address);
+      for (const h of net.hosts) {
+        for (const [j, peer] of net.hosts.entries()) {
+          if (peer !== h) sh("ip", "-n", h.ns, "neigh", "replace", peer.address, "lladdr", macs[j]!, "dev", "eth0", "nud", "permanent");
+        }
+      }
       await Promise.all(net.hosts.map((h) => h.start()));
       const redis = await startRedisServer(net.bridgeAddress, await freePort(), ["--save", "", "--appendonly", "no", "--protected-mode", "no"], true);
       net.redis = redis.proc;
       net.redisUrl = redis.url;
       net.store = await startObjectStore(join(net.root, "s3"), { address: net.bridgeAddress });
       net.env = { SHEAF_REDIS_URL: net.redisUrl, ...net.store.env };
+      if (options.database) {
+        const url = new URL(options.database);
+        const relay = await startRelay(net.bridgeAddress, url);
+        net.relay = relay.proc;
+        url.hostname = net.bridgeAddress;
+        url.port = String(relay.port);
+        net.databaseUrl = url.href;
+        net.env.DATABASE_URL = net.databaseUrl;
+      }
       return net;
     } catch (err) {
       await net.destroy();
@@ -250,7 +293,8 @@ export class Hosts {
 
   /**
    * Ends everything: SIGTERM to what spawn() started (SIGKILL after 5 s), then every process left on
-   * a host, Redis, the store, the namespaces, links, bridge, /etc/netns entries and the scratch folder.
+   * a host, Redis, the store, the relay, the namespaces, links, bridge, /etc/netns entries and the
+   * scratch folder.
    */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
@@ -259,9 +303,10 @@ export class Hosts {
     for (const p of procs) p.child.kill("SIGTERM");
     await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, 5_000))]);
     await Promise.all(this.hosts.map((h) => h.kill()));
-    if (this.redis && this.redis.exitCode === null && this.redis.signalCode === null) {
-      this.redis.kill("SIGKILL");
-      await once(this.redis, "exit");
+    for (const p of [this.redis, this.relay]) {
+      if (!p || p.exitCode !== null || p.signalCode !== null) continue;
+      p.kill("SIGKILL");
+      await once(p, "exit");
     }
     await this.store?.stop();
     this.removeNetwork();

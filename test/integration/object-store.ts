@@ -7,6 +7,8 @@
  * get, head (ETag), copy, multipart create/upload-part/complete, ListObjectsV2 with a delimiter and
  * pagination, DeleteObjects. It refuses AbortMultipartUpload and ListParts (405) and
  * ListMultipartUploads (501), ignores If-None-Match on put, and a multipart ETag has no "-N" suffix.
+ * Its copy decodes the source's percent-escapes only partly (decodeURI): s3rver-runner.mjs mends
+ * that, so keys like `date=2026-11-28/…` copy as on S3.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";

@@ -2,11 +2,14 @@
  * The network shuffle's pieces (issue 19, item 4): what a request path and a result's URL may name,
  * the per-path token, the server's answers, and the fetch's retries: a reset, a 5xx, a short body
  * and corrupt bytes are tried again, and after the last try the map output is reported lost
- * (CORRUPT_INTERMEDIATE naming its producer, so the driver re-runs it).
+ * (CORRUPT_INTERMEDIATE naming its producer, so the driver re-runs it); a host that never answers
+ * fails each try at the connect timeout.
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -156,5 +159,30 @@ describe("fetching a segment", () => {
     const failure = toFailure(err, { taskId: "reduce-00000" as never, attempt: 1 });
     expect(failure).toMatchObject({ code: "CORRUPT_INTERMEDIATE", retryable: true, producer: "map-00007", lost: ref.path });
     expect(failure.message).toMatch(/cannot be fetched .*\(4 tries\)/);
+  });
+
+  it("a host that never answers: each try ends at the connect timeout, not the idle timeout", async () => {
+    // A listener whose process never accepts (its event loop blocked) and whose accept queue is
+    // full: Linux drops further SYNs unanswered, as a host cut off does.
+    const blocked = spawn(process.execPath, ["-e", `const s = require("node:net").createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+      console.log(s.address().port); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); })`], { stdio: ["ignore", "pipe", "inherit"] });
+    const filling: Socket[] = [];
+    try {
+      const port = Number(String((await once(blocked.stdout!, "data"))[0]).trim());
+      for (let answered = true; answered; ) {
+        const socket = connect(port, "127.0.0.1");
+        filling.push(socket);
+        answered = await Promise.race([once(socket, "connect").then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+      }
+      const ref = { producer: "map-00002" as never, path: "/w/job-1/map-00002/attempt-1-00000000/map.out", indexCrc: 1, url: `http://127.0.0.1:${port}/job-1/map-00002/attempt-1-00000000` };
+      const started = Date.now();
+      const err = await fetchSegments([ref], { key, dir: join(root, "silent"), partition: 0, partitions: 3, backoffMs: [1], connectMs: 300 }).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(toFailure(err, { taskId: "reduce-00000" as never, attempt: 1 })).toMatchObject({ code: "CORRUPT_INTERMEDIATE", producer: "map-00002" });
+      expect((err as Error).message).toMatch(/\(2 tries\): no answer from 127\.0\.0\.1:\d+ within 300 ms/);
+    } finally {
+      for (const socket of filling) socket.destroy();
+      blocked.kill("SIGKILL");
+    }
   });
 });
