@@ -75,7 +75,7 @@ describe.skipIf(skip)("the ETL example pipeline on three hosts, into PostgreSQL"
 
     const store = net.store!;
     await store.client().send(new PutObjectCommand({ Bucket: store.bucket, Key: `raw/${DAY}/orders.csv`, Body: readFileSync(join(orders, DAY, "orders.csv")) }));
-    const env = { SHEAF_WORKDIR: s.path("shared-wd"), SHEAF_SECRET: SECRET };
+    const env = { SHEAF_WORKDIR: `s3://${net.store!.bucket}/work`, SHEAF_SECRET: SECRET }; // the workdir in the store: nothing shared but Redis and the store
     const [host0, ...workers] = net.hosts as [Host, ...Host[]];
     const coordinator = host0.sheaf(["coordinator"], env);
     await until("the coordinator to lead", () => /leader \(epoch/.test(coordinator.output()), 20_000);

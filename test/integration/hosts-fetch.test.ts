@@ -45,7 +45,7 @@ describe.skipIf(skip)("a fetch from a host that never answers", () => {
 
     const store = net.store!;
     for (const f of files) await store.client().send(new PutObjectCommand({ Bucket: store.bucket, Key: `in/${basename(f)}`, Body: readFileSync(f) }));
-    const env = { SHEAF_WORKDIR: s.path("shared-wd"), SHEAF_SECRET: SECRET };
+    const env = { SHEAF_WORKDIR: `s3://${net.store!.bucket}/work`, SHEAF_SECRET: SECRET }; // the workdir in the store: nothing shared but Redis and the store
     const worker = (h: Host) => h.sheaf(["worker", "--threads", "1", "--lock", "3000", "--local-dir", join(h.localDir, "shuffle")], env);
     const [host0, host1, host2] = net.hosts as [Host, Host, Host];
     const coordinator = host0.sheaf(["coordinator", "--lease", "2000"], env);

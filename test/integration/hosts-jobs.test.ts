@@ -123,7 +123,8 @@ describe.skipIf(skip)("three hosts, inputs and outputs in the object store", () 
       host2.cut();
       const cutAt = Date.now();
       // Past the lock (3 s) and the stall check: host2's running reduce is no longer its own. (A fetch
-      // from a cut host hangs until its idle timeout, so the cut is healed before the fetches give up.)
+      // already connected to the cut host hangs until its idle timeout, so the cut is healed before
+      // those give up; new connections give up after 5 s: hosts-fetch.test.ts.)
       await new Promise((r) => setTimeout(r, 8_000));
       host2.heal();
       await until("the job to end", async () => ["succeeded", "failed", "cancelled"].includes((await redis.hget(`sheaf:job:${id}`, "state")) ?? ""), 150_000, 100);
