@@ -1,12 +1,14 @@
 // The cluster benchmarks, each against a baseline measured in the same run:
-//  - scheduling: empty tasks per second through Redis, against raw BullMQ moving empty jobs;
+//  - scheduling: empty tasks per second through Redis, against raw BullMQ moving empty jobs; and
+//    the cost of fair sharing, against FIFO, with one job and with ten at once;
 //  - word count on a local two-worker cluster, against `sheaf run --threads 2`; and on four workers
 //    (four processes of one thread on this two-core machine), against the two;
 //  - the cost of a worker SIGKILLed at the midpoint of a three-worker job and replaced at once,
 //    against the undisturbed run (target: at most 1.3x), with byte-identical output.
 // Env: BENCH_CLUSTER_SIZE (default 256m), BENCH_RUNS (default 3); BENCH_TASKS, the empty-task job
 // sizes (comma-separated, default 1000,10000,100000); BENCH_RAW_CONCURRENCY, the concurrencies raw
-// BullMQ is tried at (default 1,2,4,8,16,32: the best counts); BENCH_ONLY=scheduling skips the rest;
+// BullMQ is tried at (default 1,2,4,8,16,32: the best counts); BENCH_ONLY=scheduling skips the rest
+// (BENCH_ONLY=fairness runs only fair sharing against FIFO: BENCH_FAIR_TASKS, default 10000);
 // BENCH_PROFILE_DIR, where coordinators and workers write CPU profiles.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -99,9 +101,9 @@ class LocalCluster {
     })();
   }
   /** BENCH_PROFILE_DIR: the coordinator writes a CPU profile there when it stops. */
-  coordinator() {
+  coordinator(args = []) {
     const dir = process.env.BENCH_PROFILE_DIR;
-    return this.spawn(["coordinator"], "leader (epoch", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
+    return this.spawn(["coordinator", ...args], "leader (epoch", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
   }
   /** BENCH_PROFILE_DIR: workers too (a profile per thread). */
   worker(threads = 1) {
@@ -166,6 +168,47 @@ async function scheduling(n) {
   return { tasks, rate, coldRate: cold.rate, raw, rawAt, peakRssMb, cpuUsPerTask: (cpuSeconds / tasks) * 1e6 };
 }
 
+/**
+ * The cost of fair sharing (coordinator/fair-share.ts: tasks held back at the coordinator, queued
+ * by share) against FIFO (every task queued at once), on the scheduling rows: empty tasks per second
+ * with one job of FAIR_TASKS tasks, and with FAIR_JOBS jobs of FAIR_TASKS / FAIR_JOBS tasks each
+ * submitted at once (tasks over the wall time from the first submit to the last job's end). The two
+ * policies alternate, each on a fresh warmed-up cluster, so drift on this shared machine hits both.
+ */
+const FAIR_TASKS = Number(process.env.BENCH_FAIR_TASKS ?? 10_000);
+const FAIR_JOBS = 10;
+
+async function fairnessCost(policy) {
+  const c = new LocalCluster();
+  await c.start();
+  await c.coordinator(["--scheduling", policy]);
+  await c.worker(2);
+  const inputOf = (lines) => {
+    const input = `${work}/empty-${lines}.txt`;
+    if (!existsSync(input)) writeFileSync(input, "\n".repeat(lines));
+    return input;
+  };
+  const job = (lines, out) => c.submit(["bench/jobs/empty.ts", "--input", inputOf(lines), "--output", `${work}/${out}`, "--split-size", "1", "--overwrite"]);
+  for (let i = 0; i < WARM_UP_JOBS; i++) await job(WARM_UP_TASKS, "warm");
+  const one = await job(FAIR_TASKS, "one");
+  const oneRate = (one.report.mapsTotal + one.report.reducesTotal) / (one.report.millis / 1000);
+  const started = performance.now();
+  const many = await Promise.all(Array.from({ length: FAIR_JOBS }, (_, i) => job(FAIR_TASKS / FAIR_JOBS, `many-${i}`)));
+  const manyRate = many.reduce((a, m) => a + m.report.mapsTotal + m.report.reducesTotal, 0) / ((performance.now() - started) / 1000);
+  await c.stop();
+  return { oneRate, manyRate };
+}
+
+async function fairness() {
+  console.log(`fair sharing against FIFO: empty tasks/s, coordinator + one two-thread worker; one job of ${FAIR_TASKS} tasks, then ${FAIR_JOBS} jobs of ${FAIR_TASKS / FAIR_JOBS} at once; ${runs} run(s) each, alternating`);
+  const r = { fifo: [], fair: [] };
+  for (let run = 1; run <= runs; run++) for (const policy of ["fifo", "fair"]) r[policy].push(await fairnessCost(policy));
+  for (const [what, key] of [["one job", "oneRate"], [`${FAIR_JOBS} jobs at once`, "manyRate"]]) {
+    const [fifo, fair] = [median(r.fifo.map((x) => x[key])), median(r.fair.map((x) => x[key]))];
+    console.log(`  ${what.padEnd(16)} fifo ${fifo.toFixed(0).padStart(6)} tasks/s, fair ${fair.toFixed(0).padStart(6)} tasks/s: fair is ${(fair / fifo).toFixed(2)}x fifo`);
+  }
+}
+
 /** Raw BullMQ: `n` empty jobs added in bulk, then consumed by one Worker at the given concurrency. */
 async function rawBullmq(url, n, concurrency) {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
@@ -196,6 +239,7 @@ function sameOutput(a, b) {
 async function main() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  if (only === "fairness") return void (await fairness(), rmSync(work, { recursive: true, force: true }));
   console.log(`scheduling: empty tasks through Redis, coordinator + one two-thread worker; raw BullMQ at its best of concurrency ${rawConcurrencies.join(", ")} (up to 20,000 jobs)`);
   const cold = [];
   for (const n of taskCounts) {
@@ -207,6 +251,7 @@ async function main() {
     console.log(`  ${String(r[0].tasks).padStart(7)} tasks: ${rate.toFixed(0).padStart(6)} tasks/s (${(rate / raw).toFixed(2)}x raw BullMQ's ${raw.toFixed(0)} jobs/s at concurrency ${r[0].rawAt}); coordinator ${m("cpuUsPerTask").toFixed(0)} µs CPU per task, peak RSS ${m("peakRssMb").toFixed(0)} MB`);
   }
   console.log(`  (each after ${WARM_UP_JOBS} warm-up jobs of ${WARM_UP_TASKS} tasks on the fresh cluster; the first of them, cold, ran at ${median(cold).toFixed(0)} tasks/s)`);
+  await fairness();
   if (only === "scheduling") return void rmSync(work, { recursive: true, force: true });
 
   const corpus = corpusPath(data, size, 42);

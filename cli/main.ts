@@ -105,6 +105,13 @@ function taskOptions(cmd: Command): Command {
     .option(...ALLOW_ROOT);
 }
 
+/** How a cluster job shares the workers' slots with other jobs, on submit and schedule add (coordinator/fair-share.ts). */
+function shareOptions(cmd: Command): Command {
+  return cmd
+    .option("--pool <name>", "the pool whose share of the workers' slots the job takes (pools: sheaf coordinator --pool)", "default")
+    .option("--priority <n>", "the job's weight within its pool: 2 gets twice the slots of 1 while both run", positiveInt("--priority"), 1);
+}
+
 /** `--threads`, on run and worker: the default is this machine's CPU count, which help names as such. */
 function threads(): Option {
   return new Option("-t, --threads <n>", "worker threads").argParser(positiveInt("--threads")).default(JOB_DEFAULTS.threads, `the CPU count, ${JOB_DEFAULTS.threads} here`);
@@ -168,6 +175,8 @@ function jobSettings(o: Record<string, any>, command: string): JobSettings {
     sortBuffer: o.sortBuffer,
     overwrite: o.overwrite,
     waitForOutput: o.waitForOutput,
+    pool: o.pool,
+    priority: o.priority,
     maxAttempts: o.maxAttempts,
     taskTimeout: o.taskTimeout,
     checkpointEvery: o.checkpointEvery,
@@ -218,7 +227,7 @@ export function buildProgram(): Command {
       }
     });
 
-  clusterOptions(jobOptions(program.command("submit").description("queue a job on a cluster; prints its id")))
+  shareOptions(clusterOptions(jobOptions(program.command("submit").description("queue a job on a cluster; prints its id"))))
     .addOption(flag("--wait", "follow the job to its end; exit non-zero unless it succeeds"))
     .addOption(flag("-q, --quiet", "with --wait: no progress or summary"))
     .action(async (jobFile: string, o) => {
@@ -243,9 +252,11 @@ export function buildProgram(): Command {
     .option("--keep-jobs <n>", "finished jobs kept in Redis (and finished pipeline runs, counted apart); older ones are deleted", positiveInt("--keep-jobs"), SERVICE_DEFAULTS.keepJobs)
     .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", showDuration(SERVICE_DEFAULTS.keepForMs))
     .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", showDuration(SERVICE_DEFAULTS.artifactGraceMs))
+    .option("--pool <name:settings...>", "a pool of the workers' slots: name:weight=2,min=2,max=8 (repeatable; jobs choose one with submit --pool; unnamed ones: weight 1)", collect as never)
+    .addOption(new Option("--scheduling <policy>", "fair: running jobs share the slots by pool and weight; fifo: each job's tasks queued at once, in submission order").choices(["fair", "fifo"]).default("fair"))
     .option(...ALLOW_ROOT)
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
+      const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots, parsePool } = await cluster();
       const duration = (flag: string, text: string) => {
         try {
           return parseEvery(text);
@@ -257,6 +268,7 @@ export function buildProgram(): Command {
       await serve(new Coordinator({
         redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
         planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
+        pools: ((o.pool ?? []) as string[]).flat().map(parsePool), scheduling: o.scheduling,
       }));
     });
 
@@ -344,7 +356,7 @@ export function buildProgram(): Command {
   });
 
   const schedule = program.command("schedule").description("run a job or pipeline on a cron expression or an interval (fired by the coordinator's leader)");
-  clusterOptions(taskOptions(
+  shareOptions(clusterOptions(taskOptions(
     schedule
       .command("add")
       .description("add a schedule")
@@ -354,7 +366,7 @@ export function buildProgram(): Command {
       .option("--every <duration>", "an interval: 10s, 5m, 1h, 1d (aligned to multiples of it since the epoch)")
       .option("--tz <zone>", "the zone of --cron and of {date}/{time} (default UTC)")
       .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip"),
-  )).action(async (name: string, module: string, o) => {
+  ))).action(async (name: string, module: string, o) => {
     const { addSchedule } = await cluster();
     await withRedis(o, async (redis, keys) => {
       const settings = jobSettings({ ...o, overwrite: true }, "schedule add");

@@ -37,6 +37,7 @@ import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
 import { admitRecord, checkSubmission, checkPlan } from "../engine/admission.js";
 import { AllowedRoots } from "../core/security/roots.js";
+import { FairShare, type Pool } from "./fair-share.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
 import { keepWorkerScriptsLoaded } from "./worker-scripts.js";
@@ -64,6 +65,9 @@ export interface CoordinatorOptions {
   signer?: Signer;
   /** Where jobs may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
   roots?: AllowedRoots;
+  /** Pools the workers' slots are shared among (fair-share.ts); `fifo`: every job's tasks queued at once, in order. @defaultValue fair, one pool */
+  pools?: Pool[];
+  scheduling?: "fair" | "fifo";
 }
 
 
@@ -84,8 +88,11 @@ export class Coordinator {
   private poller: NodeJS.Timeout | undefined;
   private readonly signer: Signer | undefined;
   private readonly roots: AllowedRoots;
+  /** The workers' slots, shared among the jobs this coordinator drives. */
+  private readonly share: FairShare;
 
   constructor(private readonly options: CoordinatorOptions) {
+    this.share = new FairShare(options.pools, options.scheduling);
     this.keys = new Keys(options.prefix ?? "sheaf");
     this.log = options.log ?? ((m) => process.stderr.write(`coordinator: ${m}\n`));
     this.signer = "signer" in options ? options.signer : signerFromEnv();
@@ -260,7 +267,9 @@ export class Coordinator {
       lock = await outputLock(plan.config.formats.output, spec.output, plan.config.objectOutput);
       await this.prepareOutput(id, spec, plan, store, resumed, signal, lock);
       const retry = { maxAttempts: spec.maxAttempts, backoffMs: DEFAULT_RETRY.backoffMs };
-      executor = new QueueExecutor(this.queue, this.events, this.redis, (bullId) => publishEvent(this.redis, this.keys, { kind: "stop", id: bullId }), this.signer);
+      const member = this.share.join(id, spec.pool, spec.priority, () => executor?.wake());
+      store.shareOf = () => this.share.shareOf(member);
+      executor = new QueueExecutor(this.queue, this.events, this.redis, (bullId) => publishEvent(this.redis, this.keys, { kind: "stop", id: bullId }), this.signer, member);
       const driver = new JobDriver(plan, executor, {
         store,
         prepareOutput: false,

@@ -32,6 +32,7 @@ import { messageOf, SheafError } from "../core/errors.js";
 import { Interrupted } from "../core/interrupted.js";
 import type { Redis } from "ioredis";
 import { QueueResults, type Finish } from "./queue-results.js";
+import type { ShareMember } from "./fair-share.js";
 
 /**
  * Completed queue entries kept, queue-wide (older ones are deleted as tasks complete), so a long job
@@ -59,15 +60,16 @@ interface Entry {
   resolve: (o: TaskOutcome) => void;
   reject: (e: unknown) => void;
   /** Set once it was added: the queue job that carries it, and whether alone. */
-  job?: { id: string; members: Entry[] };
+  job?: { id: string; members: Entry[]; started: boolean };
   done: boolean;
 }
 
 export class QueueExecutor implements TaskExecutor {
   readonly concurrency = Number.POSITIVE_INFINITY;
   private readonly results: QueueResults;
-  /** Tasks handed to run() and not yet added to the queue. */
+  /** Tasks handed to run() and not yet added to the queue, in order: those before `head` have gone. */
   private waiting: Entry[] = [];
+  private head = 0;
   private flushScheduled = false;
   /** Queue jobs added and not yet ended. */
   private out = 0;
@@ -87,6 +89,8 @@ export class QueueExecutor implements TaskExecutor {
     redis: Redis,
     private readonly stop: (bullJobId: string) => Promise<unknown>,
     private readonly signer?: Signer,
+    /** This job's place in the coordinator's fair share of slots (fair-share.ts); none: every task goes at once. */
+    private readonly member?: ShareMember,
   ) {
     this.results = new QueueResults(queue, events, redis);
   }
@@ -103,6 +107,7 @@ export class QueueExecutor implements TaskExecutor {
       if (signal?.aborted) return reject(signal.reason ?? new SheafError("JOB_ABORTED", "aborted"));
       signal?.addEventListener("abort", () => this.abort(e, signal.reason), { once: true });
       this.waiting.push(e);
+      if (this.member) this.member.waiting++;
       this.scheduleFlush();
     });
   }
@@ -117,13 +122,16 @@ export class QueueExecutor implements TaskExecutor {
     e.done = true;
     e.reject(reason ?? new SheafError("JOB_ABORTED", "aborted"));
     if (!e.job || reason instanceof Interrupted) return; // one still waiting here is skipped by flush()
-    const { id, members } = e.job;
+    const { id, members, started } = e.job;
     if (members.length > 1) this.stop(e.id).catch(() => {});
     if (!members.every((m) => m.done)) return;
     this.results.forget(id);
-    this.ended();
+    this.ended(started);
     this.queue.remove(id).then((n) => (n || members.length > 1 ? undefined : this.stop(id)), () => (members.length > 1 ? undefined : this.stop(id))).catch(() => {});
   }
+
+  /** Called by the fair share when a slot may have opened for this job. */
+  readonly wake = (): void => this.scheduleFlush();
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
@@ -141,48 +149,61 @@ export class QueueExecutor implements TaskExecutor {
     return Math.max(1, Math.min(MAX_BATCH, Math.floor(BATCH_WORK_MS / Math.max(this.taskMs, 0.1))));
   }
 
-  /** Adds the waiting tasks to the queue: alone or in batches (see the file's comment). */
+  /**
+   * Adds waiting tasks to the queue, in order, alone or in batches (see the file's comment), as many
+   * queue jobs as the fair share gives this job room for; the rest wait for a slot to free.
+   */
   private flush(): void {
-    const alone: Entry[] = [];
-    const batchable: Entry[] = [];
-    for (const e of this.waiting) if (!e.done) (e.task.kind === "map" && !e.task.backup ? batchable : alone).push(e);
-    const size = this.batchSize();
-    const groups: Entry[][] = alone.map((e) => [e]);
-    let keep: Entry[] = [];
-    if (size === undefined) {
-      // Probing: a few alone now; the rest once one has finished, or PROBE_MS have passed.
-      const n = Math.max(0, Math.min(batchable.length, PROBE - this.probed));
-      this.probed += n;
-      for (const e of batchable.slice(0, n)) groups.push([e]);
-      keep = batchable.slice(n);
-      if (keep.length && !this.probeTimer) {
-        this.probeTimer = setTimeout(() => {
-          this.taskMs ??= PROBE_MS;
-          this.flush();
-        }, PROBE_MS);
-      }
-    } else {
-      for (let i = 0; i < batchable.length; i += size) {
-        const group = batchable.slice(i, i + size);
-        // A partial batch waits for more while the queue is busy enough (ends bring more tasks).
-        if (group.length < size && this.out + groups.length >= KEEP_OUT) keep = group;
-        else groups.push(group);
-      }
+    const room = this.member?.room() ?? Number.POSITIVE_INFINITY;
+    if (room <= 0) return;
+    const size = this.member?.capped ? 1 : this.batchSize();
+    const groups: Entry[][] = [];
+    const keep: Entry[] = [];
+    let batch: Entry[] = [];
+    let i = this.head;
+    for (; i < this.waiting.length && groups.length < room; i++) {
+      const e = this.waiting[i]!;
+      if (e.done) continue;
+      if (e.task.kind !== "map" || e.task.backup) groups.push([e]);
+      else if (size !== undefined) {
+        batch.push(e);
+        if (batch.length === size) {
+          groups.push(batch);
+          batch = [];
+        }
+      } else if (this.probed < PROBE) {
+        // Probing: a few alone now; the rest once one has finished, or PROBE_MS have passed.
+        this.probed++;
+        groups.push([e]);
+      } else keep.push(e);
     }
-    this.waiting = keep;
+    // A partial batch waits for more while the queue is busy enough (ends bring more tasks).
+    if (batch.length) (groups.length < room && this.out + groups.length < KEEP_OUT ? groups.push(batch) : keep.push(...batch));
+    if (keep.length && size === undefined && !this.probeTimer) {
+      this.probeTimer = setTimeout(() => {
+        this.taskMs ??= PROBE_MS;
+        this.flush();
+      }, PROBE_MS);
+    }
+    // Those kept go back before the rest, in order; the array is compacted once half of it is gone.
+    this.head = i - keep.length;
+    for (let k = 0; k < keep.length; k++) this.waiting[this.head + k] = keep[k]!;
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) [this.waiting, this.head] = [this.waiting.slice(this.head), 0];
+    if (this.member) this.member.waiting = this.waiting.length - this.head;
     if (groups.length) void this.add(groups);
   }
 
   private async add(groups: Entry[][]): Promise<void> {
     const jobs = groups.map((members) => this.queueJob(members));
     this.out += jobs.length;
+    this.member?.added(jobs.length);
     try {
       // Adds of one turn go to Redis as one bulk add (a stage queues its first tasks at once).
       await this.queue.addBulk(jobs.map(({ name, data, opts }) => ({ name, data, opts })));
     } catch (err) {
       for (const { id, members } of jobs) {
         this.results.forget(id);
-        this.ended();
+        this.ended(false);
         for (const m of members) m.done || ((m.done = true), m.reject(err));
       }
     }
@@ -194,13 +215,17 @@ export class QueueExecutor implements TaskExecutor {
     const alone = members.length === 1;
     const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
     const id = alone ? members[0]!.id : batchQueueId(first.job.jobId, members.map((m) => m.task));
-    const job = { id, members };
+    const job = { id, members, started: false };
     for (const m of members) m.job = job;
     const onActive = () => {
+      if (!job.started) {
+        job.started = true;
+        this.member?.started();
+      }
       for (const m of members) if (!m.done) m.onStart?.();
     };
     void this.results.wait(id, onActive).then((f) => {
-      this.ended();
+      this.ended(job.started);
       return alone ? this.settleOne(members[0]!, f) : this.settleBatch(members, f);
     });
     // A batch gives its job's config once (task-batch.ts), and is signed once, as a whole.
@@ -221,16 +246,17 @@ export class QueueExecutor implements TaskExecutor {
         // One attempt: the driver retries (see the file's comment); the worker fails a job for good.
         attempts: 1,
         removeOnComplete: { count: KEEP_COMPLETED },
-        // Pipeline stages that run at once share the workers: their tasks interleave by index.
-        ...(first.job.stage ? { priority: Math.min(first.index + 1, 2_097_152) } : {}),
+        // Ahead of other jobs' by how far below its share this job is (fair-share.ts).
+        ...priorityOf(this.member?.priority(), first),
       },
     };
   }
 
   /** A queue job ended: tasks kept back for a fuller batch may go now. */
-  private ended(): void {
+  private ended(started: boolean): void {
     this.out--;
-    if (this.waiting.length) this.scheduleFlush();
+    this.member?.ended(started);
+    if (this.waiting.length > this.head) this.scheduleFlush();
   }
 
   private settleOne(e: Entry, f: Finish): void {
@@ -267,8 +293,15 @@ export class QueueExecutor implements TaskExecutor {
   /** Detaches from the shared QueueEvents (the queue and its connections belong to the coordinator). */
   async close(): Promise<void> {
     clearTimeout(this.probeTimer);
+    this.member?.leave();
     this.results.close();
   }
+}
+
+/** A fair share's priority; else pipeline stages that run at once interleave their tasks by index. */
+function priorityOf(fair: number | undefined, first: Task): { priority?: number } {
+  if (fair !== undefined) return { priority: fair };
+  return first.job.stage ? { priority: Math.min(first.index + 1, 2_097_152) } : {};
 }
 
 function badResult(task: Task, message: string): TaskFailure {

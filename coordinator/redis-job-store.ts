@@ -125,6 +125,9 @@ export class RedisJobStore implements JobStore {
     await this.writes.uncommit(this.jobId, taskId);
   }
 
+  /** The job's share of the workers' slots now, written with its progress. */
+  shareOf: (() => JobProgress["share"]) | undefined;
+
   async progress(p: JobProgress): Promise<void> {
     this.pending = p;
     const wait = this.lastProgress + PROGRESS_EVERY_MS - Date.now();
@@ -141,6 +144,7 @@ export class RedisJobStore implements JobStore {
     this.timer = undefined;
     this.lastProgress = Date.now();
     if (!this.pending && Object.keys(extra).length === 0) return;
-    await this.writes.progress(this.jobId, JSON.stringify({ ...this.pending, ...extra }));
+    const share = this.shareOf?.();
+    await this.writes.progress(this.jobId, JSON.stringify({ ...this.pending, ...(share ? { share } : {}), ...extra }));
   }
 }

@@ -18,6 +18,8 @@ export interface JobProgress {
   /** Attempts that failed (retried or not), and the latest failure's message. */
   failedAttempts: number;
   lastFailure?: string;
+  /** On a cluster: the job's pool, and its task slots out (queued or running) of all jobs' together. */
+  share?: { pool: string; slots: number; of: number };
 }
 
 export interface JobReport extends JobProgress {

@@ -27,6 +27,9 @@ export interface JobSettings {
   taskTimeoutMs?: number;
   checkpointBytes?: number;
   speculative?: boolean;
+  /** On a cluster: the pool the job's tasks share the workers' slots in, and its weight there (coordinator/fair-share.ts). */
+  pool?: string;
+  priority?: number;
   /** `--allow-root` folders (with `SHEAF_ALLOW_ROOTS`): inputs, output and workdir must lie inside them. */
   allowRoots?: string[];
 }

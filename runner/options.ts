@@ -25,6 +25,8 @@ const JobOptionsSchema = v.strictObject({
   speculative: v.optional(v.boolean()),
   overwrite: v.optional(v.boolean()),
   waitForOutput: v.optional(v.boolean()),
+  pool: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, "must be a pool name (letters, digits, '.', '_' or '-')"))),
+  priority: v.optional(Count),
   allowRoots: v.optional(v.array(v.string())),
   at: v.optional(v.union([v.string(), v.date()])),
   tz: v.optional(v.string()),
@@ -61,6 +63,10 @@ export interface JobOptions {
   overwrite?: boolean;
   /** While another job writes the output, wait for it instead of refusing. @defaultValue false */
   waitForOutput?: boolean;
+  /** On a cluster: the pool whose share of the workers' slots the job takes. @defaultValue `default` */
+  pool?: string;
+  /** On a cluster: the job's weight within its pool (2 gets twice the slots of 1 while both run). @defaultValue 1 */
+  priority?: number;
   /** Inputs, output and workdir must lie inside these folders (with `SHEAF_ALLOW_ROOTS`). */
   allowRoots?: string[];
   /** Pipelines: the logical time, and the zone it is read in. @defaultValue now, UTC */
@@ -95,6 +101,8 @@ export function jobSettingsOf(o: unknown, caller: string): JobSettings & Pipelin
     sortBufferBytes: x.sortBuffer ?? JOB_DEFAULTS.sortBufferBytes,
     overwrite: x.overwrite ?? false,
     waitForOutput: x.waitForOutput,
+    pool: x.pool,
+    priority: x.priority,
     maxAttempts: x.maxAttempts ?? JOB_DEFAULTS.maxAttempts,
     taskTimeoutMs: x.taskTimeout,
     checkpointBytes: x.checkpointEvery,

@@ -72,10 +72,11 @@ export async function addSchedule(redis: Redis, keys: Keys, name: string, module
   // Templates ({date}) are expanded at each run: the workdir and the output's fixed part are checked now.
   const roots = AllowedRoots.from(s.allowRoots);
   roots.check(absoluteLocation(s.workdir), "workdir");
-  if (s.output !== undefined) roots.check(resolve(s.output), "output");
+  if (s.output !== undefined) roots.check(absoluteLocation(s.output), "output");
   const settings: RunSettings = {
     workdir: absoluteLocation(s.workdir), cwd: process.cwd(), params: s.params, partitions: s.partitions, splitSize: s.splitSize, sortBufferBytes: s.sortBufferBytes, maxAttempts: s.maxAttempts,
     taskTimeoutMs: s.taskTimeoutMs, checkpointBytes: s.checkpointBytes, speculative: s.speculative,
+    ...(s.pool !== undefined ? { pool: s.pool } : {}), ...(s.priority !== undefined ? { priority: s.priority } : {}),
     ...(s.inputs.length ? { inputs: s.inputs } : {}), ...(s.output !== undefined ? { output: s.output } : {}),
   };
   const spec = await resolveSpec(name, module, { cron: o.cron, everyMs: everyOf(o.every), tz: o.tz }, o.overlap, settings, Date.now());

@@ -98,6 +98,7 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
     lines.push(`map       ${p.mapsDone}/${p.mapsTotal} done`);
     if (p.reducesTotal > 0) lines.push(`reduce    ${p.reducesDone}/${p.reducesTotal} done`);
     if (r.state === "running") lines.push(`tasks     ${p.running} running or queued`);
+    if (r.state === "running" && p.share) lines.push(`share     pool ${printable(p.share.pool)}: ${p.share.slots} of the ${p.share.of} task slots out (queued or running)`);
     lines.push(`read      ${plural(p.recordsIn, "record")}, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}`);
     if (isReport(p)) {
       lines.push(`written   ${plural(p.recordsOut, "record")}, ${bytes(p.bytesOut)} in ${plural(p.parts, "part file")}`);

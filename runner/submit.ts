@@ -72,6 +72,8 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
     speculative: o.speculative,
     overwrite: o.overwrite,
     ...(o.waitForOutput ? { waitForOutput: true } : {}),
+    ...(o.pool !== undefined ? { pool: o.pool } : {}),
+    ...(o.priority !== undefined ? { priority: o.priority } : {}),
     submittedAt: Date.now(),
   }));
   return id;

@@ -115,6 +115,8 @@ export function makeRunSubmission(
       checkpointBytes: settings.checkpointBytes,
       speculative: settings.speculative,
       overwrite: true,
+      ...(settings.pool !== undefined ? { pool: settings.pool } : {}),
+      ...(settings.priority !== undefined ? { priority: settings.priority } : {}),
     },
     ...(o.schedule ? { schedule: o.schedule } : {}),
     submittedAt: Date.now(),

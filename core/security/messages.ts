@@ -276,6 +276,9 @@ const SubmissionSettings = {
   overwrite: v.boolean(),
   /** While another job writes the output, the coordinator waits for it (else the job fails OUTPUT_BUSY). */
   waitForOutput: v.optional(v.boolean()),
+  /** The pool whose share of the cluster's slots the job's tasks take (coordinator/fair-share.ts), and its weight there. */
+  pool: v.optional(Id),
+  priority: v.optional(Positive),
 };
 const JobSubmissionSchema = v.object({
   id: JobIdSchema,
@@ -370,6 +373,8 @@ const RunSettingsSchema = v.object({
   taskTimeoutMs: v.optional(Positive),
   checkpointBytes: v.optional(Positive),
   speculative: v.optional(v.boolean()),
+  pool: v.optional(Id),
+  priority: v.optional(Positive),
   /** A job module (not a pipeline) runs as a pipeline of one stage: these are its paths (templates allowed). */
   inputs: v.optional(v.array(v.string())),
   output: v.optional(v.string()),

@@ -1,0 +1,213 @@
+/**
+ * The workers' slots shared among the jobs a coordinator drives, as Hadoop's Fair Scheduler shares
+ * them: by pool, then by job within its pool, each by weight, with no preemption (a job over its
+ * share gets no new slot until its running tasks end).
+ *
+ * A slot here is a queue job out (added to BullMQ and not ended): the coordinator keeps only
+ * `depth()` of them out, what the workers run and half as many again ready to take, and holds the
+ * rest of every job's tasks itself. So a job submitted while a big one runs is not queued behind
+ * thousands of its tasks: each slot that frees goes to the job furthest below its share. The depth
+ * follows the workers' appetite without being told it: starting at MIN_DEPTH, it grows while what
+ * is out is taken at once, and settles once tasks wait. Among what is out, BullMQ's priority puts a
+ * job's tasks ahead by how far below its share it was when they were added (never reordering one
+ * job's tasks among themselves).
+ *
+ * Pools (`sheaf coordinator --pool name:weight=2,min=2,max=8`) get their minimum first (when they
+ * have the tasks), then the rest by weight; `max` caps a pool's slots even on an idle cluster. A
+ * job names its pool (`--pool`, default `default`) and its weight in it (`--priority`, default 1);
+ * an unknown pool is made with weight 1. Every job holding tasks gets a share in proportion to its
+ * weight, never none: a low-priority job progresses under any stream of high-priority ones. Nothing
+ * here is state of its own: pools come from the coordinator's flags, weights from the job records,
+ * and a new leader recomputes the same shares from them.
+ */
+import { SheafError } from "../core/errors.js";
+
+export interface Pool {
+  name: string;
+  weight: number;
+  /** Slots the pool gets before others share the rest (when its jobs have the tasks). */
+  min: number;
+  /** Slots the pool never exceeds. */
+  max: number;
+}
+
+export const DEFAULT_POOL = "default";
+
+/** `name[:weight=W][,min=N][,max=N]`, as `--pool` takes it. */
+export function parsePool(text: string): Pool {
+  const m = /^([A-Za-z0-9._-]{1,64})(?::(.*))?$/.exec(text);
+  if (!m) throw new SheafError("BAD_OPTION", `--pool ${text}: expected name:weight=2,min=1,max=8 (a name of letters, digits, '.', '_' or '-')`);
+  const pool: Pool = { name: m[1]!, weight: 1, min: 0, max: Number.POSITIVE_INFINITY };
+  for (const part of m[2] ? m[2].split(",") : []) {
+    const kv = /^(weight|min|max)=(\d+(?:\.\d+)?)$/.exec(part.trim());
+    if (!kv) throw new SheafError("BAD_OPTION", `--pool ${text}: ${JSON.stringify(part)} is not weight=N, min=N or max=N`);
+    const n = Number(kv[2]);
+    if (kv[1] === "weight" ? n <= 0 : !Number.isInteger(n) || (kv[1] === "max" && n < 1)) throw new SheafError("BAD_OPTION", `--pool ${text}: ${part} is out of range`);
+    pool[kv[1] as "weight" | "min" | "max"] = n;
+  }
+  if (pool.min > pool.max) throw new SheafError("BAD_OPTION", `--pool ${text}: min ${pool.min} is over max ${pool.max}`);
+  return pool;
+}
+
+/** Queue jobs out when none has started yet, and the least kept ready beyond those running. */
+const MIN_DEPTH = 8;
+const MARGIN = 4;
+/** BullMQ's largest priority. */
+const MAX_PRIORITY = 2_097_152;
+
+interface Claim {
+  weight: number;
+  /** What it could use: its slots out and its tasks waiting. */
+  demand: number;
+  min?: number;
+  max?: number;
+}
+
+/**
+ * Splits `total` among claims: each its minimum first (scaled down if they do not fit), then the
+ * rest by weight, none past its demand or max (water-filling). Fractional slots.
+ */
+export function allocate(total: number, claims: readonly Claim[]): number[] {
+  const cap = claims.map((c) => Math.min(c.demand, c.max ?? Number.POSITIVE_INFINITY));
+  const mins = claims.map((c, i) => Math.min(c.min ?? 0, cap[i]!));
+  const minSum = mins.reduce((a, b) => a + b, 0);
+  const got = mins.map((m) => (minSum > total ? (m * total) / minSum : m));
+  let left = total - got.reduce((a, b) => a + b, 0);
+  let open = claims.map((_, i) => i).filter((i) => got[i]! < cap[i]!);
+  while (left > 1e-9 && open.length) {
+    const weights = open.reduce((a, i) => a + claims[i]!.weight, 0);
+    const full = open.filter((i) => got[i]! + (left * claims[i]!.weight) / weights >= cap[i]!);
+    if (!full.length) {
+      for (const i of open) got[i]! += (left * claims[i]!.weight) / weights;
+      break;
+    }
+    for (const i of full) {
+      left -= cap[i]! - got[i]!;
+      got[i] = cap[i]!;
+    }
+    open = open.filter((i) => !full.includes(i));
+  }
+  return got;
+}
+
+/** One job's place in the share: what it has out, what it waits with, and how to wake it. */
+export class ShareMember {
+  out = 0;
+  active = 0;
+  /** Tasks it holds back (set by its executor before it asks for room). */
+  waiting = 0;
+  /** The priority of its last add while some of it may still be queued, so its later tasks never pass its earlier ones. */
+  private floor = 0;
+  private queued = 0;
+
+  constructor(
+    private readonly share: FairShare,
+    readonly jobId: string,
+    readonly pool: string,
+    readonly weight: number,
+    /** Called when a slot may have opened for it. */
+    readonly wake: () => void,
+    /** Its pool has a max: a queue job is then one task (a batch runs on every thread of its worker at once). */
+    readonly capped: boolean,
+  ) {}
+
+  /** Queue jobs it may add now. */
+  room(): number {
+    return this.share.roomOf(this);
+  }
+
+  /** The BullMQ priority of its next add: lower while it is further below its share (none under fifo). */
+  priority(): number | undefined {
+    if (this.share.mode === "fifo") return undefined;
+    const p = Math.min(MAX_PRIORITY, Math.max(this.floor, 1 + Math.floor((this.out * 16) / this.weight)));
+    this.floor = p;
+    return p;
+  }
+
+  added(n: number): void {
+    this.out += n;
+    this.queued += n;
+    this.share.changed(n, 0);
+  }
+
+  started(): void {
+    this.active++;
+    this.queued = Math.max(0, this.queued - 1);
+    if (this.queued === 0) this.floor = 0;
+    this.share.changed(0, 1);
+  }
+
+  ended(started: boolean): void {
+    this.out--;
+    if (started) this.active--;
+    if (!started) this.queued = Math.max(0, this.queued - 1);
+    if (this.queued === 0) this.floor = 0;
+    this.share.changed(-1, started ? -1 : 0);
+  }
+
+  leave(): void {
+    this.share.leave(this);
+  }
+}
+
+export class FairShare {
+  private readonly members = new Set<ShareMember>();
+  private readonly pools: Map<string, Pool>;
+  private out = 0;
+  private active = 0;
+
+  constructor(pools: readonly Pool[] = [], readonly mode: "fair" | "fifo" = "fair") {
+    this.pools = new Map(pools.map((p) => [p.name, p]));
+  }
+
+  join(jobId: string, pool: string | undefined, weight: number | undefined, wake: () => void): ShareMember {
+    const name = pool ?? DEFAULT_POOL;
+    const m = new ShareMember(this, jobId, name, weight ?? 1, wake, this.mode === "fair" && Number.isFinite(this.pools.get(name)?.max ?? Number.POSITIVE_INFINITY));
+    this.members.add(m);
+    return m;
+  }
+
+  /** A job's executor closed: what it still had out (stopped, or left to the next leader) no longer counts. */
+  leave(m: ShareMember): void {
+    if (!this.members.delete(m)) return;
+    this.out -= m.out;
+    this.active -= m.active;
+    for (const x of this.members) if (x.waiting > 0) x.wake();
+  }
+
+  /** Queue jobs kept out, all jobs together: those running, and half as many again (at least MARGIN) ready to take. */
+  depth(): number {
+    return Math.max(MIN_DEPTH, this.active + Math.max(MARGIN, Math.ceil(this.active / 2)));
+  }
+
+  /** A job's slots out and its share now, for status and metrics. */
+  shareOf(m: ShareMember): { pool: string; slots: number; of: number } {
+    return { pool: m.pool, slots: m.out, of: this.out };
+  }
+
+  roomOf(m: ShareMember): number {
+    if (this.mode === "fifo") return Number.POSITIVE_INFINITY;
+    const depth = this.depth();
+    const free = depth - this.out;
+    if (free <= 0 || m.waiting === 0) return 0;
+    const byPool = new Map<string, ShareMember[]>();
+    for (const x of this.members) if (x.out + x.waiting > 0) byPool.set(x.pool, [...(byPool.get(x.pool) ?? []), x]);
+    const names = [...byPool.keys()];
+    const pools = names.map((n) => this.pools.get(n) ?? { name: n, weight: 1, min: 0, max: Number.POSITIVE_INFINITY });
+    const poolShares = allocate(depth, pools.map((p, i) => ({ weight: p.weight, min: p.min, max: p.max, demand: byPool.get(names[i]!)!.reduce((a, x) => a + x.out + x.waiting, 0) })));
+    const at = names.indexOf(m.pool);
+    const jobs = byPool.get(m.pool)!;
+    const jobShares = allocate(poolShares[at]!, jobs.map((x) => ({ weight: x.weight, demand: x.out + x.waiting })));
+    const poolOut = jobs.reduce((a, x) => a + x.out, 0);
+    const target = Math.ceil(jobShares[jobs.indexOf(m)]! - 1e-9);
+    return Math.max(0, Math.min(target - m.out, free, m.waiting, pools[at]!.max - poolOut));
+  }
+
+  changed(out: number, active: number): void {
+    this.out += out;
+    this.active += active;
+    // A slot freed, or the depth grew: every job waiting with tasks may have room now.
+    if (out < 0 || active > 0) for (const x of this.members) if (x.waiting > 0) x.wake();
+  }
+
+}

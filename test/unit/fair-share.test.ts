@@ -1,0 +1,80 @@
+/** The fair share's arithmetic: pools parsed, slots allocated by weight, minimum and maximum, and rooms handed out. */
+import { describe, expect, it } from "vitest";
+import { allocate, FairShare, parsePool } from "../../coordinator/fair-share.js";
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe("fair share", () => {
+  it("parses pools and refuses malformed ones, naming them", () => {
+    expect(parsePool("nightly:weight=2,min=2,max=8")).toEqual({ name: "nightly", weight: 2, min: 2, max: 8 });
+    expect(parsePool("adhoc")).toEqual({ name: "adhoc", weight: 1, min: 0, max: Number.POSITIVE_INFINITY });
+    for (const bad of ["", "a b", "x:weight=0", "x:max=0", "x:min=3,max=2", "x:speed=2", "x:min=1.5"]) expect(() => parsePool(bad), bad).toThrow(/--pool/);
+  });
+
+  it("allocates by weight, within demand and max, minimums first; all of it when demand allows", () => {
+    // Water-filling checked against a plain loop that hands out one slot at a time to the claim furthest below its weight.
+    const cases: { total: number; claims: { weight: number; demand: number; min?: number; max?: number }[] }[] = [
+      { total: 12, claims: [{ weight: 1, demand: 100 }, { weight: 2, demand: 100 }, { weight: 1, demand: 2 }] },
+      { total: 10, claims: [{ weight: 1, demand: 100, max: 3 }, { weight: 1, demand: 100 }] },
+      { total: 9, claims: [{ weight: 1, demand: 100, min: 6 }, { weight: 5, demand: 100 }] },
+      { total: 20, claims: [{ weight: 3, demand: 4 }, { weight: 1, demand: 5 }] },
+    ];
+    for (const { total, claims } of cases) {
+      const got = allocate(total, claims);
+      const cap = claims.map((c) => Math.min(c.demand, c.max ?? Infinity));
+      expect(sum(got)).toBeCloseTo(Math.min(total, sum(cap)), 6);
+      got.forEach((g, i) => expect(g).toBeLessThanOrEqual(cap[i]! + 1e-9));
+      // The oracle: slot by slot, mins first, then the lowest got/weight among those below their cap.
+      const slots = claims.map((c, i) => Math.min(c.min ?? 0, cap[i]!));
+      for (let left = total - sum(slots); left > 0; left--) {
+        const open = claims.map((_, i) => i).filter((i) => slots[i]! < cap[i]!);
+        if (!open.length) break;
+        const i = open.reduce((a, b) => (slots[b]! / claims[b]!.weight < slots[a]! / claims[a]!.weight ? b : a));
+        slots[i]!++;
+      }
+      got.forEach((g, i) => expect(Math.abs(g - slots[i]!)).toBeLessThanOrEqual(1));
+    }
+  });
+
+  it("gives a job joining a busy cluster the next freed slots until it has its share, and never passes a pool's max", () => {
+    const share = new FairShare([{ name: "capped", weight: 1, min: 0, max: 2 }]);
+    const big = share.join("big", undefined, 1, () => {});
+    big.waiting = 1000;
+    const n = big.room();
+    big.added(n);
+    big.waiting -= n;
+    expect(n).toBe(share.depth()); // alone: every slot
+    const small = share.join("small", undefined, 1, () => {});
+    small.waiting = 3;
+    expect(small.room()).toBe(0); // nothing free until a task ends (no preemption)
+    big.ended(false);
+    expect(big.room()).toBe(0);
+    expect(small.room()).toBe(1);
+    const capped = share.join("c", "capped", 1, () => {});
+    capped.waiting = 50;
+    for (let i = 0; i < 20; i++) big.ended(false);
+    expect(capped.room()).toBe(2);
+    expect(capped.capped).toBe(true);
+  });
+
+  it("orders one job's adds: its priority never falls while some of its tasks may wait in the queue", () => {
+    const share = new FairShare();
+    const m = share.join("j", undefined, 1, () => {});
+    m.waiting = 10;
+    const p1 = m.priority()!;
+    m.added(3);
+    const p2 = m.priority()!;
+    expect(p2).toBeGreaterThanOrEqual(p1);
+    m.ended(false);
+    m.ended(false);
+    expect(m.priority()).toBeGreaterThanOrEqual(p2); // one still queued
+    m.ended(false);
+    expect(m.priority()).toBe(1); // none out: first in line again
+  });
+
+  it("fifo: no hold-back", () => {
+    const m = new FairShare([], "fifo").join("j", undefined, 1, () => {});
+    m.waiting = 5000;
+    expect(m.room()).toBe(Number.POSITIVE_INFINITY);
+  });
+});
