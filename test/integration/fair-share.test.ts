@@ -105,6 +105,26 @@ describe("fair sharing of the workers' slots", () => {
     expect(most).toBe(1);
   }, 240_000);
 
+  it("a coordinator killed mid-way: its standby keeps the shares (weights 3 and 1)", async () => {
+    const c = await cluster("failover", 2, ["--lease", "2000"]);
+    const standby = await c.coordinator(["--lease", "2000"], true);
+    const outs = [s.fresh("heavy"), s.fresh("light")];
+    const [heavy, light] = await Promise.all(outs.map((out, i) => submitJob(c, [...slowJob(big, out, 250, freshDir(s, `failover-marks-${i}`)), "--priority", i === 0 ? "3" : "1"])));
+    const done = async () => Promise.all([heavy!, light!].map(async (id) => (await jobRecord(c, id)).progress?.mapsDone ?? 0));
+    await until("both jobs to run", async () => (await done()).every((n) => n >= 2), 60_000, 100);
+    c.procs.find((p) => p.child.spawnargs.includes("coordinator") && p !== standby)!.child.kill("SIGKILL");
+    await until("the standby to lead", () => standby.output().includes("leader (epoch"), 20_000, 50);
+    await until("the standby to resume both jobs", () => standby.output().includes(`resuming job ${heavy}`) && standby.output().includes(`resuming job ${light}`), 20_000, 50);
+    const [h0, l0] = (await done()) as [number, number];
+    await until("20 more maps done", async () => { const [h, l] = (await done()) as [number, number]; return h - h0 + (l - l0) >= 20 || h >= 40; }, 120_000, 100);
+    const [h1, l1] = (await done()) as [number, number];
+    for (const id of [heavy!, light!]) expect((await waitJob(c, id, 120_000)).state).toBe("succeeded");
+    for (const out of outs) expectOracle(out, wordcountOracle(big));
+    console.log(`SHARE after a failover: maps done by the weight-3 job ${h1 - h0}, by the weight-1 job ${l1 - l0}`);
+    expect(l1 - l0).toBeGreaterThan(0);
+    expect(h1 - h0).toBeGreaterThanOrEqual(1.5 * (l1 - l0)); // 3:1 by weight; progress is written about once a second, so the window is coarse
+  }, 240_000);
+
   it("a low-priority job completes under a stream of high-priority jobs", async () => {
     const c = await cluster("priority", 2);
     const lowOut = s.fresh("low-out");
