@@ -1,5 +1,4 @@
 /** The `sheaf` command line. */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -12,6 +11,7 @@ import { parseSize } from "../core/splits.js";
 import { JOB_DEFAULTS, type JobSettings } from "../runner/job-settings.js";
 import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { showDuration } from "../core/show.js";
+import { sheafVersion } from "../core/version.js";
 import { jobSettingsOf, type JobOptions } from "../runner/options.js";
 import { printableReport } from "../runner/status.js";
 import { plural } from "../runner/format.js";
@@ -113,6 +113,11 @@ function threads(): Option {
 /** `--allow-root`, on run, submit, coordinator and worker. */
 const ALLOW_ROOT = ["--allow-root <dir>", "confine inputs, outputs, workdir and checkpoints to this folder (repeatable; also $SHEAF_ALLOW_ROOTS, ':'-separated)", collect as never] as const;
 
+/** `--log-format`, on coordinator and worker. */
+function logFormat(): Option {
+  return new Option("--log-format <format>", "log lines as text, or as JSON lines for log shippers (each with time, job, task and attempt)").choices(["text", "json"]).default("text");
+}
+
 /** The options of every command that talks to a cluster. */
 function clusterOptions(cmd: Command): Command {
   return cmd
@@ -178,23 +183,10 @@ function jobSettings(o: Record<string, any>, command: string): JobSettings {
   return jobSettingsOf(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), `sheaf ${command}`);
 }
 
-/** The version in the package.json beside the CLI (two folders up from dist/cli or cli). */
-function packageVersion(): string {
-  for (const up of ["../../package.json", "../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "sheaf" && pkg.version) return pkg.version;
-    } catch {
-      // not there
-    }
-  }
-  return "unknown";
-}
-
 export function buildProgram(): Command {
   const program = new Command("sheaf")
     .description("Sheaf: MapReduce jobs in TypeScript, on this machine's threads or on a Redis cluster")
-    .version(packageVersion(), "-V, --version", "print the version of sheaf")
+    .version(sheafVersion(), "-V, --version", "print the version of sheaf")
     .addOption(flag("--verbose", "print full stack traces of errors"))
     // Each command's help lists --verbose and --version too: they are taken after the command as well.
     .configureHelp({ showGlobalOptions: true })
@@ -244,6 +236,7 @@ export function buildProgram(): Command {
     .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", showDuration(SERVICE_DEFAULTS.keepForMs))
     .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", showDuration(SERVICE_DEFAULTS.artifactGraceMs))
     .option(...ALLOW_ROOT)
+    .addOption(logFormat())
     .action(async (o) => {
       const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
       const duration = (flag: string, text: string) => {
@@ -256,7 +249,7 @@ export function buildProgram(): Command {
       const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
       await serve(new Coordinator({
         redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
-        planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
+        planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []), logFormat: o.logFormat,
       }));
     });
 
@@ -267,11 +260,12 @@ export function buildProgram(): Command {
     .option("--local-dir <dir>", "keep map outputs on this machine's disk and serve them to reducers over HTTP, instead of in the shared workdir (default: $SHEAF_LOCAL_DIR; needs SHEAF_SECRET)")
     .option("--shuffle-port <n>", "port the map outputs are served on (default: 0, any free port)", nonNegativeInt("--shuffle-port"))
     .option("--advertise <host>", "host name reducers reach this worker by (default: this host's name)")
+    .addOption(logFormat())
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
       const localDir: string | undefined = o.localDir ?? (process.env.SHEAF_LOCAL_DIR || undefined);
       const shuffle = { localDir: localDir && resolve(localDir), port: o.shufflePort, advertise: o.advertise ?? hostname() };
-      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []), shuffle }));
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []), shuffle, logFormat: o.logFormat }));
     });
 
   program
@@ -299,7 +293,7 @@ export function buildProgram(): Command {
     .addOption(flag("--watch", "refresh every second"))
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
-      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections } = await cluster();
+      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections, readTimeline, listWorkers } = await cluster();
       await withRedis(o, async (redis, keys) => {
         for (;;) {
           let text: string;
@@ -312,7 +306,8 @@ export function buildProgram(): Command {
           } else if (jobId) {
             const record = await readJob(redis, keys, jobId as JobId);
             if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
-            text = renderJob(record);
+            const [timeline, workers] = await Promise.all([readTimeline(redis, keys, jobId as JobId), listWorkers(redis, keys)]);
+            text = renderJob(record, Date.now(), { timeline, liveWorkers: workers.length });
             finished = FINISHED.has(record.state);
           } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit)) + renderRejections(await readRejections(redis, keys));
           if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
@@ -323,6 +318,27 @@ export function buildProgram(): Command {
         }
       });
     });
+
+  clusterOptions(program.command("workers").description("the live workers: host, pid, threads, running tasks, last heartbeat, memory, version")).action(async (o) => {
+    const { listWorkers, renderWorkers } = await cluster();
+    await withRedis(o, async (redis, keys) => void process.stdout.write(renderWorkers(await listWorkers(redis, keys)) + "\n"));
+  });
+
+  clusterOptions(
+    program
+      .command("logs")
+      .description("what a job's own code printed (console.*), per attempt, the tail of each kept")
+      .argument("<jobId>")
+      .option("--task <task>", "only this task (map-00003, reduce-00001)")
+      .option("--attempt <n>", "only this attempt", positiveInt("--attempt")),
+  ).action(async (jobId: string, o) => {
+    const { readJob, readLogs, renderLogs } = await cluster();
+    await withRedis(o, async (redis, keys) => {
+      const [record, logs] = await Promise.all([readJob(redis, keys, jobId as JobId), readLogs(redis, keys, jobId as JobId)]);
+      if (!record && logs.length === 0) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
+      process.stdout.write(renderLogs(jobId, logs, { task: o.task, attempt: o.attempt }) + "\n");
+    });
+  });
 
   clusterOptions(program.command("cancel").description("cancel a queued or running job").argument("<jobId>")).action(async (jobId: string, o) => {
     const { isRunId, cancelRun, RUN_FINISHED, waitForRun, cancelJob, FINISHED, waitForJob } = await cluster();
@@ -453,6 +469,7 @@ export async function main(argv: string[]): Promise<number> {
     const known = err instanceof SheafError && err.code !== "INTERNAL";
     // Messages may quote a job's error or state from Redis: printed without terminal controls.
     process.stderr.write(printableReport(`sheaf: ${known ? e.message : `unexpected error: ${e?.message ?? String(err)}`}`) + "\n");
+    // A job's failure: its stack, the frames in the job's code named by the user's file and line (core/task-failure.ts).
     if (verbose) process.stderr.write(printableReport(`${e.failure?.stack ?? e.stack ?? ""}`) + "\n");
     else if (!known) process.stderr.write("(run with --verbose for the stack trace)\n");
     return 1;

@@ -16,7 +16,8 @@ import { decodeEvent, publishEvent } from "../core/cluster/state/events.js";
 import { readField, RECORD_FIELDS } from "../core/cluster/state/fields.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
-import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
+import { checkEvictionPolicy, connectRedis, logQueueErrors } from "../core/cluster/redis.js";
+import { createLogger, type LogFormat, type Logger } from "../core/log.js";
 import { causeAfter, messageOf, SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir, objectOutputScratch } from "../core/storage.js";
@@ -59,7 +60,10 @@ export interface CoordinatorOptions {
   planLimits?: IsolationLimits;
   /** How many finished jobs and runs to keep, how long, and when an unreferenced artifact goes. */
   retention?: RetentionOptions;
-  log?: RedisLog;
+  /** Where log lines go. @defaultValue stderr, in `logFormat` */
+  log?: Logger;
+  /** The lines' format on stderr when no `log` is given. @defaultValue "text" */
+  logFormat?: LogFormat;
   /** Verifies job and run records and signs task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open */
   signer?: Signer;
   /** Where jobs may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
@@ -69,7 +73,7 @@ export interface CoordinatorOptions {
 
 export class Coordinator {
   private readonly keys: Keys;
-  private readonly log: RedisLog;
+  private readonly log: Logger;
   private readonly stopping = new AbortController();
   private redis!: Redis;
   private sub!: Redis;
@@ -87,7 +91,7 @@ export class Coordinator {
 
   constructor(private readonly options: CoordinatorOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
-    this.log = options.log ?? ((m) => process.stderr.write(`coordinator: ${m}\n`));
+    this.log = options.log ?? createLogger("coordinator", options.logFormat);
     this.signer = "signer" in options ? options.signer : signerFromEnv();
     this.roots = options.roots ?? AllowedRoots.from();
   }
@@ -201,7 +205,7 @@ export class Coordinator {
     const flags = (await pipe.exec()) ?? [];
     live.forEach(([id, d], i) => {
       if (flags[i]?.[1] === "1") {
-        this.log(`${isRunId(id) ? "pipeline run" : "job"} ${id}: cancel requested`);
+        this.log(`${isRunId(id) ? "pipeline run" : "job"} ${id}: cancel requested`, { job: id });
         d.abort.abort();
       }
     });
@@ -211,7 +215,7 @@ export class Coordinator {
     const abort = new AbortController();
     const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log, this.signer, this.roots)
       .drive(id, abort.signal)
-      .catch(async (err) => this.log(`pipeline run ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.run(id))}`))
+      .catch(async (err) => this.log(`pipeline run ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.run(id))}`, { job: id, level: "warn" }))
       .finally(() => this.drivers.delete(id as JobId));
     this.drivers.set(id as JobId, { abort, done });
   }
@@ -219,7 +223,7 @@ export class Coordinator {
   private drive(id: JobId): void {
     const abort = new AbortController();
     const done = this.runJob(id, abort.signal)
-      .catch(async (err) => this.log(`job ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.job(id))}`))
+      .catch(async (err) => this.log(`job ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.job(id))}`, { job: id, level: "warn" }))
       .finally(() => this.drivers.delete(id));
     this.drivers.set(id, { abort, done });
   }
@@ -248,7 +252,7 @@ export class Coordinator {
     const spec = record.spec;
     const resumed = started === "resumed";
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
-    this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
+    this.log(`${resumed ? "resuming" : "starting"} job ${id}`, { job: id });
     let lock: OutputLock | undefined;
     let executor: QueueExecutor | undefined;
     try {
@@ -273,17 +277,17 @@ export class Coordinator {
       const report = await driver.run();
       await store.flush(report);
       await this.finish(id, spec.output, lock, "succeeded");
-      this.log(`job ${id} succeeded in ${report.millis} ms`);
+      this.log(`job ${id} succeeded in ${report.millis} ms`, { job: id });
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
         const cancelled = signal.aborted || (await readField(this.redis, jobKey, "cancel")) === "1";
         await store.flush().catch(() => {});
         await this.finish(id, spec.output, lock, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
-        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`);
+        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`, { job: id, level: cancelled ? "info" : "error" });
       } catch (interrupted) {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
-        this.log(`job ${id} ${await this.fateOf(jobKey)}: ${interrupted.message}`);
+        this.log(`job ${id} ${await this.fateOf(jobKey)}: ${interrupted.message}`, { job: id, level: "warn" });
       }
     } finally {
       await executor?.close();
@@ -305,7 +309,7 @@ export class Coordinator {
       await store.guard("take the output");
       await lock.take(id, "cluster", (holder) => this.holderAlive(holder));
     };
-    if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
+    if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`, { job: id }) });
     else await take();
     // Marked with this cluster's prefix: retention collects it if the job is lost, and no other cluster does.
     await store.guard("mark the scratch folder");

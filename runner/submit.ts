@@ -24,6 +24,7 @@ import { AllowedRoots } from "../core/security/roots.js";
 import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
 import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
+import { NO_WORKER, WorkerWatch } from "./no-worker.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
@@ -195,12 +196,15 @@ export function waitForJob(redis: Redis, keys: Keys, id: JobId, quiet = false): 
 
 async function followJob(redis: Redis, keys: Keys, id: JobId, quiet: boolean, sleep: () => Promise<void>): Promise<JobRecord> {
   let reporter: ProgressReporter | undefined;
+  const workers = new WorkerWatch(redis, keys);
   for (;;) {
     const record = await readJob(redis, keys, id);
     if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${id} under prefix ${keys.prefix}`);
     if (!quiet && record.progress) {
       reporter ??= new ProgressReporter(record.spec.name);
       reporter.update(record.progress);
+      const change = await workers.check(record);
+      if (change) reporter.note(change === "none" ? `${record.spec.name}: ${NO_WORKER}` : `${record.spec.name}: a worker is live again`);
     }
     if (FINISHED.has(record.state)) {
       reporter?.stop();

@@ -242,7 +242,10 @@ const FailureSchema = v.object({
   /** For map outputs found corrupt or missing: the map task to re-run, and the file that was lost. */
   producer: v.optional(TaskIdSchema),
   lost: v.optional(v.string()),
+  /** The stack, its frames in the job's code mapped back to the user's files. */
   stack: v.optional(v.string()),
+  /** Where in the user's files their code threw (`jobs/x.ts:12:7`), when it did. */
+  at: v.optional(v.string()),
 });
 /** An error that crossed a thread or process boundary, as data. */
 export type TaskFailure = v.InferOutput<typeof FailureSchema>;
