@@ -113,6 +113,12 @@ function threads(): Option {
 /** `--allow-root`, on run, submit, coordinator and worker. */
 const ALLOW_ROOT = ["--allow-root <dir>", "confine inputs, outputs, workdir and checkpoints to this folder (repeatable; also $SHEAF_ALLOW_ROOTS, ':'-separated)", collect as never] as const;
 
+/** A flag's http(s) URL, checked. */
+function httpUrl(flag: string, text: string): string {
+  if (!/^https?:\/\/\S+$/.test(text)) throw new SheafError("BAD_ARGUMENT", `${flag} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  return text;
+}
+
 /** `--log-format`, on coordinator and worker. */
 function logFormat(): Option {
   return new Option("--log-format <format>", "log lines as text, or as JSON lines for log shippers (each with time, job, task and attempt)").choices(["text", "json"]).default("text");
@@ -179,6 +185,8 @@ function jobSettings(o: Record<string, any>, command: string): JobSettings {
     // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
     speculative: o.speculative === false ? false : undefined,
     allowRoots: o.allowRoot ?? [],
+    notify: o.notify,
+    notifySuccess: o.notifySuccess || undefined,
   };
   return jobSettingsOf(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), `sheaf ${command}`);
 }
@@ -212,6 +220,8 @@ export function buildProgram(): Command {
 
   clusterOptions(jobOptions(program.command("submit").description("queue a job on a cluster; prints its id")))
     .addOption(flag("--wait", "follow the job to its end; exit non-zero unless it succeeds"))
+    .option("--notify <url>", "POST a JSON event to this URL when the job (or pipeline run) fails (README: Alerts)")
+    .addOption(flag("--notify-success", "pipelines: also POST run.succeeded to --notify"))
     .addOption(flag("-q, --quiet", "with --wait: no progress or summary"))
     .action(async (jobFile: string, o) => {
       const { submit, isRunId, waitForRun, waitForJob, jobEnded, runEnded } = await cluster();
@@ -237,6 +247,9 @@ export function buildProgram(): Command {
     .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", showDuration(SERVICE_DEFAULTS.artifactGraceMs))
     .option(...ALLOW_ROOT)
     .addOption(logFormat())
+    .option("--notify <url>", "POST every job's and run's failure (and late scheduled runs) to this URL too, as JSON (repeatable)", collect as never)
+    .addOption(flag("--notify-success", "also POST run.succeeded for every pipeline run to the --notify URLs"))
+    .option("--public-url <url>", "the dashboard's address as people reach it, for the links in notifications")
     .action(async (o) => {
       const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
       const duration = (flag: string, text: string) => {
@@ -250,6 +263,7 @@ export function buildProgram(): Command {
       await serve(new Coordinator({
         redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
         planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []), logFormat: o.logFormat,
+        notify: { targets: ((o.notify ?? []) as string[]).flat().map((u) => httpUrl("--notify", u)), success: o.notifySuccess, publicUrl: o.publicUrl && httpUrl("--public-url", o.publicUrl) },
       }));
     });
 
@@ -369,12 +383,21 @@ export function buildProgram(): Command {
       .option("--cron <expr>", "cron: 5 fields, or 6 with seconds first")
       .option("--every <duration>", "an interval: 10s, 5m, 1h, 1d (aligned to multiples of it since the epoch)")
       .option("--tz <zone>", "the zone of --cron and of {date}/{time} (default UTC)")
-      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip"),
+      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip")
+      .option("--notify <url>", "POST a JSON event to this URL when a run fails (README: Alerts)")
+      .addOption(flag("--notify-success", "also POST run.succeeded to --notify"))
+      .option("--sla <duration>", "with --notify: POST schedule.late when a run has not finished this long after it was due: 30m, 2h"),
   )).action(async (name: string, module: string, o) => {
-    const { addSchedule } = await cluster();
+    const { addSchedule, parseEvery } = await cluster();
     await withRedis(o, async (redis, keys) => {
       const settings = jobSettings({ ...o, overwrite: true }, "schedule add");
-      const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
+      let slaMs: number | undefined;
+      try {
+        slaMs = o.sla === undefined ? undefined : parseEvery(o.sla);
+      } catch (err) {
+        throw new SheafError("BAD_ARGUMENT", `--sla: ${(err as Error).message}`);
+      }
+      const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings, slaMs });
       process.stdout.write(`schedule ${spec.name} added\n`);
     });
   });

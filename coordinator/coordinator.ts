@@ -40,6 +40,7 @@ import { admitRecord, checkSubmission, checkPlan } from "../engine/admission.js"
 import { AllowedRoots } from "../core/security/roots.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
+import { Notifier, type NotifierOptions } from "./notifier.js";
 import { keepWorkerScriptsLoaded } from "./worker-scripts.js";
 import { plural } from "../core/show.js";
 
@@ -68,6 +69,8 @@ export interface CoordinatorOptions {
   signer?: Signer;
   /** Where jobs may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
   roots?: AllowedRoots;
+  /** Alerts for every job and run (`--notify`), beside each one's own. @defaultValue none but their own */
+  notify?: NotifierOptions;
 }
 
 
@@ -84,6 +87,7 @@ export class Coordinator {
   private leaseConnection: Redis | undefined;
   private scheduler!: Scheduler;
   private retention!: Retention;
+  private notifier!: Notifier;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
   private readonly signer: Signer | undefined;
@@ -116,6 +120,7 @@ export class Coordinator {
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
     this.retention = new Retention(this.redis, this.keys, this.options.retention ?? {}, this.log);
+    this.notifier = new Notifier(this.redis, this.keys, this.options.notify ?? {}, this.log);
     this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.leaderFence(), this.log, this.options.planLimits, this.signer);
     void this.lead();
   }
@@ -180,6 +185,8 @@ export class Coordinator {
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
     await this.checkCancels().catch((err) => this.log(`cannot read cancel flags: ${messageOf(err)}`));
     await this.scheduler.tick();
+    // In the background: a slow webhook never holds up the scan (nor the jobs).
+    if (this.lease.isHeld) void this.notifier.tick();
     if (this.lease.isHeld) await this.retention.sweep().catch((err) => this.log(`retention: ${messageOf(err)}`));
   }
 
@@ -431,6 +438,7 @@ export class Coordinator {
     if (this.poller) clearInterval(this.poller);
     await this.scheduler?.stop();
     await this.interruptAll("coordinator stopping");
+    await this.notifier?.stop();
     await stopPlanning(); // the idle planning threads (the ones interrupted above ended with their plans)
     await this.lease?.release();
     await this.events?.close();

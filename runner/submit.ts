@@ -26,6 +26,7 @@ import { jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
 import { NO_WORKER, WorkerWatch } from "./no-worker.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
+import type { NotifySpec } from "../core/security/messages.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
 export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings & PipelineSettings): Promise<JobId | string> {
@@ -73,6 +74,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
     speculative: o.speculative,
     overwrite: o.overwrite,
     ...(o.waitForOutput ? { waitForOutput: true } : {}),
+    ...(o.notify ? { notify: o.notify } : {}),
     submittedAt: Date.now(),
   }));
   return id;
@@ -88,6 +90,8 @@ export interface PipelineSettings {
   from?: string;
   /** Set when a schedule fires the run. */
   schedule?: { name: string; due: number };
+  /** `--notify URL [--notify-success]`: where the coordinator POSTs this job's or run's events (cluster only). */
+  notify?: NotifySpec;
 }
 
 /** Queues a pipeline run: its stages resolved (templates expanded with the logical time) here, where the paths were written. */
@@ -95,6 +99,7 @@ export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipelin
   if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(o.at);
   const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: resolve(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, only: o.only, from: o.from, schedule: o.schedule });
+  if (o.notify) spec.notify = o.notify;
   selectStages(spec.pipeline, spec.stages, o); // an unknown --only or --from stage, refused before it is queued
   const twin = await runningTwin(redis, keys, spec);
   if (twin) throw new SheafError("RUN_EXISTS", `pipeline ${spec.pipeline} is already running for ${spec.at} as run ${twin}: wait for it (sheaf status ${twin}) or cancel it`);

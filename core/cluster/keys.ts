@@ -51,6 +51,12 @@ export class Keys {
    */
   get workers() { return `${this.prefix}:workers`; }
   worker(id: string) { return `${this.prefix}:worker:${id}`; }
+  /**
+   * Notifications (`--notify`): the deliveries still to try, a sorted set scored by when to try
+   * next, and each delivery, JSON `Delivery` (notifications.ts), kept a week once settled.
+   */
+  get notifications() { return `${this.prefix}:notifications`; }
+  notification(id: string) { return `${this.prefix}:notification:${id}`; }
   /** Hash: messages and records refused (forged, altered, expired, malformed, out of bounds), counted by reason. */
   get rejected() { return `${this.prefix}:rejected`; }
   /** Pub/sub channel for job events (submitted, cancel). */

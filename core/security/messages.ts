@@ -262,6 +262,18 @@ const PlanSchema = v.object({
 /** A job's plan: its config, inputs, map tasks (each bound to the one config) and reduce count. */
 export type JobPlan = Omit<v.InferOutput<typeof PlanSchema>, "maps"> & { maps: MapTask[] };
 
+/**
+ * Where a job's, run's or schedule's events are POSTed (`--notify`): failures always, a run's
+ * success with `success`, and for a schedule `schedule.late` once a run is not finished `slaMs`
+ * after it was due (coordinator/notifier.ts).
+ */
+const NotifySchema = v.object({
+  url: v.pipe(v.string(), v.regex(/^https?:\/\/\S+$/, "must be an http:// or https:// URL")),
+  success: v.optional(v.boolean()),
+  slaMs: v.optional(Positive),
+});
+export type NotifySpec = v.InferOutput<typeof NotifySchema>;
+
 /** What every job submission carries but a pipeline stage's job takes from its run. */
 const SubmissionSettings = {
   /** Absolute path of the bundled job in the shared workdir. */
@@ -292,6 +304,7 @@ const JobSubmissionSchema = v.object({
   stage: v.optional(Id),
   fingerprint: v.optional(v.string()),
   run: v.optional(Id),
+  notify: v.optional(NotifySchema),
 });
 /** What `sheaf submit` sends: everything the coordinator needs to plan the job. */
 export type JobSubmission = v.InferOutput<typeof JobSubmissionSchema>;
@@ -334,6 +347,8 @@ const RunSubmissionSchema = v.object({
   /** The schedule that fired it, and the due time it is keyed by. */
   schedule: v.optional(v.object({ name: v.string(), due: v.number() })),
   submittedAt: Count,
+  /** `submit --notify`; a scheduled run's events go where its schedule's notify says. */
+  notify: v.optional(NotifySchema),
 });
 /**
  * A run of a pipeline module — or of a job module, as a pipeline of one stage named after the job —
@@ -392,6 +407,8 @@ const ScheduleSpecSchema = v.object({
   createdAt: Count,
   /** When its module was last bundled (`schedule add` or `update`). */
   bundledAt: v.optional(Count),
+  /** `schedule add --notify URL [--sla DURATION] [--notify-success]`: where its runs' events go. */
+  notify: v.optional(NotifySchema),
 });
 export type ScheduleSpec = v.InferOutput<typeof ScheduleSpecSchema>;
 
