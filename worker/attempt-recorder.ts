@@ -1,8 +1,10 @@
 /**
  * Records each attempt this worker's threads ran (core/cluster/attempt-records.ts): its timing,
- * and the tail of what it printed. Gathered and written every FLUSH_MS in one round trip, so short
- * tasks in batches cost one write per flush, not one per task; a write that fails is logged once
- * and dropped (these records serve people, never the job).
+ * and the tail of what it printed. The worker flushes them before it returns an attempt's result
+ * (a batch's at once), so a job never ends, and retention never deletes its keys, before its
+ * attempts' records are written (one written after would outlive the job); what is left (a stopped
+ * attempt's) is written within FLUSH_MS. A write that fails is logged once and dropped (these
+ * records serve people, never the job).
  */
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
@@ -50,6 +52,7 @@ export class AttemptRecorder {
 
   /** Writes what was gathered; resolves once it (and any write before it) is done. */
   flush(): Promise<void> {
+    if (this.timings.size === 0 && this.logs.size === 0) return this.writing;
     clearTimeout(this.timer);
     this.timer = undefined;
     const timings = this.timings;

@@ -222,6 +222,7 @@ export class QueueWorker {
       if (set.size === 0) this.running.delete(jobId);
     }
     if (outcomes) {
+      await this.recorder?.flush();
       const ok = outcomes.filter((o) => o.ok).length;
       this.log(`ran ${plural(tasks.length, `${tasks[0]!.kind} task`)} (${tasks[0]!.taskId} … ${tasks.at(-1)!.taskId}) in ${Date.now() - began} ms: ${ok} succeeded`, { job: jobId });
     }
@@ -262,6 +263,8 @@ export class QueueWorker {
       // A reduce task's served inputs are fetched here, before it takes a thread.
       fetched = task.kind === "reduce" ? await fetchReduceInputs(task, this.shuffle, abort.signal) : undefined;
       const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? this.shuffle?.forThread(task) ?? task, abort.signal, started, parkLimitMs));
+      // Recorded before the result goes back: the job cannot end (and retention delete its keys) before.
+      await this.recorder?.flush();
       if (outcome.ok) {
         this.log(`task ${task.taskId} succeeded in ${Date.now() - began} ms`, fields);
         return outcome;
