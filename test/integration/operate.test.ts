@@ -10,6 +10,7 @@ import { writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { connect } from "../../runner/api.js";
 import { Cluster, waitFor } from "./cluster-harness.js";
 import { freshDir, params, stopClustersAfterEach, until } from "./fault-kit.js";
 import { FIXTURE_JOBS, Scratch } from "./helpers.js";
@@ -94,6 +95,20 @@ describe("logs you can follow", () => {
     expect(status).toContain(`hosts     ${hostname()} (7 attempts)`);
     expect(status).toContain(`output    ${out}\n`);
     expect(status).toMatch(/latest: map-00000 attempt 1: .*\(at \S*chatty\.ts:9:9\)/);
+
+    // The same from the runner API.
+    const api = await connect({ redis: c.url });
+    try {
+      expect((await api.workers()).map((x) => x.pid)).toEqual([w.child.pid]);
+      const logs = await api.logs(id, { task: "map-00000" });
+      expect(logs.map((l) => [l.attempt, l.lines[0], l.where !== undefined])).toEqual([[1, "hello from map-00000 attempt 1", true], [2, "hello from map-00000 attempt 2", false]]);
+      const timeline = await api.timeline(id);
+      expect(timeline).toHaveLength(7);
+      expect(timeline.filter((t) => !t.ok).map((t) => [t.task, t.attempt, t.code])).toEqual([["map-00000", 1, "USER_CODE_ERROR"]]);
+      for (const t of timeline) expect(t.host).toBe(hostname());
+    } finally {
+      await api.close();
+    }
   }, 60_000);
 
   it("--log-format json: one JSON object per line, with time, job, task and attempt", async () => {
