@@ -280,6 +280,8 @@ export class Coordinator {
         startedAt: record.startedAt,
         retry,
         signal,
+        onAttemptFailed: (f, willRetry) =>
+          this.log(`job ${id}: task ${f.taskId} attempt ${f.attempt} failed${willRetry ? " (will retry)" : ""}: ${f.message}`, { job: id, task: f.taskId, attempt: f.attempt, level: "warn" }),
       });
       const report = await driver.run();
       await store.flush(report);

@@ -54,7 +54,7 @@ export class Notifier {
   private readonly secret: string | undefined;
   /** Finished ids already looked at, by finish time; the sets are read from `since` on. */
   private readonly seen = new Map<string, number>();
-  private since = Date.now() - LOOK_BACK_MS;
+  private since = 0;
   private lastPass = 0;
   private pass: Promise<void> | undefined;
   private readonly schedules = new Map<string, { notify?: NotifySpec; at: number }>();
@@ -82,6 +82,8 @@ export class Notifier {
 
   private async findEvents(): Promise<void> {
     const now = Date.now();
+    // A standby that becomes the leader long after it started looks back LOOK_BACK_MS, no further.
+    this.since = Math.max(this.since, now - LOOK_BACK_MS);
     for (const [zset, kind] of [[Keys.finished(this.keys.jobs), "job"], [Keys.finished(this.keys.runs), "run"]] as const) {
       const entries = await this.redis.zrangebyscore(zset, String(this.since), "+inf", "WITHSCORES");
       for (let i = 0; i < entries.length; i += 2) {
@@ -99,8 +101,9 @@ export class Notifier {
       const run = await readRun(this.redis, this.keys, id);
       if (run) await this.lateness(run, now);
     }
-    // Ids older than the window the next scans read are forgotten; the window trails by a minute.
-    this.since = Math.max(this.since, now - 60_000);
+    // Ids older than the window the next scans read are forgotten; the window trails by 10 s (a
+    // record given its finish time just before it joined the set is still found).
+    this.since = Math.max(this.since, now - 10_000);
     for (const [k, at] of this.seen) if (at < this.since) this.seen.delete(k);
   }
 
