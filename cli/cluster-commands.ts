@@ -13,3 +13,7 @@ export { submit, waitForJob, waitForRun } from "../runner/submit.js";
 export { jobEnded, runEnded } from "../runner/ended.js";
 export { AllowedRoots } from "../core/security/roots.js";
 export { parseEvery } from "../core/schedule-clock.js";
+export { listWorkers } from "../core/cluster/workers.js";
+export { readLogs, readTimeline } from "../core/cluster/attempt-records.js";
+export { renderWorkers } from "../runner/workers.js";
+export { renderLogs } from "../runner/logs.js";

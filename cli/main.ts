@@ -1,5 +1,4 @@
 /** The `sheaf` command line. */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -12,6 +11,7 @@ import { parseSize } from "../core/splits.js";
 import { JOB_DEFAULTS, type JobSettings } from "../runner/job-settings.js";
 import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { showDuration } from "../core/show.js";
+import { sheafVersion } from "../core/version.js";
 import { jobSettingsOf, type JobOptions } from "../runner/options.js";
 import { printableReport } from "../runner/status.js";
 import { plural } from "../runner/format.js";
@@ -120,6 +120,17 @@ function threads(): Option {
 /** `--allow-root`, on run, submit, coordinator and worker. */
 const ALLOW_ROOT = ["--allow-root <dir>", "confine inputs, outputs, workdir and checkpoints to this folder (repeatable; also $SHEAF_ALLOW_ROOTS, ':'-separated)", collect as never] as const;
 
+/** A flag's http(s) URL, checked. */
+function httpUrl(flag: string, text: string): string {
+  if (!/^https?:\/\/\S+$/.test(text)) throw new SheafError("BAD_ARGUMENT", `${flag} must be an http:// or https:// URL, got ${JSON.stringify(text)}`);
+  return text;
+}
+
+/** `--log-format`, on coordinator and worker. */
+function logFormat(): Option {
+  return new Option("--log-format <format>", "log lines as text, or as JSON lines for log shippers (each with time, job, task and attempt)").choices(["text", "json"]).default("text");
+}
+
 /** The options of every command that talks to a cluster. */
 function clusterOptions(cmd: Command): Command {
   return cmd
@@ -183,27 +194,16 @@ function jobSettings(o: Record<string, any>, command: string): JobSettings {
     // commander sets `speculative` to true unless --no-speculative: only the flag overrides the job.
     speculative: o.speculative === false ? false : undefined,
     allowRoots: o.allowRoot ?? [],
+    notify: o.notify,
+    notifySuccess: o.notifySuccess || undefined,
   };
   return jobSettingsOf(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), `sheaf ${command}`);
-}
-
-/** The version in the package.json beside the CLI (two folders up from dist/cli or cli). */
-function packageVersion(): string {
-  for (const up of ["../../package.json", "../package.json"]) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "sheaf" && pkg.version) return pkg.version;
-    } catch {
-      // not there
-    }
-  }
-  return "unknown";
 }
 
 export function buildProgram(): Command {
   const program = new Command("sheaf")
     .description("Sheaf: MapReduce jobs in TypeScript, on this machine's threads or on a Redis cluster")
-    .version(packageVersion(), "-V, --version", "print the version of sheaf")
+    .version(sheafVersion(), "-V, --version", "print the version of sheaf")
     .addOption(flag("--verbose", "print full stack traces of errors"))
     // Each command's help lists --verbose and --version too: they are taken after the command as well.
     .configureHelp({ showGlobalOptions: true })
@@ -229,6 +229,8 @@ export function buildProgram(): Command {
 
   shareOptions(clusterOptions(jobOptions(program.command("submit").description("queue a job on a cluster; prints its id"))))
     .addOption(flag("--wait", "follow the job to its end; exit non-zero unless it succeeds"))
+    .option("--notify <url>", "POST a JSON event to this URL when the job (or pipeline run) fails (README: Alerts)")
+    .addOption(flag("--notify-success", "pipelines: also POST run.succeeded to --notify"))
     .addOption(flag("-q, --quiet", "with --wait: no progress or summary"))
     .action(async (jobFile: string, o) => {
       const { submit, isRunId, waitForRun, waitForJob, jobEnded, runEnded } = await cluster();
@@ -255,6 +257,10 @@ export function buildProgram(): Command {
     .option("--pool <name:settings...>", "a pool of the workers' slots: name:weight=2,min=2,max=8 (repeatable; jobs choose one with submit --pool; unnamed ones: weight 1)", collect as never)
     .addOption(new Option("--scheduling <policy>", "fair: running jobs share the slots by pool and weight; fifo: each job's tasks queued at once, in submission order").choices(["fair", "fifo"]).default("fair"))
     .option(...ALLOW_ROOT)
+    .addOption(logFormat())
+    .option("--notify <url>", "POST every job's and run's failure (and late scheduled runs) to this URL too, as JSON (repeatable)", collect as never)
+    .addOption(flag("--notify-success", "also POST run.succeeded for every pipeline run to the --notify URLs"))
+    .option("--public-url <url>", "the dashboard's address as people reach it, for the links in notifications")
     .action(async (o) => {
       const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots, parsePool } = await cluster();
       const duration = (flag: string, text: string) => {
@@ -267,8 +273,9 @@ export function buildProgram(): Command {
       const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
       await serve(new Coordinator({
         redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
-        planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
+        planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []), logFormat: o.logFormat,
         pools: ((o.pool ?? []) as string[]).flat().map(parsePool), scheduling: o.scheduling,
+        notify: { targets: ((o.notify ?? []) as string[]).flat().map((u) => httpUrl("--notify", u)), success: o.notifySuccess, publicUrl: o.publicUrl && httpUrl("--public-url", o.publicUrl) },
       }));
     });
 
@@ -279,11 +286,12 @@ export function buildProgram(): Command {
     .option("--local-dir <dir>", "keep map outputs on this machine's disk and serve them to reducers over HTTP, instead of in the shared workdir (default: $SHEAF_LOCAL_DIR; for a job whose workdir is s3://, $TMPDIR/sheaf-local; needs SHEAF_SECRET)")
     .option("--shuffle-port <n>", "port the map outputs are served on (default: 0, any free port)", nonNegativeInt("--shuffle-port"))
     .option("--advertise <host>", "host name reducers reach this worker by (default: this host's name)")
+    .addOption(logFormat())
     .action(async (o) => {
       const { QueueWorker, redisUrlFrom, AllowedRoots } = await cluster();
       const localDir: string | undefined = o.localDir ?? (process.env.SHEAF_LOCAL_DIR || undefined);
       const shuffle = { localDir: localDir && resolve(localDir), port: o.shufflePort, advertise: o.advertise ?? hostname() };
-      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []), shuffle }));
+      await serve(new QueueWorker({ redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, threads: o.threads, lockMs: o.lock, roots: AllowedRoots.from(o.allowRoot ?? []), shuffle, logFormat: o.logFormat }));
     });
 
   program
@@ -311,7 +319,7 @@ export function buildProgram(): Command {
     .addOption(flag("--watch", "refresh every second"))
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
-      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections } = await cluster();
+      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections, readTimeline, listWorkers } = await cluster();
       await withRedis(o, async (redis, keys) => {
         for (;;) {
           let text: string;
@@ -324,7 +332,8 @@ export function buildProgram(): Command {
           } else if (jobId) {
             const record = await readJob(redis, keys, jobId as JobId);
             if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
-            text = renderJob(record);
+            const [timeline, workers] = await Promise.all([readTimeline(redis, keys, jobId as JobId), listWorkers(redis, keys)]);
+            text = renderJob(record, Date.now(), { timeline, liveWorkers: workers.length });
             finished = FINISHED.has(record.state);
           } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit)) + renderRejections(await readRejections(redis, keys));
           if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
@@ -335,6 +344,27 @@ export function buildProgram(): Command {
         }
       });
     });
+
+  clusterOptions(program.command("workers").description("the live workers: host, pid, threads, running tasks, last heartbeat, memory, version")).action(async (o) => {
+    const { listWorkers, renderWorkers } = await cluster();
+    await withRedis(o, async (redis, keys) => void process.stdout.write(renderWorkers(await listWorkers(redis, keys)) + "\n"));
+  });
+
+  clusterOptions(
+    program
+      .command("logs")
+      .description("what a job's own code printed (console.*), per attempt, the tail of each kept")
+      .argument("<jobId>")
+      .option("--task <task>", "only this task (map-00003, reduce-00001)")
+      .option("--attempt <n>", "only this attempt", positiveInt("--attempt")),
+  ).action(async (jobId: string, o) => {
+    const { readJob, readLogs, renderLogs } = await cluster();
+    await withRedis(o, async (redis, keys) => {
+      const [record, logs] = await Promise.all([readJob(redis, keys, jobId as JobId), readLogs(redis, keys, jobId as JobId)]);
+      if (!record && logs.length === 0) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
+      process.stdout.write(renderLogs(jobId, logs, { task: o.task, attempt: o.attempt }) + "\n");
+    });
+  });
 
   clusterOptions(program.command("cancel").description("cancel a queued or running job").argument("<jobId>")).action(async (jobId: string, o) => {
     const { isRunId, cancelRun, RUN_FINISHED, waitForRun, cancelJob, FINISHED, waitForJob } = await cluster();
@@ -365,12 +395,21 @@ export function buildProgram(): Command {
       .option("--cron <expr>", "cron: 5 fields, or 6 with seconds first")
       .option("--every <duration>", "an interval: 10s, 5m, 1h, 1d (aligned to multiples of it since the epoch)")
       .option("--tz <zone>", "the zone of --cron and of {date}/{time} (default UTC)")
-      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip"),
+      .option("--overlap <policy>", "a run that comes due while the previous one runs: skip (recorded) or queue", "skip")
+      .option("--notify <url>", "POST a JSON event to this URL when a run fails (README: Alerts)")
+      .addOption(flag("--notify-success", "also POST run.succeeded to --notify"))
+      .option("--sla <duration>", "with --notify: POST schedule.late when a run has not finished this long after it was due: 30m, 2h"),
   ))).action(async (name: string, module: string, o) => {
-    const { addSchedule } = await cluster();
+    const { addSchedule, parseEvery } = await cluster();
     await withRedis(o, async (redis, keys) => {
       const settings = jobSettings({ ...o, overwrite: true }, "schedule add");
-      const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings });
+      let slaMs: number | undefined;
+      try {
+        slaMs = o.sla === undefined ? undefined : parseEvery(o.sla);
+      } catch (err) {
+        throw new SheafError("BAD_ARGUMENT", `--sla: ${(err as Error).message}`);
+      }
+      const spec = await addSchedule(redis, keys, name, module, { cron: o.cron, every: o.every, tz: o.tz, overlap: o.overlap, settings, slaMs });
       process.stdout.write(`schedule ${spec.name} added\n`);
     });
   });
@@ -465,6 +504,7 @@ export async function main(argv: string[]): Promise<number> {
     const known = err instanceof SheafError && err.code !== "INTERNAL";
     // Messages may quote a job's error or state from Redis: printed without terminal controls.
     process.stderr.write(printableReport(`sheaf: ${known ? e.message : `unexpected error: ${e?.message ?? String(err)}`}`) + "\n");
+    // A job's failure: its stack, the frames in the job's code named by the user's file and line (core/task-failure.ts).
     if (verbose) process.stderr.write(printableReport(`${e.failure?.stack ?? e.stack ?? ""}`) + "\n");
     else if (!known) process.stderr.write("(run with --verbose for the stack trace)\n");
     return 1;

@@ -16,7 +16,8 @@ import { decodeEvent, publishEvent } from "../core/cluster/state/events.js";
 import { readField, RECORD_FIELDS } from "../core/cluster/state/fields.js";
 import { isRunId, unfinishedRuns } from "../core/cluster/runs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
-import { checkEvictionPolicy, connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
+import { checkEvictionPolicy, connectRedis, logQueueErrors } from "../core/cluster/redis.js";
+import { createLogger, type LogFormat, type Logger } from "../core/log.js";
 import { causeAfter, messageOf, SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import { jobScratchDir, objectOutputScratch } from "../core/storage.js";
@@ -40,6 +41,7 @@ import { AllowedRoots } from "../core/security/roots.js";
 import { FairShare, type Pool } from "./fair-share.js";
 import { OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import { Scheduler } from "./scheduler.js";
+import { Notifier, type NotifierOptions } from "./notifier.js";
 import { keepWorkerScriptsLoaded } from "./worker-scripts.js";
 import { plural } from "../core/show.js";
 
@@ -60,7 +62,10 @@ export interface CoordinatorOptions {
   planLimits?: IsolationLimits;
   /** How many finished jobs and runs to keep, how long, and when an unreferenced artifact goes. */
   retention?: RetentionOptions;
-  log?: RedisLog;
+  /** Where log lines go. @defaultValue stderr, in `logFormat` */
+  log?: Logger;
+  /** The lines' format on stderr when no `log` is given. @defaultValue "text" */
+  logFormat?: LogFormat;
   /** Verifies job and run records and signs task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open */
   signer?: Signer;
   /** Where jobs may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
@@ -68,12 +73,14 @@ export interface CoordinatorOptions {
   /** Pools the workers' slots are shared among (fair-share.ts); `fifo`: every job's tasks queued at once, in order. @defaultValue fair, one pool */
   pools?: Pool[];
   scheduling?: "fair" | "fifo";
+  /** Alerts for every job and run (`--notify`), beside each one's own. @defaultValue none but their own */
+  notify?: NotifierOptions;
 }
 
 
 export class Coordinator {
   private readonly keys: Keys;
-  private readonly log: RedisLog;
+  private readonly log: Logger;
   private readonly stopping = new AbortController();
   private redis!: Redis;
   private sub!: Redis;
@@ -84,6 +91,7 @@ export class Coordinator {
   private leaseConnection: Redis | undefined;
   private scheduler!: Scheduler;
   private retention!: Retention;
+  private notifier!: Notifier;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
   private readonly signer: Signer | undefined;
@@ -94,7 +102,7 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions) {
     this.share = new FairShare(options.pools, options.scheduling);
     this.keys = new Keys(options.prefix ?? "sheaf");
-    this.log = options.log ?? ((m) => process.stderr.write(`coordinator: ${m}\n`));
+    this.log = options.log ?? createLogger("coordinator", options.logFormat);
     this.signer = "signer" in options ? options.signer : signerFromEnv();
     this.roots = options.roots ?? AllowedRoots.from();
   }
@@ -119,6 +127,7 @@ export class Coordinator {
     this.leaseConnection = connectRedis(redisUrl, "coordinator-lease", undefined, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.lease = new LeaderLease(this.leaseConnection, this.keys, { leaseMs: this.options.leaseMs });
     this.retention = new Retention(this.redis, this.keys, this.options.retention ?? {}, this.log);
+    this.notifier = new Notifier(this.redis, this.keys, this.options.notify ?? {}, this.log);
     this.scheduler = new Scheduler(this.redis, this.keys, () => connectRedis(redisUrl, "coordinator-schedules"), () => this.leaderFence(), this.log, this.options.planLimits, this.signer);
     void this.lead();
   }
@@ -183,6 +192,8 @@ export class Coordinator {
     for (const id of runs) if (!this.drivers.has(id as JobId)) this.driveRun(id);
     await this.checkCancels().catch((err) => this.log(`cannot read cancel flags: ${messageOf(err)}`));
     await this.scheduler.tick();
+    // In the background: a slow webhook never holds up the scan (nor the jobs).
+    if (this.lease.isHeld) void this.notifier.tick();
     if (this.lease.isHeld) await this.retention.sweep().catch((err) => this.log(`retention: ${messageOf(err)}`));
   }
 
@@ -208,7 +219,7 @@ export class Coordinator {
     const flags = (await pipe.exec()) ?? [];
     live.forEach(([id, d], i) => {
       if (flags[i]?.[1] === "1") {
-        this.log(`${isRunId(id) ? "pipeline run" : "job"} ${id}: cancel requested`);
+        this.log(`${isRunId(id) ? "pipeline run" : "job"} ${id}: cancel requested`, { job: id });
         d.abort.abort();
       }
     });
@@ -218,7 +229,7 @@ export class Coordinator {
     const abort = new AbortController();
     const done = new RunDriver(this.redis, this.keys, this.leaderFence(), this.log, this.signer, this.roots)
       .drive(id, abort.signal)
-      .catch(async (err) => this.log(`pipeline run ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.run(id))}`))
+      .catch(async (err) => this.log(`pipeline run ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.run(id))}`, { job: id, level: "warn" }))
       .finally(() => this.drivers.delete(id as JobId));
     this.drivers.set(id as JobId, { abort, done });
   }
@@ -226,7 +237,7 @@ export class Coordinator {
   private drive(id: JobId): void {
     const abort = new AbortController();
     const done = this.runJob(id, abort.signal)
-      .catch(async (err) => this.log(`job ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.job(id))}`))
+      .catch(async (err) => this.log(`job ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.job(id))}`, { job: id, level: "warn" }))
       .finally(() => this.drivers.delete(id));
     this.drivers.set(id, { abort, done });
   }
@@ -255,7 +266,7 @@ export class Coordinator {
     const spec = record.spec;
     const resumed = started === "resumed";
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
-    this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
+    this.log(`${resumed ? "resuming" : "starting"} job ${id}`, { job: id });
     let lock: OutputLock | undefined;
     let executor: QueueExecutor | undefined;
     try {
@@ -278,21 +289,23 @@ export class Coordinator {
         startedAt: record.startedAt,
         retry,
         signal,
+        onAttemptFailed: (f, willRetry) =>
+          this.log(`job ${id}: task ${f.taskId} attempt ${f.attempt} failed${willRetry ? " (will retry)" : ""}: ${f.message}`, { job: id, task: f.taskId, attempt: f.attempt, level: "warn" }),
       });
       const report = await driver.run();
       await store.flush(report);
       await this.finish(id, spec.output, lock, "succeeded");
-      this.log(`job ${id} succeeded in ${report.millis} ms`);
+      this.log(`job ${id} succeeded in ${report.millis} ms`, { job: id });
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
         const cancelled = signal.aborted || (await readField(this.redis, jobKey, "cancel")) === "1";
         await store.flush().catch(() => {});
         await this.finish(id, spec.output, lock, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
-        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`);
+        this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`, { job: id, level: cancelled ? "info" : "error" });
       } catch (interrupted) {
         if (!(interrupted instanceof Interrupted)) throw interrupted;
-        this.log(`job ${id} ${await this.fateOf(jobKey)}: ${interrupted.message}`);
+        this.log(`job ${id} ${await this.fateOf(jobKey)}: ${interrupted.message}`, { job: id, level: "warn" });
       }
     } finally {
       await executor?.close();
@@ -314,7 +327,7 @@ export class Coordinator {
       await store.guard("take the output");
       await lock.take(id, "cluster", (holder) => this.holderAlive(holder));
     };
-    if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`) });
+    if (spec.waitForOutput) await takeOutputWhenFree(take, { signal, onWait: (busy) => this.log(`job ${id} waits (--wait-for-output): ${busy}`, { job: id }) });
     else await take();
     // Marked with this cluster's prefix: retention collects it if the job is lost, and no other cluster does.
     // (In a store workdir the scratch space holds objects only, removed when the job ends.)
@@ -442,6 +455,7 @@ export class Coordinator {
     if (this.poller) clearInterval(this.poller);
     await this.scheduler?.stop();
     await this.interruptAll("coordinator stopping");
+    await this.notifier?.stop();
     await stopPlanning(); // the idle planning threads (the ones interrupted above ended with their plans)
     await this.lease?.release();
     await this.events?.close();

@@ -9,12 +9,35 @@ import { isJob, type Job } from "./api/job.js";
 import { isPipeline, type Pipeline } from "./api/pipeline.js";
 import { SheafError, messageOf } from "./errors.js";
 import { artifactPath } from "./storage.js";
-import { loadLocation } from "./load-location.js";
+import { loadLocation, mapStack } from "./load-location.js";
 import { isObjectUrl } from "./store/location.js";
 import { fetchToHost, onThisHost } from "./store/local-workdir.js";
 
 /** Modules imported by this thread, by sha256: every task of the job (or pipeline) reuses one. */
 const cache = new Map<string, Promise<Job | Pipeline>>();
+/** The code and private copy each of them was imported from, by sha256: their frames in a stack are mapped back to the user's files. */
+const imported = new Map<string, { code: string; copy: string; label: string }>();
+
+/** `err`'s stack with the frames in an artifact this thread imported mapped back to the user's files. */
+export function userStack(err: unknown): string | undefined {
+  const stack = (err as { stack?: unknown } | null)?.stack;
+  if (typeof stack !== "string") return undefined;
+  const m = /([0-9a-f]{64})\.mjs:\d+:\d+/.exec(stack);
+  const source = m ? imported.get(m[1]!) : undefined;
+  return source ? mapStack(stack, source.code, source.copy) : stack;
+}
+
+/**
+ * `file:line:column` in the user's own sources where `err` (thrown by a job's code) was thrown: the
+ * innermost frame of its stack in an artifact this thread imported, through the artifact's inline
+ * source map; undefined if none.
+ */
+export function userFrame(err: unknown): string | undefined {
+  const stack = String((err as { stack?: unknown } | null)?.stack ?? "");
+  const m = /([0-9a-f]{64})\.mjs:\d+:\d+/.exec(stack);
+  const source = m ? imported.get(m[1]!) : undefined;
+  return source ? loadLocation(err, source.code, source.copy, source.label) : undefined;
+}
 
 /**
  * Imports the artifact at `path` (`…/artifacts/<sha256>.mjs`) once per thread, if its content has
@@ -110,6 +133,7 @@ async function importModule(code: Buffer, sha256: string, label: string): Promis
   try {
     await writeFile(copy, code, { flag: "wx", mode: 0o400 });
     mod = await import(pathToFileURL(copy).href);
+    imported.set(sha256, { code: code.toString("utf8"), copy, label });
   } catch (err) {
     // Where in the user's files, as a build error names it: `jobs/x.ts:4:13: …`.
     const at = loadLocation(err, code.toString("utf8"), copy, label);

@@ -38,4 +38,6 @@ export const SERVICE_DEFAULTS = {
   artifactGraceMs: 3_600_000,
   /** A worker's task lock: a dead worker's tasks are retried within about 1.5x this long. */
   lockMs: 3_000,
+  /** How often a worker publishes its heartbeat; it expires after three of these (a dead worker drops from `sheaf workers`). */
+  heartbeatMs: 2_000,
 } as const;

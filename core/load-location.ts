@@ -20,14 +20,8 @@ const INLINE_MAP = /\n\/\/# sourceMappingURL=data:application\/json;base64,([A-Z
  * with `err`, the job file named as `label` when it is that file; undefined if unknown.
  */
 export function loadLocation(err: unknown, code: string, copy: string, label: string): string | undefined {
-  const m = INLINE_MAP.exec(code);
-  if (!m) return undefined;
-  let map: SourceMap;
-  try {
-    map = new SourceMap(JSON.parse(Buffer.from(m[1]!, "base64").toString("utf8")));
-  } catch {
-    return undefined;
-  }
+  const map = sourceMapOf(code);
+  if (!map) return undefined;
   for (const at of bundlePositions(err, copy)) {
     const entry = map.findEntry(at.line - 1, at.column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
     if (entry.originalSource === undefined || entry.originalLine === undefined) continue;
@@ -36,6 +30,31 @@ export function loadLocation(err: unknown, code: string, copy: string, label: st
     return `${resolve(source) === resolve(label) ? label : source}:${entry.originalLine + 1}:${(entry.originalColumn ?? 0) + 1}`;
   }
   return undefined;
+}
+
+/**
+ * `stack` with each frame in the artifact `copy` rewritten to the user's source position
+ * (`jobs/x.ts:12:7`), through the artifact's inline source map; other frames are left as they are.
+ */
+export function mapStack(stack: string, code: string, copy: string): string {
+  const map = sourceMapOf(code);
+  if (!map) return stack;
+  return stack.replace(/(?:file:\/\/)?([^\s()]+\.mjs):(\d+):(\d+)/g, (whole, file: string, line: string, column: string) => {
+    if (file !== copy && !file.endsWith(copy)) return whole;
+    const entry = map.findEntry(Number(line) - 1, Number(column) - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number };
+    if (entry.originalSource === undefined || entry.originalLine === undefined) return whole;
+    return `${entry.originalSource.replace(/^file:\/\//, "")}:${entry.originalLine + 1}:${(entry.originalColumn ?? 0) + 1}`;
+  });
+}
+
+function sourceMapOf(code: string): SourceMap | undefined {
+  const m = INLINE_MAP.exec(code);
+  if (!m) return undefined;
+  try {
+    return new SourceMap(JSON.parse(Buffer.from(m[1]!, "base64").toString("utf8")));
+  } catch {
+    return undefined;
+  }
 }
 
 /** 1-based positions in the bundle: the stack frames inside it, innermost first, else where V8's parser stopped. */

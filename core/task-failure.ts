@@ -1,4 +1,5 @@
 /** What a failed attempt reports: the error, classified (retryable or not, a lost intermediate file). */
+import { userFrame, userStack } from "./artifact.js";
 import { diskFull, messageOf, SheafError, UserCodeError } from "./errors.js";
 import { CORRUPT } from "./shuffle/segment.js";
 import type { Task, TaskFailure } from "./tasks.js";
@@ -6,11 +7,14 @@ import type { Task, TaskFailure } from "./tasks.js";
 /** Turns anything a task threw into data that survives structured clone. */
 export function toFailure(err: unknown, task: Pick<Task, "taskId" | "attempt">): TaskFailure {
   const e = err as Partial<UserCodeError> & { code?: unknown; stack?: string };
+  const thrown = err instanceof UserCodeError && err.cause instanceof Error ? err.cause : err;
+  const at = err instanceof UserCodeError ? userFrame(err.cause) : undefined;
   const base = {
     taskId: task.taskId,
     attempt: task.attempt,
     message: messageOf(err),
-    stack: err instanceof UserCodeError && err.cause instanceof Error ? err.cause.stack : e?.stack,
+    stack: userStack(thrown) ?? e?.stack,
+    ...(at ? { at } : {}),
   };
   // Before SheafError (which CorruptSegmentError is), and by code too (an error that lost its class).
   if (e?.code === CORRUPT) {

@@ -349,6 +349,9 @@ export class JobDriver {
     if (!set) this.live.set(task.taskId, (set = new Set()));
     set.add(live);
     this.progress.running++;
+    // Attempts out are shown as they go out, not at the next commit: a stage whose tasks wait for a
+    // worker shows them queued (status says so when no worker is live).
+    this.progressSoon();
     try {
       const runId = copy === 0 ? undefined : `${copy}-${randomBytes(3).toString("hex")}`;
       // A backup runs as the attempt it backs up: it adds no attempt to the task's count.

@@ -19,6 +19,10 @@ import { jobSettingsOf, type JobOptions } from "./options.js";
 import type { PipelineRunReport } from "./pipeline-summary.js";
 import { runJob } from "./run.js";
 import { submit, waitForJob, waitForRun } from "./submit.js";
+import { listWorkers, type WorkerBeat } from "../core/cluster/workers.js";
+import { readLogs, readTimeline, type AttemptLog, type AttemptTiming } from "../core/cluster/attempt-records.js";
+import { parseEvery } from "../core/schedule-clock.js";
+import { selectLogs, type LogFilter } from "./logs.js";
 
 export type { JobOptions } from "./options.js";
 export type { JobReport } from "../engine/driver.js";
@@ -74,6 +78,8 @@ export interface ScheduleTiming {
   tz?: string;
   /** `skip` (recorded) or `queue`. @defaultValue "skip" */
   overlap?: "skip" | "queue";
+  /** With `notify`: report a run not finished this long after it was due (`schedule.late`): 30m, 2h. */
+  sla?: string;
 }
 
 /** The cluster's schedules (`sheaf schedule ...`). */
@@ -98,6 +104,12 @@ export interface ClusterClient {
   /** The latest jobs and pipeline runs, newest first (`sheaf status`). */
   status(limit?: number): Promise<{ jobs: JobRecord[]; runs: RunRecord[] }>;
   readonly schedules: Schedules;
+  /** The live workers, from their heartbeats (`sheaf workers`). */
+  workers(): Promise<WorkerBeat[]>;
+  /** What a job's attempts printed, and their errors (`sheaf logs`), by task then attempt. */
+  logs(jobId: string, filter?: LogFilter): Promise<AttemptLog[]>;
+  /** Each attempt a worker ran of a job: stage, host, thread, start, end, outcome. */
+  timeline(jobId: string): Promise<AttemptTiming[]>;
   /** Closes the connection; handles still following a job reject. */
   close(): Promise<void>;
 }
@@ -136,6 +148,9 @@ export async function connect(options: ConnectOptions = {}): Promise<ClusterClie
       return { jobs, runs };
     },
     schedules: schedulesOf(redis, keys),
+    workers: () => listWorkers(redis, keys),
+    logs: async (jobId, filter = {}) => selectLogs(await readLogs(redis, keys, jobId as JobId), filter),
+    timeline: (jobId) => readTimeline(redis, keys, jobId as JobId),
     async close() {
       redis.disconnect();
     },
@@ -145,9 +160,15 @@ export async function connect(options: ConnectOptions = {}): Promise<ClusterClie
 function schedulesOf(redis: Redis, keys: Keys): Schedules {
   const iso = (t: string | Date) => (t instanceof Date ? t.toISOString() : t);
   return {
-    async add(name, module, { cron, every, tz, overlap, ...job }) {
+    async add(name, module, { cron, every, tz, overlap, sla, ...job }) {
       const { addSchedule } = await import("./schedule.js");
-      return addSchedule(redis, keys, name, pathOf(module), { cron, every, tz, overlap: overlap ?? "skip", settings: jobSettingsOf({ ...job, overwrite: true }, "schedules.add()") });
+      let slaMs: number | undefined;
+      try {
+        slaMs = sla === undefined ? undefined : parseEvery(sla);
+      } catch (err) {
+        throw new SheafError("BAD_OPTION", `schedules.add(): option sla: ${(err as Error).message}`);
+      }
+      return addSchedule(redis, keys, name, pathOf(module), { cron, every, tz, overlap: overlap ?? "skip", settings: jobSettingsOf({ ...job, overwrite: true }, "schedules.add()"), slaMs });
     },
     async update(name, { module, cron, every, tz, overlap, input, ...given } = {}) {
       const { updateSchedule } = await import("./schedule.js");

@@ -33,6 +33,8 @@ const JobOptionsSchema = v.strictObject({
   force: v.optional(v.boolean()),
   only: v.optional(v.string()),
   from: v.optional(v.string()),
+  notify: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\/\S+$/, "must be an http:// or https:// URL"))),
+  notifySuccess: v.optional(v.boolean()),
 });
 
 /** What `run` and `submit` take: a job's (or pipeline's) settings, as the CLI's flags give them. */
@@ -76,6 +78,10 @@ export interface JobOptions {
   force?: boolean;
   only?: string;
   from?: string;
+  /** `submit`: POST the job's (or run's) failure to this URL, as JSON (README, Alerts). @defaultValue none */
+  notify?: string;
+  /** `submit` of a pipeline: also POST `run.succeeded` to `notify`. @defaultValue false */
+  notifySuccess?: boolean;
 }
 
 /** Checks `o` (unknown fields refused, each naming the field) and gives the settings it stands for. */
@@ -112,6 +118,7 @@ export function jobSettingsOf(o: unknown, caller: string): JobSettings & Pipelin
     tz: x.tz,
     force: x.force,
     only: x.only,
+    ...(x.notify ? { notify: { url: x.notify, ...(x.notifySuccess ? { success: true } : {}) } } : {}),
     from: x.from,
   };
 }

@@ -31,6 +31,12 @@ export class ProgressReporter {
     this.out.write(`${this.jobName}: task ${f.taskId} attempt ${f.attempt} failed${willRetry ? " (will retry)" : ""}: ${f.message}\n`);
   }
 
+  /** A line of its own between progress updates. */
+  note(text: string): void {
+    this.clear();
+    this.out.write(text + "\n");
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.clear();

@@ -21,6 +21,7 @@ import { dueTimes, nextDue, parseEvery, validateSchedule, type ScheduleSpec as W
 import { parseAt } from "../core/pipeline/templates.js";
 import { bundleJob } from "./bundle.js";
 import type { JobSettings } from "./job-settings.js";
+import type { NotifySpec } from "../core/security/messages.js";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -29,7 +30,9 @@ export interface AddOptions {
   every?: string;
   tz?: string;
   overlap: string;
-  settings: JobSettings;
+  settings: JobSettings & { notify?: NotifySpec };
+  /** `--sla`: a run not finished this long after it was due is reported (schedule.late) to `--notify`. */
+  slaMs?: number;
 }
 
 function when(spec: Pick<ScheduleSpec, "cron" | "everyMs" | "tz">): When {
@@ -79,7 +82,9 @@ export async function addSchedule(redis: Redis, keys: Keys, name: string, module
     ...(s.pool !== undefined ? { pool: s.pool } : {}), ...(s.priority !== undefined ? { priority: s.priority } : {}),
     ...(s.inputs.length ? { inputs: s.inputs } : {}), ...(s.output !== undefined ? { output: s.output } : {}),
   };
-  const spec = await resolveSpec(name, module, { cron: o.cron, everyMs: everyOf(o.every), tz: o.tz }, o.overlap, settings, Date.now());
+  if (o.slaMs !== undefined && !s.notify) throw new SheafError("BAD_SCHEDULE", "--sla needs --notify URL: where to report a late run");
+  const spec: ScheduleSpec = await resolveSpec(name, module, { cron: o.cron, everyMs: everyOf(o.every), tz: o.tz }, o.overlap, settings, Date.now());
+  if (s.notify) spec.notify = { ...s.notify, ...(o.slaMs !== undefined ? { slaMs: o.slaMs } : {}) };
   await saveSchedule(redis, keys, signRecord(signerFromEnv(), "schedule", spec));
   await upsert(redis, keys, spec);
   return spec;
@@ -107,7 +112,8 @@ export async function updateSchedule(redis: Redis, keys: Keys, name: string, o: 
   const module = o.module !== undefined ? resolve(o.module) : old.module;
   const given = Object.fromEntries(Object.entries(o.settings).filter(([, v]) => v !== undefined));
   const settings: RunSettings = { ...old.settings, ...given, ...(given.workdir ? { workdir: absoluteLocation(String(given.workdir)) } : {}), cwd: old.settings.cwd };
-  const spec = await resolveSpec(name, module, timing, o.overlap ?? old.overlap, settings, old.createdAt);
+  const spec: ScheduleSpec = await resolveSpec(name, module, timing, o.overlap ?? old.overlap, settings, old.createdAt);
+  if (old.notify) spec.notify = old.notify; // alerts are kept; remove and add the schedule to change them
   await redis.hset(keys.schedule(name), "spec", JSON.stringify(signRecord(signerFromEnv(), "schedule", spec)));
   if (state === "active") await upsert(redis, keys, spec);
   return spec;

@@ -4,6 +4,9 @@ import type { RunRecord } from "../core/cluster/runs.js";
 import { isReport } from "../core/progress.js";
 import { bytes, countersText, duration, plural } from "./format.js";
 import { stageFigures } from "./pipeline-summary.js";
+import type { AttemptTiming } from "../core/cluster/attempt-records.js";
+import { hostsOf, stageTimings } from "./job-timing.js";
+import { NO_WORKER, waitsForWorkers } from "./no-worker.js";
 
 /**
  * What status prints comes from Redis, where a worker (or anyone who can write there) may store
@@ -84,13 +87,25 @@ export function renderRejections(counts: Record<string, number>): string {
   return parts.length ? `\nrefused messages and records: ${parts.join(", ")} (see the coordinator's and workers' logs)` : "";
 }
 
-export function renderJob(r: JobRecord, now = Date.now()): string {
+/** What `status <job>` shows beside the record: the attempts' timeline, and how many workers are live. */
+export interface JobDetail {
+  timeline?: readonly AttemptTiming[];
+  liveWorkers?: number;
+}
+
+/** A time of day in UTC to the millisecond, as log lines show it. */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
+export function renderJob(r: JobRecord, now = Date.now(), detail: JobDetail = {}): string {
   const p = r.progress;
   const s = r.spec;
   const lines = [
     `job       ${printable(s.id)} (${printable(s.name)})`,
     `state     ${printable(r.state)}${p && r.state === "running" ? `, stage ${printable(p.stage)}` : ""}${r.cancelRequested && r.state === "running" ? " (cancelling)" : ""}`,
     `submitted ${new Date(s.submittedAt).toISOString()}${r.startedAt ? `   elapsed ${elapsed(r, now)}` : ""}`,
+    ...(r.startedAt ? [`started   ${new Date(r.startedAt).toISOString()}${r.finishedAt ? `   ended ${new Date(r.finishedAt).toISOString()}` : ""}`] : []),
     `input     ${printable(s.inputs.join(" "))}`,
     `output    ${printable(s.output)}`,
   ];
@@ -99,6 +114,7 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
     if (p.reducesTotal > 0) lines.push(`reduce    ${p.reducesDone}/${p.reducesTotal} done`);
     if (r.state === "running") lines.push(`tasks     ${p.running} running or queued`);
     if (r.state === "running" && p.share) lines.push(`share     pool ${printable(p.share.pool)}: ${p.share.slots} of the ${p.share.of} task slots out (queued or running)`);
+    if (detail.liveWorkers !== undefined && waitsForWorkers(r, detail.liveWorkers)) lines.push(`workers   ${NO_WORKER}`);
     lines.push(`read      ${plural(p.recordsIn, "record")}, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}`);
     if (isReport(p)) {
       lines.push(`written   ${plural(p.recordsOut, "record")}, ${bytes(p.bytesOut)} in ${plural(p.parts, "part file")}`);
@@ -106,6 +122,14 @@ export function renderJob(r: JobRecord, now = Date.now()): string {
       if (counters) lines.push(`counters  ${counters}`);
     }
   }
+  const timeline = detail.timeline ?? [];
+  for (const [i, t] of stageTimings(timeline).entries()) {
+    const last = t.stage === "map" ? (p && p.mapsDone < p.mapsTotal) : (p && p.reducesDone < p.reducesTotal);
+    const span = `${clock(t.startedAt)} → ${last && r.state === "running" ? "…" : clock(t.endedAt)}  ${duration((last && r.state === "running" ? now : t.endedAt) - t.startedAt)}`;
+    lines.push(`${i === 0 ? "stages" : ""}`.padEnd(10) + `${t.stage.padEnd(7)} ${span}  ${plural(t.attempts, "attempt")}${t.failed ? `, ${t.failed} failed` : ""}`);
+  }
+  const hosts = hostsOf(timeline);
+  if (hosts.length) lines.push(`hosts     ${hosts.map((h) => `${printable(h.host)} (${plural(h.attempts, "attempt")})`).join(", ")}`);
   const failed = Math.max(r.failedAttempts, p?.failedAttempts ?? 0);
   if (failed) lines.push(`failed    ${plural(failed, "attempt")}; latest: ${printableBlock(r.lastFailure ?? p?.lastFailure ?? "?", FIELD_INDENT)}`);
   if (r.error) lines.push(`error     ${printableBlock(r.error, FIELD_INDENT)}`);

@@ -24,7 +24,9 @@ import { AllowedRoots } from "../core/security/roots.js";
 import { outputLock, outputSink, writesFiles } from "../core/formats/registry.js";
 import { absoluteLocation, jobScratchDir } from "../core/storage.js";
 import { ProgressReporter } from "./progress.js";
+import { NO_WORKER, WorkerWatch } from "./no-worker.js";
 import { signerFromEnv, signRecord } from "../core/security/signing.js";
+import type { NotifySpec } from "../core/security/messages.js";
 
 /** Checks what can be checked here (inputs, output, the job module) so mistakes fail before they queue. */
 export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSettings & PipelineSettings): Promise<JobId | string> {
@@ -74,6 +76,7 @@ export async function submit(redis: Redis, keys: Keys, jobFile: string, o: JobSe
     ...(o.waitForOutput ? { waitForOutput: true } : {}),
     ...(o.pool !== undefined ? { pool: o.pool } : {}),
     ...(o.priority !== undefined ? { priority: o.priority } : {}),
+    ...(o.notify ? { notify: o.notify } : {}),
     submittedAt: Date.now(),
   }));
   return id;
@@ -89,6 +92,8 @@ export interface PipelineSettings {
   from?: string;
   /** Set when a schedule fires the run. */
   schedule?: { name: string; due: number };
+  /** `--notify URL [--notify-success]`: where the coordinator POSTs this job's or run's events (cluster only). */
+  notify?: NotifySpec;
 }
 
 /** Queues a pipeline run: its stages resolved (templates expanded with the logical time) here, where the paths were written. */
@@ -96,6 +101,7 @@ export async function submitPipeline(redis: Redis, keys: Keys, pipeline: Pipelin
   if (o.inputs.length || o.output !== undefined) throw new SheafError("PIPELINE_PATHS", `pipeline ${pipeline.name} names its stages' inputs and outputs: drop --input and --output`);
   const at = parseAt(o.at);
   const spec = makeRunSubmission(pipeline, artifact, { ...o, workdir: absoluteLocation(o.workdir), cwd: process.cwd() }, { id: newRunId(pipeline.name), at, tz: o.tz, force: o.force, only: o.only, from: o.from, schedule: o.schedule });
+  if (o.notify) spec.notify = o.notify;
   selectStages(spec.pipeline, spec.stages, o); // an unknown --only or --from stage, refused before it is queued
   const twin = await runningTwin(redis, keys, spec);
   if (twin) throw new SheafError("RUN_EXISTS", `pipeline ${spec.pipeline} is already running for ${spec.at} as run ${twin}: wait for it (sheaf status ${twin}) or cancel it`);
@@ -197,12 +203,15 @@ export function waitForJob(redis: Redis, keys: Keys, id: JobId, quiet = false): 
 
 async function followJob(redis: Redis, keys: Keys, id: JobId, quiet: boolean, sleep: () => Promise<void>): Promise<JobRecord> {
   let reporter: ProgressReporter | undefined;
+  const workers = new WorkerWatch(redis, keys);
   for (;;) {
     const record = await readJob(redis, keys, id);
     if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${id} under prefix ${keys.prefix}`);
     if (!quiet && record.progress) {
       reporter ??= new ProgressReporter(record.spec.name);
       reporter.update(record.progress);
+      const change = await workers.check(record);
+      if (change) reporter.note(change === "none" ? `${record.spec.name}: ${NO_WORKER}` : `${record.spec.name}: a worker is live again`);
     }
     if (FINISHED.has(record.state)) {
       reporter?.stop();

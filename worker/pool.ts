@@ -4,7 +4,8 @@ import { Piscina } from "piscina";
 import { abortSignalOf, type StopSignal, type TaskExecutor } from "../core/executor.js";
 import { messageOf, SheafError } from "../core/errors.js";
 import { jobThreadEnv } from "../core/security/credentials.js";
-import type { Task, TaskOutcome } from "../core/tasks.js";
+import type { LogFormat } from "../core/log.js";
+import type { AttemptRun, Task, TaskOutcome, ThreadOutcome } from "../core/tasks.js";
 
 export interface PoolOptions {
   /** Worker threads. @defaultValue the number of CPUs */
@@ -13,6 +14,13 @@ export interface PoolOptions {
   memoryPerThreadMb?: number;
   /** Where the pool reports what no task can: a thread that failed between tasks. @defaultValue stderr */
   log?: (message: string) => void;
+  /**
+   * Capture each attempt's console output: prefixed on stderr in this format, its tail handed to
+   * `onAttempt` (worker/console-capture.ts). @defaultValue off: a job's console is left as it is
+   */
+  captureConsole?: LogFormat;
+  /** Told of each attempt a thread ran to its end: when, on which thread, what it printed. */
+  onAttempt?: (task: Task, run: AttemptRun, outcome: TaskOutcome) => void;
 }
 
 /** How long after this pool stopped a thread an error from piscina is taken for that thread's late result. */
@@ -22,7 +30,8 @@ const LATE_RESULT_MS = 5_000;
 const THREAD_FILE = fileURLToPath(new URL("./thread-entry.cjs", import.meta.url));
 
 export class ThreadPool implements TaskExecutor {
-  private readonly pool: Piscina<Task, TaskOutcome>;
+  private readonly pool: Piscina<Task, ThreadOutcome>;
+  private readonly onAttempt: PoolOptions["onAttempt"];
   private readonly slots: Semaphore;
   private readonly log: (message: string) => void;
   /** Attempts on a thread now: named in an error piscina cannot tie to one of them. */
@@ -41,10 +50,11 @@ export class ThreadPool implements TaskExecutor {
       resourceLimits: { maxOldGenerationSizeMb: options.memoryPerThreadMb ?? 1024 },
       // Job code runs here: its own copy of the environment, without the cluster's credentials.
       // (A thread's process.argv is its own too: the node binary and piscina's entry, not ours.)
-      env: jobThreadEnv(),
+      env: options.captureConsole ? { ...jobThreadEnv(), SHEAF_CAPTURE_CONSOLE: options.captureConsole } : jobThreadEnv(),
     });
     this.log = options.log ?? ((m) => process.stderr.write(`sheaf: thread pool: ${m}\n`));
     this.pool.on("error", (err: unknown) => this.onPoolError(err));
+    this.onAttempt = options.onAttempt;
   }
 
   /**
@@ -80,7 +90,7 @@ export class ThreadPool implements TaskExecutor {
     const deadline = AbortSignal.timeout(task.job.taskTimeoutMs);
     this.running.add(task);
     try {
-      return await this.pool.run(task, { signal: signal ? AbortSignal.any([signal, deadline]) : deadline });
+      return this.taken(task, await this.pool.run(task, { signal: signal ? AbortSignal.any([signal, deadline]) : deadline }));
     } catch (err) {
       if (signal?.aborted || deadline.aborted) this.lastStopAt = Date.now();
       if (signal?.aborted) throw err;
@@ -106,7 +116,8 @@ export class ThreadPool implements TaskExecutor {
     const deadline = AbortSignal.timeout(tasks[0]!.job.taskTimeoutMs);
     for (const t of tasks) this.running.add(t);
     try {
-      return (await this.pool.run(tasks as never, { name: "runTasks", signal: AbortSignal.any([signal, deadline]) })) as unknown as TaskOutcome[];
+      const outcomes = (await this.pool.run(tasks as never, { name: "runTasks", signal: AbortSignal.any([signal, deadline]) })) as unknown as ThreadOutcome[];
+      return outcomes.map((o, i) => this.taken(tasks[i]!, o));
     } catch (err) {
       if (signal.aborted || deadline.aborted) this.lastStopAt = Date.now();
       if (signal.aborted) throw err;
@@ -115,6 +126,19 @@ export class ThreadPool implements TaskExecutor {
       for (const t of tasks) this.running.delete(t);
       this.slots.release();
     }
+  }
+
+  /** The outcome without the thread's account of the attempt, which goes to onAttempt. */
+  private taken(task: Task, outcome: ThreadOutcome): TaskOutcome {
+    const { run, ...rest } = outcome;
+    if (run && this.onAttempt) {
+      try {
+        this.onAttempt(task, run, rest as TaskOutcome);
+      } catch (err) {
+        this.log(`recording attempt ${task.taskId}#${task.attempt} failed: ${messageOf(err)}`);
+      }
+    }
+    return rest as TaskOutcome;
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,8 @@ import type { Redis } from "ioredis";
 import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
-import { connectRedis, logQueueErrors, type RedisLog } from "../core/cluster/redis.js";
+import { connectRedis, logQueueErrors } from "../core/cluster/redis.js";
+import { createLogger, type LogFormat, type Logger } from "../core/log.js";
 import { AllowedRoots } from "../core/security/roots.js";
 import { KeySigner, OPEN_CLUSTER_WARNING, signerFromEnv, type Signer } from "../core/security/signing.js";
 import type { Task, TaskFailure, TaskOutcome, TaskResult } from "../core/tasks.js";
@@ -27,6 +28,8 @@ import { NoFreeThread, ThreadPool } from "./pool.js";
 import { evalshaOnly } from "./evalsha-only.js";
 import { decodeEvent } from "../core/cluster/state/events.js";
 import { plural } from "../core/show.js";
+import { AttemptRecorder } from "./attempt-recorder.js";
+import { Heartbeat } from "./heartbeat.js";
 import { fetchReduceInputs, startShuffle, type Fetched, type LocalShuffleService, type ShuffleOptions } from "./local-shuffle.js";
 import { storeJobEnded, storeTaskOnThisHost, sweepStoreScratch } from "./store-workdir.js";
 import { toFailure } from "../core/task-failure.js";
@@ -51,7 +54,10 @@ export interface QueueWorkerOptions {
    * @defaultValue 3000
    */
   lockMs?: number;
-  log?: RedisLog;
+  /** Where log lines go. @defaultValue stderr, in `logFormat` */
+  log?: Logger;
+  /** The lines' format on stderr when no `log` is given (the job's own output follows it too). @defaultValue "text" */
+  logFormat?: LogFormat;
   /** Verifies task messages. @defaultValue from `SHEAF_SECRET`; none leaves the cluster open (with a warning) */
   signer?: Signer;
   /** Where tasks may read and write. @defaultValue `SHEAF_ALLOW_ROOTS`, else anywhere */
@@ -62,7 +68,7 @@ export interface QueueWorkerOptions {
 
 export class QueueWorker {
   private readonly keys: Keys;
-  private readonly log: RedisLog;
+  private readonly log: Logger;
   private redis!: Redis;
   private sub!: Redis;
   private pool!: ThreadPool;
@@ -76,10 +82,13 @@ export class QueueWorker {
   private readonly ended = new Set<string>();
   /** The network shuffle: the map outputs this worker serves, and the key its fetches are signed with. */
   private shuffle?: LocalShuffleService;
+  /** This worker's heartbeat in Redis (the attempts it runs listed), and the record of each attempt it ran. */
+  private heartbeat?: Heartbeat;
+  private recorder?: AttemptRecorder;
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
-    this.log = options.log ?? ((m) => process.stderr.write(`worker: ${m}\n`));
+    this.log = options.log ?? createLogger("worker", options.logFormat);
   }
 
   async start(): Promise<void> {
@@ -113,7 +122,14 @@ export class QueueWorker {
       }
       if (kind === "stop") this.byQueueId.get(id)?.abort(); // another attempt of the task committed
     });
-    this.pool = new ThreadPool({ threads, log: (m) => this.log(`thread pool: ${m}`) });
+    this.heartbeat = new Heartbeat(this.redis, this.keys, threads, this.log);
+    const recorder = (this.recorder = new AttemptRecorder(this.redis, this.keys, this.heartbeat.id, this.log));
+    this.pool = new ThreadPool({
+      threads,
+      log: (m) => this.log(`thread pool: ${m}`),
+      captureConsole: this.options.logFormat ?? "text",
+      onAttempt: (task, run, outcome) => recorder.note(task, run, outcome),
+    });
     const lockMs = this.options.lockMs ?? SERVICE_DEFAULTS.lockMs;
     this.worker = new Worker(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
@@ -129,6 +145,7 @@ export class QueueWorker {
     logQueueErrors(this.worker, "queue error", this.log);
     this.threads = threads;
     await this.worker.waitUntilReady();
+    await this.heartbeat.start();
     this.log(`ready: ${plural(threads, "thread")}, queue ${this.keys.prefix}:${TASK_QUEUE}`);
   }
 
@@ -197,6 +214,9 @@ export class QueueWorker {
     if (!set) this.running.set(jobId, (set = new Set()));
     set.add(abort);
     let outcomes: TaskOutcome[] | undefined;
+    const names = tasks.map(attemptName);
+    for (const n of names) this.heartbeat?.add(n);
+    const began = Date.now();
     try {
       let ready: Task[];
       try {
@@ -209,8 +229,14 @@ export class QueueWorker {
       if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
     } finally {
+      for (const n of names) this.heartbeat?.delete(n);
       set.delete(abort);
       if (set.size === 0) this.running.delete(jobId);
+    }
+    if (outcomes) {
+      await this.recorder?.flush();
+      const ok = outcomes.filter((o) => o.ok).length;
+      this.log(`ran ${plural(tasks.length, `${tasks[0]!.kind} task`)} (${tasks[0]!.taskId} … ${tasks.at(-1)!.taskId}) in ${Date.now() - began} ms: ${ok} succeeded`, { job: jobId });
     }
     if (!outcomes) return Promise.all(tasks.map((t) => this.runTask(Keys.taskJobId(t.job.jobId, t.taskId, t.runId), t)));
     await Promise.all(outcomes.map((o, i) => (o.ok ? undefined : this.failed(jobId, Keys.taskJobId(tasks[i]!.job.jobId, tasks[i]!.taskId, tasks[i]!.runId), o.failure))));
@@ -232,11 +258,12 @@ export class QueueWorker {
 
   /** A failed attempt is counted in its job's record (and a bad artifact as a rejection). */
   private async failed(jobId: Task["job"]["jobId"], queueId: string, f: TaskFailure): Promise<void> {
+    this.log(`task ${f.taskId} failed (${f.code}): ${f.message}`, { job: jobId, task: f.taskId, attempt: f.attempt, level: "error", at: f.at });
     if (f.code === "BAD_ARTIFACT") {
       this.log(`rejected task ${queueId} (BAD_ARTIFACT): ${f.message}`);
       await countRejection(this.redis, this.keys, f.code).catch(() => {});
     }
-    await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}`).catch(() => {});
+    await recordFailedAttempt(this.redis, this.keys, jobId, `${f.taskId} attempt ${f.attempt}: ${f.message}${f.at ? ` (at ${f.at})` : ""}`).catch(() => {});
   }
 
   /** Runs one admitted task on the pool, stoppable by its job's cancel or its queue id; a failure is recorded in its job. */
@@ -252,6 +279,11 @@ export class QueueWorker {
     set.add(abort);
     this.byQueueId.set(queueId, abort);
     let fetched: Fetched | undefined;
+    const name = attemptName(task);
+    const fields = { job: jobId, task: task.taskId, attempt: task.attempt };
+    const began = Date.now();
+    this.heartbeat?.add(name);
+    const started = () => this.log(`task ${task.taskId} started${task.backup ? " (backup attempt)" : ""}`, fields);
     try {
       let ready: Task;
       try {
@@ -261,14 +293,23 @@ export class QueueWorker {
       }
       // A reduce task's served inputs are fetched here, before it takes a thread.
       fetched = ready.kind === "reduce" ? await fetchReduceInputs(ready, this.shuffle, abort.signal) : undefined;
-      const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? ready, abort.signal, undefined, parkLimitMs));
-      if (outcome.ok) return outcome;
+      const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? ready, abort.signal, started, parkLimitMs));
+      // Recorded before the result goes back: the job cannot end (and retention delete its keys) before.
+      await this.recorder?.flush();
+      if (outcome.ok) {
+        this.log(`task ${task.taskId} succeeded in ${Date.now() - began} ms`, fields);
+        return outcome;
+      }
       await this.failed(jobId, queueId, outcome.failure);
       return outcome;
     } catch (err) {
-      if (abort.signal.aborted) return failure("STOPPED", "attempt stopped: job cancelled or task committed by another attempt");
+      if (abort.signal.aborted) {
+        this.log(`task ${task.taskId} stopped: job cancelled or task committed by another attempt`, fields);
+        return failure("STOPPED", "attempt stopped: job cancelled or task committed by another attempt");
+      }
       throw err;
     } finally {
+      this.heartbeat?.delete(name);
       fetched?.cleanup();
       this.byQueueId.delete(queueId);
       set.delete(abort);
@@ -299,10 +340,17 @@ export class QueueWorker {
   async stop(): Promise<void> {
     await this.worker?.close();
     await this.pool?.close();
+    await this.recorder?.flush();
+    await this.heartbeat?.stop();
     await this.shuffle?.close();
     this.sub?.disconnect();
     this.redis?.disconnect();
   }
+}
+
+/** How a running attempt is named in the heartbeat: `<job>/<task>#<attempt>`. */
+function attemptName(task: Task): string {
+  return `${task.job.jobId}/${task.taskId}#${task.attempt}`;
 }
 
 /** A refused message fails its queue job for good, with the refusal as the failure. */

@@ -25,6 +25,17 @@ export class Keys {
    * may write this key and may only read the record (acl.ts).
    */
   attempts(id: JobId) { return `${this.prefix}:job:${id}:attempts`; }
+  /**
+   * Hash: what each attempt's own code printed (console.*), the tail kept: field `<task>#<attempt>`
+   * (`@<runId>` added for a backup or re-run), value JSON `AttemptLog` (task-logs.ts). Written by workers.
+   */
+  logs(id: JobId) { return `${this.prefix}:job:${id}:logs`; }
+  /**
+   * Hash: one entry per attempt run on a worker (host, thread, start, end, outcome), the same field
+   * names as `logs`, value JSON `AttemptTiming` (timeline.ts). Written by workers; stage timings and
+   * the worker hosts in `status` come from it.
+   */
+  timeline(id: JobId) { return `${this.prefix}:job:${id}:timeline`; }
   /** Hash: task id → committed result (first wins). */
   committed(id: JobId) { return `${this.prefix}:job:${id}:committed`; }
   /** Sorted set of pipeline run ids by submit time. */
@@ -34,6 +45,18 @@ export class Keys {
   /** Set of schedule names, and one schedule's hash (its queue, fired due times and history beside it). */
   get schedules() { return `${this.prefix}:schedules`; }
   schedule(name: string) { return `${this.prefix}:schedule:${name}`; }
+  /**
+   * Live workers: a sorted set of worker ids by their latest heartbeat (ms), and each worker's
+   * heartbeat, JSON `WorkerBeat` (workers.ts), a string that expires unless renewed.
+   */
+  get workers() { return `${this.prefix}:workers`; }
+  worker(id: string) { return `${this.prefix}:worker:${id}`; }
+  /**
+   * Notifications (`--notify`): the deliveries still to try, a sorted set scored by when to try
+   * next, and each delivery, JSON `Delivery` (notifications.ts), kept a week once settled.
+   */
+  get notifications() { return `${this.prefix}:notifications`; }
+  notification(id: string) { return `${this.prefix}:notification:${id}`; }
   /** Hash: messages and records refused (forged, altered, expired, malformed, out of bounds), counted by reason. */
   get rejected() { return `${this.prefix}:rejected`; }
   /** Pub/sub channel for job events (submitted, cancel). */

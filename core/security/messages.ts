@@ -244,7 +244,10 @@ const FailureSchema = v.object({
   /** For map outputs found corrupt or missing: the map task to re-run, and the file that was lost. */
   producer: v.optional(TaskIdSchema),
   lost: v.optional(v.string()),
+  /** The stack, its frames in the job's code mapped back to the user's files. */
   stack: v.optional(v.string()),
+  /** Where in the user's files their code threw (`jobs/x.ts:12:7`), when it did. */
+  at: v.optional(v.string()),
 });
 /** An error that crossed a thread or process boundary, as data. */
 export type TaskFailure = v.InferOutput<typeof FailureSchema>;
@@ -260,6 +263,18 @@ const PlanSchema = v.object({
 });
 /** A job's plan: its config, inputs, map tasks (each bound to the one config) and reduce count. */
 export type JobPlan = Omit<v.InferOutput<typeof PlanSchema>, "maps"> & { maps: MapTask[] };
+
+/**
+ * Where a job's, run's or schedule's events are POSTed (`--notify`): failures always, a run's
+ * success with `success`, and for a schedule `schedule.late` once a run is not finished `slaMs`
+ * after it was due (coordinator/notifier.ts).
+ */
+const NotifySchema = v.object({
+  url: v.pipe(v.string(), v.regex(/^https?:\/\/\S+$/, "must be an http:// or https:// URL")),
+  success: v.optional(v.boolean()),
+  slaMs: v.optional(Positive),
+});
+export type NotifySpec = v.InferOutput<typeof NotifySchema>;
 
 /** What every job submission carries but a pipeline stage's job takes from its run. */
 const SubmissionSettings = {
@@ -294,6 +309,7 @@ const JobSubmissionSchema = v.object({
   stage: v.optional(Id),
   fingerprint: v.optional(v.string()),
   run: v.optional(Id),
+  notify: v.optional(NotifySchema),
 });
 /** What `sheaf submit` sends: everything the coordinator needs to plan the job. */
 export type JobSubmission = v.InferOutput<typeof JobSubmissionSchema>;
@@ -336,6 +352,8 @@ const RunSubmissionSchema = v.object({
   /** The schedule that fired it, and the due time it is keyed by. */
   schedule: v.optional(v.object({ name: v.string(), due: v.number() })),
   submittedAt: Count,
+  /** `submit --notify`; a scheduled run's events go where its schedule's notify says. */
+  notify: v.optional(NotifySchema),
 });
 /**
  * A run of a pipeline module — or of a job module, as a pipeline of one stage named after the job —
@@ -396,6 +414,8 @@ const ScheduleSpecSchema = v.object({
   createdAt: Count,
   /** When its module was last bundled (`schedule add` or `update`). */
   bundledAt: v.optional(Count),
+  /** `schedule add --notify URL [--sla DURATION] [--notify-success]`: where its runs' events go. */
+  notify: v.optional(NotifySchema),
 });
 export type ScheduleSpec = v.InferOutput<typeof ScheduleSpecSchema>;
 

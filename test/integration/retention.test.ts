@@ -153,8 +153,10 @@ describe("retention", () => {
       `after ${JOBS} jobs ${at1000.keys} keys, ${at1000.usedMemory} B used (event log ${at1000.eventLog} B); a kept record ${record} B`);
     for (const n of [0, 1, 499, 998, 999]) expectOutput(n);
 
-    // Flat: 50 job records plus a fixed set of queue, lease and index keys, whatever the number of jobs.
-    expect(at1000.keys).toBeLessThanOrEqual(KEEP + 30);
+    // Flat: 50 job records, each with its attempts' timeline (what status and the dashboard show of
+    // them), plus a fixed set of queue, lease, index and heartbeat keys, whatever the number of jobs.
+    expect(await redis().exists(`sheaf:job:${submitted.at(-1)}:timeline`)).toBe(1);
+    expect(at1000.keys).toBeLessThanOrEqual(2 * KEEP + 30);
     expect(at1000.keys).toBeLessThanOrEqual(at200!.keys + 2);
     // Memory besides BullMQ's capped event log: flat within 256 KiB, where keeping the 800 more
     // records would add 800 × a record's size (about 1 KiB each).

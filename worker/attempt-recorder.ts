@@ -1,0 +1,79 @@
+/**
+ * Records each attempt this worker's threads ran (core/cluster/attempt-records.ts): its timing,
+ * and the tail of what it printed. The worker flushes them before it returns an attempt's result
+ * (a batch's at once), so a job never ends, and retention never deletes its keys, before its
+ * attempts' records are written (one written after would outlive the job); what is left (a stopped
+ * attempt's) is written within FLUSH_MS. A write that fails is logged once and dropped (these
+ * records serve people, never the job).
+ */
+import { hostname } from "node:os";
+import type { Redis } from "ioredis";
+import { messageOf } from "../core/errors.js";
+import type { JobId } from "../core/ids.js";
+import type { Keys } from "../core/cluster/keys.js";
+import { recordAttempts, type AttemptLog, type AttemptTiming } from "../core/cluster/attempt-records.js";
+import type { Logger } from "../core/log.js";
+import type { AttemptRun, Task, TaskOutcome } from "../core/tasks.js";
+
+const FLUSH_MS = 200;
+
+export class AttemptRecorder {
+  private timings = new Map<JobId, AttemptTiming[]>();
+  private logs = new Map<JobId, AttemptLog[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private failing = false;
+  private readonly host = hostname();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly worker: string,
+    private readonly log: Logger,
+  ) {}
+
+  note(task: Task, run: AttemptRun, outcome: TaskOutcome): void {
+    const id = task.job.jobId;
+    const base = { task: task.taskId, attempt: task.attempt, ...(task.runId ? { runId: task.runId } : {}), host: this.host, worker: this.worker };
+    const timing: AttemptTiming = {
+      ...base, stage: task.kind, thread: run.threadId, startedAt: run.startedAt, endedAt: run.endedAt, ok: outcome.ok,
+      ...(outcome.ok ? {} : { code: outcome.failure.code }),
+    };
+    push(this.timings, id, timing);
+    const failure = outcome.ok || outcome.failure.code === "STOPPED" ? undefined : outcome.failure;
+    if (run.printed || failure) {
+      push(this.logs, id, {
+        ...base, at: run.endedAt, lines: run.printed?.lines ?? [], dropped: run.printed?.dropped ?? 0,
+        ...(failure ? { error: `${failure.code}: ${failure.message}`.slice(0, 4096), ...(failure.at ? { where: failure.at } : {}), ...(failure.stack ? { stack: failure.stack.slice(0, 4096) } : {}) } : {}),
+      });
+    }
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** Writes what was gathered; resolves once it (and any write before it) is done. */
+  flush(): Promise<void> {
+    if (this.timings.size === 0 && this.logs.size === 0) return this.writing;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const timings = this.timings;
+    const logs = this.logs;
+    this.timings = new Map();
+    this.logs = new Map();
+    this.writing = this.writing.then(async () => {
+      try {
+        await recordAttempts(this.redis, this.keys, timings, logs);
+        this.failing = false;
+      } catch (err) {
+        if (!this.failing) this.log(`cannot record attempts' timings and output: ${messageOf(err)}`, { level: "warn" });
+        this.failing = true;
+      }
+    });
+    return this.writing;
+  }
+}
+
+function push<T>(map: Map<JobId, T[]>, id: JobId, entry: T): void {
+  const list = map.get(id);
+  if (list) list.push(entry);
+  else map.set(id, [entry]);
+}
