@@ -7,6 +7,7 @@ export { Keys } from "../core/cluster/keys.js";
 export { connectRedis, redisUrlFrom, untilConnected } from "../core/cluster/redis.js";
 export { addSchedule, backfill, listSchedules, pauseSchedule, removeSchedule, renderSchedules, resumeSchedule, updateSchedule } from "../runner/schedule.js";
 export { renderJob, renderJobTable, renderRejections, renderRun } from "../runner/status.js";
+export { readOverview } from "../runner/status-data.js";
 export { readRejections } from "../core/security/rejections.js";
 export { submit, waitForJob, waitForRun } from "../runner/submit.js";
 export { jobEnded, runEnded } from "../runner/ended.js";

@@ -299,7 +299,7 @@ export function buildProgram(): Command {
     .addOption(flag("--watch", "refresh every second"))
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
-      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections } = await cluster();
+      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, readOverview, readRejections, renderRejections } = await cluster();
       await withRedis(o, async (redis, keys) => {
         for (;;) {
           let text: string;
@@ -314,7 +314,10 @@ export function buildProgram(): Command {
             if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
             text = renderJob(record);
             finished = FINISHED.has(record.state);
-          } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit)) + renderRejections(await readRejections(redis, keys));
+          } else {
+            const { jobs, runs } = await readOverview(redis, keys, o.limit);
+            text = renderJobTable(jobs, Date.now(), runs) + renderRejections(await readRejections(redis, keys));
+          }
           if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
           process.stdout.write(text + "\n");
           if (!o.watch || finished) return;

@@ -32,6 +32,7 @@ import { planOptionsOf, type JobPlan } from "../engine/plan.js";
 import { withConfig } from "../engine/stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "../engine/plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
+import { AttemptLog } from "./attempt-log.js";
 import { RedisJobStore } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
@@ -251,6 +252,7 @@ export class Coordinator {
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`);
     let lock: OutputLock | undefined;
     let executor: QueueExecutor | undefined;
+    const attempts = new AttemptLog(this.redis, this.keys, id);
     try {
       if (record.cancelRequested) throw new SheafError("JOB_CANCELLED", "cancelled");
       await this.admit(spec);
@@ -269,16 +271,17 @@ export class Coordinator {
         startedAt: record.startedAt,
         retry,
         signal,
+        onAttemptEnded: (a) => attempts.add(a),
       });
       const report = await driver.run();
-      await store.flush(report);
+      await Promise.all([store.flush(report), attempts.flush()]);
       await this.finish(id, spec.output, lock, "succeeded");
       this.log(`job ${id} succeeded in ${report.millis} ms`);
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
         const cancelled = signal.aborted || (await readField(this.redis, jobKey, "cancel")) === "1";
-        await store.flush().catch(() => {});
+        await Promise.all([store.flush().catch(() => {}), attempts.flush()]);
         await this.finish(id, spec.output, lock, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
         this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`);
       } catch (interrupted) {
@@ -287,6 +290,7 @@ export class Coordinator {
       }
     } finally {
       await executor?.close();
+      await attempts.flush();
     }
   }
 

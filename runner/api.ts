@@ -7,10 +7,10 @@
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import { listSchedules, type ScheduleRecord, type ScheduleSpec } from "../core/cluster/schedules.js";
-import { cancelJob, listJobs, readJob, type JobRecord } from "../core/cluster/jobs.js";
+import { cancelJob, readJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
 import { connectRedis, redisUrlFrom, untilConnected } from "../core/cluster/redis.js";
-import { cancelRun, isRunId, listRuns, readRun, type RunRecord } from "../core/cluster/runs.js";
+import { cancelRun, isRunId, readRun, type RunRecord } from "../core/cluster/runs.js";
 import { SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import type { JobReport } from "../engine/driver.js";
@@ -18,6 +18,7 @@ import { jobEnded, runEnded } from "./ended.js";
 import { jobSettingsOf, type JobOptions } from "./options.js";
 import type { PipelineRunReport } from "./pipeline-summary.js";
 import { runJob } from "./run.js";
+import { readOverview } from "./status-data.js";
 import { submit, waitForJob, waitForRun } from "./submit.js";
 
 export type { JobOptions } from "./options.js";
@@ -131,10 +132,7 @@ export async function connect(options: ConnectOptions = {}): Promise<ClusterClie
         },
       };
     },
-    async status(limit = 20) {
-      const [jobs, runs] = await Promise.all([listJobs(redis, keys, limit), listRuns(redis, keys, limit)]);
-      return { jobs, runs };
-    },
+    status: (limit = 20) => readOverview(redis, keys, limit),
     schedules: schedulesOf(redis, keys),
     async close() {
       redis.disconnect();

@@ -13,6 +13,7 @@
  */
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
+import { hostname } from "node:os";
 import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
@@ -36,6 +37,8 @@ import { SheafError } from "../core/errors.js";
 const PREFETCH_PER_THREAD = 8;
 /** How long a prefetched task may wait for a thread before it is handed back to the queue. */
 const PARK_LIMIT_MS = 250;
+/** This worker as results, failures and BullMQ's client list name it (the dashboard's workers and timeline). */
+const WORKER_NAME = `${hostname()}:${process.pid}`;
 /** A task lock's length unless `--lock` says otherwise (see QueueWorkerOptions.lockMs). */
 
 export interface QueueWorkerOptions {
@@ -118,6 +121,7 @@ export class QueueWorker {
     this.worker = new Worker(TASK_QUEUE, (job, token) => this.process(job, token), {
       connection: this.redis,
       prefix: this.keys.prefix,
+      name: WORKER_NAME,
       concurrency: threads,
       lockDuration: lockMs,
       stalledInterval: Math.max(1000, Math.floor(lockMs / 2)),
@@ -262,9 +266,10 @@ export class QueueWorker {
       // A reduce task's served inputs are fetched here, before it takes a thread.
       fetched = ready.kind === "reduce" ? await fetchReduceInputs(ready, this.shuffle, abort.signal) : undefined;
       const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? ready, abort.signal, undefined, parkLimitMs));
-      if (outcome.ok) return outcome;
+      // Named for the dashboard's job page and timeline.
+      if (outcome.ok) return { ok: true, result: { ...outcome.result, worker: WORKER_NAME } };
       await this.failed(jobId, queueId, outcome.failure);
-      return outcome;
+      return { ok: false, failure: { ...outcome.failure, worker: WORKER_NAME } };
     } catch (err) {
       if (abort.signal.aborted) return failure("STOPPED", "attempt stopped: job cancelled or task committed by another attempt");
       throw err;

@@ -25,6 +25,13 @@ export class Keys {
    * may write this key and may only read the record (acl.ts).
    */
   attempts(id: JobId) { return `${this.prefix}:job:${id}:attempts`; }
+  /**
+   * List: one JSON entry per attempt that ended (cluster/timeline.ts), oldest first, capped; what
+   * the dashboard's job page and timeline show. Written by the leader, kept until the job is pruned.
+   */
+  timeline(id: JobId) { return `${this.prefix}:job:${id}:timeline`; }
+  /** Hash: the leader's running totals for `/metrics` (cluster/timeline.ts names the fields). */
+  get metrics() { return `${this.prefix}:metrics`; }
   /** Hash: task id → committed result (first wins). */
   committed(id: JobId) { return `${this.prefix}:job:${id}:committed`; }
   /** Sorted set of pipeline run ids by submit time. */

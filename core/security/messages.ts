@@ -183,6 +183,9 @@ const PartSchema = v.object({
 /** A file written by an attempt, to be committed into the output (or a sink's staged part). */
 export type PartFile = v.InferOutput<typeof PartSchema>;
 
+/** A worker's name as it reports it: `host:pid`, bounded. */
+const WorkerName = v.pipe(v.string(), v.maxLength(300));
+
 const TaskStatsSchema = v.object({
   recordsIn: Count,
   bytesIn: Count,
@@ -217,6 +220,8 @@ const ResultSchema = v.pipe(
     stats: TaskStatsSchema,
     /** Records skipped because map threw on them (with `skipBadRecords`). */
     badRecords: v.optional(v.array(BadRecordSchema)),
+    /** The worker that ran the attempt (`host:pid`), for the dashboard. */
+    worker: v.optional(WorkerName),
   }),
   // A map task that wrote no output must say it emitted nothing: reduces skip it.
   v.check((r) => r.kind !== "map" || r.mapOutput !== undefined || r.part !== undefined || r.stats.recordsOut === 0, "a map result without output must have emitted no records"),
@@ -245,6 +250,8 @@ const FailureSchema = v.object({
   producer: v.optional(TaskIdSchema),
   lost: v.optional(v.string()),
   stack: v.optional(v.string()),
+  /** The worker that ran the attempt (`host:pid`), for the dashboard. */
+  worker: v.optional(WorkerName),
 });
 /** An error that crossed a thread or process boundary, as data. */
 export type TaskFailure = v.InferOutput<typeof FailureSchema>;

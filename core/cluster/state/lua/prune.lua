@@ -1,6 +1,6 @@
 -- Deletes finished records past the retention bounds, oldest finished first: those finished before
 -- ARGV[1] (ms), and those beyond the newest ARGV[2], at most ARGV[3] per call. A record goes with its
--- commit records (left by a job whose coordinator died before finishing it) and its attempt count.
+-- commit records (left by a job whose coordinator died before finishing it), its attempt count and timeline.
 -- A record something live still reads is kept for a later sweep: a stage's job while its pipeline
 -- run is unfinished, a schedule's current run.
 -- KEYS: zset, the runs zset. ARGV: cutoff, keep, batch, record key prefix, schedule key prefix.
@@ -17,7 +17,7 @@ for _, id in ipairs(redis.call('ZRANGE', finished, 0, n - 1)) do
   if type(spec.run) == 'string' and redis.call('ZSCORE', KEYS[2] .. '{{unfinished}}', spec.run) then keep = true end
   if type(spec.schedule) == 'table' and redis.call('HGET', ARGV[5] .. tostring(spec.schedule.name), 'running') == id then keep = true end
   if not keep then
-    redis.call('DEL', key, key .. ':committed', key .. ':attempts')
+    redis.call('DEL', key, key .. ':committed', key .. ':attempts', key .. ':timeline')
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', finished, id)
     pruned = pruned + 1
