@@ -1,6 +1,7 @@
 /** What the cluster commands need, loaded only when one runs (see cli/main.ts). */
 export { Coordinator } from "../coordinator/coordinator.js";
 export { QueueWorker } from "../worker/queue-worker.js";
+export { DashboardServer } from "../dashboard/server.js";
 export { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";
 export { cancelRun, isRunId, listRuns, readRun, RUN_FINISHED } from "../core/cluster/runs.js";
 export { Keys } from "../core/cluster/keys.js";

@@ -244,8 +244,9 @@ export function buildProgram(): Command {
     .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", showDuration(SERVICE_DEFAULTS.keepForMs))
     .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", showDuration(SERVICE_DEFAULTS.artifactGraceMs))
     .option(...ALLOW_ROOT)
+    .option("--http <host:port>", "serve the dashboard, its JSON API and /metrics here (loopback unless SHEAF_UI_TOKEN is set; actions always need the token)")
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
+      const { Coordinator, DashboardServer, redisUrlFrom, parseEvery, AllowedRoots } = await cluster();
       const duration = (flag: string, text: string) => {
         try {
           return parseEvery(text);
@@ -254,10 +255,22 @@ export function buildProgram(): Command {
         }
       };
       const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
-      await serve(new Coordinator({
-        redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
+      const redisUrl = redisUrlFrom(o.redis, o.redisFile);
+      const coordinator = new Coordinator({
+        redisUrl, prefix: o.prefix, leaseMs: o.lease, retention,
         planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []),
-      }));
+      });
+      // Checked (address, token) before the coordinator starts; served by every coordinator, standby too.
+      const dashboard = o.http === undefined ? undefined : new DashboardServer({ redisUrl, prefix: o.prefix, listen: o.http });
+      await serve({
+        async start() {
+          await dashboard?.start();
+          await coordinator.start();
+        },
+        async stop() {
+          await Promise.all([coordinator.stop(), dashboard?.stop()]);
+        },
+      });
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
