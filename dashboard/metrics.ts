@@ -25,8 +25,8 @@ export class ClusterMetrics {
   private readonly jobs = this.gauge("sheaf_jobs", "Job records in Redis by state (finished ones as retention keeps them).", ["state"]);
   private readonly runs = this.gauge("sheaf_runs", "Pipeline run records in Redis by state.", ["state"]);
   private readonly tasks = this.counter("sheaf_tasks_total", "Task attempts ended, by stage and outcome (committed: won; discarded: succeeded after another attempt had; failed; stopped: cancelled or superseded).", ["stage", "outcome"]);
-  private readonly records = this.counter("sheaf_records_total", "Records read (in) and written (out) by committed attempts.", ["direction"]);
-  private readonly bytes = this.counter("sheaf_bytes_total", "Bytes read (in) and written (out) by committed attempts.", ["direction"]);
+  private readonly records = this.counter("sheaf_records_total", "Records read (in) and written (out) by committed attempts, by stage (a job's input is its map stage's in, its output its last stage's out).", ["stage", "direction"]);
+  private readonly bytes = this.counter("sheaf_bytes_total", "Bytes read (in) and written (out) by committed attempts, by stage.", ["stage", "direction"]);
   private readonly retries = this.counter("sheaf_retries_total", "Attempts that were retries of a failed attempt.", []);
   private readonly speculative = this.counter("sheaf_speculative_attempts_total", "Backup attempts launched for stragglers (counted as they end).", []);
   private readonly lost = this.counter("sheaf_lost_map_outputs_total", "Attempts that found a map output corrupt or missing (its map task is re-run).", []);
@@ -83,7 +83,7 @@ export class ClusterMetrics {
     for (const stage of STAGES) for (const outcome of OUTCOMES) this.tasks.inc({ stage, outcome }, total(MetricFields.tasks(stage, outcome)));
     for (const [metric, field] of [[this.records, MetricFields.records], [this.bytes, MetricFields.bytes]] as const) {
       metric.reset();
-      for (const direction of ["in", "out"] as const) metric.inc({ direction }, total(field(direction)));
+      for (const stage of STAGES) for (const direction of ["in", "out"] as const) metric.inc({ stage, direction }, total(field(stage, direction)));
     }
     for (const [metric, field] of [[this.retries, MetricFields.retries], [this.speculative, MetricFields.speculative], [this.lost, MetricFields.lostMapOutputs]] as const) {
       metric.reset();

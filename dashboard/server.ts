@@ -119,6 +119,7 @@ export class DashboardServer {
         return void res.end(text);
       }
       if (path === "/events") return this.live.open(res);
+      if (path === "/favicon.ico") return void res.writeHead(204).end();
       if (path.startsWith("/api/")) return await this.api(path.slice(5), url.searchParams, req, res);
       const file = PAGES.test(path) ? "/index.html" : path;
       const type = FILES[file];

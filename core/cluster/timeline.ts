@@ -20,8 +20,8 @@ export const MetricFields = {
   tasks: (kind: string, outcome: string) => `tasks:${kind}:${outcome}`,
   durationBucket: (kind: string, le: string) => `duration:${kind}:${le}`,
   durationSum: (kind: string) => `duration-sum-ms:${kind}`,
-  records: (direction: "in" | "out") => `records:${direction}`,
-  bytes: (direction: "in" | "out") => `bytes:${direction}`,
+  records: (kind: string, direction: "in" | "out") => `records:${kind}:${direction}`,
+  bytes: (kind: string, direction: "in" | "out") => `bytes:${kind}:${direction}`,
   retries: "retries",
   speculative: "speculative",
   lostMapOutputs: "lost-map-outputs",
@@ -34,7 +34,9 @@ export function metricIncrements(a: AttemptEnd): [string, number][] {
   const le = DURATION_BUCKETS.find((b) => seconds <= b);
   out.push([MetricFields.durationBucket(a.kind, le === undefined ? "+Inf" : String(le)), 1], [MetricFields.durationSum(a.kind), Math.round(seconds * 1000)]);
   if (a.outcome === "committed") {
-    out.push([MetricFields.records("in"), a.recordsIn ?? 0], [MetricFields.bytes("in"), a.bytesIn ?? 0], [MetricFields.records("out"), a.recordsOut ?? 0], [MetricFields.bytes("out"), a.bytesOut ?? 0]);
+    for (const [direction, records, bytes] of [["in", a.recordsIn, a.bytesIn], ["out", a.recordsOut, a.bytesOut]] as const) {
+      out.push([MetricFields.records(a.kind, direction), records ?? 0], [MetricFields.bytes(a.kind, direction), bytes ?? 0]);
+    }
   }
   if (a.attempt > 1 && !a.backup) out.push([MetricFields.retries, 1]);
   if (a.backup) out.push([MetricFields.speculative, 1]);

@@ -31,13 +31,14 @@ async function act(path, body, done) {
   const res = await fetch(`/api/${path}`, { method: "POST", headers: { "content-type": "application/json", [session.actionHeader]: "1" }, body: JSON.stringify(body ?? {}) });
   const data = await res.json().catch(() => ({}));
   notice = res.ok ? { text: done, refused: false } : { text: `refused: ${data.error ?? `HTTP ${res.status}`}`, refused: true };
+  notice.until = Date.now() + 10_000; // kept over the redraws live updates make
   await draw();
 }
 
 // Figures.
 const pad = (n) => String(n).padStart(2, "0");
 const time = (ms) => { if (!ms) return "-"; const d = new Date(ms); return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}Z`; };
-const dur = (ms) => { if (ms === undefined || ms === null) return "-"; if (ms < 1000) return `${Math.round(ms)} ms`; const s = ms / 1000; if (s < 60) return `${s.toFixed(1)} s`; const m = Math.floor(s / 60); return m < 60 ? `${m} min ${Math.round(s - m * 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`; };
+const dur = (ms) => { if (ms === undefined || ms === null) return "-"; if (ms < 1000) return `${Math.round(ms)} ms`; const s = ms / 1000; if (s < 60) return `${s.toFixed(1)} s`; const m = Math.floor(s / 60); return m < 60 ? `${m} min ${Math.round(s - m * 60)} s` : `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ""}`; };
 const num = (n) => (n === undefined ? "-" : Math.round(n).toLocaleString("en-US"));
 const bytes = (n) => { if (n === undefined) return "-"; const u = ["B", "KB", "MB", "GB", "TB"]; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return `${i ? n.toFixed(n >= 100 ? 0 : 1) : n} ${u[i]}`; };
 const state = (s) => h("span", { class: `state ${s}` }, s);
@@ -55,10 +56,8 @@ function progressCell(j) {
 }
 
 function noticeBox() {
-  if (!notice) return null;
-  const box = h("div", { class: `notice${notice.refused ? " refused" : ""}`, role: "status" }, notice.text);
-  notice = undefined;
-  return box;
+  if (!notice || Date.now() > notice.until) return null;
+  return h("div", { class: `notice${notice.refused ? " refused" : ""}`, role: "status" }, notice.text);
 }
 
 // Pages.
@@ -225,11 +224,17 @@ async function schedulesPage() {
         return h("tr", { "data-schedule": s.name }, h("td", {}, s.name, h("div", { class: "muted" }, s.module)), h("td", {}, state(s.state)),
           h("td", { class: "mono" }, s.cron !== undefined ? `cron ${s.cron}` : `every ${dur(s.every)}`), h("td", {}, s.tz), h("td", {}, time(s.nextDue)),
           h("td", { class: "mono" }, s.running ? h("a", { href: `/runs/${encodeURIComponent(s.running)}` }, s.running) : "-"),
-          h("td", {}, s.history.slice(0, 6).map((e) => h("div", {}, state(e.outcome), " ", e.run ? h("a", { href: `/runs/${encodeURIComponent(e.run)}` }, time(e.due)) : time(e.due)))),
+          h("td", {}, lastRuns(s.history).map((e) => h("div", {}, state(e.outcome), " ", e.run ? h("a", { href: `/runs/${encodeURIComponent(e.run)}` }, time(e.due)) : time(e.due)))),
           h("td", {}, s.state === "paused" ? h("button", { onclick: () => act(`schedules/${name}/resume`, {}, `${s.name} resumed`) }, "Resume") : h("button", { onclick: () => act(`schedules/${name}/pause`, {}, `${s.name} paused`) }, "Pause")),
           h("td", {}, h("form", { class: "inline", onsubmit: (ev) => { ev.preventDefault(); act(`schedules/${name}/backfill`, { from: from.value, to: to.value }, `backfill of ${s.name} queued`); } }, from, to, h("button", {}, "Backfill"))));
       })) : h("p", { class: "muted" }, "no schedules"),
   ];
+}
+
+/** A schedule's latest outcomes: a run's `started` entry only while no later entry tells how it ended. */
+function lastRuns(history) {
+  const ended = new Set(history.filter((e) => e.outcome !== "started" && e.run).map((e) => e.run));
+  return history.filter((e) => e.outcome !== "started" || !ended.has(e.run)).slice(0, 5);
 }
 
 async function workersPage() {
@@ -293,8 +298,8 @@ async function start() {
   for (const a of document.querySelectorAll("[data-nav]")) if (a.dataset.nav === current.nav) a.classList.add("active");
   session = await api("session").catch(() => session);
   const s = document.getElementById("session");
-  s.replaceChildren(session.actions ? "actions enabled" : "read-only",
-    session.actions ? null : h("button", { onclick: () => { const t = prompt("Dashboard token (SHEAF_UI_TOKEN)"); if (t) location.search = `?token=${encodeURIComponent(t)}`; } }, "Enter token"));
+  s.replaceChildren(...[session.actions ? "actions enabled" : "read-only",
+    session.actions ? null : h("button", { onclick: () => { const t = prompt("Dashboard token (SHEAF_UI_TOKEN)"); if (t) location.search = `?token=${encodeURIComponent(t)}`; } }, "Enter token")].filter(Boolean));
   await draw();
   listen();
 }
