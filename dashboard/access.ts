@@ -23,12 +23,17 @@ export function isLoopbackHost(host: string): boolean {
 
 /** `HOST:PORT`, `:PORT` or `PORT` (host 127.0.0.1), `[::1]:PORT`. */
 export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new SheafError("BAD_OPTION", `--http: expected HOST:PORT (e.g. 127.0.0.1:8080), got ${JSON.stringify(text)}`);
-  const host = m[1] ?? (m[2] || "127.0.0.1");
-  if (m[1] && isIP(m[1]) !== 6) throw new SheafError("BAD_OPTION", `--http: ${m[1]} is not an IPv6 address`);
-  return { host, port };
+  const bad = () => new SheafError("BAD_OPTION", `--http: expected HOST:PORT (e.g. 127.0.0.1:8080), got ${JSON.stringify(text)}`);
+  const t = text.trim();
+  const colon = t.lastIndexOf(":");
+  let host = colon < 0 ? "" : t.slice(0, colon);
+  const portText = colon < 0 ? t : t.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw bad();
+  if (host.startsWith("[")) {
+    if (!host.endsWith("]") || isIP(host.slice(1, -1)) !== 6) throw bad();
+    host = host.slice(1, -1);
+  } else if (host.includes(":") || /\s/.test(host)) throw bad();
+  return { host: host || "127.0.0.1", port: Number(portText) };
 }
 
 export class Access {
