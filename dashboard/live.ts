@@ -4,13 +4,16 @@
  * schedule's due times queued, each pushed to every open page at once. Progress is not published
  * on the channel (the leader writes it to the record, throttled), so while a page is open and a job
  * runs, one timer per server reads the running jobs' progress every TICK_MS and pushes what
- * changed: a cost that does not grow with the number of pages, and nothing at all when none is open.
+ * changed, with its rates and ETA (the pages update their rows in place, reading nothing more): a
+ * cost that does not grow with the number of pages, and nothing at all when none is open.
  */
 import type { ServerResponse } from "node:http";
 import type { Redis } from "ioredis";
 import { unfinishedJobs } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { decodeEvent } from "../core/cluster/state/events.js";
+import type { JobProgress } from "../core/progress.js";
+import { progressFigures } from "../runner/status-data.js";
 
 const TICK_MS = 1_000;
 /** A comment line now and then keeps proxies from closing an idle stream. */
@@ -74,14 +77,16 @@ export class LiveUpdates {
       const pipe = this.redis.pipeline();
       for (const id of ids) pipe.hmget(this.keys.job(id), "state", "progress");
       const rows = (await pipe.exec()) ?? [];
-      const changed: Record<string, { state: string; progress: unknown }> = {};
+      const changed: Record<string, { state: string; progress?: JobProgress; figures?: ReturnType<typeof progressFigures> }> = {};
+      const now = Date.now();
       ids.forEach((id, i) => {
         const [state, progress] = (rows[i]?.[1] as (string | null)[] | undefined) ?? [];
         const text = `${state}|${progress}`;
         if (!state || this.last.get(id) === text) return;
         this.last.set(id, text);
         try {
-          changed[id] = { state, progress: progress ? JSON.parse(progress) : undefined };
+          const p = progress ? (JSON.parse(progress) as JobProgress) : undefined;
+          changed[id] = { state, progress: p, figures: p ? progressFigures(p, now) : undefined };
         } catch {}
       });
       const live = new Set<string>(ids);

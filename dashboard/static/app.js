@@ -61,23 +61,38 @@ function noticeBox() {
 }
 
 // Pages.
+function jobRow(e, now) {
+  const f = e.figures;
+  return h("tr", { "data-id": e.id, class: "job" },
+    h("td", { class: "mono" }, h("a", { href: `/jobs/${encodeURIComponent(e.id)}` }, e.id)), h("td", {}, e.name), h("td", {}, state(e.state)), progressCell(e),
+    h("td", {}, f ? `${num(f.recordsPerSec)} rec/s` : "-"), h("td", {}, f?.etaMs !== undefined && e.state === "running" ? dur(f.etaMs) : "-"),
+    h("td", {}, time(e.startedAt)), h("td", {}, time(e.finishedAt)), h("td", {}, elapsed(e, now)), h("td", {}, "-"));
+}
+
+function runRow(e, now) {
+  const done = e.stages.filter((s) => s.state === "succeeded" || s.state === "skipped").length;
+  return h("tr", { "data-id": e.id, class: "run" },
+    h("td", { class: "mono" }, h("a", { href: `/runs/${encodeURIComponent(e.id)}` }, e.id)), h("td", {}, e.name), h("td", {}, state(e.state)),
+    h("td", {}, bar(done, e.stages.length, "stages"), h("div", {}, e.stages.map((s) => h("span", { title: s.name }, state(s.state), " ")))),
+    h("td", {}, "-"), h("td", {}, "-"), h("td", {}, time(e.startedAt)), h("td", {}, time(e.finishedAt)), h("td", {}, elapsed(e, now)),
+    h("td", {}, e.schedule ? `${e.schedule.name} @ ${time(e.schedule.due)}` : "-"));
+}
+
 async function jobsPage() {
   const o = await api("overview?limit=50");
-  const rows = o.entries.map((e) => {
-    if (e.kind === "job") {
-      const f = e.figures;
-      return h("tr", { "data-id": e.id, class: "job" },
-        h("td", { class: "mono" }, h("a", { href: `/jobs/${encodeURIComponent(e.id)}` }, e.id)), h("td", {}, e.name), h("td", {}, state(e.state)), progressCell(e),
-        h("td", {}, f ? `${num(f.recordsPerSec)} rec/s` : "-"), h("td", {}, f?.etaMs !== undefined && e.state === "running" ? dur(f.etaMs) : "-"),
-        h("td", {}, time(e.startedAt)), h("td", {}, time(e.finishedAt)), h("td", {}, elapsed(e, o.now)), h("td", {}, "-"));
+  const shown = new Map(o.entries.filter((e) => e.kind === "job").map((e) => [e.id, e]));
+  // Progress arrives with its figures: the rows shown are redrawn in place, nothing is fetched.
+  current.onProgress = (changed) => {
+    for (const [id, c] of Object.entries(changed)) {
+      const e = shown.get(id);
+      const row = document.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+      if (!e || !row) continue; // a stage's job, or one the table does not hold
+      Object.assign(e, { state: c.state, progress: c.progress, figures: c.figures });
+      row.replaceWith(jobRow(e, Date.now()));
     }
-    const done = e.stages.filter((s) => s.state === "succeeded" || s.state === "skipped").length;
-    return h("tr", { "data-id": e.id, class: "run" },
-      h("td", { class: "mono" }, h("a", { href: `/runs/${encodeURIComponent(e.id)}` }, e.id)), h("td", {}, e.name), h("td", {}, state(e.state)),
-      h("td", {}, bar(done, e.stages.length, "stages"), h("div", {}, e.stages.map((s) => h("span", { title: s.name }, state(s.state), " ")))),
-      h("td", {}, "-"), h("td", {}, "-"), h("td", {}, time(e.startedAt)), h("td", {}, time(e.finishedAt)), h("td", {}, elapsed(e, o.now)),
-      h("td", {}, e.schedule ? `${e.schedule.name} @ ${time(e.schedule.due)}` : "-"));
-  });
+    return true;
+  };
+  const rows = o.entries.map((e) => (e.kind === "job" ? jobRow(e, o.now) : runRow(e, o.now)));
   const refused = Object.entries(o.rejected).filter(([, n]) => n > 0);
   return [
     h("h1", {}, "Jobs and pipeline runs"),
@@ -91,8 +106,20 @@ function cancelButton(kind, id, st) {
   return h("button", { class: "danger", id: "cancel", disabled: !live, onclick: () => act(`${kind}/${encodeURIComponent(id)}/cancel`, {}, `cancel requested for ${id}`) }, "Cancel");
 }
 
+/** Rows of a job's task table: a job of 100,000 tasks lists the first ones and the failed. */
+const TASK_ROWS = 500;
+
 async function jobPage(id) {
   const v = await api(`jobs/${encodeURIComponent(id)}`);
+  // Progress updates the bars and rates in place; the whole page (its timeline, its attempts read
+  // whole) is redrawn every 2 s, a large job's less often: 1 s per 1,000 attempts.
+  redrawEvery = Math.min(30_000, Math.max(2000, v.tasks.length));
+  current.onProgress = (changed) => {
+    const c = changed[id];
+    const el = document.getElementById("job-progress");
+    if (c?.progress && el) el.replaceWith(jobProgress(c.progress, c.figures));
+    return false; // and a redraw, at its slower pace
+  };
   const j = v.job;
   const p = j.progress;
   const failedTask = [...v.tasks].reverse().find((t) => t.state === "failed");
@@ -104,9 +131,7 @@ async function jobPage(id) {
       ["id", h("span", { class: "mono" }, j.id)], ["pipeline run", j.run ? h("a", { href: `/runs/${encodeURIComponent(j.run)}` }, `${j.run} (stage ${j.stage})`) : null],
       ["submitted", time(j.submittedAt)], ["started", time(j.startedAt)], ["ended", time(j.finishedAt)], ["duration", elapsed(j, v.now)],
       ["input", j.inputs.join(" ")], ["output", j.output],
-      ["progress", p ? h("span", {}, bar(p.mapsDone, p.mapsTotal, "map"), p.reducesTotal ? bar(p.reducesDone, p.reducesTotal, "reduce") : null) : "-"],
-      ["read", p ? `${num(p.recordsIn)} records, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}` : "-"],
-      ["rate", j.figures ? `${num(j.figures.recordsPerSec)} rec/s, ${bytes(j.figures.bytesPerSec)}/s` : "-"],
+      ["progress", p ? jobProgress(p, j.figures) : "-"],
       ["written", p && p.recordsOut !== undefined ? `${num(p.recordsOut)} records, ${bytes(p.bytesOut)} in ${p.parts} part files` : "-"],
       ["counters", p?.counters && Object.keys(p.counters).length ? Object.entries(p.counters).map(([k, n]) => `${k}=${num(n)}`).join("  ") : null],
       ["failed attempts", j.failedAttempts || null],
@@ -119,15 +144,21 @@ async function jobPage(id) {
     h("div", { class: "legend" }, h("span", {}, "■ green: committed"), h("span", {}, "red: failed"), h("span", {}, "grey: stopped or discarded"), h("span", {}, "orange outline: backup attempt")),
     h("h2", {}, `Partition sizes (${v.partitions.length})`),
     partitions(v.partitions),
-    h("h2", {}, `Tasks (${v.tasks.length} with ended attempts)`),
+    h("h2", {}, `Tasks (${v.tasks.length} with ended attempts${v.tasks.length > TASK_ROWS ? `; the first ${TASK_ROWS} and every one that failed shown` : ""})`),
     h("table", { id: "tasks" }, h("tr", {}, ["TASK", "STATE", "ATTEMPTS", "WORKER", "START", "DURATION", "RECORDS IN/OUT", "BYTES IN/OUT", "ERROR"].map((t) => h("th", {}, t))),
-      v.tasks.map((t) => {
+      v.tasks.filter((t, i) => i < TASK_ROWS || t.state === "failed").map((t) => {
         const last = t.attempts.find((a) => a.outcome === "committed") ?? t.attempts.at(-1);
         return h("tr", {}, h("td", { class: "mono" }, t.taskId), h("td", {}, state(t.state)), h("td", {}, t.attempts.length), h("td", { class: "mono" }, last.worker ?? "-"),
           h("td", {}, time(last.start)), h("td", {}, dur(last.end - last.start)), h("td", {}, `${num(last.recordsIn)} / ${num(last.recordsOut)}`), h("td", {}, `${bytes(last.bytesIn)} / ${bytes(last.bytesOut)}`),
           h("td", { class: "wrap" }, last.error ? `${last.code}${last.where ? ` (${last.where})` : ""}: ${last.error}` : ""));
       })),
   ];
+}
+
+/** A job's bars, records read and rates: redrawn in place as progress arrives. */
+function jobProgress(p, f) {
+  return h("div", { id: "job-progress" }, bar(p.mapsDone, p.mapsTotal, "map"), p.reducesTotal ? bar(p.reducesDone, p.reducesTotal, "reduce") : null,
+    h("div", {}, `read ${num(p.recordsIn)} records, ${bytes(p.bytesIn)} of ${bytes(p.bytesTotal)}`, f ? `; ${num(f.recordsPerSec)} rec/s, ${bytes(f.bytesPerSec)}/s${f.etaMs !== undefined ? `, ETA ${dur(f.etaMs)}` : ""}` : ""));
 }
 
 function facts(pairs) {
@@ -261,7 +292,7 @@ function route() {
 }
 
 const current = route();
-let drawing = false, again = false, lastDraw = 0, timer;
+let drawing = false, again = false, lastDraw = 0, timer, redrawEvery = 1000;
 
 async function draw() {
   if (drawing) return void (again = true);
@@ -279,10 +310,10 @@ async function draw() {
   }
 }
 
-/** Redraws at most once a second, however many events arrive. */
+/** Redraws at most once a second (a large job's page less often), however many events arrive. */
 function soon() {
   if (timer) return;
-  timer = setTimeout(() => { timer = undefined; draw(); }, Math.max(0, 1000 - (Date.now() - lastDraw)));
+  timer = setTimeout(() => { timer = undefined; draw(); }, Math.max(0, redrawEvery - (Date.now() - lastDraw)));
 }
 
 function listen() {
@@ -291,7 +322,11 @@ function listen() {
   es.onopen = () => dot.classList.add("on");
   es.onerror = () => dot.classList.remove("on");
   es.addEventListener("cluster", () => soon());
-  es.addEventListener("progress", (e) => { const changed = JSON.parse(e.data); if (!current.id || current.id in changed) soon(); });
+  es.addEventListener("progress", (e) => {
+    const changed = JSON.parse(e.data);
+    if (current.onProgress?.(changed)) return; // drawn in place
+    if (!current.id || current.id in changed) soon();
+  });
 }
 
 async function start() {

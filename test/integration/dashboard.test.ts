@@ -9,6 +9,7 @@
  * its task counts equal the job's report.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { get } from "node:http";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -91,6 +92,17 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser, and /metrics
     await cluster.stop();
     scratch.cleanup();
     cluster.assertNoLeaks();
+  });
+
+  it("a coordinator bound beyond loopback without SHEAF_UI_TOKEN refuses to start", async () => {
+    const r = await cluster.run(["coordinator", "--http", "0.0.0.0:0"], { SHEAF_UI_TOKEN: "" });
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain("SHEAF_UI_TOKEN");
+    // A page of another site that rebinds its name to 127.0.0.1 sends its own Host: refused.
+    const status = await new Promise<number>((resolve, reject) => {
+      get(`${base}/api/overview`, { headers: { host: "sheaf.example" } }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on("error", reject);
+    });
+    expect(status).toBe(401);
   });
 
   it("the jobs page shows a running job, and its progress moves without a reload", async () => {
