@@ -13,11 +13,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { corpusPath, ensureCorpus } from "./corpus.mjs";
+import { freePort } from "./etl-common.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const data = `${root}bench/data`;
@@ -37,14 +37,6 @@ function parseSize(text) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  const s = createServer().listen(0, "127.0.0.1");
-  await once(s, "listening");
-  const port = s.address().port;
-  s.close();
-  await once(s, "close");
-  return port;
-}
 
 /**
  * Samples a process's resident memory and CPU from /proc (Linux) until stop(): peak RSS in MB, and

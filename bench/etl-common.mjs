@@ -34,6 +34,18 @@ export function median(xs) {
   return (s[s.length >> 1] + s[(s.length - 1) >> 1]) / 2;
 }
 
+/** A free loopback TCP port (listened on, then closed). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  const { once } = await import("node:events");
+  const s = createServer().listen(0, "127.0.0.1");
+  await once(s, "listening");
+  const port = s.address().port;
+  s.close();
+  await once(s, "close");
+  return port;
+}
+
 export const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 /** A fresh in-memory DuckDB connection (for generating and checking data, never timed). */

@@ -261,8 +261,9 @@ export function buildProgram(): Command {
     .option("--notify <url>", "POST every job's and run's failure (and late scheduled runs) to this URL too, as JSON (repeatable)", collect as never)
     .addOption(flag("--notify-success", "also POST run.succeeded for every pipeline run to the --notify URLs"))
     .option("--public-url <url>", "the dashboard's address as people reach it, for the links in notifications")
+    .option("--http <host:port>", "serve the dashboard, its JSON API and /metrics here (loopback unless SHEAF_UI_TOKEN is set; actions always need the token)")
     .action(async (o) => {
-      const { Coordinator, redisUrlFrom, parseEvery, AllowedRoots, parsePool } = await cluster();
+      const { Coordinator, DashboardServer, redisUrlFrom, parseEvery, AllowedRoots, parsePool } = await cluster();
       const duration = (flag: string, text: string) => {
         try {
           return parseEvery(text);
@@ -271,12 +272,24 @@ export function buildProgram(): Command {
         }
       };
       const retention = { keepJobs: o.keepJobs, keepForMs: duration("--keep-for", o.keepFor), artifactGraceMs: duration("--artifact-grace", o.artifactGrace) };
-      await serve(new Coordinator({
-        redisUrl: redisUrlFrom(o.redis, o.redisFile), prefix: o.prefix, leaseMs: o.lease, retention,
+      const redisUrl = redisUrlFrom(o.redis, o.redisFile);
+      const coordinator = new Coordinator({
+        redisUrl, prefix: o.prefix, leaseMs: o.lease, retention,
         planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []), logFormat: o.logFormat,
         pools: ((o.pool ?? []) as string[]).flat().map(parsePool), scheduling: o.scheduling,
         notify: { targets: ((o.notify ?? []) as string[]).flat().map((u) => httpUrl("--notify", u)), success: o.notifySuccess, publicUrl: o.publicUrl && httpUrl("--public-url", o.publicUrl) },
-      }));
+      });
+      // Checked (address, token) before the coordinator starts; served by every coordinator, standby too.
+      const dashboard = o.http === undefined ? undefined : new DashboardServer({ redisUrl, prefix: o.prefix, listen: o.http });
+      await serve({
+        async start() {
+          await dashboard?.start();
+          await coordinator.start();
+        },
+        async stop() {
+          await Promise.all([coordinator.stop(), dashboard?.stop()]);
+        },
+      });
     });
 
   clusterOptions(program.command("worker").description("run tasks from the queue on a thread pool"))
@@ -319,7 +332,7 @@ export function buildProgram(): Command {
     .addOption(flag("--watch", "refresh every second"))
     .option("-n, --limit <n>", "jobs in the table", positiveInt("--limit"), 20)
     .action(async (jobId: string | undefined, o) => {
-      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, listJobs, listRuns, readRejections, renderRejections, readTimeline, listWorkers } = await cluster();
+      const { isRunId, readRun, renderRun, RUN_FINISHED, readJob, renderJob, FINISHED, renderJobTable, readOverview, readRejections, renderRejections, readAttempts, listWorkers } = await cluster();
       await withRedis(o, async (redis, keys) => {
         for (;;) {
           let text: string;
@@ -332,10 +345,13 @@ export function buildProgram(): Command {
           } else if (jobId) {
             const record = await readJob(redis, keys, jobId as JobId);
             if (!record) throw new SheafError("NO_SUCH_JOB", `no job ${jobId} under prefix ${keys.prefix}`);
-            const [timeline, workers] = await Promise.all([readTimeline(redis, keys, jobId as JobId), listWorkers(redis, keys)]);
+            const [timeline, workers] = await Promise.all([readAttempts(redis, keys, jobId as JobId), listWorkers(redis, keys)]);
             text = renderJob(record, Date.now(), { timeline, liveWorkers: workers.length });
             finished = FINISHED.has(record.state);
-          } else text = renderJobTable(await listJobs(redis, keys, o.limit), Date.now(), await listRuns(redis, keys, o.limit)) + renderRejections(await readRejections(redis, keys));
+          } else {
+            const { jobs, runs } = await readOverview(redis, keys, o.limit);
+            text = renderJobTable(jobs, Date.now(), runs) + renderRejections(await readRejections(redis, keys));
+          }
           if (o.watch && process.stdout.isTTY) process.stdout.write("\x1b[H\x1b[2J");
           process.stdout.write(text + "\n");
           if (!o.watch || finished) return;

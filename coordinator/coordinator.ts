@@ -33,6 +33,7 @@ import { planOptionsOf, type JobPlan } from "../engine/plan.js";
 import { withConfig } from "../engine/stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "../engine/plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
+import { TimelineWriter } from "./timeline-writer.js";
 import { RedisJobStore } from "./redis-job-store.js";
 import { Retention, type RetentionOptions } from "./retention.js";
 import { RunDriver } from "./run-driver.js";
@@ -269,6 +270,7 @@ export class Coordinator {
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`, { job: id });
     let lock: OutputLock | undefined;
     let executor: QueueExecutor | undefined;
+    const attempts = new TimelineWriter(this.redis, this.keys, id);
     try {
       if (record.cancelRequested) throw new SheafError("JOB_CANCELLED", "cancelled");
       await this.admit(spec);
@@ -291,16 +293,17 @@ export class Coordinator {
         signal,
         onAttemptFailed: (f, willRetry) =>
           this.log(`job ${id}: task ${f.taskId} attempt ${f.attempt} failed${willRetry ? " (will retry)" : ""}: ${f.message}`, { job: id, task: f.taskId, attempt: f.attempt, level: "warn" }),
+        onAttemptEnded: (a) => attempts.add(a),
       });
       const report = await driver.run();
-      await store.flush(report);
+      await Promise.all([store.flush(report), attempts.flush()]);
       await this.finish(id, spec.output, lock, "succeeded");
       this.log(`job ${id} succeeded in ${report.millis} ms`, { job: id });
     } catch (err) {
       try {
         if (err instanceof Interrupted) throw err;
         const cancelled = signal.aborted || (await readField(this.redis, jobKey, "cancel")) === "1";
-        await store.flush().catch(() => {});
+        await Promise.all([store.flush().catch(() => {}), attempts.flush()]);
         await this.finish(id, spec.output, lock, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : messageOf(err));
         this.log(`job ${id} ${cancelled ? "cancelled" : `failed: ${causeAfter(messageOf(err), `job ${spec.name}`)}`}`, { job: id, level: cancelled ? "info" : "error" });
       } catch (interrupted) {
@@ -309,6 +312,7 @@ export class Coordinator {
       }
     } finally {
       await executor?.close();
+      await attempts.flush();
     }
   }
 

@@ -33,6 +33,7 @@ import { removeScratch } from "./remove-tree.js";
 import { isObjectUrl } from "../core/store/location.js";
 import { stragglers } from "./speculation.js";
 import { plural } from "../core/show.js";
+import type { AttemptEnd } from "../core/attempts.js";
 
 export { Interrupted } from "../core/interrupted.js";
 
@@ -52,6 +53,8 @@ export interface DriverOptions {
   retry?: RetryPolicy;
   onProgress?: (p: JobProgress) => void;
   onAttemptFailed?: (f: TaskFailure, willRetry: boolean) => void;
+  /** Called as each attempt ends, whatever its outcome (the dashboard's timeline, `/metrics`). */
+  onAttemptEnded?: (a: AttemptEnd) => void;
   signal?: AbortSignal;
 }
 
@@ -361,9 +364,13 @@ export class JobDriver {
       if (backup) run.backup = true;
       const outcome = await this.executor.run(run, live.stop, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
-        await this.commit(task.taskId, outcome.result, live);
+        const won = await this.commit(task.taskId, outcome.result, live);
+        this.ended(run, live, won ? "committed" : "discarded", outcome.result.stats, outcome.result.ranOn);
         return { ok: true };
       }
+      const f = outcome.failure;
+      const stopped = live.stop.aborted || ["STOPPED", "SUPERSEDED", "JOB_CANCELLED"].includes(f.code);
+      this.ended(run, live, stopped ? "stopped" : "failed", undefined, f.ranOn, f);
       this.progress.failedAttempts++;
       this.progress.lastFailure = `${outcome.failure.taskId} attempt ${outcome.failure.attempt}: ${outcome.failure.message}`;
       this.emitProgress();
@@ -375,8 +382,25 @@ export class JobDriver {
     }
   }
 
-  /** First success wins: a later attempt's files are discarded, and the task's other attempts stopped. */
-  private async commit(id: TaskId, result: TaskResult, self: LiveAttempt): Promise<void> {
+  /** Tells onAttemptEnded how an attempt ended (a listener's error must not fail the task). */
+  private ended(run: Task, live: LiveAttempt, outcome: AttemptEnd["outcome"], stats?: TaskResult["stats"], ranOn?: TaskResult["ranOn"], f?: TaskFailure): void {
+    if (!this.options.onAttemptEnded) return;
+    const a: AttemptEnd = { taskId: run.taskId, kind: run.kind, index: run.index, attempt: run.attempt, backup: run.backup === true, start: live.startedAt, end: Date.now(), outcome };
+    if (ranOn) Object.assign(a, ranOn);
+    if (stats) Object.assign(a, { recordsIn: stats.recordsIn, bytesIn: stats.bytesIn, recordsOut: stats.recordsOut, bytesOut: stats.bytesOut });
+    if (f) {
+      a.code = f.code;
+      a.error = f.message.slice(0, 2000);
+      if (f.input) a.where = describeLocation(f.input).trim();
+      if (f.producer) a.lostInput = true;
+    }
+    try {
+      this.options.onAttemptEnded(a);
+    } catch {}
+  }
+
+  /** First success wins: a later attempt's files are discarded, and the task's other attempts stopped; true when this one won. */
+  private async commit(id: TaskId, result: TaskResult, self: LiveAttempt): Promise<boolean> {
     let won = false;
     try {
       won = !this.committed.has(result.taskId) && (await this.store.commit(result));
@@ -391,7 +415,7 @@ export class JobDriver {
     }
     if (!won) {
       if (!sameFiles(this.committed.get(result.taskId), result)) await this.committer.discard(result);
-      return;
+      return false;
     }
     this.committed.add(result, id);
     // Only a task whose output can be lost runs again once committed: the others' attempt counts go.
@@ -403,6 +427,7 @@ export class JobDriver {
     this.count(result, 1);
     for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.stop.abort(new SheafError("SUPERSEDED", "another attempt committed"));
     this.progressSoon();
+    return true;
   }
 
   /**

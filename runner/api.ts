@@ -7,10 +7,10 @@
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import { listSchedules, type ScheduleRecord, type ScheduleSpec } from "../core/cluster/schedules.js";
-import { cancelJob, listJobs, readJob, type JobRecord } from "../core/cluster/jobs.js";
+import { cancelJob, readJob, type JobRecord } from "../core/cluster/jobs.js";
 import { Keys } from "../core/cluster/keys.js";
 import { connectRedis, redisUrlFrom, untilConnected } from "../core/cluster/redis.js";
-import { cancelRun, isRunId, listRuns, readRun, type RunRecord } from "../core/cluster/runs.js";
+import { cancelRun, isRunId, readRun, type RunRecord } from "../core/cluster/runs.js";
 import { SheafError } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import type { JobReport } from "../engine/driver.js";
@@ -18,9 +18,12 @@ import { jobEnded, runEnded } from "./ended.js";
 import { jobSettingsOf, type JobOptions } from "./options.js";
 import type { PipelineRunReport } from "./pipeline-summary.js";
 import { runJob } from "./run.js";
+import { readOverview } from "./status-data.js";
 import { submit, waitForJob, waitForRun } from "./submit.js";
 import { listWorkers, type WorkerBeat } from "../core/cluster/workers.js";
-import { readLogs, readTimeline, type AttemptLog, type AttemptTiming } from "../core/cluster/attempt-records.js";
+import { readLogs, type AttemptLog } from "../core/cluster/attempt-logs.js";
+import { readAttempts } from "../core/cluster/timeline.js";
+import type { AttemptEnd } from "../core/attempts.js";
 import { parseEvery } from "../core/schedule-clock.js";
 import { selectLogs, type LogFilter } from "./logs.js";
 
@@ -108,8 +111,8 @@ export interface ClusterClient {
   workers(): Promise<WorkerBeat[]>;
   /** What a job's attempts printed, and their errors (`sheaf logs`), by task then attempt. */
   logs(jobId: string, filter?: LogFilter): Promise<AttemptLog[]>;
-  /** Each attempt a worker ran of a job: stage, host, thread, start, end, outcome. */
-  timeline(jobId: string): Promise<AttemptTiming[]>;
+  /** Each attempt of a job as it ended, oldest first: stage, host, worker, thread, start, end, outcome, records and bytes. */
+  timeline(jobId: string): Promise<AttemptEnd[]>;
   /** Closes the connection; handles still following a job reject. */
   close(): Promise<void>;
 }
@@ -143,14 +146,11 @@ export async function connect(options: ConnectOptions = {}): Promise<ClusterClie
         },
       };
     },
-    async status(limit = 20) {
-      const [jobs, runs] = await Promise.all([listJobs(redis, keys, limit), listRuns(redis, keys, limit)]);
-      return { jobs, runs };
-    },
+    status: (limit = 20) => readOverview(redis, keys, limit),
     schedules: schedulesOf(redis, keys),
     workers: () => listWorkers(redis, keys),
     logs: async (jobId, filter = {}) => selectLogs(await readLogs(redis, keys, jobId as JobId), filter),
-    timeline: (jobId) => readTimeline(redis, keys, jobId as JobId),
+    timeline: (jobId) => readAttempts(redis, keys, jobId as JobId),
     async close() {
       redis.disconnect();
     },

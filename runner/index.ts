@@ -7,5 +7,6 @@ export * from "../core/api/index.js";
 export { SheafError } from "../core/errors.js";
 export { connect, run, type ClusterClient, type ConnectOptions, type JobHandle, type JobOptions, type JobRecord, type JobReport, type PipelineRunReport, type RunOptions, type RunRecord, type ScheduleRecord, type Schedules, type ScheduleSpec, type ScheduleTiming } from "./api.js";
 export type { WorkerBeat } from "../core/cluster/workers.js";
-export type { AttemptLog, AttemptTiming } from "../core/cluster/attempt-records.js";
+export type { AttemptLog } from "../core/cluster/attempt-logs.js";
+export type { AttemptEnd } from "../core/attempts.js";
 export type { LogFilter } from "./logs.js";

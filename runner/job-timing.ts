@@ -1,5 +1,5 @@
-/** A job's stages' start, end and duration, and the hosts its attempts ran on, from its timeline (core/cluster/attempt-records.ts). */
-import type { AttemptTiming } from "../core/cluster/attempt-records.js";
+/** A job's stages' start, end and duration, and the hosts its attempts ran on, from its timeline (core/cluster/timeline.ts). */
+import type { AttemptEnd } from "../core/attempts.js";
 
 export interface StageTiming {
   stage: "map" | "reduce";
@@ -10,24 +10,25 @@ export interface StageTiming {
   failed: number;
 }
 
-export function stageTimings(timeline: readonly AttemptTiming[]): StageTiming[] {
+export function stageTimings(timeline: readonly AttemptEnd[]): StageTiming[] {
   const stages = new Map<"map" | "reduce", StageTiming>();
   for (const t of timeline) {
-    const s = stages.get(t.stage);
-    if (!s) stages.set(t.stage, { stage: t.stage, startedAt: t.startedAt, endedAt: t.endedAt, attempts: 1, failed: t.ok ? 0 : 1 });
+    const failed = t.outcome === "failed" ? 1 : 0;
+    const s = stages.get(t.kind);
+    if (!s) stages.set(t.kind, { stage: t.kind, startedAt: t.start, endedAt: t.end, attempts: 1, failed });
     else {
-      s.startedAt = Math.min(s.startedAt, t.startedAt);
-      s.endedAt = Math.max(s.endedAt, t.endedAt);
+      s.startedAt = Math.min(s.startedAt, t.start);
+      s.endedAt = Math.max(s.endedAt, t.end);
       s.attempts++;
-      if (!t.ok) s.failed++;
+      s.failed += failed;
     }
   }
   return (["map", "reduce"] as const).flatMap((k) => stages.get(k) ?? []);
 }
 
-/** Hosts by attempts run there, most first. */
-export function hostsOf(timeline: readonly AttemptTiming[]): { host: string; attempts: number }[] {
+/** Hosts by attempts run there, most first (attempts that never reached a worker are not counted). */
+export function hostsOf(timeline: readonly AttemptEnd[]): { host: string; attempts: number }[] {
   const counts = new Map<string, number>();
-  for (const t of timeline) counts.set(t.host, (counts.get(t.host) ?? 0) + 1);
+  for (const t of timeline) if (t.host !== undefined) counts.set(t.host, (counts.get(t.host) ?? 0) + 1);
   return [...counts].map(([host, attempts]) => ({ host, attempts })).sort((a, b) => b.attempts - a.attempts || (a.host < b.host ? -1 : 1));
 }

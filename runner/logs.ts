@@ -1,5 +1,5 @@
-/** `sheaf logs`: what a job's own code printed, per attempt (core/cluster/attempt-records.ts). */
-import type { AttemptLog } from "../core/cluster/attempt-records.js";
+/** `sheaf logs`: what a job's own code printed, per attempt (core/cluster/attempt-logs.ts). */
+import type { AttemptLog } from "../core/cluster/attempt-logs.js";
 import { plural } from "./format.js";
 import { printable, printableReport } from "./status.js";
 

@@ -2,6 +2,7 @@
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { TaskFailure } from "../core/tasks.js";
 import { bytes, count, countersText, duration, plural, rate } from "./format.js";
+import { progressFigures } from "./status-data.js";
 
 export class ProgressReporter {
   private latest: JobProgress | undefined;
@@ -55,13 +56,12 @@ export class ProgressReporter {
   }
 
   private line(p: JobProgress): string {
-    const elapsed = Date.now() - p.startedAt;
-    const speed = rate(p.bytesIn, elapsed);
+    const f = progressFigures(p);
     const parts = [`${this.jobName}`, `map ${p.mapsDone}/${p.mapsTotal}`];
     if (p.reducesTotal > 0) parts.push(`reduce ${p.reducesDone}/${p.reducesTotal}`);
-    parts.push(`${count(Math.round(rate(p.recordsIn, elapsed)))} rec/s`, `${bytes(speed)}/s`);
-    if (p.stage === "map" && speed > 0 && p.bytesIn < p.bytesTotal) parts.push(`ETA ${duration(Math.round(((p.bytesTotal - p.bytesIn) / speed) * 1000))}`);
-    parts.push(duration(elapsed));
+    parts.push(`${count(Math.round(f.recordsPerSec))} rec/s`, `${bytes(f.bytesPerSec)}/s`);
+    if (f.etaMs !== undefined) parts.push(`ETA ${duration(f.etaMs)}`);
+    parts.push(duration(f.elapsedMs));
     return parts.join("  ");
   }
 

@@ -17,9 +17,10 @@ import {
 import { SheafError } from "../core/errors.js";
 import { plural, showDuration } from "../core/show.js";
 import { AllowedRoots } from "../core/security/roots.js";
-import { dueTimes, nextDue, parseEvery, validateSchedule, type ScheduleSpec as When } from "../core/schedule-clock.js";
+import { dueTimes, parseEvery, validateSchedule, type ScheduleSpec as When } from "../core/schedule-clock.js";
 import { parseAt } from "../core/pipeline/templates.js";
 import { bundleJob } from "./bundle.js";
+import { scheduleNextDue, scheduleWhen } from "./status-data.js";
 import type { JobSettings } from "./job-settings.js";
 import type { NotifySpec } from "../core/security/messages.js";
 
@@ -35,9 +36,7 @@ export interface AddOptions {
   slaMs?: number;
 }
 
-function when(spec: Pick<ScheduleSpec, "cron" | "everyMs" | "tz">): When {
-  return spec.cron !== undefined ? { cron: spec.cron, tz: spec.tz } : { everyMs: spec.everyMs! };
-}
+const when = (spec: Pick<ScheduleSpec, "cron" | "everyMs" | "tz">): When => scheduleWhen(spec);
 
 /** The BullMQ job scheduler for a schedule: cron in its zone (UTC by default), or every N ms aligned to the epoch. */
 async function upsert(redis: Redis, keys: Keys, spec: ScheduleSpec): Promise<void> {
@@ -207,7 +206,7 @@ export function renderSchedules(records: readonly ScheduleRecord[], now = new Da
     .map((r) => {
       const s = r.spec;
       const expr = s.cron !== undefined ? `cron "${s.cron}" ${s.tz ?? "UTC"}` : `every ${showDuration(s.everyMs!)}`;
-      const next = r.state === "paused" ? "-" : nextDue(when(s), now).toISOString();
+      const next = scheduleNextDue(r, now)?.toISOString() ?? "-";
       const code = `code ${s.artifactSha.slice(0, 12)}${s.bundledAt ? ` bundled ${new Date(s.bundledAt).toISOString()}` : ""}`;
       const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})  ${code}`];
       if (r.running) lines.push(`  running   ${r.running}`);

@@ -4,9 +4,10 @@ import type { RunRecord } from "../core/cluster/runs.js";
 import { isReport } from "../core/progress.js";
 import { bytes, countersText, duration, plural } from "./format.js";
 import { stageFigures } from "./pipeline-summary.js";
-import type { AttemptTiming } from "../core/cluster/attempt-records.js";
+import type { AttemptEnd } from "../core/attempts.js";
 import { hostsOf, stageTimings } from "./job-timing.js";
 import { NO_WORKER, waitsForWorkers } from "./no-worker.js";
+import { workEntries } from "./status-data.js";
 
 /**
  * What status prints comes from Redis, where a worker (or anyone who can write there) may store
@@ -71,10 +72,11 @@ function runName(r: RunRecord): string {
 
 /** Jobs and pipeline runs, newest first; a stage's job shows inside its run, not on its own. */
 export function renderJobTable(records: readonly JobRecord[], now = Date.now(), runs: readonly RunRecord[] = []): string {
-  const entries = [
-    ...records.filter((r) => !r.spec.run).map((r) => ({ at: r.spec.submittedAt, row: [printable(r.spec.id), printable(r.spec.name), printable(r.state), progressText(r), elapsed(r, now)] })),
-    ...runs.map((r) => ({ at: r.spec.submittedAt, row: [printable(r.spec.id), runName(r), printable(r.state), stagesText(r), runElapsed(r, now)] })),
-  ].sort((a, b) => b.at - a.at);
+  const entries = workEntries(records, runs).map((e) => ({
+    row: e.kind === "job"
+      ? [printable(e.job.spec.id), printable(e.job.spec.name), printable(e.job.state), progressText(e.job), elapsed(e.job, now)]
+      : [printable(e.run.spec.id), runName(e.run), printable(e.run.state), stagesText(e.run), runElapsed(e.run, now)],
+  }));
   if (entries.length === 0) return "no jobs";
   const rows = [["ID", "NAME", "STATE", "PROGRESS", "ELAPSED"], ...entries.map((e) => e.row)];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -89,7 +91,7 @@ export function renderRejections(counts: Record<string, number>): string {
 
 /** What `status <job>` shows beside the record: the attempts' timeline, and how many workers are live. */
 export interface JobDetail {
-  timeline?: readonly AttemptTiming[];
+  timeline?: readonly AttemptEnd[];
   liveWorkers?: number;
 }
 

@@ -1,6 +1,7 @@
 /**
- * Records each attempt this worker's threads ran (core/cluster/attempt-records.ts): its timing,
- * and the tail of what it printed. The worker flushes them before it returns an attempt's result
+ * Records what each attempt this worker's threads ran printed (core/cluster/attempt-logs.ts), for
+ * `sheaf logs`; when and where it ran goes back in its result or failure, to the leader's timeline
+ * (queue-worker.ts ranHere). The worker flushes them before it returns an attempt's result
  * (a batch's at once), so a job never ends, and retention never deletes its keys, before its
  * attempts' records are written (one written after would outlive the job); what is left (a stopped
  * attempt's) is written within FLUSH_MS. A write that fails is logged once and dropped (these
@@ -11,14 +12,13 @@ import type { Redis } from "ioredis";
 import { messageOf } from "../core/errors.js";
 import type { JobId } from "../core/ids.js";
 import type { Keys } from "../core/cluster/keys.js";
-import { recordAttempts, type AttemptLog, type AttemptTiming } from "../core/cluster/attempt-records.js";
+import { recordLogs, type AttemptLog } from "../core/cluster/attempt-logs.js";
 import type { Logger } from "../core/log.js";
 import type { AttemptRun, Task, TaskOutcome } from "../core/tasks.js";
 
 const FLUSH_MS = 200;
 
 export class AttemptRecorder {
-  private timings = new Map<JobId, AttemptTiming[]>();
   private logs = new Map<JobId, AttemptLog[]>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -35,36 +35,28 @@ export class AttemptRecorder {
   note(task: Task, run: AttemptRun, outcome: TaskOutcome): void {
     const id = task.job.jobId;
     const base = { task: task.taskId, attempt: task.attempt, ...(task.runId ? { runId: task.runId } : {}), host: this.host, worker: this.worker };
-    const timing: AttemptTiming = {
-      ...base, stage: task.kind, thread: run.threadId, startedAt: run.startedAt, endedAt: run.endedAt, ok: outcome.ok,
-      ...(outcome.ok ? {} : { code: outcome.failure.code }),
-    };
-    push(this.timings, id, timing);
     const failure = outcome.ok || outcome.failure.code === "STOPPED" ? undefined : outcome.failure;
-    if (run.printed || failure) {
-      push(this.logs, id, {
-        ...base, at: run.endedAt, lines: run.printed?.lines ?? [], dropped: run.printed?.dropped ?? 0,
-        ...(failure ? { error: `${failure.code}: ${failure.message}`.slice(0, 4096), ...(failure.at ? { where: failure.at } : {}), ...(failure.stack ? { stack: failure.stack.slice(0, 4096) } : {}) } : {}),
-      });
-    }
+    if (!run.printed && !failure) return;
+    push(this.logs, id, {
+      ...base, at: run.endedAt, lines: run.printed?.lines ?? [], dropped: run.printed?.dropped ?? 0,
+      ...(failure ? { error: `${failure.code}: ${failure.message}`.slice(0, 4096), ...(failure.at ? { where: failure.at } : {}), ...(failure.stack ? { stack: failure.stack.slice(0, 4096) } : {}) } : {}),
+    });
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
   /** Writes what was gathered; resolves once it (and any write before it) is done. */
   flush(): Promise<void> {
-    if (this.timings.size === 0 && this.logs.size === 0) return this.writing;
+    if (this.logs.size === 0) return this.writing;
     clearTimeout(this.timer);
     this.timer = undefined;
-    const timings = this.timings;
     const logs = this.logs;
-    this.timings = new Map();
     this.logs = new Map();
     this.writing = this.writing.then(async () => {
       try {
-        await recordAttempts(this.redis, this.keys, timings, logs);
+        await recordLogs(this.redis, this.keys, logs);
         this.failing = false;
       } catch (err) {
-        if (!this.failing) this.log(`cannot record attempts' timings and output: ${messageOf(err)}`, { level: "warn" });
+        if (!this.failing) this.log(`cannot record attempts' output: ${messageOf(err)}`, { level: "warn" });
         this.failing = true;
       }
     });

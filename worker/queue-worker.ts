@@ -13,6 +13,7 @@
  */
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
+import { hostname } from "node:os";
 import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { recordFailedAttempt } from "../core/cluster/jobs.js";
 import { Keys, TASK_QUEUE } from "../core/cluster/keys.js";
@@ -85,6 +86,9 @@ export class QueueWorker {
   /** This worker's heartbeat in Redis (the attempts it runs listed), and the record of each attempt it ran. */
   private heartbeat?: Heartbeat;
   private recorder?: AttemptRecorder;
+  /** The thread each attempt ran on, as the pool tells it (ranHere). */
+  private readonly threadOf = new WeakMap<Task, number>();
+  private readonly host = hostname();
 
   constructor(private readonly options: QueueWorkerOptions) {
     this.keys = new Keys(options.prefix ?? "sheaf");
@@ -128,7 +132,10 @@ export class QueueWorker {
       threads,
       log: (m) => this.log(`thread pool: ${m}`),
       captureConsole: this.options.logFormat ?? "text",
-      onAttempt: (task, run, outcome) => recorder.note(task, run, outcome),
+      onAttempt: (task, run, outcome) => {
+        this.threadOf.set(task, run.threadId);
+        recorder.note(task, run, outcome);
+      },
     });
     const lockMs = this.options.lockMs ?? SERVICE_DEFAULTS.lockMs;
     this.worker = new Worker(TASK_QUEUE, (job, token) => this.process(job, token), {
@@ -224,7 +231,7 @@ export class QueueWorker {
       } catch (err) {
         return tasks.map((t) => ({ ok: false, failure: toFailure(err, t) }));
       }
-      outcomes = await this.pool.runBatch(ready, abort.signal);
+      outcomes = (await this.pool.runBatch(ready, abort.signal))?.map((o, i) => this.ranHere(ready[i]!, o));
     } catch (err) {
       if (abort.signal.aborted) return stopped("STOPPED", "attempt stopped: job cancelled");
       throw err;
@@ -254,6 +261,13 @@ export class QueueWorker {
       throw new SheafError("BAD_OPTION", `job ${here.job.name}: its workdir ${here.job.workdir} is an object store, so map outputs stay on the workers' disks and are served to reducers; serving them needs SHEAF_SECRET, which this worker lacks`);
     }
     return here;
+  }
+
+  /** The outcome naming where it ran (host, this worker's heartbeat id, the thread): the leader keeps it in the job's timeline. */
+  private ranHere(task: Task, outcome: TaskOutcome): TaskOutcome {
+    const thread = this.threadOf.get(task);
+    const ranOn = { host: this.host, worker: this.heartbeat?.id ?? this.host, ...(thread !== undefined ? { thread } : {}) };
+    return outcome.ok ? { ok: true, result: { ...outcome.result, ranOn } } : { ok: false, failure: { ...outcome.failure, ranOn } };
   }
 
   /** A failed attempt is counted in its job's record (and a bad artifact as a rejection). */
@@ -293,7 +307,8 @@ export class QueueWorker {
       }
       // A reduce task's served inputs are fetched here, before it takes a thread.
       fetched = ready.kind === "reduce" ? await fetchReduceInputs(ready, this.shuffle, abort.signal) : undefined;
-      const outcome = fetched?.failure ?? (await this.pool.run(fetched?.task ?? ready, abort.signal, started, parkLimitMs));
+      const ran = fetched?.task ?? ready;
+      const outcome = this.ranHere(ran, fetched?.failure ?? (await this.pool.run(ran, abort.signal, started, parkLimitMs)));
       // Recorded before the result goes back: the job cannot end (and retention delete its keys) before.
       await this.recorder?.flush();
       if (outcome.ok) {

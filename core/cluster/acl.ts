@@ -4,8 +4,8 @@
  * write what the coordinator owns. Found by experiment (MONITOR and ACL LOG under a worker) and
  * from the commands BullMQ's Lua scripts call, which Redis checks against the calling user too:
  * - keys: the task queue (`<prefix>:tasks:*`, BullMQ), a job's attempt count
- *   (`<prefix>:job:<id>:attempts`), what its attempts printed and when they ran (`…:logs`,
- *   `…:timeline`), its own heartbeat (`<prefix>:worker:<id>`, `<prefix>:workers`), the count of
+ *   (`<prefix>:job:<id>:attempts`), what its attempts printed (`…:logs`; a job's timeline is the
+ *   leader's, from the results workers send back), its own heartbeat (`<prefix>:worker:<id>`, `<prefix>:workers`), the count of
  *   refused messages (`<prefix>:rejected`); job records
  *   (`<prefix>:job:*`) read only: a worker checks that a job still runs, but cannot plan, start,
  *   cancel, restart or commit one. Channel: `<prefix>:events` (subscribe only: no PUBLISH);
@@ -26,7 +26,7 @@ export function workerAclRules(prefix: string, password: string): string[] {
   if (!password || /\s/.test(password)) throw new SheafError("BAD_OPTION", "the password must be non-empty, without spaces");
   return [
     "reset", "on", `>${password}`,
-    `~${prefix}:tasks:*`, `~${prefix}:job:*:attempts`, `~${prefix}:job:*:logs`, `~${prefix}:job:*:timeline`, `~${prefix}:worker:*`, `~${prefix}:workers`, `%R~${prefix}:job:*`, `~${prefix}:rejected`, `&${prefix}:events`,
+    `~${prefix}:tasks:*`, `~${prefix}:job:*:attempts`, `~${prefix}:job:*:logs`, `~${prefix}:worker:*`, `~${prefix}:workers`, `%R~${prefix}:job:*`, `~${prefix}:rejected`, `&${prefix}:events`,
     "-@all", "+@read", "+@write", "-@dangerous", "-@scripting", "-scan", "-randomkey", "-move", "-copy",
     "+evalsha", "+script|exists",
     "+multi", "+exec", "+discard",

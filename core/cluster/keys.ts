@@ -27,15 +27,17 @@ export class Keys {
   attempts(id: JobId) { return `${this.prefix}:job:${id}:attempts`; }
   /**
    * Hash: what each attempt's own code printed (console.*), the tail kept: field `<task>#<attempt>`
-   * (`@<runId>` added for a backup or re-run), value JSON `AttemptLog` (task-logs.ts). Written by workers.
+   * (`@<runId>` added for a backup or re-run), value JSON `AttemptLog` (attempt-logs.ts). Written by workers.
    */
   logs(id: JobId) { return `${this.prefix}:job:${id}:logs`; }
   /**
-   * Hash: one entry per attempt run on a worker (host, thread, start, end, outcome), the same field
-   * names as `logs`, value JSON `AttemptTiming` (timeline.ts). Written by workers; stage timings and
-   * the worker hosts in `status` come from it.
+   * List: one JSON `AttemptEnd` per attempt that ended (cluster/timeline.ts), oldest first, capped:
+   * where (host, worker, thread), when, how and on how much it ran. Written by the leader from the
+   * results and failures workers send back; `status`, `sheaf logs`' neighbours and the dashboard read it.
    */
   timeline(id: JobId) { return `${this.prefix}:job:${id}:timeline`; }
+  /** Hash: the leader's running totals for `/metrics` (cluster/timeline.ts names the fields). */
+  get metrics() { return `${this.prefix}:metrics`; }
   /** Hash: task id → committed result (first wins). */
   committed(id: JobId) { return `${this.prefix}:job:${id}:committed`; }
   /** Sorted set of pipeline run ids by submit time. */

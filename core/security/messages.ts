@@ -183,6 +183,18 @@ const PartSchema = v.object({
 /** A file written by an attempt, to be committed into the output (or a sink's staged part). */
 export type PartFile = v.InferOutput<typeof PartSchema>;
 
+/**
+ * Where an attempt ran, as its worker says in the result or failure it sends back: the leader keeps
+ * it in the job's timeline (cluster/timeline.ts). `worker` is the id of its heartbeat (cluster/workers.ts).
+ */
+const RanOnSchema = v.object({
+  host: v.pipe(v.string(), v.maxLength(255)),
+  worker: v.pipe(v.string(), v.maxLength(300)),
+  /** The worker thread, when the attempt reached one. */
+  thread: v.optional(Count),
+});
+export type RanOn = v.InferOutput<typeof RanOnSchema>;
+
 const TaskStatsSchema = v.object({
   recordsIn: Count,
   bytesIn: Count,
@@ -217,6 +229,7 @@ const ResultSchema = v.pipe(
     stats: TaskStatsSchema,
     /** Records skipped because map threw on them (with `skipBadRecords`). */
     badRecords: v.optional(v.array(BadRecordSchema)),
+    ranOn: v.optional(RanOnSchema),
   }),
   // A map task that wrote no output must say it emitted nothing: reduces skip it.
   v.check((r) => r.kind !== "map" || r.mapOutput !== undefined || r.part !== undefined || r.stats.recordsOut === 0, "a map result without output must have emitted no records"),
@@ -248,6 +261,7 @@ const FailureSchema = v.object({
   stack: v.optional(v.string()),
   /** Where in the user's files their code threw (`jobs/x.ts:12:7`), when it did. */
   at: v.optional(v.string()),
+  ranOn: v.optional(RanOnSchema),
 });
 /** An error that crossed a thread or process boundary, as data. */
 export type TaskFailure = v.InferOutput<typeof FailureSchema>;

@@ -104,8 +104,10 @@ describe("logs you can follow", () => {
       expect(logs.map((l) => [l.attempt, l.lines[0], l.where !== undefined])).toEqual([[1, "hello from map-00000 attempt 1", true], [2, "hello from map-00000 attempt 2", false]]);
       const timeline = await api.timeline(id);
       expect(timeline).toHaveLength(7);
-      expect(timeline.filter((t) => !t.ok).map((t) => [t.task, t.attempt, t.code])).toEqual([["map-00000", 1, "USER_CODE_ERROR"]]);
-      for (const t of timeline) expect(t.host).toBe(hostname());
+      expect(timeline.filter((t) => t.outcome !== "committed").map((t) => [t.taskId, t.attempt, t.outcome, t.code])).toEqual([["map-00000", 1, "failed", "USER_CODE_ERROR"]]);
+      // Where each ran, as its worker said in the result or failure: the worker's heartbeat id and a thread.
+      const [beat] = await api.workers();
+      for (const t of timeline) expect([t.host, t.worker, typeof t.thread]).toEqual([hostname(), beat!.id, "number"]);
     } finally {
       await api.close();
     }

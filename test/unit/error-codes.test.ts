@@ -20,7 +20,7 @@ import type { JobRecord } from "../../core/cluster/jobs.js";
 import type { RunRecord } from "../../core/cluster/runs.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const FOLDERS = ["core", "engine", "coordinator", "worker", "runner", "cli"];
+const FOLDERS = ["core", "engine", "coordinator", "worker", "runner", "cli", "dashboard"];
 
 const sources = FOLDERS.flatMap((dir) =>
   readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })

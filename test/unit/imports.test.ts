@@ -1,7 +1,8 @@
 /**
  * The layering the README's layout table promises, checked on every `npm test`: imports flow
  * toward `core/`; the engine imports only `core/`; `coordinator/` and `worker/` never import each other; example jobs import only
- * the public API (and each other: a pipeline module composes job modules); and no module imports itself through a circle (runtime imports: a circle through
+ * the public API (and each other: a pipeline module composes job modules); the dashboard reads
+ * through core and the runner API's status and actions, and only the CLI starts it; and no module imports itself through a circle (runtime imports: a circle through
  * `import type` alone is erased by the compiler, but is reported too, so none creeps in).
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,7 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const FOLDERS = ["core", "engine", "coordinator", "worker", "runner", "cli", "jobs"];
+const FOLDERS = ["core", "engine", "coordinator", "worker", "runner", "cli", "dashboard", "jobs"];
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -61,6 +62,12 @@ describe("import boundaries", () => {
     const wrong = files.flatMap((f) =>
       graph.get(f)!.local.filter((t) => (top(f) === "coordinator" && top(t) === "worker") || (top(f) === "worker" && top(t) === "coordinator")).map((t) => `${f} → ${t}`));
     expect(wrong).toEqual([]);
+  });
+
+  it("the dashboard imports only core and the runner (status and actions as the CLI has them), and only the CLI imports it", () => {
+    const wrong = files.filter((f) => top(f) === "dashboard").flatMap((f) => graph.get(f)!.local.filter((t) => !["dashboard", "core", "runner"].includes(top(t))).map((t) => `${f} → ${t}`));
+    const into = files.filter((f) => !["dashboard", "cli"].includes(top(f))).flatMap((f) => graph.get(f)!.local.filter((t) => top(t) === "dashboard").map((t) => `${f} → ${t}`));
+    expect([...wrong, ...into]).toEqual([]);
   });
 
   it("example jobs import only the public API (sheaf) and Node's modules", () => {

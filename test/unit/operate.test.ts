@@ -1,7 +1,7 @@
 /** The pieces of issue 20's operations that need no cluster: log lines, stage timings, the workers' table, backoff. */
 import { describe, expect, it } from "vitest";
 import { formatLogLine } from "../../core/log.js";
-import type { AttemptTiming } from "../../core/cluster/attempt-records.js";
+import type { AttemptEnd } from "../../core/attempts.js";
 import { hostsOf, stageTimings } from "../../runner/job-timing.js";
 import { renderWorkers } from "../../runner/workers.js";
 import { renderLogs } from "../../runner/logs.js";
@@ -26,8 +26,8 @@ describe("log lines", () => {
   });
 });
 
-const timing = (stage: "map" | "reduce", task: string, attempt: number, host: string, startedAt: number, endedAt: number, ok = true): AttemptTiming =>
-  ({ stage, task, attempt, host, worker: `${host}:1:abc`, thread: 1, startedAt, endedAt, ok, ...(ok ? {} : { code: "USER_CODE_ERROR" }) });
+const timing = (kind: "map" | "reduce", taskId: string, attempt: number, host: string, start: number, end: number, ok = true): AttemptEnd =>
+  ({ kind, taskId, index: 0, attempt, backup: false, host, worker: `${host}:1:abc`, thread: 1, start, end, outcome: ok ? "committed" : "failed", ...(ok ? {} : { code: "USER_CODE_ERROR" }) });
 
 describe("stage timings and hosts", () => {
   const timeline = [
@@ -48,6 +48,9 @@ describe("stage timings and hosts", () => {
   it("hosts by attempts, most first", () => {
     expect(hostsOf(timeline)).toEqual([{ host: "a", attempts: 2 }, { host: "b", attempts: 2 }]);
     expect(hostsOf([...timeline, timing("map", "map-00002", 1, "b", 1, 2)])[0]).toEqual({ host: "b", attempts: 3 });
+    // An attempt that never reached a worker (stopped while queued) names no host.
+    const { host: _, ...queued } = timing("map", "map-00003", 1, "a", 1, 2);
+    expect(hostsOf([...timeline, { ...queued, outcome: "stopped" }])).toEqual(hostsOf(timeline));
   });
 });
 

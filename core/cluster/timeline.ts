@@ -1,0 +1,74 @@
+/**
+ * A job's attempts in Redis (`Keys.timeline`): the leader appends each ended attempt (a batch per
+ * flush, so a 10,000-task job costs a few hundred round trips, not 10,000), and counts them into the
+ * cluster's metric totals (`Keys.metrics`) in the same transaction, so `/metrics` on any coordinator
+ * (a standby too) reads a handful of keys per scrape. Fields of the totals are named here only.
+ */
+import type { Redis } from "ioredis";
+import type { AttemptEnd } from "../attempts.js";
+import type { JobId } from "../ids.js";
+import type { Keys } from "./keys.js";
+
+/** Attempts kept per job: the latest ones (a longer job's earliest fall off its timeline). */
+export const TIMELINE_KEPT = 20_000;
+
+/** Upper bounds (seconds) of the task duration histogram's buckets. */
+export const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800] as const;
+
+/** The metric totals' field names. */
+export const MetricFields = {
+  tasks: (kind: string, outcome: string) => `tasks:${kind}:${outcome}`,
+  durationBucket: (kind: string, le: string) => `duration:${kind}:${le}`,
+  durationSum: (kind: string) => `duration-sum-ms:${kind}`,
+  records: (kind: string, direction: "in" | "out") => `records:${kind}:${direction}`,
+  bytes: (kind: string, direction: "in" | "out") => `bytes:${kind}:${direction}`,
+  retries: "retries",
+  speculative: "speculative",
+  lostMapOutputs: "lost-map-outputs",
+} as const;
+
+/** The totals one attempt adds. */
+export function metricIncrements(a: AttemptEnd): [string, number][] {
+  const out: [string, number][] = [[MetricFields.tasks(a.kind, a.outcome), 1]];
+  const seconds = Math.max(0, a.end - a.start) / 1000;
+  const le = DURATION_BUCKETS.find((b) => seconds <= b);
+  out.push([MetricFields.durationBucket(a.kind, le === undefined ? "+Inf" : String(le)), 1], [MetricFields.durationSum(a.kind), Math.round(seconds * 1000)]);
+  if (a.outcome === "committed") {
+    for (const [direction, records, bytes] of [["in", a.recordsIn, a.bytesIn], ["out", a.recordsOut, a.bytesOut]] as const) {
+      out.push([MetricFields.records(a.kind, direction), records ?? 0], [MetricFields.bytes(a.kind, direction), bytes ?? 0]);
+    }
+  }
+  if (a.attempt > 1 && !a.backup) out.push([MetricFields.retries, 1]);
+  if (a.backup) out.push([MetricFields.speculative, 1]);
+  if (a.lostInput) out.push([MetricFields.lostMapOutputs, 1]);
+  return out;
+}
+
+/** Appends `ended` attempts of one job and adds them to the totals, in one transaction. */
+export async function appendAttempts(redis: Redis, keys: Keys, jobId: JobId, ended: readonly AttemptEnd[]): Promise<void> {
+  if (ended.length === 0) return;
+  const sums = new Map<string, number>();
+  for (const a of ended) for (const [field, n] of metricIncrements(a)) if (n) sums.set(field, (sums.get(field) ?? 0) + n);
+  const tx = redis.multi().rpush(keys.timeline(jobId), ...ended.map((a) => JSON.stringify(a))).ltrim(keys.timeline(jobId), -TIMELINE_KEPT, -1);
+  for (const [field, n] of sums) tx.hincrby(keys.metrics, field, n);
+  await tx.exec();
+}
+
+/** A job's attempts, oldest first (entries that do not parse are left out). */
+export async function readAttempts(redis: Redis, keys: Keys, jobId: JobId): Promise<AttemptEnd[]> {
+  const rows = await redis.lrange(keys.timeline(jobId), 0, -1);
+  return rows.flatMap((row) => {
+    try {
+      const a = JSON.parse(row) as AttemptEnd;
+      return a && typeof a.taskId === "string" && typeof a.start === "number" && typeof a.end === "number" ? [a] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The metric totals, by field. */
+export async function readMetricTotals(redis: Redis, keys: Keys): Promise<Record<string, number>> {
+  const h = await redis.hgetall(keys.metrics);
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v) || 0]));
+}
