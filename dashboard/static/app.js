@@ -277,7 +277,7 @@ async function workersPage() {
       v.workers.map((w) => h("tr", {}, h("td", { class: "mono" }, w.id), h("td", {}, w.host), h("td", {}, w.pid), h("td", {}, w.threads),
         h("td", { title: w.running.join("\n") }, w.runningCount), h("td", {}, bytes(w.rss)), h("td", {}, w.version), h("td", {}, dur(v.now - w.startedAt)), h("td", {}, `${dur(Math.max(0, v.now - w.at))} ago`))))
       : h("p", { class: "muted" }, "no live worker"),
-    h("p", { class: "muted" }, "Workers by their heartbeats (as `sheaf workers` lists them); hover a RUNNING count for the attempts it holds."),
+    h("p", { class: "muted" }, "Workers by their heartbeats, as sheaf workers lists them; hover a RUNNING count for the attempts it holds."),
   ];
 }
 
