@@ -5,6 +5,7 @@
  * fenced and recorded in the run (`job:<stage>`), so a coordinator that resumes the run waits for
  * the same job instead of starting a second one.
  */
+import type { Logger } from "../core/log.js";
 import { sleep } from "../core/sleep.js";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
@@ -37,7 +38,7 @@ export class RunDriver {
     private readonly redis: Redis,
     private readonly keys: Keys,
     leader: Fence,
-    private readonly log: (m: string) => void,
+    private readonly log: Logger,
     private readonly signer?: Signer,
     private readonly roots: AllowedRoots = AllowedRoots.open,
   ) {
@@ -59,7 +60,7 @@ export class RunDriver {
     const record = await readRun(this.redis, this.keys, id);
     if (!record) return;
     const spec = record.spec;
-    this.log(`${started === "resumed" ? "resuming" : "starting"} pipeline run ${id}`);
+    this.log(`${started === "resumed" ? "resuming" : "starting"} pipeline run ${id}`, { job: id });
     const stages: Record<string, StageRecord> = { ...record.stages };
     // Shown in status as soon as the stage's job exists.
     this.onJob = (stage, jobId) => {
@@ -95,7 +96,7 @@ export class RunDriver {
     await this.writes.finishRun(id, state, error);
     await publishEvent(this.redis, this.keys, { kind: "finished", id });
     const cause = causeAfter(error, `pipeline ${spec.pipeline}`);
-    this.log(`pipeline run ${id} ${state}${cause ? `: ${cause}` : ""}`);
+    this.log(`pipeline run ${id} ${state}${cause ? `: ${cause}` : ""}`, { job: id, level: state === "failed" ? "error" : "info" });
   }
 
   /** A run record is driven only if it is signed (with a secret), well formed, and its workdir inside the allowed roots. */

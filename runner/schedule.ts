@@ -209,12 +209,22 @@ export function renderSchedules(records: readonly ScheduleRecord[], now = new Da
       const next = scheduleNextDue(r, now)?.toISOString() ?? "-";
       const code = `code ${s.artifactSha.slice(0, 12)}${s.bundledAt ? ` bundled ${new Date(s.bundledAt).toISOString()}` : ""}`;
       const lines = [`${s.name}  ${r.state}  ${expr}  overlap ${s.overlap}  next ${next}  (${s.module})  ${code}`];
+      if (s.notify) lines.push(`  notify    ${notifyTarget(s.notify.url)}${s.notify.success ? " (successes too)" : ""}${s.notify.slaMs ? `, late after ${showDuration(s.notify.slaMs)}` : ""}`);
       if (r.running) lines.push(`  running   ${r.running}`);
       if (r.queued.length) lines.push(`  queued    ${plural(r.queued.length, "due time")}, next ${new Date(r.queued[0]!).toISOString()}`);
       for (const e of r.history.slice(0, 5)) lines.push(`  ${new Date(e.due).toISOString()}  ${e.outcome}${e.run ? `  ${e.run}` : ""}${e.note ? `  ${e.note}` : ""}`);
       return lines.join("\n");
     })
     .join("\n\n");
+}
+
+/** A notify URL as `schedule list` shows it: its origin (a webhook's path may hold its token). */
+function notifyTarget(url: string): string {
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return "(a URL)";
+  }
 }
 
 export { listSchedules };

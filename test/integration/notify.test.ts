@@ -114,6 +114,7 @@ describe("--notify", () => {
     const late = accepted(r.got, "/s", "schedule.late")[0]!.event;
     expect(late).toMatchObject({ event: "schedule.late", schedule: "late", name: "faulty", text: expect.stringContaining("had not finished by") });
     const runId = late.id as string;
+    expect((await c.run(["schedule", "list"], env)).stdout).toMatch(/^ {2}notify {4}http:\/\/127\.0\.0\.1:\d+\/… \(successes too\), late after 1s$/m);
     await until("run.succeeded", () => accepted(r.got, "/s", "run.succeeded").some((g) => g.event.id === runId), 30_000);
     expect((await c.run(["schedule", "remove", "late"], env)).code).toBe(0);
     await delay(2_000);
