@@ -86,8 +86,12 @@ export class DashboardServer {
 
   async stop(): Promise<void> {
     this.live?.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections();
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections(); // keep-alive sockets would hold close() open
+      await closed;
+    }
     await this.queue?.close().catch(() => {});
     this.sub?.disconnect();
     this.redis?.disconnect();

@@ -88,6 +88,7 @@ async function jobsPage() {
       const row = document.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
       if (!e || !row) continue; // a stage's job, or one the table does not hold
       Object.assign(e, { state: c.state, progress: c.progress, figures: c.figures });
+      e.startedAt ??= c.progress?.startedAt; // a job queued when the page was drawn has started since
       row.replaceWith(jobRow(e, Date.now()));
     }
     return true;
@@ -112,8 +113,8 @@ const TASK_ROWS = 500;
 async function jobPage(id) {
   const v = await api(`jobs/${encodeURIComponent(id)}`);
   // Progress updates the bars and rates in place; the whole page (its timeline, its attempts read
-  // whole) is redrawn every 2 s, a large job's less often: 1 s per 1,000 attempts.
-  redrawEvery = Math.min(30_000, Math.max(2000, v.tasks.length));
+  // whole) is redrawn every 5 s while the job runs, a large job's less often: 1 s per 1,000 attempts.
+  redrawEvery = Math.min(30_000, Math.max(5000, v.tasks.length));
   current.onProgress = (changed) => {
     const c = changed[id];
     const el = document.getElementById("job-progress");
