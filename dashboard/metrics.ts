@@ -34,6 +34,7 @@ export class ClusterMetrics {
   private readonly queueDepth = this.gauge("sheaf_queue_depth", "Entries in the task queue by state (a batch of short tasks is one entry).", ["state"]);
   private readonly inFlight = this.gauge("sheaf_attempts_in_flight", "Attempts dispatched and not finished, over running jobs (from their progress).", []);
   private readonly workers = this.gauge("sheaf_workers", "Live worker processes (with a current heartbeat).", []);
+  private readonly workerThreads = this.gauge("sheaf_worker_threads", "Threads of the live workers, and how many run an attempt now.", ["state"]);
   private readonly lag = this.gauge("sheaf_schedule_lag_seconds", "Seconds from a schedule's latest started due time to when it fired.", ["schedule"]);
   private readonly paused = this.gauge("sheaf_schedule_paused", "1 for a paused schedule, 0 for an active one.", ["schedule"]);
   private durations: { stage: string; buckets: number[]; inf: number; sum: number }[] = [];
@@ -95,6 +96,11 @@ export class ClusterMetrics {
     for (const state of QUEUE_STATES) this.queueDepth.set({ state }, counts[state] ?? 0);
     this.workers.reset();
     this.workers.set(workers.length);
+    this.workerThreads.reset();
+    const threads = workers.reduce((n, w) => n + w.threads, 0);
+    const busy = workers.reduce((n, w) => n + Math.min(w.threads, w.runningCount), 0);
+    this.workerThreads.set({ state: "busy" }, busy);
+    this.workerThreads.set({ state: "idle" }, threads - busy);
     this.lag.reset();
     this.paused.reset();
     for (const s of schedules) {

@@ -192,7 +192,7 @@ function timeline(attempts) {
     attempts.map((a) => {
       const r = rowOf.get(a.worker ?? "unknown worker");
       return h("svg:rect", { class: `attempt ${a.outcome}${a.backup ? " backup" : ""}`, "data-task": a.taskId, "data-attempt": a.attempt, x: x(a.start), y: r.y + a._lane * LANE, width: Math.max(2, x(a.end) - x(a.start)), height: LANE - 3 },
-        h("svg:title", {}, `${a.taskId} attempt ${a.attempt}${a.backup ? " (backup)" : ""}: ${a.outcome}, ${dur(a.end - a.start)}${a.error ? ` — ${a.error}` : ""}`));
+        h("svg:title", {}, `${a.taskId} attempt ${a.attempt}${a.backup ? " (backup)" : ""}${a.thread !== undefined ? ` on thread ${a.thread}` : ""}: ${a.outcome}, ${dur(a.end - a.start)}${a.error ? ` — ${a.error}` : ""}`));
     }));
   return svg;
 }

@@ -144,7 +144,9 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser, and /metrics
     expect(delta("sheaf_records_total", { stage: "reduce", direction: "out" })).toBe(report.recordsOut);
     expect(valueOf(after, "sheaf_jobs", { state: "running" })).toBe(0);
     expect(valueOf(after, "sheaf_workers")).toBe(1);
-    for (const name of ["sheaf_jobs", "sheaf_runs", "sheaf_tasks_total", "sheaf_task_duration_seconds", "sheaf_records_total", "sheaf_bytes_total", "sheaf_retries_total", "sheaf_speculative_attempts_total", "sheaf_lost_map_outputs_total", "sheaf_queue_depth", "sheaf_workers", "sheaf_schedule_lag_seconds", "sheaf_rejected_messages_total"]) {
+    // From the worker's heartbeat: its two threads, idle once the job is done.
+    expect((valueOf(after, "sheaf_worker_threads", { state: "busy" }) ?? 0) + (valueOf(after, "sheaf_worker_threads", { state: "idle" }) ?? 0)).toBe(2);
+    for (const name of ["sheaf_jobs", "sheaf_runs", "sheaf_tasks_total", "sheaf_task_duration_seconds", "sheaf_records_total", "sheaf_bytes_total", "sheaf_retries_total", "sheaf_speculative_attempts_total", "sheaf_lost_map_outputs_total", "sheaf_queue_depth", "sheaf_workers", "sheaf_worker_threads", "sheaf_schedule_lag_seconds", "sheaf_rejected_messages_total"]) {
       expect(after.has(name), name).toBe(true);
     }
     // The standby serves the same, from Redis.
