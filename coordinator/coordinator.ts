@@ -312,7 +312,8 @@ export class Coordinator {
       }
     } finally {
       await executor?.close();
-      await attempts.flush();
+      // Not awaited: a leader stepping down because Redis is unreachable must not wait for it here.
+      void attempts.flush();
     }
   }
 
