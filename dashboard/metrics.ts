@@ -33,6 +33,7 @@ export class ClusterMetrics {
   private readonly rejected = this.counter("sheaf_rejected_messages_total", "Messages and records refused (forged, altered, expired, malformed, out of bounds), by reason.", ["reason"]);
   private readonly queueDepth = this.gauge("sheaf_queue_depth", "Entries in the task queue by state (a batch of short tasks is one entry).", ["state"]);
   private readonly inFlight = this.gauge("sheaf_attempts_in_flight", "Attempts dispatched and not finished, over running jobs (from their progress).", []);
+  private readonly poolSlots = this.gauge("sheaf_pool_slots", "Task slots out (queued or running) by pool, over running jobs (their fair share: coordinator/fair-share.ts).", ["pool"]);
   private readonly workers = this.gauge("sheaf_workers", "Live worker processes (with a current heartbeat).", []);
   private readonly workerThreads = this.gauge("sheaf_worker_threads", "Threads of the live workers, and how many run an attempt now.", ["state"]);
   private readonly lag = this.gauge("sheaf_schedule_lag_seconds", "Seconds from a schedule's latest started due time to when it fired.", ["schedule"]);
@@ -79,6 +80,8 @@ export class ClusterMetrics {
     setAll(this.runs, runStates.byState, ["queued", "running", "succeeded", "failed", "cancelled"]);
     this.inFlight.reset();
     this.inFlight.set(jobStates.running);
+    this.poolSlots.reset();
+    for (const [pool, slots] of Object.entries(jobStates.pools)) this.poolSlots.set({ pool }, slots);
     const total = (field: string) => totals[field] ?? 0;
     this.tasks.reset();
     for (const stage of STAGES) for (const outcome of OUTCOMES) this.tasks.inc({ stage, outcome }, total(MetricFields.tasks(stage, outcome)));
@@ -122,7 +125,7 @@ export class ClusterMetrics {
   }
 
   /** States of the newest records of a kind (one pipelined read), and the attempts in flight over the running ones. */
-  private async states(zset: string, keyOf: (id: string) => string): Promise<{ byState: Record<string, number>; running: number }> {
+  private async states(zset: string, keyOf: (id: string) => string): Promise<{ byState: Record<string, number>; running: number; pools: Record<string, number> }> {
     const ids = await this.redis.zrevrange(zset, 0, STATES_READ - 1);
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hget(keyOf(id), "state");
@@ -136,16 +139,19 @@ export class ClusterMetrics {
     });
     // Progress of the running ones only (a finished job's is its whole report).
     let running = 0;
+    const pools: Record<string, number> = {};
     if (live.length) {
       const progress = this.redis.pipeline();
       for (const id of live) progress.hget(keyOf(id), "progress");
       for (const [, v] of (await progress.exec()) ?? []) {
         try {
-          running += Number((JSON.parse((v as string | null) ?? "{}") as { running?: number }).running ?? 0) || 0;
+          const p = JSON.parse((v as string | null) ?? "{}") as { running?: number; share?: { pool?: string; slots?: number } };
+          running += Number(p.running ?? 0) || 0;
+          if (typeof p.share?.pool === "string") pools[p.share.pool] = (pools[p.share.pool] ?? 0) + (Number(p.share.slots) || 0);
         } catch {}
       }
     }
-    return { byState, running };
+    return { byState, running, pools };
   }
 
   private gauge(name: string, help: string, labelNames: string[]): Gauge {

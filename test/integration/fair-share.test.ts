@@ -7,7 +7,8 @@
  */
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Cluster } from "./cluster-harness.js";
+import { Cluster, freePort } from "./cluster-harness.js";
+import { parseExposition, valueOf } from "./exposition.js";
 import { expectOracle, FAULTY, freshDir, jobRecord, markers, params, stopCluster, submitJob, until, waitJob, wordcountOracle, writeCorpus } from "./fault-kit.js";
 import { EXAMPLE_JOBS, Scratch } from "./helpers.js";
 
@@ -56,20 +57,26 @@ describe("fair sharing of the workers' slots", () => {
     if (mode === "fair") expect(under).toBeLessThanOrEqual(3 * alone);
   }, 240_000);
 
-  it("two equal jobs submitted together progress at rates within 25% of each other", async () => {
-    const c = await cluster("equal", 2);
+  it("two equal jobs submitted together progress at rates within 25% of each other; /metrics shows their pool's slots", async () => {
+    const port = await freePort();
+    const c = await cluster("equal", 2, ["--http", `127.0.0.1:${port}`]);
     const outs = [s.fresh("equal-a"), s.fresh("equal-b")];
     const [a, b] = await Promise.all(outs.map((out, i) => submitJob(c, slowJob(big, out, 250, freshDir(s, `equal-marks-${i}`)))));
     // Rates from the moment both run (one is planned a little after the other, and nothing is
     // preempted): maps done since then, sampled until the faster has done 14 more.
     const ratios: number[] = [];
     let base: [number, number] | undefined;
+    let poolSlots: number | undefined;
     await until("both jobs to run, then 14 maps more", async () => {
       const [pa, pb] = await Promise.all([jobRecord(c, a!), jobRecord(c, b!)]);
       const [da, db] = [pa.progress?.mapsDone ?? 0, pb.progress?.mapsDone ?? 0];
       if (!base) {
         if (da >= 2 && db >= 2) base = [da, db];
         return false;
+      }
+      if (poolSlots === undefined) {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        poolSlots = valueOf(parseExposition(text), "sheaf_pool_slots", { pool: "default" });
       }
       const [ga, gb] = [da - base[0], db - base[1]];
       if (Math.max(ga, gb) >= 6) ratios.push(Math.min(ga, gb) / Math.max(ga, gb));
@@ -80,6 +87,8 @@ describe("fair sharing of the workers' slots", () => {
     const rate = ratios.at(-1)!;
     console.log(`SHARE two equal jobs: the slower one's maps done over the faster one's, from when both ran (${base}) to the faster one's 14th map more: ${rate.toFixed(2)} (samples ${ratios.map((r) => r.toFixed(2)).join(" ")})`);
     expect(rate).toBeGreaterThanOrEqual(0.75);
+    // Both jobs' slots, summed by pool (each job's progress carries its share).
+    expect(poolSlots).toBeGreaterThanOrEqual(2);
   }, 240_000);
 
   it("a pool's max is never exceeded, even on an idle cluster", async () => {
