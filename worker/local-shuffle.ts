@@ -28,15 +28,23 @@ export interface ShuffleOptions {
 }
 
 export class LocalShuffleService {
-  constructor(readonly key: Buffer, readonly local?: LocalShuffle, private readonly server?: ShuffleServer) {}
+  constructor(
+    readonly key: Buffer,
+    readonly local?: LocalShuffle,
+    private readonly server?: ShuffleServer,
+    private readonly log: (m: string) => void = () => {},
+  ) {}
 
   /** A map task as its thread gets it: told where to keep its output, and how it is served. */
   forThread(task: Task): Task {
     return this.local && task.kind === "map" ? ({ ...task, local: this.local } as LocalTask<Task>) : task;
   }
 
+  /** Removes the job's local folder, and logs what was served for it (bench/hosts.mjs reads the line). */
   jobEnded(jobId: string): void {
     if (this.local) removeJobDir(this.local.dir, jobId);
+    const s = this.server?.takeServed(jobId);
+    if (s) this.log(`job ${jobId}: served ${s.bytes} bytes of map outputs in ${s.requests} requests, ${s.remoteBytes} bytes of them to other hosts`);
   }
 
   async close(): Promise<void> {
@@ -61,7 +69,7 @@ export async function startShuffle(o: ShuffleOptions | undefined, log: (m: strin
   const host = o.advertise.includes(":") ? `[${o.advertise}]` : o.advertise;
   const local = { dir: o.localDir, base: `http://${host}:${port}` };
   log(`serving map outputs from ${o.localDir} at ${local.base}`);
-  return new LocalShuffleService(key, local, server);
+  return new LocalShuffleService(key, local, server, log);
 }
 
 /** What a reduce task runs with: its fetched segments (or the failure that fetching them was), and their cleanup. */
