@@ -19,7 +19,7 @@
 // All outputs must hold the same groups and counts, and sums equal within 1e-9 relative, else the
 // benchmark fails. Env: BENCH_ROWS (default 10000000), BENCH_RUNS (default 3).
 import { cpus } from "node:os";
-import { checkBuilt, checkIdle, runRounds, data, median, mib, positiveInt, readOnce, root, sheafArgs, startStore } from "./etl-common.mjs";
+import { checkBuilt, checkIdle, runRounds, data, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString, startStore } from "./etl-common.mjs";
 import { checkGroups, GROUPBY_SPLIT_SIZE as SPLIT_SIZE, groupbyInput } from "./etl-groupby-data.mjs";
 
 const rows = positiveInt("BENCH_ROWS", 10_000_000);
