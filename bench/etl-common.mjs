@@ -82,7 +82,7 @@ export function readOnce(path) {
 }
 
 /** CPU seconds used by every process on the machine so far; iowait counts as idle. */
-function machineCpuSeconds() {
+export function machineCpuSeconds() {
   return cpus().reduce((sum, { times: t }) => sum + t.user + t.nice + t.sys + t.irq, 0) / 1000;
 }
 

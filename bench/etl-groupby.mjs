@@ -18,35 +18,14 @@
 // the default 64m the whole file would be one task and one thread would idle.
 // All outputs must hold the same groups and counts, and sums equal within 1e-9 relative, else the
 // benchmark fails. Env: BENCH_ROWS (default 10000000), BENCH_RUNS (default 3).
-import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import {
-  checkBuilt, checkIdle, runRounds, data, duckdb, ensureFile, fail, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString, startStore,
-} from "./etl-common.mjs";
+import { checkBuilt, checkIdle, runRounds, data, median, mib, positiveInt, readOnce, root, sheafArgs, sqlString, startStore } from "./etl-common.mjs";
+import { checkGroups, GROUPBY_SPLIT_SIZE as SPLIT_SIZE, groupbyInput } from "./etl-groupby-data.mjs";
 
-const VERSION = 1; // bump when the generated data changes
 const rows = positiveInt("BENCH_ROWS", 10_000_000);
 const runs = positiveInt("BENCH_RUNS", 3);
-const rowGroup = Math.min(1_000_000, Math.ceil(rows / 10));
-const input = `${data}/groupby-v${VERSION}-${rows}.parquet`;
-const SPLIT_SIZE = "1m";
 checkBuilt();
-
-const COUNTRIES = ["US", "CN", "JP", "DE", "IN", "GB", "FR", "IT", "BR", "CA", "RU", "KR", "AU", "ES", "MX", "ID", "NL", "SA", "TR", "CH",
-  "PL", "TW", "BE", "SE", "IE", "AR", "NO", "AT", "IL", "TH", "AE", "NG", "EG", "SG", "MY", "PH", "BD", "VN", "DK", "CO",
-  "ZA", "HK", "RO", "CZ", "CL", "FI", "PK", "PT", "NZ", "PE"];
-const genStart = performance.now();
-const generated = await ensureFile(input, async (tmp) => {
-  const db = await duckdb();
-  await db.run(`COPY (
-    SELECT i::BIGINT AS id,
-      [${COUNTRIES.map(sqlString).join(", ")}][1 + (hash(i) % ${COUNTRIES.length})::INTEGER] AS country,
-      (hash(i + 1000000000) % 20)::INTEGER AS category,
-      (hash(i + 2000000000) % 1000000)::DOUBLE / 100 AS amount
-    FROM range(${rows}) t(i)
-  ) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${rowGroup})`);
-});
-if (generated) console.log(`generated ${input} in ${((performance.now() - genStart) / 1000).toFixed(1)} s`);
+const { input, rowGroup } = await groupbyInput(rows);
 const bytes = readOnce(input);
 
 // The same file in an S3-compatible store (s3rver, on loopback), for the store row: Sheaf reads its
@@ -73,7 +52,7 @@ const contenders = [
 checkIdle();
 console.log(`group-by over ${rows.toLocaleString("en-US")} rows of Parquet (${(bytes / 1e6).toFixed(1)} MB, ${Math.ceil(rows / rowGroup)} row groups), ` +
   `${runs} run(s) each, on ${cpus().length} cores (${process.version}); sheaf --split-size ${SPLIT_SIZE}`);
-const noisy = await runRounds(contenders, runs, checkGroups).finally(() => store.stop()) > 0.1;
+const noisy = await runRounds(contenders, runs, (cs) => checkGroups(cs, rows)).finally(() => store.stop()) > 0.1;
 
 for (const c of contenders) c.rowsPerSec = rows / median(c.seconds);
 const [loop, batch2, rows2, duck, batch1, loopAll, loop2, fromStore] = contenders;
@@ -97,42 +76,3 @@ console.log(`diagnostics: sheaf mapBatch -t 2 / -t 1: ${ratio(batch2, batch1)}; 
 if (noisy) console.log("warning: other processes were busy during some runs (see above); the figures are noisy");
 console.log("(rows/s over the median wall time of whole processes, node startup included; best s = the fastest run; CPU s = median user + system; " +
   "peak RSS = the highest of the runs; * = diagnostic; outputs verified equal)");
-
-/** Reads `country,category,n,sum,mean` CSV (a file, or every part file of a Sheaf output folder) into a Map. */
-function readGroups(output) {
-  const files = output.endsWith(".csv") ? [output] : readdirSync(output).filter((f) => f.startsWith("part-")).map((f) => `${output}/${f}`);
-  const groups = new Map();
-  for (const file of files) {
-    const [header, ...lines] = readFileSync(file, "utf8").split("\n");
-    if (header !== "country,category,n,sum,mean") fail(`${file}: unexpected header ${JSON.stringify(header)}`);
-    for (const line of lines) {
-      if (!line) continue;
-      const [country, category, n, sum, mean] = line.split(",");
-      const key = `${country},${category}`;
-      const g = { n: Number(n), sum: Number(sum), mean: Number(mean) };
-      if (groups.has(key) || !Number.isInteger(g.n) || !Number.isFinite(g.sum) || !Number.isFinite(g.mean)) fail(`${file}: bad or repeated line ${JSON.stringify(line)}`);
-      groups.set(key, g);
-    }
-  }
-  return groups;
-}
-
-/** Fails unless every contender found the same groups with the same counts, and sums and means equal within 1e-9 relative. */
-function checkGroups([reference, ...others]) {
-  const expected = readGroups(reference.output);
-  const total = [...expected.values()].reduce((a, g) => a + g.n, 0);
-  if (total !== rows) fail(`${reference.name} counted ${total} rows, not ${rows}`);
-  const close = (a, b) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
-  for (const c of others) {
-    const got = readGroups(c.output);
-    const bad = [...new Set([...expected.keys(), ...got.keys()])].filter((k) => {
-      const e = expected.get(k), g = got.get(k);
-      return !e || !g || e.n !== g.n || !close(e.sum, g.sum) || !close(e.mean, g.mean);
-    });
-    if (bad.length) {
-      const show = (g) => (g ? `${g.n}/${g.sum}/${g.mean}` : "missing");
-      fail(`${c.name} differs from ${reference.name} on ${bad.length} groups (n/sum/mean), e.g. ` +
-        bad.slice(0, 3).map((k) => `${k}: ${show(got.get(k))} vs ${show(expected.get(k))}`).join("; "));
-    }
-  }
-}

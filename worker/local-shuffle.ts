@@ -35,6 +35,7 @@ export class LocalShuffleService {
     readonly key: Buffer,
     private served?: LocalShuffle,
     private server?: ShuffleServer,
+    private readonly log: (m: string) => void = () => {},
     /** How to serve when first needed, for a worker started without --local-dir. */
     private readonly lazily?: { options: ShuffleOptions; log: (m: string) => void },
   ) {}
@@ -60,8 +61,11 @@ export class LocalShuffleService {
     [this.served, this.server] = [started.local, started.server];
   }
 
+  /** Removes the job's local folder, and logs what was served for it (bench/hosts.mjs reads the line). */
   jobEnded(jobId: string): void {
     if (this.local) removeJobDir(this.local.dir, jobId);
+    const s = this.server?.takeServed(jobId);
+    if (s) this.log(`job ${jobId}: served ${s.bytes} bytes of map outputs in ${s.requests} requests, ${s.remoteBytes} bytes of them to other hosts`);
   }
 
   async close(): Promise<void> {
@@ -77,11 +81,11 @@ export class LocalShuffleService {
  */
 export async function startShuffle(o: ShuffleOptions | undefined, log: (m: string) => void, env = process.env): Promise<LocalShuffleService | undefined> {
   const secret = env.SHEAF_SECRET;
-  if (o?.localDir === undefined) return secret ? new LocalShuffleService(shuffleKey(secret), undefined, undefined, o && { options: o, log }) : undefined;
+  if (o?.localDir === undefined) return secret ? new LocalShuffleService(shuffleKey(secret), undefined, undefined, log, o && { options: o, log }) : undefined;
   if (!secret) throw new SheafError("BAD_OPTION", "--local-dir needs SHEAF_SECRET: map outputs are served only to requests carrying a token derived from it");
   const key = shuffleKey(secret);
   const { local, server } = await serve({ ...o, localDir: o.localDir }, key, log);
-  return new LocalShuffleService(key, local, server);
+  return new LocalShuffleService(key, local, server, log);
 }
 
 async function serve(o: ShuffleOptions & { localDir: string }, key: Buffer, log: (m: string) => void): Promise<{ local: LocalShuffle; server: ShuffleServer }> {

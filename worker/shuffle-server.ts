@@ -10,10 +10,17 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { localAttemptDir, parseServedPath, tokenMatches } from "../core/shuffle/remote.js";
 
+/** What a worker served for one job: its map outputs' bytes read out (headers not counted), in how many requests, and how many of those bytes went to another host. */
+export interface Served {
+  bytes: number;
+  requests: number;
+  remoteBytes: number;
+}
+
 export class ShuffleServer {
   private readonly server: Server;
-  /** Bytes sent so far (map output bytes, headers not counted). */
-  bytesServed = 0;
+  /** By job id, until takeServed() hands it over (when the job ends). */
+  private readonly served = new Map<string, Served>();
 
   constructor(private readonly dir: string, private readonly key: Buffer) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -31,6 +38,13 @@ export class ShuffleServer {
         resolve((this.server.address() as AddressInfo).port);
       });
     });
+  }
+
+  /** What was served for `job` so far, forgotten here (undefined if nothing was). */
+  takeServed(job: string): Served | undefined {
+    const s = this.served.get(job);
+    this.served.delete(job);
+    return s;
   }
 
   close(): Promise<void> {
@@ -78,7 +92,15 @@ export class ShuffleServer {
       return void res.end();
     }
     const stream = createReadStream("", { fd, start: range.start, end: range.end, autoClose: true });
-    stream.on("data", (chunk) => (this.bytesServed += chunk.length));
+    let count = this.served.get(served.job);
+    if (!count) this.served.set(served.job, (count = { bytes: 0, requests: 0, remoteBytes: 0 }));
+    count.requests++;
+    // A fetch by this host's own reducer comes from its own address; any other crossed the network.
+    const remote = req.socket.remoteAddress !== req.socket.localAddress;
+    stream.on("data", (chunk) => {
+      count.bytes += chunk.length;
+      if (remote) count.remoteBytes += chunk.length;
+    });
     stream.on("error", () => res.destroy());
     res.on("close", () => stream.destroy());
     stream.pipe(res);

@@ -105,6 +105,9 @@ describe("fetching a segment", () => {
       expect((await get(path, { authorization: `Bearer ${shuffleToken(key, path)}`, range: "bytes=999999-" })).status).toBe(416);
       const other = `/job-1/map-00000/${ATTEMPT}/spill-00000`;
       expect((await get(other, { authorization: `Bearer ${shuffleToken(key, other)}` })).status).toBe(404);
+      // Counted per job: the one request that was answered with bytes (from this host itself), then forgotten.
+      expect(server.takeServed("job-1")).toEqual({ bytes: 7, requests: 1, remoteBytes: 0 });
+      expect(server.takeServed("job-1")).toBeUndefined();
     } finally {
       await server.close();
     }
