@@ -102,9 +102,10 @@ async function jobsPage() {
   ];
 }
 
+/** Only while there is something to cancel. */
 function cancelButton(kind, id, st) {
-  const live = st === "queued" || st === "running";
-  return h("button", { class: "danger", id: "cancel", disabled: !live, onclick: () => act(`${kind}/${encodeURIComponent(id)}/cancel`, {}, `cancel requested for ${id}`) }, "Cancel");
+  if (st !== "queued" && st !== "running") return null;
+  return h("button", { class: "danger", id: "cancel", onclick: () => act(`${kind}/${encodeURIComponent(id)}/cancel`, {}, `cancel requested for ${id}`) }, "Cancel");
 }
 
 /** Rows of a job's task table: a job of 100,000 tasks lists the first ones and the failed. */
@@ -133,6 +134,7 @@ async function jobPage(id) {
       ["submitted", time(j.submittedAt)], ["started", time(j.startedAt)], ["ended", time(j.finishedAt)], ["duration", elapsed(j, v.now)],
       ["input", j.inputs.join(" ")], ["output", j.output],
       ["progress", p ? jobProgress(p, j.figures) : "-"],
+      ["share", p?.share && j.state === "running" ? `pool ${p.share.pool}: ${p.share.slots} of the ${p.share.of} task slots out (queued or running)` : null],
       ["written", p && p.recordsOut !== undefined ? `${num(p.recordsOut)} records, ${bytes(p.bytesOut)} in ${p.parts} part files` : "-"],
       ["counters", p?.counters && Object.keys(p.counters).length ? Object.entries(p.counters).map(([k, n]) => `${k}=${num(n)}`).join("  ") : null],
       ["failed attempts", j.failedAttempts || null],
