@@ -259,11 +259,11 @@ export function reportFault(name: string, figures: { recoveryMs: number; jobMs?:
 /** A private cluster: Redis, a coordinator (and `standbys`), and `workers` workers of `threads` threads. */
 export async function startCluster(
   workdir: string,
-  o: { workers: number; threads?: number; standbys?: number; redisArgs?: string[] },
+  o: { workers: number; threads?: number; standbys?: number; redisArgs?: string[]; coordinatorArgs?: string[] },
 ): Promise<{ cluster: Cluster; coordinator: Proc; standbys: Proc[]; workers: Proc[] }> {
   const cluster = new Cluster(workdir, o.redisArgs);
   await cluster.startRedis();
-  const coordinator = await cluster.coordinator();
+  const coordinator = await cluster.coordinator(o.coordinatorArgs);
   const standbys = await Promise.all(Array.from({ length: o.standbys ?? 0 }, () => cluster.coordinator([], true)));
   const workers = await Promise.all(Array.from({ length: o.workers }, () => cluster.worker(o.threads ?? 1)));
   return { cluster, coordinator, standbys, workers };

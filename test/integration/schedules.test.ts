@@ -52,7 +52,9 @@ const extraClusters: Cluster[] = [];
 beforeAll(async () => {
   JOB = s.write("job/tick.ts", JOB_SOURCE);
   INPUT = s.write("in/one.txt", "hello\n");
-  const c = await startCluster(s.path("wd"), { workers: 2, threads: 2 });
+  // These tests backfill due times months old and read their fired due times back: a retention
+  // sweep (every minute) would forget them past --keep-for (7 days) in the middle of a test.
+  const c = await startCluster(s.path("wd"), { workers: 2, threads: 2, coordinatorArgs: ["--keep-for", "3650d"] });
   cluster = c.cluster;
 });
 
@@ -462,6 +464,11 @@ describe("backfill --rerun-failed", () => {
 describe("update", () => {
   it("re-bundles the edited module and changes the flags given; history, fired due times and state are kept", async () => {
     const name = "upd";
+    // Due times of yesterday: within what retention keeps of a schedule's fired due times (--keep-for,
+    // 7 days), so that its sweep (every minute) cannot drop them in the middle of the test.
+    const hour = Math.floor((Date.now() - 86_400_000) / 3_600_000) * 3_600_000;
+    const at = (h: number) => iso(hour + h * 3_600_000);
+    const folder = (h: number) => timeName(hour + h * 3_600_000);
     const out = s.path("out-upd");
     const file = s.write("job/versioned.ts", JOB_SOURCE.replace("emit(line);", 'emit("v1");'));
     live.get(cluster) ?? live.set(cluster, new Set());
@@ -469,7 +476,7 @@ describe("update", () => {
     expect(await cli(cluster, ["schedule", "add", name, file, "-i", INPUT, "-o", `${out}/{time}`, "--every", "1h"])).toBe(`schedule ${name} added\n`);
     await cli(cluster, ["schedule", "pause", name]);
     // Two past due times run with the code as added.
-    await cli(cluster, ["schedule", "backfill", name, "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-01T01:00:00Z"]);
+    await cli(cluster, ["schedule", "backfill", name, "--from", at(0), "--to", at(1)]);
     await settled(cluster, name, 40_000);
     const before = await historyOf(cluster, name);
     const firedBefore = await firedOf(cluster, name);
@@ -482,11 +489,11 @@ describe("update", () => {
     const after = await cli(cluster, ["schedule", "list"]);
     expect(after).toContain(`${name}  paused  every 2h  overlap skip  next -  (${file})  code `);
     expect(after).not.toContain(`code ${hash}`);
-    await cli(cluster, ["schedule", "backfill", name, "--from", "2026-03-01T02:00:00Z", "--to", "2026-03-01T02:00:00Z"]);
+    await cli(cluster, ["schedule", "backfill", name, "--from", at(2), "--to", at(2)]);
     await settled(cluster, name, 40_000);
-    expect(outputText(join(out, "2026-03-01T00-00-00"))).toBe("v1\n");
-    expect(outputText(join(out, "2026-03-01T01-00-00"))).toBe("v1\n");
-    expect(outputText(join(out, "2026-03-01T02-00-00"))).toBe("v2\n");
+    expect(outputText(join(out, folder(0)))).toBe("v1\n");
+    expect(outputText(join(out, folder(1)))).toBe("v1\n");
+    expect(outputText(join(out, folder(2)))).toBe("v2\n");
     // Kept: every event and fired due time from before, and the paused state.
     const history = await historyOf(cluster, name);
     for (const e of before) expect(history).toContainEqual(e);
