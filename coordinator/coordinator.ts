@@ -95,6 +95,8 @@ export class Coordinator {
   private notifier!: Notifier;
   private readonly drivers = new Map<JobId, { abort: AbortController; done: Promise<void> }>();
   private poller: NodeJS.Timeout | undefined;
+  /** Until the first scan of a leadership has listed the jobs to resume. */
+  private resuming = false;
   private readonly signer: Signer | undefined;
   private readonly roots: AllowedRoots;
   /** The workers' slots, shared among the jobs this coordinator drives. */
@@ -150,6 +152,10 @@ export class Coordinator {
       };
       this.sub.on("message", onMessage);
       this.scheduler.start();
+      // Fair turns go on from the next queue job the last leader left: its tasks keep their place.
+      const [next] = await this.queue.getPrioritized(0, 0).catch(() => []);
+      if (next?.opts.priority) this.share.resumeAt(next.opts.priority);
+      this.resuming = true;
       this.poller = setInterval(() => void this.scan(), this.options.pollMs ?? SERVICE_DEFAULTS.pollMs);
       await this.scan();
       // The listener on `stopping` is removed after: leases lost and won again must not pile them up.
@@ -182,6 +188,9 @@ export class Coordinator {
     }
     // The lease may have been lost while listing: a step-down must not start drivers behind it.
     if (!this.lease.isHeld) return;
+    // The jobs a new leader finds are resumed together, so their shares count them all from the start.
+    if (this.resuming) this.share.hold(ids.filter((id) => !this.drivers.has(id)));
+    this.resuming = false;
     for (const id of ids) if (!this.drivers.has(id)) this.drive(id);
     let runs: string[] = [];
     try {
@@ -239,7 +248,7 @@ export class Coordinator {
     const abort = new AbortController();
     const done = this.runJob(id, abort.signal)
       .catch(async (err) => this.log(`job ${id}: ${messageOf(err)}; ${await this.fateOf(this.keys.job(id))}`, { job: id, level: "warn" }))
-      .finally(() => this.drivers.delete(id));
+      .finally(() => (this.drivers.delete(id), this.share.release(id)));
     this.drivers.set(id, { abort, done });
   }
 
@@ -266,6 +275,7 @@ export class Coordinator {
     if (!record || FINISHED.has(record.state)) return;
     const spec = record.spec;
     const resumed = started === "resumed";
+    if (!resumed) this.share.release(id); // a new job plans from its inputs, which may take long: not held for
     const store = new RedisJobStore(this.redis, this.keys, id, this.leaderFence(), this.signer);
     this.log(`${resumed ? "resuming" : "starting"} job ${id}`, { job: id });
     let lock: OutputLock | undefined;

@@ -8,9 +8,12 @@
  * rest of every job's tasks itself. So a job submitted while a big one runs is not queued behind
  * thousands of its tasks: each slot that frees goes to the job furthest below its share. The depth
  * follows the workers' appetite without being told it: starting at MIN_DEPTH, it grows while what
- * is out is taken at once, and settles once tasks wait. Among what is out, BullMQ's priority puts a
- * job's tasks ahead by how far below its share it was when they were added (never reordering one
- * job's tasks among themselves).
+ * is out is taken at once, and settles once tasks wait. Among what is out, BullMQ's priority orders
+ * the queue jobs as weighted fair queueing does: each gets a virtual start time, its job's previous
+ * finish or the virtual time now (that of the last to start), whichever is later, and a job of
+ * weight w advances its finish by 1/w per queue job. So the threads' turns go 3:1 to jobs weighted
+ * 3 and 1, a job joining late starts at the present (no credit for the past), and one job's tasks
+ * never pass each other.
  *
  * Pools (`sheaf coordinator --pool name:weight=2,min=2,max=8`) get their minimum first (when they
  * have the tasks), then the rest by weight; `max` caps a pool's slots even on an idle cluster. A
@@ -18,7 +21,9 @@
  * an unknown pool is made with weight 1. Every job holding tasks gets a share in proportion to its
  * weight, never none: a low-priority job progresses under any stream of high-priority ones. Nothing
  * here is state of its own: pools come from the coordinator's flags, weights from the job records,
- * and a new leader recomputes the same shares from them.
+ * and a new leader recomputes the same shares from them. It holds every slot back until each job it
+ * resumes has said what it waits with (see `hold`): the first job resumed would otherwise take the
+ * whole depth before the others are counted.
  */
 import { SheafError } from "../core/errors.js";
 
@@ -54,6 +59,12 @@ const MIN_DEPTH = 8;
 const MARGIN = 4;
 /** BullMQ's largest priority. */
 const MAX_PRIORITY = 2_097_152;
+/**
+ * Priority steps per unit of virtual time (one queue job of weight 1). Past MAX_PRIORITY / SCALE units
+ * without the cluster going idle (a quarter of a million queue jobs of weight 1) the priorities stay
+ * at the maximum and the order falls back to first come first served; the slot shares still hold.
+ */
+const SCALE = 8;
 
 interface Claim {
   weight: number;
@@ -96,9 +107,8 @@ export class ShareMember {
   active = 0;
   /** Tasks it holds back (set by its executor before it asks for room). */
   waiting = 0;
-  /** The priority of its last add while some of it may still be queued, so its later tasks never pass its earlier ones. */
-  private floor = 0;
-  private queued = 0;
+  /** The virtual time its last queue job added finishes at. */
+  private finish = 0;
 
   constructor(
     private readonly share: FairShare,
@@ -116,33 +126,35 @@ export class ShareMember {
     return this.share.roomOf(this);
   }
 
-  /** The BullMQ priority of its next add: lower while it is further below its share (none under fifo). */
+  /** The BullMQ priority of its next queue job (none under fifo): its virtual start time. */
   priority(): number | undefined {
     if (this.share.mode === "fifo") return undefined;
-    const p = Math.min(MAX_PRIORITY, Math.max(this.floor, 1 + Math.floor((this.out * 16) / this.weight)));
-    this.floor = p;
-    return p;
+    const start = Math.max(this.finish, this.share.vtime);
+    this.finish = start + 1 / this.weight;
+    return priorityAt(start);
   }
 
   added(n: number): void {
     this.out += n;
-    this.queued += n;
     this.share.changed(n, 0);
   }
 
-  started(): void {
+  /** One of its queue jobs started, the one given `priority`. */
+  started(priority?: number): void {
     this.active++;
-    this.queued = Math.max(0, this.queued - 1);
-    if (this.queued === 0) this.floor = 0;
+    if (priority !== undefined) this.share.advance(priority);
     this.share.changed(0, 1);
   }
 
   ended(started: boolean): void {
     this.out--;
     if (started) this.active--;
-    if (!started) this.queued = Math.max(0, this.queued - 1);
-    if (this.queued === 0) this.floor = 0;
     this.share.changed(-1, started ? -1 : 0);
+  }
+
+  /** The cluster went idle: virtual time starts again from zero. */
+  restart(): void {
+    this.finish = 0;
   }
 
   leave(): void {
@@ -150,11 +162,23 @@ export class ShareMember {
   }
 }
 
+/** How long a new leader holds slots for jobs it resumes that have not asked yet (a stored plan loads in milliseconds). */
+const HOLD_MS = 5_000;
+
+function priorityAt(vtime: number): number {
+  return Math.min(MAX_PRIORITY, 1 + Math.round(vtime * SCALE));
+}
+
 export class FairShare {
+  /** The virtual start time of the latest queue job to start. */
+  vtime = 0;
   private readonly members = new Set<ShareMember>();
   private readonly pools: Map<string, Pool>;
   private out = 0;
   private active = 0;
+  /** Jobs being resumed that have not asked for room yet: none gets a slot until all have. */
+  private readonly held = new Set<string>();
+  private holdTimer: NodeJS.Timeout | undefined;
 
   constructor(pools: readonly Pool[] = [], readonly mode: "fair" | "fifo" = "fair") {
     this.pools = new Map(pools.map((p) => [p.name, p]));
@@ -165,6 +189,32 @@ export class FairShare {
     const m = new ShareMember(this, jobId, name, weight ?? 1, wake, this.mode === "fair" && Number.isFinite(this.pools.get(name)?.max ?? Number.POSITIVE_INFINITY));
     this.members.add(m);
     return m;
+  }
+
+  /**
+   * A new leader resumes `jobs` together: no job gets a slot until each has asked for one with its
+   * tasks counted (or is released: it ended, or was not resumed), or HOLD_MS pass.
+   */
+  hold(jobs: Iterable<string>): void {
+    if (this.mode === "fifo") return;
+    for (const id of jobs) this.held.add(id);
+    if (!this.held.size || this.holdTimer) return;
+    this.holdTimer = setTimeout(() => {
+      this.held.clear();
+      this.released();
+    }, HOLD_MS);
+    this.holdTimer.unref();
+  }
+
+  /** A held job that will not ask (it ended, failed to plan, or is new rather than resumed). */
+  release(jobId: string): void {
+    if (this.held.delete(jobId) && !this.held.size) this.released();
+  }
+
+  private released(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    for (const x of this.members) if (x.waiting > 0) x.wake();
   }
 
   /** A job's executor closed: what it still had out (stopped, or left to the next leader) no longer counts. */
@@ -190,6 +240,11 @@ export class FairShare {
     const depth = this.depth();
     const free = depth - this.out;
     if (free <= 0 || m.waiting === 0) return 0;
+    if (this.held.size) {
+      // Asking with its tasks counted is what the hold waits for.
+      this.release(m.jobId);
+      if (this.held.size) return 0;
+    }
     const byPool = new Map<string, ShareMember[]>();
     for (const x of this.members) if (x.out + x.waiting > 0) byPool.set(x.pool, [...(byPool.get(x.pool) ?? []), x]);
     const names = [...byPool.keys()];
@@ -203,9 +258,23 @@ export class FairShare {
     return Math.max(0, Math.min(target - m.out, free, m.waiting, pools[at]!.max - poolOut));
   }
 
+  /** A queue job of `priority` started: the present, in virtual time, is at least its start. */
+  advance(priority: number): void {
+    this.vtime = Math.max(this.vtime, (priority - 1) / SCALE);
+  }
+
+  /** A new leader goes on from the queue's next job (what the last leader queued runs in its order). */
+  resumeAt(priority: number): void {
+    this.advance(priority);
+  }
+
   changed(out: number, active: number): void {
     this.out += out;
     this.active += active;
+    if (this.out === 0) {
+      this.vtime = 0;
+      for (const x of this.members) x.restart();
+    }
     // A slot freed, or the depth grew: every job waiting with tasks may have room now.
     if (out < 0 || active > 0) for (const x of this.members) if (x.waiting > 0) x.wake();
   }

@@ -217,10 +217,11 @@ export class QueueExecutor implements TaskExecutor {
     const id = alone ? members[0]!.id : batchQueueId(first.job.jobId, members.map((m) => m.task));
     const job = { id, members, started: false };
     for (const m of members) m.job = job;
+    const fair = this.member?.priority();
     const onActive = () => {
       if (!job.started) {
         job.started = true;
-        this.member?.started();
+        this.member?.started(fair);
       }
       for (const m of members) if (!m.done) m.onStart?.();
     };
@@ -246,8 +247,8 @@ export class QueueExecutor implements TaskExecutor {
         // One attempt: the driver retries (see the file's comment); the worker fails a job for good.
         attempts: 1,
         removeOnComplete: { count: KEEP_COMPLETED },
-        // Ahead of other jobs' by how far below its share this job is (fair-share.ts).
-        ...priorityOf(this.member?.priority(), first),
+        // Its turn among other jobs' by weighted fair queueing (fair-share.ts).
+        ...priorityOf(fair, first),
       },
     };
   }

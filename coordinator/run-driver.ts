@@ -108,7 +108,7 @@ export class RunDriver {
   }
 
   /** The job submission of one stage: the run's shared settings, the stage's paths and parameters. */
-  private stageJob(runId: string, stage: { name: string; inputs: string[]; output?: string; params: Record<string, string>; partitions?: number }, fingerprint: string) {
+  private stageJob(runId: string, stage: { name: string; inputs: string[]; output?: string; params: Record<string, string>; partitions?: number; pool?: string; priority?: number }, fingerprint: string) {
     return (spec: { job: Omit<JobSubmission, "id" | "name" | "inputs" | "output" | "params" | "partitions" | "submittedAt" | "stage" | "fingerprint" | "run">; pipeline: string }, jobName: string): JobSubmission => {
       const id = newJobId(jobName);
       return {
@@ -120,6 +120,8 @@ export class RunDriver {
       output: stage.output ?? objectOutputScratch(jobScratchDir(spec.job.workdir, id)),
       params: stage.params,
       ...(stage.partitions ? { partitions: stage.partitions } : {}),
+      ...(stage.pool !== undefined ? { pool: stage.pool } : {}),
+      ...(stage.priority !== undefined ? { priority: stage.priority } : {}),
       overwrite: true,
       // Two stages may write one table (each appending its rows): the second waits for the first.
       waitForOutput: true,

@@ -17,6 +17,10 @@ export interface StageSpec {
   params?: Readonly<Record<string, string>>;
   /** Stages that must succeed first, without feeding this one data. */
   after?: readonly string[];
+  /** On a cluster: the pool this stage's job takes its share in, over the run's `--pool`. */
+  pool?: string;
+  /** On a cluster: this stage's job's weight in its pool, over the run's `--priority`. */
+  priority?: number;
 }
 
 export interface PipelineSpec {
@@ -33,6 +37,8 @@ export interface Stage {
   readonly output?: string;
   readonly partitions?: number;
   readonly params: Readonly<Record<string, string>>;
+  readonly pool?: string;
+  readonly priority?: number;
   /** Every stage this one waits for: the stages its input names, then `after`. */
   readonly dependsOn: readonly string[];
 }
@@ -45,7 +51,8 @@ export interface Pipeline {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const STAGE_FIELDS = new Set(["job", "input", "output", "partitions", "params", "after"]);
+const STAGE_FIELDS = new Set(["job", "input", "output", "partitions", "params", "after", "pool", "priority"]);
+const POOL = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Validates a pipeline: unknown stages, cycles, stages without a job, sinks used as file inputs. */
 export function definePipeline(spec: PipelineSpec): Pipeline {
@@ -73,10 +80,12 @@ export function definePipeline(spec: PipelineSpec): Pipeline {
     if (source && inputs.length) throw new TypeError(`${where}: its job reads ${s.job.input.format}, which takes no input`);
     if (!source && inputs.length === 0) throw new TypeError(`${where}: input is missing (paths, globs or an earlier stage)`);
     if (s.partitions !== undefined && !(Number.isInteger(s.partitions) && s.partitions >= 1)) throw new TypeError(`${where}: partitions must be a positive integer`);
+    if (s.pool !== undefined && (typeof s.pool !== "string" || !POOL.test(s.pool))) throw new TypeError(`${where}: pool must be a pool name (letters, digits, '.', '_' or '-')`);
+    if (s.priority !== undefined && !(Number.isInteger(s.priority) && s.priority >= 1)) throw new TypeError(`${where}: priority must be a positive integer`);
     const params = { ...(s.params ?? {}) };
     for (const [k, v] of Object.entries(params)) if (typeof v !== "string") throw new TypeError(`${where}: params.${k} must be a string`);
     const upstream = inputs.filter((i) => names.has(i));
-    stages.set(name, Object.freeze({ name, job: s.job, inputs, output: s.output, partitions: s.partitions, params, dependsOn: [...new Set([...upstream, ...after])] }));
+    stages.set(name, Object.freeze({ name, job: s.job, inputs, output: s.output, partitions: s.partitions, params, ...(s.pool !== undefined ? { pool: s.pool } : {}), ...(s.priority !== undefined ? { priority: s.priority } : {}), dependsOn: [...new Set([...upstream, ...after])] }));
   }
   for (const stage of stages.values()) {
     for (const i of stage.inputs) {

@@ -49,7 +49,7 @@ export function resolveStages(pipeline: Pipeline, run: RunContext): ResolvedStag
     // Resolved here, so the fingerprint covers the count the stage really runs with.
     const partitions = stage.job.reduce ? (stage.partitions ?? run.partitions ?? stage.job.partitions ?? run.defaultPartitions ?? JOB_DEFAULTS.partitions) : undefined;
     const sink = writesFiles(stage.job.output) ? undefined : stage.job.output;
-    return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(sink ? { sink } : {}), ...(partitions ? { partitions } : {}), params };
+    return { name: stage.name, inputs, from, upstream, dependsOn: [...stage.dependsOn], output, ...(sink ? { sink } : {}), ...(partitions ? { partitions } : {}), params, ...(stage.pool !== undefined ? { pool: stage.pool } : {}), ...(stage.priority !== undefined ? { priority: stage.priority } : {}) };
   });
   checkOutputs(pipeline.name, resolved);
   return resolved;

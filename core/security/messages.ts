@@ -344,6 +344,9 @@ const StageSchema = v.object({
   sink: v.optional(v.pipe(Format, typed<OutputFormat>())),
   partitions: v.optional(Positive),
   params: Params,
+  /** The stage's own pool and weight, over the run's. */
+  pool: v.optional(Id),
+  priority: v.optional(Positive),
 });
 /** A pipeline stage resolved for a run: its inputs, output and dependencies. */
 export type ResolvedStage = v.InferOutput<typeof StageSchema>;

@@ -114,10 +114,7 @@ describe("fair sharing of the workers' slots", () => {
     expect(most).toBe(1);
   }, 240_000);
 
-  // Skipped: not reliable yet. One clean-clone CI run saw 10:10 in the 20 maps after the failover
-  // (others 13:7): the old leader's queued tasks, and tasks re-added by the new one in plan order,
-  // run before the shares apply. Issue 22 stays open for this.
-  it.skip("a coordinator killed mid-way: its standby keeps the shares (weights 3 and 1)", async () => {
+  it("a coordinator killed mid-way: its standby keeps the shares (weights 3 and 1)", async () => {
     const c = await cluster("failover", 2, ["--lease", "2000"]);
     const standby = await c.coordinator(["--lease", "2000"], true);
     const outs = [s.fresh("heavy"), s.fresh("light")];
@@ -134,7 +131,7 @@ describe("fair sharing of the workers' slots", () => {
     for (const out of outs) expectOracle(out, wordcountOracle(big));
     console.log(`SHARE after a failover: maps done by the weight-3 job ${h1 - h0}, by the weight-1 job ${l1 - l0}`);
     expect(l1 - l0).toBeGreaterThan(0);
-    expect(h1 - h0).toBeGreaterThanOrEqual(1.5 * (l1 - l0)); // 3:1 by weight; progress is written about once a second, so the window is coarse
+    expect(h1 - h0).toBeGreaterThanOrEqual(2 * (l1 - l0)); // 3:1 by weight (15:5 in runs here); progress is written about once a second, so the window is coarse
   }, 240_000);
 
   it("a low-priority job completes under a stream of high-priority jobs", async () => {

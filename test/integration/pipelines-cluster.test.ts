@@ -4,7 +4,7 @@
  * submit skips every stage; a failing stage fails the run naming it and stops its dependents; and
  * `cancel` on a run id cancels the whole run.
  */
-import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Cluster } from "./cluster-harness.js";
@@ -93,6 +93,33 @@ describe("pipelines on a cluster", () => {
     expect(r.output).toMatch(/stage daily: not run/);
     expect(r.output).toMatch(/pipeline run orders-nightly\.run-\S+ failed: stage clean: .*bad records/); // the pipeline named once (issue 17)
     expect(existsSync(join(wh, "daily"))).toBe(false);
+  });
+
+  it("a stage's own pool and priority go over the run's --pool and --priority, on its job", async () => {
+    s.write("jobs/copy.ts", `import { defineJob, lines } from "sheaf";\nexport default defineJob({ name: "copy", input: lines(), map: (l: string, emit) => emit(l.toUpperCase()) });`);
+    const text = Array.from({ length: 50 }, (_, i) => `line ${i}`);
+    const file = s.write("share-in/a.txt", text.join("\n") + "\n");
+    const pipe = s.write(
+      "jobs/share-pipeline.ts",
+      `import { definePipeline } from "sheaf";
+import copy from "./copy.js";
+export default definePipeline({ name: "share-pipe", stages: { one: { job: copy, input: ${JSON.stringify(file)}, output: ${JSON.stringify(s.path("share-out/one"))}, pool: "etl", priority: 4 }, two: { job: copy, input: "one", output: ${JSON.stringify(s.path("share-out/two"))} } } });`,
+    );
+    const sub = await cluster.run(["submit", pipe, "--pool", "adhoc", "--priority", "2", "--wait"], env);
+    expect(sub.code, sub.output).toBe(0);
+    const status = (await cluster.run(["status", sub.stdout.trim().split("\n")[0]!], env)).stdout;
+    const redis = cluster.client();
+    const specOf = async (stage: string) => {
+      const id = new RegExp(`${stage}\\s+succeeded\\s+(share-pipe\\.${stage}-\\S+)`).exec(status)?.[1];
+      expect(id, status).toBeDefined();
+      return JSON.parse((await redis.hget(`sheaf:job:${id}`, "spec"))!) as { pool?: string; priority?: number };
+    };
+    expect(await specOf("one")).toMatchObject({ pool: "etl", priority: 4 });
+    expect(await specOf("two")).toMatchObject({ pool: "adhoc", priority: 2 });
+    // And the stages ran: each line upper-cased once (twice is the same), in whatever part files.
+    const out = s.path("share-out/two");
+    const got = readdirSync(out).filter((f) => f.startsWith("part-")).flatMap((f) => readFileSync(join(out, f), "utf8").split("\n").filter(Boolean));
+    expect(got.sort()).toEqual(text.map((l) => l.toUpperCase()).sort());
   });
 
   it("cancel on a run id cancels the running stage's job and the run", async () => {

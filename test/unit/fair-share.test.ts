@@ -57,19 +57,45 @@ describe("fair share", () => {
     expect(capped.capped).toBe(true);
   });
 
-  it("orders one job's adds: its priority never falls while some of its tasks may wait in the queue", () => {
+  it("a new leader holds every slot until each job it resumes has asked with its tasks counted", () => {
     const share = new FairShare();
-    const m = share.join("j", undefined, 1, () => {});
-    m.waiting = 10;
-    const p1 = m.priority()!;
-    m.added(3);
-    const p2 = m.priority()!;
-    expect(p2).toBeGreaterThanOrEqual(p1);
-    m.ended(false);
-    m.ended(false);
-    expect(m.priority()).toBeGreaterThanOrEqual(p2); // one still queued
-    m.ended(false);
-    expect(m.priority()).toBe(1); // none out: first in line again
+    share.hold(["heavy", "light", "gone"]);
+    let woken = 0;
+    const light = share.join("light", undefined, 1, () => woken++);
+    light.waiting = 100;
+    expect(light.room()).toBe(0); // heavy has not asked yet
+    const heavy = share.join("heavy", undefined, 3, () => {});
+    heavy.waiting = 100;
+    expect(heavy.room()).toBe(0); // "gone" is still held
+    share.release("gone"); // its driver ended without asking
+    expect(woken).toBeGreaterThan(0);
+    const depth = share.depth();
+    const h = heavy.room();
+    heavy.added(h);
+    const l = light.room();
+    // Both counted from the first slot: 3:1 of the depth, not all of it to whichever asked first.
+    expect(h + l).toBe(depth);
+    expect(h).toBe(Math.ceil((depth * 3) / 4));
+  });
+
+  it("orders queue jobs by weighted fair queueing: turns 3:1 by weight, one job's in order, a late job from the present", () => {
+    const share = new FairShare();
+    const heavy = share.join("heavy", undefined, 3, () => {});
+    const light = share.join("light", undefined, 1, () => {});
+    // The oracle: a plain loop that hands each turn to the job with the least work done per weight.
+    const queued: { job: string; p: number }[] = [];
+    for (let i = 0; i < 30; i++) queued.push({ job: "heavy", p: heavy.priority()! }, { job: "light", p: light.priority()! });
+    const byJob = (job: string) => queued.filter((q) => q.job === job).map((q) => q.p);
+    for (const job of ["heavy", "light"]) expect(byJob(job)).toEqual([...byJob(job)].sort((a, b) => a - b));
+    const first20 = [...queued].sort((a, b) => a.p - b.p).slice(0, 20);
+    const heavyTurns = first20.filter((q) => q.job === "heavy").length;
+    expect(heavyTurns).toBe(15);
+    // Time passes: turns up to the 20th have started. A job joining now starts at the present.
+    for (const q of first20) share.advance(q.p);
+    const late = share.join("late", undefined, 1, () => {});
+    const p = late.priority()!;
+    expect(p).toBeGreaterThanOrEqual(first20[19]!.p);
+    expect(p).toBeLessThan(Math.max(...byJob("light"))); // not behind all that was queued before it
   });
 
   it("fifo: no hold-back", () => {

@@ -53,6 +53,8 @@ describe("definePipeline validates once, naming the stage", () => {
     ["a misspelt stage field", { a: { job: files, input: "in", output: "o", outputs: "x" } as never }, /^pipeline p, stage a: outputs is not a stage field/],
     ["partitions 0", { a: { job: files, input: "in", output: "o", partitions: 0 } }, /^pipeline p, stage a: partitions must be a positive integer$/],
     ["a parameter that is not a string", { a: { job: files, input: "in", output: "o", params: { n: 3 as never } } }, /^pipeline p, stage a: params\.n must be a string$/],
+    ["a pool that is not a name", { a: { job: files, input: "in", output: "o", pool: "night ly" } }, /^pipeline p, stage a: pool must be a pool name/],
+    ["priority 0", { a: { job: files, input: "in", output: "o", priority: 0 } }, /^pipeline p, stage a: priority must be a positive integer$/],
     ["a stage name with a slash", { "a/b": { job: files, input: "in", output: "o" } }, /^pipeline p, stage a\/b: a stage name is letters/],
   ];
   for (const [what, stages, message] of bad) {
@@ -215,7 +217,7 @@ describe("resolveStages", () => {
     stamp: { job: files, input: "raw/stamp", output: "/abs/stamp/{time}", partitions: 3 },
     daily: { job: files, input: ["clean", "extra/{date}.txt", "stamp"], output: "warehouse/daily/{region}/date={date}", after: ["stamp"], params: { keep: "daily", region: "us" } },
     load: { job: sink, input: "daily" },
-    report: { job: files, input: "raw/r", output: "r", after: ["load"] },
+    report: { job: files, input: "raw/r", output: "r", after: ["load"], pool: "reports", priority: 3 },
   }, "nightly");
 
   it("expands templates, replaces an upstream stage by its output folder and merges params, --param winning", () => {
@@ -232,6 +234,7 @@ describe("resolveStages", () => {
       params: { region: "eu", keep: "stage", mode: "lenient" },
     });
     expect(by.stamp!.output).toBe("/abs/stamp/2026-03-04T05-06-07");
+    expect([by.report!.pool, by.report!.priority, by.stamp!.pool, by.stamp!.priority]).toEqual(["reports", 3, undefined, undefined]);
     expect(by.stamp!.partitions).toBeUndefined(); // a map-only job has no reduce partitions to fingerprint
     expect(by.daily).toEqual({
       name: "daily",
