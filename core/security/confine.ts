@@ -12,7 +12,7 @@ import { absoluteLocation, jobScratchDir, outputTemporaryDir } from "../storage.
 import type { JobConfig, Task, TaskResult } from "../tasks.js";
 import type { Split } from "../splits.js";
 import { isInside, type AllowedRoots } from "./roots.js";
-import { isObjectUrl } from "../store/location.js";
+import { isObjectUrl, keyBelow } from "../store/location.js";
 import { folderOf } from "../store/manifest.js";
 import { isMapOutputUrl, MAP_OUTPUT } from "../shuffle/remote.js";
 
@@ -23,8 +23,7 @@ function refuse(what: string, path: string, where: string): never {
 /** `path` must be `dir` or lie under it, after `..` is resolved. */
 export function checkUnder(dir: string, path: string, what: string): void {
   if (isObjectUrl(dir)) {
-    const rest = path.startsWith(`${dir.replace(/\/+$/, "")}/`) ? path.slice(dir.replace(/\/+$/, "").length + 1).split("/") : [];
-    if (rest.length === 0 || rest.some((s) => s === "" || s === "." || s === "..")) refuse(what, path, dir);
+    if (!keyBelow(dir, path)) refuse(what, path, dir);
   } else if (!isAbsolute(path) || !isInside(resolve(dir), resolve(path))) refuse(what, path, dir);
 }
 

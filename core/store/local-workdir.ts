@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { SheafError } from "../errors.js";
-import { isObjectUrl } from "./location.js";
+import { isObjectUrl, keyBelow } from "./location.js";
 import { getObject } from "./s3.js";
 
 /** Where this host keeps its copies of store workdirs. */
@@ -28,10 +28,9 @@ export function localWorkdir(workdir: string): string {
 /** Where `location` (below the workdir, as every process names it) lies in this host's copy of the workdir. */
 export function onThisHost(workdir: string, location: string): string {
   if (!isObjectUrl(workdir)) return location;
-  const base = workdir.replace(/\/+$/, "");
-  if (!location.startsWith(`${base}/`)) return location;
-  const rest = location.slice(base.length + 1).split("/");
-  if (rest.some((s) => s === "" || s === "." || s === "..")) throw new SheafError("PATH_NOT_ALLOWED", `${location} is not a plain key below the workdir ${workdir}`);
+  if (!location.startsWith(`${workdir.replace(/\/+$/, "")}/`)) return location;
+  const rest = keyBelow(workdir, location);
+  if (!rest) throw new SheafError("PATH_NOT_ALLOWED", `${location} is not a plain key below the workdir ${workdir}`);
   return join(localWorkdir(workdir), ...rest);
 }
 

@@ -20,3 +20,15 @@ export function parseObjectUrl(url: string): ObjectLocation {
 }
 
 export const objectUrl = (bucket: string, key: string): string => `s3://${bucket}/${key}`;
+
+/**
+ * The key segments of `url` below the prefix `base` (an s3:// URL), or undefined when it is not
+ * below it or is not a plain key there (an empty, `.` or `..` segment): the same key may not be
+ * spelt two ways, nor climb out of the prefix once it is a local path.
+ */
+export function keyBelow(base: string, url: string): string[] | undefined {
+  const prefix = `${base.replace(/\/+$/, "")}/`;
+  if (!url.startsWith(prefix)) return undefined;
+  const rest = url.slice(prefix.length).split("/");
+  return rest.some((s) => s === "" || s === "." || s === "..") ? undefined : rest;
+}
