@@ -1,6 +1,6 @@
 /** What the cluster commands need, loaded only when one runs (see cli/main.ts). */
 export { Coordinator } from "../coordinator/coordinator.js";
-export { parsePool } from "../coordinator/fair-share.js";
+export { poolsFrom } from "../coordinator/fair-share.js";
 export { QueueWorker } from "../worker/queue-worker.js";
 export { DashboardServer } from "../dashboard/server.js";
 export { cancelJob, FINISHED, listJobs, readJob } from "../core/cluster/jobs.js";

@@ -255,6 +255,7 @@ export function buildProgram(): Command {
     .option("--keep-for <duration>", "finished jobs and runs are deleted this long after they finished: 30m, 12h, 7d", showDuration(SERVICE_DEFAULTS.keepForMs))
     .option("--artifact-grace <duration>", "an artifact no unfinished job, run or schedule names is deleted once older than this", showDuration(SERVICE_DEFAULTS.artifactGraceMs))
     .option("--pool <name:settings...>", "a pool of the workers' slots: name:weight=2,min=2,max=8 (repeatable; jobs choose one with submit --pool; unnamed ones: weight 1)", collect as never)
+    .option("--pools-file <path>", "pools from a file: one per line as --pool takes it, # comments (--pool flags go over it)")
     .addOption(new Option("--scheduling <policy>", "fair: running jobs share the slots by pool and weight; fifo: each job's tasks queued at once, in submission order").choices(["fair", "fifo"]).default("fair"))
     .option(...ALLOW_ROOT)
     .addOption(logFormat())
@@ -263,7 +264,7 @@ export function buildProgram(): Command {
     .option("--public-url <url>", "the dashboard's address as people reach it, for the links in notifications")
     .option("--http <host:port>", "serve the dashboard, its JSON API and /metrics here (loopback unless SHEAF_UI_TOKEN is set; actions always need the token)")
     .action(async (o) => {
-      const { Coordinator, DashboardServer, redisUrlFrom, parseEvery, AllowedRoots, parsePool } = await cluster();
+      const { Coordinator, DashboardServer, redisUrlFrom, parseEvery, AllowedRoots, poolsFrom } = await cluster();
       const duration = (flag: string, text: string) => {
         try {
           return parseEvery(text);
@@ -276,7 +277,7 @@ export function buildProgram(): Command {
       const coordinator = new Coordinator({
         redisUrl, prefix: o.prefix, leaseMs: o.lease, retention,
         planLimits: { timeoutMs: o.planTimeout }, roots: AllowedRoots.from(o.allowRoot ?? []), logFormat: o.logFormat,
-        pools: ((o.pool ?? []) as string[]).flat().map(parsePool), scheduling: o.scheduling,
+        pools: poolsFrom(o.poolsFile, ((o.pool ?? []) as string[]).flat()), scheduling: o.scheduling,
         notify: { targets: ((o.notify ?? []) as string[]).flat().map((u) => httpUrl("--notify", u)), success: o.notifySuccess, publicUrl: o.publicUrl && httpUrl("--public-url", o.publicUrl) },
       });
       // Checked (address, token) before the coordinator starts; served by every coordinator, standby too.

@@ -25,6 +25,7 @@
  * resumes has said what it waits with (see `hold`): the first job resumed would otherwise take the
  * whole depth before the others are counted.
  */
+import { readFileSync } from "node:fs";
 import { SheafError } from "../core/errors.js";
 
 export interface Pool {
@@ -52,6 +53,45 @@ export function parsePool(text: string): Pool {
   }
   if (pool.min > pool.max) throw new SheafError("BAD_OPTION", `--pool ${text}: min ${pool.min} is over max ${pool.max}`);
   return pool;
+}
+
+/**
+ * A pools file (`sheaf coordinator --pools-file`): one pool per line as `--pool` takes it, `#`
+ * comments and blank lines skipped. `--pool` flags come after it and replace a pool of the same name.
+ */
+export function parsePoolsFile(text: string, path: string): Pool[] {
+  const pools = new Map<string, Pool>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) return;
+    let pool: Pool;
+    try {
+      pool = parsePool(line);
+    } catch (err) {
+      throw new SheafError("BAD_OPTION", `${path}:${i + 1}: ${(err as Error).message.replace(/^--pool /, "")}`);
+    }
+    if (pools.has(pool.name)) throw new SheafError("BAD_OPTION", `${path}:${i + 1}: pool ${pool.name} is declared twice`);
+    pools.set(pool.name, pool);
+  });
+  return [...pools.values()];
+}
+
+/** The coordinator's pools: those of `--pools-file`, then each `--pool` (over a file's of the same name). */
+export function poolsFrom(file: string | undefined, flags: readonly string[]): Pool[] {
+  let text = "";
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new SheafError("BAD_OPTION", `--pools-file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  const pools = new Map(parsePoolsFile(text, file ?? "").map((p) => [p.name, p]));
+  for (const f of flags) {
+    const p = parsePool(f);
+    pools.set(p.name, p);
+  }
+  return [...pools.values()];
 }
 
 /** Queue jobs out when none has started yet, and the least kept ready beyond those running. */

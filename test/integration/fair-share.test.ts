@@ -92,7 +92,9 @@ describe("fair sharing of the workers' slots", () => {
   }, 240_000);
 
   it("a pool's max is never exceeded, even on an idle cluster", async () => {
-    const c = await cluster("capped", 3, ["--pool", "capped:max=1", "--pool", "nightly:weight=2,min=1"]);
+    // The capped pool from a pools file, another from a flag.
+    const pools = s.write("pools.txt", "# jobs that must not saturate the database\ncapped:max=1\n");
+    const c = await cluster("capped", 3, ["--pools-file", pools, "--pool", "nightly:weight=2,min=1"]);
     const marks = freshDir(s, "capped-marks");
     const out = s.fresh("capped-out");
     const id = await submitJob(c, [...slowJob(big.slice(0, 1), out, 150, marks), "--pool", "capped"]);

@@ -1,6 +1,9 @@
 /** The fair share's arithmetic: pools parsed, slots allocated by weight, minimum and maximum, and rooms handed out. */
 import { describe, expect, it } from "vitest";
-import { allocate, FairShare, parsePool } from "../../coordinator/fair-share.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { allocate, FairShare, parsePool, parsePoolsFile, poolsFrom } from "../../coordinator/fair-share.js";
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
@@ -9,6 +12,24 @@ describe("fair share", () => {
     expect(parsePool("nightly:weight=2,min=2,max=8")).toEqual({ name: "nightly", weight: 2, min: 2, max: 8 });
     expect(parsePool("adhoc")).toEqual({ name: "adhoc", weight: 1, min: 0, max: Number.POSITIVE_INFINITY });
     for (const bad of ["", "a b", "x:weight=0", "x:max=0", "x:min=3,max=2", "x:speed=2", "x:min=1.5"]) expect(() => parsePool(bad), bad).toThrow(/--pool/);
+  });
+
+  it("reads a pools file (comments, blank lines), naming the file and line of a bad or repeated pool; --pool goes over it", () => {
+    expect(parsePoolsFile("# nightly ETL\nnightly:min=2,max=6  # never more\n\nadhoc:weight=2\n", "pools.txt")).toEqual([
+      { name: "nightly", weight: 1, min: 2, max: 6 },
+      { name: "adhoc", weight: 2, min: 0, max: Number.POSITIVE_INFINITY },
+    ]);
+    expect(() => parsePoolsFile("a\nb:speed=2\n", "pools.txt")).toThrow(/^pools\.txt:2: b:speed=2: "speed=2" is not weight=N/);
+    expect(() => parsePoolsFile("a:weight=2\na\n", "pools.txt")).toThrow("pools.txt:2: pool a is declared twice");
+    const dir = mkdtempSync(join(tmpdir(), "pools-"));
+    try {
+      const file = join(dir, "pools.txt");
+      writeFileSync(file, "nightly:max=6\nadhoc\n");
+      expect(poolsFrom(file, ["nightly:max=2", "extra"]).map((p) => [p.name, p.max])).toEqual([["nightly", 2], ["adhoc", Infinity], ["extra", Infinity]]);
+      expect(() => poolsFrom(join(dir, "missing.txt"), [])).toThrow(/^--pools-file .*missing\.txt: cannot be read \(ENOENT\)$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("allocates by weight, within demand and max, minimums first; all of it when demand allows", () => {
