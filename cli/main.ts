@@ -13,7 +13,7 @@ import { SERVICE_DEFAULTS } from "../core/defaults.js";
 import { showDuration } from "../core/show.js";
 import { sheafVersion } from "../core/version.js";
 import { jobSettingsOf, type JobOptions } from "../runner/options.js";
-import { printableReport } from "../runner/status.js";
+import { printableReport } from "../runner/printable.js";
 import { plural } from "../runner/format.js";
 
 // Commands load what they need when they run: `sheaf run` never loads BullMQ or ioredis, the
@@ -218,10 +218,17 @@ export function buildProgram(): Command {
       const onSignal = () => controller.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
+      // The threads start now, and boot while this thread loads the runner's modules (about 100 ms).
+      const { ThreadPool } = await import("../worker/pool.js");
+      let pool: InstanceType<typeof ThreadPool> | undefined = new ThreadPool({ threads: o.threads });
       try {
         const { runJob } = await import("../runner/run.js");
-        await runJob(jobFile, { ...jobSettings(o, "run"), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from }, controller.signal);
+        const settings = { ...jobSettings(o, "run"), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from };
+        const taken = pool;
+        pool = undefined; // runJob closes it
+        await runJob(jobFile, settings, controller.signal, taken);
       } finally {
+        await pool?.close();
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }
