@@ -61,6 +61,10 @@ export class ThreadPool implements TaskExecutor {
       // (A thread's process.argv is its own too: the node binary and piscina's entry, not ours.)
       env: options.captureConsole ? { ...jobThreadEnv(), SHEAF_CAPTURE_CONSOLE: options.captureConsole } : jobThreadEnv(),
       workerData: { warmChannel },
+      // An idle thread waits for its next task without blocking its event loop (piscina's default,
+      // "sync", blocks it in Atomics.wait): so it loads the task code and the job's formats while
+      // it waits for the first task (thread-entry.cts), instead of only once that task has come.
+      atomics: "async",
     });
     this.log = options.log ?? ((m) => process.stderr.write(`sheaf: thread pool: ${m}\n`));
     this.pool.on("error", (err: unknown) => this.onPoolError(err));
