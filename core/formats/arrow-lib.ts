@@ -67,4 +67,7 @@ export type Utf8 = Arrow.Utf8;
 export const makeData = arrow.makeData;
 export const tableFromIPC = arrow.tableFromIPC;
 export const tableToIPC = arrow.tableToIPC;
-export type { Data, DataType, Vector } from "apache-arrow";
+// DataType as a value too: its static checks (DataType.isInt(…)) tell a column's type.
+export const DataType = arrow.DataType;
+export type DataType<T extends Arrow.Type = Arrow.Type, C extends Arrow.TypeMap = any> = Arrow.DataType<T, C>;
+export type { Data, Vector } from "apache-arrow";
