@@ -1,5 +1,5 @@
 /** The `sheaf` command line. */
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { Redis } from "ioredis";
@@ -8,17 +8,21 @@ import { SheafError } from "../core/errors.js";
 import { redactUrl } from "../core/security/credentials.js";
 import type { JobId } from "../core/ids.js";
 import { parseSize } from "../core/splits.js";
-import { JOB_DEFAULTS, type JobSettings } from "../runner/job-settings.js";
-import { SERVICE_DEFAULTS } from "../core/defaults.js";
+import type { JobSettings } from "../runner/job-settings.js";
+import { JOB_DEFAULTS as CORE_DEFAULTS, SERVICE_DEFAULTS } from "../core/defaults.js";
 import { showDuration } from "../core/show.js";
 import { sheafVersion } from "../core/version.js";
-import { jobSettingsOf, type JobOptions } from "../runner/options.js";
-import { printableReport } from "../runner/status.js";
+import type { JobOptions } from "../runner/options.js";
+import { printableReport } from "../runner/printable.js";
 import { plural } from "../runner/format.js";
 
 // Commands load what they need when they run: `sheaf run` never loads BullMQ or ioredis, the
-// cluster commands never load the thread pool (a second saved per process start).
+// cluster commands never load the thread pool (a second saved per process start). Nor does parsing
+// load the runner (the options schema, the formats): `sheaf run` starts its threads first.
 const cluster = () => import("./cluster-commands.js");
+
+/** runner/job-settings.ts's defaults, without loading it. */
+const JOB_DEFAULTS = { ...CORE_DEFAULTS, threads: availableParallelism() };
 
 function positiveInt(name: string) {
   return (text: string): number => {
@@ -175,7 +179,7 @@ async function serve(service: { start(): Promise<void>; stop(): Promise<void> })
  * A command's flags as the runner API's options, checked by the one schema `run` and `submit` use
  * (runner/options.ts): the CLI is a parser over that API.
  */
-function jobSettings(o: Record<string, any>, command: string): JobSettings {
+async function jobSettings(o: Record<string, any>, command: string): Promise<JobSettings> {
   const options: JobOptions = {
     input: ((o.input ?? []) as string[]).flat(),
     output: o.output,
@@ -197,6 +201,7 @@ function jobSettings(o: Record<string, any>, command: string): JobSettings {
     notify: o.notify,
     notifySuccess: o.notifySuccess || undefined,
   };
+  const { jobSettingsOf } = await import("../runner/options.js");
   return jobSettingsOf(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)), `sheaf ${command}`);
 }
 
@@ -218,10 +223,17 @@ export function buildProgram(): Command {
       const onSignal = () => controller.abort();
       process.once("SIGINT", onSignal);
       process.once("SIGTERM", onSignal);
+      // The threads start now, and boot while this thread loads the runner's modules (about 100 ms).
+      const { ThreadPool } = await import("../worker/pool.js");
+      let pool: InstanceType<typeof ThreadPool> | undefined = new ThreadPool({ threads: o.threads });
       try {
         const { runJob } = await import("../runner/run.js");
-        await runJob(jobFile, { ...jobSettings(o, "run"), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from }, controller.signal);
+        const settings = { ...(await jobSettings(o, "run")), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from };
+        const taken = pool;
+        pool = undefined; // runJob closes it
+        await runJob(jobFile, settings, controller.signal, taken);
       } finally {
+        await pool?.close();
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
       }
@@ -235,7 +247,7 @@ export function buildProgram(): Command {
     .action(async (jobFile: string, o) => {
       const { submit, isRunId, waitForRun, waitForJob, jobEnded, runEnded } = await cluster();
       await withRedis(o, async (redis, keys) => {
-        const id = await submit(redis, keys, jobFile, { ...jobSettings(o, "submit"), at: o.at, force: o.force, only: o.only, from: o.from });
+        const id = await submit(redis, keys, jobFile, { ...(await jobSettings(o, "submit")), at: o.at, force: o.force, only: o.only, from: o.from });
         process.stdout.write(id + "\n");
         if (!o.wait) return;
         if (isRunId(id)) {
@@ -419,7 +431,7 @@ export function buildProgram(): Command {
   ))).action(async (name: string, module: string, o) => {
     const { addSchedule, parseEvery } = await cluster();
     await withRedis(o, async (redis, keys) => {
-      const settings = jobSettings({ ...o, overwrite: true }, "schedule add");
+      const settings = await jobSettings({ ...o, overwrite: true }, "schedule add");
       let slaMs: number | undefined;
       try {
         slaMs = o.sla === undefined ? undefined : parseEvery(o.sla);

@@ -48,15 +48,21 @@ export interface RunOptions extends JobSettings {
 /** An embedded run keeps everything on this host: a store workdir stands for this host's copy of it. */
 const embeddedWorkdir = (workdir: string): string => localWorkdir(absoluteLocation(workdir));
 
-/** Runs a job module, or every stage of a pipeline module, on one thread pool in this process. */
-export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal): Promise<JobReport | PipelineRunReport> {
+/**
+ * Runs a job module, or every stage of a pipeline module, on one thread pool in this process: `pool`
+ * if given (started by the caller as early as it could; of `options.threads` threads), else one
+ * started here. Either way the pool is closed when the run ends.
+ */
+export async function runJob(jobFile: string, options: RunOptions, signal?: AbortSignal, started?: ThreadPool): Promise<JobReport | PipelineRunReport> {
+  // Started first: the threads boot and load the task code while this one bundles and plans.
+  const pool = started ?? new ThreadPool({ threads: options.threads });
   const workdir = embeddedWorkdir(options.workdir);
-  const roots = AllowedRoots.from(options.allowRoots);
-  await confineSettings(roots, options, process.cwd());
-  const artifact = await bundleJob(jobFile, workdir);
-  const mod = await loadModule(artifact.local, jobFile);
-  const pool = new ThreadPool({ threads: options.threads });
   try {
+    await confineSettings(AllowedRoots.from(options.allowRoots), options, process.cwd());
+    const artifact = await bundleJob(jobFile, workdir);
+    const mod = await loadModule(artifact.local, jobFile);
+    // A task loads the job as "<its job's name>": the same label, whichever loads it first.
+    pool.prepare(workdir, artifact.sha256, isPipeline(mod) ? mod.stages[0]!.job.name : mod.name);
     if (isPipeline(mod)) return await runPipelineHere(mod, artifact, options, pool, signal);
     refusePipelineFlags(mod, options);
     return await runOnPool(mod, artifact, options, pool, signal);

@@ -1,5 +1,6 @@
 /** A piscina pool that runs tasks on worker threads: the TaskExecutor of one machine. */
 import { fileURLToPath } from "node:url";
+import { BroadcastChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { abortSignalOf, type StopSignal, type TaskExecutor } from "../core/executor.js";
 import { messageOf, SheafError } from "../core/errors.js";
@@ -29,6 +30,9 @@ const LATE_RESULT_MS = 5_000;
 // A CommonJS entry: see thread-entry.cts for why piscina must not require() thread.js itself.
 const THREAD_FILE = fileURLToPath(new URL("./thread-entry.cjs", import.meta.url));
 
+/** Names each pool's channel to its threads apart from another pool's in this process. */
+let pools = 0;
+
 export class ThreadPool implements TaskExecutor {
   private readonly pool: Piscina<Task, ThreadOutcome>;
   private readonly onAttempt: PoolOptions["onAttempt"];
@@ -38,10 +42,15 @@ export class ThreadPool implements TaskExecutor {
   private readonly running = new Set<Task>();
   /** When this pool last stopped a running attempt (its thread terminated). */
   private lastStopAt = -Infinity;
+  /** To every thread of this pool at once: see prepare(). */
+  private readonly channel: BroadcastChannel;
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new SheafError("BAD_OPTION", `threads must be a positive integer, got ${options.threads}`);
     this.slots = new Semaphore(options.threads);
+    const warmChannel = `sheaf-pool-${process.pid}-${++pools}`;
+    this.channel = new BroadcastChannel(warmChannel);
+    this.channel.unref();
     this.pool = new Piscina({
       filename: THREAD_FILE,
       minThreads: options.threads,
@@ -51,6 +60,11 @@ export class ThreadPool implements TaskExecutor {
       // Job code runs here: its own copy of the environment, without the cluster's credentials.
       // (A thread's process.argv is its own too: the node binary and piscina's entry, not ours.)
       env: options.captureConsole ? { ...jobThreadEnv(), SHEAF_CAPTURE_CONSOLE: options.captureConsole } : jobThreadEnv(),
+      workerData: { warmChannel },
+      // An idle thread waits for its next task without blocking its event loop (piscina's default,
+      // "sync", blocks it in Atomics.wait): so it loads the task code and the job's formats while
+      // it waits for the first task (thread-entry.cts), instead of only once that task has come.
+      atomics: "async",
     });
     this.log = options.log ?? ((m) => process.stderr.write(`sheaf: thread pool: ${m}\n`));
     this.pool.on("error", (err: unknown) => this.onPoolError(err));
@@ -141,7 +155,18 @@ export class ThreadPool implements TaskExecutor {
     return rest as TaskOutcome;
   }
 
+  /**
+   * Tells the threads a job is coming: each imports its artifact (`sha256` in `workdir`, verified as
+   * for a task) and its formats' modules (the Parquet wasm module, apache-arrow, csv-parse) while
+   * this thread plans it, instead of at its first task. A thread not yet started misses the word
+   * and loads them at its first task, as before.
+   */
+  prepare(workdir: string, sha256: string, label: string): void {
+    this.channel.postMessage({ workdir, artifact: sha256, label });
+  }
+
   async close(): Promise<void> {
+    this.channel.close();
     await this.pool.destroy();
   }
 }

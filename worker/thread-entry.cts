@@ -8,6 +8,21 @@
 type Thread = typeof import("./thread.js", { with: { "resolution-mode": "import" } });
 let thread: Promise<Thread> | undefined;
 const load = () => (thread ??= import("./thread.js"));
+// Loaded as the thread starts, not at its first task: a pool is started before the job is bundled
+// and planned (runner/run.ts), so the task code is ready by the time the first task comes. A
+// failure is the first task's to report.
+load().catch(() => {});
+
+// The pool's word of a job about to run (ThreadPool.prepare): its code and formats loaded now.
+const threads = require("node:worker_threads") as typeof import("node:worker_threads");
+const { warmChannel } = (threads.workerData ?? {}) as { warmChannel?: string };
+if (warmChannel) {
+  const channel = new threads.BroadcastChannel(warmChannel);
+  channel.unref(); // never what keeps a thread alive
+  channel.onmessage = (e) => {
+    load().then((t) => t.prepare((e as { data: Parameters<Thread["prepare"]>[0] }).data)).catch(() => {});
+  };
+}
 
 module.exports = async function runTask(task: Parameters<Thread["default"]>[0]): ReturnType<Thread["default"]> {
   return (await load()).default(task);

@@ -1,6 +1,8 @@
 /** The piscina thread entry: load the job artifact, run one task (or several short ones), return plain results (errors as data). */
 import { threadId } from "node:worker_threads";
-import { loadTaskJob } from "../core/artifact.js";
+import { isPipeline } from "../core/api/pipeline.js";
+import { loadArtifact, loadTaskJob } from "../core/artifact.js";
+import { loadFormats } from "../core/formats/registry.js";
 import { toFailure } from "../core/task-failure.js";
 import type { Task, TaskOutcome, ThreadOutcome } from "../core/tasks.js";
 import { beginCapture, endCapture } from "./console-capture.js";
@@ -29,4 +31,21 @@ export async function runTasks(tasks: Task[]): Promise<ThreadOutcome[]> {
   const outcomes: ThreadOutcome[] = [];
   for (const task of tasks) outcomes.push(await runTask(task));
   return outcomes;
+}
+
+/** What the pool tells its threads before the first task of a job: what to load in the meantime. */
+export interface Prepare {
+  workdir: string;
+  artifact: string;
+  label: string;
+}
+
+/**
+ * Imports the job's artifact (verified as a task's would be) and its formats' modules, so that the
+ * first task finds them loaded. Errors are left to the tasks, which meet them again and report them.
+ */
+export async function prepare(p: Prepare): Promise<void> {
+  const mod = await loadArtifact(p.workdir, p.artifact, p.label);
+  const jobs = isPipeline(mod) ? mod.stages.map((s) => s.job) : [mod];
+  await Promise.all(jobs.map((j) => loadFormats(j.input, j.output)));
 }

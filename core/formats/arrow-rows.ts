@@ -6,7 +6,7 @@
 import {
   Bool, DateDay, Field, Float64, Int32, Int64, makeData, RecordBatch, Schema as ArrowSchema, Struct, TimeUnit, Timestamp, Type, Utf8,
   type Data, type DataType, type Vector,
-} from "apache-arrow";
+} from "./arrow-lib.js";
 import type { ColumnType, Schema } from "../api/formats.js";
 import type { Key, RecordLocation } from "../api/types.js";
 import type { Split } from "../splits.js";

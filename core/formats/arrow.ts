@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import {
   AsyncByteQueue, Message, RecordBatchFileWriter, RecordBatchReader, Schema as ArrowSchema,
   type Data, type RecordBatch,
-} from "apache-arrow";
+} from "./arrow-lib.js";
 import type { ArrowFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import { SheafError, messageOf } from "../errors.js";

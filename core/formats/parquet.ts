@@ -8,7 +8,7 @@ import { closeSync, fsyncSync, openAsBlob, openSync } from "node:fs";
 import { isObjectUrl } from "../store/location.js";
 import { objectBlob, type ByteSource } from "../store/object-blob.js";
 import { resolve } from "node:path";
-import { Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "apache-arrow";
+import { Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "./arrow-lib.js";
 import * as pw from "parquet-wasm/node";
 import type { ParquetCompression, ParquetFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";

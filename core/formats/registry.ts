@@ -1,9 +1,8 @@
 /**
- * Picks the reader, writer and sink of a format. Columnar and database formats are imported on
- * first use, so a text job never loads the Parquet wasm module or a PostgreSQL driver.
+ * Picks the reader, writer and sink of a format. CSV, columnar and database formats are imported on
+ * first use, so a text job never loads csv-parse, the Parquet wasm module or a PostgreSQL driver.
  */
 import type { InputFormat, OutputFormat } from "../api/formats.js";
-import { csvReader } from "./csv.js";
 import type { InputReader, OutputSink, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { LineWriter, csvLines, jsonlLine, plainLine, tsvLine } from "./output-writer.js";
 import { textReader } from "./text.js";
@@ -15,7 +14,7 @@ export async function inputReader(format: InputFormat): Promise<InputReader> {
     case "jsonl":
       return textReader(format);
     case "csv":
-      return csvReader(format);
+      return (await import("./csv.js")).csvReader(format);
     case "arrow":
       return (await import("./arrow.js")).arrowReader;
     case "parquet":
@@ -23,6 +22,20 @@ export async function inputReader(format: InputFormat): Promise<InputReader> {
     case "postgres":
       return (await import("./postgres-source.js")).postgresReader(format);
   }
+}
+
+/**
+ * Loads the modules a job's formats read and write with (csv-parse, apache-arrow, the Parquet wasm
+ * module), ahead of its first task: a thread does it while the job is still being planned.
+ */
+export async function loadFormats(input: InputFormat, output: OutputFormat): Promise<void> {
+  const modules: Promise<unknown>[] = [];
+  if (input.format === "csv") modules.push(import("./csv.js"));
+  for (const f of [input.format, output.format]) {
+    if (f === "arrow") modules.push(import("./arrow.js"));
+    if (f === "parquet") modules.push(import("./parquet.js"));
+  }
+  await Promise.all(modules);
 }
 
 /** True for inputs that read no files (a table source): a job with one needs no `--input`. */
