@@ -108,6 +108,12 @@ export class RedisJobStore implements JobStore {
     return json === null ? undefined : this.parseResult(taskId, json);
   }
 
+  async results(taskIds: readonly TaskId[]): Promise<(TaskResult | undefined)[]> {
+    if (taskIds.length === 0) return [];
+    const json = await this.redis.hmget(this.keys.committed(this.jobId), ...taskIds);
+    return json.map((j, i) => (j === null ? undefined : this.parseResult(taskIds[i]!, j)));
+  }
+
   /** A committed result read back, checked as any message from Redis is. */
   private parseResult(taskId: string, json: string): TaskResult {
     return checkMessage(Schemas.result, JSON.parse(json), `committed result of ${this.jobId} ${taskId}`);
