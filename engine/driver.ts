@@ -70,11 +70,15 @@ export class JobFailedError extends SheafError {
 /** How often a stage looks for stragglers. */
 const SPECULATION_EVERY_MS = 500;
 /**
- * Tasks of a stage attempted at once: the rest wait in a plain list, so that the coordinator's memory
- * (each attempt's promise, timers, message) grows with this window, not with the stage's size. Far
- * more than any cluster's threads, so the queue never runs dry while the window refills.
+ * Tasks of a stage attempted at once: the rest are made from the plan when a lane takes them, so
+ * that the coordinator's memory (each attempt's promises, frames, message) grows with this window,
+ * not with the stage's size. Far more than any cluster's threads, so the queue never runs dry while
+ * the window refills: 2,048 covers eight full batches of the shortest tasks (queue-executor.ts),
+ * about 100 ms of the coordinator's top rate. Each lane costs ~3 KB live, and V8 lets the heap grow
+ * to about four times what is live: 4,096 lanes held ~40 MB more RSS at no faster rate
+ * (bench/coordinator-memory.mjs).
  */
-const WINDOW = 4096;
+const WINDOW = 2048;
 /** Finished tasks' durations kept for the median speculation compares against (the latest ones). */
 const DURATIONS_KEPT = 1024;
 /** How often one map task's output may be lost and regenerated before the job gives up. */
