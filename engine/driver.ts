@@ -179,7 +179,8 @@ export class JobDriver {
       this.emitProgress();
       // Each part is its task's: the reduces' with reduces, the maps' in a map-only job.
       const parts: PartFile[] = [];
-      await this.readCommitted(this.committed.withFiles(this.plan.reduces > 0 ? "reduce" : "map"), (r) => r.part && parts.push(r.part));
+      const missing = await this.readCommitted(this.committed.withFiles(this.plan.reduces > 0 ? "reduce" : "map"), (r) => r.part && parts.push(r.part));
+      if (missing) throw this.interrupt(new Interrupted(`the committed result of ${missing} is gone from the job's store`));
       await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint, this.options.overwrite ?? false);
       return this.report();
     } catch (err) {
@@ -230,24 +231,32 @@ export class JobDriver {
   private async reduceInputs(): Promise<ReduceInputs> {
     const cached = this.inputsList;
     if (cached && cached.generation === this.mapGeneration && (isObjectUrl(cached.ref.path) || existsSync(cached.ref.path))) return cached.ref;
-    // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
-    const refs: MapOutputRef[] = [];
-    await this.readCommitted(this.committed.withFiles("map"), ({ taskId: producer, mapOutput: out }) => {
-      if (out) refs.push({ producer, path: out.path, indexCrc: out.indexCrc, ...(out.url ? { url: out.url } : {}) });
-    });
-    // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
-    const ref = await writeReduceInputs(this.plan.config.scratch, refs);
-    this.inputsList = { generation: this.mapGeneration, ref };
-    return ref;
+    for (;;) {
+      const generation = this.mapGeneration;
+      // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
+      const refs: MapOutputRef[] = [];
+      const missing = await this.readCommitted(this.committed.withFiles("map"), ({ taskId: producer, mapOutput: out }) => {
+        if (out) refs.push({ producer, path: out.path, indexCrc: out.indexCrc, ...(out.url ? { url: out.url } : {}) });
+      });
+      // A map output taken back or committed while they were read: read them again.
+      if (this.mapGeneration !== generation) continue;
+      if (missing) throw this.interrupt(new Interrupted(`the committed result of ${missing} is gone from the job's store`));
+      // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
+      const ref = await writeReduceInputs(this.plan.config.scratch, refs);
+      this.inputsList = { generation, ref };
+      return ref;
+    }
   }
 
   /**
    * Reads back the committed results of `ids` (in their order) from the store, a batch per round
    * trip, each checked again as when the job resumes: the store, not this process, holds them.
-   * A result gone from the store, or a store that cannot be read, leaves the job to be resumed.
+   * Returns the first id whose result was not there (the caller decides), if any; a store that
+   * cannot be read leaves the job to be resumed.
    */
-  private async readCommitted(ids: Iterable<TaskId>, each: (r: TaskResult) => void): Promise<void> {
+  private async readCommitted(ids: Iterable<TaskId>, each: (r: TaskResult) => void): Promise<TaskId | undefined> {
     const batch: TaskId[] = [];
+    let missing: TaskId | undefined;
     const read = async (): Promise<void> => {
       const taken = batch.splice(0);
       let results: (TaskResult | undefined)[];
@@ -257,13 +266,14 @@ export class JobDriver {
         throw this.interrupt(new Interrupted(`cannot read committed results: ${messageOf(err)}`));
       }
       results.forEach((r, i) => {
-        if (!r) throw this.interrupt(new Interrupted(`the committed result of ${taken[i]} is gone from the job's store`));
+        if (!r) return void (missing ??= taken[i]);
         checkResult(this.plan.config, r);
         each(r);
       });
     };
     for (const id of ids) if (batch.push(id) === READ_BATCH) await read();
     if (batch.length > 0) await read();
+    return missing;
   }
 
   /** Stops the job's attempts for `reason` (this driver no longer acts for the job) and returns it. */
@@ -496,10 +506,14 @@ export class JobDriver {
       if (count > MAX_REGENERATIONS) throw new SheafError("MAP_OUTPUT_LOST", `output of ${producer} lost ${count} times`);
       this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${producer}` }, true);
       if (committed) {
-        await this.store.uncommit(producer);
+        // Taken back here first: a reduce inputs' list being read now is read again (reduceInputs).
         this.committed.remove(committed);
         this.count(committed, -1);
         this.mapGeneration++;
+        // Else the store still says committed what this driver no longer does: leave the job to be resumed.
+        await this.store.uncommit(producer).catch((err: unknown) => {
+          throw this.interrupt(err instanceof Interrupted ? err : new Interrupted(`cannot take back ${producer}: ${messageOf(err)}`));
+        });
       }
       // Never the first run's queue id: its entry may still hold the result whose output was lost.
       this.copies.set(producer, Math.max(1, this.copies.get(producer) ?? 0));
