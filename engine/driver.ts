@@ -158,14 +158,15 @@ export class JobDriver {
         await mkdir(this.plan.config.scratch, { recursive: true });
         await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
       }
-      const stored = await this.store.load();
       // Read back from a store a job commit will act on: each result must name files where its task writes.
-      for (const r of stored.values()) checkResult(this.plan.config, r);
-      for (const r of stored.values()) {
-        this.committed.add(r);
-        this.count(r, 1);
+      for await (const stored of this.store.load()) {
+        for (const r of stored) checkResult(this.plan.config, r);
+        for (const r of stored) {
+          if (this.committed.has(r.taskId)) continue; // a scan may give an entry twice
+          this.committed.add(r);
+          this.count(r, 1);
+        }
       }
-      stored.clear();
       this.emitProgress();
       await this.runStage("map", this.plan.splits.length, (i) => mapTask(this.plan, i));
       const badRecords = this.badRecords();

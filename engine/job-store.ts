@@ -7,8 +7,8 @@ import type { TaskResult } from "../core/tasks.js";
 import type { JobProgress } from "../core/progress.js";
 
 export interface JobStore {
-  /** Results committed so far (empty for a new job). */
-  load(): Promise<Map<TaskId, TaskResult>>;
+  /** Results committed so far (none for a new job), a batch at a time: a resumed job's are never all in memory at once. */
+  load(): AsyncIterable<TaskResult[]>;
   /** Commits a task's result if none is committed yet: true when this one won. */
   commit(result: TaskResult): Promise<boolean>;
   /** The result committed for a task, if any. */
@@ -36,8 +36,8 @@ export interface JobStore {
 export class MemoryJobStore implements JobStore {
   private readonly done = new Map<TaskId, TaskResult>();
 
-  async load(): Promise<Map<TaskId, TaskResult>> {
-    return new Map(this.done);
+  async *load(): AsyncIterable<TaskResult[]> {
+    yield [...this.done.values()];
   }
 
   async commit(result: TaskResult): Promise<boolean> {
