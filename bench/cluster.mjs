@@ -10,14 +10,13 @@
 // BullMQ is tried at (default 1,2,4,8,16,32: the best counts); BENCH_ONLY=scheduling skips the rest
 // (BENCH_ONLY=fairness runs only fair sharing against FIFO: BENCH_FAIR_TASKS, default 10000);
 // BENCH_PROFILE_DIR, where coordinators and workers write CPU profiles.
-import { spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { corpusPath, ensureCorpus } from "./corpus.mjs";
-import { freePort } from "./etl-common.mjs";
+import { LocalCluster, sleep, watchProcess } from "./local-cluster.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const data = `${root}bench/data`;
@@ -35,92 +34,6 @@ function parseSize(text) {
   return Math.round(Number(m[1]) * 1024 ** " kmg".indexOf(m[2].toLowerCase() || " "));
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-
-/**
- * Samples a process's resident memory and CPU from /proc (Linux) until stop(): peak RSS in MB, and
- * CPU seconds (user + system) used between start and stop.
- */
-function watchProcess(pid) {
-  const stat = () => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks (100 Hz)
-    } catch { return NaN; }
-  };
-  const rss = () => {
-    try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024; } catch { return 0; }
-  };
-  const cpu0 = stat();
-  let peak = rss();
-  const timer = setInterval(() => (peak = Math.max(peak, rss())), 100);
-  return { stop: () => { clearInterval(timer); return { peakRssMb: Math.max(peak, rss()), cpuSeconds: stat() - cpu0 }; } };
-}
-
-/** A private redis-server and the processes of one cluster, all stopped by stop(). */
-class LocalCluster {
-  procs = new Set();
-  async start() {
-    this.port = await freePort();
-    this.url = `redis://127.0.0.1:${this.port}`;
-    this.redis = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    for (let i = 0; ; i++) {
-      const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      probe.on("error", () => {});
-      const ok = await probe.connect().then(() => true, () => false);
-      probe.disconnect();
-      if (ok) break;
-      if (i > 100) throw new Error("redis-server did not start");
-      await sleep(50);
-    }
-  }
-  spawn(args, ready, nodeArgs = []) {
-    const child = spawn(process.execPath, [...nodeArgs, cli, ...args], { cwd: root, env: { ...process.env, SHEAF_REDIS_URL: this.url, SHEAF_WORKDIR: work }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.output = () => out;
-    this.procs.add(child);
-    child.on("exit", () => this.procs.delete(child));
-    if (!ready) return child;
-    return (async () => {
-      while (!out.includes(ready)) {
-        if (child.exitCode !== null) throw new Error(`${args[0]} exited: ${out}`);
-        await sleep(20);
-      }
-      return child;
-    })();
-  }
-  /** BENCH_PROFILE_DIR: the coordinator writes a CPU profile there when it stops. */
-  coordinator(args = []) {
-    const dir = process.env.BENCH_PROFILE_DIR;
-    return this.spawn(["coordinator", ...args], "leader (epoch", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
-  }
-  /** BENCH_PROFILE_DIR: workers too (a profile per thread). */
-  worker(threads = 1) {
-    const dir = process.env.BENCH_PROFILE_DIR;
-    return this.spawn(["worker", "--threads", String(threads)], "worker: ready", dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
-  }
-  /** Submits and waits; resolves with the job's report (from Redis) and the whole command's seconds. */
-  async submit(args) {
-    const started = performance.now();
-    const child = this.spawn(["submit", ...args, "--wait", "-q"]);
-    const [code] = await once(child, "exit");
-    const seconds = (performance.now() - started) / 1000;
-    if (code !== 0) throw new Error(`submit failed: ${child.output()}`);
-    const id = child.output().trim().split("\n")[0];
-    const client = new Redis(this.url);
-    const report = JSON.parse(await client.hget(`sheaf:job:${id}`, "progress"));
-    client.disconnect();
-    return { seconds, report };
-  }
-  async stop() {
-    await Promise.all([...this.procs].map(async (p) => { p.kill("SIGTERM"); await once(p, "exit"); }));
-    this.redis.kill();
-    await once(this.redis, "exit");
-  }
-}
 
 /**
  * Scheduling overhead: an empty-task job (one task per byte with --split-size 1, plus one reduce)
@@ -131,7 +44,7 @@ const WARM_UP_TASKS = 1000;
 const WARM_UP_JOBS = 5;
 
 async function scheduling(n) {
-  const c = new LocalCluster();
+  const c = new LocalCluster(work);
   await c.start();
   let raw = 0, rawAt = 0;
   for (const k of rawConcurrencies) {
@@ -171,7 +84,7 @@ const FAIR_TASKS = Number(process.env.BENCH_FAIR_TASKS ?? 10_000);
 const FAIR_JOBS = 10;
 
 async function fairnessCost(policy) {
-  const c = new LocalCluster();
+  const c = new LocalCluster(work);
   await c.start();
   await c.coordinator(["--scheduling", policy]);
   await c.worker(2);
@@ -253,14 +166,14 @@ async function main() {
   const results = { cluster: [], four: [], run: [], undisturbed: [], killed: [] };
   for (let run = 1; run <= runs; run++) {
     // 2. Word count: the two-worker cluster against the embedded runner on two threads.
-    let c = new LocalCluster();
+    let c = new LocalCluster(work);
     await c.start();
     await c.coordinator();
     await Promise.all([c.worker(1), c.worker(1)]);
     const clustered = await c.submit(["jobs/wordcount.ts", "--input", corpus, "--output", `${work}/wc-cluster`, "--partitions", "2", "--overwrite"]);
     results.cluster.push(size / 1e6 / clustered.seconds);
     await c.stop();
-    c = new LocalCluster();
+    c = new LocalCluster(work);
     await c.start();
     await c.coordinator();
     await Promise.all([c.worker(1), c.worker(1), c.worker(1), c.worker(1)]);
@@ -276,7 +189,7 @@ async function main() {
 
     // 3. Fault cost: three workers; one SIGKILLed at the midpoint and replaced at once.
     const jobArgs = (out) => ["jobs/wordcount.ts", "--input", corpus, "--output", out, "--split-size", "8m", "--partitions", "3", "--overwrite"];
-    c = new LocalCluster();
+    c = new LocalCluster(work);
     await c.start();
     await c.coordinator();
     await Promise.all([c.worker(1), c.worker(1), c.worker(1)]);

@@ -30,7 +30,7 @@ import { killAfterCommitStep, OutputCommitter } from "../engine/committer.js";
 import { Interrupted, JobDriver } from "../engine/driver.js";
 import { LeaderLease } from "./leader.js";
 import { planOptionsOf, type JobPlan } from "../engine/plan.js";
-import { withConfig } from "../engine/stored-plan.js";
+import { readStoredPlan } from "../engine/stored-plan.js";
 import { planIsolated, stopPlanning, type IsolationLimits } from "../engine/plan-isolated.js";
 import { QueueExecutor } from "./queue-executor.js";
 import { TimelineWriter } from "./timeline-writer.js";
@@ -389,7 +389,7 @@ export class Coordinator {
   private async planOf(spec: JobSubmission, resumed: boolean, signal: AbortSignal, store: RedisJobStore): Promise<unknown> {
     if (resumed) {
       const stored = await store.storedPlan(); // its signature checked; its content by checkPlan, as a fresh one is
-      if (stored) return withConfig(JSON.parse(stored));
+      if (stored) return readStoredPlan(JSON.parse(stored));
     }
     const scratch = jobScratchDir(spec.workdir, spec.id);
     // A sink's output, and (in a store workdir) the job's own object output, is the scratch's own: not an object output.
@@ -414,7 +414,7 @@ export class Coordinator {
       options: planOptionsOf(spec, this.options.defaultPartitions),
     };
     const compact = await planIsolated(request, `job ${spec.name}`, this.options.planLimits, signal);
-    return withConfig(JSON.parse(await store.storePlan(compact)));
+    return readStoredPlan(JSON.parse(await store.storePlan(compact)));
   }
 
   /** Records the outcome, stops stray attempts on workers, and drops the job's queue entries and commit records. */

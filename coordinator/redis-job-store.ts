@@ -20,6 +20,8 @@ export type { Fence } from "../core/cluster/state/leader-writes.js";
 
 /** Progress writes are throttled; commits never are. */
 const PROGRESS_EVERY_MS = 250;
+/** Committed results read back per round trip when a job resumes. */
+const LOAD_BATCH = 1000;
 
 export class RedisJobStore implements JobStore {
   private lastProgress = 0;
@@ -77,9 +79,16 @@ export class RedisJobStore implements JobStore {
     await this.writes.guard(`${what} of ${this.jobId}`);
   }
 
-  async load(): Promise<Map<TaskId, TaskResult>> {
-    const all = await this.redis.hgetall(this.keys.committed(this.jobId));
-    return new Map(Object.entries(all).map(([id, json]) => [id as TaskId, this.parseResult(id, json)]));
+  /** By HSCAN, about LOAD_BATCH results a round trip (HGETALL read a 100,000-task job's whole hash, and parsed it, at once). */
+  async *load(): AsyncIterable<TaskResult[]> {
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.committed(this.jobId), cursor, "COUNT", LOAD_BATCH);
+      cursor = next;
+      const batch: TaskResult[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) batch.push(this.parseResult(flat[i]!, flat[i + 1]!));
+      yield batch;
+    } while (cursor !== "0");
   }
 
   /**
@@ -106,6 +115,12 @@ export class RedisJobStore implements JobStore {
   async committed(taskId: TaskId): Promise<TaskResult | undefined> {
     const json = await this.redis.hget(this.keys.committed(this.jobId), taskId);
     return json === null ? undefined : this.parseResult(taskId, json);
+  }
+
+  async results(taskIds: readonly TaskId[]): Promise<(TaskResult | undefined)[]> {
+    if (taskIds.length === 0) return [];
+    const json = await this.redis.hmget(this.keys.committed(this.jobId), ...taskIds);
+    return json.map((j, i) => (j === null ? undefined : this.parseResult(taskIds[i]!, j)));
   }
 
   /** A committed result read back, checked as any message from Redis is. */

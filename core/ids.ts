@@ -8,6 +8,12 @@ export function taskId(kind: TaskKind, index: number): TaskId {
   return `${kind}-${String(index).padStart(5, "0")}` as TaskId;
 }
 
+/** The kind and index a task id spells (taskId's inverse). */
+export function taskOf(id: TaskId): { kind: TaskKind; index: number } {
+  const dash = id.indexOf("-");
+  return { kind: id.slice(0, dash) as TaskKind, index: Number(id.slice(dash + 1)) };
+}
+
 /** Sortable and unique enough across machines: time, then randomness. */
 export function newJobId(name: string): JobId {
   const time = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);

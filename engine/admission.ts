@@ -7,12 +7,13 @@ import { resolve, isAbsolute, sep } from "node:path";
 import { artifactHash } from "../core/artifact.js";
 import type { JobSubmission } from "../core/cluster/jobs.js";
 import { SheafError } from "../core/errors.js";
-import { checkInputFile, checkJobConfig, checkSplit } from "../core/security/confine.js";
+import { checkInputFile, checkJobConfig } from "../core/security/confine.js";
 import { checkMessage, Schemas } from "../core/security/messages.js";
 import type { AllowedRoots } from "../core/security/roots.js";
 import { absoluteLocation, artifactPath, objectOutputScratch } from "../core/storage.js";
 import { isObjectUrl } from "../core/store/location.js";
 import type { JobPlan } from "./plan.js";
+import { SplitTable } from "./split-table.js";
 import type { Redis } from "ioredis";
 import type { Keys } from "../core/cluster/keys.js";
 import { messageOf } from "../core/errors.js";
@@ -46,8 +47,8 @@ export function checkSubmission(spec: JobSubmission, roots: AllowedRoots): void 
 }
 
 /**
- * A plan (computed, or read back from Redis) for `spec`: its folders and every input file inside
- * the roots. Each map task is bound to the plan's one checked config.
+ * A plan (computed, or read back from Redis) for `spec`, from its stored form: its folders and
+ * every input file inside the roots (each file its splits name, once).
  */
 export function checkPlan(data: unknown, spec: Pick<JobSubmission, "id" | "workdir" | "output">, roots: AllowedRoots): JobPlan {
   const plan = checkMessage(Schemas.plan, data, `plan of job ${spec.id}`);
@@ -58,9 +59,7 @@ export function checkPlan(data: unknown, spec: Pick<JobSubmission, "id" | "workd
   }
   checkJobConfig(c, roots);
   for (const f of plan.inputs) checkInputFile(c, f.path, roots);
-  const maps = plan.maps.map((m) => {
-    checkSplit(c, m.split, roots);
-    return Object.assign(m, { job: c });
-  });
-  return Object.assign(plan, { maps });
+  const splits = SplitTable.fromColumns(plan.splits);
+  for (const file of splits.paths) checkInputFile(c, file, roots);
+  return { config: c, inputs: plan.inputs, splits, reduces: plan.reduces };
 }

@@ -1,13 +1,14 @@
 /**
- * A job's committed results, as the driver needs them once committed. Which tasks have committed is
- * one entry each; the whole result is kept only when a later step reads it again: a map output (the
- * reduce inputs' list, and re-running a map whose output was lost), a part (the job commit), bad
- * records (the job's report and its limit). Everything else a result says (counters, output sizes)
- * goes into running totals at once. A 100,000-task job of tiny splits, most of them emitting
- * nothing, kept 100,000 result objects for its whole life.
+ * A job's committed tasks, as the driver needs them in memory: a byte per task (committed; naming
+ * files), running totals of what the results say (counters, output sizes), and bad records, which
+ * are rare and listed at the end. The results themselves stay in the job's store (Redis on a
+ * cluster): a step that reads their files (the reduce inputs' list, re-running a lost map output,
+ * the job commit) reads them back from there. A coordinator held each result with a map output or
+ * part, and a set entry per task, for the job's whole life: memory growing with the job.
  */
-import type { TaskId } from "../core/ids.js";
-import type { TaskResult } from "../core/tasks.js";
+import { SheafError } from "../core/errors.js";
+import { taskId, taskOf, type TaskId, type TaskKind } from "../core/ids.js";
+import type { BadRecord, TaskResult } from "../core/tasks.js";
 
 export interface CommittedTotals {
   counters: Record<string, number>;
@@ -19,45 +20,63 @@ export interface CommittedTotals {
   resumedKeys: number;
 }
 
+const COMMITTED = 1;
+/** The result names a map output or a part (read back from the store when a later step needs it). */
+const FILES = 2;
+
 export class CommittedResults {
-  private readonly done = new Set<TaskId>();
-  private readonly kept = new Map<TaskId, TaskResult>();
+  private readonly state: Record<TaskKind, Uint8Array>;
+  /** Map tasks' skipped records, by map index. */
+  private readonly bad = new Map<number, BadRecord[]>();
   /** How many committed results name each counter. */
   private readonly counterRefs = new Map<string, number>();
   readonly totals: CommittedTotals = { counters: {}, recordsOut: 0, bytesOut: 0, parts: 0, badRecords: 0, resumedBytes: 0, resumedKeys: 0 };
 
+  constructor(maps: number, reduces: number) {
+    this.state = { map: new Uint8Array(maps), reduce: new Uint8Array(reduces) };
+  }
+
   has(id: TaskId): boolean {
-    return this.done.has(id);
+    const { kind, index } = taskOf(id);
+    return this.hasTask(kind, index);
   }
 
-  /** The whole result of a committed task that has one of the files or records a later step reads. */
-  get(id: TaskId): TaskResult | undefined {
-    return this.kept.get(id);
+  hasTask(kind: TaskKind, index: number): boolean {
+    return (this.state[kind]?.[index] ?? 0) !== 0;
   }
 
-  /** Committed results that name a file or bad records, in commit order. */
-  keptResults(): IterableIterator<TaskResult> {
-    return this.kept.values();
-  }
-
-  /** `id`: the result's task id as the plan spells it (one string per task, not one more per result). */
-  add(result: TaskResult, id = result.taskId): void {
-    this.done.add(id);
-    if (result.mapOutput || result.part || result.badRecords?.length) this.kept.set(result.taskId, result);
+  add(result: TaskResult): void {
+    const { kind, index } = this.slot(result.taskId);
+    this.state[kind][index] = COMMITTED | (result.mapOutput || result.part ? FILES : 0);
+    if (kind === "map" && result.badRecords?.length) this.bad.set(index, result.badRecords);
     this.tally(result, 1);
   }
 
-  /**
-   * Takes back a committed map task whose output was lost (it runs again). Only a kept result can be:
-   * a lost output is one the result names.
-   */
-  remove(id: TaskId): TaskResult | undefined {
-    const result = this.kept.get(id);
-    if (!result) return undefined;
-    this.kept.delete(id);
-    this.done.delete(id);
+  /** Takes back a committed map task whose output was lost (it runs again): `result` is its committed one, from the store. */
+  remove(result: TaskResult): void {
+    const { kind, index } = this.slot(result.taskId);
+    if (this.state[kind][index] === 0) return;
+    this.state[kind][index] = 0;
+    this.bad.delete(index);
     this.tally(result, -1);
-    return result;
+  }
+
+  /** Committed tasks of `kind` whose results name files, in task order. */
+  *withFiles(kind: TaskKind): Generator<TaskId> {
+    const s = this.state[kind];
+    for (let i = 0; i < s.length; i++) if (s[i]! & FILES) yield taskId(kind, i);
+  }
+
+  /** Records skipped by map tasks, in map order. */
+  badRecords(): BadRecord[] {
+    return [...this.bad].sort(([a], [b]) => a - b).flatMap(([, records]) => records);
+  }
+
+  /** A result's place; one for no task of the plan is refused (it would otherwise be committed with the job). */
+  private slot(id: TaskId): { kind: TaskKind; index: number } {
+    const t = taskOf(id);
+    if (!(t.index < (this.state[t.kind]?.length ?? 0))) throw new SheafError("BAD_MESSAGE", `committed result of ${id}: no such task in the plan`);
+    return t;
   }
 
   private tally(r: TaskResult, sign: 1 | -1): void {

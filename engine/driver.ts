@@ -14,19 +14,19 @@ import { sleep } from "../core/sleep.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { writeReduceInputs, type ReduceInputs } from "../core/shuffle/reduce-inputs.js";
+import { writeReduceInputs, type MapOutputRef, type ReduceInputs } from "../core/shuffle/reduce-inputs.js";
 import { SheafError, describeLocation, messageOf } from "../core/errors.js";
 import { Stop, type TaskExecutor } from "../core/executor.js";
-import { taskId, type TaskId } from "../core/ids.js";
+import { taskId, taskOf, type TaskId, type TaskKind } from "../core/ids.js";
 import type { JobProgress, JobReport } from "../core/progress.js";
-import type { BadRecord, MapTask, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
+import type { BadRecord, PartFile, ReduceTask, Task, TaskFailure, TaskResult } from "../core/tasks.js";
 import { outputSink } from "../core/formats/registry.js";
 import { outputTemporaryDir } from "../core/storage.js";
 import { checkResult } from "../core/security/confine.js";
 import { CommittedResults } from "./committed.js";
 import { OutputCommitter, type CommitStep } from "./committer.js";
 import { MemoryJobStore, type JobStore } from "./job-store.js";
-import type { JobPlan } from "./plan.js";
+import { mapTask, type JobPlan } from "./plan.js";
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { Interrupted } from "../core/interrupted.js";
 import { removeScratch } from "./remove-tree.js";
@@ -70,15 +70,21 @@ export class JobFailedError extends SheafError {
 /** How often a stage looks for stragglers. */
 const SPECULATION_EVERY_MS = 500;
 /**
- * Tasks of a stage attempted at once: the rest wait in a plain list, so that the coordinator's memory
- * (each attempt's promise, timers, message) grows with this window, not with the stage's size. Far
- * more than any cluster's threads, so the queue never runs dry while the window refills.
+ * Tasks of a stage attempted at once: the rest are made from the plan when a lane takes them, so
+ * that the coordinator's memory (each attempt's promises, frames, message) grows with this window,
+ * not with the stage's size. Far more than any cluster's threads, so the queue never runs dry while
+ * the window refills: 2,048 covers eight full batches of the shortest tasks (queue-executor.ts),
+ * about 100 ms of the coordinator's top rate. Each lane costs ~3 KB live, and V8 lets the heap grow
+ * to about four times what is live: 4,096 lanes held ~40 MB more RSS at no faster rate
+ * (bench/coordinator-memory.mjs).
  */
-const WINDOW = 4096;
+const WINDOW = 2048;
 /** Finished tasks' durations kept for the median speculation compares against (the latest ones). */
 const DURATIONS_KEPT = 1024;
 /** How often one map task's output may be lost and regenerated before the job gives up. */
 const MAX_REGENERATIONS = 3;
+/** Committed results read back from the store per round trip. */
+const READ_BATCH = 1000;
 
 interface LiveAttempt {
   task: Task;
@@ -88,7 +94,7 @@ interface LiveAttempt {
 }
 
 export class JobDriver {
-  private readonly committed = new CommittedResults();
+  private readonly committed: CommittedResults;
   private readonly store: JobStore;
   private committer: OutputCommitter;
   private readonly retry: RetryPolicy;
@@ -113,11 +119,12 @@ export class JobDriver {
   constructor(private readonly plan: JobPlan, private readonly executor: TaskExecutor, private readonly options: DriverOptions = {}) {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.store = options.store ?? new MemoryJobStore();
+    this.committed = new CommittedResults(plan.splits.length, plan.reduces);
     this.committer = new OutputCommitter(plan.config, undefined, this.guard, options.onCommitStep, this.store);
     this.progress = {
       stage: "map",
       mapsDone: 0,
-      mapsTotal: plan.maps.length,
+      mapsTotal: plan.splits.length,
       reducesDone: 0,
       reducesTotal: plan.reduces,
       recordsIn: 0,
@@ -151,25 +158,30 @@ export class JobDriver {
         await mkdir(this.plan.config.scratch, { recursive: true });
         await mkdir(outputTemporaryDir(this.plan.config.output), { recursive: true });
       }
-      const stored = await this.store.load();
       // Read back from a store a job commit will act on: each result must name files where its task writes.
-      for (const r of stored.values()) checkResult(this.plan.config, r);
-      for (const r of stored.values()) {
-        this.committed.add(r);
-        this.count(r, 1);
+      for await (const stored of this.store.load()) {
+        for (const r of stored) checkResult(this.plan.config, r);
+        for (const r of stored) {
+          if (this.committed.has(r.taskId)) continue; // a scan may give an entry twice
+          this.committed.add(r);
+          this.count(r, 1);
+        }
       }
       this.emitProgress();
-      await this.runStage(this.plan.maps);
+      await this.runStage("map", this.plan.splits.length, (i) => mapTask(this.plan, i));
       const badRecords = this.badRecords();
       if (this.plan.reduces > 0) {
         this.progress.stage = "reduce";
         this.emitProgress();
         const inputs = await this.reduceInputs();
-        await this.runStage(Array.from({ length: this.plan.reduces }, (_, p) => this.reduceTask(p, inputs)));
+        await this.runStage("reduce", this.plan.reduces, (p) => this.reduceTask(p, inputs));
       }
       this.progress.stage = "commit";
       this.emitProgress();
-      const parts = [...this.committed.keptResults()].flatMap((r) => (r.part ? [r.part] : []));
+      // Each part is its task's: the reduces' with reduces, the maps' in a map-only job.
+      const parts: PartFile[] = [];
+      const missing = await this.readCommitted(this.committed.withFiles(this.plan.reduces > 0 ? "reduce" : "map"), (r) => r.part && parts.push(r.part));
+      if (missing) throw this.interrupt(new Interrupted(`the committed result of ${missing} is gone from the job's store`));
       await this.committer.commitJob(this.plan.config.jobId, parts, badRecords, this.plan.config.fingerprint, this.options.overwrite ?? false);
       return this.report();
     } catch (err) {
@@ -220,20 +232,60 @@ export class JobDriver {
   private async reduceInputs(): Promise<ReduceInputs> {
     const cached = this.inputsList;
     if (cached && cached.generation === this.mapGeneration && (isObjectUrl(cached.ref.path) || existsSync(cached.ref.path))) return cached.ref;
-    // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
-    const refs = this.plan.maps.flatMap((m) => {
-      const out = this.committed.get(m.taskId)?.mapOutput;
-      return out ? [{ producer: m.taskId, path: out.path, indexCrc: out.indexCrc, ...(out.url ? { url: out.url } : {}) }] : [];
-    });
-    // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
-    const ref = await writeReduceInputs(this.plan.config.scratch, refs);
-    this.inputsList = { generation: this.mapGeneration, ref };
-    return ref;
+    for (;;) {
+      const generation = this.mapGeneration;
+      // A map task that emitted nothing wrote no output (its result has no mapOutput): nothing to read.
+      const refs: MapOutputRef[] = [];
+      const missing = await this.readCommitted(this.committed.withFiles("map"), ({ taskId: producer, mapOutput: out }) => {
+        if (out) refs.push({ producer, path: out.path, indexCrc: out.indexCrc, ...(out.url ? { url: out.url } : {}) });
+      });
+      // A map output taken back or committed while they were read: read them again.
+      if (this.mapGeneration !== generation) continue;
+      if (missing) throw this.interrupt(new Interrupted(`the committed result of ${missing} is gone from the job's store`));
+      // Into the scratch folder the driver made at start (never made again here: see mkdirBelow).
+      const ref = await writeReduceInputs(this.plan.config.scratch, refs);
+      this.inputsList = { generation, ref };
+      return ref;
+    }
+  }
+
+  /**
+   * Reads back the committed results of `ids` (in their order) from the store, a batch per round
+   * trip, each checked again as when the job resumes: the store, not this process, holds them.
+   * Returns the first id whose result was not there (the caller decides), if any; a store that
+   * cannot be read leaves the job to be resumed.
+   */
+  private async readCommitted(ids: Iterable<TaskId>, each: (r: TaskResult) => void): Promise<TaskId | undefined> {
+    const batch: TaskId[] = [];
+    let missing: TaskId | undefined;
+    const read = async (): Promise<void> => {
+      const taken = batch.splice(0);
+      let results: (TaskResult | undefined)[];
+      try {
+        results = await this.store.results(taken);
+      } catch (err) {
+        throw this.interrupt(new Interrupted(`cannot read committed results: ${messageOf(err)}`));
+      }
+      results.forEach((r, i) => {
+        if (!r) return void (missing ??= taken[i]);
+        checkResult(this.plan.config, r);
+        each(r);
+      });
+    };
+    for (const id of ids) if (batch.push(id) === READ_BATCH) await read();
+    if (batch.length > 0) await read();
+    return missing;
+  }
+
+  /** Stops the job's attempts for `reason` (this driver no longer acts for the job) and returns it. */
+  private interrupt(reason: Interrupted): Interrupted {
+    this.abort.abort(reason);
+    return reason;
   }
 
   /** Records skipped by map tasks, in map order; more than the job allows fails it. */
   private badRecords(): BadRecord[] {
-    const all = this.plan.maps.flatMap((m) => this.committed.get(m.taskId)?.badRecords ?? []);
+    const all = this.committed.badRecords();
     const limit = this.plan.config.skipBadRecords;
     if (all.length > limit) {
       const first = all[0]!;
@@ -245,24 +297,28 @@ export class JobDriver {
     return all;
   }
 
-  /** Runs every uncommitted task of a stage, with backups for stragglers; the first task out of attempts fails the job. */
-  private async runStage(tasks: readonly Task[]): Promise<void> {
-    const pending = tasks.filter((t) => !this.committed.has(t.taskId));
+  /**
+   * Runs every uncommitted task of a stage (`count` of `kind`, task i made by `make(i)` when its
+   * turn comes, so only the window's tasks exist at once), with backups for stragglers; the first
+   * task out of attempts fails the job.
+   */
+  private async runStage(kind: TaskKind, count: number, make: (index: number) => Task): Promise<void> {
+    let pending = 0;
+    for (let i = 0; i < count; i++) if (!this.committed.hasTask(kind, i)) pending++;
     const durations = new Durations(DURATIONS_KEPT);
-    const speculate = this.plan.config.speculative
-      ? setInterval(() => this.speculate(pending[0]?.kind, pending.length, durations), SPECULATION_EVERY_MS)
-      : undefined;
+    const speculate = this.plan.config.speculative ? setInterval(() => this.speculate(kind, pending, durations), SPECULATION_EVERY_MS) : undefined;
     const errors: unknown[] = [];
     try {
-      // WINDOW lanes, each taking the next task when its last one ends.
+      // WINDOW lanes, each taking the next uncommitted task when its last one ends.
       let next = 0;
       const lane = async (): Promise<void> => {
-        while (next < pending.length) {
-          const task = pending[next++]!;
-          await this.runTask(task, durations).catch((err) => void errors.push(err));
+        for (;;) {
+          while (next < count && this.committed.hasTask(kind, next)) next++;
+          if (next >= count) return;
+          await this.runTask(make(next++), durations).catch((err) => void errors.push(err));
         }
       };
-      await Promise.all(Array.from({ length: Math.min(WINDOW, pending.length) }, lane));
+      await Promise.all(Array.from({ length: Math.min(WINDOW, pending) }, lane));
     } finally {
       clearInterval(speculate);
     }
@@ -270,15 +326,15 @@ export class JobDriver {
     if (this.interrupted) throw this.abort.signal.reason;
     if (this.abort.signal.aborted) throw new SheafError("JOB_CANCELLED", `job ${this.plan.config.name} was cancelled`);
     // Never let a stage pass with a task uncommitted, whatever went wrong in the scheduler itself.
-    const missing = pending.find((t) => !this.committed.has(t.taskId));
-    if (missing) {
+    for (let i = 0; i < count; i++) {
+      if (this.committed.hasTask(kind, i)) continue;
       const why = errors[0];
-      throw new SheafError("SCHEDULER_ERROR", `job ${this.plan.config.name}: task ${missing.taskId} ended uncommitted${why ? `: ${(why as Error).message}` : ""}`);
+      throw new SheafError("SCHEDULER_ERROR", `job ${this.plan.config.name}: task ${taskId(kind, i)} ended uncommitted${why ? `: ${(why as Error).message}` : ""}`);
     }
   }
 
   /** Looks at the live attempts only (at most the window), never the whole stage. */
-  private speculate(kind: Task["kind"] | undefined, stageSize: number, durations: Durations): void {
+  private speculate(kind: TaskKind, stageSize: number, durations: Durations): void {
     // Not while the job is ending, nor while a lost map output is being re-run (reduces need it).
     if (this.abort.signal.aborted || this.regenerating.size > 0) return;
     const byId = new Map<TaskId, Task>();
@@ -364,7 +420,7 @@ export class JobDriver {
       if (backup) run.backup = true;
       const outcome = await this.executor.run(run, live.stop, () => (live.startedAt = Date.now()));
       if (outcome.ok) {
-        const won = await this.commit(task.taskId, outcome.result, live);
+        const won = await this.commit(outcome.result, live);
         this.ended(run, live, won ? "committed" : "discarded", outcome.result.stats, outcome.result.ranOn);
         return { ok: true };
       }
@@ -400,7 +456,7 @@ export class JobDriver {
   }
 
   /** First success wins: a later attempt's files are discarded, and the task's other attempts stopped; true when this one won. */
-  private async commit(id: TaskId, result: TaskResult, self: LiveAttempt): Promise<boolean> {
+  private async commit(result: TaskResult, self: LiveAttempt): Promise<boolean> {
     let won = false;
     try {
       won = !this.committed.has(result.taskId) && (await this.store.commit(result));
@@ -414,15 +470,19 @@ export class JobDriver {
       throw err;
     }
     if (!won) {
-      if (!sameFiles(this.committed.get(result.taskId), result)) await this.committer.discard(result);
+      // A loser's files go, unless they are the winner's own (one result reported twice), as the
+      // store says; one that cannot say keeps them (they go with the scratch space at the job's end).
+      if (result.mapOutput || result.part) {
+        const winner = await this.store.committed(result.taskId).then((r) => ({ r }), () => undefined);
+        if (winner && !sameFiles(winner.r, result)) await this.committer.discard(result);
+      }
       return false;
     }
-    this.committed.add(result, id);
+    this.committed.add(result);
+    // A re-run of a lost map output gets a new run id (regenerate): no run count is kept once committed.
+    this.copies.delete(result.taskId);
     // Only a task whose output can be lost runs again once committed: the others' attempt counts go.
-    if (!result.mapOutput) {
-      this.copies.delete(result.taskId);
-      this.failures.delete(result.taskId);
-    }
+    if (!result.mapOutput) this.failures.delete(result.taskId);
     if (result.kind === "map") this.mapGeneration++;
     this.count(result, 1);
     for (const other of this.live.get(result.taskId) ?? []) if (other !== self) other.stop.abort(new SheafError("SUPERSEDED", "another attempt committed"));
@@ -434,26 +494,34 @@ export class JobDriver {
    * Re-runs a committed map task whose output a reducer found corrupt or missing: once, however many
    * reducers noticed. The lost files stay until the job ends, as other reducers may be reading them.
    */
-  private regenerate(mapTask: TaskId, cause: TaskFailure): Promise<void> {
-    let pending = this.regenerating.get(mapTask);
+  private regenerate(producer: TaskId, cause: TaskFailure): Promise<void> {
+    let pending = this.regenerating.get(producer);
     if (pending) return pending;
-    const current = this.committed.get(mapTask)?.mapOutput?.path;
-    if (current && current !== cause.lost) return Promise.resolve(); // already re-run since that reducer started
-    const count = (this.regenerations.get(mapTask) ?? 0) + 1;
-    this.regenerations.set(mapTask, count);
-    if (count > MAX_REGENERATIONS) return Promise.reject(new SheafError("MAP_OUTPUT_LOST", `output of ${mapTask} lost ${count} times`));
-    this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${mapTask}` }, true);
     pending = (async (): Promise<void> => {
-      const template = this.plan.maps.find((m) => m.taskId === mapTask) as MapTask;
-      if (this.committed.get(mapTask)) {
-        await this.store.uncommit(mapTask);
-        this.count(this.committed.remove(mapTask)!, -1);
+      // The committed result is in the store, not here: read it back to see what was lost.
+      const committed = this.committed.has(producer) ? await this.store.committed(producer) : undefined;
+      const current = committed?.mapOutput?.path;
+      if (current && current !== cause.lost) return; // already re-run since that reducer started
+      const count = (this.regenerations.get(producer) ?? 0) + 1;
+      this.regenerations.set(producer, count);
+      if (count > MAX_REGENERATIONS) throw new SheafError("MAP_OUTPUT_LOST", `output of ${producer} lost ${count} times`);
+      this.options.onAttemptFailed?.({ ...cause, message: `${cause.message}; re-running ${producer}` }, true);
+      if (committed) {
+        // Taken back here first: a reduce inputs' list being read now is read again (reduceInputs).
+        this.committed.remove(committed);
+        this.count(committed, -1);
         this.mapGeneration++;
+        // Else the store still says committed what this driver no longer does: leave the job to be resumed.
+        await this.store.uncommit(producer).catch((err: unknown) => {
+          throw this.interrupt(err instanceof Interrupted ? err : new Interrupted(`cannot take back ${producer}: ${messageOf(err)}`));
+        });
       }
-      await this.runTask(template);
-      if (!this.committed.has(mapTask)) throw new SheafError("MAP_OUTPUT_LOST", `${mapTask} could not be re-run`);
-    })().finally(() => this.regenerating.delete(mapTask));
-    this.regenerating.set(mapTask, pending);
+      // Never the first run's queue id: its entry may still hold the result whose output was lost.
+      this.copies.set(producer, Math.max(1, this.copies.get(producer) ?? 0));
+      await this.runTask(mapTask(this.plan, taskOf(producer).index));
+      if (!this.committed.has(producer)) throw new SheafError("MAP_OUTPUT_LOST", `${producer} could not be re-run`);
+    })().finally(() => this.regenerating.delete(producer));
+    this.regenerating.set(producer, pending);
     return pending;
   }
 

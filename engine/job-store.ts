@@ -7,12 +7,14 @@ import type { TaskResult } from "../core/tasks.js";
 import type { JobProgress } from "../core/progress.js";
 
 export interface JobStore {
-  /** Results committed so far (empty for a new job). */
-  load(): Promise<Map<TaskId, TaskResult>>;
+  /** Results committed so far (none for a new job), a batch at a time: a resumed job's are never all in memory at once. */
+  load(): AsyncIterable<TaskResult[]>;
   /** Commits a task's result if none is committed yet: true when this one won. */
   commit(result: TaskResult): Promise<boolean>;
   /** The result committed for a task, if any. */
   committed(taskId: TaskId): Promise<TaskResult | undefined>;
+  /** The results committed for these tasks (undefined for one without), in their order: one round trip for them all. */
+  results(taskIds: readonly TaskId[]): Promise<(TaskResult | undefined)[]>;
   /** Forgets a task's committed result (its output was lost), so that the task can run again. */
   uncommit(taskId: TaskId): Promise<void>;
   /** Records progress, for `status` (best-effort). */
@@ -32,24 +34,28 @@ export interface JobStore {
 }
 
 export class MemoryJobStore implements JobStore {
-  private readonly results = new Map<TaskId, TaskResult>();
+  private readonly done = new Map<TaskId, TaskResult>();
 
-  async load(): Promise<Map<TaskId, TaskResult>> {
-    return new Map(this.results);
+  async *load(): AsyncIterable<TaskResult[]> {
+    yield [...this.done.values()];
   }
 
   async commit(result: TaskResult): Promise<boolean> {
-    if (this.results.has(result.taskId)) return false;
-    this.results.set(result.taskId, result);
+    if (this.done.has(result.taskId)) return false;
+    this.done.set(result.taskId, result);
     return true;
   }
 
   async committed(taskId: TaskId): Promise<TaskResult | undefined> {
-    return this.results.get(taskId);
+    return this.done.get(taskId);
+  }
+
+  async results(taskIds: readonly TaskId[]): Promise<(TaskResult | undefined)[]> {
+    return taskIds.map((id) => this.done.get(id));
   }
 
   async uncommit(taskId: TaskId): Promise<void> {
-    this.results.delete(taskId);
+    this.done.delete(taskId);
   }
 
   async progress(): Promise<void> {}

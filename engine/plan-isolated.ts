@@ -13,8 +13,8 @@
  *   serves requests for that artifact only, so a job submitted again, a clone or a schedule's next
  *   run is planned in ~2 ms. At most MAX_IDLE are kept; one idle for IDLE_MS is ended.
  * A thread is ended, never reused, after a request it did not answer well (an error, a timeout, an
- * abort, its exit, out of memory), after MAX_REQUESTS answers, or once its heap holds more than
- * RECYCLE_HEAP_MB. A thread answers one request at a time; at most MAX_CONCURRENT are busy, and at
+ * abort, its exit, out of memory), after MAX_REQUESTS answers, once its heap holds more than
+ * RECYCLE_HEAP_MB, or after a large plan (RECYCLE_ANSWER_BYTES). A thread answers one request at a time; at most MAX_CONCURRENT are busy, and at
  * most PER_ARTIFACT on one artifact: a burst of one job's clones waits (in order) for its warm
  * threads instead of starting cold ones. The time limit of a request starts when a thread takes it.
  *
@@ -59,6 +59,12 @@ const IDLE_MS = 60_000;
 const MAX_REQUESTS = 200;
 /** A thread whose heap in use after an answer is above this (or half its limit) is replaced. */
 const RECYCLE_HEAP_MB = 128;
+/**
+ * A thread whose answer was longer than this is replaced too: a plan of ~20,000 splits or more left
+ * its split objects in a heap an idle thread never collects (54 MiB held after a 100,000-split plan,
+ * for as long as the thread stayed idle); a new thread costs ~80 ms once per such job.
+ */
+const RECYCLE_ANSWER_BYTES = 256 * 1024;
 
 export type IsolatedRequest =
   | { kind: "plan"; artifact: string; label: string; stage?: string; base: Parameters<typeof planJob>[1]; options: PlanOptions }
@@ -129,7 +135,7 @@ function inThread(planner: Planner, request: IsolatedRequest, what: string, time
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       planner.current = undefined;
-      pool.giveBack(planner, "json" in outcome ? outcome.heapUsed : undefined);
+      pool.giveBack(planner, "json" in outcome ? { heapUsed: outcome.heapUsed, bytes: outcome.json.length } : undefined);
       if ("json" in outcome) resolve(outcome.json);
       else reject(outcome.error);
     };
@@ -256,8 +262,8 @@ class Pool {
     return this.start(memoryMb);
   }
 
-  /** After a request: back to the idle threads if it answered well (heap in use given), else ended. */
-  giveBack(planner: Planner, heapUsed: number | undefined): void {
+  /** After a request: back to the idle threads if it answered well (its heap in use and length given) and was no large plan, else ended. */
+  giveBack(planner: Planner, answer: { heapUsed: number; bytes: number } | undefined): void {
     planner.worker.unref();
     this.busy--;
     const left = (this.busyFor.get(planner.artifact!) ?? 1) - 1;
@@ -265,7 +271,7 @@ class Pool {
     else this.busyFor.delete(planner.artifact!);
     planner.answers++;
     const heapLimit = Math.min(RECYCLE_HEAP_MB, planner.memoryMb / 2) * 2 ** 20;
-    if (planner.dead || heapUsed === undefined || planner.answers >= MAX_REQUESTS || heapUsed > heapLimit) {
+    if (planner.dead || answer === undefined || planner.answers >= MAX_REQUESTS || answer.heapUsed > heapLimit || answer.bytes > RECYCLE_ANSWER_BYTES) {
       void this.end(planner);
     } else {
       planner.idleTimer = setTimeout(() => this.end(planner), IDLE_MS).unref();

@@ -16,13 +16,13 @@ import { makeRunSubmission } from "../core/cluster/runs.js";
 import { messageOf } from "../core/errors.js";
 import type { IsolatedReply, IsolatedRequest, ThreadReply, ThreadRequest } from "./plan-isolated.js";
 import { planJob } from "./plan.js";
-import { compactPlan } from "./stored-plan.js";
+import { storedPlan } from "./stored-plan.js";
 
 async function answer(request: IsolatedRequest): Promise<unknown> {
   switch (request.kind) {
     case "plan":
       // By hash, checked before import: a file swapped in the workdir is refused, not run.
-      return compactPlan(await planJob(await loadTaskJob(request.base.workdir, request.base.artifact, request.label, request.stage), request.base, request.options));
+      return storedPlan(await planJob(await loadTaskJob(request.base.workdir, request.base.artifact, request.label, request.stage), request.base, request.options));
     case "run": {
       const { artifact, label, settings, run } = request;
       const mod = await loadArtifact(settings.workdir, artifact.sha256, label);

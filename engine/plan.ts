@@ -6,9 +6,20 @@ import { inputReader, readsFiles } from "../core/formats/registry.js";
 import { listInputs, type InputFile } from "../core/inputs.js";
 import type { JobConfig, MapTask } from "../core/tasks.js";
 import { sampleRangeBoundaries } from "./range-sample.js";
+import { SplitTable } from "./split-table.js";
 
-export type { JobPlan } from "../core/security/messages.js";
-import type { JobPlan } from "../core/security/messages.js";
+/** A job's plan: its config, inputs, splits (map task i reads split i) and reduce count. */
+export interface JobPlan {
+  config: JobConfig;
+  inputs: InputFile[];
+  splits: SplitTable;
+  reduces: number;
+}
+
+/** Map task i of a plan, made when it is attempted (a plan holds no task objects: split-table.ts). */
+export function mapTask(plan: JobPlan, index: number): MapTask {
+  return { kind: "map", job: plan.config, taskId: taskId("map", index), index, attempt: 0, split: plan.splits.at(index) };
+}
 
 export interface PlanOptions {
   /** Input arguments: files, folders, globs. */
@@ -56,6 +67,5 @@ export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, opti
     checkpointMs: DEFAULT_CHECKPOINT.ms,
     ...(options.checkpointBytes === undefined ? { checkpointShare: DEFAULT_CHECKPOINT.share } : {}),
   };
-  const maps = splits.map((split, index): MapTask => ({ kind: "map", job: config, taskId: taskId("map", index), index, attempt: 0, split }));
-  return { config, inputs, maps, reduces };
+  return { config, inputs, splits: SplitTable.from(splits), reduces };
 }

@@ -28,6 +28,7 @@ import { confineSettings, describeSink, objectOutputOf, refusePipelineFlags, res
 import { isObjectUrl } from "../core/store/location.js";
 import { folderOf } from "../core/store/manifest.js";
 import { checkPlan } from "../engine/admission.js";
+import { storedPlan } from "../engine/stored-plan.js";
 import { killAfterCommitStep } from "../engine/committer.js";
 import { removeTree } from "../engine/remove-tree.js";
 import { collectDeadRuns, markRunOwner } from "../core/leftovers.js";
@@ -87,7 +88,7 @@ async function runOnPool(
   const scratch = jobScratchDir(workdir, jobId);
   const output = resolveOutput(job, options, scratch);
   const objectOutput = objectOutputOf(options);
-  const plan = await planJob(
+  const planned = await planJob(
     job,
     {
       jobId, name: job.name, artifact: artifact.sha256, workdir, params: options.params, cwd: process.cwd(), output, ...(objectOutput ? { objectOutput } : {}), scratch, sortBufferBytes: options.sortBufferBytes,
@@ -95,7 +96,8 @@ async function runOnPool(
     },
     planOptionsOf(options),
   );
-  checkPlan(plan, { id: jobId, workdir, output: objectOutput ?? output }, AllowedRoots.from(options.allowRoots));
+  // Checked in its stored form, as a coordinator checks one (the same checks on either transport).
+  const plan = checkPlan(storedPlan(planned), { id: jobId, workdir, output: objectOutput ?? output }, AllowedRoots.from(options.allowRoots));
   const inside = plan.inputs.find((f) => (objectOutput ? f.path.startsWith(folderOf(objectOutput)) : !isObjectUrl(f.path) && resolve(f.path).startsWith(output + sep)));
   if (inside) throw new SheafError("OUTPUT_OVERLAPS_INPUT", `output folder ${options.output} holds input file ${inside.path}: choose an output folder outside the inputs`);
 

@@ -29,28 +29,70 @@ export const MetricFields = {
 
 /** The totals one attempt adds. */
 export function metricIncrements(a: AttemptEnd): [string, number][] {
-  const out: [string, number][] = [[MetricFields.tasks(a.kind, a.outcome), 1]];
+  const sums = new Map<string, number>();
+  addIncrements(a, sums);
+  return [...sums];
+}
+
+/**
+ * Adds one attempt's increments to `sums`, its fields' names made once each (an attempt spelled
+ * them, and built a pair for each, on the leader's path of every task).
+ */
+function addIncrements(a: AttemptEnd, sums: Map<string, number>): void {
+  const add = (field: string, n: number) => sums.set(field, (sums.get(field) ?? 0) + n);
+  const f = fieldsOf(a.kind);
+  add(f.tasks(a.outcome), 1);
   const seconds = Math.max(0, a.end - a.start) / 1000;
-  const le = DURATION_BUCKETS.find((b) => seconds <= b);
-  out.push([MetricFields.durationBucket(a.kind, le === undefined ? "+Inf" : String(le)), 1], [MetricFields.durationSum(a.kind), Math.round(seconds * 1000)]);
+  const bucket = DURATION_BUCKETS.findIndex((b) => seconds <= b);
+  add(f.buckets[bucket < 0 ? DURATION_BUCKETS.length : bucket]!, 1);
+  add(f.durationSum, Math.round(seconds * 1000));
   if (a.outcome === "committed") {
-    for (const [direction, records, bytes] of [["in", a.recordsIn, a.bytesIn], ["out", a.recordsOut, a.bytesOut]] as const) {
-      out.push([MetricFields.records(a.kind, direction), records ?? 0], [MetricFields.bytes(a.kind, direction), bytes ?? 0]);
-    }
+    add(f.recordsIn, a.recordsIn ?? 0);
+    add(f.bytesIn, a.bytesIn ?? 0);
+    add(f.recordsOut, a.recordsOut ?? 0);
+    add(f.bytesOut, a.bytesOut ?? 0);
   }
-  if (a.attempt > 1 && !a.backup) out.push([MetricFields.retries, 1]);
-  if (a.backup) out.push([MetricFields.speculative, 1]);
-  if (a.lostInput) out.push([MetricFields.lostMapOutputs, 1]);
-  return out;
+  if (a.attempt > 1 && !a.backup) add(MetricFields.retries, 1);
+  if (a.backup) add(MetricFields.speculative, 1);
+  if (a.lostInput) add(MetricFields.lostMapOutputs, 1);
+}
+
+interface KindFields {
+  tasks: (outcome: string) => string;
+  /** By bucket index; the last is +Inf. */
+  buckets: string[];
+  durationSum: string;
+  recordsIn: string;
+  bytesIn: string;
+  recordsOut: string;
+  bytesOut: string;
+}
+const kindFields = new Map<string, KindFields>();
+
+function fieldsOf(kind: string): KindFields {
+  let f = kindFields.get(kind);
+  if (f) return f;
+  const byOutcome = new Map<string, string>();
+  f = {
+    tasks: (outcome) => byOutcome.get(outcome) ?? byOutcome.set(outcome, MetricFields.tasks(kind, outcome)).get(outcome)!,
+    buckets: [...DURATION_BUCKETS.map((le) => MetricFields.durationBucket(kind, String(le))), MetricFields.durationBucket(kind, "+Inf")],
+    durationSum: MetricFields.durationSum(kind),
+    recordsIn: MetricFields.records(kind, "in"),
+    bytesIn: MetricFields.bytes(kind, "in"),
+    recordsOut: MetricFields.records(kind, "out"),
+    bytesOut: MetricFields.bytes(kind, "out"),
+  };
+  kindFields.set(kind, f);
+  return f;
 }
 
 /** Appends `ended` attempts of one job and adds them to the totals, in one transaction. */
 export async function appendAttempts(redis: Redis, keys: Keys, jobId: JobId, ended: readonly AttemptEnd[]): Promise<void> {
   if (ended.length === 0) return;
   const sums = new Map<string, number>();
-  for (const a of ended) for (const [field, n] of metricIncrements(a)) if (n) sums.set(field, (sums.get(field) ?? 0) + n);
+  for (const a of ended) addIncrements(a, sums);
   const tx = redis.multi().rpush(keys.timeline(jobId), ...ended.map((a) => JSON.stringify(a))).ltrim(keys.timeline(jobId), -TIMELINE_KEPT, -1);
-  for (const [field, n] of sums) tx.hincrby(keys.metrics, field, n);
+  for (const [field, n] of sums) if (n) tx.hincrby(keys.metrics, field, n);
   await tx.exec();
 }
 

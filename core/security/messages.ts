@@ -267,16 +267,32 @@ const FailureSchema = v.object({
 export type TaskFailure = v.InferOutput<typeof FailureSchema>;
 
 const InputFileSchema = v.object({ path: PathText, size: Count });
+/**
+ * A plan's splits, a column per field (engine/split-table.ts): 100,000 one-byte splits are a few
+ * arrays of numbers, not 100,000 objects (map task i is split i).
+ */
+const SplitColumnsSchema = v.object({
+  files: v.array(PathText),
+  /** Per split: its file's index in `files`, then its start and end. */
+  file: v.array(Count),
+  start: v.array(Count),
+  end: v.array(Count),
+  /** Per split: the number of its first line, 0 where the format counts none. */
+  firstLine: v.optional(v.array(Count)),
+  /** The other fields (unit, bytes, range…) of the splits that have any, by split index. */
+  rest: v.optional(v.record(v.pipe(v.string(), v.regex(/^\d+$/, "must be a split index")), v.partial(v.omit(SplitSchema, ["file", "start", "end"])))),
+});
+export type SplitColumns = v.InferOutput<typeof SplitColumnsSchema>;
 const PlanSchema = v.object({
   config: JobConfigSchema,
   inputs: v.array(InputFileSchema),
-  /** Map tasks with attempt 0: each attempt gets its own number. Stored without the job's config (stored-plan.ts). */
-  maps: v.array(MapTaskFieldsSchema),
+  /** Map task i reads split i, and gets each attempt its own number. */
+  splits: SplitColumnsSchema,
   /** Number of reduce tasks (0 for a map-only job). */
   reduces: Count,
 });
-/** A job's plan: its config, inputs, map tasks (each bound to the one config) and reduce count. */
-export type JobPlan = Omit<v.InferOutput<typeof PlanSchema>, "maps"> & { maps: MapTask[] };
+/** A job's plan as stored (Redis) and sent (from its planning thread): engine/plan.ts's JobPlan in columns. */
+export type StoredPlan = v.InferOutput<typeof PlanSchema>;
 
 /**
  * Where a job's, run's or schedule's events are POSTed (`--notify`): failures always, a run's

@@ -38,7 +38,7 @@ describe("bounded payloads", () => {
     const output = s.fresh();
     const plan = await planJob(job, { jobId, name: "wordcount", artifact: artifact.sha256, workdir, params: {}, cwd: REPO, output, scratch: join(workdir, "jobs", jobId), sortBufferBytes: 1 << 20 }, { inputs: [input], splitSize, partitions, defaultPartitions: partitions });
     const pool = new ThreadPool({ threads: 2 });
-    const sizes = { reduceTask: 0, mapResult: 0, maps: plan.maps.length };
+    const sizes = { reduceTask: 0, mapResult: 0, maps: plan.splits.length };
     const executor: TaskExecutor = {
       concurrency: 2,
       async run(task: Task, signal?: AbortSignal, onStart?: () => void): Promise<TaskOutcome> {

@@ -34,7 +34,7 @@ describe("a result committed before the driver knew it", () => {
     const jobId = `replay-${partitions}`;
     const output = s.fresh();
     const plan = await planJob(await loadModule(artifact.path), { jobId, name: "copy", artifact: artifact.sha256, workdir, params: {}, cwd: REPO, output, scratch: join(workdir, "jobs", jobId), sortBufferBytes: 1 << 20 }, { inputs: [input], splitSize: 512, partitions: partitions || undefined, defaultPartitions: partitions });
-    expect(plan.maps.length).toBeGreaterThan(2);
+    expect(plan.splits.length).toBeGreaterThan(2);
 
     // Task map-00001's result is committed by its first report, which the store answers "not won":
     // as if the same result's earlier commit had just landed.

@@ -14,7 +14,7 @@ const dist = (p: string) => import(join(REPO, "dist", p));
 
 describe("ThreadPool.runBatch", () => {
   it("runs a batch of map tasks on one thread and returns one outcome per task", async () => {
-    const [{ loadModule }, { planJob }, { ThreadPool }] = await Promise.all([dist("core/artifact.js"), dist("engine/plan.js"), dist("worker/pool.js")]);
+    const [{ loadModule }, { planJob, mapTask }, { ThreadPool }] = await Promise.all([dist("core/artifact.js"), dist("engine/plan.js"), dist("worker/pool.js")]);
     const workdir = s.path("wd");
     const input = s.write("in.txt", Array.from({ length: 40 }, (_, i) => `w${i % 3}`).join("\n") + "\n");
     const artifact = await builtBundleJob(join(EXAMPLE_JOBS, "wordcount.ts"), workdir);
@@ -22,7 +22,7 @@ describe("ThreadPool.runBatch", () => {
     const settings = { jobId, name: "wordcount", artifact: artifact.sha256, workdir, params: {}, cwd: REPO, output: s.fresh(), scratch: join(workdir, "jobs", jobId), sortBufferBytes: 1 << 20 };
     const plan = await planJob(await loadModule(artifact.path), settings, { inputs: [input], splitSize: 16, partitions: 2, defaultPartitions: 2 });
     mkdirSync(settings.scratch, { recursive: true }); // the driver's part: attempts make folders only below it
-    const tasks = (plan.maps as MapTask[]).map((t) => ({ ...t, attempt: 1 }));
+    const tasks = Array.from({ length: plan.splits.length as number }, (_, i) => ({ ...(mapTask(plan, i) as MapTask), attempt: 1 }));
     expect(tasks.length).toBeGreaterThan(5);
     const pool = new ThreadPool({ threads: 1 });
     try {

@@ -7,8 +7,8 @@ const stats = { recordsIn: 1, bytesIn: 1, recordsOut: 0, bytesOut: 0, spills: 0,
 const map = (i: number, extra: Partial<TaskResult> = {}): TaskResult => ({ kind: "map", taskId: taskId("map", i), attempt: 1, counters: {}, stats: { ...stats }, ...extra });
 
 describe("CommittedResults", () => {
-  it("keeps whole only the results a later step reads, and totals the same as a sum over all of them", () => {
-    const c = new CommittedResults();
+  it("keeps a byte per task, not its result: which committed and which name files, and totals the same as a sum over all of them", () => {
+    const c = new CommittedResults(5, 1);
     const results: TaskResult[] = [
       map(0),
       map(1, { counters: { lines: 3 } }),
@@ -19,8 +19,12 @@ describe("CommittedResults", () => {
     for (const r of results) c.add(r);
     expect(results.every((r) => c.has(r.taskId))).toBe(true);
     expect(c.has(taskId("map", 4))).toBe(false);
-    expect([...c.keptResults()].map((r) => r.taskId)).toEqual(["map-00002", "map-00003", "reduce-00000"]);
-    expect(c.get(taskId("map", 0))).toBeUndefined();
+    expect(c.hasTask("map", 3)).toBe(true);
+    expect(c.hasTask("reduce", 1)).toBe(false);
+    // Read back from the store when needed: the tasks whose results name a map output or a part.
+    expect([...c.withFiles("map")]).toEqual(["map-00002"]);
+    expect([...c.withFiles("reduce")]).toEqual(["reduce-00000"]);
+    expect(c.badRecords()).toEqual([{ file: "/in", offset: 9, error: "bad" }]);
     // The oracle: a plain sum over every result.
     const counters: Record<string, number> = {};
     for (const r of results) for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
@@ -28,15 +32,21 @@ describe("CommittedResults", () => {
   });
 
   it("takes back a lost map output's result, and its counters with it (a counter no result names any more goes)", () => {
-    const c = new CommittedResults();
+    const c = new CommittedResults(2, 0);
     c.add(map(0, { counters: { lines: 3 } }));
     const lost = map(1, { counters: { lines: 4, only: 1 }, mapOutput: { path: "/s/map-00001/a/map.out", indexCrc: 1 } });
     c.add(lost);
-    expect(c.remove(taskId("map", 0))).toBeUndefined(); // not kept: its output cannot be lost
-    expect(c.remove(lost.taskId)).toBe(lost);
+    c.remove(lost);
     expect(c.has(lost.taskId)).toBe(false);
+    expect([...c.withFiles("map")]).toEqual([]);
     expect(c.totals.counters).toEqual({ lines: 3 });
     c.add({ ...lost, counters: { lines: 4 } });
     expect(c.totals.counters).toEqual({ lines: 7 });
+  });
+
+  it("refuses a result for no task of the plan (it would be committed with the job)", () => {
+    const c = new CommittedResults(2, 1);
+    expect(() => c.add(map(2))).toThrow(/no such task/);
+    expect(() => c.add({ ...map(0), taskId: taskId("reduce", 1) })).toThrow(/no such task/);
   });
 });
