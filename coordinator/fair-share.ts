@@ -11,9 +11,10 @@
  * is out is taken at once, and settles once tasks wait. Among what is out, BullMQ's priority orders
  * the queue jobs as weighted fair queueing does: each gets a virtual start time, its job's previous
  * finish or the virtual time now (that of the last to start), whichever is later, and a job of
- * weight w advances its finish by 1/w per queue job. So the threads' turns go 3:1 to jobs weighted
- * 3 and 1, a job joining late starts at the present (no credit for the past), and one job's tasks
- * never pass each other.
+ * weight w advances its finish by the queue job's expected run time over w (from the job's own
+ * tasks of that kind so far). So thread time goes 3:1 to jobs weighted 3 and 1, a job joining late
+ * starts at the present (no credit for the past), a small job's 20 ms tasks are not made to take
+ * turns with a big one's 400 ms tasks one for one, and one job's tasks never pass each other.
  *
  * Pools (`sheaf coordinator --pool name:weight=2,min=2,max=8`) get their minimum first (when they
  * have the tasks), then the rest by weight; `max` caps a pool's slots even on an idle cluster. A
@@ -99,12 +100,17 @@ const MIN_DEPTH = 8;
 const MARGIN = 4;
 /** BullMQ's largest priority. */
 const MAX_PRIORITY = 2_097_152;
+/** Virtual milliseconds per priority step. */
+const STEP_MS = 2;
+/** A queue job's expected run time while its job has run none of that kind. */
+const UNKNOWN_COST_MS = 100;
 /**
- * Priority steps per unit of virtual time (one queue job of weight 1). Past MAX_PRIORITY / SCALE units
- * without the cluster going idle (a quarter of a million queue jobs of weight 1) the priorities stay
- * at the maximum and the order falls back to first come first served; the slot shares still hold.
+ * Past this priority, virtual time is moved back to zero: every job's finish with it, and the
+ * priorities of what is queued (rebase). Costs are divided by the threads running, so virtual time
+ * goes about as fast as the clock over the jobs' total weight: every half hour or so on a cluster busy
+ * without a break (an idle cluster starts again from zero).
  */
-const SCALE = 8;
+const REBASE_AT = MAX_PRIORITY / 2;
 
 interface Claim {
   weight: number;
@@ -147,8 +153,10 @@ export class ShareMember {
   active = 0;
   /** Tasks it holds back (set by its executor before it asks for room). */
   waiting = 0;
+  /** Set by its executor: move what it has queued `steps` priorities earlier (virtual time rebased). */
+  rebase: (steps: number) => void = () => {};
   /** The virtual time its last queue job added finishes at. */
-  private finish = 0;
+  finish = 0;
 
   constructor(
     private readonly share: FairShare,
@@ -166,11 +174,11 @@ export class ShareMember {
     return this.share.roomOf(this);
   }
 
-  /** The BullMQ priority of its next queue job (none under fifo): its virtual start time. */
-  priority(): number | undefined {
+  /** The BullMQ priority of its next queue job, expected to run `costMs` (none under fifo): its virtual start time. */
+  priority(costMs = UNKNOWN_COST_MS): number | undefined {
     if (this.share.mode === "fifo") return undefined;
     const start = Math.max(this.finish, this.share.vtime);
-    this.finish = start + 1 / this.weight;
+    this.finish = start + costMs / this.share.threads() / this.weight;
     return priorityAt(start);
   }
 
@@ -192,10 +200,6 @@ export class ShareMember {
     this.share.changed(-1, started ? -1 : 0);
   }
 
-  /** The cluster went idle: virtual time starts again from zero. */
-  restart(): void {
-    this.finish = 0;
-  }
 
   leave(): void {
     this.share.leave(this);
@@ -206,11 +210,11 @@ export class ShareMember {
 const HOLD_MS = 5_000;
 
 function priorityAt(vtime: number): number {
-  return Math.min(MAX_PRIORITY, 1 + Math.round(vtime * SCALE));
+  return Math.min(MAX_PRIORITY, 1 + Math.round(vtime / STEP_MS));
 }
 
 export class FairShare {
-  /** The virtual start time of the latest queue job to start. */
+  /** The virtual start time (ms) of the latest queue job to start. */
   vtime = 0;
   private readonly members = new Set<ShareMember>();
   private readonly pools: Map<string, Pool>;
@@ -278,8 +282,7 @@ export class FairShare {
   roomOf(m: ShareMember): number {
     if (this.mode === "fifo") return Number.POSITIVE_INFINITY;
     const depth = this.depth();
-    const free = depth - this.out;
-    if (free <= 0 || m.waiting === 0) return 0;
+    if (m.waiting === 0) return 0;
     if (this.held.size) {
       // Asking with its tasks counted is what the hold waits for.
       this.release(m.jobId);
@@ -295,12 +298,28 @@ export class FairShare {
     const jobShares = allocate(poolShares[at]!, jobs.map((x) => ({ weight: x.weight, demand: x.out + x.waiting })));
     const poolOut = jobs.reduce((a, x) => a + x.out, 0);
     const target = Math.ceil(jobShares[jobs.indexOf(m)]! - 1e-9);
-    return Math.max(0, Math.min(target - m.out, free, m.waiting, pools[at]!.max - poolOut));
+    // Below its share, a job adds up to it even when what is out fills the depth: its turns (lower
+    // priorities) then come before what jobs over their share queued, at the next thread that frees.
+    // Otherwise that thread would take their next task first, and a small job would wait a task
+    // length more for each of its stages. What is out overshoots the depth by at most such shares.
+    return Math.max(0, Math.min(target - m.out, m.waiting, pools[at]!.max - poolOut));
+  }
+
+  /** Threads running this coordinator's tasks now (at least one): virtual time's divisor. */
+  threads(): number {
+    return Math.max(1, this.active);
   }
 
   /** A queue job of `priority` started: the present, in virtual time, is at least its start. */
   advance(priority: number): void {
-    this.vtime = Math.max(this.vtime, (priority - 1) / SCALE);
+    this.vtime = Math.max(this.vtime, (priority - 1) * STEP_MS);
+    if (priority < REBASE_AT) return;
+    const steps = Math.floor(this.vtime / STEP_MS);
+    this.vtime -= steps * STEP_MS;
+    for (const x of this.members) {
+      x.finish = Math.max(0, x.finish - steps * STEP_MS);
+      x.rebase(steps);
+    }
   }
 
   /** A new leader goes on from the queue's next job (what the last leader queued runs in its order). */
@@ -312,8 +331,9 @@ export class FairShare {
     this.out += out;
     this.active += active;
     if (this.out === 0) {
+      // Idle: nothing queued keeps an old priority, so virtual time starts again from zero.
       this.vtime = 0;
-      for (const x of this.members) x.restart();
+      for (const x of this.members) x.finish = 0;
     }
     // A slot freed, or the depth grew: every job waiting with tasks may have room now.
     if (out < 0 || active > 0) for (const x of this.members) if (x.waiting > 0) x.wake();

@@ -20,7 +20,7 @@
  * long enough to go one per job. A batched task's failure comes back as its outcome, and the driver
  * retries it as it does any other.
  */
-import type { JobsOptions, Queue, QueueEvents } from "bullmq";
+import { Job, type JobsOptions, type Queue, type QueueEvents } from "bullmq";
 import { Keys } from "../core/cluster/keys.js";
 import { BATCH, batchQueueId, type BatchResult, type TaskBatch } from "../core/cluster/task-batch.js";
 import type { StopSignal, TaskExecutor } from "../core/executor.js";
@@ -60,8 +60,16 @@ interface Entry {
   resolve: (o: TaskOutcome) => void;
   reject: (e: unknown) => void;
   /** Set once it was added: the queue job that carries it, and whether alone. */
-  job?: { id: string; members: Entry[]; started: boolean };
+  job?: QueueJob;
   done: boolean;
+}
+
+interface QueueJob {
+  id: string;
+  members: Entry[];
+  started: boolean;
+  /** Its fair-share priority while it waits in the queue. */
+  priority?: number;
 }
 
 export class QueueExecutor implements TaskExecutor {
@@ -75,6 +83,10 @@ export class QueueExecutor implements TaskExecutor {
   private out = 0;
   /** Moving average of map tasks' run times, once one has finished. */
   private taskMs: number | undefined;
+  /** Moving averages of run times by task kind: what the fair share charges a queue job. */
+  private readonly kindMs = new Map<Task["kind"], number>();
+  /** Queue jobs added and not started: a rebase of the fair share moves their priorities. */
+  private readonly queued = new Set<QueueJob>();
   private probed = 0;
   private probeTimer: NodeJS.Timeout | undefined;
 
@@ -93,6 +105,17 @@ export class QueueExecutor implements TaskExecutor {
     private readonly member?: ShareMember,
   ) {
     this.results = new QueueResults(queue, events, redis);
+    if (member) member.rebase = (steps) => this.rebase(steps);
+  }
+
+  /** Virtual time went back `steps` priorities: so do those of this job's queue jobs still waiting. */
+  private rebase(steps: number): void {
+    for (const job of this.queued) {
+      if (job.priority === undefined) continue;
+      const priority = (job.priority = Math.max(1, job.priority - steps));
+      // One that started meanwhile refuses the change: nothing to move then.
+      void Job.fromId(this.queue, job.id).then((j) => j?.changePriority({ priority })).catch(() => {});
+    }
   }
 
   run(task: Task, signal?: StopSignal, onStart?: () => void): Promise<TaskOutcome> {
@@ -126,6 +149,7 @@ export class QueueExecutor implements TaskExecutor {
     if (members.length > 1) this.stop(e.id).catch(() => {});
     if (!members.every((m) => m.done)) return;
     this.results.forget(id);
+    this.queued.delete(e.job);
     this.ended(started);
     this.queue.remove(id).then((n) => (n || members.length > 1 ? undefined : this.stop(id)), () => (members.length > 1 ? undefined : this.stop(id))).catch(() => {});
   }
@@ -203,6 +227,7 @@ export class QueueExecutor implements TaskExecutor {
     } catch (err) {
       for (const { id, members } of jobs) {
         this.results.forget(id);
+        if (members[0]?.job) this.queued.delete(members[0].job);
         this.ended(false);
         for (const m of members) m.done || ((m.done = true), m.reject(err));
       }
@@ -215,17 +240,21 @@ export class QueueExecutor implements TaskExecutor {
     const alone = members.length === 1;
     const expires = Date.now() + TASK_SIGNATURE_TTL_MS;
     const id = alone ? members[0]!.id : batchQueueId(first.job.jobId, members.map((m) => m.task));
-    const job = { id, members, started: false };
+    const each = this.kindMs.get(first.kind);
+    const fair = this.member?.priority(each === undefined ? undefined : each * members.length);
+    const job: QueueJob = { id, members, started: false, priority: fair };
     for (const m of members) m.job = job;
-    const fair = this.member?.priority();
+    if (fair !== undefined) this.queued.add(job);
     const onActive = () => {
       if (!job.started) {
         job.started = true;
-        this.member?.started(fair);
+        this.queued.delete(job);
+        this.member?.started(job.priority);
       }
       for (const m of members) if (!m.done) m.onStart?.();
     };
     void this.results.wait(id, onActive).then((f) => {
+      this.queued.delete(job);
       this.ended(job.started);
       return alone ? this.settleOne(members[0]!, f) : this.settleBatch(members, f);
     });
@@ -285,6 +314,8 @@ export class QueueExecutor implements TaskExecutor {
       checkResult(task.job, result);
       // The one measure of how short tasks are (the file's comment): it sets the batch size.
       if (task.kind === "map") this.taskMs = this.taskMs === undefined ? result.stats.millis : 0.8 * this.taskMs + 0.2 * result.stats.millis;
+      const ms = this.kindMs.get(task.kind);
+      this.kindMs.set(task.kind, ms === undefined ? result.stats.millis : 0.8 * ms + 0.2 * result.stats.millis);
       return { ok: true, result };
     } catch (err) {
       return { ok: false, failure: badResult(task, messageOf(err)) };

@@ -57,7 +57,7 @@ describe("fair share", () => {
     }
   });
 
-  it("gives a job joining a busy cluster the next freed slots until it has its share, and never passes a pool's max", () => {
+  it("lets a job joining a busy cluster queue up to its share at once (nothing running is stopped), and never passes a pool's max", () => {
     const share = new FairShare([{ name: "capped", weight: 1, min: 0, max: 2 }]);
     const big = share.join("big", undefined, 1, () => {});
     big.waiting = 1000;
@@ -67,10 +67,15 @@ describe("fair share", () => {
     expect(n).toBe(share.depth()); // alone: every slot
     const small = share.join("small", undefined, 1, () => {});
     small.waiting = 3;
-    expect(small.room()).toBe(0); // nothing free until a task ends (no preemption)
+    const depth = share.depth();
+    const got = small.room(); // its share of the depth, queued ahead of big's by priority
+    expect(got).toBe(3); // all it waits with: under its half
+    small.added(got);
+    small.waiting = 0;
     big.ended(false);
-    expect(big.room()).toBe(0);
-    expect(small.room()).toBe(1);
+    expect(big.room()).toBe(0); // over its share: a freed slot is not its own
+    small.waiting = 100;
+    expect(small.room()).toBe(Math.ceil(depth / 2) - 3);
     const capped = share.join("c", "capped", 1, () => {});
     capped.waiting = 50;
     for (let i = 0; i < 20; i++) big.ended(false);
@@ -117,6 +122,24 @@ describe("fair share", () => {
     const p = late.priority()!;
     expect(p).toBeGreaterThanOrEqual(first20[19]!.p);
     expect(p).toBeLessThan(Math.max(...byJob("light"))); // not behind all that was queued before it
+  });
+
+  it("charges a queue job its expected run time: a small job's short tasks do not take turns one for one with a big job's long ones", () => {
+    const share = new FairShare();
+    const big = share.join("big", undefined, 1, () => {});
+    const bigTags = Array.from({ length: 4 }, () => big.priority(400)!);
+    const small = share.join("small", undefined, 1, () => {});
+    const smallTags = Array.from({ length: 4 }, () => small.priority(20)!);
+    // Equal weights: the small job's four 20 ms turns all come before the big job's second 400 ms one.
+    expect(Math.max(...smallTags)).toBeLessThan(bigTags[1]!);
+    // Virtual time rebased once priorities run high: every job's finish and what it has queued move back together.
+    const moved: number[] = [];
+    big.rebase = (steps) => moved.push(steps);
+    small.rebase = (steps) => moved.push(steps);
+    share.advance(1_500_000);
+    expect(moved).toEqual([1_499_999, 1_499_999]);
+    expect(share.vtime).toBe(0);
+    expect([big.priority(400), small.priority(20)]).toEqual([1, 1]); // both finished in the past: they start at the present, near zero again
   });
 
   it("fifo: no hold-back", () => {
