@@ -17,7 +17,7 @@ import type { Redis } from "ioredis";
 import { unfinishedJobs } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { decodeEvent } from "../core/cluster/state/events.js";
-import { readAttemptsFrom } from "../core/cluster/timeline.js";
+import { readRowsFrom } from "../core/cluster/timeline.js";
 import type { JobId } from "../core/ids.js";
 import type { JobProgress } from "../core/progress.js";
 import { progressFigures } from "../runner/status-data.js";
@@ -105,10 +105,13 @@ export class LiveUpdates {
     for (const id of this.cursors.keys()) if (!jobs.has(id)) this.cursors.delete(id);
     await Promise.all([...jobs].map(async (id) => {
       const at = this.cursors.get(id);
-      const slice = await readAttemptsFrom(this.redis, this.keys, id as JobId, at?.next ?? Number.MAX_SAFE_INTEGER, at?.first);
+      const slice = await readRowsFrom(this.redis, this.keys, id as JobId, at?.next ?? Number.MAX_SAFE_INTEGER, at?.first);
       this.cursors.set(id, { next: slice.next, first: slice.first });
-      if (!at || slice.attempts.length === 0) return;
-      const text = `event: timeline\ndata: ${JSON.stringify({ id, from: slice.from, next: slice.next, attempts: slice.attempts })}\n\n`;
+      if (!at || slice.rows.length === 0) return;
+      // The rows as the leader wrote them (JSON.stringify: one line each), passed on unparsed; one
+      // with a line break (not the leader's) could end the event early, and is left to the page's reads.
+      const rows = slice.rows.filter((r) => !/[\r\n]/.test(r));
+      const text = `event: timeline\ndata: {"id":${JSON.stringify(id)},"from":${slice.from},"next":${slice.next},"attempts":[${rows.join(",")}]}\n\n`;
       for (const [res, job] of this.watching) if (job === id) res.write(text);
     }));
   }

@@ -81,6 +81,15 @@ export interface TimelineSlice {
  * Costs O(attempts returned), whatever the timeline's length.
  */
 export async function readAttemptsFrom(redis: Redis, keys: Keys, jobId: JobId, from: number, first = 0): Promise<TimelineSlice & { first: number }> {
+  const { rows, ...slice } = await readRowsFrom(redis, keys, jobId, from, first);
+  return { ...slice, attempts: parseAttempts(rows) };
+}
+
+/**
+ * `readAttemptsFrom` with the attempts as the leader wrote them (JSON text), for a reader that only
+ * passes them on (live.ts): nothing parsed and serialized again.
+ */
+export async function readRowsFrom(redis: Redis, keys: Keys, jobId: JobId, from: number, first = 0): Promise<Omit<TimelineSlice, "attempts"> & { first: number; rows: string[] }> {
   for (let tries = 0; ; tries++) {
     const index = Math.max(0, from - first);
     const [appended, length, rows] = ((await redis.multi().hget(keys.job(jobId), APPENDED).llen(keys.timeline(jobId)).lrange(keys.timeline(jobId), index, -1).exec()) ?? []).map(([err, v]) => {
@@ -92,7 +101,7 @@ export async function readAttemptsFrom(redis: Redis, keys: Keys, jobId: JobId, f
     if (head === first || tries === 2) {
       const start = head + Math.min(index, length);
       const skip = Math.max(0, from - start); // only after a third try's guess fell short
-      return { from: start + skip, next: head + length, attempts: parseAttempts(rows.slice(skip)), first: head };
+      return { from: start + skip, next: head + length, rows: rows.slice(skip), first: head };
     }
     first = head;
   }

@@ -144,9 +144,9 @@ function tasksOf(attempts) {
 }
 
 async function jobPage(id) {
-  if (followed.stale) {
-    followed.stale = false;
-    const since = await api(`jobs/${encodeURIComponent(id)}?from=${followed.next}`);
+  if (followed.stale || !followed.job) {
+    followed.stale = false; // an event during the read marks it stale again
+    const since = await api(`jobs/${encodeURIComponent(id)}?from=${followed.next}`).catch((err) => { followed.stale = true; throw err; });
     Object.assign(followed, { job: since.job, skew: since.now - Date.now() }); // durations by the server's clock
     addAttempts(since, true); // attempts trimmed off the timeline's head meanwhile are gone
   }
@@ -392,7 +392,16 @@ function listen() {
     if (current.onProgress?.(changed)) return; // drawn in place
     if (!current.id || current.id in changed) soon();
   });
-  es.addEventListener("timeline", (e) => current.onTimeline?.(JSON.parse(e.data)));
+  es.addEventListener("timeline", (e) => {
+    let slice;
+    try {
+      slice = JSON.parse(e.data); // the server passes the timeline's rows on unparsed
+    } catch {
+      if (current.job) { followed.stale = true; soon(); } // read them instead, checked
+      return;
+    }
+    current.onTimeline?.(slice);
+  });
 }
 
 async function start() {
