@@ -1,12 +1,15 @@
 // What the dashboard costs the cluster (issue 20): the same job of BENCH_TASKS empty tasks (default
 // 10,000) on a local cluster (redis-server, one coordinator serving --http, one worker of two
-// threads), with no page open, with the jobs page open, and with the job's own page open (each in a
-// headless chromium, live updates on), and with the job page's requests made by a plain HTTP client
-// (the server's cost without chromium competing for the CPUs), in alternating rounds. Reported per mode, medians over
-// BENCH_RUNS rounds (default 2): the job's time, the coordinator process's CPU seconds (the dashboard
-// serves from it, so its cost is in there) and the Redis commands the job took (INFO's
-// total_commands_processed over the job), and their rate. Target: at most 5% more coordinator CPU and Redis commands
-// with a page open. Also the cost of one /metrics scrape (Redis commands and ms).
+// threads), with no page open ("closed"), with the jobs page open, with the job's own page open
+// (each in a headless chromium, live updates on), with the job page's requests made by a plain HTTP
+// client ("job api": the server's cost without chromium competing for the CPUs), and by ten such
+// clients ("10 job apis"), in alternating rounds (BENCH_MODES picks some). Reported per mode,
+// medians over BENCH_RUNS rounds (default 2): the job's time, the coordinator process's CPU seconds
+// (the dashboard serves from it, so its cost is in there) and the Redis commands the job took
+// (INFO's total_commands_processed over the job), and their rate; with BENCH_SERVE=standby, also
+// the CPU of a standby coordinator serving the pages instead (the dashboard's own, measured
+// directly). Target: at most 5% more coordinator CPU and Redis commands with a page open. Also the
+// cost of one /metrics scrape (Redis commands and ms). bench/README.md has the figures.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 /** BENCH_TASK_MS: each task waits this long (default 0: empty tasks, a job of a second or two). */
 const TASK_MS = Number(process.env.BENCH_TASK_MS ?? 0);
 const CHROMIUM = "/usr/bin/chromium";
-/** BENCH_PROF=DIR: the coordinator runs under --cpu-prof, its profile written to DIR when it stops. */
+/** BENCH_PROF=DIR: the coordinator serving the pages runs under --cpu-prof, its profile written to DIR when it stops. */
 const PROF = process.env.BENCH_PROF;
 
 
@@ -55,15 +58,16 @@ const redis = new Redis(url, { maxRetriesPerRequest: null });
 redis.on("error", () => {}); // refused until redis-server listens
 await until("redis", async () => (await redis.ping().catch(() => "")) === "PONG");
 const env = { SHEAF_REDIS_URL: url, SHEAF_WORKDIR: `${work}/wd` };
-const coordinator = start(["coordinator", "--http", `127.0.0.1:${httpPort}`], env, PROF ? ["--cpu-prof", "--cpu-prof-dir", PROF] : []);
+const STANDBY = process.env.BENCH_SERVE === "standby";
+const profiled = (dir) => (dir ? ["--cpu-prof", "--cpu-prof-dir", dir] : []);
+const coordinator = start(["coordinator", "--http", `127.0.0.1:${httpPort}`], env, profiled(!STANDBY && PROF));
 const worker = start(["worker", "--threads", "2"], env);
 await until("the cluster", async () => coordinator.output().includes("leader (epoch") && worker.output().includes("ready"));
 // BENCH_SERVE=standby: the pages are served by a second coordinator, a standby, whose CPU is then
 // the dashboard's own (a standby otherwise only watches the leader's lock): measured directly,
 // rather than as a difference of two noisy figures of the leader.
-const STANDBY = process.env.BENCH_SERVE === "standby";
 const standbyPort = await freePort();
-const standby = STANDBY ? start(["coordinator", "--http", `127.0.0.1:${standbyPort}`], env) : undefined;
+const standby = STANDBY ? start(["coordinator", "--http", `127.0.0.1:${standbyPort}`], env, profiled(PROF)) : undefined;
 if (standby) await until("the standby", async () => standby.output().includes("serving the dashboard"));
 const base = `http://127.0.0.1:${STANDBY ? standbyPort : httpPort}`;
 const input = `${work}/empty.txt`;
@@ -111,15 +115,15 @@ async function job(mode) {
   if (mode === "job page") await (page = await browser.newPage()).goto(`${base}/jobs/${id}`);
   // The job page's requests without a browser (the events stream, the job's view every 5 s): the
   // server's cost alone, without chromium's rendering competing for this machine's two cores.
-  let client;
-  if (mode === "job api") client = apiClient(id);
+  // "10 job apis": ten viewers of the job's page, what the server shares between them.
+  const clients = mode === "job api" ? [apiClient(id)] : mode === "10 job apis" ? Array.from({ length: 10 }, () => apiClient(id)) : [];
   await until("the job to end", async () => ["succeeded", "failed", "cancelled"].includes(await redis.hget(`sheaf:job:${id}`, "state")), 600_000);
   const seconds = (Date.now() - t0) / 1000;
   const cpu = cpuOf(coordinator.child.pid) - cpu0;
   const served = standby ? cpuOf(standby.child.pid) - served0 : undefined;
   const cmds = (await commands()) - cmd0;
   await page?.close();
-  await client?.stop();
+  await Promise.all(clients.map((c) => c.stop()));
   const state = await redis.hget(`sheaf:job:${id}`, "state");
   if (state !== "succeeded") throw new Error(`job ${id} ${state}`);
   return { seconds, cpu, served, commandsPerSec: cmds / seconds, commands: cmds };
@@ -134,11 +138,16 @@ for (let r = 0; r < RUNS; r++) for (const m of r % 2 ? [...modes].reverse() : mo
   console.log(`round ${r + 1} ${m.padEnd(9)}: load ${readFileSync("/proc/loadavg", "utf8").split(" ")[0]}, ${x.seconds.toFixed(1)} s, coordinator CPU ${x.cpu.toFixed(2)} s, ${Math.round(x.commandsPerSec)} Redis commands/s (${x.commands})${standby ? `, standby serving the pages: CPU ${x.served.toFixed(2)} s` : ""}`);
 }
 
-const c0 = await commands();
-const t0 = performance.now();
-const text = await (await fetch(`${base}/metrics`)).text();
-const scrapeMs = performance.now() - t0;
-const scrapeCommands = (await commands()) - c0;
+// After the jobs' tails (queue cleanup) have settled; the least of five scrapes.
+await new Promise((r) => setTimeout(r, 3000));
+let scrapeMs = Infinity, scrapeCommands = Infinity, text = "";
+for (let i = 0; i < 5; i++) {
+  const c0 = await commands();
+  const t0 = performance.now();
+  text = await (await fetch(`${base}/metrics`)).text();
+  scrapeMs = Math.min(scrapeMs, performance.now() - t0);
+  scrapeCommands = Math.min(scrapeCommands, (await commands()) - c0 - 1); // less INFO's own
+}
 console.log(`\none /metrics scrape: ${scrapeMs.toFixed(0)} ms, ${scrapeCommands} Redis commands, ${text.length} bytes`);
 
 const closed = results.closed ?? Object.values(results)[0];
