@@ -1,8 +1,9 @@
 /**
  * `/metrics` (Prometheus text format, prom-client): computed on each scrape from cheap reads of
- * Redis (the totals the leader keeps as attempts end, core/cluster/timeline.ts; record states; the
- * task queue's counts; the workers' heartbeats), never from a scan of tasks, so any coordinator, a standby
- * too, serves the same figures and a scrape costs the cluster a handful of commands. Names and
+ * Redis (the totals the leader keeps as attempts end, core/cluster/timeline.ts; record states,
+ * record-states.ts; the task queue's counts; the workers' heartbeats), never from a scan of tasks or
+ * of the finished records, so any coordinator, a standby too, serves the same figures and a scrape
+ * costs the cluster a handful of commands plus one per running job and per newly finished one. Names and
  * labels are listed in the README ("Dashboard and metrics").
  */
 import type { Queue } from "bullmq";
@@ -13,9 +14,8 @@ import { listSchedules } from "../core/cluster/schedules.js";
 import { DURATION_BUCKETS, MetricFields, readMetricTotals } from "../core/cluster/timeline.js";
 import { listWorkers } from "../core/cluster/workers.js";
 import { readRejections } from "../core/security/rejections.js";
+import { RecordStates } from "./record-states.js";
 
-/** Records read per scrape for the state gauges, at most (retention keeps fewer: 1,000 by default). */
-const STATES_READ = 5_000;
 const STAGES = ["map", "reduce"] as const;
 const OUTCOMES = ["committed", "discarded", "failed", "stopped"] as const;
 const QUEUE_STATES = ["wait", "prioritized", "active", "delayed"] as const;
@@ -39,8 +39,12 @@ export class ClusterMetrics {
   private readonly lag = this.gauge("sheaf_schedule_lag_seconds", "Seconds from a schedule's latest started due time to when it fired.", ["schedule"]);
   private readonly paused = this.gauge("sheaf_schedule_paused", "1 for a paused schedule, 0 for an active one.", ["schedule"]);
   private durations: { stage: string; buckets: number[]; inf: number; sum: number }[] = [];
+  private readonly jobStates: RecordStates;
+  private readonly runStates: RecordStates;
 
   constructor(private readonly redis: Redis, private readonly keys: Keys, private readonly queue: Queue) {
+    this.jobStates = new RecordStates(redis, keys.jobs, (id) => keys.job(id as never));
+    this.runStates = new RecordStates(redis, keys.runs, (id) => keys.run(id));
     // A histogram from totals kept in Redis: prom-client's Histogram only observes, so this one is
     // registered as a metric object that reports the stored buckets.
     this.registry.registerMetric({
@@ -69,8 +73,8 @@ export class ClusterMetrics {
   async scrape(): Promise<string> {
     const [totals, jobStates, runStates, counts, workers, schedules, rejections] = await Promise.all([
       readMetricTotals(this.redis, this.keys),
-      this.states(this.keys.jobs, (id) => this.keys.job(id as never)),
-      this.states(this.keys.runs, (id) => this.keys.run(id)),
+      this.jobStates.counts(),
+      this.runStates.counts(),
       this.queue.getJobCounts(...QUEUE_STATES),
       listWorkers(this.redis, this.keys).catch(() => []),
       listSchedules(this.redis, this.keys),
@@ -78,10 +82,20 @@ export class ClusterMetrics {
     ]);
     setAll(this.jobs, jobStates.byState, ["queued", "running", "succeeded", "failed", "cancelled"]);
     setAll(this.runs, runStates.byState, ["queued", "running", "succeeded", "failed", "cancelled"]);
+    // Progress of the running jobs only (a finished job's is its whole report).
+    let inFlight = 0;
+    const pools: Record<string, number> = {};
+    for (const text of jobStates.running) {
+      try {
+        const p = JSON.parse(text ?? "{}") as { running?: number; share?: { pool?: string; slots?: number } };
+        inFlight += Number(p.running ?? 0) || 0;
+        if (typeof p.share?.pool === "string") pools[p.share.pool] = (pools[p.share.pool] ?? 0) + (Number(p.share.slots) || 0);
+      } catch {}
+    }
     this.inFlight.reset();
-    this.inFlight.set(jobStates.running);
+    this.inFlight.set(inFlight);
     this.poolSlots.reset();
-    for (const [pool, slots] of Object.entries(jobStates.pools)) this.poolSlots.set({ pool }, slots);
+    for (const [pool, slots] of Object.entries(pools)) this.poolSlots.set({ pool }, slots);
     const total = (field: string) => totals[field] ?? 0;
     this.tasks.reset();
     for (const stage of STAGES) for (const outcome of OUTCOMES) this.tasks.inc({ stage, outcome }, total(MetricFields.tasks(stage, outcome)));
@@ -122,36 +136,6 @@ export class ClusterMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  /** States of the newest records of a kind (one pipelined read), and the attempts in flight over the running ones. */
-  private async states(zset: string, keyOf: (id: string) => string): Promise<{ byState: Record<string, number>; running: number; pools: Record<string, number> }> {
-    const ids = await this.redis.zrevrange(zset, 0, STATES_READ - 1);
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hget(keyOf(id), "state");
-    const states = ((await pipe.exec()) ?? []).map(([, v]) => v as string | null);
-    const byState: Record<string, number> = {};
-    const live: string[] = [];
-    states.forEach((state, i) => {
-      if (!state) return;
-      byState[state] = (byState[state] ?? 0) + 1;
-      if (state === "running") live.push(ids[i]!);
-    });
-    // Progress of the running ones only (a finished job's is its whole report).
-    let running = 0;
-    const pools: Record<string, number> = {};
-    if (live.length) {
-      const progress = this.redis.pipeline();
-      for (const id of live) progress.hget(keyOf(id), "progress");
-      for (const [, v] of (await progress.exec()) ?? []) {
-        try {
-          const p = JSON.parse((v as string | null) ?? "{}") as { running?: number; share?: { pool?: string; slots?: number } };
-          running += Number(p.running ?? 0) || 0;
-          if (typeof p.share?.pool === "string") pools[p.share.pool] = (pools[p.share.pool] ?? 0) + (Number(p.share.slots) || 0);
-        } catch {}
-      }
-    }
-    return { byState, running, pools };
   }
 
   private gauge(name: string, help: string, labelNames: string[]): Gauge {

@@ -21,7 +21,8 @@ import { backfill, pauseSchedule, resumeSchedule } from "../runner/schedule.js";
 import { Access, ACTION_HEADER, parseListen, TOKEN_COOKIE } from "./access.js";
 import { LiveUpdates } from "./live.js";
 import { ClusterMetrics } from "./metrics.js";
-import { jobView, overviewView, runView, schedulesView } from "./views.js";
+import { SharedReads } from "./shared-reads.js";
+import { jobSince, jobView, overviewView, runView, schedulesView } from "./views.js";
 
 export interface DashboardOptions {
   redisUrl: string;
@@ -55,6 +56,7 @@ export class DashboardServer {
   private queue!: Queue;
   private live!: LiveUpdates;
   private metrics!: ClusterMetrics;
+  private readonly shared = new SharedReads();
   private readonly listen: { host: string; port: number };
 
   constructor(private readonly options: DashboardOptions) {
@@ -69,7 +71,7 @@ export class DashboardServer {
     this.redis = connectRedis(this.options.redisUrl, "dashboard");
     this.sub = connectRedis(this.options.redisUrl, "dashboard-events");
     this.queue = new Queue(TASK_QUEUE, { connection: this.redis, prefix: this.keys.prefix });
-    this.live = new LiveUpdates(this.redis, this.sub, this.keys);
+    this.live = new LiveUpdates(this.redis, this.sub, this.keys, () => this.shared.clear());
     this.metrics = new ClusterMetrics(this.redis, this.keys, this.queue);
     const server = (this.server = createServer((req, res) => void this.handle(req, res)));
     await new Promise<void>((resolve, reject) => {
@@ -112,7 +114,9 @@ export class DashboardServer {
       if (req.method === "POST") {
         const refusal = this.access.actionRefusal(req);
         if (refusal) return this.refuse(res, 403, refusal);
-        return this.json(res, 200, await this.act(path, await body(req)));
+        const done = await this.act(path, await body(req));
+        this.shared.clear();
+        return this.json(res, 200, done);
       }
       if (req.method !== "GET" && req.method !== "HEAD") return this.refuse(res, 405, "GET or POST only");
       const refusal = this.access.readRefusal(req);
@@ -122,7 +126,7 @@ export class DashboardServer {
         res.writeHead(200, { "content-type": this.metrics.contentType, "cache-control": "no-store" });
         return void res.end(text);
       }
-      if (path === "/events") return this.live.open(res);
+      if (path === "/events") return this.live.open(res, url.searchParams.get("job") ?? undefined);
       if (path === "/favicon.ico") return void res.writeHead(204).end();
       if (path.startsWith("/api/")) return await this.api(path.slice(5), url.searchParams, req, res);
       const file = PAGES.test(path) ? "/index.html" : path;
@@ -138,18 +142,25 @@ export class DashboardServer {
     }
   }
 
+  /** The reads; the same one asked again within a second (by any page) is answered from SharedReads. */
   private async api(path: string, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const [kind, rawId] = path.split("/");
     const id = rawId === undefined ? undefined : decodeURIComponent(rawId);
-    let data: unknown;
-    if (kind === "overview") data = await overviewView(this.redis, this.keys, Math.min(200, Math.max(1, Number(query.get("limit")) || 50)));
-    else if (kind === "jobs" && id) data = await jobView(this.redis, this.keys, id);
-    else if (kind === "runs" && id) data = await runView(this.redis, this.keys, id);
-    else if (kind === "schedules") data = await schedulesView(this.redis, this.keys);
-    else if (kind === "workers") data = { now: Date.now(), workers: await listWorkers(this.redis, this.keys), queue: await this.queue.getJobCounts("wait", "prioritized", "active", "delayed") };
-    else if (kind === "session") data = { actions: this.access.hasToken && this.access.matches(this.access.tokenOf(req)), actionHeader: ACTION_HEADER };
-    if (data === undefined) return this.json(res, 404, { error: `nothing at /api/${path}` });
-    this.json(res, 200, data);
+    if (kind === "session") return this.json(res, 200, { actions: this.access.hasToken && this.access.matches(this.access.tokenOf(req)), actionHeader: ACTION_HEADER });
+    const from = query.get("from");
+    let read: (() => Promise<unknown>) | undefined;
+    if (kind === "overview") {
+      const limit = Math.min(200, Math.max(1, Number(query.get("limit")) || 50));
+      read = () => overviewView(this.redis, this.keys, limit);
+    } else if (kind === "jobs" && id && from !== null) read = () => jobSince(this.redis, this.keys, id, Math.max(0, Math.floor(Number(from)) || 0));
+    else if (kind === "jobs" && id) read = () => jobView(this.redis, this.keys, id);
+    else if (kind === "runs" && id) read = () => runView(this.redis, this.keys, id);
+    else if (kind === "schedules") read = () => schedulesView(this.redis, this.keys);
+    else if (kind === "workers") read = async () => ({ now: Date.now(), workers: await listWorkers(this.redis, this.keys), queue: await this.queue.getJobCounts("wait", "prioritized", "active", "delayed") });
+    const text = read && (await this.shared.json(`${kind}/${id ?? ""}?${query.get("limit") ?? ""}&${from ?? ""}`, read));
+    if (text === undefined) return this.json(res, 404, { error: `nothing at /api/${path}` });
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...SECURITY_HEADERS });
+    res.end(text);
   }
 
   /** The actions, through the same functions the CLI and the runner API call. */

@@ -9,7 +9,7 @@ import { readJob, type JobRecord } from "../core/cluster/jobs.js";
 import type { Keys } from "../core/cluster/keys.js";
 import { readRun, type RunRecord } from "../core/cluster/runs.js";
 import { listSchedules, readSchedule, type ScheduleRecord } from "../core/cluster/schedules.js";
-import { readAttempts } from "../core/cluster/timeline.js";
+import { readAttemptsFrom, type TimelineSlice } from "../core/cluster/timeline.js";
 import type { JobId } from "../core/ids.js";
 import { readRejections } from "../core/security/rejections.js";
 import { progressFigures, readOverview, scheduleNextDue, workEntries, type ProgressFigures } from "../runner/status-data.js";
@@ -96,13 +96,17 @@ export interface TaskView {
   attempts: AttemptEnd[];
 }
 
-/** `/api/jobs/:id`: the job, its tasks and their attempts (the timeline), and its partition sizes. */
-export async function jobView(redis: Redis, keys: Keys, id: string): Promise<{ now: number; job: JobSummary & { inputs: string[]; output: string; failedAttempts: number; lastFailure?: string }; tasks: TaskView[]; partitions: { index: number; records: number; bytes: number }[] } | undefined> {
-  const [record, attempts] = await Promise.all([readJob(redis, keys, id as JobId), readAttempts(redis, keys, id as JobId)]);
-  if (!record) return undefined;
-  const now = Date.now();
+export type JobDetail = JobSummary & { inputs: string[]; output: string; failedAttempts: number; lastFailure?: string };
+
+/**
+ * `/api/jobs/:id`: the job, its tasks and their attempts (the timeline), its partition sizes, and
+ * `timeline.next`, where a read of what came after starts (`jobSince`).
+ */
+export async function jobView(redis: Redis, keys: Keys, id: string): Promise<{ now: number; job: JobDetail; tasks: TaskView[]; partitions: { index: number; records: number; bytes: number }[]; timeline: { next: number } } | undefined> {
+  const since = await jobSince(redis, keys, id, 0);
+  if (!since) return undefined;
   const tasks = new Map<string, TaskView>();
-  for (const a of attempts) {
+  for (const a of since.attempts) {
     let t = tasks.get(a.taskId);
     if (!t) tasks.set(a.taskId, (t = { taskId: a.taskId, kind: a.kind, index: a.index, state: a.outcome, attempts: [] }));
     t.attempts.push(a);
@@ -110,17 +114,24 @@ export async function jobView(redis: Redis, keys: Keys, id: string): Promise<{ n
   }
   const ordered = [...tasks.values()].sort((a, b) => (a.kind === b.kind ? a.index - b.index : a.kind === "map" ? -1 : 1));
   // Partition sizes: each committed reduce (or, map-only, each committed map) attempt's output.
-  const reduces = record.progress?.reducesTotal ? "reduce" : "map";
+  const reduces = since.job.progress?.reducesTotal ? "reduce" : "map";
   const partitions = ordered.filter((t) => t.kind === reduces).flatMap((t) => {
     const won = t.attempts.find((a) => a.outcome === "committed");
     return won ? [{ index: t.index, records: won.recordsOut ?? 0, bytes: won.bytesOut ?? 0 }] : [];
   });
-  return {
-    now,
-    job: { ...jobSummary(record, now), inputs: record.spec.inputs, output: record.spec.output, failedAttempts: record.failedAttempts, lastFailure: record.lastFailure },
-    tasks: ordered,
-    partitions,
-  };
+  return { now: since.now, job: since.job, tasks: ordered, partitions, timeline: { next: since.next } };
+}
+
+/**
+ * `/api/jobs/:id?from=N`: the job, and the attempts that ended from sequence number N on (what a
+ * page that has drawn up to N lacks): O(those attempts), however long the timeline.
+ */
+export async function jobSince(redis: Redis, keys: Keys, id: string, from: number): Promise<({ now: number; job: JobDetail } & TimelineSlice) | undefined> {
+  const [record, slice] = await Promise.all([readJob(redis, keys, id as JobId), readAttemptsFrom(redis, keys, id as JobId, from)]);
+  if (!record) return undefined;
+  const now = Date.now();
+  const job = { ...jobSummary(record, now), inputs: record.spec.inputs, output: record.spec.output, failedAttempts: record.failedAttempts, lastFailure: record.lastFailure };
+  return { now, job, from: slice.from, next: slice.next, attempts: slice.attempts };
 }
 
 /** `/api/runs/:id`: the run with its stages (a DAG), and, for a scheduled run, the grid of its schedule's recent runs. */

@@ -12,6 +12,13 @@ import type { Keys } from "./keys.js";
 /** Attempts kept per job: the latest ones (a longer job's earliest fall off its timeline). */
 export const TIMELINE_KEPT = 20_000;
 
+/**
+ * Field of the job's record counting the attempts ever appended, so an attempt's place in the
+ * timeline (its sequence number, 0 for the first) survives the trim of the list's head: a reader
+ * can ask for what came after the last it saw (`readAttemptsFrom`).
+ */
+const APPENDED = "timelineAppended";
+
 /** Upper bounds (seconds) of the task duration histogram's buckets. */
 export const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800] as const;
 
@@ -91,14 +98,58 @@ export async function appendAttempts(redis: Redis, keys: Keys, jobId: JobId, end
   if (ended.length === 0) return;
   const sums = new Map<string, number>();
   for (const a of ended) addIncrements(a, sums);
-  const tx = redis.multi().rpush(keys.timeline(jobId), ...ended.map((a) => JSON.stringify(a))).ltrim(keys.timeline(jobId), -TIMELINE_KEPT, -1);
+  const tx = redis.multi().rpush(keys.timeline(jobId), ...ended.map((a) => JSON.stringify(a))).ltrim(keys.timeline(jobId), -TIMELINE_KEPT, -1).hincrby(keys.job(jobId), APPENDED, ended.length);
   for (const [field, n] of sums) if (n) tx.hincrby(keys.metrics, field, n);
   await tx.exec();
 }
 
 /** A job's attempts, oldest first (entries that do not parse are left out). */
 export async function readAttempts(redis: Redis, keys: Keys, jobId: JobId): Promise<AttemptEnd[]> {
-  const rows = await redis.lrange(keys.timeline(jobId), 0, -1);
+  return parseAttempts(await redis.lrange(keys.timeline(jobId), 0, -1));
+}
+
+/** Attempts from sequence number `from` on: `next` is where the next read starts. */
+export interface TimelineSlice {
+  /** The first one's sequence number: above the `from` asked for when those between were trimmed. */
+  from: number;
+  next: number;
+  attempts: AttemptEnd[];
+}
+
+/**
+ * The attempts appended since sequence number `from` (0: all kept), in one transaction per try: the
+ * list's head is trimmed only past TIMELINE_KEPT, so the index guessed from `first` (the
+ * sequence number of the list's head, as last seen) is right the first time but after a trim.
+ * Costs O(attempts returned), whatever the timeline's length.
+ */
+export async function readAttemptsFrom(redis: Redis, keys: Keys, jobId: JobId, from: number, first = 0): Promise<TimelineSlice & { first: number }> {
+  const { rows, ...slice } = await readRowsFrom(redis, keys, jobId, from, first);
+  return { ...slice, attempts: parseAttempts(rows) };
+}
+
+/**
+ * `readAttemptsFrom` with the attempts as the leader wrote them (JSON text), for a reader that only
+ * passes them on (live.ts): nothing parsed and serialized again.
+ */
+export async function readRowsFrom(redis: Redis, keys: Keys, jobId: JobId, from: number, first = 0): Promise<Omit<TimelineSlice, "attempts"> & { first: number; rows: string[] }> {
+  for (let tries = 0; ; tries++) {
+    const index = Math.max(0, from - first);
+    const [appended, length, rows] = ((await redis.multi().hget(keys.job(jobId), APPENDED).llen(keys.timeline(jobId)).lrange(keys.timeline(jobId), index, -1).exec()) ?? []).map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    }) as [string | null, number, string[]];
+    // A timeline written before the count was kept: its head is its first attempt.
+    const head = Math.max(0, Number(appended ?? 0) - length);
+    if (head === first || tries === 2) {
+      const start = head + Math.min(index, length);
+      const skip = Math.max(0, from - start); // only after a third try's guess fell short
+      return { from: start + skip, next: head + length, rows: rows.slice(skip), first: head };
+    }
+    first = head;
+  }
+}
+
+function parseAttempts(rows: string[]): AttemptEnd[] {
   return rows.flatMap((row) => {
     try {
       const a = JSON.parse(row) as AttemptEnd;

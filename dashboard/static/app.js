@@ -111,16 +111,66 @@ function cancelButton(kind, id, st) {
 /** Rows of a job's task table: a job of 100,000 tasks lists the first ones and the failed. */
 const TASK_ROWS = 500;
 
+/**
+ * What a job's page has read: the job's record, its attempts so far, and `next`, the sequence number
+ * of the timeline's next attempt (core/cluster/timeline.ts). The page reads the job whole once; then
+ * new attempts arrive on its events stream (`timeline`, pushed by the server as they end), and only
+ * a gap (a stream reopened, or a page opened between two of the server's reads) is read, from `next`
+ * on: no read of the timeline grows with the timeline.
+ */
+const followed = { job: undefined, skew: 0, attempts: [], next: 0, stale: true };
+/** Attempts a page keeps, as the server does (TIMELINE_KEPT): a reload shows the same. */
+const KEPT = 20_000;
+
+/** Adds a slice of the timeline ({from, next, attempts}); false if it starts past what the page has (a gap). */
+function addAttempts(slice, gapOk) {
+  if (slice.from > followed.next && !gapOk) return false;
+  followed.attempts.push(...slice.attempts.slice(Math.max(0, followed.next - slice.from)));
+  if (followed.attempts.length > KEPT) followed.attempts.splice(0, followed.attempts.length - KEPT);
+  followed.next = Math.max(followed.next, slice.next);
+  return true;
+}
+
+/** A job's tasks from its attempts, as the API's `tasks` (dashboard/views.ts jobView). */
+function tasksOf(attempts) {
+  const tasks = new Map();
+  for (const a of attempts) {
+    let t = tasks.get(a.taskId);
+    if (!t) tasks.set(a.taskId, (t = { taskId: a.taskId, kind: a.kind, index: a.index, state: a.outcome, attempts: [] }));
+    t.attempts.push(a);
+    if (t.state !== "committed") t.state = a.outcome === "discarded" ? "committed" : a.outcome;
+  }
+  return [...tasks.values()].sort((a, b) => (a.kind === b.kind ? a.index - b.index : a.kind === "map" ? -1 : 1));
+}
+
 async function jobPage(id) {
-  const v = await api(`jobs/${encodeURIComponent(id)}`);
-  // Progress updates the bars and rates in place; the whole page (its timeline, its attempts read
-  // whole) is redrawn every 5 s while the job runs, a large job's less often: 1 s per 1,000 attempts.
-  redrawEvery = Math.min(30_000, Math.max(5000, v.tasks.length));
+  if (followed.stale || !followed.job) {
+    followed.stale = false; // an event during the read marks it stale again
+    const since = await api(`jobs/${encodeURIComponent(id)}?from=${followed.next}`).catch((err) => { followed.stale = true; throw err; });
+    Object.assign(followed, { job: since.job, skew: since.now - Date.now() }); // durations by the server's clock
+    addAttempts(since, true); // attempts trimmed off the timeline's head meanwhile are gone
+  }
+  const tasks = tasksOf(followed.attempts);
+  const reduces = followed.job.progress?.reducesTotal ? "reduce" : "map";
+  const parts = tasks.filter((t) => t.kind === reduces).flatMap((t) => {
+    const won = t.attempts.find((a) => a.outcome === "committed");
+    return won ? [{ index: t.index, records: won.recordsOut ?? 0, bytes: won.bytesOut ?? 0 }] : [];
+  });
+  const v = { now: Date.now() + followed.skew, job: followed.job, tasks, partitions: parts };
+  // Progress updates the bars and rates in place; the page is redrawn from what it holds (nothing
+  // read), at most once a second, a large job's less often: 1 s per 1,000 attempts.
+  redrawEvery = Math.min(30_000, Math.max(1000, followed.attempts.length));
   current.onProgress = (changed) => {
     const c = changed[id];
     const el = document.getElementById("job-progress");
     if (c?.progress && el) el.replaceWith(jobProgress(c.progress, c.figures));
+    if (c) Object.assign(followed.job, { state: c.state, progress: c.progress ?? followed.job.progress, figures: c.figures ?? followed.job.figures });
     return false; // and a redraw, at its slower pace
+  };
+  current.onTimeline = (slice) => {
+    if (slice.id !== id) return;
+    if (!addAttempts(slice, false)) followed.stale = true; // the gap is read on the redraw
+    soon();
   };
   const j = v.job;
   const p = j.progress;
@@ -288,7 +338,7 @@ async function workersPage() {
 function route() {
   const path = location.pathname;
   let m;
-  if ((m = /^\/jobs\/([^/]+)$/.exec(path))) return { nav: "jobs", id: decodeURIComponent(m[1]), draw: () => jobPage(decodeURIComponent(m[1])) };
+  if ((m = /^\/jobs\/([^/]+)$/.exec(path))) return { nav: "jobs", id: decodeURIComponent(m[1]), job: true, draw: () => jobPage(decodeURIComponent(m[1])) };
   if ((m = /^\/runs\/([^/]+)$/.exec(path))) return { nav: "jobs", id: decodeURIComponent(m[1]), draw: () => runPage(decodeURIComponent(m[1])) };
   if (path === "/schedules") return { nav: "schedules", draw: schedulesPage };
   if (path === "/workers") return { nav: "workers", draw: workersPage };
@@ -321,15 +371,36 @@ function soon() {
 }
 
 function listen() {
-  const es = new EventSource("/events");
+  // A job's page follows its timeline too: the server pushes the attempts that end.
+  const es = new EventSource(current.job ? `/events?job=${encodeURIComponent(current.id)}` : "/events");
   const dot = document.getElementById("live");
-  es.onopen = () => dot.classList.add("on");
+  let opened = false;
+  es.onopen = () => {
+    dot.classList.add("on");
+    // Reopened after a break: what ended meanwhile was pushed to nobody; read it.
+    if (opened && current.job) { followed.stale = true; soon(); }
+    opened = true;
+  };
   es.onerror = () => dot.classList.remove("on");
-  es.addEventListener("cluster", () => soon());
+  es.addEventListener("cluster", (e) => {
+    if (!current.job) return soon();
+    // A job's page reads its record again only for an event about it (it ended, it was cancelled).
+    if (JSON.parse(e.data).id === current.id) { followed.stale = true; soon(); }
+  });
   es.addEventListener("progress", (e) => {
     const changed = JSON.parse(e.data);
     if (current.onProgress?.(changed)) return; // drawn in place
     if (!current.id || current.id in changed) soon();
+  });
+  es.addEventListener("timeline", (e) => {
+    let slice;
+    try {
+      slice = JSON.parse(e.data); // the server passes the timeline's rows on unparsed
+    } catch {
+      if (current.job) { followed.stale = true; soon(); } // read them instead, checked
+      return;
+    }
+    current.onTimeline?.(slice);
   });
 }
 

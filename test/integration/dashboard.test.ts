@@ -154,6 +154,43 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser, and /metrics
     expect(overview.entries.find((e) => e.id === id)?.state).toBe("succeeded");
   });
 
+  it("a running job's page adds attempts as they end without reading its timeline again, and a reload shows the same", async () => {
+    const id = await submit([SLOW, "--input", ...inputs, "--output", scratch.fresh(), "--split-size", "1k", "--param", "taskMs=400", "--no-speculative"]);
+    await until("the job to run", async () => (await state(id)) === "running");
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    // What the page reads over HTTP (the rest comes on its events stream).
+    const reads: Promise<{ attempts?: unknown[]; tasks?: unknown[] }>[] = [];
+    page.on("response", (res) => {
+      if (new URL(res.url()).pathname === `/api/jobs/${id}`) reads.push(res.json().catch(() => ({})));
+    });
+    await page.goto(`${base}/jobs/${id}`);
+    await page.waitForSelector("body[data-drawn]");
+    await page.evaluate("window.sameDocument = true");
+    const bars = page.locator("#timeline rect.attempt");
+    const counts = new Set<number>();
+    await until("the job to succeed", async () => (counts.add(await bars.count()), (await state(id)) === "succeeded"), 60_000);
+    // The oracle: the timeline in Redis, as the leader wrote it.
+    const timeline = async () => (await redis.lrange(`sheaf:job:${id}:timeline`, 0, -1)).map((t) => JSON.parse(t) as { taskId: string; attempt: number }).map((a) => `${a.taskId}#${a.attempt}`).sort();
+    const drawn = async () => (await bars.evaluateAll((els) => els.map((e) => `${e.getAttribute("data-task")}#${e.getAttribute("data-attempt")}`))).sort();
+    const expected = await timeline();
+    await until("every attempt drawn", async () => (await bars.count()) === expected.length, 20_000);
+    expect(await drawn()).toEqual(expected);
+    expect([...counts].filter((n) => n > 0 && n < expected.length).length, `bar counts seen: ${[...counts]}`).toBeGreaterThanOrEqual(1); // grew while it ran
+    expect(await page.evaluate("window.sameDocument")).toBe(true); // no reload
+    const views = await Promise.all(reads);
+    expect(views.filter((v) => v.tasks !== undefined)).toEqual([]); // never the whole view, every task's attempts
+    expect(views.reduce((n, v) => n + (v.attempts?.length ?? 0), 0)).toBeLessThan(expected.length); // some came pushed on the stream, none read twice
+    const rows = await page.locator("#tasks tr").allTextContents();
+    const facts = await page.locator("dl.facts").textContent();
+    await page.reload();
+    await page.waitForSelector("body[data-drawn]");
+    expect(await drawn()).toEqual(expected);
+    expect(await page.locator("#tasks tr").allTextContents()).toEqual(rows);
+    expect(await page.locator("dl.facts").textContent()).toEqual(facts);
+    await context.close();
+  });
+
   it("a failed job's page names the record and the cause", async () => {
     const bad = "line 1-43 alpha beta delta"; // line 44 of part1.txt
     const r = await cluster.run(["submit", BOOM, "--input", ...inputs, "--output", scratch.fresh(), "--param", "fail=map", "--param", `bad=${bad}`, "--max-attempts", "1", "--wait", "-q"]);
