@@ -1,9 +1,10 @@
 /**
- * `csv()` input, parsed by csv-parse (RFC 4180: quoted fields, `""` escapes, CRLF). Without
- * `multiline`, a record is a line: files are cut into byte-range splits like `lines()`, and each
- * batch of lines is parsed in one call; only a batch with a bad row is re-parsed line by line, to
- * name the line. With `multiline`, a quoted field may hold newlines: each file is one split, parsed
- * as a stream. The header (first line of each file) names the columns; `columns` types them.
+ * `csv()` input (RFC 4180: quoted fields, `""` escapes, CRLF). Without `multiline`, a record is a
+ * line: files are cut into byte-range splits like `lines()`, and each batch of lines is parsed from
+ * its bytes straight into Arrow columns (csv-scan.ts): `mapBatch` gets that RecordBatch, `map` row
+ * objects made from it. With `multiline` (a quoted field may hold newlines: each file is one split)
+ * or a delimiter of more than one byte, csv-parse reads the rows, and the batch is made from them.
+ * The header (first line of each file) names the columns; `columns` types them.
  */
 import { createReadStream, closeSync, openSync, readSync } from "node:fs";
 import { Readable } from "node:stream";
@@ -23,8 +24,17 @@ import type { LineBatch } from "./line-reader.js";
 import { lineLocation, planTextSplits, readLineBatches } from "./text.js";
 import { isObjectUrl } from "../store/location.js";
 import { readBytes, readRange } from "../store/s3.js";
+import type { RecordBatch } from "apache-arrow";
+import { ArrowBatchBuilder, batchRows } from "./arrow-rows.js";
+import { CsvLineParser, CsvShape, type RowPlaces } from "./csv-scan.js";
 
 const MULTILINE_BATCH = 4096;
+/**
+ * Bytes of whole lines parsed into one record batch (about 50k rows of the benchmark's orders):
+ * large enough that the per-batch costs (the Parquet writer's hand-over) are paid rarely, small
+ * enough that the batch's columns stay in the young generation's reach.
+ */
+const CSV_BATCH_BYTES = 4 << 20;
 
 /** Column names and types of a file, and how to turn a parsed record into a row object. */
 class RowShape {
@@ -58,21 +68,58 @@ class RowShape {
   }
 }
 
+/** Rows read by csv-parse; `mapBatch` gets them as a record batch, as from the bytes reader. */
 class CsvBatch implements ReadBatch {
+  private columns: RecordBatch | undefined;
   constructor(
     readonly records: unknown[],
     private readonly locations: (i: number) => RecordLocation,
     readonly bytes: number,
     readonly resume: Partial<Split>,
+    private readonly shape: () => RowShape | undefined,
   ) {}
-  get batch(): unknown[] {
-    return this.records;
+  get batch(): RecordBatch {
+    return (this.columns ??= rowsToBatch(this.shape(), this.records as Record<string, unknown>[]));
   }
   get length(): number {
     return this.records.length;
   }
   location(i: number): RecordLocation {
     return this.locations(i);
+  }
+}
+
+/** A record batch of rows already typed by RowShape (all of a file's columns, strings where untyped). */
+function rowsToBatch(shape: RowShape | undefined, rows: Record<string, unknown>[]): RecordBatch {
+  const names = shape?.names ?? [];
+  const schema = Object.fromEntries(names.map((n, j) => [n, shape!.types[j] ?? "string"]));
+  const builder = new ArrowBatchBuilder(schema);
+  const cols = Object.keys(schema);
+  for (const row of rows) builder.append(cols.map((c) => row[c] ?? null));
+  return builder.flush();
+}
+
+/** A batch parsed from bytes into Arrow columns; row objects are made only if `map` asks for them. */
+class CsvColumnBatch implements ReadBatch {
+  private rows: unknown[] | undefined;
+  constructor(
+    readonly batch: RecordBatch,
+    private readonly places: RowPlaces,
+    private readonly file: string,
+    readonly bytes: number,
+    readonly resume: Partial<Split>,
+  ) {}
+  get records(): unknown[] {
+    return (this.rows ??= batchRows(this.batch));
+  }
+  get length(): number {
+    return this.batch.numRows;
+  }
+  location(i: number): RecordLocation {
+    const loc: RecordLocation = { file: this.file, offset: this.places.offsets[i]! };
+    const line = this.places.lines[i]!;
+    if (line > 0) loc.line = line;
+    return loc;
   }
 }
 
@@ -96,6 +143,7 @@ export function csvReader(format: CsvFormat): InputReader {
 
     async read(split, onBatch, opts) {
       if (format.multiline) return readMultiline(split, format, onBatch, opts, namesOf);
+      if (Buffer.byteLength(format.delimiter) === 1) return readColumns(split, format, onBatch, opts, namesOf, parseOne);
       let shape: RowShape | undefined;
       const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? await readHeader(split.file, opts.cwd, parseOne) : undefined;
       if (headerFromFile) shape = new RowShape(headerFromFile, format);
@@ -115,11 +163,64 @@ export function csvReader(format: CsvFormat): InputReader {
         }
         const { rows, index } = parseLines(lines, first, split.file, opts, parseOne, (width) => (shape ??= new RowShape(namesOf(undefined, width), format)));
         records += rows.length;
-        return onBatch(new CsvBatch(rows, (i) => lineLocation(lines, split.file, index[i]!), bytes, resume));
+        return onBatch(new CsvBatch(rows, (i) => lineLocation(lines, split.file, index[i]!), bytes, resume, () => shape));
       });
       return { bytes: stats.bytes, records };
     },
   };
+}
+
+/** A split of whole-line records, parsed from bytes into Arrow columns batch by batch. */
+async function readColumns(
+  split: Split,
+  format: CsvFormat,
+  onBatch: (b: ReadBatch) => void | Promise<void>,
+  opts: ReadOptions,
+  namesOf: (header: string[] | undefined, width: number) => string[],
+  parseOne: (text: string | Buffer) => string[][],
+) {
+  const skip = split.skip ?? 0;
+  let shape: CsvShape | undefined;
+  // A split past the file's start, or a resumed gzip split, reads the header from the file's first line.
+  if (format.header && ((split.unit !== "whole" && split.start > 0) || skip > 0)) shape = new CsvShape(await readHeader(split.file, opts.cwd, parseOne), format.columns);
+  const parser = new CsvLineParser({
+    delimiter: Buffer.from(format.delimiter)[0]!,
+    nulls: format.nullValues?.map((t) => Buffer.from(t)),
+    problem: (line) => lineProblem(line, parseOne),
+    bad: opts.onBadRecord,
+  });
+  const shapeFor = (width: number) => (shape ??= new CsvShape(namesOf(undefined, width), format.columns));
+  let records = 0;
+  const stats = await readLineBatches(split, opts.cwd, (lines, bytes, resume) => {
+    const region = lines.region;
+    let from = 0;
+    let fromLine = 0;
+    if (format.header && !shape && (lines.firstLine ?? 1) === 1 && region.length > 0) {
+      // This split holds the file's first line: the header.
+      const nl = region.indexOf(10);
+      const end = nl < 0 ? region.length : nl;
+      shape = new CsvShape(parseOne(region.toString("utf8", 0, end).replace(/\r$/, ""))[0] ?? [], format.columns);
+      from = nl < 0 ? region.length : nl + 1;
+      fromLine = 1;
+    }
+    const places: RowPlaces = { offsets: [], lines: [] };
+    const { rows } = parser.parse(region, from, lines.offset, lines.firstLine, fromLine, split.file, shapeFor, places);
+    records += rows;
+    const batch = (shape ?? new CsvShape([], {})).columns.finish(rows);
+    return onBatch(new CsvColumnBatch(batch, places, split.file, bytes, resume));
+  }, true, CSV_BATCH_BYTES);
+  return { bytes: stats.bytes, records };
+}
+
+/** Why csv-parse refuses one line (the bytes reader found it bad: both name it alike). */
+function lineProblem(line: Buffer, parseOne: (text: string | Buffer) => string[][]): string {
+  try {
+    const parsed = parseOne(line.toString("utf8"));
+    if (parsed.length !== 1) return "a quoted field runs past the end of the line (use csv({ multiline: true }) for fields with line breaks)";
+  } catch (err) {
+    return csvProblem(err);
+  }
+  return "the line does not parse as CSV (a quote inside a field that does not start with one?)";
 }
 
 /**
@@ -256,7 +357,7 @@ async function readMultiline(
   const flush = async () => {
     if (rows.length === 0 && seen <= skip) return;
     const batchLocs = locs;
-    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, bytesRead, { skip: seen });
+    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, bytesRead, { skip: seen }, () => shape);
     records += rows.length;
     rows = [];
     locs = [];

@@ -15,7 +15,8 @@ import type { Key } from "../api/types.js";
 import type { InputFile } from "../inputs.js";
 import type { Split } from "../splits.js";
 import { SchemaCheck, badInput, discardFile, groupUnits, guard, writeFully } from "./arrow.js";
-import { RowFitter, SplitCursor, bytesThrough } from "./arrow-rows.js";
+import { RowFitter, SplitCursor, arrowSchema, bytesThrough } from "./arrow-rows.js";
+import { fitBatch, isRecordBatch } from "./batch-fit.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { SheafError } from "../errors.js";
 
@@ -141,6 +142,8 @@ class ParquetRecordWriter implements RecordWriter {
   private written = 0;
   private records = 0;
   private closed = false;
+  /** The part's Arrow schema once known (given, or from the first row or batch): emitted batches are fitted to it. */
+  private arrow: ArrowSchema | undefined;
 
   constructor(private readonly format: ParquetFormat, private readonly target: WriteTarget, private readonly limits: ParquetWriterLimits) {
     this.rows = new RowFitter(format.schema);
@@ -153,6 +156,7 @@ class ParquetRecordWriter implements RecordWriter {
 
   write(key: Key, value: unknown): void | Promise<void> {
     this.check();
+    if (isRecordBatch(value)) return this.writeBatch(value);
     const full = this.rows.add(key, value);
     this.records++;
     if (full) return this.flush();
@@ -185,8 +189,27 @@ class ParquetRecordWriter implements RecordWriter {
     return input;
   }
 
+  /** A whole record batch (a map-only job passing its input on): no rows are made. */
+  private async writeBatch(batch: RecordBatch): Promise<void> {
+    const given = this.format.schema ?? this.rows.schema;
+    this.arrow ??= given ? arrowSchema(given) : batch.schema;
+    const fitted = fitBatch(this.arrow, batch);
+    if ((this.rows.builder?.length ?? 0) > 0) await this.flush(); // rows emitted before it stay before it
+    this.records += batch.numRows;
+    await this.send(fitted);
+  }
+
   private async flush(): Promise<void> {
     const batch = this.rows.finalBuilder().flush();
+    if (this.arrow && batch.numRows > 0) {
+      // Rows after batches: the part keeps the batches' schema.
+      await this.send(fitBatch(this.arrow, batch));
+      return;
+    }
+    await this.send(batch);
+  }
+
+  private async send(batch: RecordBatch): Promise<void> {
     const input = (this.input ??= this.start());
     const table = pw.Table.fromIPCStream(tableToIPC(new Table(batch), "stream"));
     let batches: pw.RecordBatch[];
@@ -210,7 +233,7 @@ class ParquetRecordWriter implements RecordWriter {
   async close(): Promise<WriteProgress> {
     this.check();
     // A part with no rows still gets a file with its schema (an empty batch carries it).
-    if (!this.input || this.rows.finalBuilder().length > 0) await this.flush();
+    if (!this.input || (this.rows.builder?.length ?? 0) > 0) await this.flush();
     await this.input!.close().catch((err: unknown) => {
       this.check();
       throw err;
