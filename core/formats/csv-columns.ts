@@ -3,7 +3,8 @@
  * strings copied as UTF-8 (no JS string per field). A row is appended field by field and can be
  * taken back (`truncate`) when a later field of it turns out bad, so a bad row leaves no trace.
  */
-import { Bool, DateDay, Field, Float64, Int32, Int64, makeData, RecordBatch, Schema as ArrowSchema, Struct, TimeUnit, Timestamp, Utf8, type Data, type DataType } from "apache-arrow";
+import { Field, makeData, RecordBatch, Schema as ArrowSchema, Struct, type Bool, type Data, type DataType, type Float64, type Int32, type Int64, type Utf8 } from "apache-arrow";
+import { arrowType } from "./arrow-rows.js";
 import type { ColumnType } from "../api/formats.js";
 import { ValueError, parseValue } from "./csv-values.js";
 import { dateFromBytes, floatFromBytes, intFromBytes, timestampFromBytes } from "./csv-bytes.js";
@@ -11,21 +12,9 @@ import { dateFromBytes, floatFromBytes, intFromBytes, timestampFromBytes } from 
 const DAY_MS = 86_400_000;
 const TWO32 = 2 ** 32;
 
-function arrowTypeOf(type: ColumnType): DataType {
-  switch (type) {
-    case "string": return new Utf8();
-    case "int32": return new Int32();
-    case "int64": return new Int64();
-    case "float64": return new Float64();
-    case "bool": return new Bool();
-    case "date": return new DateDay();
-    case "timestamp": return new Timestamp(TimeUnit.MILLISECOND, "UTC");
-  }
-}
-
 /** The Arrow schema of a CSV file's columns: typed ones as declared, the others strings. */
 export function csvArrowSchema(names: readonly string[], types: readonly (ColumnType | undefined)[]): ArrowSchema {
-  return new ArrowSchema(names.map((n, j) => new Field(n, arrowTypeOf(types[j] ?? "string"), true)));
+  return new ArrowSchema(names.map((n, j) => new Field(n, arrowType(types[j] ?? "string"), true)));
 }
 
 function grow<T extends Uint8Array | Int32Array | Float64Array>(a: T, need: number): T {
