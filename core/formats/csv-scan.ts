@@ -29,6 +29,8 @@ export interface CsvLineOptions {
   problem(line: Buffer): string;
   /** A bad row: reported, and skipped (unless this throws). */
   bad(at: RecordLocation, message: string): void;
+  /** Where lines were not counted: the number of the line starting at a file offset, counted when asked (line-count.ts). */
+  lineAt?: (offset: number) => number;
 }
 
 /** A file's column names and types, with its batch under construction. */
@@ -141,7 +143,7 @@ export class CsvLineParser {
       if (e === at) continue;
       const n = this.fields(region, at, e);
       if (n < 0) {
-        this.o.bad(place(file, offset + at, firstLine, line), `bad CSV row: ${this.o.problem(region.subarray(at, e))}`);
+        this.o.bad(this.place(file, offset + at, firstLine, line), `bad CSV row: ${this.o.problem(region.subarray(at, e))}`);
         continue;
       }
       if (!shape) {
@@ -150,7 +152,7 @@ export class CsvLineParser {
       }
       const why = this.row(region, n, shape);
       if (why !== undefined) {
-        this.o.bad(place(file, offset + at, firstLine, line), `bad CSV row: ${why}`);
+        this.o.bad(this.place(file, offset + at, firstLine, line), `bad CSV row: ${why}`);
         continue;
       }
       places.offsets.push(offset + at);
@@ -158,6 +160,13 @@ export class CsvLineParser {
       rows++;
     }
     return { shape, rows };
+  }
+
+  private place(file: string, offset: number, firstLine: number | undefined, line: number): RecordLocation {
+    const loc: RecordLocation = { file, offset };
+    if (firstLine !== undefined) loc.line = firstLine + line;
+    else if (this.o.lineAt) loc.line = this.o.lineAt(offset);
+    return loc;
   }
 
   /** Appends one row's n fields; undefined, or why the row is bad (then nothing of it stays). */
@@ -204,11 +213,6 @@ export class CsvLineParser {
   }
 }
 
-function place(file: string, offset: number, firstLine: number | undefined, line: number): RecordLocation {
-  const loc: RecordLocation = { file, offset };
-  if (firstLine !== undefined) loc.line = firstLine + line;
-  return loc;
-}
 
 function isNull(b: Uint8Array, s: number, e: number, nulls: Uint8Array[]): boolean {
   outer: for (const t of nulls) {

@@ -27,6 +27,7 @@ import { readBytes, readRange } from "../store/s3.js";
 import type { RecordBatch } from "apache-arrow";
 import { ArrowBatchBuilder, batchRows } from "./arrow-rows.js";
 import { CsvLineParser, CsvShape, type RowPlaces } from "./csv-scan.js";
+import { LineCounter } from "./line-count.js";
 
 const MULTILINE_BATCH = 4096;
 /**
@@ -107,6 +108,7 @@ class CsvColumnBatch implements ReadBatch {
     private readonly file: string,
     readonly bytes: number,
     readonly resume: Partial<Split>,
+    private readonly lineAt: ((offset: number) => number) | undefined,
   ) {}
   get records(): unknown[] {
     return (this.rows ??= batchRows(this.batch));
@@ -115,9 +117,11 @@ class CsvColumnBatch implements ReadBatch {
     return this.batch.numRows;
   }
   location(i: number): RecordLocation {
-    const loc: RecordLocation = { file: this.file, offset: this.places.offsets[i]! };
+    const offset = this.places.offsets[i]!;
+    const loc: RecordLocation = { file: this.file, offset };
     const line = this.places.lines[i]!;
     if (line > 0) loc.line = line;
+    else if (this.lineAt) loc.line = this.lineAt(offset);
     return loc;
   }
 }
@@ -125,6 +129,7 @@ class CsvColumnBatch implements ReadBatch {
 export function csvReader(format: CsvFormat): InputReader {
   const options = { delimiter: format.delimiter, record_delimiter: ["\r\n", "\n"], skip_empty_lines: true, relax_column_count: true };
   const parseOne = (text: string | Buffer): string[][] => parseSync(text, options) as string[][];
+  const bytesReader = Buffer.byteLength(format.delimiter) === 1;
 
   /** The names of a file's columns: its header, else `columns` in order, then `_c<i>` as Spark names them. */
   const namesOf = (header: string[] | undefined, width: number): string[] => {
@@ -137,12 +142,13 @@ export function csvReader(format: CsvFormat): InputReader {
     async plan(files, splitSize, cwd) {
       await checkDeclaredColumns(format, files, cwd, parseOne);
       if (format.multiline) return files.filter((f) => f.size > 0).map((f) => ({ file: f.path, start: 0, end: f.size, unit: "whole" as const, bytes: f.size }));
-      return planTextSplits(files, splitSize, true, cwd);
+      // The bytes reader counts lines only when it names one (line-count.ts); csv-parse's path counts them here.
+      return planTextSplits(files, splitSize, !bytesReader, cwd);
     },
 
     async read(split, onBatch, opts) {
       if (format.multiline) return readMultiline(split, format, onBatch, opts, namesOf);
-      if (Buffer.byteLength(format.delimiter) === 1) return readColumns(split, format, onBatch, opts, namesOf, parseOne);
+      if (bytesReader) return readColumns(split, format, onBatch, opts, namesOf, parseOne);
       let shape: RowShape | undefined;
       const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? await readHeader(split.file, opts.cwd, parseOne) : undefined;
       if (headerFromFile) shape = new RowShape(headerFromFile, format);
@@ -182,11 +188,15 @@ async function readColumns(
   let shape: CsvShape | undefined;
   // A split past the file's start, or a resumed gzip split, reads the header from the file's first line.
   if (format.header && ((split.unit !== "whole" && split.start > 0) || skip > 0)) shape = new CsvShape(await readHeader(split.file, opts.cwd, parseOne), format.columns);
+  // Lines of a local file not counted at planning are counted when a location needs one (an object's records carry byte offsets only).
+  const counter = split.firstLine === undefined && !isObjectUrl(split.file) ? new LineCounter(resolve(opts.cwd, split.file)) : undefined;
+  const lineAt = counter && ((offset: number) => counter.lineAt(offset));
   const parser = new CsvLineParser({
     delimiter: Buffer.from(format.delimiter)[0]!,
     nulls: format.nullValues?.map((t) => Buffer.from(t)),
     problem: (line) => lineProblem(line, parseOne),
     bad: opts.onBadRecord,
+    lineAt,
   });
   const shapeFor = (width: number) => (shape ??= new CsvShape(namesOf(undefined, width), format.columns));
   let records = 0;
@@ -206,7 +216,7 @@ async function readColumns(
     const { rows } = parser.parse(region, from, lines.offset, lines.firstLine, fromLine, split.file, shapeFor, places);
     records += rows;
     const batch = (shape ?? new CsvShape([], {})).columns.finish(rows);
-    return onBatch(new CsvColumnBatch(batch, places, split.file, bytes, resume));
+    return onBatch(new CsvColumnBatch(batch, places, split.file, bytes, resume, lineAt));
   }, true, CSV_BATCH_BYTES);
   return { bytes: stats.bytes, records };
 }
