@@ -171,6 +171,10 @@ describe("csv() read from bytes into Arrow columns", () => {
     expect(bytes.bad).toEqual([]);
     expect(bytes.rows).toEqual(parsed.rows);
     expect(bytes.rows).toEqual(c.rows);
+    // mapBatch gets a RecordBatch either way, of the same schema and values.
+    const json = (r: Read) => r.batches.flatMap((b) => b.toArray().map((row) => JSON.stringify(row.toJSON(), (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))));
+    expect(String(parsed.batches[0]!.schema.fields)).toBe(String(bytes.batches[0]!.schema.fields));
+    expect(json(parsed)).toEqual(json(bytes));
   });
 
   it("names bad rows as csv-parse words them, with their lines", async () => {
