@@ -14,7 +14,11 @@ import { CsvColumns } from "./csv-columns.js";
 
 const NL = 10, CR = 13, QUOTE = 34;
 
-/** Where each row of a batch came from: its line's file offset and line number (0 when lines are not counted). */
+/**
+ * Where each row of a batch came from, relative to the batch (small integers, which V8 stores
+ * unboxed, where file offsets past 1 GiB would each be a heap number): its line's byte offset in
+ * the region, and its line's index among the region's lines (kept only when lines are counted).
+ */
 export interface RowPlaces {
   offsets: number[];
   lines: number[];
@@ -155,8 +159,8 @@ export class CsvLineParser {
         this.o.bad(this.place(file, offset + at, firstLine, line), `bad CSV row: ${why}`);
         continue;
       }
-      places.offsets.push(offset + at);
-      places.lines.push(firstLine === undefined ? 0 : firstLine + line);
+      places.offsets.push(at);
+      if (firstLine !== undefined) places.lines.push(line);
       rows++;
     }
     return { shape, rows };
@@ -175,11 +179,12 @@ export class CsvLineParser {
     if (n !== cols.length) return `expected ${cols.length} fields, got ${n}`;
     const nulls = this.o.nulls;
     const before = shape.columns.length;
+    const starts = this.starts, ends = this.ends, escaped = this.escaped;
     for (let j = 0; j < n; j++) {
       let src: Uint8Array = b;
-      let s = this.starts[j]!;
-      let e = this.ends[j]!;
-      if (this.escaped[j]) {
+      let s = starts[j]!;
+      let e = ends[j]!;
+      if (escaped[j]) {
         src = this.unescape(b, s, e);
         e = this.unescapedLength;
         s = 0;

@@ -105,6 +105,9 @@ class CsvColumnBatch implements ReadBatch {
   constructor(
     readonly batch: RecordBatch,
     private readonly places: RowPlaces,
+    /** The file offset and line number (when counted) of the batch's region. */
+    private readonly offset: number,
+    private readonly firstLine: number | undefined,
     private readonly file: string,
     readonly bytes: number,
     readonly resume: Partial<Split>,
@@ -117,14 +120,12 @@ class CsvColumnBatch implements ReadBatch {
     return this.batch.numRows;
   }
   location(i: number): RecordLocation {
-    const offset = this.places.offsets[i]!;
+    const offset = this.offset + this.places.offsets[i]!;
     const loc: RecordLocation = { file: this.file, offset };
-    const line = this.places.lines[i]!;
-    if (line > 0) loc.line = line;
+    if (this.firstLine !== undefined) loc.line = this.firstLine + this.places.lines[i]!;
     else if (this.lineAt) loc.line = this.lineAt(offset);
     return loc;
-  }
-}
+  }}
 
 export function csvReader(format: CsvFormat): InputReader {
   const options = { delimiter: format.delimiter, record_delimiter: ["\r\n", "\n"], skip_empty_lines: true, relax_column_count: true };
@@ -216,7 +217,7 @@ async function readColumns(
     const { rows } = parser.parse(region, from, lines.offset, lines.firstLine, fromLine, split.file, shapeFor, places);
     records += rows;
     const batch = (shape ?? new CsvShape([], {})).columns.finish(rows);
-    return onBatch(new CsvColumnBatch(batch, places, split.file, bytes, resume, lineAt));
+    return onBatch(new CsvColumnBatch(batch, places, lines.offset, lines.firstLine, split.file, bytes, resume, lineAt));
   }, true, CSV_BATCH_BYTES);
   return { bytes: stats.bytes, records };
 }
