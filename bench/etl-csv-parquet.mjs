@@ -2,8 +2,9 @@
 // (default 1g; quoted strings with commas, "" escapes and UTF-8, int64 and int32 columns, floats
 // with 1% blanks, millisecond timestamps, a quoted note that is blank a quarter of the time),
 // written by DuckDB once into bench/data/etl/, converted to zstd Parquet by:
-//  - sheaf --threads 2: bench/jobs/csv-to-parquet.ts, a map-only job with typed csv() columns and
-//    a parquet() output with a schema (one part file per 64 MiB map task);
+//  - sheaf --threads 2: bench/jobs/csv-to-parquet.ts, a map-only job with typed csv() columns whose
+//    mapBatch emits each Arrow batch whole to a parquet() output with a schema (one part file per
+//    64 MiB map task); bench/jobs/csv-to-parquet-rows.ts is its per-row form;
 //  - duckdb --threads 2, the baseline: COPY (SELECT * FROM read_csv(…, columns = {…the same types})) TO
 //    '….parquet' (FORMAT parquet, COMPRESSION zstd), in a process of its own (bench/etl-duckdb.mjs).
 // Each is a whole process, timed wall clock (node startup included), with its peak RSS. Both outputs

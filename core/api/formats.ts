@@ -84,8 +84,8 @@ export interface CsvOptions<C extends Schema = Schema> {
   /** Output: the columns and their types, in order. @defaultValue inferred from the first row */
   schema?: Schema;
 }
-/** `csv()`: `map` gets a row object, `mapBatch` an array of them. */
-export interface CsvFormat<R = Row> extends Reads<R, R[]> {
+/** `csv()`: `map` gets a row object, `mapBatch` an apache-arrow RecordBatch (typed columns as declared, the others Utf8). */
+export interface CsvFormat<R = Row> extends Reads<R, RecordBatch> {
   readonly format: "csv";
   readonly header: boolean;
   readonly delimiter: string;

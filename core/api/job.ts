@@ -16,8 +16,8 @@ export type Sync<T> = T extends PromiseLike<unknown> ? "map and reduce must be s
  * makes (as before) while `map(line: string)` on Parquet input fails.
  */
 export type RecordBound<F> = F extends { format: "lines" } ? string : F extends { format: "jsonl" } ? unknown : object;
-/** The same for `mapBatch`: row arrays may be annotated with their row type; lines and Arrow batches are what they are. */
-export type BatchBound<F> = F extends { format: "arrow" | "parquet" } ? RecordBatch
+/** The same for `mapBatch`: row arrays may be annotated with their row type; lines and Arrow batches (csv, arrow, parquet) are what they are. */
+export type BatchBound<F> = F extends { format: "arrow" | "parquet" | "csv" } ? RecordBatch
   : F extends { format: "lines" } ? ReadonlyLines<BatchOf<F>>
   : F extends { format: "jsonl" } ? readonly unknown[] : readonly object[];
 type ReadonlyLines<B> = B extends string[] ? readonly string[] : B;

@@ -222,7 +222,7 @@ export function schemaDifference(a: ArrowSchema, b: ArrowSchema): string | undef
  * The Arrow type of each column type. A timestamp is an instant (a JS Date), so it is UTC-adjusted
  * milliseconds: DuckDB reads it as TIMESTAMP WITH TIME ZONE, pyarrow as timestamp[ms, tz=UTC].
  */
-function arrowType(type: ColumnType): DataType {
+export function arrowType(type: ColumnType): DataType {
   switch (type) {
     case "string": return new Utf8();
     case "int32": return new Int32();

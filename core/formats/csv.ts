@@ -1,9 +1,10 @@
 /**
- * `csv()` input, parsed by csv-parse (RFC 4180: quoted fields, `""` escapes, CRLF). Without
- * `multiline`, a record is a line: files are cut into byte-range splits like `lines()`, and each
- * batch of lines is parsed in one call; only a batch with a bad row is re-parsed line by line, to
- * name the line. With `multiline`, a quoted field may hold newlines: each file is one split, parsed
- * as a stream. The header (first line of each file) names the columns; `columns` types them.
+ * `csv()` input (RFC 4180: quoted fields, `""` escapes, CRLF). Without `multiline`, a record is a
+ * line: files are cut into byte-range splits like `lines()`, and each batch of lines is parsed from
+ * its bytes straight into Arrow columns (csv-scan.ts): `mapBatch` gets that RecordBatch, `map` row
+ * objects made from it. With `multiline` (a quoted field may hold newlines: each file is one split)
+ * or a delimiter of more than one byte, csv-parse reads the rows, and the batch is made from them.
+ * The header (first line of each file) names the columns; `columns` types them.
  */
 import { createReadStream, closeSync, openSync, readSync } from "node:fs";
 import { Readable } from "node:stream";
@@ -23,8 +24,17 @@ import type { LineBatch } from "./line-reader.js";
 import { lineLocation, planTextSplits, readLineBatches } from "./text.js";
 import { isObjectUrl } from "../store/location.js";
 import { readBytes, readRange } from "../store/s3.js";
+import type { RecordBatch } from "apache-arrow";
+import { ArrowBatchBuilder, batchRows } from "./arrow-rows.js";
+import { CsvLineParser, CsvShape, type RowPlaces } from "./csv-scan.js";
+import { LineCounter } from "./line-count.js";
 
 const MULTILINE_BATCH = 4096;
+/**
+ * Bytes of whole lines parsed into one record batch (about 12k rows of the benchmark's orders), as
+ * `lines()` reads them: 4 MiB measured no faster, and a checkpoint may follow any batch.
+ */
+const CSV_BATCH_BYTES = 1 << 20;
 
 /** Column names and types of a file, and how to turn a parsed record into a row object. */
 class RowShape {
@@ -58,15 +68,18 @@ class RowShape {
   }
 }
 
+/** Rows read by csv-parse; `mapBatch` gets them as a record batch, as from the bytes reader. */
 class CsvBatch implements ReadBatch {
+  private columns: RecordBatch | undefined;
   constructor(
     readonly records: unknown[],
     private readonly locations: (i: number) => RecordLocation,
     readonly bytes: number,
     readonly resume: Partial<Split>,
+    private readonly shape: () => RowShape | undefined,
   ) {}
-  get batch(): unknown[] {
-    return this.records;
+  get batch(): RecordBatch {
+    return (this.columns ??= rowsToBatch(this.shape(), this.records as Record<string, unknown>[]));
   }
   get length(): number {
     return this.records.length;
@@ -76,9 +89,48 @@ class CsvBatch implements ReadBatch {
   }
 }
 
+/** A record batch of rows already typed by RowShape (all of a file's columns, strings where untyped). */
+function rowsToBatch(shape: RowShape | undefined, rows: Record<string, unknown>[]): RecordBatch {
+  const names = shape?.names ?? [];
+  const schema = Object.fromEntries(names.map((n, j) => [n, shape!.types[j] ?? "string"]));
+  const builder = new ArrowBatchBuilder(schema);
+  const cols = Object.keys(schema);
+  for (const row of rows) builder.append(cols.map((c) => row[c] ?? null));
+  return builder.flush();
+}
+
+/** A batch parsed from bytes into Arrow columns; row objects are made only if `map` asks for them. */
+class CsvColumnBatch implements ReadBatch {
+  private rows: unknown[] | undefined;
+  constructor(
+    readonly batch: RecordBatch,
+    private readonly places: RowPlaces,
+    /** The file offset and line number (when counted) of the batch's region. */
+    private readonly offset: number,
+    private readonly firstLine: number | undefined,
+    private readonly file: string,
+    readonly bytes: number,
+    readonly resume: Partial<Split>,
+    private readonly lineAt: ((offset: number) => number) | undefined,
+  ) {}
+  get records(): unknown[] {
+    return (this.rows ??= batchRows(this.batch));
+  }
+  get length(): number {
+    return this.batch.numRows;
+  }
+  location(i: number): RecordLocation {
+    const offset = this.offset + this.places.offsets[i]!;
+    const loc: RecordLocation = { file: this.file, offset };
+    if (this.firstLine !== undefined) loc.line = this.firstLine + this.places.lines[i]!;
+    else if (this.lineAt) loc.line = this.lineAt(offset);
+    return loc;
+  }}
+
 export function csvReader(format: CsvFormat): InputReader {
   const options = { delimiter: format.delimiter, record_delimiter: ["\r\n", "\n"], skip_empty_lines: true, relax_column_count: true };
   const parseOne = (text: string | Buffer): string[][] => parseSync(text, options) as string[][];
+  const bytesReader = Buffer.byteLength(format.delimiter) === 1;
 
   /** The names of a file's columns: its header, else `columns` in order, then `_c<i>` as Spark names them. */
   const namesOf = (header: string[] | undefined, width: number): string[] => {
@@ -91,11 +143,13 @@ export function csvReader(format: CsvFormat): InputReader {
     async plan(files, splitSize, cwd) {
       await checkDeclaredColumns(format, files, cwd, parseOne);
       if (format.multiline) return files.filter((f) => f.size > 0).map((f) => ({ file: f.path, start: 0, end: f.size, unit: "whole" as const, bytes: f.size }));
-      return planTextSplits(files, splitSize, true, cwd);
+      // The bytes reader counts lines only when it names one (line-count.ts); csv-parse's path counts them here.
+      return planTextSplits(files, splitSize, !bytesReader, cwd);
     },
 
     async read(split, onBatch, opts) {
       if (format.multiline) return readMultiline(split, format, onBatch, opts, namesOf);
+      if (bytesReader) return readColumns(split, format, onBatch, opts, namesOf, parseOne);
       let shape: RowShape | undefined;
       const headerFromFile = format.header && split.unit !== "whole" && split.start > 0 ? await readHeader(split.file, opts.cwd, parseOne) : undefined;
       if (headerFromFile) shape = new RowShape(headerFromFile, format);
@@ -115,11 +169,68 @@ export function csvReader(format: CsvFormat): InputReader {
         }
         const { rows, index } = parseLines(lines, first, split.file, opts, parseOne, (width) => (shape ??= new RowShape(namesOf(undefined, width), format)));
         records += rows.length;
-        return onBatch(new CsvBatch(rows, (i) => lineLocation(lines, split.file, index[i]!), bytes, resume));
+        return onBatch(new CsvBatch(rows, (i) => lineLocation(lines, split.file, index[i]!), bytes, resume, () => shape));
       });
       return { bytes: stats.bytes, records };
     },
   };
+}
+
+/** A split of whole-line records, parsed from bytes into Arrow columns batch by batch. */
+async function readColumns(
+  split: Split,
+  format: CsvFormat,
+  onBatch: (b: ReadBatch) => void | Promise<void>,
+  opts: ReadOptions,
+  namesOf: (header: string[] | undefined, width: number) => string[],
+  parseOne: (text: string | Buffer) => string[][],
+) {
+  const skip = split.skip ?? 0;
+  let shape: CsvShape | undefined;
+  // A split past the file's start, or a resumed gzip split, reads the header from the file's first line.
+  if (format.header && ((split.unit !== "whole" && split.start > 0) || skip > 0)) shape = new CsvShape(await readHeader(split.file, opts.cwd, parseOne), format.columns);
+  // Lines of a local file not counted at planning are counted when a location needs one (an object's records carry byte offsets only).
+  const counter = split.firstLine === undefined && !isObjectUrl(split.file) ? new LineCounter(resolve(opts.cwd, split.file)) : undefined;
+  const lineAt = counter && ((offset: number) => counter.lineAt(offset));
+  const parser = new CsvLineParser({
+    delimiter: Buffer.from(format.delimiter)[0]!,
+    nulls: format.nullValues?.map((t) => Buffer.from(t)),
+    problem: (line) => lineProblem(line, parseOne),
+    bad: opts.onBadRecord,
+    lineAt,
+  });
+  const shapeFor = (width: number) => (shape ??= new CsvShape(namesOf(undefined, width), format.columns));
+  let records = 0;
+  const stats = await readLineBatches(split, opts.cwd, (lines, bytes, resume) => {
+    const region = lines.region;
+    let from = 0;
+    let fromLine = 0;
+    if (format.header && !shape && (lines.firstLine ?? 1) === 1 && region.length > 0) {
+      // This split holds the file's first line: the header.
+      const nl = region.indexOf(10);
+      const end = nl < 0 ? region.length : nl;
+      shape = new CsvShape(parseOne(region.toString("utf8", 0, end).replace(/\r$/, ""))[0] ?? [], format.columns);
+      from = nl < 0 ? region.length : nl + 1;
+      fromLine = 1;
+    }
+    const places: RowPlaces = { offsets: [], lines: [] };
+    const { rows } = parser.parse(region, from, lines.offset, lines.firstLine, fromLine, split.file, shapeFor, places);
+    records += rows;
+    const batch = (shape ?? new CsvShape([], {})).columns.finish(rows);
+    return onBatch(new CsvColumnBatch(batch, places, lines.offset, lines.firstLine, split.file, bytes, resume, lineAt));
+  }, true, CSV_BATCH_BYTES);
+  return { bytes: stats.bytes, records };
+}
+
+/** Why csv-parse refuses one line (the bytes reader found it bad: both name it alike). */
+function lineProblem(line: Buffer, parseOne: (text: string | Buffer) => string[][]): string {
+  try {
+    const parsed = parseOne(line.toString("utf8"));
+    if (parsed.length !== 1) return "a quoted field runs past the end of the line (use csv({ multiline: true }) for fields with line breaks)";
+  } catch (err) {
+    return csvProblem(err);
+  }
+  return "the line does not parse as CSV (a quote inside a field that does not start with one?)";
 }
 
 /**
@@ -256,7 +367,7 @@ async function readMultiline(
   const flush = async () => {
     if (rows.length === 0 && seen <= skip) return;
     const batchLocs = locs;
-    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, bytesRead, { skip: seen });
+    const batch = new CsvBatch(rows, (i) => batchLocs[i]!, bytesRead, { skip: seen }, () => shape);
     records += rows.length;
     rows = [];
     locs = [];

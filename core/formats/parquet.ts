@@ -8,14 +8,15 @@ import { closeSync, fsyncSync, openAsBlob, openSync } from "node:fs";
 import { isObjectUrl } from "../store/location.js";
 import { objectBlob, type ByteSource } from "../store/object-blob.js";
 import { resolve } from "node:path";
-import { Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "./arrow-lib.js";
+import { DataType, Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "./arrow-lib.js";
 import * as pw from "parquet-wasm/node";
 import type { ParquetCompression, ParquetFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import type { InputFile } from "../inputs.js";
 import type { Split } from "../splits.js";
 import { SchemaCheck, badInput, discardFile, groupUnits, guard, writeFully } from "./arrow.js";
-import { RowFitter, SplitCursor, bytesThrough } from "./arrow-rows.js";
+import { RowFitter, SplitCursor, arrowSchema, bytesThrough } from "./arrow-rows.js";
+import { fitBatch, isRecordBatch } from "./batch-fit.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { SheafError } from "../errors.js";
 
@@ -141,6 +142,8 @@ class ParquetRecordWriter implements RecordWriter {
   private written = 0;
   private records = 0;
   private closed = false;
+  /** The part's Arrow schema once known (given, or from the first row or batch): emitted batches are fitted to it. */
+  private arrow: ArrowSchema | undefined;
 
   constructor(private readonly format: ParquetFormat, private readonly target: WriteTarget, private readonly limits: ParquetWriterLimits) {
     this.rows = new RowFitter(format.schema);
@@ -153,6 +156,7 @@ class ParquetRecordWriter implements RecordWriter {
 
   write(key: Key, value: unknown): void | Promise<void> {
     this.check();
+    if (isRecordBatch(value)) return this.writeBatch(value);
     const full = this.rows.add(key, value);
     this.records++;
     if (full) return this.flush();
@@ -163,15 +167,19 @@ class ParquetRecordWriter implements RecordWriter {
   }
 
   /** Starts the wasm writer; it reads the first batch (for the schema) before its output stream exists. */
-  private start(): WritableStreamDefaultWriter<pw.RecordBatch> {
+  private start(schema: ArrowSchema): WritableStreamDefaultWriter<pw.RecordBatch> {
     const { readable, writable } = new TransformStream<pw.RecordBatch, pw.RecordBatch>();
     const input = writable.getWriter();
-    const props = new pw.WriterPropertiesBuilder()
+    let builder = new pw.WriterPropertiesBuilder()
       .setCompression(CODECS[this.format.compression] ?? pw.Compression.ZSTD)
       .setMaxRowGroupSize(this.limits.rowGroupRows ?? MAX_ROW_GROUP_ROWS)
       .setMaxRowGroupBytes(this.limits.rowGroupBytes ?? MAX_ROW_GROUP_BYTES)
-      .setCreatedBy("sheaf")
-      .build();
+      .setCreatedBy("sheaf");
+    // Doubles, int64s and timestamps (measures, ids, instants) seldom repeat: a dictionary for them is
+    // built only to be abandoned at its size limit. Without it, the benchmark's orders wrote 14% faster
+    // and 8% smaller (bench/README.md); strings, int32s, booleans and dates keep theirs.
+    for (const f of schema.fields) if (seldomRepeats(f.type)) builder = builder.setColumnDictionaryEnabled(f.name, false);
+    const props = builder.build();
     this.output = pw.transformParquetStream(readable, props).then(async (out: ReadableStream<Uint8Array>) => {
       for await (const chunk of out) {
         writeFully(this.fd, chunk);
@@ -185,9 +193,28 @@ class ParquetRecordWriter implements RecordWriter {
     return input;
   }
 
+  /** A whole record batch (a map-only job passing its input on): no rows are made. */
+  private async writeBatch(batch: RecordBatch): Promise<void> {
+    const given = this.format.schema ?? this.rows.schema;
+    this.arrow ??= given ? arrowSchema(given) : batch.schema;
+    const fitted = fitBatch(this.arrow, batch);
+    if ((this.rows.builder?.length ?? 0) > 0) await this.flush(); // rows emitted before it stay before it
+    this.records += batch.numRows;
+    await this.send(fitted);
+  }
+
   private async flush(): Promise<void> {
     const batch = this.rows.finalBuilder().flush();
-    const input = (this.input ??= this.start());
+    if (this.arrow && batch.numRows > 0) {
+      // Rows after batches: the part keeps the batches' schema.
+      await this.send(fitBatch(this.arrow, batch));
+      return;
+    }
+    await this.send(batch);
+  }
+
+  private async send(batch: RecordBatch): Promise<void> {
+    const input = (this.input ??= this.start(batch.schema));
     const table = pw.Table.fromIPCStream(tableToIPC(new Table(batch), "stream"));
     let batches: pw.RecordBatch[];
     try {
@@ -210,7 +237,7 @@ class ParquetRecordWriter implements RecordWriter {
   async close(): Promise<WriteProgress> {
     this.check();
     // A part with no rows still gets a file with its schema (an empty batch carries it).
-    if (!this.input || this.rows.finalBuilder().length > 0) await this.flush();
+    if (!this.input || (this.rows.builder?.length ?? 0) > 0) await this.flush();
     await this.input!.close().catch((err: unknown) => {
       this.check();
       throw err;
@@ -231,6 +258,11 @@ class ParquetRecordWriter implements RecordWriter {
     discardFile(this.fd, this.target.path, this.closed);
     this.closed = true;
   }
+}
+
+/** A double, an int64 or a timestamp column: written without a dictionary. */
+function seldomRepeats(type: DataType): boolean {
+  return DataType.isFloat(type) || DataType.isTimestamp(type) || (DataType.isInt(type) && type.bitWidth === 64);
 }
 
 /** Row group bounds; tests lower them to get several row groups from few rows. */

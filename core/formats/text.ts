@@ -70,6 +70,8 @@ export async function readLineBatches(
   cwd: string,
   onLines: (lines: LineBatch, bytes: number, resume: Partial<Split>) => void | Promise<void>,
   raw = false,
+  /** Bytes per raw batch, when not the default. */
+  rawBytes = RAW_BATCH_BYTES,
 ): Promise<{ bytes: number; lines: number }> {
   if (split.unit === "whole") {
     return readGzipLines(split, (lines, compressed, through) => onLines(lines, compressed, { skip: through }), cwd);
@@ -77,7 +79,7 @@ export async function readLineBatches(
   // The byte-range scanner is synchronous (the hot path); a batch stays valid until the next is asked for.
   // Raw batches are larger: what they cost per batch (emitting a chunk's distinct keys) is then paid less often.
   const window = isObjectUrl(split.file) ? await fetchLineWindow(split) : undefined;
-  const batches = lineBatches(split, raw ? RAW_BATCH_BYTES : undefined, cwd, raw, window);
+  const batches = lineBatches(split, raw ? rawBytes : undefined, cwd, raw, window);
   try {
     for (;;) {
       const next = batches.next();
