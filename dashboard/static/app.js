@@ -78,6 +78,16 @@ function runRow(e, now) {
     h("td", {}, e.schedule ? `${e.schedule.name} @ ${time(e.schedule.due)}` : "-"));
 }
 
+/** Task slots out (queued or running) by pool over the running jobs shown: their fair shares, as sheaf_pool_slots has them. */
+function poolsLine(entries) {
+  const by = new Map();
+  for (const e of entries) {
+    const share = e.kind === "job" && e.state === "running" ? e.progress?.share : undefined;
+    if (share) by.set(share.pool, (by.get(share.pool) ?? 0) + share.slots);
+  }
+  return h("p", { id: "pools", class: "muted" }, by.size ? `task slots out by pool: ${[...by].map(([pool, n]) => `${pool} ${n}`).join(", ")}` : "");
+}
+
 async function jobsPage() {
   const o = await api("overview?limit=50");
   const shown = new Map(o.entries.filter((e) => e.kind === "job").map((e) => [e.id, e]));
@@ -91,12 +101,14 @@ async function jobsPage() {
       e.startedAt ??= c.progress?.startedAt; // a job queued when the page was drawn has started since
       row.replaceWith(jobRow(e, Date.now()));
     }
+    document.getElementById("pools")?.replaceWith(poolsLine(shown.values()));
     return true;
   };
   const rows = o.entries.map((e) => (e.kind === "job" ? jobRow(e, o.now) : runRow(e, o.now)));
   const refused = Object.entries(o.rejected).filter(([, n]) => n > 0);
   return [
     h("h1", {}, "Jobs and pipeline runs"),
+    poolsLine(o.entries),
     refused.length ? h("div", { class: "notice refused" }, `refused messages and records: ${refused.map(([c, n]) => `${c} ${n}`).join(", ")}`) : null,
     rows.length ? h("table", { id: "jobs" }, h("tr", {}, ["ID", "NAME", "STATE", "PROGRESS", "RECORDS/S", "ETA", "START", "END", "DURATION", "SCHEDULE"].map((t) => h("th", {}, t))), rows) : h("p", { class: "muted" }, "no jobs yet"),
   ];

@@ -113,6 +113,8 @@ describe.skipIf(!existsSync(CHROMIUM))("the dashboard in a browser, and /metrics
     const done = async () => Number((await row.locator('[role="progressbar"]').first().getAttribute("aria-valuenow")) ?? -1);
     const seen = new Set<number>();
     await until("the map bar to move on the page", async () => (seen.add(await done()), [...seen].filter((n) => n > 0).length >= 2), 60_000);
+    // Its fair share while it runs: the default pool's task slots, from the progress the coordinator writes.
+    await until("the pools line to show the job's pool", async () => /^task slots out by pool: default [1-9]\d*$/.test((await page.locator("#pools").textContent()) ?? ""), 30_000);
     await shot(page, "jobs");
     expect(await row.locator(".state").first().textContent()).toMatch(/running|succeeded/);
     await until("the job to succeed on the page", async () => (await row.locator(".state").first().textContent()) === "succeeded");
