@@ -466,7 +466,8 @@ describe("update", () => {
     const name = "upd";
     // Due times of yesterday: within what retention keeps of a schedule's fired due times (--keep-for,
     // 7 days), so that its sweep (every minute) cannot drop them in the middle of the test.
-    const hour = Math.floor((Date.now() - 86_400_000) / 3_600_000) * 3_600_000;
+    // An even hour: after the update, at(2) must be a due time of --every 2h (epoch-aligned), whatever the hour now.
+    const hour = Math.floor((Date.now() - 86_400_000) / 7_200_000) * 7_200_000;
     const at = (h: number) => iso(hour + h * 3_600_000);
     const folder = (h: number) => timeName(hour + h * 3_600_000);
     const out = s.path("out-upd");
