@@ -44,10 +44,16 @@ export function userFrame(err: unknown): string | undefined {
  * the hash its name gives: a file replaced behind the engine's back is refused, not run.
  */
 export function loadModule(path: string, label = path): Promise<Job | Pipeline> {
-  const sha256 = artifactHash(path);
+  return loadOnce({ path }, label);
+}
+
+/** loadModule, with the bytes already read and verified where the artifact was found (artifactOnThisHost). */
+function loadOnce(artifact: OnThisHost, label: string): Promise<Job | Pipeline> {
+  const sha256 = artifactHash(artifact.path);
   let mod = cache.get(sha256);
   if (!mod) {
-    mod = verifiedCode(path, sha256, label).then((code) => importModule(code, sha256, label));
+    const code = artifact.verified ? Promise.resolve(artifact.verified) : verifiedCode(artifact.path, sha256, label);
+    mod = code.then((code) => importModule(code, sha256, label));
     cache.set(sha256, mod);
     mod.catch(() => cache.delete(sha256));
   }
@@ -61,26 +67,35 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * only if its content has that hash.
  */
 export async function loadTaskJob(workdir: string, sha256: string, label: string, stage?: string): Promise<Job> {
-  return loadJob(await artifactOnThisHost(workdir, checkSha(sha256, label), label), label, stage);
+  return jobOf(await loadOnce(await artifactOnThisHost(workdir, checkSha(sha256, label), label), label), label, stage);
 }
 
 /** The module of the artifact `sha256` in the workdir, checked as loadTaskJob checks it. */
 export async function loadArtifact(workdir: string, sha256: string, label: string): Promise<Job | Pipeline> {
-  return loadModule(await artifactOnThisHost(workdir, checkSha(sha256, label), label), label);
+  return loadOnce(await artifactOnThisHost(workdir, checkSha(sha256, label), label), label);
+}
+
+/** An artifact's file on this host; `verified`, its bytes when finding it read them and checked their hash. */
+interface OnThisHost {
+  path: string;
+  verified?: Buffer;
 }
 
 /**
  * The artifact's file: in a shared workdir, where it lies; in a store workdir, this host's copy,
- * fetched if missing or not matching its hash (loadModule verifies it again as it reads it).
+ * fetched if missing or not matching its hash (a fetched copy is verified as it is read to be imported).
  */
-async function artifactOnThisHost(workdir: string, sha256: string, label: string): Promise<string> {
+async function artifactOnThisHost(workdir: string, sha256: string, label: string): Promise<OnThisHost> {
   const path = artifactPath(workdir, sha256);
-  if (!isObjectUrl(workdir)) return path;
+  if (!isObjectUrl(workdir)) return { path };
   const local = onThisHost(workdir, path);
-  if (cache.has(sha256)) return local; // imported by this thread already: not read again
-  if (existsSync(local) && createHash("sha256").update(readFileSync(local)).digest("hex") === sha256) return local;
+  if (cache.has(sha256)) return { path: local }; // imported by this thread already: not read again
+  if (existsSync(local)) {
+    const code = readFileSync(local);
+    if (createHash("sha256").update(code).digest("hex") === sha256) return { path: local, verified: code };
+  }
   if (!(await fetchToHost(workdir, path, true))) throw new SheafError("BAD_ARTIFACT", `job ${label}: artifact ${path} is not in the store`);
-  return local;
+  return { path: local };
 }
 
 function checkSha(sha256: string, label: string): string {
@@ -109,8 +124,7 @@ export function artifactHash(path: string): string {
 }
 
 /** The job of a job module, or of one stage of a pipeline module. */
-export async function loadJob(artifact: string, label = artifact, stage?: string): Promise<Job> {
-  const mod = await loadModule(artifact, label);
+function jobOf(mod: Job | Pipeline, label: string, stage: string | undefined): Job {
   if (isJob(mod)) {
     // A scheduled job runs as a pipeline of one stage named after it.
     if (stage !== undefined && stage !== mod.name) throw new SheafError("BAD_JOB_MODULE", `${label} is a job, not a pipeline with stage ${stage}`);

@@ -29,8 +29,13 @@
  *   more often than hourly (e.g. every 30 minutes) fire in both copies of the repeated hour, because
  *   those are distinct instants.
  */
-import { CronExpressionParser } from "cron-parser";
+import { createRequire } from "node:module";
 import { SheafError } from "./errors.js";
+
+// cron-parser (with luxon, ~20 ms to load) only when a cron expression is read: every `sheaf run` of
+// a pipeline loads this file for logicalDate, which needs none of it.
+let cronParser: typeof import("cron-parser") | undefined;
+const cron = (): typeof import("cron-parser") => (cronParser ??= createRequire(import.meta.url)("cron-parser") as typeof import("cron-parser"));
 
 /**
  * A schedule: a cron expression (5 fields, or 6 with seconds first) read in `tz` (UTC when absent),
@@ -72,7 +77,7 @@ export function nextDue(spec: ScheduleSpec, after: Date): Date {
   }
   const tz = checkCron(spec);
   try {
-    return CronExpressionParser.parse(spec.cron, { currentDate: new Date(at), tz }).next().toDate();
+    return cron().CronExpressionParser.parse(spec.cron, { currentDate: new Date(at), tz }).next().toDate();
   } catch (err) {
     throw invalid(`invalid cron expression ${JSON.stringify(spec.cron)}: ${err instanceof Error ? err.message : String(err)}`);
   }

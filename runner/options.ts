@@ -2,39 +2,43 @@
  * The runner API's options: the CLI's flags in camelCase, validated once here with an error naming
  * the field, and turned into the settings `run` and `submit` share. Defaults are core/defaults.ts's.
  */
-import * as v from "valibot";
 import { JOB_DEFAULTS } from "../core/defaults.js";
 import { SheafError } from "../core/errors.js";
 import { checkLocation } from "../core/storage.js";
+import { lazily, valibot } from "../core/security/valibot.js";
 import type { JobSettings } from "./job-settings.js";
 import type { PipelineSettings } from "./submit.js";
 
-const Count = v.pipe(v.number(), v.integer(), v.minValue(1));
+// Built, with valibot, at the first check (core/security/valibot.ts): valibot is the CommonJS build
+// the message schemas use, one copy per thread.
+const jobOptionsSchema = lazily((v) => {
+  const Count = v.pipe(v.number(), v.integer(), v.minValue(1));
 
-const JobOptionsSchema = v.strictObject({
-  input: v.optional(v.union([v.string(), v.array(v.string())])),
-  output: v.optional(v.string()),
-  workdir: v.optional(v.string()),
-  partitions: v.optional(Count),
-  splitSize: v.optional(Count),
-  sortBuffer: v.optional(Count),
-  params: v.optional(v.record(v.string(), v.string())),
-  maxAttempts: v.optional(Count),
-  taskTimeout: v.optional(Count),
-  checkpointEvery: v.optional(Count),
-  speculative: v.optional(v.boolean()),
-  overwrite: v.optional(v.boolean()),
-  waitForOutput: v.optional(v.boolean()),
-  pool: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, "must be a pool name (letters, digits, '.', '_' or '-')"))),
-  priority: v.optional(Count),
-  allowRoots: v.optional(v.array(v.string())),
-  at: v.optional(v.union([v.string(), v.date()])),
-  tz: v.optional(v.string()),
-  force: v.optional(v.boolean()),
-  only: v.optional(v.string()),
-  from: v.optional(v.string()),
-  notify: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\/\S+$/, "must be an http:// or https:// URL"))),
-  notifySuccess: v.optional(v.boolean()),
+  return v.strictObject({
+    input: v.optional(v.union([v.string(), v.array(v.string())])),
+    output: v.optional(v.string()),
+    workdir: v.optional(v.string()),
+    partitions: v.optional(Count),
+    splitSize: v.optional(Count),
+    sortBuffer: v.optional(Count),
+    params: v.optional(v.record(v.string(), v.string())),
+    maxAttempts: v.optional(Count),
+    taskTimeout: v.optional(Count),
+    checkpointEvery: v.optional(Count),
+    speculative: v.optional(v.boolean()),
+    overwrite: v.optional(v.boolean()),
+    waitForOutput: v.optional(v.boolean()),
+    pool: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, "must be a pool name (letters, digits, '.', '_' or '-')"))),
+    priority: v.optional(Count),
+    allowRoots: v.optional(v.array(v.string())),
+    at: v.optional(v.union([v.string(), v.date()])),
+    tz: v.optional(v.string()),
+    force: v.optional(v.boolean()),
+    only: v.optional(v.string()),
+    from: v.optional(v.string()),
+    notify: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\/\S+$/, "must be an http:// or https:// URL"))),
+    notifySuccess: v.optional(v.boolean()),
+  });
 });
 
 /** What `run` and `submit` take: a job's (or pipeline's) settings, as the CLI's flags give them. */
@@ -86,7 +90,7 @@ export interface JobOptions {
 
 /** Checks `o` (unknown fields refused, each naming the field) and gives the settings it stands for. */
 export function jobSettingsOf(o: unknown, caller: string): JobSettings & PipelineSettings {
-  const parsed = v.safeParse(JobOptionsSchema, o ?? {});
+  const parsed = valibot().safeParse(jobOptionsSchema(), o ?? {});
   if (!parsed.success) {
     const issue = parsed.issues[0];
     const field = issue.path?.map((p) => String(p.key)).join(".") || "options";

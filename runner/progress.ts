@@ -2,7 +2,7 @@
 import type { JobProgress, JobReport } from "../core/progress.js";
 import type { TaskFailure } from "../core/tasks.js";
 import { bytes, count, countersText, duration, plural, rate } from "./format.js";
-import { progressFigures } from "./status-data.js";
+import { progressFigures } from "./progress-figures.js";
 
 export class ProgressReporter {
   private latest: JobProgress | undefined;

@@ -17,6 +17,7 @@ import { resolveStages } from "../core/pipeline/stages.js";
 import { parseAt } from "../core/pipeline/templates.js";
 import { processAlive, takeOutputWhenFree } from "../core/output-writer-lock.js";
 import { outputLock } from "../core/formats/registry.js";
+import { parquetWasmFor } from "../core/formats/parquet-wasm.js";
 import { SheafError } from "../core/errors.js";
 import { newJobId } from "../core/ids.js";
 import { absoluteLocation, jobScratchDir } from "../core/storage.js";
@@ -63,7 +64,8 @@ export async function runJob(jobFile: string, options: RunOptions, signal?: Abor
     const artifact = await bundleJob(jobFile, workdir);
     const mod = await loadModule(artifact.local, jobFile);
     // A task loads the job as "<its job's name>": the same label, whichever loads it first.
-    pool.prepare(workdir, artifact.sha256, isPipeline(mod) ? mod.stages[0]!.job.name : mod.name);
+    const jobs = isPipeline(mod) ? mod.stages.map((s) => s.job) : [mod];
+    pool.prepare(workdir, artifact.sha256, jobs[0]!.name, parquetWasmFor(jobs.flatMap((j) => [j.input, j.output])));
     if (isPipeline(mod)) return await runPipelineHere(mod, artifact, options, pool, signal);
     refusePipelineFlags(mod, options);
     return await runOnPool(mod, artifact, options, pool, signal);

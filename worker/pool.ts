@@ -44,6 +44,7 @@ export class ThreadPool implements TaskExecutor {
   private lastStopAt = -Infinity;
   /** To every thread of this pool at once: see prepare(). */
   private readonly channel: BroadcastChannel;
+  private closed = false;
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new SheafError("BAD_OPTION", `threads must be a positive integer, got ${options.threads}`);
@@ -159,13 +160,20 @@ export class ThreadPool implements TaskExecutor {
    * Tells the threads a job is coming: each imports its artifact (`sha256` in `workdir`, verified as
    * for a task) and its formats' modules (the Parquet wasm module, apache-arrow, csv-parse) while
    * this thread plans it, instead of at its first task. A thread not yet started misses the word
-   * and loads them at its first task, as before.
+   * and loads them at its first task, as before. `parquetWasm`, the Parquet wasm module being
+   * compiled on this thread (core/formats/parquet-wasm.ts), goes with the word once compiled, so that
+   * the threads instantiate it rather than compile it each; it takes less time than their task code.
    */
-  prepare(workdir: string, sha256: string, label: string): void {
-    this.channel.postMessage({ workdir, artifact: sha256, label });
+  prepare(workdir: string, sha256: string, label: string, parquetWasm?: Promise<WebAssembly.Module>): void {
+    const post = (module?: WebAssembly.Module) => {
+      if (!this.closed) this.channel.postMessage({ workdir, artifact: sha256, label, ...(module ? { parquetWasm: module } : {}) });
+    };
+    if (parquetWasm) parquetWasm.then(post, () => post());
+    else post();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.channel.close();
     await this.pool.destroy();
   }

@@ -2,6 +2,7 @@
 import { threadId } from "node:worker_threads";
 import { isPipeline } from "../core/api/pipeline.js";
 import { loadArtifact, loadTaskJob } from "../core/artifact.js";
+import { useParquetWasmModule } from "../core/formats/parquet-wasm.js";
 import { loadFormats } from "../core/formats/registry.js";
 import { toFailure } from "../core/task-failure.js";
 import type { Task, TaskOutcome, ThreadOutcome } from "../core/tasks.js";
@@ -38,6 +39,8 @@ export interface Prepare {
   workdir: string;
   artifact: string;
   label: string;
+  /** The Parquet wasm module, compiled by the pool's thread for this job's formats. */
+  parquetWasm?: WebAssembly.Module;
 }
 
 /**
@@ -45,6 +48,7 @@ export interface Prepare {
  * first task finds them loaded. Errors are left to the tasks, which meet them again and report them.
  */
 export async function prepare(p: Prepare): Promise<void> {
+  if (p.parquetWasm) useParquetWasmModule(p.parquetWasm);
   const mod = await loadArtifact(p.workdir, p.artifact, p.label);
   const jobs = isPipeline(mod) ? mod.stages.map((s) => s.job) : [mod];
   await Promise.all(jobs.map((j) => loadFormats(j.input, j.output)));

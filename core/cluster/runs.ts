@@ -8,8 +8,8 @@ import type { Job } from "../api/job.js";
 import { definePipeline, isPipeline, type Pipeline } from "../api/pipeline.js";
 import { writesFiles } from "../formats/registry.js";
 import { resolveStages, type StageOutcome } from "../pipeline/stages.js";
-import * as v from "valibot";
 import { ifValid, Schemas, type RunSettings, type RunSubmission } from "../security/messages.js";
+import { lazily } from "../security/valibot.js";
 import { Keys } from "./keys.js";
 import { SheafError } from "../errors.js";
 import { unfinishedIds } from "./records.js";
@@ -20,7 +20,7 @@ export const RUN_FINISHED: ReadonlySet<RunState> = new Set(["succeeded", "failed
 
 /** What one stage shows in `status`: its state, job and figures. */
 export type StageRecord = StageOutcome;
-const StageRecords = v.record(v.string(), Schemas.stageOutcome);
+const stageRecords = lazily((v) => v.record(v.string(), Schemas.stageOutcome));
 
 export type { RunSubmission } from "../security/messages.js";
 
@@ -44,7 +44,7 @@ export async function readRun(redis: Redis, keys: Keys, id: string): Promise<Run
   return {
     spec: JSON.parse(h.spec) as RunSubmission, // checked where acted on (admitRecord in run-driver.ts)
     state: h.state as RunState,
-    stages: (h.stages && ifValid(StageRecords, JSON.parse(h.stages))) || {},
+    stages: (h.stages && ifValid(stageRecords(), JSON.parse(h.stages))) || {},
     error: h.error || undefined,
     startedAt: h.startedAt ? Number(h.startedAt) : undefined,
     finishedAt: h.finishedAt ? Number(h.finishedAt) : undefined,

@@ -9,7 +9,8 @@ import { isObjectUrl } from "../store/location.js";
 import { objectBlob, type ByteSource } from "../store/object-blob.js";
 import { resolve } from "node:path";
 import { DataType, Table, tableFromIPC, tableToIPC, type RecordBatch, type Schema as ArrowSchema } from "./arrow-lib.js";
-import * as pw from "parquet-wasm/node";
+import * as pw from "parquet-wasm/esm";
+import { parquetWasmModule } from "./parquet-wasm.js";
 import type { ParquetCompression, ParquetFormat } from "../api/formats.js";
 import type { Key } from "../api/types.js";
 import type { InputFile } from "../inputs.js";
@@ -19,6 +20,10 @@ import { RowFitter, SplitCursor, arrowSchema, bytesThrough } from "./arrow-rows.
 import { fitBatch, isRecordBatch } from "./batch-fit.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { SheafError } from "../errors.js";
+
+// The esm build, instantiated from the module compiled once per process (parquet-wasm.ts): the
+// node build compiles its own in every thread.
+pw.initSync({ module: await parquetWasmModule() });
 
 /** Rows per decoded batch: what `mapBatch` receives at most. */
 const BATCH_ROWS = 65_536;
