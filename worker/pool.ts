@@ -7,6 +7,7 @@ import { messageOf, SheafError } from "../core/errors.js";
 import { jobThreadEnv } from "../core/security/credentials.js";
 import type { LogFormat } from "../core/log.js";
 import type { AttemptRun, Task, TaskOutcome, ThreadOutcome } from "../core/tasks.js";
+import type { Prepare } from "./thread.js";
 
 export interface PoolOptions {
   /** Worker threads. @defaultValue the number of CPUs */
@@ -161,15 +162,13 @@ export class ThreadPool implements TaskExecutor {
    * for a task) and its formats' modules (the Parquet wasm module, apache-arrow, csv-parse) while
    * this thread plans it, instead of at its first task. A thread not yet started misses the word
    * and loads them at its first task, as before. `parquetWasm`, the Parquet wasm module being
-   * compiled on this thread (core/formats/parquet-wasm.ts), goes with the word once compiled, so that
-   * the threads instantiate it rather than compile it each; it takes less time than their task code.
+   * compiled on this thread (core/formats/parquet-wasm.ts), follows in a second word once compiled
+   * (null if it failed): the threads wait for it rather than compile it each.
    */
   prepare(workdir: string, sha256: string, label: string, parquetWasm?: Promise<WebAssembly.Module>): void {
-    const post = (module?: WebAssembly.Module) => {
-      if (!this.closed) this.channel.postMessage({ workdir, artifact: sha256, label, ...(module ? { parquetWasm: module } : {}) });
-    };
-    if (parquetWasm) parquetWasm.then(post, () => post());
-    else post();
+    const post = (word: Prepare) => !this.closed && this.channel.postMessage(word);
+    post({ workdir, artifact: sha256, label, ...(parquetWasm ? { parquetWasm: "coming" } : {}) });
+    parquetWasm?.then((module) => post({ parquetWasm: module }), () => post({ parquetWasm: null }));
   }
 
   async close(): Promise<void> {

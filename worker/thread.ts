@@ -2,8 +2,9 @@
 import { threadId } from "node:worker_threads";
 import { isPipeline } from "../core/api/pipeline.js";
 import { loadArtifact, loadTaskJob } from "../core/artifact.js";
-import { useParquetWasmModule } from "../core/formats/parquet-wasm.js";
+import { awaitParquetWasmModule, handParquetWasmModule } from "../core/formats/parquet-wasm.js";
 import { loadFormats } from "../core/formats/registry.js";
+import { Schemas } from "../core/security/messages.js";
 import { toFailure } from "../core/task-failure.js";
 import type { Task, TaskOutcome, ThreadOutcome } from "../core/tasks.js";
 import { beginCapture, endCapture } from "./console-capture.js";
@@ -34,22 +35,22 @@ export async function runTasks(tasks: Task[]): Promise<ThreadOutcome[]> {
   return outcomes;
 }
 
-/** What the pool tells its threads before the first task of a job: what to load in the meantime. */
-export interface Prepare {
-  workdir: string;
-  artifact: string;
-  label: string;
-  /** The Parquet wasm module, compiled by the pool's thread for this job's formats. */
-  parquetWasm?: WebAssembly.Module;
-}
+/**
+ * What the pool tells its threads before the first task of a job: what to load in the meantime; then,
+ * if it said the Parquet wasm module is coming, the module (null: compile your own).
+ */
+export type Prepare = { workdir: string; artifact: string; label: string; parquetWasm?: "coming" } | { parquetWasm: WebAssembly.Module | null };
 
 /**
  * Imports the job's artifact (verified as a task's would be) and its formats' modules, so that the
  * first task finds them loaded. Errors are left to the tasks, which meet them again and report them.
  */
 export async function prepare(p: Prepare): Promise<void> {
-  if (p.parquetWasm) useParquetWasmModule(p.parquetWasm);
+  if (!("artifact" in p)) return handParquetWasmModule(p.parquetWasm ?? undefined);
+  if (p.parquetWasm === "coming") awaitParquetWasmModule();
   const mod = await loadArtifact(p.workdir, p.artifact, p.label);
   const jobs = isPipeline(mod) ? mod.stages.map((s) => s.job) : [mod];
+  // A reduce task checks its list of map outputs (with valibot, loaded on first use): loaded now too.
+  if (jobs.some((j) => j.reduce)) void Schemas.mapOutputRefs;
   await Promise.all(jobs.map((j) => loadFormats(j.input, j.output)));
 }

@@ -17,16 +17,33 @@ declare global {
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;
+/** Set while this thread waits for the module another thread compiles (awaitParquetWasmModule). */
+let handTo: ((module: WebAssembly.Module | undefined) => void) | undefined;
 
-/** The module: the one handed to this thread, else compiled here, once. */
+const compile = (): Promise<WebAssembly.Module> =>
+  readFile(createRequire(import.meta.url).resolve("parquet-wasm/esm/parquet_wasm_bg.wasm")).then((bytes) => WebAssembly.compile(bytes));
+
+/** The module: the one handed to this thread (waiting for it if it is coming), else compiled here, once. */
 export function parquetWasmModule(): Promise<WebAssembly.Module> {
-  compiled ??= readFile(createRequire(import.meta.url).resolve("parquet-wasm/esm/parquet_wasm_bg.wasm")).then((bytes) => WebAssembly.compile(bytes));
+  compiled ??= compile();
   return compiled;
 }
 
-/** Takes a module compiled by another thread of this process, unless this one has its own already. */
-export function useParquetWasmModule(module: WebAssembly.Module): void {
-  compiled ??= Promise.resolve(module);
+/**
+ * Another thread of this process is compiling the module and will hand it over (handParquetWasmModule):
+ * parquetWasmModule() waits for it rather than compiling its own, so that this thread can load the
+ * Parquet code meanwhile.
+ */
+export function awaitParquetWasmModule(): void {
+  if (compiled) return;
+  compiled = new Promise<WebAssembly.Module | undefined>((resolve) => (handTo = resolve)).then((module) => module ?? compile());
+}
+
+/** The module compiled by another thread; undefined if it failed there, and this thread compiles its own. */
+export function handParquetWasmModule(module: WebAssembly.Module | undefined): void {
+  if (handTo) handTo(module);
+  else if (module) compiled ??= Promise.resolve(module);
+  handTo = undefined;
 }
 
 /** The module for a job with these formats, compiling it if needed; undefined if none is Parquet. */
