@@ -73,6 +73,17 @@ export function estimateSize(v: unknown): number {
 /** A string key's scalar accumulator (a count, a sum), kept in the Map itself, or its Entry. */
 type StringSlot = number | bigint | boolean | Entry;
 
+/** One level of the index of array keys (see `arrays`): an element to the next level, the last one to the key's Entry. */
+type ArrayLevel = Map<unknown, ArrayLevel | Entry>;
+/** What a level of the index holds per element, beside the Entry's own bytes. */
+const LEVEL_SLOT = 64;
+
+/** An element an array key can be indexed by: Map compares these as encodeKey does (0 and -0 alike, NaN equal to itself). */
+function isFlatElement(k: unknown): boolean {
+  const t = typeof k;
+  return t === "string" || t === "number" || t === "boolean" || t === "bigint";
+}
+
 export class MapOutputBuffer {
   /**
    * With a combiner: pairs by string key, and by encoding for the other key types. A string key
@@ -82,6 +93,13 @@ export class MapOutputBuffer {
    */
   private strings = new Map<string, StringSlot>();
   private table = new Map<string, Entry>();
+  /**
+   * With a combiner: the entries of array keys of strings, numbers, booleans and bigints (a
+   * composite key, e.g. [country, category]) by their elements, one Map level per element below
+   * one per length; each entry is in `table` too. An emit of such a key then makes no encoding:
+   * encoding it and hashing the string was most of an emit (a batch job's per-batch partials).
+   */
+  private arrays = new Map<number, ArrayLevel>();
   /** Without a combiner: pairs in emit order, as the bytes they will be written as. With one, where the table is sorted and written. */
   private arena: RecordArena;
   private used = 0;
@@ -130,7 +148,7 @@ export class MapOutputBuffer {
       this.toArena(key, value);
       this.used = this.arena.size;
     } else if (typeof key === "string") this.addString(key, value, combine);
-    else {
+    else if (!Array.isArray(key) || !this.addArray(key, value, combine)) {
       const ek = encodeKey(key);
       const e = this.table.get(ek);
       if (e === undefined) this.table.set(ek, this.newEntry(key, ek, value));
@@ -159,6 +177,33 @@ export class MapOutputBuffer {
         this.strings.set(key, this.newEntry(key, encodeKey(key), folded));
       }
     } else this.fold(slot, value, combine);
+  }
+
+  /** Adds a pair of an array key through the index of array keys; false, with nothing added, for a key it cannot index. */
+  private addArray(key: readonly Key[], value: unknown, combine: Combiner): boolean {
+    const n = key.length;
+    if (n === 0) return false;
+    for (let i = 0; i < n; i++) if (!isFlatElement(key[i])) return false;
+    let level = this.arrays.get(n);
+    if (level === undefined) this.arrays.set(n, (level = new Map()));
+    for (let i = 0; i < n - 1; i++) {
+      let next = level.get(key[i]) as ArrayLevel | undefined;
+      if (next === undefined) {
+        level.set(key[i], (next = new Map()));
+        this.used += LEVEL_SLOT;
+      }
+      level = next;
+    }
+    const e = level.get(key[n - 1]) as Entry | undefined;
+    if (e !== undefined) this.fold(e, value, combine);
+    else {
+      const ek = encodeKey(key);
+      const entry = this.newEntry(key, ek, value);
+      this.table.set(ek, entry);
+      level.set(key[n - 1], entry);
+      this.used += LEVEL_SLOT;
+    }
+    return true;
   }
 
   /** A key's entry holding its first value; its bytes are counted. */
@@ -274,6 +319,7 @@ export class MapOutputBuffer {
     this.dropSnapshot(); // the spill holds what it held
     this.strings = new Map();
     this.table = new Map();
+    this.arrays = new Map();
     this.arena.clear();
     this.used = 0;
   }
