@@ -39,10 +39,12 @@ interface Entry {
   ek: string;
   partition: number;
   /**
-   * The key's values so far. While they are scalars (numbers, bigints, booleans: counts, sums,
-   * maxima) each new one is folded in at once, as Spark's reduceByKey does, and `acc` holds the
-   * one value; a value of any other kind switches the key to collecting `values`, folded every
-   * COMBINE_EVERY (a combiner that concatenates would be quadratic if folded pair by pair).
+   * The key's values so far. While folding does not grow them (scalars: counts, sums, maxima; or
+   * objects of a fixed size: a batch job's { n, sum } partials) each new one is folded in at once,
+   * as Spark's reduceByKey does, and `acc` holds the one value; a fold that grows the value switches
+   * the key to collecting `values`, folded every COMBINE_EVERY (a combiner that concatenates would
+   * be quadratic if folded pair by pair). Objects collected until the task's end outlived the young
+   * generation: a group-by over 10 M rows did three times the hand loop's full collections.
    */
   acc: unknown;
   values: unknown[] | undefined;
@@ -208,13 +210,12 @@ export class MapOutputBuffer {
 
   /** A key's entry holding its first value; its bytes are counted. */
   private newEntry(key: Key, ek: string, value: unknown): Entry {
-    const scalar = isScalar(value);
-    const e: Entry = { key, ek, partition: this.partition(key, ek), acc: scalar ? value : undefined, values: scalar ? undefined : [value], bytes: ENTRY_OVERHEAD + ek.length + estimateSize(value) };
+    const e: Entry = { key, ek, partition: this.partition(key, ek), acc: value, values: undefined, bytes: ENTRY_OVERHEAD + ek.length + estimateSize(value) };
     this.used += e.bytes;
     return e;
   }
 
-  /** Folds a value into a key's entry: at once while its values are scalars, else collected. */
+  /** Folds a value into a key's entry: at once while folding does not grow it, else collected. */
   private fold(e: Entry, value: unknown, combine: Combiner): void {
     if (e.values !== undefined) return this.collect(e, value, combine);
     const pair = this.pair;
@@ -225,9 +226,13 @@ export class MapOutputBuffer {
       e.acc = folded;
       return;
     }
+    const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
+    if (bytes <= e.bytes) {
+      e.acc = folded;
+      return;
+    }
     e.values = [folded];
     e.acc = undefined;
-    const bytes = ENTRY_OVERHEAD + e.ek.length + estimateSize(folded);
     this.used += bytes - e.bytes;
     e.bytes = bytes;
   }

@@ -383,11 +383,28 @@ describe("MapOutputBuffer: composite keys with a combiner", () => {
       return { n, sum };
     };
     const partials: Pair[] = Array.from({ length: 3000 }, (_, i) => ({ key: [`c${i % 5}`, i % 4], value: { n: 1, sum: i } }));
-    const r = run(partials, { partitions: 2, budget: HUGE, combine: merge });
+    let most = 0;
+    const counting: Combiner = (key, values, ek) => {
+      const all = [...values];
+      most = Math.max(most, all.length);
+      return merge(key, all, ek);
+    };
+    const r = run(partials, { partitions: 2, budget: HUGE, combine: counting });
     const got = r.out.flat();
     expect(got).toHaveLength(20);
     expect(sum(got.map((x) => (x.value as { n: number }).n))).toBe(3000);
     expect(sum(got.map((x) => (x.value as { sum: number }).sum))).toBe((2999 * 3000) / 2);
+    expect(most).toBe(2); // a fold that does not grow the value is made at once, pair by pair
+    // A combiner that concatenates grows the value: its values are collected, not folded pair by pair (quadratic).
+    most = 0;
+    const concat: Combiner = (_key, values) => {
+      const all = [...values] as number[][];
+      most = Math.max(most, all.length);
+      return all.flat();
+    };
+    const lists = run(Array.from({ length: 600 }, (_, i) => ({ key: ["k", i % 3], value: [i] })), { partitions: 1, budget: HUGE, combine: concat });
+    expect(lists.out.flat().map((x) => (x.value as number[]).length)).toEqual([200, 200, 200]);
+    expect(most).toBeGreaterThan(2);
   });
 
   it("a hot key folds as it goes, so it does not fill a small budget", () => {
