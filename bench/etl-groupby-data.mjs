@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { data, duckdb, ensureFile, fail, sqlString } from "./etl-common.mjs";
 
 const VERSION = 1; // bump when the generated data changes
-/** Sheaf's split size for the file: each row group (~6.5 MB at 10 M rows) a map task of its own; at the default 64m the whole file would be one task and one thread would idle. */
+/** Sheaf's split size for the file in hosts.mjs: each row group (~6.5 MB at 10 M rows) a map task of its own (the default does the same since the planner groups no more than a fair share per thread). */
 export const GROUPBY_SPLIT_SIZE = "1m";
 
 const COUNTRIES = ["US", "CN", "JP", "DE", "IN", "GB", "FR", "IT", "BR", "CA", "RU", "KR", "AU", "ES", "MX", "ID", "NL", "SA", "TR", "CH",

@@ -33,6 +33,8 @@ export interface PlanOptions {
   taskTimeoutMs?: number;
   speculative?: boolean;
   checkpointBytes?: number;
+  /** Tasks that can run at once, when known (a local run's threads): readers that group units keep a file from going to fewer tasks. */
+  parallelism?: number;
 }
 
 /**
@@ -40,8 +42,8 @@ export interface PlanOptions {
  * made in one place for both transports.
  */
 export function planOptionsOf(s: Omit<PlanOptions, "defaultPartitions">, defaultPartitions: number = JOB_DEFAULTS.partitions): PlanOptions {
-  const { inputs, splitSize, partitions, taskTimeoutMs, speculative, checkpointBytes } = s;
-  return { inputs, splitSize, partitions, defaultPartitions, taskTimeoutMs, speculative, checkpointBytes };
+  const { inputs, splitSize, partitions, taskTimeoutMs, speculative, checkpointBytes, parallelism } = s;
+  return { inputs, splitSize, partitions, defaultPartitions, taskTimeoutMs, speculative, checkpointBytes, ...(parallelism ? { parallelism } : {}) };
 }
 
 /** What the job itself decides, unless the command line overrides it. */
@@ -52,7 +54,7 @@ export const DEFAULT_CHECKPOINT = { bytes: JOB_DEFAULTS.checkpointBytes, ms: 10_
 /** Lists the inputs (a table source has none) and asks the input format to cut them into splits. */
 export async function planJob(job: Job, base: Omit<JobConfig, JobDefaults>, options: PlanOptions): Promise<JobPlan> {
   const inputs = readsFiles(job.input) ? await listInputs(options.inputs, base.cwd) : [];
-  const splits = await (await inputReader(job.input)).plan(inputs, options.splitSize, base.cwd);
+  const splits = await (await inputReader(job.input)).plan(inputs, options.splitSize, base.cwd, options.parallelism);
   const reduces = job.reduce ? (options.partitions ?? job.partitions ?? options.defaultPartitions) : 0;
   const rangeBoundaries = job.partitioner === "range" && reduces > 1 ? await sampleRangeBoundaries(job, splits, reduces, base.cwd, base.params) : undefined;
   const config: JobConfig = {

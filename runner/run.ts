@@ -96,7 +96,7 @@ async function runOnPool(
       jobId, name: job.name, artifact: artifact.sha256, workdir, params: options.params, cwd: process.cwd(), output, ...(objectOutput ? { objectOutput } : {}), scratch, sortBufferBytes: options.sortBufferBytes,
       ...(stage ? { stage: stage.name, fingerprint: stage.fingerprint } : {}),
     },
-    planOptionsOf(options),
+    planOptionsOf({ ...options, parallelism: options.threads }),
   );
   // Checked in its stored form, as a coordinator checks one (the same checks on either transport).
   const plan = checkPlan(storedPlan(planned), { id: jobId, workdir, output: objectOutput ?? output }, AllowedRoots.from(options.allowRoots));

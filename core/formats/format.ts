@@ -41,8 +41,12 @@ export interface ReadOptions {
 }
 
 export interface InputReader {
-  /** Cuts the listed files (or, for a table source, the table) into splits. */
-  plan(files: readonly InputFile[], splitSize: number, cwd: string): Promise<Split[]>;
+  /**
+   * Cuts the listed files (or, for a table source, the table) into splits. `parallelism`, when the
+   * planner knows it (a local run's threads), is how many tasks can run at once: a reader that
+   * groups whole units (row groups) groups no more than a fair share of them, as Spark does.
+   */
+  plan(files: readonly InputFile[], splitSize: number, cwd: string, parallelism?: number): Promise<Split[]>;
   /** Reads one split in batches; awaits `onBatch` when it returns a promise. */
   read(split: Split, onBatch: (batch: ReadBatch) => void | Promise<void>, options: ReadOptions): Promise<ReadStats>;
 }

@@ -67,24 +67,30 @@ async function openParquet(path: string, file: string): Promise<{ pf: pw.Parquet
   }
 }
 
-/** Row groups are the unit of parallelism: only small ones are grouped into one split (up to this, or --split-size if smaller). */
+/**
+ * Row groups are the unit of parallelism: only small ones are grouped into one split (up to this,
+ * or --split-size if smaller, or a fair share of the input's bytes per task that can run at once).
+ */
 const GROUP_UP_TO = 8 << 20;
 
 /** `columns` (from `parquet({ columns })`) limits what is decoded; the others are never read. */
 export const parquetReader = (columns?: readonly string[]): InputReader => ({
-  async plan(files: readonly InputFile[], splitSize: number, cwd: string): Promise<Split[]> {
+  async plan(files: readonly InputFile[], splitSize: number, cwd: string, parallelism?: number): Promise<Split[]> {
     if (!(splitSize >= 1)) throw new SheafError("BAD_OPTION", `split size must be at least 1 byte, got ${splitSize}`);
-    const splits: Split[] = [];
     const schemas = new SchemaCheck();
+    const sizes: { file: string; bytes: number[] }[] = [];
     for (const f of files) {
       if (f.size === 0) continue;
       const { pf, groups, schema } = await openParquet(isObjectUrl(f.path) ? f.path : resolve(cwd, f.path), f.path);
       pf.free();
       schemas.check(f.path, schema, groups.length === 0);
       if (columns) for (const c of columns) if (!schema.fields.some((fd) => fd.name === c)) throw badInput(f.path, `it has no column ${c} (parquet({ columns }))`);
-      splits.push(...groupUnits(f.path, groups.map((g) => g.bytes), Math.min(splitSize, GROUP_UP_TO), "rowGroups"));
+      sizes.push({ file: f.path, bytes: groups.map((g) => g.bytes) });
     }
-    return splits;
+    // A 6.5 MB file of ten row groups was one task, and a second thread idled.
+    const share = parallelism ? Math.ceil(sizes.reduce((a, s) => a + s.bytes.reduce((b, n) => b + n, 0), 0) / parallelism) : Infinity;
+    const upTo = Math.max(1, Math.min(splitSize, GROUP_UP_TO, share));
+    return sizes.flatMap((s) => groupUnits(s.file, s.bytes, upTo, "rowGroups"));
   },
 
   async read(split: Split, onBatch: (batch: ReadBatch) => void | Promise<void>, options: ReadOptions): Promise<ReadStats> {

@@ -182,6 +182,22 @@ describe("parquet input", () => {
     });
   }
 
+  it("groups small row groups into no fewer splits than the tasks that can run at once", async () => {
+    // Six row groups far below the split size: one split, unless the planner knows that 2 or 4 tasks can run.
+    const meta = await duckRows(`SELECT count(DISTINCT row_group_id)::INT AS groups FROM parquet_metadata('${path("z.parquet")}')`);
+    const groups = meta[0]!.groups as number;
+    expect(await parquetReader().plan([input("z.parquet")], 64 << 20, dir)).toHaveLength(1);
+    for (const parallelism of [2, 4]) {
+      const splits = await parquetReader().plan([input("z.parquet")], 64 << 20, dir, parallelism);
+      expect(splits.length).toBeGreaterThanOrEqual(parallelism);
+      expect(splits.map((s) => [s.start, s.end])).toEqual(splits.map((s, i) => [i === 0 ? 0 : splits[i - 1]!.end, s.end]));
+      expect(splits.at(-1)!.end).toBe(groups);
+    }
+    // More tasks than row groups: one split per row group; the split size still caps.
+    expect(await parquetReader().plan([input("z.parquet")], 64 << 20, dir, 1000)).toHaveLength(groups);
+    expect(await parquetReader().plan([input("z.parquet")], 1, dir, 2)).toHaveLength(groups);
+  });
+
   it("converts decimals, small and unsigned integers, floats and odd column names", async () => {
     await duck.run(`COPY (SELECT
         CASE WHEN i = 3 THEN NULL ELSE ((i * 1234567 - 5000000) / 1000)::DECIMAL(18,3) END AS dec18,

@@ -363,6 +363,50 @@ describe("MapOutputBuffer: composite keys with a combiner", () => {
     expectOut(r.out, expectedCombined(oracleGroups(pairs, 2, defaultRoute(2))), "composites");
   });
 
+  it("flat array keys whose elements differ only in type stay apart; 0 and -0, NaN and NaN meet; object values too", () => {
+    // Flat arrays go through the index by element (no encoding per emit): its Maps must part and join keys as encodeKey does.
+    const keys: Key[] = [[1, "1"], ["1", 1], [1], [1n], ["1"], [true], [1, 1], [0], [-0], [NaN], [0, "a", 2n, false], ["x", [1]], ["x", 1]];
+    const pairs: Pair[] = [];
+    for (let i = 0; i < 400; i++) pairs.push({ key: clone(keys[i % keys.length]!), value: i % 7 });
+    const want = expectedCombined(oracleGroups(pairs, 3, defaultRoute(3)));
+    for (const budget of [1, 300, HUGE]) {
+      const { combine, stats } = sumCombiner();
+      const r = run(pairs, { partitions: 3, budget, combine });
+      expectOut(r.out, want, `budget ${budget}`);
+      expect(r.out.flat()).toHaveLength(keys.length - 1); // [0] and [-0] are one key
+      expect(stats.badKeys).toEqual([]);
+    }
+    // Object values (a job's { n, sum } partials) are collected and folded as with any other key.
+    const merge: Combiner = (_key, values) => {
+      let n = 0, sum = 0;
+      for (const v of values as Iterable<{ n: number; sum: number }>) (n += v.n), (sum += v.sum);
+      return { n, sum };
+    };
+    const partials: Pair[] = Array.from({ length: 3000 }, (_, i) => ({ key: [`c${i % 5}`, i % 4], value: { n: 1, sum: i } }));
+    let most = 0;
+    const counting: Combiner = (key, values, ek) => {
+      const all = [...values];
+      most = Math.max(most, all.length);
+      return merge(key, all, ek);
+    };
+    const r = run(partials, { partitions: 2, budget: HUGE, combine: counting });
+    const got = r.out.flat();
+    expect(got).toHaveLength(20);
+    expect(sum(got.map((x) => (x.value as { n: number }).n))).toBe(3000);
+    expect(sum(got.map((x) => (x.value as { sum: number }).sum))).toBe((2999 * 3000) / 2);
+    expect(most).toBe(2); // a fold that does not grow the value is made at once, pair by pair
+    // A combiner that concatenates grows the value: its values are collected, not folded pair by pair (quadratic).
+    most = 0;
+    const concat: Combiner = (_key, values) => {
+      const all = [...values] as number[][];
+      most = Math.max(most, all.length);
+      return all.flat();
+    };
+    const lists = run(Array.from({ length: 600 }, (_, i) => ({ key: ["k", i % 3], value: [i] })), { partitions: 1, budget: HUGE, combine: concat });
+    expect(lists.out.flat().map((x) => (x.value as number[]).length)).toEqual([200, 200, 200]);
+    expect(most).toBeGreaterThan(2);
+  });
+
   it("a hot key folds as it goes, so it does not fill a small budget", () => {
     const { combine, stats } = sumCombiner();
     const pairs: Pair[] = [];
