@@ -151,4 +151,19 @@ describe("checkpoint pacing", () => {
     vi.advanceTimersByTime(600);
     expect(unknown.due(600, 1000)).toBe(true);
   });
+
+  it("nothing learned yet, a task with less than the time bound left takes no checkpoint to learn from", () => {
+    vi.useFakeTimers({ now: 4_000_000 });
+    const policy = { everyBytes: 10, everyMs: 1000, maxShare: 0.25 };
+    // 1 byte per ms: 900 bytes left are 900 ms, under the 1 s bound…
+    const short = new Checkpointer(join(dir, "unlearned-1"), "attempt-1-oo", policy, "unlearned-kind");
+    expect(short.due(0, 1000, 1000)).toBe(false);
+    vi.advanceTimersByTime(100);
+    expect(short.due(100, 1000, 900)).toBe(false);
+    // …1100 bytes are 1.1 s: the checkpoint is taken, and its cost learned.
+    const long = new Checkpointer(join(dir, "unlearned-2"), "attempt-1-pp", policy, "unlearned-kind");
+    expect(long.due(0, 1000, 1200)).toBe(false);
+    vi.advanceTimersByTime(100);
+    expect(long.due(100, 1000, 1100)).toBe(true);
+  });
 });
