@@ -91,11 +91,14 @@ export async function runMapTask(task: LocalTask<MapTask>, job: Job): Promise<Ta
     const base = { recordsIn: resumed?.recordsIn ?? 0, bytesIn: resumed?.bytesIn ?? 0 };
     let recordsIn = base.recordsIn;
     const checkpointer = new Checkpointer(ckptDir, attempt, checkpointPolicy(task.job), shuffle ? "map" : "map-only");
+    /** A byte-range split's size: what is left of it tells a checkpoint how much work it would still protect. */
+    const splitBytes = split.unit === undefined || split.unit === "bytes" ? split.end - split.start : undefined;
     // A checkpoint after a batch is taken when the next one arrives: after the split's last batch
     // the task is about to finish, and a checkpoint there would only cost time.
     const checkpoint = (batch: Pick<ReadBatch, "bytes" | "resume">) => {
       const bytesIn = base.bytesIn + batch.bytes;
-      if (!checkpointer.due(bytesIn, shuffle?.buffered ?? 0)) return;
+      const left = splitBytes === undefined ? undefined : Math.max(0, splitBytes - batch.bytes);
+      if (!checkpointer.due(bytesIn, shuffle?.buffered ?? 0, left)) return;
       // A part that cannot be continued from a prefix (columnar, database) is not checkpointed.
       const progress = writer?.sync();
       if (writer && !progress) return checkpointer.skip(bytesIn);

@@ -126,4 +126,44 @@ describe("checkpoint pacing", () => {
     // Nor does a size the user set wait (no share).
     expect(new Checkpointer(join(dir, "first-4"), "attempt-1-ii", { everyBytes: 10, everyMs: 60_000 }, "test-kind").due(10, 2000)).toBe(true);
   });
+
+  it("the task's end counts as a checkpoint: none is taken that the input left would not pay back", () => {
+    vi.useFakeTimers({ now: 3_000_000 });
+    writeFileSync(join(dir, "spill-left"), "l");
+    const policy = { everyBytes: 10, everyMs: 60_000, maxShare: 0.25 };
+    const first = new Checkpointer(join(dir, "left-1"), "attempt-1-kk", policy, "left-kind");
+    expect(first.due(10, 1000, 1_000_000)).toBe(true); // nothing learned yet: taken, to learn its cost
+    vi.advanceTimersByTime(100); // 100 ms for 1000 bytes: a checkpoint of 1000 bytes is paid back by 300 ms of work
+    first.save(mapCheckpoint(join(dir, "spill-left"), 10), 10);
+
+    // A task reading 1 byte per ms: past the 300 ms since its start, with 400 bytes left, it is taken…
+    const long = new Checkpointer(join(dir, "left-2"), "attempt-1-ll", policy, "left-kind");
+    expect(long.due(0, 1000, 1000)).toBe(false);
+    vi.advanceTimersByTime(600);
+    expect(long.due(600, 1000, 400)).toBe(true);
+    // …but with 200 bytes (200 ms) left, the task's own end comes before the checkpoint would be paid back.
+    const short = new Checkpointer(join(dir, "left-3"), "attempt-1-mm", policy, "left-kind");
+    expect(short.due(0, 1000, 800)).toBe(false);
+    vi.advanceTimersByTime(600);
+    expect(short.due(600, 1000, 200)).toBe(false);
+    // Without the input left (a format that does not count bytes), as before.
+    const unknown = new Checkpointer(join(dir, "left-4"), "attempt-1-nn", policy, "left-kind");
+    vi.advanceTimersByTime(600);
+    expect(unknown.due(600, 1000)).toBe(true);
+  });
+
+  it("nothing learned yet, a task with less than the time bound left takes no checkpoint to learn from", () => {
+    vi.useFakeTimers({ now: 4_000_000 });
+    const policy = { everyBytes: 10, everyMs: 1000, maxShare: 0.25 };
+    // 1 byte per ms: 900 bytes left are 900 ms, under the 1 s bound…
+    const short = new Checkpointer(join(dir, "unlearned-1"), "attempt-1-oo", policy, "unlearned-kind");
+    expect(short.due(0, 1000, 1000)).toBe(false);
+    vi.advanceTimersByTime(100);
+    expect(short.due(100, 1000, 900)).toBe(false);
+    // …1100 bytes are 1.1 s: the checkpoint is taken, and its cost learned.
+    const long = new Checkpointer(join(dir, "unlearned-2"), "attempt-1-pp", policy, "unlearned-kind");
+    expect(long.due(0, 1000, 1200)).toBe(false);
+    vi.advanceTimersByTime(100);
+    expect(long.due(100, 1000, 1100)).toBe(true);
+  });
 });
