@@ -17,6 +17,7 @@ import type { Split } from "../splits.js";
 import { SchemaCheck, badInput, discardFile, groupUnits, guard, writeFully } from "./arrow.js";
 import { RowFitter, SplitCursor, arrowSchema, bytesThrough } from "./arrow-rows.js";
 import { fitBatch, isRecordBatch } from "./batch-fit.js";
+import { IpcBatchEncoder, schemaMessage } from "./ipc-batch.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { SheafError } from "../errors.js";
 
@@ -144,6 +145,8 @@ class ParquetRecordWriter implements RecordWriter {
   private closed = false;
   /** The part's Arrow schema once known (given, or from the first row or batch): emitted batches are fitted to it. */
   private arrow: ArrowSchema | undefined;
+  /** Batches of this schema are encoded for wasm without apache-arrow's writer (ipc-batch.ts). */
+  private ipc: { schema: ArrowSchema; encoder: IpcBatchEncoder } | undefined;
 
   constructor(private readonly format: ParquetFormat, private readonly target: WriteTarget, private readonly limits: ParquetWriterLimits) {
     this.rows = new RowFitter(format.schema);
@@ -215,7 +218,7 @@ class ParquetRecordWriter implements RecordWriter {
 
   private async send(batch: RecordBatch): Promise<void> {
     const input = (this.input ??= this.start(batch.schema));
-    const table = pw.Table.fromIPCStream(tableToIPC(new Table(batch), "stream"));
+    const table = pw.Table.fromIPCStream(this.ipcBytes(batch)); // copied into wasm memory here
     let batches: pw.RecordBatch[];
     try {
       batches = table.recordBatches();
@@ -228,6 +231,17 @@ class ParquetRecordWriter implements RecordWriter {
       this.check();
       throw err;
     }
+  }
+
+  /** The batch as an IPC stream: by the encoder for its schema when it writes it, else by apache-arrow. */
+  private ipcBytes(batch: RecordBatch): Uint8Array {
+    if (this.ipc?.schema === batch.schema) {
+      const bytes = this.ipc.encoder.encode(batch);
+      if (bytes) return bytes;
+    }
+    const stream = tableToIPC(new Table(batch), "stream");
+    this.ipc = { schema: batch.schema, encoder: new IpcBatchEncoder(schemaMessage(stream)) };
+    return stream;
   }
 
   sync(): WriteProgress | undefined {
