@@ -235,7 +235,8 @@ class ParquetRecordWriter implements RecordWriter {
 
   /** The batch as an IPC stream: by the encoder for its schema when it writes it, else by apache-arrow. */
   private ipcBytes(batch: RecordBatch): Uint8Array {
-    if (this.ipc?.schema === batch.schema) {
+    // apache-arrow gives every RecordBatch a Schema object of its own: compared by content.
+    if (this.ipc && sameSchema(this.ipc.schema, batch.schema)) {
       const bytes = this.ipc.encoder.encode(batch);
       if (bytes) return bytes;
     }
@@ -272,6 +273,17 @@ class ParquetRecordWriter implements RecordWriter {
     discardFile(this.fd, this.target.path, this.closed);
     this.closed = true;
   }
+}
+
+/** Same fields (names, types, nullability) and metadata. */
+function sameSchema(a: ArrowSchema, b: ArrowSchema): boolean {
+  if (a === b) return true;
+  if (a.fields.length !== b.fields.length || a.metadata.size !== b.metadata.size) return false;
+  for (const [k, v] of a.metadata) if (b.metadata.get(k) !== v) return false;
+  return a.fields.every((f, i) => {
+    const g = b.fields[i]!;
+    return f.name === g.name && f.nullable === g.nullable && f.metadata.size === 0 && g.metadata.size === 0 && String(f.type) === String(g.type);
+  });
 }
 
 /** A double, an int64 or a timestamp column: written without a dictionary. */
