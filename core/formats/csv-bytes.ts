@@ -82,12 +82,29 @@ function monthDays(y: number, m: number): number {
   return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
+/**
+ * The day number of the first of each month, and the month's length, from 1900 through 2199, made
+ * once: the civil-date arithmetic per field was a fifth of the reader's time on timestamped rows.
+ */
+const FIRST_YEAR = 1900, YEARS = 300;
+const MONTH_START = new Int32Array(YEARS * 12);
+const MONTH_DAYS = new Uint8Array(YEARS * 12);
+for (let k = 0; k < YEARS * 12; k++) {
+  const y = FIRST_YEAR + Math.floor(k / 12), m = (k % 12) + 1;
+  MONTH_START[k] = civilDays(y, m, 1);
+  MONTH_DAYS[k] = monthDays(y, m);
+}
+
 /** `YYYY-MM-DD` as days since the epoch at s; undefined unless well formed (years under 100 go the text way: Date.UTC maps them to 19xx). */
 function dateAt(b: Uint8Array, s: number): number | undefined {
   const hi = two(b, s), lo = two(b, s + 2), mo = two(b, s + 5), d = two(b, s + 8);
   if (hi < 0 || lo < 0 || mo < 0 || d < 0 || b[s + 4] !== MINUS || b[s + 7] !== MINUS) return undefined;
   const y = hi * 100 + lo;
   if (y < 100) return undefined;
+  if (y >= FIRST_YEAR && y < FIRST_YEAR + YEARS && mo >= 1 && mo <= 12) {
+    const k = (y - FIRST_YEAR) * 12 + mo - 1;
+    return d >= 1 && d <= MONTH_DAYS[k]! ? MONTH_START[k]! + d - 1 : undefined;
+  }
   const days = civilDays(y, mo, d);
   return days === -1e9 ? undefined : days;
 }
@@ -133,7 +150,8 @@ export function timestampFromBytes(b: Uint8Array, s: number, e: number): number 
     if (d < 0 || d > 9) return undefined;
     f = f * 10 + d;
   }
-  return ms + Math.floor((f / POW10[digits]!) * 1000);
+  // Milliseconds as written: Math.floor((f / 1000) * 1000) is f for every f below 1000 (checked exhaustively).
+  return ms + (digits === 3 ? f : Math.floor((f / POW10[digits]!) * 1000));
 }
 
 export const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;

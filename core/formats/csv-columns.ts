@@ -24,47 +24,73 @@ function grow<T extends Uint8Array | Int32Array | Float64Array>(a: T, need: numb
   return b;
 }
 
-/** One column: a validity bitmap and the values of its type. */
+/** Column kinds as small integers: the row loop switches on them (cheaper than on the type's name). */
+export const STRING = 0, INT32 = 1, FLOAT64 = 2, INT64 = 3, TIMESTAMP = 4, DATE = 5, BOOL = 6;
+const KINDS: Record<ColumnType, number> = { string: STRING, int32: INT32, float64: FLOAT64, int64: INT64, timestamp: TIMESTAMP, date: DATE, bool: BOOL };
+
+/**
+ * One column: a validity bitmap and the values of its type. Room for `capacity` rows is made once per
+ * row for every column (CsvColumns.reserve), so appending a value is a plain store; the bitmap's
+ * bits are set until a null clears one (nulls are rare: a valid value costs nothing there).
+ */
 export class ColumnBuilder {
   length = 0;
+  readonly kind: number;
   private nulls = 0;
-  private valid = new Uint8Array(1024);
+  private capacity = 0;
+  private valid = new Uint8Array(0);
   /** int32, date: Int32; float64: Float64; int64, timestamp: two Int32 words per value; bool: bits; string: bytes. */
   private i32 = new Int32Array(0);
   private f64 = new Float64Array(0);
-  private bytes = new Uint8Array(0);
-  private offsets = new Int32Array(0);
-  private used = 0; // string bytes used
+  /** A string column's UTF-8 bytes (`used` of them so far), written by the scanner through `room`/`endString` or by `append`. */
+  bytes = new Uint8Array(0);
+  private offsets = new Int32Array(1);
+  used = 0;
   /** Set when the batch's bytes are not valid UTF-8: string fields with high bytes are re-encoded (U+FFFD), as decoding does. */
   sanitize = false;
 
   constructor(readonly type: ColumnType, capacity: number) {
-    this.valid = new Uint8Array((capacity + 7) >> 3);
-    if (type === "string") {
-      this.offsets = new Int32Array(capacity + 1);
-      this.bytes = new Uint8Array(capacity * 16);
-    } else if (type === "float64") this.f64 = new Float64Array(capacity);
-    else if (type === "int64" || type === "timestamp") this.i32 = new Int32Array(capacity * 2);
-    else if (type === "bool") this.bytes = new Uint8Array((capacity + 7) >> 3);
-    else this.i32 = new Int32Array(capacity);
+    this.kind = KINDS[type];
+    if (type === "string") this.bytes = new Uint8Array(capacity * 16);
+    this.reserve(capacity);
   }
 
-  private mark(i: number, ok: boolean): void {
-    if (i >> 3 >= this.valid.length) this.valid = grow(this.valid, (i >> 3) + 1);
-    if (ok) this.valid[i >> 3]! |= 1 << (i & 7);
-    else {
-      this.valid[i >> 3]! &= ~(1 << (i & 7));
-      this.nulls++;
+  /** Room for `rows` rows (strings' bytes aside: `room` makes theirs). */
+  reserve(rows: number): void {
+    if (rows <= this.capacity) return;
+    const cap = Math.max(rows, this.capacity * 2);
+    const bitmap = (cap + 7) >> 3;
+    const was = this.valid.length;
+    this.valid = grow(this.valid, bitmap);
+    this.valid.fill(0xff, was);
+    switch (this.kind) {
+      case STRING: this.offsets = grow(this.offsets, cap + 1); break;
+      case FLOAT64: this.f64 = grow(this.f64, cap); break;
+      case INT64: case TIMESTAMP: this.i32 = grow(this.i32, 2 * cap); break;
+      case BOOL: this.bytes = grow(this.bytes, bitmap); break;
+      default: this.i32 = grow(this.i32, cap);
     }
+    this.capacity = cap;
+  }
+
+  /** A string column's byte array with room for `n` more bytes past `used`. */
+  room(n: number): Uint8Array {
+    if (this.used + n > this.bytes.length) this.bytes = grow(this.bytes, this.used + n);
+    return this.bytes;
+  }
+
+  /** Ends a string value whose bytes the scanner wrote into `bytes` from `used` to `end`. */
+  endString(end: number): void {
+    this.used = end;
+    this.offsets[++this.length] = end;
   }
 
   appendNull(): void {
     const i = this.length++;
-    this.mark(i, false);
-    if (this.type === "string") {
-      this.offsets = grow(this.offsets, i + 2);
-      this.offsets[i + 1] = this.used;
-    } else this.store(i, 0);
+    this.valid[i >> 3]! &= ~(1 << (i & 7));
+    this.nulls++;
+    if (this.kind === STRING) this.offsets[i + 1] = this.used;
+    else this.store(i, 0);
   }
 
   /**
@@ -73,17 +99,15 @@ export class ColumnBuilder {
    */
   append(b: Uint8Array, s: number, e: number): string | undefined {
     const i = this.length;
-    switch (this.type) {
-      case "string": {
+    switch (this.kind) {
+      case STRING: {
         if (this.sanitize && hasHighByte(b, s, e)) {
           b = Buffer.from(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8", s, e));
           s = 0;
           e = b.length;
         }
         const n = e - s;
-        this.offsets = grow(this.offsets, i + 2);
-        this.bytes = grow(this.bytes, this.used + n);
-        const out = this.bytes;
+        const out = this.room(n);
         let at = this.used;
         // Short fields copy faster in a loop than through a native call.
         if (n < 32) for (let k = s; k < e; k++) out[at++] = b[k]!;
@@ -91,41 +115,40 @@ export class ColumnBuilder {
           out.set(b.subarray(s, e), at);
           at += n;
         }
-        this.used = at;
-        this.offsets[i + 1] = at;
-        break;
+        this.endString(at);
+        return undefined;
       }
-      case "int32": {
+      case INT32: {
         let v = intFromBytes(b, s, e);
         if (v === undefined || v < -(2 ** 31) || v > 2 ** 31 - 1) {
           const r = this.slow(b, s, e);
           if (typeof r === "string") return r;
           v = r as number;
         }
-        this.store(i, v);
+        this.i32[i] = v;
         break;
       }
-      case "float64": {
+      case FLOAT64: {
         let v = floatFromBytes(b, s, e);
         if (v === undefined) {
           const r = this.slow(b, s, e);
           if (typeof r === "string") return r;
           v = r as number;
         }
-        this.store(i, v);
+        this.f64[i] = v;
         break;
       }
-      case "int64": {
+      case INT64: {
         const v = intFromBytes(b, s, e);
         if (v !== undefined) this.store(i, v);
         else {
           const r = this.slow(b, s, e);
           if (typeof r === "string") return r;
-          this.storeBig(i, r as bigint);
+          new BigInt64Array(this.i32.buffer, 0, this.i32.length >> 1)[i] = r as bigint;
         }
         break;
       }
-      case "timestamp": {
+      case TIMESTAMP: {
         let v = timestampFromBytes(b, s, e);
         if (v === undefined) {
           const r = this.slow(b, s, e);
@@ -135,17 +158,17 @@ export class ColumnBuilder {
         this.store(i, v);
         break;
       }
-      case "date": {
+      case DATE: {
         let v = dateFromBytes(b, s, e);
         if (v === undefined) {
           const r = this.slow(b, s, e);
           if (typeof r === "string") return r;
           v = Math.floor((r as Date).getTime() / DAY_MS);
         }
-        this.store(i, v);
+        this.i32[i] = v;
         break;
       }
-      case "bool": {
+      case BOOL: {
         const r = this.slow(b, s, e);
         if (typeof r === "string") return r;
         this.store(i, r ? 1 : 0);
@@ -153,7 +176,6 @@ export class ColumnBuilder {
       }
     }
     this.length = i + 1;
-    this.mark(i, true);
     return undefined;
   }
 
@@ -168,72 +190,73 @@ export class ColumnBuilder {
     }
   }
 
-  /** A number (an integer exact in a double for int64 and timestamp) at row i. */
+  /** A number (an integer exact in a double for int64 and timestamp) at row i, in reserved room. */
   private store(i: number, v: number): void {
-    switch (this.type) {
-      case "float64":
-        this.f64 = grow(this.f64, i + 1);
+    switch (this.kind) {
+      case FLOAT64:
         this.f64[i] = v;
         return;
-      case "int64":
-      case "timestamp": {
-        this.i32 = grow(this.i32, 2 * i + 2);
+      case INT64:
+      case TIMESTAMP: {
         // Little-endian two's complement words of a safe integer.
         const hi = Math.floor(v / TWO32);
         this.i32[2 * i] = (v - hi * TWO32) | 0;
         this.i32[2 * i + 1] = hi | 0;
         return;
       }
-      case "bool":
-        this.bytes = grow(this.bytes, (i >> 3) + 1);
+      case BOOL:
         if (v) this.bytes[i >> 3]! |= 1 << (i & 7);
         else this.bytes[i >> 3]! &= ~(1 << (i & 7));
         return;
       default:
-        this.i32 = grow(this.i32, i + 1);
         this.i32[i] = v;
     }
   }
 
-  private storeBig(i: number, v: bigint): void {
-    this.i32 = grow(this.i32, 2 * i + 2);
-    new BigInt64Array(this.i32.buffer, 0, this.i32.length >> 1)[i] = v;
-  }
-
-  /** Takes back the rows from n on (a bad row's fields already appended). */
+  /** Takes back the rows from n on (a bad row's fields already appended); their validity bits are set again. */
   truncate(n: number): void {
-    for (let i = n; i < this.length; i++) if (((this.valid[i >> 3]! >> (i & 7)) & 1) === 0) this.nulls--;
+    for (let i = n; i < this.length; i++) {
+      if (((this.valid[i >> 3]! >> (i & 7)) & 1) === 0) {
+        this.nulls--;
+        this.valid[i >> 3]! |= 1 << (i & 7);
+      }
+    }
     this.length = n;
-    if (this.type === "string") this.used = this.offsets[n]!;
+    if (this.kind === STRING) this.used = this.offsets[n]!;
   }
 
   /** The column as Arrow data; the builder starts over. */
   finish(arrow: DataType): Data {
     const n = this.length;
-    const props = { type: arrow, length: n, nullCount: this.nulls, ...(this.nulls > 0 ? { nullBitmap: this.valid.slice(0, (n + 7) >> 3) } : {}) };
+    let nullBitmap: Uint8Array | undefined;
+    if (this.nulls > 0) {
+      nullBitmap = this.valid.slice(0, (n + 7) >> 3);
+      if (n & 7) nullBitmap[n >> 3]! &= (1 << (n & 7)) - 1; // bits past the last row are 0, as Arrow writers leave them
+    }
+    const props = { type: arrow, length: n, nullCount: this.nulls, ...(nullBitmap ? { nullBitmap } : {}) };
     let data: Data;
-    switch (this.type) {
-      case "string":
+    switch (this.kind) {
+      case STRING:
         data = makeData({ ...props, type: arrow as Utf8, valueOffsets: this.offsets.slice(0, n + 1), data: this.bytes.slice(0, this.used) });
         break;
-      case "float64":
+      case FLOAT64:
         data = makeData({ ...props, type: arrow as Float64, data: this.f64.slice(0, n) });
         break;
-      case "int64":
-      case "timestamp":
+      case INT64:
+      case TIMESTAMP:
         data = makeData({ ...props, type: arrow as Int64, data: new BigInt64Array(this.i32.slice(0, 2 * n).buffer) });
         break;
-      case "bool":
+      case BOOL:
         data = makeData({ ...props, type: arrow as Bool, data: this.bytes.slice(0, (n + 7) >> 3) });
         break;
       default:
         data = makeData({ ...props, type: arrow as Int32, data: this.i32.slice(0, n) });
     }
+    if (this.nulls > 0) this.valid.fill(0xff, 0, (n + 7) >> 3);
     this.length = 0;
     this.nulls = 0;
     this.used = 0;
     this.sanitize = false;
-    this.valid.fill(0);
     return data;
   }
 }
@@ -247,12 +270,19 @@ function hasHighByte(b: Uint8Array, s: number, e: number): boolean {
 export class CsvColumns {
   readonly schema: ArrowSchema;
   readonly columns: ColumnBuilder[];
-  constructor(names: readonly string[], readonly types: readonly (ColumnType | undefined)[], capacity = 1024) {
+  constructor(names: readonly string[], readonly types: readonly (ColumnType | undefined)[], private capacity = 1024) {
     this.schema = csvArrowSchema(names, types);
     this.columns = types.map((t) => new ColumnBuilder(t ?? "string", capacity));
   }
   get length(): number {
     return this.columns.length ? this.columns[0]!.length : 0;
+  }
+  /** Room in every column for one more row (called before each row). */
+  reserve(): void {
+    const rows = this.length + 1;
+    if (rows <= this.capacity) return;
+    this.capacity = Math.max(rows, this.capacity * 2);
+    for (const c of this.columns) c.reserve(this.capacity);
   }
   /** The rows appended so far as one record batch; the columns start over. */
   finish(rows: number): RecordBatch {

@@ -10,7 +10,7 @@ import { isUtf8 } from "node:buffer";
 import type { RecordBatch } from "apache-arrow";
 import type { ColumnType } from "../api/formats.js";
 import type { RecordLocation } from "../api/types.js";
-import { CsvColumns } from "./csv-columns.js";
+import { CsvColumns, STRING, type ColumnBuilder } from "./csv-columns.js";
 
 const NL = 10, CR = 13, QUOTE = 34;
 
@@ -133,6 +133,8 @@ export class CsvLineParser {
     places: RowPlaces,
   ): { shape: CsvShape | undefined; rows: number } {
     const sanitize = !isUtf8(region.subarray(from));
+    // Valid UTF-8 and the default null (the empty field): lines take the one-pass path, the others this one.
+    const fast = !sanitize && this.o.nulls === undefined;
     let shape: CsvShape | undefined;
     let rows = 0;
     let line = fromLine;
@@ -145,6 +147,15 @@ export class CsvLineParser {
       const at = s;
       s = next;
       if (e === at) continue;
+      if (fast && shape) {
+        shape.columns.reserve();
+        if (this.fastRow(region, at, e, shape.columns.columns)) {
+          places.offsets.push(at);
+          if (firstLine !== undefined) places.lines.push(line);
+          rows++;
+          continue;
+        }
+      }
       const n = this.fields(region, at, e);
       if (n < 0) {
         this.o.bad(this.place(file, offset + at, firstLine, line), `bad CSV row: ${this.o.problem(region.subarray(at, e))}`);
@@ -154,6 +165,7 @@ export class CsvLineParser {
         shape = shapeFor(n);
         if (sanitize) for (const c of shape.columns.columns) c.sanitize = true;
       }
+      shape.columns.reserve();
       const why = this.row(region, n, shape);
       if (why !== undefined) {
         this.o.bad(this.place(file, offset + at, firstLine, line), `bad CSV row: ${why}`);
@@ -164,6 +176,73 @@ export class CsvLineParser {
       rows++;
     }
     return { shape, rows };
+  }
+
+  /**
+   * One pass over a well-formed line b[s, e): each field located and appended as it is found, a
+   * string's bytes copied (its `""` made one quote) while its end is looked for. False, with nothing
+   * appended, for any line it does not take whole (a bad one, a typed field holding `""` or a value
+   * the byte parsers refuse): `fields` and `row` then read it, and word what is wrong with it.
+   */
+  private fastRow(b: Buffer, s: number, e: number, cols: ColumnBuilder[]): boolean {
+    const d = this.o.delimiter;
+    const before = cols[0]!.length;
+    let i = s; // the next field's start; e + 1 once the line's last field is read
+    let ok = true;
+    for (let j = 0; j < cols.length && ok; j++) {
+      if (i > e) { ok = false; break; } // fewer fields than columns
+      const col = cols[j]!;
+      if (col.kind === STRING) {
+        const out = col.room(e - i);
+        const from = col.used;
+        let at = from;
+        let k = i;
+        if (b[i] === QUOTE) {
+          for (k++; ; ) {
+            if (k >= e) { ok = false; break; } // not closed on this line
+            const c = b[k++]!;
+            if (c === QUOTE) {
+              if (k < e && b[k] === QUOTE) { out[at++] = QUOTE; k++; continue; }
+              break;
+            }
+            out[at++] = c;
+          }
+          if (k < e && b[k] !== d) ok = false;
+        } else {
+          for (; k < e; k++) {
+            const c = b[k]!;
+            if (c === d) break;
+            if (c === QUOTE) { ok = false; break; }
+            out[at++] = c;
+          }
+        }
+        i = k + 1;
+        if (at === from) col.appendNull();
+        else col.endString(at);
+      } else {
+        let fs = i, k = i;
+        if (i < e && b[i] === QUOTE) {
+          for (k++; k < e && b[k] !== QUOTE; k++);
+          // Not closed, `""` inside, or more after the closing quote: the careful path.
+          if (k >= e || (k + 1 < e && b[k + 1] !== d)) { ok = false; break; }
+          fs = i + 1;
+          i = k + 2;
+        } else {
+          for (; k < e; k++) {
+            const c = b[k]!;
+            if (c === d) break;
+            if (c === QUOTE) { ok = false; break; }
+          }
+          i = k + 1;
+        }
+        if (!ok) break;
+        if (fs === k) col.appendNull();
+        else if (col.append(b, fs, k) !== undefined) ok = false;
+      }
+    }
+    if (ok && i === e + 1) return true;
+    for (const c of cols) c.truncate(before);
+    return false;
   }
 
   private place(file: string, offset: number, firstLine: number | undefined, line: number): RecordLocation {

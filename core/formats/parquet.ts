@@ -18,6 +18,7 @@ import type { Split } from "../splits.js";
 import { SchemaCheck, badInput, discardFile, groupUnits, guard, writeFully } from "./arrow.js";
 import { RowFitter, SplitCursor, arrowSchema, bytesThrough } from "./arrow-rows.js";
 import { fitBatch, isRecordBatch } from "./batch-fit.js";
+import { IpcBatchEncoder, schemaMessage } from "./ipc-batch.js";
 import type { InputReader, ReadBatch, ReadOptions, ReadStats, RecordWriter, WriteProgress, WriteTarget } from "./format.js";
 import { SheafError } from "../errors.js";
 
@@ -155,6 +156,8 @@ class ParquetRecordWriter implements RecordWriter {
   private closed = false;
   /** The part's Arrow schema once known (given, or from the first row or batch): emitted batches are fitted to it. */
   private arrow: ArrowSchema | undefined;
+  /** Batches of this schema are encoded for wasm without apache-arrow's writer (ipc-batch.ts). */
+  private ipc: { schema: ArrowSchema; encoder: IpcBatchEncoder } | undefined;
 
   constructor(private readonly format: ParquetFormat, private readonly target: WriteTarget, private readonly limits: ParquetWriterLimits) {
     this.rows = new RowFitter(format.schema);
@@ -226,7 +229,7 @@ class ParquetRecordWriter implements RecordWriter {
 
   private async send(batch: RecordBatch): Promise<void> {
     const input = (this.input ??= this.start(batch.schema));
-    const table = pw.Table.fromIPCStream(tableToIPC(new Table(batch), "stream"));
+    const table = pw.Table.fromIPCStream(this.ipcBytes(batch)); // copied into wasm memory here
     let batches: pw.RecordBatch[];
     try {
       batches = table.recordBatches();
@@ -239,6 +242,18 @@ class ParquetRecordWriter implements RecordWriter {
       this.check();
       throw err;
     }
+  }
+
+  /** The batch as an IPC stream: by the encoder for its schema when it writes it, else by apache-arrow. */
+  private ipcBytes(batch: RecordBatch): Uint8Array {
+    // apache-arrow gives every RecordBatch a Schema object of its own: compared by content.
+    if (this.ipc && sameSchema(this.ipc.schema, batch.schema)) {
+      const bytes = this.ipc.encoder.encode(batch);
+      if (bytes) return bytes;
+    }
+    const stream = tableToIPC(new Table(batch), "stream");
+    this.ipc = { schema: batch.schema, encoder: new IpcBatchEncoder(schemaMessage(stream)) };
+    return stream;
   }
 
   sync(): WriteProgress | undefined {
@@ -269,6 +284,17 @@ class ParquetRecordWriter implements RecordWriter {
     discardFile(this.fd, this.target.path, this.closed);
     this.closed = true;
   }
+}
+
+/** Same fields (names, types, nullability) and metadata. */
+function sameSchema(a: ArrowSchema, b: ArrowSchema): boolean {
+  if (a === b) return true;
+  if (a.fields.length !== b.fields.length || a.metadata.size !== b.metadata.size) return false;
+  for (const [k, v] of a.metadata) if (b.metadata.get(k) !== v) return false;
+  return a.fields.every((f, i) => {
+    const g = b.fields[i]!;
+    return f.name === g.name && f.nullable === g.nullable && f.metadata.size === 0 && g.metadata.size === 0 && String(f.type) === String(g.type);
+  });
 }
 
 /** A double, an int64 or a timestamp column: written without a dictionary. */
