@@ -225,7 +225,8 @@ export function buildProgram(): Command {
       process.once("SIGTERM", onSignal);
       // The threads start now, and boot while this thread loads the runner's modules (about 100 ms).
       const { ThreadPool } = await import("../worker/pool.js");
-      let pool: InstanceType<typeof ThreadPool> | undefined = new ThreadPool({ threads: o.threads });
+      const { threadsToStart } = await import("./threads-to-start.js");
+      let pool: InstanceType<typeof ThreadPool> | undefined = new ThreadPool({ threads: o.threads, startThreads: threadsToStart(o.threads, o.input) });
       try {
         const { runJob } = await import("../runner/run.js");
         const settings = { ...(await jobSettings(o, "run")), threads: o.threads, quiet: o.quiet, at: o.at, force: o.force, only: o.only, from: o.from };

@@ -12,6 +12,11 @@ import type { Prepare } from "./thread.js";
 export interface PoolOptions {
   /** Worker threads. @defaultValue the number of CPUs */
   threads: number;
+  /**
+   * Threads started at once; the others start when tasks wait for them (a thread costs about
+   * 0.1 s of a core to start, which a job of one small task never pays back). @defaultValue threads
+   */
+  startThreads?: number;
   /** V8 old-generation limit per thread, in MiB: one task cannot take the process down. @defaultValue 1024 */
   memoryPerThreadMb?: number;
   /** Where the pool reports what no task can: a thread that failed between tasks. @defaultValue stderr */
@@ -49,13 +54,14 @@ export class ThreadPool implements TaskExecutor {
 
   constructor(options: PoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new SheafError("BAD_OPTION", `threads must be a positive integer, got ${options.threads}`);
-    this.slots = new Semaphore(options.threads);
+    const start = Math.min(options.threads, Math.max(1, options.startThreads ?? options.threads));
+    this.slots = new Semaphore(start, options.threads - start);
     const warmChannel = `sheaf-pool-${process.pid}-${++pools}`;
     this.channel = new BroadcastChannel(warmChannel);
     this.channel.unref();
     this.pool = new Piscina({
       filename: THREAD_FILE,
-      minThreads: options.threads,
+      minThreads: start, // piscina starts another thread when it is handed a task and none is free
       maxThreads: options.threads,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: options.memoryPerThreadMb ?? 1024 },
@@ -183,11 +189,37 @@ export class NoFreeThread extends Error {
   readonly code = "NO_FREE_THREAD";
 }
 
-/** Counts free threads; waiters are served in arrival order. */
+/**
+ * A task that waited this long for a thread while threads were left unstarted starts one. Shorter
+ * tasks (a small job's reduces, a few ms each) are served by the threads already running, which is
+ * sooner than a new thread could boot.
+ */
+const START_THREAD_AFTER_MS = 20;
+
+/**
+ * Counts free threads; waiters are served in arrival order. `unstarted` slots are added one at a
+ * time while a waiter has waited START_THREAD_AFTER_MS (piscina starts their threads on demand).
+ */
 class Semaphore {
   private readonly waiters: (() => void)[] = [];
+  private growing: NodeJS.Timeout | undefined;
 
-  constructor(private free: number) {}
+  constructor(
+    private free: number,
+    private unstarted = 0,
+  ) {}
+
+  private growLater(): void {
+    if (this.unstarted === 0 || this.growing) return;
+    this.growing = setTimeout(() => {
+      this.growing = undefined;
+      if (this.waiters.length === 0) return;
+      this.unstarted--;
+      this.release();
+      this.growLater();
+    }, START_THREAD_AFTER_MS);
+    this.growing.unref();
+  }
 
   async acquire(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
     if (signal?.aborted) throw signal.reason;
@@ -195,6 +227,7 @@ class Semaphore {
       this.free--;
       return;
     }
+    this.growLater();
     await new Promise<void>((resolve, reject) => {
       const done = () => {
         signal?.removeEventListener("abort", onAbort);
