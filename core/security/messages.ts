@@ -281,18 +281,23 @@ function build(v: Valibot) {
     slaMs: v.optional(Positive),
   });
 
-  /** What every job submission carries but a pipeline stage's job takes from its run. */
-  const SubmissionSettings = {
-    /** Absolute path of the bundled job in the shared workdir. */
-    artifact: Location,
-    workdir: Location,
-    cwd: AbsPath,
+  /** How a job's tasks are cut and run: on a job's submission and on a pipeline run's alike. */
+  const TaskSettings = {
     splitSize: Positive,
     sortBufferBytes: Positive,
     maxAttempts: Positive,
     taskTimeoutMs: v.optional(Positive),
     checkpointBytes: v.optional(Positive),
     speculative: v.optional(v.boolean()),
+  };
+
+  /** What every job submission carries but a pipeline stage's job takes from its run. */
+  const SubmissionSettings = {
+    /** Absolute path of the bundled job in the shared workdir. */
+    artifact: Location,
+    workdir: Location,
+    cwd: AbsPath,
+    ...TaskSettings,
     overwrite: v.boolean(),
     /** While another job writes the output, the coordinator waits for it (else the job fails OUTPUT_BUSY). */
     waitForOutput: v.optional(v.boolean()),
@@ -381,12 +386,7 @@ function build(v: Valibot) {
     params: Params,
     /** `--partitions`: over every stage's job. */
     partitions: v.optional(Positive),
-    splitSize: Positive,
-    sortBufferBytes: Positive,
-    maxAttempts: Positive,
-    taskTimeoutMs: v.optional(Positive),
-    checkpointBytes: v.optional(Positive),
-    speculative: v.optional(v.boolean()),
+    ...TaskSettings,
     pool: v.optional(Id),
     priority: v.optional(Positive),
     /** A job module (not a pipeline) runs as a pipeline of one stage: these are its paths (templates allowed). */
